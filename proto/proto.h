@@ -1,0 +1,358 @@
+/* The holdfast wire protocol: frame header, opcodes, status codes, limits, per-opcode bodies, and the
+ * shard-key hash.
+ *
+ * Shared by the server (engine/) and the client (client/). This layer does no I/O and no allocation:
+ * it turns bytes into structs and structs into bytes, checking every length against an explicit limit.
+ * Decoders never trust their input: a short, long or inconsistent body is HF_ERR_MALFORMED, a length
+ * past a limit is HF_ERR_TOO_LARGE, and no decoder reads outside the buffer it was given.
+ * docs/protocol.md is the normative description; the tables below mirror it.
+ *
+ * Thread-safety: every function is pure (no global state) and may be called from any thread. */
+#ifndef HF_PROTO_PROTO_H
+#define HF_PROTO_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Status codes (u16 on the wire). 0 is success; every other value is an answer, not a crash. ---- */
+enum hf_status {
+	HF_OK = 0,
+	/* Frame- and transport-level problems. */
+	HF_ERR_MALFORMED = 1,  /* body does not decode for its opcode, or a reserved field is set */
+	HF_ERR_VERSION = 2,    /* unsupported protocol version */
+	HF_ERR_OPCODE = 3,     /* unknown opcode */
+	HF_ERR_TOO_LARGE = 4,  /* a length or count is past its limit */
+	HF_MOVED = 5,          /* this shard does not own the event's slot; detail = map epoch */
+	HF_BUSY = 6,           /* a bound was reached (connections, queue, pool); retry later */
+	HF_TRY_AGAIN = 7,      /* the slot is moving between shards; retry shortly */
+	HF_ERR_INTERNAL = 8,   /* the server hit a condition it could not handle */
+	HF_ERR_IO = 9,         /* persisting the change failed; nothing changed */
+	HF_ERR_INVALID = 10,   /* an argument is out of its domain (zero id, zero seats, zero ttl ...) */
+	HF_ERR_CAPACITY = 11,  /* the shard's store is full (events, holds or seats) */
+	/* Domain answers. */
+	HF_NO_EVENT = 16,        /* the event does not exist */
+	HF_EVENT_EXISTS = 17,    /* an event with this id exists with different parameters */
+	HF_SEAT_RANGE = 18,      /* a seat index is outside the event; detail = that seat */
+	HF_SEAT_TAKEN = 19,      /* a requested seat is held or booked; detail = the first such seat */
+	HF_NOT_ENOUGH = 20,      /* best-available: no N adjacent free seats in one row */
+	HF_USER_LIMIT = 21,      /* the user would pass the event's per-user limit; detail = seats owned */
+	HF_NO_HOLD = 22,         /* no hold (live or recently ended) has this id */
+	HF_HOLD_EXPIRED = 23,    /* the hold passed its deadline; its seats were returned to sale */
+	HF_HOLD_RELEASED = 24,   /* the hold was released */
+	HF_ID_CONFLICT = 25,     /* the id was used before for a different request */
+	HF_NO_BOOKING = 26,      /* no booking has this id */
+	HF_BOOKING_CANCELLED = 27, /* the booking was cancelled */
+	HF_HOLD_CONFIRMED = 28,  /* the hold is already a booking (release of a confirmed hold) */
+	HF_DUPLICATE_SEAT = 29,  /* a seat appears twice in one request; detail = that seat */
+};
+
+/* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
+const char *hf_status_name(uint16_t status);
+/* One-line human explanation of a status, for CLI and log messages. */
+const char *hf_status_message(uint16_t status);
+/* 1 when a client may resend the same request (same ids) later and expect progress. */
+int hf_status_is_retryable(uint16_t status);
+
+/* ---- Opcodes (u8). 0x10-0x1f are reserved for batch opcodes, 0x20-0x3f for admin opcodes. ---- */
+enum hf_opcode {
+	HF_OP_PING = 0x01,
+	HF_OP_CREATE_EVENT = 0x02,
+	HF_OP_EVENT_INFO = 0x03,
+	HF_OP_HOLD = 0x04,
+	HF_OP_EXTEND = 0x05,
+	HF_OP_CONFIRM = 0x06,
+	HF_OP_RELEASE = 0x07,
+	HF_OP_CANCEL = 0x08,
+	HF_OP_AVAIL = 0x09,
+	HF_OP_SEAT_STATUS = 0x0a,
+	HF_OP_SLOT_MAP = 0x0b,
+	HF_OP_STATS = 0x0c,
+};
+#define HF_OP_BATCH_FIRST 0x10
+#define HF_OP_BATCH_LAST 0x1f
+#define HF_OP_ADMIN_FIRST 0x20
+#define HF_OP_ADMIN_LAST 0x3f
+
+/* Static name of an opcode ("HOLD", ...); "UNKNOWN" for values not listed above. */
+const char *hf_opcode_name(uint8_t opcode);
+/* 1 when the opcode changes state (and is therefore persisted before it is answered). */
+int hf_opcode_is_write(uint8_t opcode);
+
+/* ---- Limits. Every length on the wire is checked against one of these. ---- */
+#define HF_PROTO_VERSION 1
+#define HF_FRAME_MAGIC 0x4648u /* bytes 'H' 'F' */
+#define HF_FRAME_HEADER_SIZE 24u
+#define HF_FRAME_BODY_SIZE_MAX (256u * 1024u)
+#define HF_FRAME_SIZE_MAX (HF_FRAME_HEADER_SIZE + HF_FRAME_BODY_SIZE_MAX)
+#define HF_FLAG_REPLY 0x0001u
+#define HF_FLAGS_KNOWN HF_FLAG_REPLY
+
+#define HF_SLOTS_COUNT 4096u
+#define HF_EVENT_SEATS_MAX (16u * 1024u * 1024u) /* seats in one event */
+#define HF_HOLD_SEATS_MAX 64u                    /* seats in one hold or booking */
+#define HF_SEAT_STATUS_SEATS_MAX 1024u           /* seats in one SEAT_STATUS request */
+#define HF_AVAIL_RANGE_MAX (1024u * 1024u)       /* seats in one AVAIL bitmap */
+#define HF_HOLD_LIFETIME_MAX_S (24u * 3600u)     /* the largest per-event hold lifetime */
+#define HF_HOLD_LIFETIME_DEFAULT_S 1800u          /* lifetime used when an event says 0 */
+#define HF_SLOT_OWNERS_MAX 256u                  /* distinct (host, port) owners in a slot map */
+#define HF_HOST_SIZE_MAX 63u                     /* bytes of a host string, without the NUL */
+#define HF_STATS_MAX 128u                        /* entries in one STATS reply */
+#define HF_STAT_NAME_SIZE_MAX 47u                /* bytes of a stat name, without the NUL */
+#define HF_ERROR_BODY_SIZE 8u                    /* body of every non-OK reply: u64 detail */
+
+/* ---- Frame header (24 bytes, little-endian) ----
+ *  off size field
+ *    0    2 magic       0x4648 ("HF")
+ *    2    1 version     HF_PROTO_VERSION
+ *    3    1 opcode      enum hf_opcode (a reply echoes the request's)
+ *    4    2 flags       bit 0: reply; other bits zero
+ *    6    2 status      enum hf_status in replies; zero in requests
+ *    8    8 request_id  chosen by the client, echoed in the reply
+ *   16    4 body_size   bytes following the header, <= HF_FRAME_BODY_SIZE_MAX
+ *   20    4 reserved    zero */
+struct hf_frame_header {
+	uint16_t magic;
+	uint8_t version;
+	uint8_t opcode;
+	uint16_t flags;
+	uint16_t status;
+	uint64_t request_id;
+	uint32_t body_size;
+	uint32_t reserved;
+};
+
+/* Writes the 24-byte header at buf (which must have room for it). */
+void hf_frame_header_encode(uint8_t *buf, const struct hf_frame_header *header);
+
+/* Reads the 24-byte header at buf (the caller has checked that 24 bytes are there).
+ * Returns HF_OK; HF_ERR_MALFORMED when the magic, a flag bit or the reserved field is wrong (the
+ * stream cannot be trusted: close it); HF_ERR_VERSION for another version and HF_ERR_TOO_LARGE for a
+ * body past the limit (answerable, since the request id was read, but then close: the body is not
+ * skipped). *out is filled in every case where the magic matched. */
+enum hf_status hf_frame_header_decode(const uint8_t *buf, struct hf_frame_header *out);
+
+/* ---- The shard key ----
+ * slot = fmix64(event_id) % 4096, where fmix64 is the 64-bit finalizer of MurmurHash3. Fixed forever:
+ * clients compute it too. */
+static inline uint64_t hf_hash64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+static inline uint16_t hf_slot_of(uint64_t event_id)
+{
+	return (uint16_t)(hf_hash64(event_id) % HF_SLOTS_COUNT);
+}
+
+/* ---- Requests ----
+ * Ids (event, hold, booking) are never 0: 0 is HF_ERR_INVALID. A booking's id is the id of the hold it
+ * was confirmed from. */
+enum hf_hold_mode {
+	HF_HOLD_EXPLICIT = 0, /* hold exactly the listed seats */
+	HF_HOLD_BEST = 1,     /* hold the N adjacent free seats of one row with the lowest indexes */
+};
+
+struct hf_req_create_event {
+	uint64_t event_id;
+	uint32_t seats_count;         /* 1 .. HF_EVENT_SEATS_MAX */
+	uint32_t row_width;           /* seats per row for adjacency; 0 = one row */
+	uint32_t user_limit;          /* seats one user may hold + own; 0 = no limit */
+	uint32_t hold_lifetime_max_s; /* a hold never lives longer; 0 = HF_HOLD_LIFETIME_DEFAULT_S */
+};
+
+struct hf_req_event {
+	uint64_t event_id;
+};
+
+struct hf_req_hold {
+	uint64_t event_id;
+	uint64_t hold_id; /* client-chosen idempotency key, unique per event */
+	uint64_t user_id;
+	uint32_t ttl_ms;      /* 1 .. ; clamped to the event's hold lifetime */
+	uint8_t mode;         /* enum hf_hold_mode */
+	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX: listed seats, or N for best-available */
+	uint32_t seats[HF_HOLD_SEATS_MAX]; /* HF_HOLD_EXPLICIT only */
+};
+
+struct hf_req_extend {
+	uint64_t event_id;
+	uint64_t hold_id;
+	uint32_t ttl_ms; /* new deadline = now + ttl_ms, never past created + lifetime */
+};
+
+struct hf_req_hold_ref { /* CONFIRM, RELEASE, CANCEL (hold_id is then the booking id) */
+	uint64_t event_id;
+	uint64_t hold_id;
+};
+
+struct hf_req_avail {
+	uint64_t event_id;
+	uint32_t first; /* first seat of the bitmap range */
+	uint32_t count; /* seats in the range, 0 .. HF_AVAIL_RANGE_MAX; 0 = counts only */
+};
+
+struct hf_req_seat_status {
+	uint64_t event_id;
+	uint32_t seats_count; /* 1 .. HF_SEAT_STATUS_SEATS_MAX */
+	uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
+};
+
+struct hf_request {
+	uint8_t opcode;
+	uint64_t request_id;
+	union {
+		struct hf_req_create_event create_event;
+		struct hf_req_event event_info;
+		struct hf_req_hold hold;
+		struct hf_req_extend extend;
+		struct hf_req_hold_ref confirm;
+		struct hf_req_hold_ref release;
+		struct hf_req_hold_ref cancel;
+		struct hf_req_avail avail;
+		struct hf_req_seat_status seat_status;
+	};
+};
+
+/* The event id a request is routed by (its shard key); 0 for PING, SLOT_MAP and STATS, which any
+ * shard answers. */
+uint64_t hf_request_event_id(const struct hf_request *req);
+
+/* Encodes a whole request frame (header + body) into buf. Returns the frame size, or 0 when cap is too
+ * small. The request must be well formed (counts within limits): that is the caller's contract and is
+ * asserted. */
+size_t hf_request_encode(const struct hf_request *req, uint8_t *buf, size_t cap);
+
+/* Decodes a request body. header has been decoded by hf_frame_header_decode (HF_OK) and body holds
+ * header->body_size bytes. Returns HF_OK and fills *out, or HF_ERR_OPCODE / HF_ERR_MALFORMED /
+ * HF_ERR_TOO_LARGE / HF_ERR_INVALID with *out->opcode and request_id still set, so the caller can
+ * answer. Domain checks that need the store (seat in range, event exists) are not done here. */
+enum hf_status hf_request_decode(const struct hf_frame_header *header, const uint8_t *body,
+				 struct hf_request *out);
+
+/* ---- Replies ---- */
+enum hf_seat_state {
+	HF_SEAT_FREE = 0,
+	HF_SEAT_HELD = 1,
+	HF_SEAT_BOOKED = 2,
+};
+
+struct hf_rep_ping {
+	uint64_t epoch; /* the answering shard's slot map epoch */
+};
+
+struct hf_rep_event_info {
+	uint64_t event_id;
+	uint32_t seats_count;
+	uint32_t row_width;
+	uint32_t user_limit;
+	uint32_t hold_lifetime_max_s; /* effective (never 0) */
+	uint32_t free_count;
+	uint32_t held_count;
+	uint32_t booked_count;
+	uint32_t holds_count;    /* live holds */
+	uint32_t bookings_count; /* live (not cancelled) bookings */
+};
+
+struct hf_rep_hold { /* HOLD; CONFIRM uses the same shape with deadline_ms = 0 */
+	uint64_t hold_id;
+	uint64_t deadline_ms; /* wall clock, ms since the Unix epoch */
+	uint32_t seats_count;
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+};
+
+struct hf_rep_extend {
+	uint64_t deadline_ms;
+};
+
+struct hf_rep_avail {
+	uint32_t seats_count;
+	uint32_t free_count;
+	uint32_t first;
+	uint32_t count;
+	/* (count + 7) / 8 bytes; bit i (byte i / 8, bit i % 8, LSB first) is 1 when seat first + i is
+	 * free. Borrowed: points into the buffer the reply was decoded from, or, when encoding, into
+	 * the caller's memory. */
+	const uint8_t *bitmap;
+};
+
+struct hf_seat_info {
+	uint32_t seat;
+	uint8_t state;     /* enum hf_seat_state */
+	uint64_t owner_id; /* hold id (HELD) or booking id (BOOKED); 0 when FREE */
+};
+
+struct hf_rep_seat_status {
+	uint32_t seats_count;
+	struct hf_seat_info seats[HF_SEAT_STATUS_SEATS_MAX];
+};
+
+struct hf_slot_owner {
+	char host[HF_HOST_SIZE_MAX + 1]; /* NUL-terminated, e.g. "127.0.0.1" */
+	uint16_t port;
+};
+
+struct hf_slot_map {
+	uint64_t epoch; /* grows by at least one on every change of the map */
+	uint16_t owners_count;
+	struct hf_slot_owner owners[HF_SLOT_OWNERS_MAX];
+	uint16_t slot_owner[HF_SLOTS_COUNT]; /* index into owners[] */
+};
+
+struct hf_stat {
+	char name[HF_STAT_NAME_SIZE_MAX + 1];
+	uint64_t value;
+};
+
+struct hf_rep_stats {
+	uint16_t stats_count;
+	struct hf_stat stats[HF_STATS_MAX];
+};
+
+struct hf_reply {
+	uint8_t opcode;
+	uint16_t status;
+	uint64_t request_id;
+	union {
+		uint64_t detail; /* status != HF_OK: MOVED's epoch, the offending seat, ... or 0 */
+		struct hf_rep_ping ping;
+		struct hf_rep_event_info event_info;
+		struct hf_rep_hold hold;    /* HOLD */
+		struct hf_rep_hold confirm; /* CONFIRM: hold_id is the booking id */
+		struct hf_rep_extend extend;
+		struct hf_rep_avail avail;
+		struct hf_rep_seat_status seat_status;
+		struct hf_slot_map slot_map;
+		struct hf_rep_stats stats;
+	};
+};
+
+/* Size of the frame hf_reply_encode would write for rep (header included). */
+size_t hf_reply_size(const struct hf_reply *rep);
+
+/* Encodes a whole reply frame into buf. Returns the frame size, or 0 when cap is too small. A reply
+ * with status != HF_OK has the 8-byte error body (detail). CREATE_EVENT, RELEASE and CANCEL replies
+ * have an empty body on success. The reply must be well formed (asserted). */
+size_t hf_reply_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap);
+
+/* Decodes a reply body (header decoded with HF_OK, flags has HF_FLAG_REPLY). Returns HF_OK and fills
+ * *out (out->status is the server's answer), or HF_ERR_MALFORMED / HF_ERR_TOO_LARGE / HF_ERR_OPCODE
+ * when the frame itself is bad. avail.bitmap points into body. */
+enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8_t *body,
+			       struct hf_reply *out);
+
+/* Convenience for stats: appends name = value; returns 0, or -1 when the reply is full or the name too
+ * long. */
+int hf_stats_add(struct hf_rep_stats *stats, const char *name, uint64_t value);
+
+/* Reads the free bit of seat first + i from an AVAIL bitmap. */
+static inline int hf_avail_bit(const uint8_t *bitmap, uint32_t i)
+{
+	return (bitmap[i / 8] >> (i % 8)) & 1;
+}
+
+#endif

@@ -1,0 +1,147 @@
+/* The seat store of one shard: events, seats, holds with expiry, bookings, idempotency.
+ *
+ * Pure logic: no sockets, no disk, no clock, no locks. The caller (one shard thread) passes requests
+ * and the current wall-clock time in milliseconds; the store answers with a reply and appends the
+ * state changes to persist to a change list (struct hf_changes) as ready-made key/value records. The
+ * persistence layer writes those records as they are and, on start, feeds every stored record back
+ * through hf_store_load. The store owns the record format (docs/operations.md describes it).
+ *
+ * Record keys start with the big-endian event id, so an event and all its records are one contiguous
+ * key range, and a slot's events are found by their ids:
+ *   be64(event_id) 'E'                 -> event parameters
+ *   be64(event_id) 'R' be64(hold_id)   -> a hold, a booking, or an ended hold's tombstone
+ *
+ * Thread-safety: a store belongs to one thread. Nothing here is shared between stores.
+ * Memory: pools are sized from struct hf_store_config at create time; a full pool answers
+ * HF_ERR_CAPACITY, never grows without bound and never crashes. */
+#ifndef HF_SHARDS_STORE_H
+#define HF_SHARDS_STORE_H
+
+#include "proto/proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hf_store;
+
+struct hf_store_config {
+	uint32_t events_max;      /* events in this store, >= 1 */
+	uint64_t seats_max;       /* seats over all events of this store, >= 1 */
+	uint32_t records_max;     /* live holds + bookings + tombstones, >= 1 */
+	uint32_t tombstone_ttl_ms; /* how long an ended hold or cancelled booking id is remembered */
+};
+
+/* Sane defaults for one shard of a small node (used by holdfastd unless flags say otherwise). */
+void hf_store_config_default(struct hf_store_config *cfg);
+
+/* Allocates a store. Returns 0 and *out, or -EINVAL for a bad config, -ENOMEM. */
+int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out);
+void hf_store_destroy(struct hf_store *store);
+
+/* ---- The change list: records to persist, in order. ---- */
+enum hf_change_kind {
+	HF_CHANGE_PUT = 1,
+	HF_CHANGE_DEL = 2,
+};
+
+#define HF_RECORD_KEY_SIZE_MAX 24u
+#define HF_RECORD_VALUE_SIZE_MAX 512u
+/* The most changes one call of hf_store_apply appends. */
+#define HF_OP_CHANGES_MAX 4u
+
+struct hf_change {
+	uint8_t kind;       /* enum hf_change_kind */
+	uint8_t key_size;   /* 1 .. HF_RECORD_KEY_SIZE_MAX */
+	uint16_t value_size; /* 0 for DEL; 1 .. HF_RECORD_VALUE_SIZE_MAX for PUT */
+	uint32_t value_offset; /* into hf_changes.values */
+	uint8_t key[HF_RECORD_KEY_SIZE_MAX];
+};
+
+struct hf_changes {
+	struct hf_change *items;
+	uint32_t count;
+	uint32_t capacity;
+	uint8_t *values;      /* the PUT values, back to back */
+	uint32_t values_size; /* bytes used */
+	uint32_t values_capacity;
+};
+
+/* Allocates room for `capacity` changes (values: capacity * HF_RECORD_VALUE_SIZE_MAX bytes).
+ * Returns 0 or -ENOMEM. */
+int hf_changes_init(struct hf_changes *changes, uint32_t capacity);
+void hf_changes_deinit(struct hf_changes *changes);
+void hf_changes_reset(struct hf_changes *changes);
+/* 1 when one more hf_store_apply (HF_OP_CHANGES_MAX changes) is guaranteed to fit. */
+int hf_changes_has_room(const struct hf_changes *changes);
+static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
+					     const struct hf_change *change)
+{
+	return changes->values + change->value_offset;
+}
+
+/* ---- Operations ----
+ * hf_store_apply runs one request (any opcode the store handles: CREATE_EVENT, EVENT_INFO, HOLD,
+ * EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS) at time now_ms and fills *rep (opcode,
+ * request_id, status and body; rep->avail.bitmap then points into store memory valid until the next
+ * call on this store). Every write appends its records to *changes (which must have room, see
+ * hf_changes_has_room); a request that fails appends nothing and changes nothing. Returns rep->status.
+ *
+ * Semantics (docs/protocol.md is normative):
+ * - All or nothing: a HOLD either holds every seat it asked for or none.
+ * - Idempotency: a HOLD whose (event, hold_id) was seen before with the same user, mode, count and
+ *   seats returns the first answer (same seats, same deadline) while the hold is live or confirmed,
+ *   HF_HOLD_EXPIRED / HF_HOLD_RELEASED once it ended (while its tombstone lives); with a different
+ *   body, HF_ID_CONFLICT. CONFIRM of a confirmed hold, RELEASE of a released hold and CANCEL of a
+ *   cancelled booking answer HF_OK again and change nothing. Creating an event that exists with the
+ *   same parameters is HF_OK; with other parameters, HF_EVENT_EXISTS.
+ * - A hold whose deadline is <= now_ms is expired, whether or not hf_store_tick has run yet.
+ * - The per-user limit counts the user's held and booked seats of the event together. */
+enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
+			      struct hf_reply *rep, struct hf_changes *changes);
+
+/* Expires holds whose deadline is <= now_ms and forgets tombstones older than their ttl, at most
+ * `limit` of each (a bound on the work of one loop iteration); appends their records to *changes
+ * while it has room. Returns how many holds expired. O(1) per hold (hashed timer wheel). */
+uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
+		       struct hf_changes *changes);
+
+/* Wall-clock ms of the earliest pending deadline (hold or tombstone), or UINT64_MAX when none; the
+ * loop sleeps no longer than that. May be early (a wheel slot's time), never late. */
+uint64_t hf_store_next_deadline_ms(const struct hf_store *store);
+
+/* ---- Recovery ----
+ * Feeds one stored record back (keys in ascending order, as an iterator returns them). Holds already
+ * past their deadline at now_ms become EXPIRED tombstones (their seats free) and the change that says
+ * so is appended to *changes when it has room. Returns HF_OK, HF_ERR_MALFORMED for a record that does
+ * not decode (the caller logs it and stops: it does not guess), or HF_ERR_CAPACITY. */
+enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t key_size,
+			     const uint8_t *value, size_t value_size, uint64_t now_ms,
+			     struct hf_changes *changes);
+
+/* ---- Inspection ---- */
+struct hf_store_counts {
+	uint32_t events_count;
+	uint64_t seats_count;    /* over all events */
+	uint64_t free_count;
+	uint64_t held_count;
+	uint64_t booked_count;
+	uint32_t holds_count;    /* live holds */
+	uint32_t bookings_count; /* live bookings */
+	uint32_t tombstones_count;
+	uint64_t holds_expired_total; /* since create */
+	uint64_t memory_bytes;   /* bytes the store allocated (pools, bitmaps, seat owners) */
+};
+void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out);
+
+/* Appends the store's counters to a STATS reply (names prefixed "store_"). */
+void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats);
+
+/* Calls fn for each event id of the store whose slot is `slot` (for rebalancing). */
+void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot,
+				     void (*fn)(uint64_t event_id, void *arg), void *arg);
+
+/* O(n) consistency check of every structure (bitmaps vs owners vs holds vs counts vs user totals).
+ * Panics on the first violation. Run after every mutation when built with HF_STORE_CHECKS. */
+void hf_store_check(const struct hf_store *store);
+
+#endif
