@@ -99,6 +99,7 @@ const char *hf_opcode_name(uint8_t opcode)
 	case HF_OP_SEAT_STATUS: return "SEAT_STATUS";
 	case HF_OP_SLOT_MAP: return "SLOT_MAP";
 	case HF_OP_STATS: return "STATS";
+	case HF_OP_BACKUP: return "BACKUP";
 	default: return "UNKNOWN";
 	}
 }
@@ -361,6 +362,13 @@ size_t hf_request_encode(const struct hf_request *req, uint8_t *buf, size_t cap)
 		for (uint32_t i = 0; i < req->seat_status.seats_count; i++)
 			wr_u32(&w, req->seat_status.seats[i]);
 		break;
+	case HF_OP_BACKUP: {
+		size_t len = strnlen(req->backup.path, HF_PATH_SIZE_MAX + 1);
+		HF_ASSERT(len >= 1 && len <= HF_PATH_SIZE_MAX);
+		wr_u16(&w, (uint16_t)len);
+		wr_bytes(&w, req->backup.path, len);
+		break;
+	}
 	default:
 		HF_PANIC("encoding unknown opcode 0x%02x", req->opcode);
 	}
@@ -477,6 +485,23 @@ enum hf_status hf_request_decode(const struct hf_frame_header *header, const uin
 			return HF_ERR_INVALID;
 		break;
 	}
+	case HF_OP_BACKUP: {
+		uint16_t len = rd_u16(&r);
+		const uint8_t *path;
+		if (r.bad)
+			return HF_ERR_MALFORMED;
+		if (len > HF_PATH_SIZE_MAX)
+			return HF_ERR_TOO_LARGE;
+		if (len == 0 || r.left != len || !rd_take(&r, len, &path))
+			return HF_ERR_MALFORMED;
+		if (memchr(path, '\0', len) != NULL)
+			return HF_ERR_MALFORMED;
+		memcpy(out->backup.path, path, len);
+		out->backup.path[len] = '\0';
+		if (path[0] != '/')
+			return HF_ERR_INVALID;
+		return HF_OK;
+	}
 	default:
 		return HF_ERR_OPCODE;
 	}
@@ -508,7 +533,8 @@ size_t hf_reply_size(const struct hf_reply *rep)
 	case HF_OP_EVENT_INFO: body = 48; break;
 	case HF_OP_HOLD: body = 20 + 4u * (size_t)rep->hold.seats_count; break;
 	case HF_OP_CONFIRM: body = 12 + 4u * (size_t)rep->confirm.seats_count; break;
-	case HF_OP_EXTEND: body = 8; break;
+	case HF_OP_EXTEND:
+	case HF_OP_BACKUP: body = 8; break;
 	case HF_OP_AVAIL: body = 16 + avail_bitmap_size(rep->avail.count); break;
 	case HF_OP_SEAT_STATUS: body = 4 + 16u * (size_t)rep->seat_status.seats_count; break;
 	case HF_OP_SLOT_MAP:
@@ -573,6 +599,9 @@ size_t hf_reply_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap)
 	}
 	case HF_OP_EXTEND:
 		wr_u64(&w, rep->extend.deadline_ms);
+		break;
+	case HF_OP_BACKUP:
+		wr_u64(&w, rep->backup.sequence);
 		break;
 	case HF_OP_AVAIL: {
 		const struct hf_rep_avail *a = &rep->avail;
@@ -707,6 +736,9 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 		break;
 	case HF_OP_EXTEND:
 		out->extend.deadline_ms = rd_u64(&r);
+		break;
+	case HF_OP_BACKUP:
+		out->backup.sequence = rd_u64(&r);
 		break;
 	case HF_OP_AVAIL: {
 		struct hf_rep_avail *a = &out->avail;

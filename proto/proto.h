@@ -67,6 +67,8 @@ enum hf_opcode {
 	HF_OP_SEAT_STATUS = 0x0a,
 	HF_OP_SLOT_MAP = 0x0b,
 	HF_OP_STATS = 0x0c,
+	/* Admin. */
+	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST 0x1f
@@ -99,6 +101,7 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_STATS_MAX 128u                        /* entries in one STATS reply */
 #define HF_STAT_NAME_SIZE_MAX 47u                /* bytes of a stat name, without the NUL */
 #define HF_ERROR_BODY_SIZE 8u                    /* body of every non-OK reply: u64 detail */
+#define HF_PATH_SIZE_MAX 1024u                   /* bytes of a path in an admin request */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -202,6 +205,10 @@ struct hf_req_seat_status {
 	uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
 };
 
+struct hf_req_backup {
+	char path[HF_PATH_SIZE_MAX + 1]; /* NUL-terminated, absolute, 1 .. HF_PATH_SIZE_MAX bytes */
+};
+
 struct hf_request {
 	uint8_t opcode;
 	uint64_t request_id;
@@ -215,11 +222,12 @@ struct hf_request {
 		struct hf_req_hold_ref cancel;
 		struct hf_req_avail avail;
 		struct hf_req_seat_status seat_status;
+		struct hf_req_backup backup;
 	};
 };
 
-/* The event id a request is routed by (its shard key); 0 for PING, SLOT_MAP and STATS, which any
- * shard answers. */
+/* The event id a request is routed by (its shard key); 0 for PING, SLOT_MAP, STATS and admin
+ * opcodes, which go to a shard chosen by the caller. */
 uint64_t hf_request_event_id(const struct hf_request *req);
 
 /* Encodes a whole request frame (header + body) into buf. Returns the frame size, or 0 when cap is too
@@ -313,6 +321,10 @@ struct hf_rep_stats {
 	struct hf_stat stats[HF_STATS_MAX];
 };
 
+struct hf_rep_backup {
+	uint64_t sequence; /* the store's last persisted sequence number in the checkpoint */
+};
+
 struct hf_reply {
 	uint8_t opcode;
 	uint16_t status;
@@ -328,6 +340,7 @@ struct hf_reply {
 		struct hf_rep_seat_status seat_status;
 		struct hf_slot_map slot_map;
 		struct hf_rep_stats stats;
+		struct hf_rep_backup backup;
 	};
 };
 

@@ -1,0 +1,122 @@
+/* libholdfast: the C client of holdfast.
+ *
+ * A client connects to any shard of any node, fetches the slot map, and sends each request straight to
+ * the shard that owns the request's event (slot = hf_slot_of(event_id), see proto/proto.h). It keeps
+ * one TCP connection per owning shard, opened on first use. It follows MOVED by refreshing the map and
+ * resending, waits and resends on BUSY and TRY_AGAIN, and resends a request that timed out or whose
+ * connection broke, with the same ids: every holdfast operation is idempotent by its ids, so a resend
+ * never holds or books twice. A request whose outcome stays unknown after `retries_max` resends
+ * completes with -ETIMEDOUT (or the connection's -errno); the caller may resend it later with the same
+ * ids and will get the first answer.
+ *
+ * Two ways to call:
+ * - Blocking: hf_client_call (and the hf_client_<op> wrappers) send one request and wait for its
+ *   reply.
+ * - Pipelined: hf_client_submit queues many requests (to any events, any shards), hf_client_poll sends
+ *   them and delivers completions, in any order, to a callback. Use it for throughput.
+ *
+ * Return convention: functions return 0 or a negative errno for transport problems (the request did
+ * not get an answer). When a reply arrived they return 0 and the server's answer is in reply->status
+ * (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix.
+ *
+ * Thread-safety: a struct hf_client is not thread-safe; use one per thread (they share nothing).
+ * Memory: bounded per client, allocated at open: in-flight requests are capped at
+ * options.pipeline_max; hf_client_submit answers -EAGAIN past that (poll, then submit again). */
+#ifndef HF_CLIENT_HOLDFAST_H
+#define HF_CLIENT_HOLDFAST_H
+
+#include "proto/proto.h"
+
+#include <stdint.h>
+
+struct hf_client;
+
+struct hf_client_options {
+	uint32_t timeout_ms;    /* per attempt of a request; default 2000 */
+	uint32_t retries_max;   /* resends after a timeout, broken connection, BUSY, TRY_AGAIN or
+				   MOVED; default 5 */
+	uint32_t pipeline_max;  /* requests in flight per client, 1 .. 65536; default 1024 */
+	uint32_t connect_timeout_ms; /* default 2000 */
+};
+
+void hf_client_options_default(struct hf_client_options *opts);
+
+/* Connects to `host_port` ("127.0.0.1:7070", "[::1]:7070", "localhost:7070"), fetches the slot map and
+ * returns a client in *out. opts may be NULL for the defaults. Returns 0, -EINVAL for a bad address
+ * or options, -ECONNREFUSED / -ETIMEDOUT / other -errno when no map could be fetched. */
+int hf_client_open(const char *host_port, const struct hf_client_options *opts,
+		   struct hf_client **out);
+
+/* Closes every connection and frees the client. Requests still in flight are dropped without a
+ * callback. */
+void hf_client_close(struct hf_client *client);
+
+/* The map the client routes by (owned by the client, valid until the next refresh). */
+const struct hf_slot_map *hf_client_slot_map(const struct hf_client *client);
+
+/* Fetches the slot map again from any reachable owner. Returns 0 or -errno. */
+int hf_client_refresh_map(struct hf_client *client);
+
+/* ---- Blocking ---- */
+
+/* Sends req (request_id is assigned by the client; the caller's value is ignored) to the shard that
+ * owns its event (PING, SLOT_MAP and STATS go to the shard `hf_client_open` connected to, unless
+ * hf_client_call_shard is used) and waits for the answer. Returns 0 with the answer in *rep, or
+ * -errno. Must not be called while pipelined requests are in flight on the same client. */
+int hf_client_call(struct hf_client *client, const struct hf_request *req, struct hf_reply *rep);
+
+/* Same, sent to owner `owner_index` of the current slot map (for STATS or PING of one shard). */
+int hf_client_call_shard(struct hf_client *client, uint16_t owner_index,
+			 const struct hf_request *req, struct hf_reply *rep);
+
+/* Wrappers that fill a request and call hf_client_call. */
+int hf_client_create_event(struct hf_client *client, const struct hf_req_create_event *args,
+			   struct hf_reply *rep);
+int hf_client_event_info(struct hf_client *client, uint64_t event_id, struct hf_reply *rep);
+int hf_client_hold_seats(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+			 uint64_t user_id, uint32_t ttl_ms, const uint32_t *seats,
+			 uint32_t seats_count, struct hf_reply *rep);
+int hf_client_hold_best(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+			uint64_t user_id, uint32_t ttl_ms, uint32_t seats_count,
+			struct hf_reply *rep);
+int hf_client_extend(struct hf_client *client, uint64_t event_id, uint64_t hold_id, uint32_t ttl_ms,
+		     struct hf_reply *rep);
+int hf_client_confirm(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+		      struct hf_reply *rep);
+int hf_client_release(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+		      struct hf_reply *rep);
+int hf_client_cancel(struct hf_client *client, uint64_t event_id, uint64_t booking_id,
+		     struct hf_reply *rep);
+int hf_client_avail(struct hf_client *client, uint64_t event_id, uint32_t first, uint32_t count,
+		    struct hf_reply *rep);
+
+/* A fresh id for holds: unique with very high probability across processes (random 64-bit, never
+ * 0). Remember it: resending with the same id is how a retry stays idempotent. */
+uint64_t hf_client_new_id(struct hf_client *client);
+
+/* ---- Pipelined ---- */
+
+/* Called once per completed request. error is 0 when a reply arrived (reply->status is the answer)
+ * or -errno when the request got no answer after its retries (reply is then NULL). The reply is
+ * valid only during the call. tag is the caller's value from hf_client_submit. */
+typedef void (*hf_client_completion_fn)(void *arg, uint64_t tag, int error,
+					const struct hf_reply *reply);
+
+/* Queues req (copied) for sending. Returns 0, -EAGAIN when pipeline_max requests are in flight, or
+ * -EINVAL for a request that does not encode. Nothing is sent until hf_client_poll (or
+ * hf_client_flush). */
+int hf_client_submit(struct hf_client *client, const struct hf_request *req, uint64_t tag);
+
+/* Writes queued requests to their connections without waiting for replies. Returns 0 or -errno. */
+int hf_client_flush(struct hf_client *client);
+
+/* Sends what is queued, waits up to timeout_ms (0: do not wait, -1: until at least one completes)
+ * for replies, handles MOVED / BUSY / TRY_AGAIN / timeouts by resending, and calls fn for each request
+ * that completed. Returns the number of completions delivered (>= 0) or -errno for a failure of the
+ * client itself. */
+int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completion_fn fn, void *arg);
+
+/* Requests submitted and not yet completed. */
+uint32_t hf_client_in_flight(const struct hf_client *client);
+
+#endif
