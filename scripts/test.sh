@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with AddressSanitizer and
+# UndefinedBehaviorSanitizer (system malloc, store invariant checks on) and runs every meson test.
+#
+#   scripts/test.sh                 the default suite (what CI runs; about 10 minutes or less)
+#   HF_LONG=1 scripts/test.sh       also the long forms (soak, hundreds of crash kills); see docs/operations.md
+#   scripts/test.sh --suite shards  any extra arguments go to `meson test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+build=build-test
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" --werror -Dbuildtype=debug -Db_sanitize=address,undefined \
+		-Dallocator=system -Dstore_checks=true >/dev/null
+fi
+ninja -C "$build"
+meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
