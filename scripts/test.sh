@@ -16,4 +16,11 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Dallocator=system -Dstore_checks=true >/dev/null
 fi
 ninja -C "$build"
-meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
+
+log="$build/meson-logs/test-run.txt"
+status=0
+meson test -C "$build" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log" || status=$?
+count() { awk -v k="$1" '$1 == k { print $2; exit }' "$log"; }
+ok=$(count "Ok:"); fail=$(count "Fail:"); skipped=$(count "Skipped:"); timeout=$(count "Timeout:")
+echo "tests: ${ok:-0} passed, $(( ${fail:-0} + ${timeout:-0} )) failed, ${skipped:-0} skipped"
+exit "$status"
