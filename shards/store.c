@@ -1,0 +1,1824 @@
+/* The seat store of one shard: events, seat bitmaps and owners, holds, bookings, tombstones, the
+ * timer wheel that expires holds and forgets tombstones, the record format, and the checker.
+ *
+ * It sits between proto/ (request and reply structs) and the shard loop in engine/, which calls
+ * hf_store_apply / hf_store_tick and persists the change records this file produces (shards/persist).
+ * Everything is allocated at hf_store_create; large pools are reserved address space touched only as
+ * they are used, so an idle store with big limits costs little resident memory.
+ *
+ * INVARIANTS (checked by hf_store_check):
+ *  1. For every event, bit s of free_bits is set iff seat s < seats_count has no owner; bits past
+ *     seats_count are clear; free_count = popcount(free_bits) and block_free[b] = popcount of block b.
+ *  2. A chunk of seats has an owner array (chunk_index != 0) iff chunk_used > 0, and chunk_used is the
+ *     number of its seats with an owner.
+ *  3. A seat's owner is a record in state HELD or BOOKED of the same event that lists the seat; every
+ *     seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked twice.
+ *  4. held_count / booked_count of an event = seats owned by its HELD / BOOKED records; the holds /
+ *     bookings counts = its HELD / BOOKED records. Store totals are the sums over events.
+ *  5. Every used record is in record_table under (event_index, id), exactly once, ids unique per event.
+ *  6. A record is in the wheel iff it is HELD (wheel_ms = deadline_ms) or a tombstone
+ *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO list.
+ *  7. For events with a user limit, users[] holds each user's held + booked seats (entries > 0 only).
+ *  8. A HELD record's deadline <= created + lifetime; wheel slot lower bounds <= their entries' times.
+ *
+ * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to now_ms
+ * (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due hold; a hold
+ * named by id that is still due is expired on touch. Expiry sets ended_ms = deadline_ms whichever path
+ * fires it, so replayed records and reloaded stores agree exactly. */
+#include "shards/store_int.h"
+
+#include "base/assert.h"
+#include "base/endian.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define WORD_BITS 64u
+#define CHUNK_WORDS (HF_STORE_CHUNK_SEATS / WORD_BITS)
+#define BLOCK_WORDS (HF_STORE_BLOCK_SEATS / WORD_BITS)
+#define EVENT_VALUE_SIZE 17u
+#define RECORD_VALUE_HEADER_SIZE 44u
+#define RECORD_KEY_SIZE 17u
+#define EVENT_KEY_SIZE 9u
+
+HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_VALUE_SIZE_MAX,
+		 "a record value fits the change list's value slot");
+HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits");
+HF_STATIC_ASSERT(HF_HOLD_SEATS_MAX <= 255u, "seats_count fits a u8");
+HF_STATIC_ASSERT(HF_EVENT_SEATS_MAX <= UINT32_MAX / 2, "seat indexes fit a u32");
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Small helpers */
+
+static uint32_t div_ceil32(uint32_t a, uint32_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+	uint64_t p = 16;
+	while (p < n)
+		p <<= 1;
+	HF_ASSERT(p <= (1ull << 31));
+	return (uint32_t)p;
+}
+
+static size_t align8(size_t n)
+{
+	return (n + 7u) & ~(size_t)7u;
+}
+
+static void *reserve(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static uint64_t mix64(uint64_t h, uint64_t v)
+{
+	return hf_hash64(h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
+}
+
+static uint32_t record_index(const struct hf_store *store, const struct record *rec)
+{
+	return (uint32_t)(rec - store->records);
+}
+
+static struct record *record_at(struct hf_store *store, uint32_t index_1)
+{
+	HF_ASSERT(index_1 != RECORD_NONE && index_1 <= store->cfg.records_max);
+	return &store->records[index_1 - 1];
+}
+
+static int record_is_tombstone(const struct record *rec)
+{
+	return rec->state == RECORD_EXPIRED || rec->state == RECORD_RELEASED ||
+	       rec->state == RECORD_CANCELLED;
+}
+
+static uint64_t lifetime_ms(const struct event *ev)
+{
+	return (uint64_t)ev->lifetime_s * 1000u;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The change list */
+
+int hf_changes_init(struct hf_changes *changes, uint32_t capacity)
+{
+	memset(changes, 0, sizeof(*changes));
+	if (capacity == 0 || capacity > UINT32_MAX / HF_RECORD_VALUE_SIZE_MAX)
+		return -EINVAL;
+	changes->items = calloc(capacity, sizeof(*changes->items));
+	changes->values = malloc((size_t)capacity * HF_RECORD_VALUE_SIZE_MAX);
+	if (!changes->items || !changes->values) {
+		free(changes->items);
+		free(changes->values);
+		memset(changes, 0, sizeof(*changes));
+		return -ENOMEM;
+	}
+	changes->capacity = capacity;
+	changes->values_capacity = capacity * HF_RECORD_VALUE_SIZE_MAX;
+	return 0;
+}
+
+void hf_changes_deinit(struct hf_changes *changes)
+{
+	free(changes->items);
+	free(changes->values);
+	memset(changes, 0, sizeof(*changes));
+}
+
+void hf_changes_reset(struct hf_changes *changes)
+{
+	changes->count = 0;
+	changes->values_size = 0;
+}
+
+/* How many more changes (each at most one full value) surely fit. */
+static uint32_t changes_room(const struct hf_changes *changes)
+{
+	HF_ASSERT(changes->count <= changes->capacity);
+	HF_ASSERT(changes->values_size <= changes->values_capacity);
+	uint32_t items = changes->capacity - changes->count;
+	uint32_t values = (changes->values_capacity - changes->values_size) / HF_RECORD_VALUE_SIZE_MAX;
+	return items < values ? items : values;
+}
+
+int hf_changes_has_room(const struct hf_changes *changes)
+{
+	return changes_room(changes) >= HF_OP_CHANGES_MAX;
+}
+
+static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
+				       uint8_t key_size)
+{
+	HF_ASSERT(changes_room(changes) >= 1);
+	HF_ASSERT(key_size >= 1 && key_size <= HF_RECORD_KEY_SIZE_MAX);
+	struct hf_change *c = &changes->items[changes->count++];
+	c->kind = kind;
+	c->key_size = key_size;
+	c->value_size = 0;
+	c->value_offset = changes->values_size;
+	memcpy(c->key, key, key_size);
+	return c;
+}
+
+static void event_key(uint8_t *key, uint64_t event_id)
+{
+	hf_put_be64(key, event_id);
+	key[8] = 'E';
+}
+
+static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
+{
+	hf_put_be64(key, event_id);
+	key[8] = 'R';
+	hf_put_be64(key + 9, id);
+}
+
+/* Event value (version 1), little-endian:
+ *  off size field
+ *    0    1 version (1)
+ *    1    4 seats_count
+ *    5    4 row_width
+ *    9    4 user_limit
+ *   13    4 hold_lifetime_max_s (effective) */
+static void change_put_event(struct hf_changes *changes, const struct event *ev)
+{
+	uint8_t key[EVENT_KEY_SIZE];
+	event_key(key, ev->id);
+	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
+	uint8_t *v = changes->values + c->value_offset;
+	v[0] = HF_STORE_RECORD_VERSION;
+	hf_put_le32(v + 1, ev->seats_count);
+	hf_put_le32(v + 5, ev->row_width);
+	hf_put_le32(v + 9, ev->user_limit);
+	hf_put_le32(v + 13, ev->lifetime_s);
+	c->value_size = EVENT_VALUE_SIZE;
+	changes->values_size += EVENT_VALUE_SIZE;
+}
+
+/* Record value (version 1), little-endian:
+ *  off size field
+ *    0    1 version (1)
+ *    1    1 state: 1 HELD, 2 BOOKED, 3 EXPIRED, 4 RELEASED, 5 CANCELLED
+ *    2    1 mode (enum hf_hold_mode)
+ *    3    1 seats_count n, 1 .. 64
+ *    4    8 user_id
+ *   12    8 created_ms
+ *   20    8 deadline_ms
+ *   28    8 ended_ms (0 unless a tombstone)
+ *   36    8 fingerprint
+ *   44  4*n seats (u32 each; explicit: request order, best: ascending) */
+static void change_put_record(struct hf_store *store, struct hf_changes *changes,
+			      const struct record *rec)
+{
+	uint8_t key[RECORD_KEY_SIZE];
+	record_key(key, store->events[rec->event_index].id, rec->id);
+	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
+	uint8_t *v = changes->values + c->value_offset;
+	v[0] = HF_STORE_RECORD_VERSION;
+	v[1] = rec->state;
+	v[2] = rec->mode;
+	v[3] = rec->seats_count;
+	hf_put_le64(v + 4, rec->user_id);
+	hf_put_le64(v + 12, rec->created_ms);
+	hf_put_le64(v + 20, rec->deadline_ms);
+	hf_put_le64(v + 28, rec->ended_ms);
+	hf_put_le64(v + 36, rec->fingerprint);
+	for (uint32_t i = 0; i < rec->seats_count; i++)
+		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, rec->seats[i]);
+	uint16_t size = (uint16_t)(RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
+	c->value_size = size;
+	changes->values_size += size;
+	HF_ASSERT(changes->values_size <= changes->values_capacity);
+}
+
+static void change_del_record(struct hf_store *store, struct hf_changes *changes,
+			      const struct record *rec)
+{
+	uint8_t key[RECORD_KEY_SIZE];
+	record_key(key, store->events[rec->event_index].id, rec->id);
+	change_append(changes, HF_CHANGE_DEL, key, sizeof(key));
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Event table: id -> index */
+
+static uint32_t event_find(const struct hf_store *store, uint64_t id)
+{
+	uint32_t mask = store->event_table_mask;
+	for (uint32_t i = (uint32_t)hf_hash64(id) & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		uint32_t e = store->event_table[i];
+		if (e == 0)
+			return 0;
+		if (store->events[e - 1].id == id)
+			return e;
+	}
+	return 0;
+}
+
+static void event_table_insert(struct hf_store *store, uint32_t index_1)
+{
+	uint32_t mask = store->event_table_mask;
+	uint32_t i = (uint32_t)hf_hash64(store->events[index_1 - 1].id) & mask;
+	for (uint32_t n = 0; store->event_table[i] != 0; i = (i + 1) & mask, n++)
+		HF_ASSERT(n <= mask);
+	store->event_table[i] = index_1;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Record table: (event_index, id) -> record index + 1. Linear probing, backward-shift deletion. */
+
+static uint32_t record_home(const struct hf_store *store, uint32_t event_index, uint64_t id)
+{
+	return (uint32_t)hf_hash64(id ^ ((uint64_t)event_index << 40) ^ 0x5bd1e995u) &
+	       store->record_table_mask;
+}
+
+static uint32_t record_find(const struct hf_store *store, uint32_t event_index, uint64_t id)
+{
+	uint32_t mask = store->record_table_mask;
+	uint32_t i = record_home(store, event_index, id);
+	for (uint32_t n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		uint32_t r = store->record_table[i];
+		if (r == 0)
+			return 0;
+		const struct record *rec = &store->records[r - 1];
+		if (rec->id == id && rec->event_index == event_index)
+			return r;
+	}
+	return 0;
+}
+
+static void record_table_insert(struct hf_store *store, uint32_t index_1)
+{
+	const struct record *rec = &store->records[index_1 - 1];
+	uint32_t mask = store->record_table_mask;
+	uint32_t i = record_home(store, rec->event_index, rec->id);
+	for (uint32_t n = 0; store->record_table[i] != 0; i = (i + 1) & mask, n++)
+		HF_ASSERT(n <= mask);
+	store->record_table[i] = index_1;
+}
+
+static void record_table_remove(struct hf_store *store, uint32_t index_1)
+{
+	const struct record *rec = &store->records[index_1 - 1];
+	uint32_t mask = store->record_table_mask;
+	uint32_t i = record_home(store, rec->event_index, rec->id);
+	for (uint32_t n = 0; store->record_table[i] != index_1; i = (i + 1) & mask, n++) {
+		HF_ASSERT(n <= mask);
+		HF_ASSERT(store->record_table[i] != 0);
+	}
+	store->record_table[i] = 0;
+	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+		uint32_t r = store->record_table[j];
+		if (r == 0)
+			break;
+		const struct record *o = &store->records[r - 1];
+		uint32_t home = record_home(store, o->event_index, o->id);
+		/* Move o back into the hole when the hole lies between its home and where it sits. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			store->record_table[i] = r;
+			store->record_table[j] = 0;
+			i = j;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Per (event, user) seat totals */
+
+static uint32_t user_home(const struct hf_store *store, uint32_t event_index, uint64_t user_id)
+{
+	return (uint32_t)hf_hash64(user_id ^ ((uint64_t)event_index << 40) ^ 0x27d4eb2fu) &
+	       store->users_mask;
+}
+
+static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
+{
+	uint32_t mask = store->users_mask;
+	uint32_t i = user_home(store, event_index, user_id);
+	for (uint32_t n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		struct user_entry *u = &store->users[i];
+		if (u->event_index_1 == 0)
+			return NULL;
+		if (u->user_id == user_id && u->event_index_1 == event_index + 1)
+			return u;
+	}
+	return NULL;
+}
+
+static uint32_t user_seats(struct hf_store *store, uint32_t event_index, uint64_t user_id)
+{
+	const struct user_entry *u = user_find(store, event_index, user_id);
+	return u ? u->seats_count : 0;
+}
+
+static void user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+{
+	struct user_entry *u = user_find(store, event_index, user_id);
+	if (u) {
+		u->seats_count += n;
+		return;
+	}
+	uint32_t mask = store->users_mask;
+	HF_ASSERT(store->users_count < mask / 2 + 1);
+	uint32_t i = user_home(store, event_index, user_id);
+	while (store->users[i].event_index_1 != 0)
+		i = (i + 1) & mask;
+	store->users[i] = (struct user_entry){user_id, event_index + 1, n};
+	store->users_count++;
+}
+
+static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+{
+	struct user_entry *u = user_find(store, event_index, user_id);
+	HF_ASSERT(u && u->seats_count >= n);
+	u->seats_count -= n;
+	if (u->seats_count > 0)
+		return;
+	uint32_t mask = store->users_mask;
+	uint32_t i = (uint32_t)(u - store->users);
+	store->users[i].event_index_1 = 0;
+	store->users_count--;
+	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+		struct user_entry *o = &store->users[j];
+		if (o->event_index_1 == 0)
+			break;
+		uint32_t home = user_home(store, o->event_index_1 - 1, o->user_id);
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			store->users[i] = *o;
+			o->event_index_1 = 0;
+			i = j;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Seats: the free bitmap, block counts and lazily allocated owner chunks */
+
+static uint32_t *chunk_entries(struct hf_store *store, uint32_t chunk_1)
+{
+	HF_ASSERT(chunk_1 != 0 && chunk_1 <= store->chunks_high);
+	return store->chunks + (size_t)(chunk_1 - 1) * HF_STORE_CHUNK_SEATS;
+}
+
+static uint32_t chunk_alloc(struct hf_store *store)
+{
+	uint32_t c;
+	if (store->chunk_free_head != 0) {
+		c = store->chunk_free_head;
+		uint32_t *e = chunk_entries(store, c);
+		store->chunk_free_head = e[0];
+		e[0] = RECORD_NONE;
+	} else {
+		/* Enough chunks were reserved for every seat chunk of seats_max plus one partial
+		 * chunk per event, and for every seat records_max records can own. */
+		HF_ASSERT(store->chunks_high < store->chunks_max);
+		c = ++store->chunks_high;
+	}
+	store->chunks_used++;
+	return c;
+}
+
+static void chunk_free(struct hf_store *store, uint32_t chunk_1)
+{
+	uint32_t *e = chunk_entries(store, chunk_1);
+	e[0] = store->chunk_free_head;
+	store->chunk_free_head = chunk_1;
+	HF_ASSERT(store->chunks_used > 0);
+	store->chunks_used--;
+}
+
+static int seat_is_free(const struct event *ev, uint32_t seat)
+{
+	return (int)((ev->free_bits[seat / WORD_BITS] >> (seat % WORD_BITS)) & 1u);
+}
+
+/* Record index + 1 owning seat, or RECORD_NONE. */
+static uint32_t seat_owner(const struct hf_store *store, const struct event *ev, uint32_t seat)
+{
+	uint32_t c = ev->chunk_index[seat / HF_STORE_CHUNK_SEATS];
+	if (c == 0)
+		return RECORD_NONE;
+	return store->chunks[(size_t)(c - 1) * HF_STORE_CHUNK_SEATS + seat % HF_STORE_CHUNK_SEATS];
+}
+
+static void seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1)
+{
+	HF_ASSERT(seat < ev->seats_count && seat_is_free(ev, seat));
+	ev->free_bits[seat / WORD_BITS] &= ~(1ull << (seat % WORD_BITS));
+	ev->block_free[seat / HF_STORE_BLOCK_SEATS]--;
+	uint32_t ci = seat / HF_STORE_CHUNK_SEATS;
+	if (ev->chunk_index[ci] == 0)
+		ev->chunk_index[ci] = chunk_alloc(store);
+	uint32_t *e = chunk_entries(store, ev->chunk_index[ci]);
+	HF_ASSERT(e[seat % HF_STORE_CHUNK_SEATS] == RECORD_NONE);
+	e[seat % HF_STORE_CHUNK_SEATS] = owner_1;
+	ev->chunk_used[ci]++;
+}
+
+static void seat_give_back(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1)
+{
+	HF_ASSERT(seat < ev->seats_count && !seat_is_free(ev, seat));
+	uint32_t ci = seat / HF_STORE_CHUNK_SEATS;
+	uint32_t *e = chunk_entries(store, ev->chunk_index[ci]);
+	HF_ASSERT(e[seat % HF_STORE_CHUNK_SEATS] == owner_1);
+	e[seat % HF_STORE_CHUNK_SEATS] = RECORD_NONE;
+	ev->free_bits[seat / WORD_BITS] |= 1ull << (seat % WORD_BITS);
+	ev->block_free[seat / HF_STORE_BLOCK_SEATS]++;
+	HF_ASSERT(ev->chunk_used[ci] > 0);
+	if (--ev->chunk_used[ci] == 0) {
+		chunk_free(store, ev->chunk_index[ci]);
+		ev->chunk_index[ci] = 0;
+	}
+}
+
+/* Gives a HELD or BOOKED record's seats back and updates every count it was part of. */
+static void record_seats_free(struct hf_store *store, struct record *rec)
+{
+	struct event *ev = &store->events[rec->event_index];
+	uint32_t owner_1 = record_index(store, rec) + 1;
+	uint32_t n = rec->seats_count;
+	for (uint32_t i = 0; i < n; i++)
+		seat_give_back(store, ev, rec->seats[i], owner_1);
+	ev->free_count += n;
+	store->free_total += n;
+	if (rec->state == RECORD_HELD) {
+		HF_ASSERT(ev->held_count >= n && ev->holds_count > 0);
+		ev->held_count -= n;
+		ev->holds_count--;
+		store->held_total -= n;
+		store->holds_total--;
+	} else {
+		HF_ASSERT(rec->state == RECORD_BOOKED);
+		HF_ASSERT(ev->booked_count >= n && ev->bookings_count > 0);
+		ev->booked_count -= n;
+		ev->bookings_count--;
+		store->booked_total -= n;
+		store->bookings_total--;
+	}
+	if (ev->user_limit != 0)
+		user_sub(store, rec->event_index, rec->user_id, n);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The hashed timer wheel */
+
+static uint32_t wheel_slot_of(const struct hf_store *store, uint64_t at_ms)
+{
+	uint64_t tick = at_ms / HF_STORE_WHEEL_TICK_MS;
+	/* A time behind the cursor (the clock stepped back) goes to the cursor's slot: it is then
+	 * examined at the next run instead of a whole rotation later. */
+	if (tick < store->wheel_cursor_tick)
+		tick = store->wheel_cursor_tick;
+	return (uint32_t)(tick % HF_STORE_WHEEL_SLOTS);
+}
+
+static void wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms)
+{
+	HF_ASSERT(!rec->in_wheel);
+	uint32_t slot = wheel_slot_of(store, at_ms);
+	uint32_t self = record_index(store, rec) + 1;
+	rec->wheel_ms = at_ms;
+	rec->wheel_slot = slot;
+	rec->wheel_prev = RECORD_NONE;
+	rec->wheel_next = store->wheel_head[slot];
+	if (rec->wheel_next != RECORD_NONE)
+		record_at(store, rec->wheel_next)->wheel_prev = self;
+	else
+		store->wheel_min_ms[slot] = UINT64_MAX;
+	store->wheel_head[slot] = self;
+	if (at_ms < store->wheel_min_ms[slot])
+		store->wheel_min_ms[slot] = at_ms;
+	store->wheel_nonempty[slot / 64] |= 1ull << (slot % 64);
+	rec->in_wheel = 1;
+	store->wheel_count++;
+}
+
+static void wheel_cancel(struct hf_store *store, struct record *rec)
+{
+	HF_ASSERT(rec->in_wheel);
+	uint32_t slot = rec->wheel_slot;
+	HF_ASSERT(slot < HF_STORE_WHEEL_SLOTS);
+	if (rec->wheel_prev != RECORD_NONE) {
+		record_at(store, rec->wheel_prev)->wheel_next = rec->wheel_next;
+	} else {
+		HF_ASSERT(store->wheel_head[slot] == record_index(store, rec) + 1);
+		store->wheel_head[slot] = rec->wheel_next;
+		if (rec->wheel_next == RECORD_NONE)
+			store->wheel_nonempty[slot / 64] &= ~(1ull << (slot % 64));
+	}
+	if (rec->wheel_next != RECORD_NONE)
+		record_at(store, rec->wheel_next)->wheel_prev = rec->wheel_prev;
+	rec->wheel_prev = rec->wheel_next = RECORD_NONE;
+	rec->in_wheel = 0;
+	HF_ASSERT(store->wheel_count > 0);
+	store->wheel_count--;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Records: pool, tombstone FIFO, transitions */
+
+static void tomb_push(struct hf_store *store, struct record *rec)
+{
+	uint32_t self = record_index(store, rec) + 1;
+	rec->tomb_next = RECORD_NONE;
+	rec->tomb_prev = store->tomb_tail;
+	if (store->tomb_tail != RECORD_NONE)
+		record_at(store, store->tomb_tail)->tomb_next = self;
+	else
+		store->tomb_head = self;
+	store->tomb_tail = self;
+	store->tombstones_total++;
+}
+
+static void tomb_unlink(struct hf_store *store, struct record *rec)
+{
+	if (rec->tomb_prev != RECORD_NONE)
+		record_at(store, rec->tomb_prev)->tomb_next = rec->tomb_next;
+	else
+		store->tomb_head = rec->tomb_next;
+	if (rec->tomb_next != RECORD_NONE)
+		record_at(store, rec->tomb_next)->tomb_prev = rec->tomb_prev;
+	else
+		store->tomb_tail = rec->tomb_prev;
+	rec->tomb_prev = rec->tomb_next = RECORD_NONE;
+	HF_ASSERT(store->tombstones_total > 0);
+	store->tombstones_total--;
+}
+
+/* Moves a HELD or BOOKED record to a tombstone state ending at ended_ms. */
+static void record_end(struct hf_store *store, struct record *rec, uint8_t state, uint64_t ended_ms)
+{
+	HF_ASSERT(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
+	if (rec->in_wheel)
+		wheel_cancel(store, rec);
+	record_seats_free(store, rec);
+	rec->state = state;
+	rec->ended_ms = ended_ms;
+	tomb_push(store, rec);
+	wheel_arm(store, rec, ended_ms + store->cfg.tombstone_ttl_ms);
+}
+
+/* HELD -> EXPIRED at its deadline; appends the record. */
+static void hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes)
+{
+	HF_ASSERT(rec->state == RECORD_HELD);
+	record_end(store, rec, RECORD_EXPIRED, rec->deadline_ms);
+	store->holds_expired_total++;
+	change_put_record(store, changes, rec);
+}
+
+/* Drops a record entirely (its id is forgotten). */
+static void record_release_slot(struct hf_store *store, struct record *rec)
+{
+	HF_ASSERT(rec->state != RECORD_FREE);
+	if (rec->in_wheel)
+		wheel_cancel(store, rec);
+	if (record_is_tombstone(rec))
+		tomb_unlink(store, rec);
+	record_table_remove(store, record_index(store, rec) + 1);
+	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats));
+	rec->state = RECORD_FREE;
+	rec->wheel_next = store->record_free_head;
+	store->record_free_head = record_index(store, rec) + 1;
+	HF_ASSERT(store->records_used > 0);
+	store->records_used--;
+}
+
+/* Tombstone -> (none); appends the DEL. */
+static void record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes)
+{
+	HF_ASSERT(record_is_tombstone(rec));
+	change_del_record(store, changes, rec);
+	record_release_slot(store, rec);
+}
+
+/* A free record for a new id, evicting the oldest tombstone (with its DEL) when the pool is full.
+ * NULL when every record is a live hold or booking. */
+static struct record *record_acquire(struct hf_store *store, struct hf_changes *changes)
+{
+	if (store->record_free_head == RECORD_NONE) {
+		if (store->tomb_head == RECORD_NONE)
+			return NULL;
+		record_forget(store, record_at(store, store->tomb_head), changes);
+	}
+	struct record *rec = record_at(store, store->record_free_head);
+	HF_ASSERT(rec->state == RECORD_FREE);
+	store->record_free_head = rec->wheel_next;
+	rec->wheel_next = RECORD_NONE;
+	store->records_used++;
+	return rec;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Running the wheel */
+
+struct wheel_budget {
+	uint32_t holds_left;  /* holds that may still expire */
+	uint32_t tombs_left;  /* tombstones that may still be forgotten */
+	uint32_t room_keep;   /* changes to leave free in the list */
+	uint32_t holds_fired; /* holds expired */
+};
+
+/* Fires one due entry when the budget allows. Returns 1 when fired. */
+static int wheel_fire(struct hf_store *store, struct record *rec, struct wheel_budget *b,
+		      struct hf_changes *changes)
+{
+	if (changes_room(changes) <= b->room_keep)
+		return 0;
+	if (rec->state == RECORD_HELD) {
+		if (b->holds_left == 0)
+			return 0;
+		b->holds_left--;
+		b->holds_fired++;
+		hold_expire(store, rec, changes);
+		return 1;
+	}
+	if (b->tombs_left == 0)
+		return 0;
+	b->tombs_left--;
+	record_forget(store, rec, changes);
+	return 1;
+}
+
+/* Fires the entries of one slot that are due at now_ms. Returns 1 when none due is left. */
+static int wheel_run_slot(struct hf_store *store, uint32_t slot, uint64_t now_ms,
+			  struct wheel_budget *b, struct hf_changes *changes)
+{
+	if (store->wheel_min_ms[slot] > now_ms || store->wheel_head[slot] == RECORD_NONE)
+		return 1;
+	int complete = 1;
+	uint32_t bound = store->cfg.records_max; /* a slot holds at most every record */
+	for (uint32_t r = store->wheel_head[slot], n = 0; r != RECORD_NONE; n++) {
+		HF_ASSERT(n < bound);
+		struct record *rec = record_at(store, r);
+		/* Firing may re-arm rec (a hold becoming a tombstone) at the head of this very slot,
+		 * behind the walk: it is then left for the next run. */
+		r = rec->wheel_next;
+		if (rec->wheel_ms <= now_ms && !wheel_fire(store, rec, b, changes))
+			complete = 0;
+	}
+	/* Recompute the slot's bound exactly over what is left (including entries armed above). */
+	uint64_t min_ms = UINT64_MAX;
+	for (uint32_t r = store->wheel_head[slot], n = 0; r != RECORD_NONE; n++) {
+		HF_ASSERT(n < bound);
+		const struct record *rec = record_at(store, r);
+		if (rec->wheel_ms < min_ms)
+			min_ms = rec->wheel_ms;
+		r = rec->wheel_next;
+	}
+	store->wheel_min_ms[slot] = min_ms;
+	return complete;
+}
+
+/* Expires due holds and forgets due tombstones up to now_ms within the budget. Returns 1 when
+ * nothing due is left. At most HF_STORE_WHEEL_SLOTS slots are examined per call. */
+static int wheel_run(struct hf_store *store, uint64_t now_ms, struct wheel_budget *b,
+		     struct hf_changes *changes)
+{
+	uint64_t now_tick = now_ms / HF_STORE_WHEEL_TICK_MS;
+	if (store->wheel_count == 0) {
+		if (now_tick > store->wheel_cursor_tick)
+			store->wheel_cursor_tick = now_tick;
+		return 1;
+	}
+	if (now_tick < store->wheel_cursor_tick) {
+		/* The clock stepped back: only the cursor's slot can hold due entries. */
+		return wheel_run_slot(store, (uint32_t)(store->wheel_cursor_tick % HF_STORE_WHEEL_SLOTS),
+				      now_ms, b, changes);
+	}
+	uint64_t steps = now_tick - store->wheel_cursor_tick + 1;
+	if (steps > HF_STORE_WHEEL_SLOTS)
+		steps = HF_STORE_WHEEL_SLOTS;
+	for (uint64_t i = 0; i < steps; i++) {
+		uint32_t slot = (uint32_t)((store->wheel_cursor_tick + i) % HF_STORE_WHEEL_SLOTS);
+		if (!(store->wheel_nonempty[slot / 64] >> (slot % 64) & 1u))
+			continue;
+		if (!wheel_run_slot(store, slot, now_ms, b, changes)) {
+			/* Every slot before this one is done. */
+			store->wheel_cursor_tick += i;
+			return 0;
+		}
+	}
+	store->wheel_cursor_tick = now_tick;
+	return 1;
+}
+
+uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
+		       struct hf_changes *changes)
+{
+	struct wheel_budget b = {.holds_left = limit, .tombs_left = limit, .room_keep = 0};
+	wheel_run(store, now_ms, &b, changes);
+#ifdef HF_STORE_CHECKS
+	hf_store_check(store);
+#endif
+	return b.holds_fired;
+}
+
+uint64_t hf_store_next_deadline_ms(const struct hf_store *store)
+{
+	uint64_t best = UINT64_MAX;
+	if (store->wheel_count == 0)
+		return best;
+	for (uint32_t w = 0; w < HF_STORE_WHEEL_SLOTS / 64; w++) {
+		for (uint64_t bits = store->wheel_nonempty[w]; bits != 0; bits &= bits - 1) {
+			uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			if (store->wheel_min_ms[slot] < best)
+				best = store->wheel_min_ms[slot];
+		}
+	}
+	HF_ASSERT(best != UINT64_MAX);
+	return best;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Create / destroy */
+
+void hf_store_config_default(struct hf_store_config *cfg)
+{
+	cfg->events_max = 4096;
+	cfg->seats_max = 64ull * 1024 * 1024;
+	cfg->records_max = 1u << 18;
+	cfg->tombstone_ttl_ms = 10u * 60u * 1000u;
+}
+
+/* Bytes of arena one event of `seats` seats takes. */
+static size_t event_arena_size(uint64_t seats)
+{
+	uint64_t words = (seats + WORD_BITS - 1) / WORD_BITS;
+	uint64_t blocks = (seats + HF_STORE_BLOCK_SEATS - 1) / HF_STORE_BLOCK_SEATS;
+	uint64_t chunks = (seats + HF_STORE_CHUNK_SEATS - 1) / HF_STORE_CHUNK_SEATS;
+	return align8(words * 8) + align8(blocks * 4) + align8(chunks * 4) + align8(chunks * 2);
+}
+
+int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
+{
+	*out = NULL;
+	if (cfg->events_max == 0 || cfg->seats_max == 0 || cfg->records_max == 0 ||
+	    cfg->events_max > (1u << 24) || cfg->records_max > (1u << 28) ||
+	    cfg->seats_max > (uint64_t)cfg->events_max * HF_EVENT_SEATS_MAX)
+		return -EINVAL;
+	struct hf_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	/* Every event's arrays round up to whole words, blocks and chunks: one extra of each, plus
+	 * alignment, per event. */
+	s->arena_size = event_arena_size(cfg->seats_max) + (size_t)cfg->events_max * 64u;
+	uint64_t chunks = (cfg->seats_max + HF_STORE_CHUNK_SEATS - 1) / HF_STORE_CHUNK_SEATS +
+			  cfg->events_max;
+	uint64_t chunks_by_records = (uint64_t)cfg->records_max * HF_HOLD_SEATS_MAX;
+	s->chunks_max = (uint32_t)(chunks < chunks_by_records ? chunks : chunks_by_records);
+	s->event_table_mask = pow2_at_least(2ull * cfg->events_max) - 1;
+	s->record_table_mask = pow2_at_least(2ull * cfg->records_max) - 1;
+	s->users_mask = pow2_at_least(2ull * cfg->records_max) - 1;
+
+	s->events = calloc(cfg->events_max, sizeof(*s->events));
+	s->event_table = calloc((size_t)s->event_table_mask + 1, sizeof(uint32_t));
+	s->records = calloc(cfg->records_max, sizeof(*s->records));
+	s->record_table = calloc((size_t)s->record_table_mask + 1, sizeof(uint32_t));
+	s->users = calloc((size_t)s->users_mask + 1, sizeof(*s->users));
+	s->avail_scratch = malloc(HF_AVAIL_RANGE_MAX / 8);
+	s->arena = reserve(s->arena_size);
+	s->chunks = reserve((size_t)s->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
+	if (!s->events || !s->event_table || !s->records || !s->record_table || !s->users ||
+	    !s->avail_scratch || !s->arena || !s->chunks) {
+		hf_store_destroy(s);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < cfg->records_max; i++)
+		s->records[i].wheel_next = i + 2 <= cfg->records_max ? i + 2 : RECORD_NONE;
+	s->record_free_head = 1;
+	s->fixed_bytes = sizeof(*s) + (uint64_t)cfg->events_max * sizeof(*s->events) +
+			 ((uint64_t)s->event_table_mask + 1) * sizeof(uint32_t) +
+			 (uint64_t)cfg->records_max * sizeof(*s->records) +
+			 ((uint64_t)s->record_table_mask + 1) * sizeof(uint32_t) +
+			 ((uint64_t)s->users_mask + 1) * sizeof(*s->users) + HF_AVAIL_RANGE_MAX / 8;
+	*out = s;
+	return 0;
+}
+
+void hf_store_destroy(struct hf_store *store)
+{
+	if (!store)
+		return;
+	if (store->arena)
+		munmap(store->arena, store->arena_size);
+	if (store->chunks)
+		munmap(store->chunks,
+		       (size_t)store->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
+	free(store->events);
+	free(store->event_table);
+	free(store->records);
+	free(store->record_table);
+	free(store->users);
+	free(store->avail_scratch);
+	free(store);
+}
+
+static void *arena_take(struct hf_store *store, size_t size)
+{
+	size = align8(size);
+	HF_ASSERT(store->arena_used + size <= store->arena_size);
+	void *p = store->arena + store->arena_used;
+	store->arena_used += size;
+	return p;
+}
+
+/* Adds an event (parameters already validated). Returns its index. */
+static uint32_t event_add(struct hf_store *store, uint64_t id, uint32_t seats_count,
+			  uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s)
+{
+	HF_ASSERT(store->events_count < store->cfg.events_max);
+	HF_ASSERT(store->seats_total + seats_count <= store->cfg.seats_max);
+	uint32_t index = store->events_count++;
+	struct event *ev = &store->events[index];
+	memset(ev, 0, sizeof(*ev));
+	ev->id = id;
+	ev->seats_count = seats_count;
+	ev->row_width = row_width;
+	ev->user_limit = user_limit;
+	ev->lifetime_s = lifetime_s;
+	ev->free_count = seats_count;
+	ev->words_count = div_ceil32(seats_count, WORD_BITS);
+	ev->blocks_count = div_ceil32(seats_count, HF_STORE_BLOCK_SEATS);
+	ev->chunks_count = div_ceil32(seats_count, HF_STORE_CHUNK_SEATS);
+	ev->free_bits = arena_take(store, (size_t)ev->words_count * 8);
+	ev->block_free = arena_take(store, (size_t)ev->blocks_count * 4);
+	ev->chunk_index = arena_take(store, (size_t)ev->chunks_count * 4);
+	ev->chunk_used = arena_take(store, (size_t)ev->chunks_count * 2);
+	for (uint32_t w = 0; w < ev->words_count; w++)
+		ev->free_bits[w] = ~0ull;
+	if (seats_count % WORD_BITS != 0)
+		ev->free_bits[ev->words_count - 1] = (1ull << (seats_count % WORD_BITS)) - 1;
+	for (uint32_t b = 0; b < ev->blocks_count; b++) {
+		uint32_t left = seats_count - b * HF_STORE_BLOCK_SEATS;
+		ev->block_free[b] = left < HF_STORE_BLOCK_SEATS ? left : HF_STORE_BLOCK_SEATS;
+	}
+	/* The arena is fresh anonymous memory: chunk_index and chunk_used start at zero. */
+	event_table_insert(store, index + 1);
+	store->seats_total += seats_count;
+	store->free_total += seats_count;
+	return index;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Operations */
+
+static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
+{
+	rep->status = (uint16_t)status;
+	rep->detail = detail;
+	return status;
+}
+
+static enum hf_status op_create_event(struct hf_store *store, const struct hf_req_create_event *r,
+				      struct hf_reply *rep, struct hf_changes *changes)
+{
+	if (r->event_id == 0 || r->seats_count == 0 || r->seats_count > HF_EVENT_SEATS_MAX ||
+	    r->row_width > r->seats_count || r->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t lifetime_s = r->hold_lifetime_max_s ? r->hold_lifetime_max_s
+						     : HF_HOLD_LIFETIME_DEFAULT_S;
+	uint32_t e = event_find(store, r->event_id);
+	if (e != 0) {
+		const struct event *ev = &store->events[e - 1];
+		if (ev->seats_count == r->seats_count && ev->row_width == r->row_width &&
+		    ev->user_limit == r->user_limit && ev->lifetime_s == lifetime_s)
+			return HF_OK;
+		return fail(rep, HF_EVENT_EXISTS, 0);
+	}
+	if (store->events_count >= store->cfg.events_max ||
+	    store->seats_total + r->seats_count > store->cfg.seats_max)
+		return fail(rep, HF_ERR_CAPACITY, 0);
+	uint32_t index = event_add(store, r->event_id, r->seats_count, r->row_width, r->user_limit,
+				   lifetime_s);
+	change_put_event(changes, &store->events[index]);
+	return HF_OK;
+}
+
+static void fill_event_info(const struct event *ev, struct hf_rep_event_info *info)
+{
+	info->event_id = ev->id;
+	info->seats_count = ev->seats_count;
+	info->row_width = ev->row_width;
+	info->user_limit = ev->user_limit;
+	info->hold_lifetime_max_s = ev->lifetime_s;
+	info->free_count = ev->free_count;
+	info->held_count = ev->held_count;
+	info->booked_count = ev->booked_count;
+	info->holds_count = ev->holds_count;
+	info->bookings_count = ev->bookings_count;
+}
+
+static void fill_hold_reply(const struct record *rec, struct hf_rep_hold *h, uint64_t deadline_ms)
+{
+	h->hold_id = rec->id;
+	h->deadline_ms = deadline_ms;
+	h->seats_count = rec->seats_count;
+	memcpy(h->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+}
+
+static uint64_t hold_fingerprint(const struct hf_req_hold *r)
+{
+	uint64_t h = mix64(0x686f6c64u, r->user_id);
+	h = mix64(h, r->mode);
+	h = mix64(h, r->seats_count);
+	if (r->mode == HF_HOLD_EXPLICIT) {
+		for (uint32_t i = 0; i < r->seats_count; i++)
+			h = mix64(h, r->seats[i]);
+	}
+	return h;
+}
+
+/* 1 when the HOLD request is the one that made rec. */
+static int hold_same_request(const struct record *rec, const struct hf_req_hold *r, uint64_t fp)
+{
+	if (rec->fingerprint != fp || rec->user_id != r->user_id || rec->mode != r->mode ||
+	    rec->seats_count != r->seats_count)
+		return 0;
+	if (r->mode == HF_HOLD_EXPLICIT)
+		return memcmp(rec->seats, r->seats, sizeof(uint32_t) * r->seats_count) == 0;
+	return 1;
+}
+
+/* A HELD record whose deadline passed expires now and a tombstone whose time is up is forgotten,
+ * appending their changes (at most 2), as the wheel would have. Returns the record index + 1 still
+ * standing, or RECORD_NONE. */
+static uint32_t record_settle(struct hf_store *store, uint32_t r, uint64_t now_ms,
+			      struct hf_changes *changes)
+{
+	if (r == RECORD_NONE)
+		return r;
+	struct record *rec = record_at(store, r);
+	if (rec->state == RECORD_HELD && rec->deadline_ms <= now_ms)
+		hold_expire(store, rec, changes);
+	if (record_is_tombstone(rec) && rec->wheel_ms <= now_ms) {
+		record_forget(store, rec, changes);
+		return RECORD_NONE;
+	}
+	return r;
+}
+
+/* The lowest seat s such that s .. s + n - 1 are free and in one row, or UINT32_MAX. Scans the free
+ * bitmap a word at a time, skipping empty blocks and words and tracking runs across words. */
+static uint32_t best_find(const struct event *ev, uint32_t n)
+{
+	const uint64_t none = UINT64_MAX;
+	uint64_t run_start = none;
+	uint32_t rw = ev->row_width;
+	for (uint32_t wi = 0; wi < ev->words_count; wi++) {
+		if (wi % BLOCK_WORDS == 0 && ev->block_free[wi / BLOCK_WORDS] == 0) {
+			run_start = none;
+			wi += BLOCK_WORDS - 1;
+			continue;
+		}
+		uint64_t w = ev->free_bits[wi];
+		if (w == 0) {
+			run_start = none;
+			continue;
+		}
+		uint64_t base = (uint64_t)wi * WORD_BITS;
+		uint32_t pos = 0;
+		while (pos < WORD_BITS) {
+			uint64_t x = w >> pos;
+			if (x == 0) {
+				run_start = none;
+				break;
+			}
+			uint32_t z = (uint32_t)__builtin_ctzll(x);
+			if (z > 0) {
+				run_start = none;
+				pos += z;
+			}
+			uint64_t y = ~(w >> pos);
+			uint32_t ones = y == 0 ? WORD_BITS - pos : (uint32_t)__builtin_ctzll(y);
+			if (ones > WORD_BITS - pos)
+				ones = WORD_BITS - pos;
+			if (run_start == none)
+				run_start = base + pos;
+			uint64_t end = base + pos + ones;
+			uint64_t c = run_start;
+			if (rw != 0 && c % rw + n > rw)
+				c = c - c % rw + rw;
+			if (c + n <= end)
+				return (uint32_t)c;
+			pos += ones;
+			if (pos < WORD_BITS)
+				run_start = none;
+		}
+	}
+	return UINT32_MAX;
+}
+
+static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *r, uint64_t now_ms,
+			      struct hf_reply *rep, struct hf_changes *changes)
+{
+	if (r->event_id == 0 || r->hold_id == 0 || r->ttl_ms == 0 || r->seats_count == 0 ||
+	    r->seats_count > HF_HOLD_SEATS_MAX ||
+	    (r->mode != HF_HOLD_EXPLICIT && r->mode != HF_HOLD_BEST))
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	uint32_t ei = e - 1;
+	struct event *ev = &store->events[ei];
+	if (r->mode == HF_HOLD_BEST && ev->row_width != 0 && r->seats_count > ev->row_width)
+		return fail(rep, HF_ERR_INVALID, 0);
+
+	uint64_t fp = hold_fingerprint(r);
+	uint32_t old = record_settle(store, record_find(store, ei, r->hold_id), now_ms, changes);
+	if (old != RECORD_NONE) {
+		const struct record *rec = record_at(store, old);
+		if (!hold_same_request(rec, r, fp))
+			return fail(rep, HF_ID_CONFLICT, 0);
+		switch (rec->state) {
+		case RECORD_HELD:
+		case RECORD_BOOKED:
+			fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+			return HF_OK;
+		case RECORD_EXPIRED:
+			return fail(rep, HF_HOLD_EXPIRED, 0);
+		case RECORD_RELEASED:
+			return fail(rep, HF_HOLD_RELEASED, 0);
+		case RECORD_CANCELLED:
+			return fail(rep, HF_BOOKING_CANCELLED, 0);
+		default:
+			HF_PANIC("record %u in state %u", old, rec->state);
+		}
+	}
+
+	uint32_t n = r->seats_count;
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+	if (r->mode == HF_HOLD_EXPLICIT) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (r->seats[i] >= ev->seats_count)
+				return fail(rep, HF_SEAT_RANGE, r->seats[i]);
+		}
+		for (uint32_t i = 1; i < n; i++) {
+			for (uint32_t j = 0; j < i; j++) {
+				if (r->seats[i] == r->seats[j])
+					return fail(rep, HF_DUPLICATE_SEAT, r->seats[i]);
+			}
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t s = r->seats[i];
+			if (seat_is_free(ev, s))
+				continue;
+			/* A seat of a hold past its deadline is free: expire that hold now, when
+			 * the change list has room for it beyond this hold's own changes. */
+			struct record *owner = record_at(store, seat_owner(store, ev, s));
+			if (owner->state == RECORD_HELD && owner->deadline_ms <= now_ms) {
+				if (changes_room(changes) <= HF_OP_CHANGES_MAX)
+					return fail(rep, HF_BUSY, 0);
+				hold_expire(store, owner, changes);
+				continue;
+			}
+			return fail(rep, HF_SEAT_TAKEN, s);
+		}
+		memcpy(seats, r->seats, sizeof(uint32_t) * n);
+	} else {
+		uint32_t first = best_find(ev, n);
+		if (first == UINT32_MAX)
+			return fail(rep, HF_NOT_ENOUGH, 0);
+		for (uint32_t i = 0; i < n; i++)
+			seats[i] = first + i;
+	}
+	if (ev->user_limit != 0) {
+		uint32_t have = user_seats(store, ei, r->user_id);
+		if ((uint64_t)have + n > ev->user_limit)
+			return fail(rep, HF_USER_LIMIT, have);
+	}
+	struct record *rec = record_acquire(store, changes);
+	if (!rec)
+		return fail(rep, HF_ERR_CAPACITY, 0);
+
+	uint64_t ttl_ms = r->ttl_ms < lifetime_ms(ev) ? r->ttl_ms : lifetime_ms(ev);
+	rec->id = r->hold_id;
+	rec->user_id = r->user_id;
+	rec->created_ms = now_ms;
+	rec->deadline_ms = now_ms + ttl_ms;
+	rec->ended_ms = 0;
+	rec->fingerprint = fp;
+	rec->event_index = ei;
+	rec->state = RECORD_HELD;
+	rec->mode = r->mode;
+	rec->seats_count = (uint8_t)n;
+	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	uint32_t self = record_index(store, rec) + 1;
+	record_table_insert(store, self);
+	for (uint32_t i = 0; i < n; i++)
+		seat_take(store, ev, seats[i], self);
+	ev->free_count -= n;
+	ev->held_count += n;
+	ev->holds_count++;
+	store->free_total -= n;
+	store->held_total += n;
+	store->holds_total++;
+	if (ev->user_limit != 0)
+		user_add(store, ei, r->user_id, n);
+	wheel_arm(store, rec, rec->deadline_ms);
+	change_put_record(store, changes, rec);
+	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+	return HF_OK;
+}
+
+/* Finds the event and settles the named record; shared by EXTEND, CONFIRM, RELEASE and CANCEL. */
+static enum hf_status find_named(struct hf_store *store, uint64_t event_id, uint64_t id,
+				 uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes,
+				 struct record **rec_out)
+{
+	*rec_out = NULL;
+	if (event_id == 0 || id == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = event_find(store, event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	uint32_t r = record_settle(store, record_find(store, e - 1, id), now_ms, changes);
+	if (r != RECORD_NONE)
+		*rec_out = record_at(store, r);
+	return HF_OK;
+}
+
+static enum hf_status op_extend(struct hf_store *store, const struct hf_req_extend *r,
+				uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
+{
+	if (r->ttl_ms == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	struct record *rec;
+	enum hf_status st = find_named(store, r->event_id, r->hold_id, now_ms, rep, changes, &rec);
+	if (st != HF_OK)
+		return st;
+	if (!rec)
+		return fail(rep, HF_NO_HOLD, 0);
+	switch (rec->state) {
+	case RECORD_HELD:
+		break;
+	case RECORD_BOOKED:
+	case RECORD_CANCELLED:
+		return fail(rep, HF_HOLD_CONFIRMED, 0);
+	case RECORD_EXPIRED:
+		return fail(rep, HF_HOLD_EXPIRED, 0);
+	case RECORD_RELEASED:
+		return fail(rep, HF_HOLD_RELEASED, 0);
+	default:
+		HF_PANIC("record in state %u", rec->state);
+	}
+	const struct event *ev = &store->events[rec->event_index];
+	uint64_t cap_ms = rec->created_ms + lifetime_ms(ev);
+	uint64_t deadline_ms = now_ms + r->ttl_ms;
+	if (deadline_ms > cap_ms)
+		deadline_ms = cap_ms;
+	HF_ASSERT(deadline_ms > now_ms); /* the hold is live: now < deadline <= cap */
+	wheel_cancel(store, rec);
+	rec->deadline_ms = deadline_ms;
+	wheel_arm(store, rec, deadline_ms);
+	change_put_record(store, changes, rec);
+	rep->extend.deadline_ms = deadline_ms;
+	return HF_OK;
+}
+
+static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hold_ref *r,
+				 uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
+{
+	struct record *rec;
+	enum hf_status st = find_named(store, r->event_id, r->hold_id, now_ms, rep, changes, &rec);
+	if (st != HF_OK)
+		return st;
+	if (!rec)
+		return fail(rep, HF_NO_HOLD, 0);
+	switch (rec->state) {
+	case RECORD_HELD:
+		break;
+	case RECORD_BOOKED:
+		fill_hold_reply(rec, &rep->confirm, 0);
+		return HF_OK;
+	case RECORD_EXPIRED:
+		return fail(rep, HF_HOLD_EXPIRED, 0);
+	case RECORD_RELEASED:
+		return fail(rep, HF_HOLD_RELEASED, 0);
+	case RECORD_CANCELLED:
+		return fail(rep, HF_BOOKING_CANCELLED, 0);
+	default:
+		HF_PANIC("record in state %u", rec->state);
+	}
+	struct event *ev = &store->events[rec->event_index];
+	uint32_t n = rec->seats_count;
+	wheel_cancel(store, rec);
+	rec->state = RECORD_BOOKED;
+	HF_ASSERT(ev->held_count >= n && ev->holds_count > 0);
+	ev->held_count -= n;
+	ev->holds_count--;
+	ev->booked_count += n;
+	ev->bookings_count++;
+	store->held_total -= n;
+	store->holds_total--;
+	store->booked_total += n;
+	store->bookings_total++;
+	change_put_record(store, changes, rec);
+	fill_hold_reply(rec, &rep->confirm, 0);
+	return HF_OK;
+}
+
+static enum hf_status op_release(struct hf_store *store, const struct hf_req_hold_ref *r,
+				 uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
+{
+	struct record *rec;
+	enum hf_status st = find_named(store, r->event_id, r->hold_id, now_ms, rep, changes, &rec);
+	if (st != HF_OK)
+		return st;
+	if (!rec)
+		return fail(rep, HF_NO_HOLD, 0);
+	switch (rec->state) {
+	case RECORD_HELD:
+		break;
+	case RECORD_RELEASED:
+		return HF_OK;
+	case RECORD_BOOKED:
+		return fail(rep, HF_HOLD_CONFIRMED, 0);
+	case RECORD_CANCELLED:
+		return fail(rep, HF_BOOKING_CANCELLED, 0);
+	case RECORD_EXPIRED:
+		return fail(rep, HF_HOLD_EXPIRED, 0);
+	default:
+		HF_PANIC("record in state %u", rec->state);
+	}
+	record_end(store, rec, RECORD_RELEASED, now_ms);
+	change_put_record(store, changes, rec);
+	return HF_OK;
+}
+
+static enum hf_status op_cancel(struct hf_store *store, const struct hf_req_hold_ref *r,
+				uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
+{
+	struct record *rec;
+	enum hf_status st = find_named(store, r->event_id, r->hold_id, now_ms, rep, changes, &rec);
+	if (st != HF_OK)
+		return st;
+	if (!rec)
+		return fail(rep, HF_NO_BOOKING, 0);
+	if (rec->state == RECORD_CANCELLED)
+		return HF_OK;
+	if (rec->state != RECORD_BOOKED)
+		return fail(rep, HF_NO_BOOKING, 0);
+	record_end(store, rec, RECORD_CANCELLED, now_ms);
+	change_put_record(store, changes, rec);
+	return HF_OK;
+}
+
+/* 64 free bits starting at seat `pos` (bits past the event are 0). */
+static uint64_t bits_at(const struct event *ev, uint64_t pos)
+{
+	uint32_t wi = (uint32_t)(pos / WORD_BITS);
+	uint32_t off = (uint32_t)(pos % WORD_BITS);
+	if (wi >= ev->words_count)
+		return 0;
+	uint64_t w = ev->free_bits[wi] >> off;
+	if (off != 0 && wi + 1 < ev->words_count)
+		w |= ev->free_bits[wi + 1] << (WORD_BITS - off);
+	return w;
+}
+
+static enum hf_status op_avail(struct hf_store *store, const struct hf_req_avail *r,
+			       struct hf_reply *rep)
+{
+	if (r->event_id == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	if (r->count > HF_AVAIL_RANGE_MAX)
+		return fail(rep, HF_ERR_TOO_LARGE, 0);
+	uint32_t e = event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	const struct event *ev = &store->events[e - 1];
+	if (r->count != 0 && (uint64_t)r->first + r->count > ev->seats_count)
+		return fail(rep, HF_SEAT_RANGE, r->first >= ev->seats_count ? r->first
+									  : ev->seats_count);
+	rep->avail.seats_count = ev->seats_count;
+	rep->avail.free_count = ev->free_count;
+	rep->avail.first = r->count ? r->first : 0;
+	rep->avail.count = r->count;
+	rep->avail.bitmap = NULL;
+	if (r->count == 0)
+		return HF_OK;
+	uint8_t *out = store->avail_scratch;
+	uint32_t bytes = (r->count + 7) / 8;
+	for (uint32_t i = 0; i * 8u < bytes; i++) {
+		uint64_t w = bits_at(ev, (uint64_t)r->first + (uint64_t)i * WORD_BITS);
+		uint32_t left = r->count - i * WORD_BITS;
+		if (left < WORD_BITS)
+			w &= (1ull << left) - 1;
+		for (uint32_t b = 0; b < 8 && i * 8u + b < bytes; b++)
+			out[i * 8u + b] = (uint8_t)(w >> (8 * b));
+	}
+	rep->avail.bitmap = out;
+	return HF_OK;
+}
+
+static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req_seat_status *r,
+				     uint64_t now_ms, struct hf_reply *rep)
+{
+	if (r->event_id == 0 || r->seats_count == 0 || r->seats_count > HF_SEAT_STATUS_SEATS_MAX)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	const struct event *ev = &store->events[e - 1];
+	for (uint32_t i = 0; i < r->seats_count; i++) {
+		if (r->seats[i] >= ev->seats_count)
+			return fail(rep, HF_SEAT_RANGE, r->seats[i]);
+	}
+	rep->seat_status.seats_count = r->seats_count;
+	for (uint32_t i = 0; i < r->seats_count; i++) {
+		struct hf_seat_info *si = &rep->seat_status.seats[i];
+		uint32_t owner = seat_owner(store, ev, r->seats[i]);
+		si->seat = r->seats[i];
+		si->state = HF_SEAT_FREE;
+		si->owner_id = 0;
+		if (owner == RECORD_NONE)
+			continue;
+		const struct record *rec = &store->records[owner - 1];
+		/* A hold past its deadline still waiting for the wheel reads as free. */
+		if (rec->state == RECORD_HELD && rec->deadline_ms <= now_ms)
+			continue;
+		si->state = rec->state == RECORD_HELD ? HF_SEAT_HELD : HF_SEAT_BOOKED;
+		si->owner_id = rec->id;
+	}
+	return HF_OK;
+}
+
+enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
+			      struct hf_reply *rep, struct hf_changes *changes)
+{
+	HF_ASSERT(hf_changes_has_room(changes));
+	uint32_t changes_before = changes->count;
+	memset(rep, 0, offsetof(struct hf_reply, detail) + sizeof(rep->detail));
+	rep->opcode = req->opcode;
+	rep->request_id = req->request_id;
+	rep->status = HF_OK;
+
+	/* Time-driven changes first, so that the op sees no hold past its deadline. */
+	struct wheel_budget b = {
+		.holds_left = UINT32_MAX, .tombs_left = UINT32_MAX, .room_keep = HF_OP_CHANGES_MAX};
+	wheel_run(store, now_ms, &b, changes);
+	uint32_t op_changes_before = changes->count;
+
+	enum hf_status st;
+	switch (req->opcode) {
+	case HF_OP_CREATE_EVENT:
+		st = op_create_event(store, &req->create_event, rep, changes);
+		break;
+	case HF_OP_EVENT_INFO: {
+		uint32_t e = req->event_info.event_id ? event_find(store, req->event_info.event_id)
+						      : 0;
+		if (req->event_info.event_id == 0)
+			st = fail(rep, HF_ERR_INVALID, 0);
+		else if (e == 0)
+			st = fail(rep, HF_NO_EVENT, 0);
+		else
+			fill_event_info(&store->events[e - 1], &rep->event_info), st = HF_OK;
+		break;
+	}
+	case HF_OP_HOLD:
+		st = op_hold(store, &req->hold, now_ms, rep, changes);
+		break;
+	case HF_OP_EXTEND:
+		st = op_extend(store, &req->extend, now_ms, rep, changes);
+		break;
+	case HF_OP_CONFIRM:
+		st = op_confirm(store, &req->confirm, now_ms, rep, changes);
+		break;
+	case HF_OP_RELEASE:
+		st = op_release(store, &req->release, now_ms, rep, changes);
+		break;
+	case HF_OP_CANCEL:
+		st = op_cancel(store, &req->cancel, now_ms, rep, changes);
+		break;
+	case HF_OP_AVAIL:
+		st = op_avail(store, &req->avail, rep);
+		break;
+	case HF_OP_SEAT_STATUS:
+		st = op_seat_status(store, &req->seat_status, now_ms, rep);
+		break;
+	default:
+		st = fail(rep, HF_ERR_OPCODE, 0);
+		break;
+	}
+	HF_ASSERT(rep->status == (uint16_t)st);
+	/* The op's own records (lazily settled records included) fit the HF_OP_CHANGES_MAX the caller
+	 * guaranteed; anything more used room past it (change_append asserts the list never
+	 * overflows). */
+	HF_ASSERT(changes->count - op_changes_before <= HF_OP_CHANGES_MAX ||
+		  changes_room(changes) >= HF_OP_CHANGES_MAX - 2u);
+	(void)changes_before;
+#ifdef HF_STORE_CHECKS
+	if (changes->count != changes_before)
+		hf_store_check(store);
+#endif
+	return st;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Recovery */
+
+static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint8_t *v, size_t size)
+{
+	if (size != EVENT_VALUE_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
+		return HF_ERR_MALFORMED;
+	uint32_t seats = hf_get_le32(v + 1);
+	uint32_t rw = hf_get_le32(v + 5);
+	uint32_t limit = hf_get_le32(v + 9);
+	uint32_t lifetime_s = hf_get_le32(v + 13);
+	if (seats == 0 || seats > HF_EVENT_SEATS_MAX || rw > seats || lifetime_s == 0 ||
+	    lifetime_s > HF_HOLD_LIFETIME_MAX_S || event_find(store, id) != 0)
+		return HF_ERR_MALFORMED;
+	if (store->events_count >= store->cfg.events_max ||
+	    store->seats_total + seats > store->cfg.seats_max)
+		return HF_ERR_CAPACITY;
+	event_add(store, id, seats, rw, limit, lifetime_s);
+	return HF_OK;
+}
+
+static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uint64_t id,
+				  const uint8_t *v, size_t size, uint64_t now_ms,
+				  struct hf_changes *changes)
+{
+	if (size < RECORD_VALUE_HEADER_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
+		return HF_ERR_MALFORMED;
+	uint8_t state = v[1];
+	uint8_t mode = v[2];
+	uint32_t n = v[3];
+	if (state < RECORD_HELD || state > RECORD_CANCELLED || mode > HF_HOLD_BEST || n == 0 ||
+	    n > HF_HOLD_SEATS_MAX || size != RECORD_VALUE_HEADER_SIZE + 4u * n)
+		return HF_ERR_MALFORMED;
+	uint32_t e = event_find(store, event_id);
+	if (e == 0)
+		return HF_ERR_MALFORMED; /* keys sort the event before its records */
+	uint32_t ei = e - 1;
+	struct event *ev = &store->events[ei];
+	if (record_find(store, ei, id) != 0)
+		return HF_ERR_MALFORMED;
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+	for (uint32_t i = 0; i < n; i++) {
+		seats[i] = hf_get_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i);
+		if (seats[i] >= ev->seats_count)
+			return HF_ERR_MALFORMED;
+		for (uint32_t j = 0; j < i; j++) {
+			if (seats[j] == seats[i])
+				return HF_ERR_MALFORMED;
+		}
+	}
+	uint64_t created_ms = hf_get_le64(v + 12);
+	uint64_t deadline_ms = hf_get_le64(v + 20);
+	uint64_t ended_ms = hf_get_le64(v + 28);
+	/* Times far past any wall clock would overflow deadline and forget-time sums. */
+	if (created_ms > (1ull << 60) || deadline_ms > (1ull << 60) || ended_ms > (1ull << 60) ||
+	    (state == RECORD_HELD && deadline_ms > created_ms + lifetime_ms(ev)))
+		return HF_ERR_MALFORMED;
+	int expire = state == RECORD_HELD && deadline_ms <= now_ms;
+	if ((state == RECORD_HELD || state == RECORD_BOOKED) && !expire) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (!seat_is_free(ev, seats[i]))
+				return HF_ERR_MALFORMED; /* two records own one seat */
+		}
+	}
+	if (store->record_free_head == RECORD_NONE)
+		return HF_ERR_CAPACITY;
+	struct record *rec = record_acquire(store, changes);
+	HF_ASSERT(rec);
+	rec->id = id;
+	rec->user_id = hf_get_le64(v + 4);
+	rec->created_ms = created_ms;
+	rec->deadline_ms = deadline_ms;
+	rec->ended_ms = state >= RECORD_EXPIRED ? ended_ms : 0;
+	rec->fingerprint = hf_get_le64(v + 36);
+	rec->event_index = ei;
+	rec->mode = mode;
+	rec->seats_count = (uint8_t)n;
+	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	uint32_t self = record_index(store, rec) + 1;
+	record_table_insert(store, self);
+	if (state >= RECORD_EXPIRED) {
+		rec->state = state;
+		tomb_push(store, rec);
+		wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
+		return HF_OK;
+	}
+	/* HELD (possibly to expire at once) or BOOKED: take the seats. */
+	rec->state = RECORD_HELD;
+	for (uint32_t i = 0; i < n; i++)
+		seat_take(store, ev, seats[i], self);
+	ev->free_count -= n;
+	ev->held_count += n;
+	ev->holds_count++;
+	store->free_total -= n;
+	store->held_total += n;
+	store->holds_total++;
+	if (ev->user_limit != 0)
+		user_add(store, ei, rec->user_id, n);
+	if (state == RECORD_BOOKED) {
+		rec->state = RECORD_BOOKED;
+		ev->held_count -= n;
+		ev->holds_count--;
+		ev->booked_count += n;
+		ev->bookings_count++;
+		store->held_total -= n;
+		store->holds_total--;
+		store->booked_total += n;
+		store->bookings_total++;
+		return HF_OK;
+	}
+	if (expire) {
+		record_end(store, rec, RECORD_EXPIRED, rec->deadline_ms);
+		store->holds_expired_total++;
+		if (changes_room(changes) >= 1)
+			change_put_record(store, changes, rec);
+		return HF_OK;
+	}
+	wheel_arm(store, rec, rec->deadline_ms);
+	return HF_OK;
+}
+
+enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t key_size,
+			     const uint8_t *value, size_t value_size, uint64_t now_ms,
+			     struct hf_changes *changes)
+{
+	enum hf_status st = HF_ERR_MALFORMED;
+	if (key_size == EVENT_KEY_SIZE && key[8] == 'E')
+		st = load_event(store, hf_get_be64(key), value, value_size);
+	else if (key_size == RECORD_KEY_SIZE && key[8] == 'R')
+		st = load_record(store, hf_get_be64(key), hf_get_be64(key + 9), value, value_size,
+				 now_ms, changes);
+#ifdef HF_STORE_CHECKS
+	hf_store_check(store);
+#endif
+	return st;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Inspection */
+
+void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
+{
+	out->events_count = store->events_count;
+	out->seats_count = store->seats_total;
+	out->free_count = store->free_total;
+	out->held_count = store->held_total;
+	out->booked_count = store->booked_total;
+	out->holds_count = store->holds_total;
+	out->bookings_count = store->bookings_total;
+	out->tombstones_count = store->tombstones_total;
+	out->holds_expired_total = store->holds_expired_total;
+	out->memory_bytes = store->fixed_bytes + store->arena_used +
+			    (uint64_t)store->chunks_high * HF_STORE_CHUNK_SEATS * sizeof(uint32_t);
+}
+
+void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats)
+{
+	struct hf_store_counts c;
+	hf_store_counts(store, &c);
+	hf_stats_add(stats, "store_events", c.events_count);
+	hf_stats_add(stats, "store_seats", c.seats_count);
+	hf_stats_add(stats, "store_free", c.free_count);
+	hf_stats_add(stats, "store_held", c.held_count);
+	hf_stats_add(stats, "store_booked", c.booked_count);
+	hf_stats_add(stats, "store_holds", c.holds_count);
+	hf_stats_add(stats, "store_bookings", c.bookings_count);
+	hf_stats_add(stats, "store_tombstones", c.tombstones_count);
+	hf_stats_add(stats, "store_holds_expired", c.holds_expired_total);
+	hf_stats_add(stats, "store_memory_bytes", c.memory_bytes);
+}
+
+/* O(events): a scan, since rebalancing is rare and events_max is small next to the op rate. */
+void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot,
+				     void (*fn)(uint64_t event_id, void *arg), void *arg)
+{
+	for (uint32_t i = 0; i < store->events_count; i++) {
+		if (hf_slot_of(store->events[i].id) == slot)
+			fn(store->events[i].id, arg);
+	}
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The checker */
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (HF_UNLIKELY(!(cond)))                                                          \
+			HF_PANIC("store check failed: %s", #cond);                                 \
+	} while (0)
+
+static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *owned_out)
+{
+	const struct event *ev = &store->events[ei];
+	CHECK(event_find(store, ev->id) == ei + 1);
+	uint64_t free_count = 0;
+	for (uint32_t b = 0; b < ev->blocks_count; b++) {
+		uint64_t block = 0;
+		for (uint32_t w = b * BLOCK_WORDS; w < ev->words_count && w < (b + 1) * BLOCK_WORDS;
+		     w++)
+			block += (uint64_t)__builtin_popcountll(ev->free_bits[w]);
+		CHECK(block == ev->block_free[b]);
+		free_count += block;
+	}
+	CHECK(free_count == ev->free_count);
+	if (ev->seats_count % WORD_BITS != 0)
+		CHECK((ev->free_bits[ev->words_count - 1] >> (ev->seats_count % WORD_BITS)) == 0);
+	uint64_t held = 0, booked = 0;
+	for (uint32_t c = 0; c < ev->chunks_count; c++) {
+		uint32_t used = 0;
+		uint32_t end = (c + 1) * HF_STORE_CHUNK_SEATS;
+		if (end > ev->seats_count)
+			end = ev->seats_count;
+		for (uint32_t s = c * HF_STORE_CHUNK_SEATS; s < end; s++) {
+			uint32_t owner = seat_owner(store, ev, s);
+			CHECK((owner == RECORD_NONE) == seat_is_free(ev, s));
+			if (owner == RECORD_NONE)
+				continue;
+			used++;
+			CHECK(owner <= store->cfg.records_max);
+			const struct record *rec = &store->records[owner - 1];
+			CHECK(rec->event_index == ei);
+			CHECK(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
+			int listed = 0;
+			for (uint32_t i = 0; i < rec->seats_count; i++)
+				listed += rec->seats[i] == s;
+			CHECK(listed == 1);
+			if (rec->state == RECORD_HELD)
+				held++;
+			else
+				booked++;
+		}
+		CHECK(used == ev->chunk_used[c]);
+		CHECK((ev->chunk_index[c] != 0) == (used != 0));
+	}
+	CHECK(held == ev->held_count && booked == ev->booked_count);
+	CHECK(held + booked + free_count == ev->seats_count);
+	*owned_out = held + booked;
+}
+
+void hf_store_check(const struct hf_store *store)
+{
+	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, owned = 0;
+	for (uint32_t ei = 0; ei < store->events_count; ei++) {
+		uint64_t ev_owned;
+		check_event(store, ei, &ev_owned);
+		const struct event *ev = &store->events[ei];
+		seats += ev->seats_count;
+		free_count += ev->free_count;
+		held += ev->held_count;
+		booked += ev->booked_count;
+		owned += ev_owned;
+	}
+	CHECK(seats == store->seats_total && free_count == store->free_total);
+	CHECK(held == store->held_total && booked == store->booked_total);
+	CHECK(store->chunks_used <= store->chunks_high && store->chunks_high <= store->chunks_max);
+
+	uint32_t used = 0, holds = 0, bookings = 0, tombs = 0, in_wheel = 0, listed_seats = 0;
+	uint32_t *ev_holds = calloc(store->events_count + 1u, sizeof(uint32_t));
+	uint32_t *ev_bookings = calloc(store->events_count + 1u, sizeof(uint32_t));
+	HF_ASSERT(ev_holds && ev_bookings);
+	for (uint32_t i = 0; i < store->cfg.records_max; i++) {
+		const struct record *rec = &store->records[i];
+		if (rec->state == RECORD_FREE) {
+			CHECK(!rec->in_wheel);
+			continue;
+		}
+		used++;
+		CHECK(rec->state <= RECORD_CANCELLED);
+		CHECK(rec->id != 0 && rec->event_index < store->events_count);
+		CHECK(record_find(store, rec->event_index, rec->id) == i + 1);
+		CHECK(rec->seats_count >= 1 && rec->seats_count <= HF_HOLD_SEATS_MAX);
+		const struct event *ev = &store->events[rec->event_index];
+		if (rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) {
+			for (uint32_t k = 0; k < rec->seats_count; k++) {
+				CHECK(rec->seats[k] < ev->seats_count);
+				CHECK(seat_owner(store, ev, rec->seats[k]) == i + 1);
+			}
+			listed_seats += rec->seats_count;
+		}
+		if (rec->state == RECORD_HELD) {
+			holds++;
+			ev_holds[rec->event_index]++;
+			CHECK(rec->in_wheel && rec->wheel_ms == rec->deadline_ms);
+			CHECK(rec->deadline_ms <= rec->created_ms + lifetime_ms(ev));
+		} else if (rec->state == RECORD_BOOKED) {
+			bookings++;
+			ev_bookings[rec->event_index]++;
+			CHECK(!rec->in_wheel);
+		} else {
+			tombs++;
+			CHECK(rec->in_wheel &&
+			      rec->wheel_ms == rec->ended_ms + store->cfg.tombstone_ttl_ms);
+		}
+		in_wheel += rec->in_wheel;
+	}
+	for (uint32_t ei = 0; ei < store->events_count; ei++) {
+		CHECK(ev_holds[ei] == store->events[ei].holds_count);
+		CHECK(ev_bookings[ei] == store->events[ei].bookings_count);
+	}
+	free(ev_holds);
+	free(ev_bookings);
+	CHECK(listed_seats == owned);
+	CHECK(used == store->records_used);
+	CHECK(holds == store->holds_total && bookings == store->bookings_total);
+	CHECK(tombs == store->tombstones_total);
+	CHECK(in_wheel == store->wheel_count);
+
+	/* The tombstone FIFO has exactly the tombstones, linked both ways. */
+	uint32_t fifo = 0, prev = RECORD_NONE;
+	for (uint32_t r = store->tomb_head; r != RECORD_NONE; r = store->records[r - 1].tomb_next) {
+		CHECK(fifo++ < store->cfg.records_max);
+		CHECK(record_is_tombstone(&store->records[r - 1]));
+		CHECK(store->records[r - 1].tomb_prev == prev);
+		prev = r;
+	}
+	CHECK(prev == store->tomb_tail && fifo == tombs);
+
+	/* Every wheel entry is in a non-empty slot whose bound is not above it. */
+	uint32_t wheel_seen = 0;
+	for (uint32_t slot = 0; slot < HF_STORE_WHEEL_SLOTS; slot++) {
+		int nonempty = (int)(store->wheel_nonempty[slot / 64] >> (slot % 64) & 1u);
+		CHECK(nonempty == (store->wheel_head[slot] != RECORD_NONE));
+		uint32_t prev_w = RECORD_NONE;
+		for (uint32_t r = store->wheel_head[slot]; r != RECORD_NONE;
+		     r = store->records[r - 1].wheel_next) {
+			const struct record *rec = &store->records[r - 1];
+			CHECK(wheel_seen++ < store->cfg.records_max);
+			CHECK(rec->in_wheel && rec->wheel_prev == prev_w);
+			CHECK(store->wheel_min_ms[slot] <= rec->wheel_ms);
+			prev_w = r;
+		}
+	}
+	CHECK(wheel_seen == store->wheel_count);
+
+	/* User totals: each entry matches the seats its user's live records own. */
+	uint32_t users = 0;
+	for (uint32_t i = 0; i <= store->users_mask; i++) {
+		const struct user_entry *u = &store->users[i];
+		if (u->event_index_1 == 0)
+			continue;
+		users++;
+		CHECK(u->seats_count > 0);
+		CHECK(store->events[u->event_index_1 - 1].user_limit != 0);
+	}
+	CHECK(users == store->users_count);
+	uint64_t user_seats_sum = 0;
+	for (uint32_t i = 0; i <= store->users_mask; i++)
+		user_seats_sum += store->users[i].event_index_1 ? store->users[i].seats_count : 0;
+	uint64_t limited_owned = 0;
+	for (uint32_t i = 0; i < store->cfg.records_max; i++) {
+		const struct record *rec = &store->records[i];
+		if ((rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) &&
+		    store->events[rec->event_index].user_limit != 0)
+			limited_owned += rec->seats_count;
+	}
+	CHECK(user_seats_sum == limited_owned);
+}

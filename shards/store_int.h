@@ -1,0 +1,155 @@
+/* Internals of the seat store, shared by store.c and its tests and micro-benchmark.
+ *
+ * Nothing outside shards/, tests/shards/ and bench/store_bench.c includes this header: the layout below
+ * may change at any time. The public contract is shards/store.h. */
+#ifndef HF_SHARDS_STORE_INT_H
+#define HF_SHARDS_STORE_INT_H
+
+#include "base/assert.h"
+#include "shards/store.h"
+
+#include <stdint.h>
+
+/* Seats per owner chunk: owner arrays (u32 record index + 1 per seat) are allocated per chunk, only
+ * for chunks that have at least one non-free seat. */
+#define HF_STORE_CHUNK_SEATS 512u
+/* Seats per free-count block: a block whose free count is 0 is skipped by best-available. */
+#define HF_STORE_BLOCK_SEATS 4096u
+/* Timer wheel: slots and the width of one slot. Span = 4096 * 16 ms = 65.5 s per rotation; later
+ * deadlines wait in their slot for more rotations (each entry keeps its exact time). */
+#define HF_STORE_WHEEL_SLOTS 4096u
+#define HF_STORE_WHEEL_TICK_MS 16u
+/* Version byte that opens every record value. */
+#define HF_STORE_RECORD_VERSION 1u
+
+HF_STATIC_ASSERT(HF_STORE_CHUNK_SEATS % 64u == 0, "chunks are whole bitmap words");
+HF_STATIC_ASSERT(HF_STORE_BLOCK_SEATS % HF_STORE_CHUNK_SEATS == 0, "blocks are whole chunks");
+HF_STATIC_ASSERT((HF_STORE_WHEEL_SLOTS & (HF_STORE_WHEEL_SLOTS - 1)) == 0, "wheel is a power of 2");
+
+/* Record states.
+ *
+ * STATES (a record is one hold id of one event):
+ *
+ *   (none) --hold_place--> HELD --hold_confirm--> BOOKED --booking_cancel--> CANCELLED
+ *                           |  \--hold_release--> RELEASED
+ *                           \----hold_expire----> EXPIRED   (wheel_run, or lazily on touch)
+ *
+ *   EXPIRED | RELEASED | CANCELLED are tombstones: --record_forget--> (none) after tombstone_ttl_ms
+ *   (wheel_run), or earlier when records are full (record_acquire evicts the oldest tombstone). */
+enum record_state {
+	RECORD_FREE = 0, /* in the free list */
+	RECORD_HELD = 1,
+	RECORD_BOOKED = 2,
+	RECORD_EXPIRED = 3,
+	RECORD_RELEASED = 4,
+	RECORD_CANCELLED = 5,
+};
+
+#define RECORD_NONE 0u /* "no record" in links and owner arrays, which store index + 1 */
+
+struct record {
+	uint64_t id;          /* hold id = booking id, non-zero */
+	uint64_t user_id;     /* as given in the HOLD */
+	uint64_t created_ms;  /* wall clock of the HOLD */
+	uint64_t deadline_ms; /* current deadline (kept after confirm, for replays) */
+	uint64_t ended_ms;    /* tombstones: when it ended (the deadline for EXPIRED) */
+	uint64_t fingerprint; /* hash of user, mode, count and explicit seats */
+	uint64_t wheel_ms;    /* when the wheel fires it: deadline (HELD) or ended + ttl (tombstone) */
+	uint32_t event_index; /* into store->events */
+	uint32_t wheel_prev;  /* record index + 1 in the wheel slot list; 0 = none */
+	uint32_t wheel_next;  /* ... also the free-list link when FREE */
+	uint32_t tomb_prev;   /* tombstone FIFO (oldest first) */
+	uint32_t tomb_next;
+	uint32_t wheel_slot;  /* the wheel slot it is linked in, when in_wheel */
+	uint8_t state;       /* enum record_state */
+	uint8_t mode;        /* enum hf_hold_mode */
+	uint8_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
+	uint8_t in_wheel;    /* 1 when linked in a wheel slot */
+	uint32_t seats[HF_HOLD_SEATS_MAX]; /* explicit: request order; best: ascending */
+};
+
+struct event {
+	uint64_t id;
+	uint32_t seats_count;         /* 1 .. HF_EVENT_SEATS_MAX */
+	uint32_t row_width;           /* 0 = one row */
+	uint32_t user_limit;          /* 0 = none */
+	uint32_t lifetime_s;          /* effective, 1 .. HF_HOLD_LIFETIME_MAX_S */
+	uint32_t free_count;
+	uint32_t held_count;
+	uint32_t booked_count;
+	uint32_t holds_count;    /* live holds */
+	uint32_t bookings_count; /* live bookings */
+	uint32_t words_count;    /* ceil(seats / 64) */
+	uint32_t blocks_count;   /* ceil(seats / HF_STORE_BLOCK_SEATS) */
+	uint32_t chunks_count;   /* ceil(seats / HF_STORE_CHUNK_SEATS) */
+	uint64_t *free_bits;     /* bit set = seat free; bits past seats_count are 0 */
+	uint32_t *block_free;    /* free seats per block */
+	uint32_t *chunk_index;   /* owner chunk (pool index + 1) per chunk of seats, 0 = all free */
+	uint16_t *chunk_used;    /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
+};
+
+struct user_entry {
+	uint64_t user_id;
+	uint32_t event_index_1; /* event index + 1; 0 = empty slot */
+	uint32_t seats_count;   /* held + booked seats of the user in the event, >= 1 */
+};
+
+struct hf_store {
+	struct hf_store_config cfg;
+
+	/* Events: a pool that only grows (events are never deleted) and an id -> index table. */
+	struct event *events;
+	uint32_t events_count;
+	uint32_t *event_table; /* index + 1; linear probing */
+	uint32_t event_table_mask;
+
+	/* Per-event arrays (bitmaps, counts, chunk maps): a bump arena reserved at create, touched as
+	 * events are created. */
+	uint8_t *arena;
+	size_t arena_size;
+	size_t arena_used;
+
+	/* Owner chunks: a reserved pool of chunks_max * HF_STORE_CHUNK_SEATS u32, touched up to the high
+	 * water mark; freed chunks go to a free list linked through their first entry. */
+	uint32_t *chunks;
+	uint32_t chunks_max;
+	uint32_t chunks_high; /* chunks ever handed out from the bump end */
+	uint32_t chunks_used;
+	uint32_t chunk_free_head; /* index + 1 */
+
+	/* Records: holds, bookings and tombstones. */
+	struct record *records;
+	uint32_t records_used;
+	uint32_t record_free_head; /* index + 1 */
+	uint32_t *record_table;    /* index + 1; key (event_index, id) */
+	uint32_t record_table_mask;
+	uint32_t tomb_head; /* oldest tombstone, index + 1 */
+	uint32_t tomb_tail;
+
+	/* Per (event, user) seat totals, only for events with a user limit. */
+	struct user_entry *users;
+	uint32_t users_mask;
+	uint32_t users_count;
+
+	/* Hashed timer wheel of records (HELD: deadline; tombstones: forget time). */
+	uint32_t wheel_head[HF_STORE_WHEEL_SLOTS];
+	uint64_t wheel_min_ms[HF_STORE_WHEEL_SLOTS]; /* lower bound of the slot's times */
+	uint64_t wheel_nonempty[HF_STORE_WHEEL_SLOTS / 64];
+	uint64_t wheel_cursor_tick; /* slots before this tick have nothing due */
+	uint32_t wheel_count;
+
+	/* Totals over all events. */
+	uint64_t seats_total;
+	uint64_t free_total;
+	uint64_t held_total;
+	uint64_t booked_total;
+	uint32_t holds_total;
+	uint32_t bookings_total;
+	uint32_t tombstones_total;
+	uint64_t holds_expired_total;
+
+	uint64_t fixed_bytes; /* bytes allocated at create (pools, tables, scratch) */
+	uint8_t *avail_scratch; /* HF_AVAIL_RANGE_MAX / 8 bytes */
+};
+
+#endif
