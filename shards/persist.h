@@ -65,6 +65,10 @@ int hf_persist_meta_get(struct hf_persist *persist, const char *name, void *valu
  * -errno. */
 int hf_persist_checkpoint(struct hf_persist *persist, const char *dir);
 
+/* The sequence number of the last write RocksDB accepted (0 in none mode). Read right after
+ * hf_persist_checkpoint on the shard thread, it is the checkpoint's sequence (BACKUP's reply). */
+uint64_t hf_persist_sequence(const struct hf_persist *persist);
+
 /* Appends persistence counters to a STATS reply ("persist_commits", "persist_errors", ...). */
 void hf_persist_stats(const struct hf_persist *persist, struct hf_rep_stats *stats);
 
