@@ -1,0 +1,610 @@
+/* Goal: every seat store op answers as shards/store.h says, for the valid case, each error status, and
+ * the valid case that becomes invalid (an expired hold, a reused id with another body, a cancelled
+ * booking), including best-available edge cases, expiry by tick and on touch, the extend cap, the user
+ * limit and the capacity limits.
+ * Method: one small store per test, ops through the helpers in store_helpers.h, assertions on status,
+ * detail, reply bodies, SEAT_STATUS, EVENT_INFO and the change list; hf_store_check after each test. */
+#include "shards/store_int.h"
+#include "store_helpers.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#define T0 1700000000000ull /* a wall-clock ms value */
+#define EV 7u
+
+struct fixture {
+	struct hf_store *s;
+	struct hf_changes ch;
+	struct hf_reply rep;
+};
+
+static int setup_cfg(void **state, uint32_t events_max, uint64_t seats_max, uint32_t records_max)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct hf_store_config cfg = {events_max, seats_max, records_max, 60000};
+	assert_int_equal(hf_store_create(&cfg, &f->s), 0);
+	assert_int_equal(hf_changes_init(&f->ch, 1024), 0);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_cfg(state, 8, 1u << 20, 4096);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	hf_store_check(f->s);
+	hf_store_destroy(f->s);
+	hf_changes_deinit(&f->ch);
+	free(f);
+	return 0;
+}
+
+static void assert_seat(struct fixture *f, uint64_t now, uint32_t seat, uint8_t state,
+			uint64_t owner)
+{
+	uint8_t st;
+	uint64_t own;
+	assert_int_equal(th_seat(f->s, &f->ch, now, EV, seat, &st, &own), HF_OK);
+	assert_int_equal(st, state);
+	assert_int_equal(own, owner);
+}
+
+static void test_create_event(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(th_create(f->s, &f->ch, 0, 10, 0, 0, 0), HF_ERR_INVALID);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 0, 0, 0, 0), HF_ERR_INVALID);
+	assert_int_equal(th_create(f->s, &f->ch, EV, HF_EVENT_SEATS_MAX + 1, 0, 0, 0),
+			 HF_ERR_INVALID);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 10, 0, 0, HF_HOLD_LIFETIME_MAX_S + 1),
+			 HF_ERR_INVALID);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 10, 11, 0, 0), HF_ERR_INVALID);
+	assert_int_equal(f->ch.count, 0);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 10, 4, 0), HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(f->ch.items[0].kind, HF_CHANGE_PUT);
+	/* Same parameters (0 = the default lifetime): OK, nothing appended. */
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 10, 4, HF_HOLD_LIFETIME_DEFAULT_S),
+			 HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 10, 5, 0), HF_EVENT_EXISTS);
+	assert_int_equal(th_info(f->s, &f->ch, T0, &f->rep, EV), HF_OK);
+	assert_int_equal(f->rep.event_info.seats_count, 100);
+	assert_int_equal(f->rep.event_info.row_width, 10);
+	assert_int_equal(f->rep.event_info.user_limit, 4);
+	assert_int_equal(f->rep.event_info.hold_lifetime_max_s, HF_HOLD_LIFETIME_DEFAULT_S);
+	assert_int_equal(f->rep.event_info.free_count, 100);
+	assert_int_equal(th_info(f->s, &f->ch, T0, &f->rep, 8), HF_NO_EVENT);
+	assert_int_equal(th_info(f->s, &f->ch, T0, &f->rep, 0), HF_ERR_INVALID);
+}
+
+static void test_missing_event(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, 99, 1, 1, 1000, 1, 0u), HF_NO_EVENT);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, 99, 1, 1, 1000, 1), HF_NO_EVENT);
+	assert_int_equal(th_extend(f->s, &f->ch, T0, r, 99, 1, 10), HF_NO_EVENT);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, 99, 1), HF_NO_EVENT);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, 99, 1), HF_NO_EVENT);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, 99, 1), HF_NO_EVENT);
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, 99, 0, 0), HF_NO_EVENT);
+	uint8_t st;
+	uint64_t own;
+	assert_int_equal(th_seat(f->s, &f->ch, T0, 99, 0, &st, &own), HF_NO_EVENT);
+	assert_int_equal(f->ch.count, 0);
+}
+
+static void test_hold_explicit(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	hf_changes_reset(&f->ch);
+	/* Invalid arguments. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 0, 1, 1000, 1, 0u), HF_ERR_INVALID);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 0, 1, 0u), HF_ERR_INVALID);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 0), HF_ERR_INVALID);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, HF_HOLD_SEATS_MAX + 1),
+			 HF_ERR_INVALID);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 3, 5u, 100u, 200u),
+			 HF_SEAT_RANGE);
+	assert_int_equal(r->detail, 100);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 4, 5u, 6u, 7u, 6u),
+			 HF_DUPLICATE_SEAT);
+	assert_int_equal(r->detail, 6);
+	assert_int_equal(f->ch.count, 0);
+	/* Valid: deadline = now + ttl, seats in request order. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 3, 9u, 3u, 4u), HF_OK);
+	assert_int_equal(r->hold.hold_id, 1);
+	assert_int_equal(r->hold.deadline_ms, T0 + 1000);
+	assert_int_equal(r->hold.seats_count, 3);
+	assert_int_equal(r->hold.seats[0], 9);
+	assert_int_equal(r->hold.seats[1], 3);
+	assert_int_equal(f->ch.count, 1);
+	assert_seat(f, T0, 3, HF_SEAT_HELD, 1);
+	assert_seat(f, T0, 5, HF_SEAT_FREE, 0);
+	/* Taken: detail is the first taken seat in request order; nothing changes. */
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 2, 1000, 3, 50u, 4u, 9u),
+			 HF_SEAT_TAKEN);
+	assert_int_equal(r->detail, 4);
+	assert_int_equal(f->ch.count, 0);
+	assert_seat(f, T0, 50, HF_SEAT_FREE, 0);
+	/* The ttl is clamped to the event's lifetime (60 s). */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 3, 2, 999999, 1, 60u), HF_OK);
+	assert_int_equal(r->hold.deadline_ms, T0 + 60000);
+	assert_int_equal(th_info(f->s, &f->ch, T0, r, EV), HF_OK);
+	assert_int_equal(r->event_info.held_count, 4);
+	assert_int_equal(r->event_info.holds_count, 2);
+	assert_int_equal(r->event_info.free_count, 96);
+}
+
+static void test_idempotency(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
+	hf_changes_reset(&f->ch);
+	/* Same body later: same reply, nothing appended. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 10, r, EV, 1, 1, 5000, 2, 1u, 2u), HF_OK);
+	assert_int_equal(r->hold.deadline_ms, T0 + 1000);
+	assert_int_equal(f->ch.count, 0);
+	/* Other user, other seats, other order, other mode: conflict. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 2, 1000, 2, 1u, 2u), HF_ID_CONFLICT);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 2u, 1u), HF_ID_CONFLICT);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 1, 1u), HF_ID_CONFLICT);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2), HF_ID_CONFLICT);
+	/* Confirmed: the replay still answers the hold's reply. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
+	assert_int_equal(r->hold.seats[1], 2);
+	/* Cancelled booking, released hold, expired hold. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 1), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 1u, 2u),
+			 HF_BOOKING_CANCELLED);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 5u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 2), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 5u), HF_HOLD_RELEASED);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 6u), HF_ID_CONFLICT);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 3, 1, 100, 1, 7u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 100, r, EV, 3, 1, 100, 1, 7u), HF_HOLD_EXPIRED);
+	/* After the tombstone ttl (60 s) the id is forgotten and may be used again. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 100 + 60000, r, EV, 3, 9, 100, 1, 8u), HF_OK);
+	assert_seat(f, T0 + 100 + 60000, 8, HF_SEAT_HELD, 3);
+}
+
+static void test_best_available(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	/* One row of 300 seats: runs must cross word boundaries. */
+	assert_int_equal(th_create(f->s, &f->ch, EV, 300, 0, 0, 60), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 0), HF_ERR_INVALID);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 65), HF_ERR_INVALID);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 60), HF_OK);
+	assert_int_equal(r->hold.seats[0], 0);
+	assert_int_equal(r->hold.seats[59], 59);
+	/* Seats 60..63 free, 64 taken, 65.. free: a run of 10 starts at 65. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 64u), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 3, 1, 1000, 10), HF_OK);
+	assert_int_equal(r->hold.seats[0], 65);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 4, 1, 1000, 4), HF_OK);
+	assert_int_equal(r->hold.seats[0], 60);
+	/* 75..299 free: 64 seats from 75 cross two word boundaries. */
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 5, 1, 1000, 64), HF_OK);
+	assert_int_equal(r->hold.seats[0], 75);
+	assert_int_equal(r->hold.seats[63], 138);
+	/* 139..299 = 161 free: two more 64s fit, then 33 are left. */
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 6, 1, 1000, 64), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 7, 1, 1000, 64), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 8, 1, 1000, 34), HF_NOT_ENOUGH);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 8, 1, 1000, 33), HF_OK);
+	assert_int_equal(r->hold.seats[0], 267);
+	assert_int_equal(r->hold.seats[32], 299);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 9, 1, 1000, 1), HF_NOT_ENOUGH);
+}
+
+static void test_best_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	/* Rows of 10; 45 seats: the last row (40..44) is partial. */
+	assert_int_equal(th_create(f->s, &f->ch, EV, 45, 10, 0, 60), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 11), HF_ERR_INVALID);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 7), HF_OK);
+	assert_int_equal(r->hold.seats[0], 0);
+	/* 7..9 free in row 0: a 4 goes to row 1, a 3 fits row 0. */
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 4), HF_OK);
+	assert_int_equal(r->hold.seats[0], 10);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 3, 1, 1000, 3), HF_OK);
+	assert_int_equal(r->hold.seats[0], 7);
+	/* N = row width: a whole free row. */
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 4, 1, 1000, 10), HF_OK);
+	assert_int_equal(r->hold.seats[0], 20);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 5, 1, 1000, 10), HF_OK);
+	assert_int_equal(r->hold.seats[0], 30);
+	/* Only the 5-seat last row and 14..19 are left; no full row. */
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 6, 1, 1000, 10), HF_NOT_ENOUGH);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 6, 1, 1000, 6), HF_OK);
+	assert_int_equal(r->hold.seats[0], 14);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 7, 1, 1000, 6), HF_NOT_ENOUGH);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 7, 1, 1000, 5), HF_OK);
+	assert_int_equal(r->hold.seats[0], 40);
+	/* Freed seats come back to best-available. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 4), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 8, 1, 1000, 10), HF_OK);
+	assert_int_equal(r->hold.seats[0], 20);
+}
+
+static void test_best_large_event(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	/* Fill whole blocks so the block skip is exercised: 3 blocks of 4096 seats. */
+	assert_int_equal(th_create(f->s, &f->ch, EV, 3 * 4096, 0, 0, 600), HF_OK);
+	uint64_t id = 1;
+	for (uint32_t i = 0; i < 2 * 4096 / 64; i++) {
+		assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, id++, 1, 100000, 64), HF_OK);
+		assert_int_equal(r->hold.seats[0], i * 64);
+	}
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 3), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, id++, 1, 100000, 2), HF_OK);
+	assert_int_equal(r->hold.seats[0], 128);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, id++, 1, 100000, 63), HF_OK);
+	assert_int_equal(r->hold.seats[0], 8192);
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 0, 0), HF_OK);
+	assert_int_equal(r->avail.free_count, 3 * 4096 - 8192 + 64 - 2 - 63);
+}
+
+static void test_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 1, 1u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 2000, 1, 2u), HF_OK);
+	assert_int_equal(hf_store_next_deadline_ms(f->s) <= T0 + 1000, 1);
+	/* By tick: nothing before the deadline, then exactly hold 1. */
+	hf_changes_reset(&f->ch);
+	assert_int_equal(hf_store_tick(f->s, T0 + 999, 100, &f->ch), 0);
+	assert_int_equal(f->ch.count, 0);
+	assert_int_equal(hf_store_tick(f->s, T0 + 1000, 100, &f->ch), 1);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(f->ch.items[0].kind, HF_CHANGE_PUT);
+	assert_seat(f, T0 + 1000, 1, HF_SEAT_FREE, 0);
+	assert_seat(f, T0 + 1000, 2, HF_SEAT_HELD, 2);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0 + 1000, r, EV, 1), HF_HOLD_EXPIRED);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0 + 1000, r, EV, 1), HF_HOLD_EXPIRED);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 1000, r, EV, 1, 10), HF_HOLD_EXPIRED);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0 + 1000, r, EV, 1), HF_NO_BOOKING);
+	/* Lazily, without a tick: a confirm at the deadline finds it expired. */
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0 + 2000, r, EV, 2), HF_HOLD_EXPIRED);
+	assert_int_equal(f->ch.count, 1); /* the expiry record */
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 2000, r, EV, 3, 2, 1000, 2, 1u, 2u), HF_OK);
+	struct hf_store_counts c;
+	hf_store_counts(f->s, &c);
+	assert_int_equal(c.holds_expired_total, 2);
+	assert_int_equal(c.tombstones_count, 2);
+	/* Tombstones are forgotten by tick after their ttl, with a DEL each. */
+	hf_changes_reset(&f->ch);
+	assert_int_equal(hf_store_tick(f->s, T0 + 2000 + 60000, 100, &f->ch), 1); /* hold 3 */
+	hf_store_counts(f->s, &c);
+	assert_int_equal(c.tombstones_count, 1); /* hold 3's, 2 forgotten */
+	uint32_t dels = 0;
+	for (uint32_t i = 0; i < f->ch.count; i++)
+		dels += f->ch.items[i].kind == HF_CHANGE_DEL;
+	assert_int_equal(dels, 2);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0 + 62000, r, EV, 1), HF_NO_HOLD);
+}
+
+static void test_tick_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, i + 1, 1, 500, 1, i), HF_OK);
+	hf_changes_reset(&f->ch);
+	assert_int_equal(hf_store_tick(f->s, T0 + 100000, 4, &f->ch), 4);
+	assert_int_equal(hf_store_tick(f->s, T0 + 100000, 4, &f->ch), 4);
+	assert_int_equal(hf_store_tick(f->s, T0 + 100000, 4, &f->ch), 2);
+	/* A full change list stops the tick without losing work. */
+	struct hf_changes small;
+	assert_int_equal(hf_changes_init(&small, 1), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(th_hold(f->s, &f->ch, T0 + 200000, r, EV, 100 + i, 1, 500, 1, i),
+				 HF_OK);
+	assert_int_equal(hf_store_tick(f->s, T0 + 300000, 100, &small), 1);
+	hf_changes_reset(&small);
+	assert_int_equal(hf_store_tick(f->s, T0 + 300000, 100, &small), 1);
+	hf_changes_deinit(&small);
+}
+
+static void test_extend(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 10), HF_OK); /* 10 s lifetime */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 1, 1u), HF_OK);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 500, r, EV, 1, 0), HF_ERR_INVALID);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 500, r, EV, 9, 10), HF_NO_HOLD);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 500, r, EV, 1, 3000), HF_OK);
+	assert_int_equal(r->extend.deadline_ms, T0 + 3500);
+	/* Past the old deadline but before the new one: still live. */
+	assert_int_equal(hf_store_tick(f->s, T0 + 1500, 10, &f->ch), 0);
+	assert_seat(f, T0 + 1500, 1, HF_SEAT_HELD, 1);
+	/* Capped at created + lifetime. */
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 3000, r, EV, 1, 60000), HF_OK);
+	assert_int_equal(r->extend.deadline_ms, T0 + 10000);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 3000, r, EV, 1, 1, 1000, 1, 1u), HF_OK);
+	assert_int_equal(r->hold.deadline_ms, T0 + 10000);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 10000, r, EV, 1, 100), HF_HOLD_EXPIRED);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 10000, r, EV, 2, 1, 1000, 1, 2u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0 + 10000, r, EV, 2), HF_OK);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 10000, r, EV, 2, 100), HF_HOLD_RELEASED);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 10000, r, EV, 3, 1, 1000, 1, 3u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0 + 10000, r, EV, 3), HF_OK);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 10000, r, EV, 3, 100), HF_HOLD_CONFIRMED);
+}
+
+static void test_confirm_release_cancel(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 0), HF_ERR_INVALID);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_NO_HOLD);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 1), HF_NO_HOLD);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 1), HF_NO_BOOKING);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 4u, 3u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 1), HF_NO_BOOKING);
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_OK);
+	assert_int_equal(r->confirm.hold_id, 1);
+	assert_int_equal(r->confirm.deadline_ms, 0);
+	assert_int_equal(r->confirm.seats_count, 2);
+	assert_int_equal(r->confirm.seats[0], 4);
+	assert_int_equal(f->ch.count, 1);
+	assert_seat(f, T0, 3, HF_SEAT_BOOKED, 1);
+	/* A booking never expires. */
+	assert_int_equal(hf_store_tick(f->s, T0 + 100000, 10, &f->ch), 0);
+	assert_seat(f, T0 + 100000, 3, HF_SEAT_BOOKED, 1);
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_OK);
+	assert_int_equal(f->ch.count, 0);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 1), HF_HOLD_CONFIRMED);
+	assert_int_equal(th_info(f->s, &f->ch, T0, r, EV), HF_OK);
+	assert_int_equal(r->event_info.booked_count, 2);
+	assert_int_equal(r->event_info.bookings_count, 1);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 1), HF_OK);
+	assert_seat(f, T0, 3, HF_SEAT_FREE, 0);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 1), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_BOOKING_CANCELLED);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 1), HF_BOOKING_CANCELLED);
+	/* Release, then its replays. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 4u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 2), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 2), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 2), HF_HOLD_RELEASED);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 2), HF_NO_BOOKING);
+	assert_int_equal(th_info(f->s, &f->ch, T0, r, EV), HF_OK);
+	assert_int_equal(r->event_info.free_count, 100);
+	assert_int_equal(r->event_info.holds_count, 0);
+	assert_int_equal(r->event_info.bookings_count, 0);
+}
+
+static void test_user_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 4, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 3, 1, 1000, 2, 10u, 11u), HF_USER_LIMIT);
+	assert_int_equal(r->detail, 3);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 3, 1, 1000, 2), HF_USER_LIMIT);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 3, 2, 1000, 4, 10u, 11u, 12u, 13u),
+			 HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 4, 1, 1000, 1, 20u), HF_OK);
+	/* Releasing, cancelling and expiring give the user's seats back. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, r, EV, 1), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 5, 1, 1000, 2, 21u, 22u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 6, 1, 1000, 1, 23u), HF_USER_LIMIT);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 1000, r, EV, 6, 1, 1000, 4, 1u, 2u, 3u, 4u),
+			 HF_OK);
+}
+
+static void test_avail(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 200, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 3, 0u, 65u, 130u), HF_OK);
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 0, 0), HF_OK);
+	assert_int_equal(r->avail.seats_count, 200);
+	assert_int_equal(r->avail.free_count, 197);
+	assert_null(r->avail.bitmap);
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 190, 11), HF_SEAT_RANGE);
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 0, HF_AVAIL_RANGE_MAX + 1),
+			 HF_ERR_TOO_LARGE);
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 0, 200), HF_OK);
+	for (uint32_t i = 0; i < 200; i++)
+		assert_int_equal(hf_avail_bit(r->avail.bitmap, i), !(i == 0 || i == 65 || i == 130));
+	/* An unaligned range crossing words. */
+	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 61, 71), HF_OK);
+	assert_int_equal(r->avail.first, 61);
+	for (uint32_t i = 0; i < 71; i++)
+		assert_int_equal(hf_avail_bit(r->avail.bitmap, i), !(61 + i == 65 || 61 + i == 130));
+	assert_int_equal(r->avail.bitmap[8] >> 7, 0); /* bits past count are zero */
+}
+
+static void test_seat_status(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_request req = {.opcode = HF_OP_SEAT_STATUS};
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 1, 1000, 1, 5u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 2, 1, 1000, 1, 6u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 2), HF_OK);
+	req.seat_status.event_id = EV;
+	req.seat_status.seats_count = 3;
+	req.seat_status.seats[0] = 6;
+	req.seat_status.seats[1] = 5;
+	req.seat_status.seats[2] = 4;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	assert_int_equal(f->rep.seat_status.seats_count, 3);
+	assert_int_equal(f->rep.seat_status.seats[0].state, HF_SEAT_BOOKED);
+	assert_int_equal(f->rep.seat_status.seats[0].owner_id, 2);
+	assert_int_equal(f->rep.seat_status.seats[1].state, HF_SEAT_HELD);
+	assert_int_equal(f->rep.seat_status.seats[2].state, HF_SEAT_FREE);
+	req.seat_status.seats[2] = 100;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_SEAT_RANGE);
+	assert_int_equal(f->rep.detail, 100);
+	req.seat_status.seats_count = 0;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_ERR_INVALID);
+}
+
+/* With only HF_OP_CHANGES_MAX of room the wheel cannot run first: ops expire what they touch. */
+static void test_lazy_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	struct hf_changes tight;
+	assert_int_equal(hf_changes_init(&tight, HF_OP_CHANGES_MAX), 0);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 1, 1u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 2u), HF_OK);
+	assert_int_equal(hf_store_apply(f->s, &(struct hf_request){.opcode = HF_OP_CONFIRM,
+								   .confirm = {EV, 1}},
+					T0 + 1000, r, &tight),
+			 HF_HOLD_EXPIRED);
+	assert_int_equal(tight.count, 1);
+	assert_int_equal(tight.items[0].kind, HF_CHANGE_PUT);
+	/* SEAT_STATUS reads a due hold's seat as free without changing anything. */
+	hf_changes_reset(&tight);
+	uint8_t st;
+	uint64_t own;
+	assert_int_equal(th_seat(f->s, &tight, T0 + 1000, EV, 2, &st, &own), HF_OK);
+	assert_int_equal(st, HF_SEAT_FREE);
+	assert_int_equal(tight.count, 0);
+	/* An explicit hold on a due hold's seat needs room for that expiry beyond its own. */
+	assert_int_equal(th_hold(f->s, &tight, T0 + 1000, r, EV, 3, 1, 1000, 1, 2u), HF_BUSY);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 1000, r, EV, 3, 1, 1000, 1, 2u), HF_OK);
+	hf_changes_deinit(&tight);
+}
+
+static int setup_small(void **state)
+{
+	return setup_cfg(state, 2, 150, 3);
+}
+
+static void test_capacity(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_create(f->s, &f->ch, 8, 51, 0, 0, 60), HF_ERR_CAPACITY);
+	assert_int_equal(th_create(f->s, &f->ch, 8, 50, 0, 0, 60), HF_OK);
+	assert_int_equal(th_create(f->s, &f->ch, 9, 1, 0, 0, 60), HF_ERR_CAPACITY);
+	/* Three records: a fourth live hold does not fit. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 1, 1u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 2u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 3, 1, 1000, 1, 3u), HF_OK);
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 4, 1, 1000, 1, 4u), HF_ERR_CAPACITY);
+	assert_int_equal(f->ch.count, 0);
+	/* With a tombstone, the oldest tombstone is evicted (DEL) to make room. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 2), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 3), HF_OK);
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 4, 1, 1000, 1, 4u), HF_OK);
+	assert_int_equal(f->ch.count, 2);
+	assert_int_equal(f->ch.items[0].kind, HF_CHANGE_DEL);
+	assert_int_equal(f->ch.items[1].kind, HF_CHANGE_PUT);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 2), HF_NO_HOLD);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 3), HF_OK);
+}
+
+static void collect_slot(uint64_t event_id, void *arg)
+{
+	uint64_t *sum = arg;
+	*sum += event_id;
+}
+
+static void test_stats_and_slots(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
+	struct hf_rep_stats stats = {0};
+	hf_store_stats(f->s, &stats);
+	assert_int_equal(stats.stats_count, 10);
+	assert_string_equal(stats.stats[0].name, "store_events");
+	assert_int_equal(stats.stats[0].value, 1);
+	assert_string_equal(stats.stats[3].name, "store_held");
+	assert_int_equal(stats.stats[3].value, 2);
+	assert_string_equal(stats.stats[9].name, "store_memory_bytes");
+	assert_true(stats.stats[9].value > 0);
+	uint64_t sum = 0;
+	hf_store_for_each_event_in_slot(f->s, hf_slot_of(EV), collect_slot, &sum);
+	assert_int_equal(sum, EV);
+	sum = 0;
+	hf_store_for_each_event_in_slot(f->s, (uint16_t)((hf_slot_of(EV) + 1) % HF_SLOTS_COUNT),
+					collect_slot, &sum);
+	assert_int_equal(sum, 0);
+}
+
+static void test_create_config(void **state)
+{
+	(void)state;
+	struct hf_store *s;
+	struct hf_store_config cfg;
+	hf_store_config_default(&cfg);
+	assert_int_equal(hf_store_create(&cfg, &s), 0);
+	hf_store_check(s);
+	hf_store_destroy(s);
+	cfg.records_max = 0;
+	assert_int_equal(hf_store_create(&cfg, &s), -EINVAL);
+	assert_null(s);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_create_event),
+		T(test_missing_event),
+		T(test_hold_explicit),
+		T(test_idempotency),
+		T(test_best_available),
+		T(test_best_rows),
+		T(test_best_large_event),
+		T(test_expiry),
+		T(test_tick_limit),
+		T(test_lazy_expiry),
+		T(test_extend),
+		T(test_confirm_release_cancel),
+		T(test_user_limit),
+		T(test_avail),
+		T(test_seat_status),
+		cmocka_unit_test_setup_teardown(test_capacity, setup_small, teardown),
+		T(test_stats_and_slots),
+		cmocka_unit_test(test_create_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
