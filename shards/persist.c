@@ -17,6 +17,10 @@
  *      and event ids are never 0, so the two never collide and every meta key sorts before
  *      every record key: load starts at be64(1) and never sees a meta key.
  *   5. commit_us_max <= commit_us_sum; the counters only grow.
+ *   6. Once RocksDB refused a write (write_failed), nothing is written through this handle again:
+ *      RocksDB 7.8 itself stops accepting writes after a WAL error, and touching a file writer
+ *      that saw an error trips an assertion inside librocksdb (Debian builds it with asserts on).
+ *      Only close and reopen clear it.
  *
  * Thread-safety: a struct hf_persist belongs to its shard thread (RocksDB's own background threads
  * flush and compact behind it). */
@@ -70,6 +74,7 @@ struct hf_persist {
 	rocksdb_writebatch_t *batch;	     /* reused by every commit; empty between calls */
 
 	uint32_t fail_commits_count; /* test hook: commits still to fail with -EIO */
+	int write_failed;	     /* 1 after RocksDB refused a write (INVARIANTS 6) */
 
 	/* Counters for STATS, since open. */
 	uint64_t commits_count; /* batches accepted (every mode) */
@@ -265,7 +270,7 @@ void hf_persist_close(struct hf_persist *persist)
 		HF_ASSERT(persist->durability != HF_DURABILITY_NONE);
 		/* In wal mode the tail of the WAL may still be in the page cache only: sync it, so
 		 * a clean shutdown loses nothing even to a later power loss. */
-		if (persist->durability == HF_DURABILITY_WAL) {
+		if (persist->durability == HF_DURABILITY_WAL && !persist->write_failed) {
 			char *err = NULL;
 			rocksdb_flush_wal(persist->db, 1, &err);
 			if (err != NULL)
@@ -301,6 +306,13 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 		persist->records_count += changes->count;
 		return 0;
 	}
+	if (persist->write_failed) {
+		persist->errors_count++;
+		hf_log_error("persist %s: commit of %u records refused: an earlier write failed; "
+			     "reopen the instance",
+			     persist->dir, changes->count);
+		return -EIO;
+	}
 
 	HF_ASSERT(rocksdb_writebatch_count(persist->batch) == 0);
 	/* In order: a PUT then a DEL of one key in the same batch leaves it deleted. The loop is
@@ -334,6 +346,7 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 	rocksdb_writebatch_clear(persist->batch);
 	if (err != NULL) {
 		persist->errors_count++;
+		persist->write_failed = 1;
 		log_rocksdb_error(persist, "commit", err);
 		return -EIO;
 	}
@@ -499,10 +512,16 @@ int hf_persist_meta_put(struct hf_persist *persist, const char *name, const void
 		return -EINVAL;
 	if (persist->durability == HF_DURABILITY_NONE)
 		return 0;
+	if (persist->write_failed) {
+		hf_log_error("persist %s: meta put %s refused: an earlier write failed",
+			     persist->dir, name);
+		return -EIO;
+	}
 	char *err = NULL;
 	rocksdb_put(persist->db, persist->meta_write_options, (const char *)key, key_size,
 		    value_size > 0 ? (const char *)value : "", value_size, &err);
 	if (err != NULL) {
+		persist->write_failed = 1;
 		log_rocksdb_error(persist, "meta put", err);
 		return -EIO;
 	}
@@ -550,6 +569,12 @@ int hf_persist_checkpoint(struct hf_persist *persist, const char *dir)
 		return -EINVAL;
 	if (persist->durability == HF_DURABILITY_NONE)
 		return 0;
+	if (persist->write_failed) {
+		/* The checkpoint flushes the memtable first: a write. */
+		hf_log_error("persist %s: checkpoint refused: an earlier write failed",
+			     persist->dir);
+		return -EIO;
+	}
 	struct stat st;
 	if (lstat(dir, &st) == 0)
 		return -EEXIST;

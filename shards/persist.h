@@ -37,7 +37,9 @@ void hf_persist_close(struct hf_persist *persist);
 
 /* Writes all of `changes` as one batch (synced in fsync mode). Returns 0, or -EIO when RocksDB
  * refused (logged; nothing of the batch is durable and the caller must roll its store back, see
- * engine). */
+ * engine). An empty list returns 0 and writes nothing. After RocksDB refused a write, every later
+ * commit and meta put of this handle answers -EIO without touching the disk (RocksDB itself stops
+ * writing after a WAL error): close, reopen and reload to go on. */
 int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *changes);
 
 struct hf_persist_load_stats {
