@@ -21,7 +21,13 @@
  *
  * Thread-safety: a struct hf_client is not thread-safe; use one per thread (they share nothing).
  * Memory: bounded per client, allocated at open: in-flight requests are capped at
- * options.pipeline_max; hf_client_submit answers -EAGAIN past that (poll, then submit again). */
+ * options.pipeline_max; hf_client_submit answers -EAGAIN past that (poll, then submit again).
+ * Each in-flight request keeps its encoded frame for resends: a 320-byte slot per entry of a table of
+ * pipeline_max rounded up to a power of two, plus 8 large slots (4 KiB) shared by the rare requests
+ * that do not fit (SEAT_STATUS of more than 71 seats, BACKUP); a ninth such request in flight also
+ * gets -EAGAIN. Per connection (one per shard used): a 64 KiB send buffer and a 64 KiB receive
+ * buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 80 KiB more per client for
+ * the map and reply scratch. No allocation per request; a connection is allocated on first use. */
 #ifndef HF_CLIENT_HOLDFAST_H
 #define HF_CLIENT_HOLDFAST_H
 
@@ -118,5 +124,27 @@ int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completio
 
 /* Requests submitted and not yet completed. */
 uint32_t hf_client_in_flight(const struct hf_client *client);
+
+/* Inside a completion callback only hf_client_submit, hf_client_submit_shard, hf_client_new_id,
+ * hf_client_in_flight and hf_client_slot_map may be called on the same client; hf_client_poll,
+ * hf_client_flush, hf_client_call (and wrappers) and hf_client_refresh_map answer -EINVAL / -EBUSY
+ * there, and hf_client_close must not be called. */
+
+/* ---- Additions ---- */
+
+/* Same as hf_client_submit, sent to owner `owner_index` of the current slot map whatever the
+ * request (for PING, STATS or BACKUP of every shard in parallel). Also -EINVAL for an owner index
+ * past the map. */
+int hf_client_submit_shard(struct hf_client *client, uint16_t owner_index,
+			   const struct hf_request *req, uint64_t tag);
+
+/* SEAT_STATUS of seats_count (1 .. HF_SEAT_STATUS_SEATS_MAX, else -EINVAL) seats of an event,
+ * blocking like hf_client_call. */
+int hf_client_seat_status(struct hf_client *client, uint64_t event_id, const uint32_t *seats,
+			  uint32_t seats_count, struct hf_reply *rep);
+
+/* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
+ * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid
+ * until the next call on that client. */
 
 #endif
