@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Prints the side-by-side summary of bench/compare/run.sh: medians over the runs of each target's
+holdfast-bench JSON results (DIR/holdfast-K.json, DIR/redis-K.json) and the ratio per operation."""
+import json
+import statistics
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "-"
+    return f"{v:,.{digits}f}"
+
+
+def main():
+    out, runs = sys.argv[1], int(sys.argv[2])
+    res = {t: [load(f"{out}/{t}-{k}.json") for k in range(1, runs + 1)] for t in ("holdfast", "redis")}
+    ok_runs = {t: [r for r in res[t] if r] for t in res}
+    if not ok_runs["holdfast"] or not ok_runs["redis"]:
+        print("compare: a target produced no results; see the logs above", file=sys.stderr)
+        sys.exit(1)
+    first = ok_runs["holdfast"][0]
+    print(f"workload {first['workload']}, {first['connections']} connections x pipeline "
+          f"{first['pipeline']}, {first['duration_s']:.0f} s, medians of {runs} run(s)")
+    print(f"{'op':8} {'metric':10} {'holdfast':>14} {'redis':>14} {'ratio':>8}")
+    for op in ("hold", "confirm", "release", "avail", "info"):
+        rows = []
+        for metric, digits in (("ok_per_s", 0), ("p50_us", 1), ("p99_us", 1), ("p999_us", 1)):
+            h = median([r["ops"][op][metric] for r in ok_runs["holdfast"] if op in r["ops"]])
+            d = median([r["ops"][op][metric] for r in ok_runs["redis"] if op in r["ops"]])
+            rows.append((metric, h, d, digits))
+        if not any(r[1] or r[2] for r in rows[:1]):
+            continue
+        for metric, h, d, digits in rows:
+            ratio = f"{h / d:.2f}x" if h and d else "-"
+            print(f"{op:8} {metric:10} {fmt(h, digits):>14} {fmt(d, digits):>14} {ratio:>8}")
+    if first["workload"] == "onsale":
+        for key in ("t50_ms", "t90_ms", "t99_ms", "t100_ms"):
+            h = median([r["sellout"][key] for r in ok_runs["holdfast"]])
+            d = median([r["sellout"][key] for r in ok_runs["redis"]])
+            ratio = f"{d / h:.2f}x faster" if h and d else "-"
+            print(f"{'sellout':8} {key:10} {fmt(h, 1):>14} {fmt(d, 1):>14} {ratio:>8}")
+        checks = [r["check"]["ok"] for t in ok_runs for r in ok_runs[t]]
+        print("checks: " + ("all PASS" if all(c is True for c in checks) else f"FAIL in some runs: {checks}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+/* A target is what holdfast-bench loads: holdfast (through libholdfast) or Redis (through our RESP
+ * client and Lua scripts). Both offer the same pipelined shape: submit operations with a tag, poll
+ * for completions delivered to a callback, and a blocking call for setup and checks.
+ *
+ * A connection belongs to one thread. Returns follow the system convention: 0 or -errno; answers
+ * from the server are in struct hf_bench_result, never in the return value. */
+#ifndef HF_BENCH_TARGET_H
+#define HF_BENCH_TARGET_H
+
+#include "bench/bench.h"
+#include "bench/workload.h"
+
+#include <poll.h>
+#include <stdint.h>
+
+typedef void (*hf_bench_done_fn)(void *arg, uint64_t tag, const struct hf_bench_result *res);
+
+/* The result of the after-run consistency check of an onsale event. */
+struct hf_bench_check {
+	uint8_t ran;
+	uint8_t ok;
+	uint64_t seats; /* the server's counts */
+	uint64_t free_count;
+	uint64_t held_count;
+	uint64_t booked_count;
+	uint64_t bench_booked;	    /* seats of acknowledged confirms */
+	uint64_t bench_held;	    /* seats of acknowledged, undecided holds */
+	uint64_t owner_mismatches;  /* seats whose server state/owner differs from the bench's */
+	uint64_t bitmap_mismatches; /* AVAIL bitmap vs seat states */
+	uint64_t double_owned;	    /* seats claimed by two live holds/bookings */
+	uint64_t ledger_conflicts;  /* acknowledged answers that contradicted each other */
+	char message[256];	    /* the first problem found, or "" */
+};
+
+struct hf_bench_target {
+	const char *name;
+	/* Opens one connection (one hf_client, or one Redis socket) allowing `pipeline` requests in
+	 * flight. */
+	int (*open)(const struct hf_bench_opts *opts, uint32_t pipeline, void **conn_out);
+	void (*close)(void *conn);
+	/* Queues op; returns 0, -EAGAIN when the pipeline is full, or -errno. */
+	int (*submit)(void *conn, const struct hf_bench_op *op, uint64_t tag);
+	/* Sends what is queued and delivers completions (waiting up to timeout_ms, 0: not at all).
+	 * Returns the number delivered or -errno. */
+	int (*poll)(void *conn, int timeout_ms, hf_bench_done_fn fn, void *arg);
+	uint32_t (*in_flight)(void *conn);
+	/* The descriptor to wait on for this connection's replies, or -1 when it cannot be waited
+	 * on from outside (the loop then polls with timeout 0 and naps). */
+	int (*wait_fd)(void *conn);
+	/* One operation, blocking (no pipelined request may be in flight). res->bitmap is valid
+	 * until the next call on conn. */
+	int (*call)(void *conn, const struct hf_bench_op *op, struct hf_bench_result *res);
+	/* The shards to spread events over: *owners_count and slot_owner (NULL for one). */
+	void (*routing)(void *conn, uint16_t *owners_count_out, const uint16_t **slot_owner_out);
+	/* Checks the onsale event after the run against the ledger. Returns 0 (check->ok says the
+	 * verdict) or -errno when the server could not be asked. */
+	int (*check)(void *conn, const struct hf_bench_shared *shared,
+		     struct hf_bench_check *check);
+};
+
+extern const struct hf_bench_target hf_bench_target_holdfast;
+extern const struct hf_bench_target hf_bench_target_redis;
+
+#endif
