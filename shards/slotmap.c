@@ -1,6 +1,6 @@
 /* The slot map (see slotmap.h): the default map of a node, owner lookup, validation, and the
- * encoding used for the node's metadata, which is exactly a SLOT_MAP reply frame (proto.c), so the map
- * on disk and the map on the wire are checked by the same decoder.
+ * encoding used for the node's metadata, which is exactly a SLOT_MAP reply frame (proto.c), so the
+ * map on disk and the map on the wire are checked by the same decoder.
  *
  * INVARIANTS (of every map this file returns or accepts as valid):
  *  1. 1 <= owners_count <= HF_SLOT_OWNERS_MAX.

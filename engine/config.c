@@ -1,0 +1,262 @@
+/* Command-line parsing of holdfastd (see config.h). Every number is checked against its range; an
+ * unknown flag, a missing value or a value out of range is one line in err and HF_CONFIG_BAD. */
+#include "engine/config.h"
+
+#include "base/assert.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: holdfastd [flags]\n"
+    "  --listen HOST:PORT         numeric IPv4 address and base port (default 127.0.0.1:7070);\n"
+    "                             shard i listens on PORT+i\n"
+    "  --shards N                 shard threads (default: number of CPUs; at most 256)\n"
+    "  --data-dir DIR             data directory, one RocksDB per shard in DIR/shard-<i>\n"
+    "                             (default ./data)\n"
+    "  --durability MODE          fsync (default) | wal | none\n"
+    "  --restore-from DIR         before opening, copy the checkpoints DIR/shard-<i> into the "
+    "data\n"
+    "                             directory (refused when it holds data, unless --force)\n"
+    "  --force                    let --restore-from replace existing data\n"
+    "  --max-connections N        connections per shard (default 1024); past it a new connection\n"
+    "                             is accepted and closed at once\n"
+    "  --max-conn-buffer BYTES    queued reply bytes per connection before the shard stops "
+    "reading\n"
+    "                             it (default 1048576)\n"
+    "  --idle-timeout SECONDS     close connections idle that long (default 0: never)\n"
+    "  --hold-lifetime-max SECONDS  hold lifetime for events created with 0 (default 0: the\n"
+    "                             store's default, 1800 s)\n"
+    "  --events-max N             events per shard (default from the store)\n"
+    "  --seats-max N              seats over all events of a shard (default from the store)\n"
+    "  --records-max N            holds + bookings + tombstones per shard (default from the "
+    "store)\n"
+    "  --log-level LEVEL          error | warn | info (default) | debug\n"
+    "  --no-pin                   do not pin shard threads to CPUs\n"
+    "  --help                     print this text\n"
+    "Test hook: the environment variable HOLDFAST_FAIL_COMMITS=N makes the first N commits of "
+    "every\n"
+    "shard fail as if the disk had refused them (durability fsync or wal only).\n";
+
+const char *hf_engine_config_usage(void)
+{
+	return usage;
+}
+
+static enum hf_config_parse bad(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum hf_config_parse bad(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return HF_CONFIG_BAD;
+}
+
+/* Parses a decimal u64 in [min, max]. Returns 0 or -EINVAL. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	char *end = NULL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_listen(const char *s, struct hf_engine_config *cfg)
+{
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		return -EINVAL;
+	size_t host_len = (size_t)(colon - s);
+	if (host_len > HF_HOST_SIZE_MAX)
+		return -EINVAL;
+	char host[HF_HOST_SIZE_MAX + 1];
+	memcpy(host, s, host_len);
+	host[host_len] = '\0';
+	struct in_addr addr;
+	if (inet_pton(AF_INET, host, &addr) != 1)
+		return -EINVAL;
+	uint64_t port;
+	if (parse_u64(colon + 1, 1, UINT16_MAX, &port) != 0)
+		return -EINVAL;
+	memcpy(cfg->host, host, host_len + 1);
+	cfg->port = (uint16_t)port;
+	return 0;
+}
+
+static int copy_dir(char *dst, const char *src)
+{
+	size_t len = strlen(src);
+	if (len == 0 || len > HF_ENGINE_DIR_SIZE_MAX)
+		return -EINVAL;
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
+	cfg->port = HF_ENGINE_PORT_DEFAULT;
+	cfg->shards_count = cpus_count == 0 ? 1 : cpus_count;
+	if (cfg->shards_count > HF_ENGINE_SHARDS_MAX)
+		cfg->shards_count = HF_ENGINE_SHARDS_MAX;
+	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
+	cfg->durability = HF_DURABILITY_FSYNC;
+	cfg->connections_max = HF_ENGINE_CONNECTIONS_DEFAULT;
+	cfg->conn_buffer_size_max = HF_ENGINE_CONN_BUFFER_DEFAULT;
+	hf_store_config_default(&cfg->store);
+	cfg->log_level = HF_LOG_INFO;
+	cfg->pin = 1;
+}
+
+enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus_count,
+					    struct hf_engine_config *out, char *err,
+					    size_t err_size)
+{
+	HF_ASSERT(argc >= 1 && err != NULL && err_size > 0);
+	set_defaults(out, cpus_count);
+	err[0] = '\0';
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strncmp(arg, "--", 2) != 0)
+			return bad(err, err_size, "unexpected argument '%s' (see --help)", arg);
+		/* Split "--name=value"; otherwise the value is the next argument. */
+		char name[64];
+		const char *value = NULL;
+		const char *eq = strchr(arg, '=');
+		size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+		if (name_len >= sizeof(name))
+			return bad(err, err_size, "unknown flag '%s' (see --help)", arg);
+		memcpy(name, arg, name_len);
+		name[name_len] = '\0';
+		if (eq != NULL)
+			value = eq + 1;
+
+		/* Flags without a value. */
+		if (strcmp(name, "--help") == 0 || strcmp(name, "--force") == 0 ||
+		    strcmp(name, "--no-pin") == 0) {
+			if (value != NULL)
+				return bad(err, err_size, "%s takes no value", name);
+			if (strcmp(name, "--help") == 0)
+				return HF_CONFIG_HELP;
+			if (strcmp(name, "--force") == 0)
+				out->force = 1;
+			else
+				out->pin = 0;
+			continue;
+		}
+
+		static const char *const valued[] = {
+		    "--listen",		 "--shards",	   "--data-dir",
+		    "--restore-from",	 "--durability",   "--max-connections",
+		    "--max-conn-buffer", "--idle-timeout", "--hold-lifetime-max",
+		    "--events-max",	 "--seats-max",	   "--records-max",
+		    "--log-level",
+		};
+		int known = 0;
+		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
+			known = strcmp(name, valued[k]) == 0;
+		if (!known)
+			return bad(err, err_size, "unknown flag '%s' (see --help)", name);
+		if (value == NULL) {
+			if (i + 1 >= argc)
+				return bad(err, err_size, "%s needs a value (see --help)", name);
+			value = argv[++i];
+		}
+
+		uint64_t n = 0;
+		if (strcmp(name, "--listen") == 0) {
+			if (parse_listen(value, out) != 0)
+				return bad(
+				    err, err_size,
+				    "--listen: '%s' is not IPV4_ADDRESS:PORT (e.g. 127.0.0.1:7070)",
+				    value);
+		} else if (strcmp(name, "--shards") == 0) {
+			if (parse_u64(value, 1, HF_ENGINE_SHARDS_MAX, &n) != 0)
+				return bad(err, err_size, "--shards: '%s' is not in 1..%u", value,
+					   HF_ENGINE_SHARDS_MAX);
+			out->shards_count = (uint32_t)n;
+		} else if (strcmp(name, "--data-dir") == 0) {
+			if (copy_dir(out->data_dir, value) != 0)
+				return bad(err, err_size,
+					   "--data-dir: empty or longer than %u bytes",
+					   HF_ENGINE_DIR_SIZE_MAX);
+		} else if (strcmp(name, "--restore-from") == 0) {
+			if (copy_dir(out->restore_from, value) != 0)
+				return bad(err, err_size,
+					   "--restore-from: empty or longer than %u bytes",
+					   HF_ENGINE_DIR_SIZE_MAX);
+		} else if (strcmp(name, "--durability") == 0) {
+			if (hf_durability_parse(value, &out->durability) != 0)
+				return bad(err, err_size,
+					   "--durability: '%s' is not fsync, wal or none", value);
+		} else if (strcmp(name, "--max-connections") == 0) {
+			if (parse_u64(value, 1, HF_ENGINE_CONNECTIONS_MAX, &n) != 0)
+				return bad(err, err_size, "--max-connections: '%s' is not in 1..%u",
+					   value, HF_ENGINE_CONNECTIONS_MAX);
+			out->connections_max = (uint32_t)n;
+		} else if (strcmp(name, "--max-conn-buffer") == 0) {
+			if (parse_u64(value, HF_ENGINE_CONN_BUFFER_MIN, HF_ENGINE_CONN_BUFFER_MAX,
+				      &n) != 0)
+				return bad(err, err_size,
+					   "--max-conn-buffer: '%s' is not in %u..%u", value,
+					   HF_ENGINE_CONN_BUFFER_MIN, HF_ENGINE_CONN_BUFFER_MAX);
+			out->conn_buffer_size_max = (uint32_t)n;
+		} else if (strcmp(name, "--idle-timeout") == 0) {
+			if (parse_u64(value, 0, HF_ENGINE_IDLE_TIMEOUT_MAX_S, &n) != 0)
+				return bad(err, err_size, "--idle-timeout: '%s' is not in 0..%u",
+					   value, HF_ENGINE_IDLE_TIMEOUT_MAX_S);
+			out->idle_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--hold-lifetime-max") == 0) {
+			if (parse_u64(value, 0, HF_HOLD_LIFETIME_MAX_S, &n) != 0)
+				return bad(err, err_size,
+					   "--hold-lifetime-max: '%s' is not in 0..%u", value,
+					   HF_HOLD_LIFETIME_MAX_S);
+			out->hold_lifetime_max_s = (uint32_t)n;
+		} else if (strcmp(name, "--events-max") == 0) {
+			if (parse_u64(value, 1, UINT32_MAX, &n) != 0)
+				return bad(err, err_size, "--events-max: '%s' is not in 1..%u",
+					   value, UINT32_MAX);
+			out->store.events_max = (uint32_t)n;
+		} else if (strcmp(name, "--seats-max") == 0) {
+			if (parse_u64(value, 1, UINT64_MAX / 2, &n) != 0)
+				return bad(err, err_size,
+					   "--seats-max: '%s' is not a positive count", value);
+			out->store.seats_max = n;
+		} else if (strcmp(name, "--records-max") == 0) {
+			if (parse_u64(value, 1, UINT32_MAX, &n) != 0)
+				return bad(err, err_size, "--records-max: '%s' is not in 1..%u",
+					   value, UINT32_MAX);
+			out->store.records_max = (uint32_t)n;
+		} else if (strcmp(name, "--log-level") == 0) {
+			if (hf_log_parse_level(value, &out->log_level) != 0)
+				return bad(err, err_size,
+					   "--log-level: '%s' is not error, warn, info or debug",
+					   value);
+		} else {
+			HF_PANIC("flag %s is listed but not parsed", name);
+		}
+	}
+
+	if ((uint32_t)out->port + out->shards_count - 1u > UINT16_MAX)
+		return bad(err, err_size, "--listen port %u + %u shards passes port 65535",
+			   (unsigned)out->port, out->shards_count);
+	if (out->force && out->restore_from[0] == '\0')
+		return bad(err, err_size, "--force only applies to --restore-from");
+	if (out->restore_from[0] != '\0' && out->durability == HF_DURABILITY_NONE)
+		return bad(err, err_size, "--restore-from needs durability fsync or wal");
+	return HF_CONFIG_OK;
+}

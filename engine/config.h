@@ -1,0 +1,67 @@
+/* holdfastd's configuration: the command-line flags, their defaults and their limits.
+ *
+ * main.c parses argv once into a struct hf_engine_config, which is then read-only and shared by
+ * every shard thread (each takes what it needs at start). Parsing is pure (no I/O), so it is tested
+ * directly. */
+#ifndef HF_ENGINE_CONFIG_H
+#define HF_ENGINE_CONFIG_H
+
+#include "base/log.h"
+#include "proto/proto.h"
+#include "shards/persist.h"
+#include "shards/store.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HF_ENGINE_PORT_DEFAULT	      7070u
+#define HF_ENGINE_SHARDS_MAX	      HF_SLOT_OWNERS_MAX
+#define HF_ENGINE_CONNECTIONS_DEFAULT 1024u
+#define HF_ENGINE_CONNECTIONS_MAX     (1u << 20)
+#define HF_ENGINE_CONN_BUFFER_DEFAULT (1024u * 1024u)
+#define HF_ENGINE_CONN_BUFFER_MIN     (4u * 1024u)
+#define HF_ENGINE_CONN_BUFFER_MAX     (1024u * 1024u * 1024u)
+#define HF_ENGINE_IDLE_TIMEOUT_MAX_S  (7u * 24u * 3600u)
+#define HF_ENGINE_DIR_SIZE_MAX	      1024u /* bytes of a directory flag, without the NUL */
+
+struct hf_engine_config {
+	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on and to advertise */
+	uint16_t port;			 /* shard i listens on port + i */
+	uint32_t shards_count;		 /* 1 .. HF_ENGINE_SHARDS_MAX */
+	char data_dir[HF_ENGINE_DIR_SIZE_MAX + 1];
+	char restore_from[HF_ENGINE_DIR_SIZE_MAX + 1]; /* empty: no restore */
+	int force;				       /* --force: restore over existing data */
+	enum hf_durability durability;
+	uint32_t connections_max; /* per shard */
+	uint32_t
+	    conn_buffer_size_max; /* queued reply bytes per connection before it stops reading */
+	uint32_t idle_timeout_s;  /* 0: connections never time out */
+	uint32_t
+	    hold_lifetime_max_s; /* lifetime for CREATE_EVENT that says 0; 0: the store's own */
+	struct hf_store_config store; /* per shard */
+	enum hf_log_level log_level;
+	int pin; /* pin shard i to CPU i % CPUs */
+	/* Test hook, from the environment (HOLDFAST_FAIL_COMMITS), not a flag: the first N commits
+	 * of every shard fail as if the disk had refused them. */
+	uint32_t test_fail_commits;
+};
+
+/* Result of hf_engine_config_parse. */
+enum hf_config_parse {
+	HF_CONFIG_OK = 0,
+	HF_CONFIG_HELP = 1, /* --help: print hf_engine_config_usage and exit 0 */
+	HF_CONFIG_BAD = 2,  /* err holds a one-line message; exit 2 */
+};
+
+/* Parses argv (argv[0] is the program) into *out, starting from the defaults; cpus_count is the
+ * default shard count. Accepts "--flag value" and "--flag=value". On HF_CONFIG_BAD, err (err_size
+ * bytes) holds a one-line reason. */
+enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus_count,
+					    struct hf_engine_config *out, char *err,
+					    size_t err_size);
+
+/* The --help text (static). */
+const char *hf_engine_config_usage(void);
+
+#endif

@@ -1,0 +1,572 @@
+/* Connections of one shard: framing of the input stream, the reply buffers, send, backpressure and
+ * close. The request path through this file is: a recv completion (a provided buffer) -> frames
+ * parsed straight out of that buffer (only a partial or postponed tail is copied into the stash) ->
+ * ops.c answers each frame into `fill` -> at the end of the iteration, after the group commit,
+ * hf_conn_settle swaps `fill` into `out` and sends it with one SQE.
+ *
+ * INVARIANTS
+ *  1. A slot is FREE, OPEN or CLOSING; only hf_conn_settle frees a slot, and only when neither a
+ * recv nor a send is in the kernel (so no completion can name a freed buffer or a reused slot).
+ *  2. `out` is never written or reallocated while send_inflight; `fill` is never in the kernel.
+ *  3. Replies leave in request order: fill is appended in order and is sent only once out is empty.
+ *  4. Every reply handed to the kernel answered an op whose batch was committed: hf_conn_settle
+ * runs after the iteration's last commit, and fill only grows during an iteration.
+ *  5. Input is processed only while the connection's queued replies are below the per-connection
+ *     bound and its frames this iteration are below HF_SHARD_CONN_FRAMES_PER_ITER_MAX; otherwise it
+ *     waits in the stash and reading stops once the stash holds HF_CONN_STASH_STOP_SIZE bytes, so
+ *     a peer that never reads costs at most the queued bound + one reply + HF_CONN_STASH_SIZE_MAX.
+ *  6. stash_off <= stash.size <= stash.cap <= HF_CONN_STASH_SIZE_MAX; out_off <= out.size. */
+#include "engine/shard_int.h"
+
+#include "base/assert.h"
+#include "base/endian.h"
+#include "base/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static uint32_t conn_index(const struct hf_shard *s, const struct hf_conn *c)
+{
+	HF_ASSERT(c >= s->conns && c < s->conns + s->conns_max);
+	return (uint32_t)(c - s->conns);
+}
+
+/* The most `fill` may hold: the queued bound is checked before each frame, and one reply is at most
+ * a frame; rewriting a failed batch may grow replies by a third, hence the factor 2. */
+static uint64_t fill_cap_max(const struct hf_shard *s)
+{
+	return 2u * ((uint64_t)s->cfg->conn_buffer_size_max + HF_FRAME_SIZE_MAX);
+}
+
+static int bytes_reserve(struct hf_bytes *b, uint64_t cap_needed, uint64_t cap_max)
+{
+	HF_ASSERT(b->size <= b->cap);
+	if (cap_needed <= b->cap)
+		return 0;
+	if (cap_needed > cap_max || cap_max > UINT32_MAX)
+		return -ENOBUFS;
+	uint64_t cap = b->cap != 0 ? b->cap : HF_CONN_BUF_SIZE_FIRST;
+	while (cap < cap_needed)
+		cap *= 2;
+	if (cap > cap_max)
+		cap = cap_max;
+	uint8_t *data = realloc(b->data, cap);
+	if (data == NULL)
+		return -ENOMEM;
+	b->data = data;
+	b->cap = (uint32_t)cap;
+	return 0;
+}
+
+static void bytes_free(struct hf_bytes *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+void hf_conn_free_buffers(struct hf_conn *c)
+{
+	HF_ASSERT(!c->send_inflight);
+	bytes_free(&c->stash);
+	bytes_free(&c->fill);
+	bytes_free(&c->out);
+	c->stash_off = 0;
+	c->out_off = 0;
+}
+
+void hf_conn_touch(struct hf_shard *s, struct hf_conn *c)
+{
+	if (c->on_touched)
+		return;
+	HF_ASSERT(s->touched_count < s->conns_max);
+	c->on_touched = 1;
+	s->touched[s->touched_count++] = conn_index(s, c);
+}
+
+static uint32_t stash_pending(const struct hf_conn *c)
+{
+	HF_ASSERT(c->stash_off <= c->stash.size);
+	return c->stash.size - c->stash_off;
+}
+
+/* 1 when the stash starts with something processing would act on: a whole frame, or a header that
+ * does not decode (which closes or answers the connection). */
+static int stash_ready(const struct hf_conn *c)
+{
+	uint32_t pending = stash_pending(c);
+	if (pending < HF_FRAME_HEADER_SIZE)
+		return 0;
+	struct hf_frame_header h;
+	if (hf_frame_header_decode(c->stash.data + c->stash_off, &h) != HF_OK)
+		return 1;
+	return pending - HF_FRAME_HEADER_SIZE >= h.body_size;
+}
+
+static int stash_append(struct hf_conn *c, const uint8_t *data, uint32_t size)
+{
+	uint32_t pending = stash_pending(c);
+	if ((uint64_t)pending + size > HF_CONN_STASH_SIZE_MAX)
+		return -ENOBUFS;
+	/* Move the pending bytes to the front when the tail has no room (or the dead head is the
+	 * larger part), so the buffer never grows past what is pending. */
+	if (c->stash_off > 0 &&
+	    ((uint64_t)c->stash.size + size > c->stash.cap || c->stash_off > c->stash.cap / 2)) {
+		memmove(c->stash.data, c->stash.data + c->stash_off, pending);
+		c->stash.size = pending;
+		c->stash_off = 0;
+	}
+	int rc = bytes_reserve(&c->stash, (uint64_t)c->stash.size + size, HF_CONN_STASH_SIZE_MAX);
+	if (rc != 0)
+		return rc;
+	memcpy(c->stash.data + c->stash.size, data, size);
+	c->stash.size += size;
+	HF_ASSERT(stash_pending(c) == pending + size);
+	return 0;
+}
+
+/* 1 when the next frame of c may be processed now (INVARIANTS 5). */
+static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
+{
+	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping)
+		return 0;
+	if (c->frames_iter_stamp != s->iteration) {
+		c->frames_iter_stamp = s->iteration;
+		c->frames_iter = 0;
+	}
+	if (c->frames_iter >= HF_SHARD_CONN_FRAMES_PER_ITER_MAX)
+		return 0;
+	return hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
+}
+
+/* Processes the whole frames at the start of data (size bytes) while c may process. Returns the
+ * bytes consumed; all of them when the connection stopped taking input (closed or doomed). */
+static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t *data,
+			   uint32_t size)
+{
+	uint32_t used = 0;
+	/* Bounded: each pass consumes a frame, and conn_can_process caps frames per iteration. */
+	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
+		struct hf_frame_header h;
+		enum hf_status st = hf_frame_header_decode(data + used, &h);
+		if (st == HF_ERR_MALFORMED) {
+			/* Bad magic, flags or reserved bits: the stream cannot be trusted. */
+			s->c.conns_closed_protocol++;
+			hf_conn_close(s, c, "malformed frame header");
+			return size;
+		}
+		if (st != HF_OK) {
+			/* Version or body size: the id is readable, so answer, then close (the body
+			 * is not skipped). */
+			hf_ops_reply_error(s, c, h.opcode, h.request_id, st, 0);
+			s->c.conns_closed_protocol++;
+			c->doomed = 1;
+			return size;
+		}
+		uint64_t frame_size = (uint64_t)HF_FRAME_HEADER_SIZE + h.body_size;
+		if (size - used < frame_size)
+			break;
+		hf_ops_handle(s, c, &h, data + used + HF_FRAME_HEADER_SIZE);
+		used += (uint32_t)frame_size;
+		c->frames_iter++;
+		if (c->state != HF_CONN_OPEN)
+			return size;
+	}
+	HF_ASSERT(used <= size);
+	return used;
+}
+
+void hf_conn_pump(struct hf_shard *s, struct hf_conn *c)
+{
+	uint32_t pending = stash_pending(c);
+	if (pending == 0 || c->state != HF_CONN_OPEN)
+		return;
+	uint32_t used = conn_parse(s, c, c->stash.data + c->stash_off, pending);
+	if (c->state != HF_CONN_OPEN)
+		return;
+	HF_ASSERT(used <= pending);
+	c->stash_off += used;
+	if (c->stash_off == c->stash.size) {
+		c->stash_off = 0;
+		c->stash.size = 0;
+	}
+}
+
+/* New bytes from the peer (borrowed: a provided buffer the caller recycles after this returns). */
+static void conn_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size)
+{
+	s->c.bytes_in += size;
+	c->active_ms = s->mono_ms;
+	if (c->read_eof || c->doomed || s->stopping)
+		return;
+	uint32_t used = 0;
+	int had_pending = stash_pending(c) > 0;
+	if (!had_pending)
+		used = conn_parse(s, c, data, size);
+	if (c->state != HF_CONN_OPEN || c->doomed || used == size)
+		return;
+	if (stash_append(c, data + used, size - used) != 0) {
+		s->c.input_overflows++;
+		hf_log_warn("connection %u: unprocessed input past %u bytes: closing it",
+			    conn_index(s, c), HF_CONN_STASH_SIZE_MAX);
+		hf_conn_close(s, c, "input overflow");
+		return;
+	}
+	if (had_pending)
+		hf_conn_pump(s, c);
+}
+
+void hf_conn_on_accept(struct hf_shard *s, int fd)
+{
+	HF_ASSERT(fd >= 0);
+	if (s->stopping || s->free_head == 0) {
+		if (!s->stopping) {
+			s->c.conns_rejected++;
+			hf_log_debug("connection refused: %u connections open (--max-connections)",
+				     s->conns_open);
+		}
+		close(fd);
+		return;
+	}
+	uint32_t index = s->free_head - 1;
+	struct hf_conn *c = &s->conns[index];
+	HF_ASSERT(c->state == HF_CONN_FREE && c->fd == -1);
+	HF_ASSERT(!c->on_batch && c->stash.data == NULL && c->fill.data == NULL);
+	s->free_head = c->free_next;
+	c->free_next = 0;
+	c->fd = fd;
+	c->state = HF_CONN_OPEN;
+	c->recv_armed = 0;
+	c->recv_cancel_sent = 0;
+	c->send_inflight = 0;
+	c->read_eof = 0;
+	c->doomed = 0;
+	c->parked = 0;
+	c->frames_iter = 0;
+	c->frames_iter_stamp = 0;
+	c->active_ms = s->mono_ms;
+	s->conns_open++;
+	s->c.conns_accepted++;
+	/* hf_conn_settle arms the recv at the end of this iteration. */
+	hf_conn_touch(s, c);
+}
+
+void hf_conn_on_recv(struct hf_shard *s, struct hf_conn *c, const struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		c->recv_armed = 0;
+		c->recv_cancel_sent = 0;
+	}
+	hf_conn_touch(s, c);
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (res > 0 && c->state == HF_CONN_OPEN) {
+			HF_ASSERT((uint32_t)res <= s->bufs.buf_size);
+			conn_input(s, c, hf_buf_ring_addr(&s->bufs, bid), (uint32_t)res);
+		}
+		hf_buf_ring_recycle(&s->bufs, bid);
+		if (res > 0)
+			return;
+	}
+	if (res > 0) {
+		hf_log_error("connection %u: recv of %d bytes without a buffer", conn_index(s, c),
+			     res);
+		hf_conn_close(s, c, "recv without buffer");
+	} else if (res == 0) {
+		c->read_eof = 1;
+	} else if (res == -ENOBUFS) {
+		/* The buffer ring ran dry: the recv ended (no F_MORE) and hf_conn_settle re-arms it
+		 * once buffers are back; no data was lost. */
+		s->c.recv_enobufs++;
+	} else if (res != -ECANCELED) {
+		hf_log_debug("connection %u: recv: %s", conn_index(s, c), strerror(-res));
+		hf_conn_close(s, c, "recv error");
+	}
+}
+
+static void conn_send(struct hf_shard *s, struct hf_conn *c)
+{
+	HF_ASSERT(!c->send_inflight && c->out_off < c->out.size);
+	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	io_uring_prep_send(sqe, c->fd, c->out.data + c->out_off, c->out.size - c->out_off,
+			   MSG_NOSIGNAL);
+	sqe->user_data = hf_ud_make(HF_UD_SEND, conn_index(s, c), c->gen);
+	c->send_inflight = 1;
+}
+
+void hf_conn_on_send(struct hf_shard *s, struct hf_conn *c, int res)
+{
+	HF_ASSERT(c->send_inflight);
+	c->send_inflight = 0;
+	hf_conn_touch(s, c);
+	if (res <= 0) {
+		if (c->state == HF_CONN_OPEN) {
+			hf_log_debug("connection %u: send: %s", conn_index(s, c),
+				     res == 0 ? "no progress" : strerror(-res));
+			hf_conn_close(s, c, "send error");
+		}
+		return;
+	}
+	HF_ASSERT((uint64_t)c->out_off + (uint32_t)res <= c->out.size);
+	s->c.bytes_out += (uint32_t)res;
+	c->out_off += (uint32_t)res;
+	c->active_ms = s->mono_ms;
+	if (c->out_off == c->out.size) {
+		c->out.size = 0;
+		c->out_off = 0;
+	} else if (c->state == HF_CONN_OPEN) {
+		/* A short send: the rest was committed with the rest of its batch. */
+		conn_send(s, c);
+	}
+}
+
+static void conn_cancel(struct hf_shard *s, struct hf_conn *c, enum hf_ud_kind kind)
+{
+	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	io_uring_prep_cancel64(sqe, hf_ud_make(kind, conn_index(s, c), c->gen), 0);
+	sqe->user_data = hf_ud_make(HF_UD_CANCEL, conn_index(s, c), c->gen);
+}
+
+static void conn_arm_recv(struct hf_shard *s, struct hf_conn *c)
+{
+	HF_ASSERT(!c->recv_armed && c->state == HF_CONN_OPEN);
+	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = s->bufs.bgid;
+	sqe->user_data = hf_ud_make(HF_UD_RECV, conn_index(s, c), c->gen);
+	c->recv_armed = 1;
+	c->recv_cancel_sent = 0;
+}
+
+void hf_conn_close(struct hf_shard *s, struct hf_conn *c, const char *why)
+{
+	if (c->state != HF_CONN_OPEN)
+		return;
+	hf_log_debug("connection %u: closing: %s", conn_index(s, c), why);
+	c->state = HF_CONN_CLOSING;
+	/* Wakes a pending recv (it ends) and a send blocked on a full socket (it fails). */
+	(void)shutdown(c->fd, SHUT_RDWR);
+	if (c->recv_armed && !c->recv_cancel_sent) {
+		conn_cancel(s, c, HF_UD_RECV);
+		c->recv_cancel_sent = 1;
+	}
+	if (c->send_inflight)
+		conn_cancel(s, c, HF_UD_SEND);
+}
+
+static void conn_free(struct hf_shard *s, struct hf_conn *c)
+{
+	HF_ASSERT(c->state == HF_CONN_CLOSING && !c->recv_armed && !c->send_inflight);
+	HF_ASSERT(!c->on_batch);
+	close(c->fd);
+	c->fd = -1;
+	hf_conn_free_buffers(c);
+	c->state = HF_CONN_FREE;
+	c->gen = (c->gen + 1) & HF_CONN_GEN_MASK;
+	c->free_next = s->free_head;
+	s->free_head = conn_index(s, c) + 1;
+	HF_ASSERT(s->conns_open > 0);
+	s->conns_open--;
+	s->c.conns_closed++;
+}
+
+void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
+{
+	if (c->state == HF_CONN_FREE)
+		return;
+	if (c->state == HF_CONN_OPEN) {
+		/* INVARIANTS 2 and 4: the batch is committed and out is idle. */
+		HF_ASSERT(!c->on_batch);
+		if (!c->send_inflight && c->fill.size > 0) {
+			struct hf_bytes sent = c->out;
+			HF_ASSERT(sent.size == 0 && c->out_off == 0);
+			c->out = c->fill;
+			c->fill = sent;
+			conn_send(s, c);
+		}
+		uint64_t queued = hf_conn_queued(c);
+		int over = queued >= s->cfg->conn_buffer_size_max;
+		if (over && !c->parked)
+			s->c.conns_parked++;
+		c->parked = (uint8_t)over;
+
+		int pending = stash_ready(c);
+		if ((c->doomed || (c->read_eof && !pending)) && queued == 0) {
+			/* Every answer is sent: a doomed connection, or a peer that finished
+			 * sending (a partial frame left is a truncated request: dropped). */
+			hf_conn_close(s, c, c->doomed ? "protocol error answered" : "peer closed");
+		} else {
+			int want_read = !c->read_eof && !c->doomed && !s->stopping && !over &&
+					!(pending && stash_pending(c) >= HF_CONN_STASH_STOP_SIZE);
+			if (want_read && !c->recv_armed)
+				conn_arm_recv(s, c);
+			else if (!want_read && c->recv_armed && !c->recv_cancel_sent) {
+				conn_cancel(s, c, HF_UD_RECV);
+				c->recv_cancel_sent = 1;
+			}
+			if (pending && !over && !c->doomed && !s->stopping && !c->on_ready) {
+				HF_ASSERT(s->ready_count < s->conns_max);
+				c->on_ready = 1;
+				s->ready[s->ready_count++] = conn_index(s, c);
+			}
+		}
+	}
+	if (c->state == HF_CONN_CLOSING && !c->recv_armed && !c->send_inflight)
+		conn_free(s, c);
+}
+
+/* ---- Replies ---- */
+
+static int64_t fill_append_reply(struct hf_shard *s, struct hf_conn *c, const struct hf_reply *rep)
+{
+	size_t size = hf_reply_size(rep);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE && size <= HF_FRAME_SIZE_MAX);
+	if (bytes_reserve(&c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
+		hf_log_warn("connection %u: no memory for a %zu-byte reply: closing it",
+			    conn_index(s, c), size);
+		hf_conn_close(s, c, "reply buffer");
+		return -ENOMEM;
+	}
+	uint32_t offset = c->fill.size;
+	size_t written = hf_reply_encode(rep, c->fill.data + offset, c->fill.cap - offset);
+	HF_ASSERT(written == size);
+	c->fill.size += (uint32_t)written;
+	return offset;
+}
+
+int64_t hf_conn_reply(struct hf_shard *s, struct hf_conn *c, const struct hf_reply *rep)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	int64_t offset = fill_append_reply(s, c, rep);
+	if (offset < 0)
+		return offset;
+	s->c.frames_out++;
+	if (rep->status != HF_OK) {
+		s->c.replies_error++;
+		if (rep->status == HF_MOVED)
+			s->c.replies_moved++;
+		else if (rep->status == HF_BUSY)
+			s->c.replies_busy++;
+		else if (rep->status == HF_ERR_IO)
+			s->c.replies_io++;
+	}
+	return offset;
+}
+
+int hf_conn_reply_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size,
+		      uint64_t request_id)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN && size >= HF_FRAME_HEADER_SIZE);
+	if (bytes_reserve(&c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
+		hf_conn_close(s, c, "reply buffer");
+		return -ENOMEM;
+	}
+	uint8_t *at = c->fill.data + c->fill.size;
+	memcpy(at, frame, size);
+	hf_put_le64(at + 8, request_id); /* header offset 8: request_id */
+	c->fill.size += size;
+	s->c.frames_out++;
+	return 0;
+}
+
+/* ---- Group commit bookkeeping ---- */
+
+void hf_conn_batch_note(struct hf_shard *s, struct hf_conn *c, uint32_t offset)
+{
+	HF_ASSERT(s->batch_replies_count < HF_SHARD_BATCH_REPLIES_MAX);
+	HF_ASSERT(offset < c->fill.size);
+	if (!c->on_batch) {
+		HF_ASSERT(s->batch_conns_count < s->conns_max);
+		c->on_batch = 1;
+		c->batch_start = offset;
+		c->batch_first = 0;
+		c->batch_last = 0;
+		s->batch_conns[s->batch_conns_count++] = conn_index(s, c);
+	}
+	uint32_t n = s->batch_replies_count++;
+	s->batch_replies[n].offset = offset;
+	s->batch_replies[n].next = 0;
+	if (c->batch_last != 0)
+		s->batch_replies[c->batch_last - 1].next = n + 1;
+	else
+		c->batch_first = n + 1;
+	c->batch_last = n + 1;
+}
+
+/* Rewrites c's replies of the failed batch: its store replies become HF_ERR_IO, anything else
+ * between them (PING, MOVED, malformed answers) stays as it was. */
+static void conn_batch_rewrite(struct hf_shard *s, struct hf_conn *c)
+{
+	HF_ASSERT(c->batch_start <= c->fill.size);
+	uint32_t region = c->fill.size - c->batch_start;
+	if (bytes_reserve(&s->scratch, region, UINT32_MAX) != 0) {
+		hf_conn_close(s, c, "no memory to rewrite a failed batch");
+		return;
+	}
+	memcpy(s->scratch.data, c->fill.data + c->batch_start, region);
+	c->fill.size = c->batch_start;
+
+	uint32_t next = c->batch_first;
+	uint32_t pos = 0;
+	/* Bounded by region: every pass consumes one of our own, well-formed reply frames. */
+	while (pos < region) {
+		struct hf_frame_header h;
+		HF_ASSERT(region - pos >= HF_FRAME_HEADER_SIZE);
+		enum hf_status st = hf_frame_header_decode(s->scratch.data + pos, &h);
+		HF_ASSERT(st == HF_OK);
+		uint32_t frame_size = HF_FRAME_HEADER_SIZE + h.body_size;
+		HF_ASSERT(frame_size <= region - pos);
+		int64_t rc;
+		if (next != 0 && s->batch_replies[next - 1].offset == c->batch_start + pos) {
+			struct hf_reply *rep = &s->rep;
+			rep->opcode = h.opcode;
+			rep->status = HF_ERR_IO;
+			rep->request_id = h.request_id;
+			rep->detail = 0;
+			rc = fill_append_reply(s, c, rep);
+			s->c.replies_io++;
+			next = s->batch_replies[next - 1].next;
+		} else {
+			rc = bytes_reserve(&c->fill, (uint64_t)c->fill.size + frame_size,
+					   fill_cap_max(s));
+			if (rc == 0) {
+				memcpy(c->fill.data + c->fill.size, s->scratch.data + pos,
+				       frame_size);
+				c->fill.size += frame_size;
+			} else {
+				hf_conn_close(s, c, "no memory to rewrite a failed batch");
+			}
+		}
+		if (rc < 0)
+			return;
+		pos += frame_size;
+	}
+	HF_ASSERT(pos == region && next == 0);
+}
+
+void hf_conn_batch_fail(struct hf_shard *s)
+{
+	for (uint32_t i = 0; i < s->batch_conns_count; i++) {
+		struct hf_conn *c = &s->conns[s->batch_conns[i]];
+		HF_ASSERT(c->on_batch);
+		if (c->state == HF_CONN_OPEN)
+			conn_batch_rewrite(s, c);
+	}
+}
+
+void hf_conn_batch_reset(struct hf_shard *s)
+{
+	for (uint32_t i = 0; i < s->batch_conns_count; i++) {
+		struct hf_conn *c = &s->conns[s->batch_conns[i]];
+		c->on_batch = 0;
+		c->batch_first = 0;
+		c->batch_last = 0;
+	}
+	s->batch_conns_count = 0;
+	s->batch_replies_count = 0;
+	s->batch_ops = 0;
+}

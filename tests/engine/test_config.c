@@ -1,0 +1,123 @@
+/* Goal: holdfastd's flags parse to the documented defaults and values, and every bad flag is one
+ * clear refusal (never a crash, never a silent default).
+ * Method: call hf_engine_config_parse on argument vectors: defaults, every flag in both spellings
+ * ("--flag value", "--flag=value"), then unknown flags, missing values, values out of range, and
+ * combinations that are refused. */
+#include "engine/config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+static enum hf_config_parse parse(struct hf_engine_config *cfg, char *err, int argc, ...)
+{
+	char *argv[32];
+	va_list ap;
+	va_start(ap, argc);
+	argv[0] = "holdfastd";
+	for (int i = 1; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	return hf_engine_config_parse(argc, argv, 2, cfg, err, 256);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 1), HF_CONFIG_OK);
+	assert_string_equal(cfg.host, "127.0.0.1");
+	assert_int_equal(cfg.port, 7070);
+	assert_int_equal(cfg.shards_count, 2); /* the CPU count given */
+	assert_string_equal(cfg.data_dir, "./data");
+	assert_int_equal(cfg.durability, HF_DURABILITY_FSYNC);
+	assert_int_equal(cfg.connections_max, HF_ENGINE_CONNECTIONS_DEFAULT);
+	assert_int_equal(cfg.conn_buffer_size_max, HF_ENGINE_CONN_BUFFER_DEFAULT);
+	assert_int_equal(cfg.idle_timeout_s, 0);
+	assert_int_equal(cfg.pin, 1);
+	assert_int_equal(cfg.log_level, HF_LOG_INFO);
+	struct hf_store_config store;
+	hf_store_config_default(&store);
+	assert_memory_equal(&cfg.store, &store, sizeof(store));
+	assert_string_equal(cfg.restore_from, "");
+}
+
+static void test_every_flag(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 23, "--listen", "10.1.2.3:9000", "--shards=3",
+			       "--data-dir", "/tmp/x", "--durability=wal", "--restore-from",
+			       "/tmp/b", "--force", "--max-connections=7", "--max-conn-buffer",
+			       "65536", "--idle-timeout=30", "--hold-lifetime-max", "600",
+			       "--events-max=5", "--seats-max", "1000", "--records-max=99",
+			       "--log-level", "debug", "--no-pin"),
+			 HF_CONFIG_OK);
+	assert_string_equal(cfg.host, "10.1.2.3");
+	assert_int_equal(cfg.port, 9000);
+	assert_int_equal(cfg.shards_count, 3);
+	assert_string_equal(cfg.data_dir, "/tmp/x");
+	assert_int_equal(cfg.durability, HF_DURABILITY_WAL);
+	assert_string_equal(cfg.restore_from, "/tmp/b");
+	assert_int_equal(cfg.force, 1);
+	assert_int_equal(cfg.connections_max, 7);
+	assert_int_equal(cfg.conn_buffer_size_max, 65536);
+	assert_int_equal(cfg.idle_timeout_s, 30);
+	assert_int_equal(cfg.hold_lifetime_max_s, 600);
+	assert_int_equal(cfg.store.events_max, 5);
+	assert_int_equal(cfg.store.seats_max, 1000);
+	assert_int_equal(cfg.store.records_max, 99);
+	assert_int_equal(cfg.log_level, HF_LOG_DEBUG);
+	assert_int_equal(cfg.pin, 0);
+	assert_int_equal(parse(&cfg, err, 2, "--help"), HF_CONFIG_HELP);
+}
+
+static void test_bad_flags(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 2, "--bogus"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "unknown flag"));
+	assert_int_equal(parse(&cfg, err, 2, "--shards"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "needs a value"));
+	assert_int_equal(parse(&cfg, err, 2, "plain"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--shards", "0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--shards", "257"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--shards", "-1"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--shards", "2x"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--listen", "localhost:7070"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--listen", "127.0.0.1"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--listen", "127.0.0.1:0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--listen", "127.0.0.1:65536"), HF_CONFIG_BAD);
+	/* The last shard's port would pass 65535. */
+	assert_int_equal(parse(&cfg, err, 5, "--listen", "127.0.0.1:65535", "--shards", "2"),
+			 HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--durability", "sometimes"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--log-level", "loud"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--max-conn-buffer", "10"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--max-connections", "0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--hold-lifetime-max", "86401"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--data-dir", ""), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 2, "--force"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 2, "--no-pin=1"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 5, "--restore-from", "/b", "--durability", "none"),
+			 HF_CONFIG_BAD);
+	/* Every refusal says something on one line. */
+	assert_true(strlen(err) > 0 && strchr(err, '\n') == NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_every_flag),
+	    cmocka_unit_test(test_bad_flags),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
