@@ -100,9 +100,13 @@ static void worker_on_done(void *arg, uint64_t tag, const struct hf_bench_result
 			break;
 		case HF_BENCH_OUTCOME_REFUSED:
 			s->refused++;
+			if (s->refused_first == 0)
+				s->refused_first = res->status;
 			break;
 		default:
 			s->errors++;
+			if (s->error_first == 0)
+				s->error_first = res->error ? res->error : res->status;
 			break;
 		}
 		if (res->error == 0)

@@ -3,12 +3,17 @@
 
 #include "base/assert.h"
 
+#include "proto/proto.h"
+
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 void hf_bench_op_stats_init(struct hf_bench_op_stats *stats)
 {
 	stats->ok = stats->refused = stats->errors = 0;
+	stats->error_first = 0;
+	stats->refused_first = 0;
 	hf_hist_init(&stats->hist);
 }
 
@@ -17,7 +22,23 @@ void hf_bench_op_stats_merge(struct hf_bench_op_stats *dst, const struct hf_benc
 	dst->ok += src->ok;
 	dst->refused += src->refused;
 	dst->errors += src->errors;
+	if (dst->error_first == 0)
+		dst->error_first = src->error_first;
+	if (dst->refused_first == 0)
+		dst->refused_first = src->refused_first;
 	hf_hist_merge(&dst->hist, &src->hist);
+}
+
+/* "SEAT_TAKEN", "ETIMEDOUT"-style name of a first error or refusal, into buf. */
+static const char *error_name(int error, char *buf, size_t size)
+{
+	if (error == 0)
+		snprintf(buf, size, "%s", "");
+	else if (error < 0)
+		snprintf(buf, size, "errno %d (%s)", -error, strerror(-error));
+	else
+		snprintf(buf, size, "%s", hf_status_name((uint16_t)error));
+	return buf;
 }
 
 static double us(uint64_t ns)
@@ -55,6 +76,15 @@ void hf_bench_report_table(FILE *out, const struct hf_bench_report *r)
 			s->errors, us(hf_hist_percentile(&s->hist, 50)),
 			us(hf_hist_percentile(&s->hist, 90)), us(hf_hist_percentile(&s->hist, 99)),
 			us(hf_hist_percentile(&s->hist, 99.9)), us(s->hist.value_max_ns));
+	}
+	for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {
+		const struct hf_bench_op_stats *s = &r->ops[k];
+		char e1[96], e2[96];
+		if (!op_shown(r, k) || (s->errors == 0 && s->refused == 0))
+			continue;
+		fprintf(out, "  %s: first refusal %s, first error %s\n", hf_bench_op_name(k),
+			s->refused ? error_name(s->refused_first, e1, sizeof(e1)) : "-",
+			s->errors ? error_name(s->error_first, e2, sizeof(e2)) : "-");
 	}
 	if (o->workload == HF_BENCH_WORKLOAD_ONSALE) {
 		static const char *const names[HF_BENCH_SELLOUT_MARKS] = {"50%", "90%", "99%",
@@ -136,20 +166,23 @@ void hf_bench_report_json(FILE *out, const struct hf_bench_report *r)
 	uint64_t ok_total = 0;
 	for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {
 		const struct hf_bench_op_stats *s = &r->ops[k];
+		char e1[96], e2[96];
 		if (k == HF_BENCH_OP_CREATE && !op_shown(r, k))
 			continue;
 		ok_total += s->ok;
-		fprintf(out,
-			"%s\"%s\": {\"ok_per_s\": %.1f, \"ok\": %" PRIu64 ", \"refused\": %" PRIu64
-			", \"errors\": %" PRIu64
-			", \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": "
-			"%.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"mean_us\": %.1f}",
-			first ? "" : ", ", hf_bench_op_name(k),
-			r->duration_s > 0 ? (double)s->ok / r->duration_s : 0.0, s->ok, s->refused,
-			s->errors, us(hf_hist_percentile(&s->hist, 50)),
-			us(hf_hist_percentile(&s->hist, 90)), us(hf_hist_percentile(&s->hist, 99)),
-			us(hf_hist_percentile(&s->hist, 99.9)), us(s->hist.value_max_ns),
-			hf_hist_mean(&s->hist) / 1000.0);
+		fprintf(
+		    out,
+		    "%s\"%s\": {\"ok_per_s\": %.1f, \"ok\": %" PRIu64 ", \"refused\": %" PRIu64
+		    ", \"errors\": %" PRIu64 ", \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": "
+		    "%.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"mean_us\": %.1f, "
+		    "\"first_refusal\": \"%s\", \"first_error\": \"%s\"}",
+		    first ? "" : ", ", hf_bench_op_name(k),
+		    r->duration_s > 0 ? (double)s->ok / r->duration_s : 0.0, s->ok, s->refused,
+		    s->errors, us(hf_hist_percentile(&s->hist, 50)),
+		    us(hf_hist_percentile(&s->hist, 90)), us(hf_hist_percentile(&s->hist, 99)),
+		    us(hf_hist_percentile(&s->hist, 99.9)), us(s->hist.value_max_ns),
+		    hf_hist_mean(&s->hist) / 1000.0, error_name(s->refused_first, e1, sizeof(e1)),
+		    error_name(s->error_first, e2, sizeof(e2)));
 		first = 0;
 	}
 	fprintf(out, "}, \"ok_per_s\": %.1f",

@@ -14,7 +14,9 @@ struct hf_bench_op_stats {
 	uint64_t ok;
 	uint64_t refused;
 	uint64_t errors;
-	struct hf_hist hist; /* latencies of answered requests (ok and refused), ns */
+	int error_first; /* the first error: -errno (no answer) or a status (< 16); 0 = none */
+	uint16_t refused_first; /* the first refusal status; 0 = none */
+	struct hf_hist hist;	/* latencies of answered requests (ok and refused), ns */
 };
 
 void hf_bench_op_stats_init(struct hf_bench_op_stats *stats);
