@@ -675,18 +675,20 @@ size_t hf_reply_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap)
 }
 
 /* Decodes a hold-shaped body (HOLD with a deadline, CONFIRM without). */
-static void rd_hold(struct rd *r, struct hf_rep_hold *h, int with_deadline)
+static enum hf_status rd_hold(struct rd *r, struct hf_rep_hold *h, int with_deadline)
 {
 	h->hold_id = rd_u64(r);
 	h->deadline_ms = with_deadline ? rd_u64(r) : 0;
 	h->seats_count = rd_u32(r);
-	if (r->bad || h->seats_count == 0 || h->seats_count > HF_HOLD_SEATS_MAX ||
-	    r->left != (uint64_t)h->seats_count * 4u) {
-		r->bad = 1;
-		return;
-	}
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (h->seats_count > HF_HOLD_SEATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (h->seats_count == 0 || r->left != (uint64_t)h->seats_count * 4u)
+		return HF_ERR_MALFORMED;
 	for (uint32_t i = 0; i < h->seats_count; i++)
 		h->seats[i] = rd_u32(r);
+	return HF_OK;
 }
 
 enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8_t *body,
@@ -729,11 +731,13 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 		break;
 	}
 	case HF_OP_HOLD:
-		rd_hold(&r, &out->hold, 1);
+	case HF_OP_CONFIRM: {
+		int is_hold = header->opcode == HF_OP_HOLD;
+		enum hf_status st = rd_hold(&r, is_hold ? &out->hold : &out->confirm, is_hold);
+		if (st != HF_OK)
+			return st;
 		break;
-	case HF_OP_CONFIRM:
-		rd_hold(&r, &out->confirm, 0);
-		break;
+	}
 	case HF_OP_EXTEND:
 		out->extend.deadline_ms = rd_u64(&r);
 		break;
@@ -755,6 +759,10 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 		if (r.left != n)
 			return HF_ERR_MALFORMED;
 		if (n > 0 && !rd_take(&r, (uint32_t)n, &a->bitmap))
+			return HF_ERR_MALFORMED;
+		/* Bits past count in the last byte are zero on the wire (the encoder clears them), so
+		 * that a decoded reply re-encodes to the same bytes. */
+		if (a->count % 8 != 0 && (a->bitmap[n - 1] >> (a->count % 8)) != 0)
 			return HF_ERR_MALFORMED;
 		break;
 	}
@@ -790,7 +798,9 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 			m->owners[i].port = rd_u16(&r);
 			uint8_t len = rd_u8(&r);
 			const uint8_t *host;
-			if (len == 0 || len > HF_HOST_SIZE_MAX || !rd_take(&r, len, &host))
+			if (len > HF_HOST_SIZE_MAX)
+				return HF_ERR_TOO_LARGE;
+			if (len == 0 || !rd_take(&r, len, &host))
 				return HF_ERR_MALFORMED;
 			memcpy(m->owners[i].host, host, len);
 			m->owners[i].host[len] = '\0';
@@ -814,7 +824,9 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 		for (uint32_t i = 0; i < st->stats_count; i++) {
 			uint8_t len = rd_u8(&r);
 			const uint8_t *name;
-			if (len == 0 || len > HF_STAT_NAME_SIZE_MAX || !rd_take(&r, len, &name))
+			if (len > HF_STAT_NAME_SIZE_MAX)
+				return HF_ERR_TOO_LARGE;
+			if (len == 0 || !rd_take(&r, len, &name))
 				return HF_ERR_MALFORMED;
 			if (memchr(name, '\0', len) != NULL)
 				return HF_ERR_MALFORMED;
