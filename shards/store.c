@@ -2,29 +2,35 @@
  * timer wheel that expires holds and forgets tombstones, the record format, and the checker.
  *
  * It sits between proto/ (request and reply structs) and the shard loop in engine/, which calls
- * hf_store_apply / hf_store_tick and persists the change records this file produces (shards/persist).
- * Everything is allocated at hf_store_create; large pools are reserved address space touched only as
- * they are used, so an idle store with big limits costs little resident memory.
+ * hf_store_apply / hf_store_tick and persists the change records this file produces
+ * (shards/persist). Everything is allocated at hf_store_create; large pools are reserved address
+ * space touched only as they are used, so an idle store with big limits costs little resident
+ * memory.
  *
  * INVARIANTS (checked by hf_store_check):
  *  1. For every event, bit s of free_bits is set iff seat s < seats_count has no owner; bits past
- *     seats_count are clear; free_count = popcount(free_bits) and block_free[b] = popcount of block b.
- *  2. A chunk of seats has an owner array (chunk_index != 0) iff chunk_used > 0, and chunk_used is the
- *     number of its seats with an owner.
- *  3. A seat's owner is a record in state HELD or BOOKED of the same event that lists the seat; every
- *     seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked twice.
+ *     seats_count are clear; free_count = popcount(free_bits) and block_free[b] = popcount of block
+ * b.
+ *  2. A chunk of seats has an owner array (chunk_index != 0) iff chunk_used > 0, and chunk_used is
+ * the number of its seats with an owner.
+ *  3. A seat's owner is a record in state HELD or BOOKED of the same event that lists the seat;
+ * every seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked twice.
  *  4. held_count / booked_count of an event = seats owned by its HELD / BOOKED records; the holds /
  *     bookings counts = its HELD / BOOKED records. Store totals are the sums over events.
- *  5. Every used record is in record_table under (event_index, id), exactly once, ids unique per event.
+ *  5. Every used record is in record_table under (event_index, id), exactly once, ids unique per
+ * event.
  *  6. A record is in the wheel iff it is HELD (wheel_ms = deadline_ms) or a tombstone
- *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO list.
- *  7. For events with a user limit, users[] holds each user's held + booked seats (entries > 0 only).
- *  8. A HELD record's deadline <= created + lifetime; wheel slot lower bounds <= their entries' times.
+ *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO
+ * list.
+ *  7. For events with a user limit, users[] holds each user's held + booked seats (entries > 0
+ * only).
+ *  8. A HELD record's deadline <= created + lifetime; wheel slot lower bounds <= their entries'
+ * times.
  *
- * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to now_ms
- * (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due hold; a hold
- * named by id that is still due is expired on touch. Expiry sets ended_ms = deadline_ms whichever path
- * fires it, so replayed records and reloaded stores agree exactly. */
+ * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to
+ * now_ms (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due
+ * hold; a hold named by id that is still due is expired on touch. Expiry sets ended_ms =
+ * deadline_ms whichever path fires it, so replayed records and reloaded stores agree exactly. */
 #include "shards/store_int.h"
 
 #include "base/assert.h"
@@ -35,13 +41,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define WORD_BITS 64u
-#define CHUNK_WORDS (HF_STORE_CHUNK_SEATS / WORD_BITS)
-#define BLOCK_WORDS (HF_STORE_BLOCK_SEATS / WORD_BITS)
-#define EVENT_VALUE_SIZE 17u
+#define WORD_BITS		 64u
+#define CHUNK_WORDS		 (HF_STORE_CHUNK_SEATS / WORD_BITS)
+#define BLOCK_WORDS		 (HF_STORE_BLOCK_SEATS / WORD_BITS)
+#define EVENT_VALUE_SIZE	 17u
 #define RECORD_VALUE_HEADER_SIZE 44u
-#define RECORD_KEY_SIZE 17u
-#define EVENT_KEY_SIZE 9u
+#define RECORD_KEY_SIZE		 17u
+#define EVENT_KEY_SIZE		 9u
 
 HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_VALUE_SIZE_MAX,
 		 "a record value fits the change list's value slot");
@@ -49,7 +55,8 @@ HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits")
 HF_STATIC_ASSERT(HF_HOLD_SEATS_MAX <= 255u, "seats_count fits a u8");
 HF_STATIC_ASSERT(HF_EVENT_SEATS_MAX <= UINT32_MAX / 2, "seat indexes fit a u32");
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Small helpers */
 
 static uint32_t div_ceil32(uint32_t a, uint32_t b)
@@ -73,8 +80,8 @@ static size_t align8(size_t n)
 
 static void *reserve(size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -105,7 +112,8 @@ static uint64_t lifetime_ms(const struct event *ev)
 	return (uint64_t)ev->lifetime_s * 1000u;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* The change list */
 
 int hf_changes_init(struct hf_changes *changes, uint32_t capacity)
@@ -145,7 +153,8 @@ static uint32_t changes_room(const struct hf_changes *changes)
 	HF_ASSERT(changes->count <= changes->capacity);
 	HF_ASSERT(changes->values_size <= changes->values_capacity);
 	uint32_t items = changes->capacity - changes->count;
-	uint32_t values = (changes->values_capacity - changes->values_size) / HF_RECORD_VALUE_SIZE_MAX;
+	uint32_t values =
+	    (changes->values_capacity - changes->values_size) / HF_RECORD_VALUE_SIZE_MAX;
 	return items < values ? items : values;
 }
 
@@ -247,13 +256,15 @@ static void change_del_record(struct hf_store *store, struct hf_changes *changes
 	change_append(changes, HF_CHANGE_DEL, key, sizeof(key));
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Event table: id -> index */
 
 static uint32_t event_find(const struct hf_store *store, uint64_t id)
 {
 	uint32_t mask = store->event_table_mask;
-	for (uint32_t i = (uint32_t)hf_hash64(id) & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+	for (uint32_t i = (uint32_t)hf_hash64(id) & mask, n = 0; n <= mask;
+	     i = (i + 1) & mask, n++) {
 		uint32_t e = store->event_table[i];
 		if (e == 0)
 			return 0;
@@ -272,7 +283,8 @@ static void event_table_insert(struct hf_store *store, uint32_t index_1)
 	store->event_table[i] = index_1;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Record table: (event_index, id) -> record index + 1. Linear probing, backward-shift deletion. */
 
 static uint32_t record_home(const struct hf_store *store, uint32_t event_index, uint64_t id)
@@ -322,7 +334,8 @@ static void record_table_remove(struct hf_store *store, uint32_t index_1)
 			break;
 		const struct record *o = &store->records[r - 1];
 		uint32_t home = record_home(store, o->event_index, o->id);
-		/* Move o back into the hole when the hole lies between its home and where it sits. */
+		/* Move o back into the hole when the hole lies between its home and where it sits.
+		 */
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			store->record_table[i] = r;
 			store->record_table[j] = 0;
@@ -331,7 +344,8 @@ static void record_table_remove(struct hf_store *store, uint32_t index_1)
 	}
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Per (event, user) seat totals */
 
 static uint32_t user_home(const struct hf_store *store, uint32_t event_index, uint64_t user_id)
@@ -400,7 +414,8 @@ static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user
 	}
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Seats: the free bitmap, block counts and lazily allocated owner chunks */
 
 static uint32_t *chunk_entries(struct hf_store *store, uint32_t chunk_1)
@@ -464,7 +479,8 @@ static void seat_take(struct hf_store *store, struct event *ev, uint32_t seat, u
 	ev->chunk_used[ci]++;
 }
 
-static void seat_give_back(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1)
+static void seat_give_back(struct hf_store *store, struct event *ev, uint32_t seat,
+			   uint32_t owner_1)
 {
 	HF_ASSERT(seat < ev->seats_count && !seat_is_free(ev, seat));
 	uint32_t ci = seat / HF_STORE_CHUNK_SEATS;
@@ -508,7 +524,8 @@ static void record_seats_free(struct hf_store *store, struct record *rec)
 		user_sub(store, rec->event_index, rec->user_id, n);
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* The hashed timer wheel */
 
 static uint32_t wheel_slot_of(const struct hf_store *store, uint64_t at_ms)
@@ -563,7 +580,8 @@ static void wheel_cancel(struct hf_store *store, struct record *rec)
 	store->wheel_count--;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Records: pool, tombstone FIFO, transitions */
 
 static void tomb_push(struct hf_store *store, struct record *rec)
@@ -645,20 +663,27 @@ static void record_forget(struct hf_store *store, struct record *rec, struct hf_
  * NULL when every record is a live hold or booking. */
 static struct record *record_acquire(struct hf_store *store, struct hf_changes *changes)
 {
-	if (store->record_free_head == RECORD_NONE) {
+	if (store->record_free_head == RECORD_NONE &&
+	    store->records_high == store->cfg.records_max) {
 		if (store->tomb_head == RECORD_NONE)
 			return NULL;
 		record_forget(store, record_at(store, store->tomb_head), changes);
 	}
-	struct record *rec = record_at(store, store->record_free_head);
+	struct record *rec;
+	if (store->record_free_head != RECORD_NONE) {
+		rec = record_at(store, store->record_free_head);
+		store->record_free_head = rec->wheel_next;
+	} else {
+		rec = &store->records[store->records_high++];
+	}
 	HF_ASSERT(rec->state == RECORD_FREE);
-	store->record_free_head = rec->wheel_next;
 	rec->wheel_next = RECORD_NONE;
 	store->records_used++;
 	return rec;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Running the wheel */
 
 struct wheel_budget {
@@ -700,8 +725,8 @@ static int wheel_run_slot(struct hf_store *store, uint32_t slot, uint64_t now_ms
 	for (uint32_t r = store->wheel_head[slot], n = 0; r != RECORD_NONE; n++) {
 		HF_ASSERT(n < bound);
 		struct record *rec = record_at(store, r);
-		/* Firing may re-arm rec (a hold becoming a tombstone) at the head of this very slot,
-		 * behind the walk: it is then left for the next run. */
+		/* Firing may re-arm rec (a hold becoming a tombstone) at the head of this very
+		 * slot, behind the walk: it is then left for the next run. */
 		r = rec->wheel_next;
 		if (rec->wheel_ms <= now_ms && !wheel_fire(store, rec, b, changes))
 			complete = 0;
@@ -732,7 +757,8 @@ static int wheel_run(struct hf_store *store, uint64_t now_ms, struct wheel_budge
 	}
 	if (now_tick < store->wheel_cursor_tick) {
 		/* The clock stepped back: only the cursor's slot can hold due entries. */
-		return wheel_run_slot(store, (uint32_t)(store->wheel_cursor_tick % HF_STORE_WHEEL_SLOTS),
+		return wheel_run_slot(store,
+				      (uint32_t)(store->wheel_cursor_tick % HF_STORE_WHEEL_SLOTS),
 				      now_ms, b, changes);
 	}
 	uint64_t steps = now_tick - store->wheel_cursor_tick + 1;
@@ -779,7 +805,8 @@ uint64_t hf_store_next_deadline_ms(const struct hf_store *store)
 	return best;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Create / destroy */
 
 void hf_store_config_default(struct hf_store_config *cfg)
@@ -813,8 +840,8 @@ int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
 	/* Every event's arrays round up to whole words, blocks and chunks: one extra of each, plus
 	 * alignment, per event. */
 	s->arena_size = event_arena_size(cfg->seats_max) + (size_t)cfg->events_max * 64u;
-	uint64_t chunks = (cfg->seats_max + HF_STORE_CHUNK_SEATS - 1) / HF_STORE_CHUNK_SEATS +
-			  cfg->events_max;
+	uint64_t chunks =
+	    (cfg->seats_max + HF_STORE_CHUNK_SEATS - 1) / HF_STORE_CHUNK_SEATS + cfg->events_max;
 	uint64_t chunks_by_records = (uint64_t)cfg->records_max * HF_HOLD_SEATS_MAX;
 	s->chunks_max = (uint32_t)(chunks < chunks_by_records ? chunks : chunks_by_records);
 	s->event_table_mask = pow2_at_least(2ull * cfg->events_max) - 1;
@@ -834,9 +861,6 @@ int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
 		hf_store_destroy(s);
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < cfg->records_max; i++)
-		s->records[i].wheel_next = i + 2 <= cfg->records_max ? i + 2 : RECORD_NONE;
-	s->record_free_head = 1;
 	s->fixed_bytes = sizeof(*s) + (uint64_t)cfg->events_max * sizeof(*s->events) +
 			 ((uint64_t)s->event_table_mask + 1) * sizeof(uint32_t) +
 			 (uint64_t)cfg->records_max * sizeof(*s->records) +
@@ -910,7 +934,8 @@ static uint32_t event_add(struct hf_store *store, uint64_t id, uint32_t seats_co
 	return index;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Operations */
 
 static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
@@ -926,8 +951,8 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 	if (r->event_id == 0 || r->seats_count == 0 || r->seats_count > HF_EVENT_SEATS_MAX ||
 	    r->row_width > r->seats_count || r->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
 		return fail(rep, HF_ERR_INVALID, 0);
-	uint32_t lifetime_s = r->hold_lifetime_max_s ? r->hold_lifetime_max_s
-						     : HF_HOLD_LIFETIME_DEFAULT_S;
+	uint32_t lifetime_s =
+	    r->hold_lifetime_max_s ? r->hold_lifetime_max_s : HF_HOLD_LIFETIME_DEFAULT_S;
 	uint32_t e = event_find(store, r->event_id);
 	if (e != 0) {
 		const struct event *ev = &store->events[e - 1];
@@ -939,8 +964,8 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 	if (store->events_count >= store->cfg.events_max ||
 	    store->seats_total + r->seats_count > store->cfg.seats_max)
 		return fail(rep, HF_ERR_CAPACITY, 0);
-	uint32_t index = event_add(store, r->event_id, r->seats_count, r->row_width, r->user_limit,
-				   lifetime_s);
+	uint32_t index =
+	    event_add(store, r->event_id, r->seats_count, r->row_width, r->user_limit, lifetime_s);
 	change_put_event(changes, &store->events[index]);
 	return HF_OK;
 }
@@ -1339,8 +1364,8 @@ static enum hf_status op_avail(struct hf_store *store, const struct hf_req_avail
 		return fail(rep, HF_NO_EVENT, 0);
 	const struct event *ev = &store->events[e - 1];
 	if (r->count != 0 && (uint64_t)r->first + r->count > ev->seats_count)
-		return fail(rep, HF_SEAT_RANGE, r->first >= ev->seats_count ? r->first
-									  : ev->seats_count);
+		return fail(rep, HF_SEAT_RANGE,
+			    r->first >= ev->seats_count ? r->first : ev->seats_count);
 	rep->avail.seats_count = ev->seats_count;
 	rep->avail.free_count = ev->free_count;
 	rep->avail.first = r->count ? r->first : 0;
@@ -1406,7 +1431,7 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 
 	/* Time-driven changes first, so that the op sees no hold past its deadline. */
 	struct wheel_budget b = {
-		.holds_left = UINT32_MAX, .tombs_left = UINT32_MAX, .room_keep = HF_OP_CHANGES_MAX};
+	    .holds_left = UINT32_MAX, .tombs_left = UINT32_MAX, .room_keep = HF_OP_CHANGES_MAX};
 	wheel_run(store, now_ms, &b, changes);
 	uint32_t op_changes_before = changes->count;
 
@@ -1416,8 +1441,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 		st = op_create_event(store, &req->create_event, rep, changes);
 		break;
 	case HF_OP_EVENT_INFO: {
-		uint32_t e = req->event_info.event_id ? event_find(store, req->event_info.event_id)
-						      : 0;
+		uint32_t e =
+		    req->event_info.event_id ? event_find(store, req->event_info.event_id) : 0;
 		if (req->event_info.event_id == 0)
 			st = fail(rep, HF_ERR_INVALID, 0);
 		else if (e == 0)
@@ -1452,8 +1477,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 		break;
 	}
 	HF_ASSERT(rep->status == (uint16_t)st);
-	/* The op's own records (lazily settled records included) fit the HF_OP_CHANGES_MAX the caller
-	 * guaranteed; anything more used room past it (change_append asserts the list never
+	/* The op's own records (lazily settled records included) fit the HF_OP_CHANGES_MAX the
+	 * caller guaranteed; anything more used room past it (change_append asserts the list never
 	 * overflows). */
 	HF_ASSERT(changes->count - op_changes_before <= HF_OP_CHANGES_MAX ||
 		  changes_room(changes) >= HF_OP_CHANGES_MAX - 2u);
@@ -1465,7 +1490,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	return st;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Recovery */
 
 static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint8_t *v, size_t size)
@@ -1529,7 +1555,7 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 				return HF_ERR_MALFORMED; /* two records own one seat */
 		}
 	}
-	if (store->record_free_head == RECORD_NONE)
+	if (store->record_free_head == RECORD_NONE && store->records_high == store->cfg.records_max)
 		return HF_ERR_CAPACITY;
 	struct record *rec = record_acquire(store, changes);
 	HF_ASSERT(rec);
@@ -1602,7 +1628,8 @@ enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t 
 	return st;
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* Inspection */
 
 void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
@@ -1646,7 +1673,8 @@ void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot
 	}
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------------
+ */
 /* The checker */
 
 #define CHECK(cond)                                                                                \
@@ -1720,12 +1748,14 @@ void hf_store_check(const struct hf_store *store)
 	CHECK(seats == store->seats_total && free_count == store->free_total);
 	CHECK(held == store->held_total && booked == store->booked_total);
 	CHECK(store->chunks_used <= store->chunks_high && store->chunks_high <= store->chunks_max);
+	CHECK(store->records_used <= store->records_high &&
+	      store->records_high <= store->cfg.records_max);
 
 	uint32_t used = 0, holds = 0, bookings = 0, tombs = 0, in_wheel = 0, listed_seats = 0;
 	uint32_t *ev_holds = calloc(store->events_count + 1u, sizeof(uint32_t));
 	uint32_t *ev_bookings = calloc(store->events_count + 1u, sizeof(uint32_t));
 	HF_ASSERT(ev_holds && ev_bookings);
-	for (uint32_t i = 0; i < store->cfg.records_max; i++) {
+	for (uint32_t i = 0; i < store->records_high; i++) {
 		const struct record *rec = &store->records[i];
 		if (rec->state == RECORD_FREE) {
 			CHECK(!rec->in_wheel);
@@ -1814,7 +1844,7 @@ void hf_store_check(const struct hf_store *store)
 	for (uint32_t i = 0; i <= store->users_mask; i++)
 		user_seats_sum += store->users[i].event_index_1 ? store->users[i].seats_count : 0;
 	uint64_t limited_owned = 0;
-	for (uint32_t i = 0; i < store->cfg.records_max; i++) {
+	for (uint32_t i = 0; i < store->records_high; i++) {
 		const struct record *rec = &store->records[i];
 		if ((rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) &&
 		    store->events[rec->event_index].user_limit != 0)

@@ -1,7 +1,7 @@
 /* Internals of the seat store, shared by store.c and its tests and micro-benchmark.
  *
- * Nothing outside shards/, tests/shards/ and bench/store_bench.c includes this header: the layout below
- * may change at any time. The public contract is shards/store.h. */
+ * Nothing outside shards/, tests/shards/ and bench/store_bench.c includes this header: the layout
+ * below may change at any time. The public contract is shards/store.h. */
 #ifndef HF_SHARDS_STORE_INT_H
 #define HF_SHARDS_STORE_INT_H
 
@@ -17,7 +17,7 @@
 #define HF_STORE_BLOCK_SEATS 4096u
 /* Timer wheel: slots and the width of one slot. Span = 4096 * 16 ms = 65.5 s per rotation; later
  * deadlines wait in their slot for more rotations (each entry keeps its exact time). */
-#define HF_STORE_WHEEL_SLOTS 4096u
+#define HF_STORE_WHEEL_SLOTS   4096u
 #define HF_STORE_WHEEL_TICK_MS 16u
 /* Version byte that opens every record value. */
 #define HF_STORE_RECORD_VERSION 1u
@@ -48,50 +48,50 @@ enum record_state {
 #define RECORD_NONE 0u /* "no record" in links and owner arrays, which store index + 1 */
 
 struct record {
-	uint64_t id;          /* hold id = booking id, non-zero */
+	uint64_t id;	      /* hold id = booking id, non-zero */
 	uint64_t user_id;     /* as given in the HOLD */
 	uint64_t created_ms;  /* wall clock of the HOLD */
 	uint64_t deadline_ms; /* current deadline (kept after confirm, for replays) */
 	uint64_t ended_ms;    /* tombstones: when it ended (the deadline for EXPIRED) */
 	uint64_t fingerprint; /* hash of user, mode, count and explicit seats */
-	uint64_t wheel_ms;    /* when the wheel fires it: deadline (HELD) or ended + ttl (tombstone) */
+	uint64_t wheel_ms; /* when the wheel fires it: deadline (HELD) or ended + ttl (tombstone) */
 	uint32_t event_index; /* into store->events */
 	uint32_t wheel_prev;  /* record index + 1 in the wheel slot list; 0 = none */
 	uint32_t wheel_next;  /* ... also the free-list link when FREE */
 	uint32_t tomb_prev;   /* tombstone FIFO (oldest first) */
 	uint32_t tomb_next;
-	uint32_t wheel_slot;  /* the wheel slot it is linked in, when in_wheel */
-	uint8_t state;       /* enum record_state */
-	uint8_t mode;        /* enum hf_hold_mode */
-	uint8_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
-	uint8_t in_wheel;    /* 1 when linked in a wheel slot */
+	uint32_t wheel_slot;		   /* the wheel slot it is linked in, when in_wheel */
+	uint8_t state;			   /* enum record_state */
+	uint8_t mode;			   /* enum hf_hold_mode */
+	uint8_t seats_count;		   /* 1 .. HF_HOLD_SEATS_MAX */
+	uint8_t in_wheel;		   /* 1 when linked in a wheel slot */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* explicit: request order; best: ascending */
 };
 
 struct event {
 	uint64_t id;
-	uint32_t seats_count;         /* 1 .. HF_EVENT_SEATS_MAX */
-	uint32_t row_width;           /* 0 = one row */
-	uint32_t user_limit;          /* 0 = none */
-	uint32_t lifetime_s;          /* effective, 1 .. HF_HOLD_LIFETIME_MAX_S */
+	uint32_t seats_count; /* 1 .. HF_EVENT_SEATS_MAX */
+	uint32_t row_width;   /* 0 = one row */
+	uint32_t user_limit;  /* 0 = none */
+	uint32_t lifetime_s;  /* effective, 1 .. HF_HOLD_LIFETIME_MAX_S */
 	uint32_t free_count;
 	uint32_t held_count;
 	uint32_t booked_count;
-	uint32_t holds_count;    /* live holds */
+	uint32_t holds_count;	 /* live holds */
 	uint32_t bookings_count; /* live bookings */
-	uint32_t words_count;    /* ceil(seats / 64) */
-	uint32_t blocks_count;   /* ceil(seats / HF_STORE_BLOCK_SEATS) */
-	uint32_t chunks_count;   /* ceil(seats / HF_STORE_CHUNK_SEATS) */
-	uint64_t *free_bits;     /* bit set = seat free; bits past seats_count are 0 */
-	uint32_t *block_free;    /* free seats per block */
-	uint32_t *chunk_index;   /* owner chunk (pool index + 1) per chunk of seats, 0 = all free */
-	uint16_t *chunk_used;    /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
+	uint32_t words_count;	 /* ceil(seats / 64) */
+	uint32_t blocks_count;	 /* ceil(seats / HF_STORE_BLOCK_SEATS) */
+	uint32_t chunks_count;	 /* ceil(seats / HF_STORE_CHUNK_SEATS) */
+	uint64_t *free_bits;	 /* bit set = seat free; bits past seats_count are 0 */
+	uint32_t *block_free;	 /* free seats per block */
+	uint32_t *chunk_index;	 /* owner chunk (pool index + 1) per chunk of seats, 0 = all free */
+	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
 };
 
 struct user_entry {
 	uint64_t user_id;
 	uint32_t event_index_1; /* event index + 1; 0 = empty slot */
-	uint32_t seats_count;   /* held + booked seats of the user in the event, >= 1 */
+	uint32_t seats_count;	/* held + booked seats of the user in the event, >= 1 */
 };
 
 struct hf_store {
@@ -103,14 +103,14 @@ struct hf_store {
 	uint32_t *event_table; /* index + 1; linear probing */
 	uint32_t event_table_mask;
 
-	/* Per-event arrays (bitmaps, counts, chunk maps): a bump arena reserved at create, touched as
-	 * events are created. */
+	/* Per-event arrays (bitmaps, counts, chunk maps): a bump arena reserved at create, touched
+	 * as events are created. */
 	uint8_t *arena;
 	size_t arena_size;
 	size_t arena_used;
 
-	/* Owner chunks: a reserved pool of chunks_max * HF_STORE_CHUNK_SEATS u32, touched up to the high
-	 * water mark; freed chunks go to a free list linked through their first entry. */
+	/* Owner chunks: a reserved pool of chunks_max * HF_STORE_CHUNK_SEATS u32, touched up to the
+	 * high water mark; freed chunks go to a free list linked through their first entry. */
 	uint32_t *chunks;
 	uint32_t chunks_max;
 	uint32_t chunks_high; /* chunks ever handed out from the bump end */
@@ -118,10 +118,11 @@ struct hf_store {
 	uint32_t chunk_free_head; /* index + 1 */
 
 	/* Records: holds, bookings and tombstones. */
-	struct record *records;
+	struct record *records; /* zeroed (calloc): untouched records cost no resident memory */
 	uint32_t records_used;
-	uint32_t record_free_head; /* index + 1 */
-	uint32_t *record_table;    /* index + 1; key (event_index, id) */
+	uint32_t records_high;	   /* records ever handed out from the bump end */
+	uint32_t record_free_head; /* index + 1; records given back below records_high */
+	uint32_t *record_table;	   /* index + 1; key (event_index, id) */
 	uint32_t record_table_mask;
 	uint32_t tomb_head; /* oldest tombstone, index + 1 */
 	uint32_t tomb_tail;
@@ -148,7 +149,7 @@ struct hf_store {
 	uint32_t tombstones_total;
 	uint64_t holds_expired_total;
 
-	uint64_t fixed_bytes; /* bytes allocated at create (pools, tables, scratch) */
+	uint64_t fixed_bytes;	/* bytes allocated at create (pools, tables, scratch) */
 	uint8_t *avail_scratch; /* HF_AVAIL_RANGE_MAX / 8 bytes */
 };
 

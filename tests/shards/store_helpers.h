@@ -21,16 +21,16 @@ static inline enum hf_status th_create(struct hf_store *s, struct hf_changes *ch
 				       uint32_t lifetime_s)
 {
 	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
-	req.create_event = (struct hf_req_create_event){ev, seats, row_width, user_limit,
-							 lifetime_s};
+	req.create_event =
+	    (struct hf_req_create_event){ev, seats, row_width, user_limit, lifetime_s};
 	struct hf_reply rep;
 	return th_apply(s, &req, 0, &rep, ch);
 }
 
 /* Explicit hold of n seats given as varargs (uint32_t). */
 static inline enum hf_status th_hold(struct hf_store *s, struct hf_changes *ch, uint64_t now_ms,
-				     struct hf_reply *rep, uint64_t ev, uint64_t hold, uint64_t user,
-				     uint32_t ttl_ms, uint32_t n, ...)
+				     struct hf_reply *rep, uint64_t ev, uint64_t hold,
+				     uint64_t user, uint32_t ttl_ms, uint32_t n, ...)
 {
 	struct hf_request req = {.opcode = HF_OP_HOLD};
 	req.hold.event_id = ev;
@@ -48,8 +48,8 @@ static inline enum hf_status th_hold(struct hf_store *s, struct hf_changes *ch, 
 }
 
 static inline enum hf_status th_best(struct hf_store *s, struct hf_changes *ch, uint64_t now_ms,
-				     struct hf_reply *rep, uint64_t ev, uint64_t hold, uint64_t user,
-				     uint32_t ttl_ms, uint32_t n)
+				     struct hf_reply *rep, uint64_t ev, uint64_t hold,
+				     uint64_t user, uint32_t ttl_ms, uint32_t n)
 {
 	struct hf_request req = {.opcode = HF_OP_HOLD};
 	req.hold.event_id = ev;

@@ -1,9 +1,9 @@
-/* Goal: every seat store op answers as shards/store.h says, for the valid case, each error status, and
- * the valid case that becomes invalid (an expired hold, a reused id with another body, a cancelled
- * booking), including best-available edge cases, expiry by tick and on touch, the extend cap, the user
- * limit and the capacity limits.
- * Method: one small store per test, ops through the helpers in store_helpers.h, assertions on status,
- * detail, reply bodies, SEAT_STATUS, EVENT_INFO and the change list; hf_store_check after each test. */
+/* Goal: every seat store op answers as shards/store.h says, for the valid case, each error status,
+ * and the valid case that becomes invalid (an expired hold, a reused id with another body, a
+ * cancelled booking), including best-available edge cases, expiry by tick and on touch, the extend
+ * cap, the user limit and the capacity limits. Method: one small store per test, ops through the
+ * helpers in store_helpers.h, assertions on status, detail, reply bodies, SEAT_STATUS, EVENT_INFO
+ * and the change list; hf_store_check after each test. */
 #include "shards/store_int.h"
 #include "store_helpers.h"
 
@@ -443,12 +443,14 @@ static void test_avail(void **state)
 			 HF_ERR_TOO_LARGE);
 	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 0, 200), HF_OK);
 	for (uint32_t i = 0; i < 200; i++)
-		assert_int_equal(hf_avail_bit(r->avail.bitmap, i), !(i == 0 || i == 65 || i == 130));
+		assert_int_equal(hf_avail_bit(r->avail.bitmap, i),
+				 !(i == 0 || i == 65 || i == 130));
 	/* An unaligned range crossing words. */
 	assert_int_equal(th_avail(f->s, &f->ch, T0, r, EV, 61, 71), HF_OK);
 	assert_int_equal(r->avail.first, 61);
 	for (uint32_t i = 0; i < 71; i++)
-		assert_int_equal(hf_avail_bit(r->avail.bitmap, i), !(61 + i == 65 || 61 + i == 130));
+		assert_int_equal(hf_avail_bit(r->avail.bitmap, i),
+				 !(61 + i == 65 || 61 + i == 130));
 	assert_int_equal(r->avail.bitmap[8] >> 7, 0); /* bits past count are zero */
 }
 
@@ -488,10 +490,10 @@ static void test_lazy_expiry(void **state)
 	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
 	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 1, 1u), HF_OK);
 	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 1000, 1, 2u), HF_OK);
-	assert_int_equal(hf_store_apply(f->s, &(struct hf_request){.opcode = HF_OP_CONFIRM,
-								   .confirm = {EV, 1}},
-					T0 + 1000, r, &tight),
-			 HF_HOLD_EXPIRED);
+	assert_int_equal(
+	    hf_store_apply(f->s, &(struct hf_request){.opcode = HF_OP_CONFIRM, .confirm = {EV, 1}},
+			   T0 + 1000, r, &tight),
+	    HF_HOLD_EXPIRED);
 	assert_int_equal(tight.count, 1);
 	assert_int_equal(tight.items[0].kind, HF_CHANGE_PUT);
 	/* SEAT_STATUS reads a due hold's seat as free without changing anything. */
@@ -587,24 +589,24 @@ static void test_create_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_create_event),
-		T(test_missing_event),
-		T(test_hold_explicit),
-		T(test_idempotency),
-		T(test_best_available),
-		T(test_best_rows),
-		T(test_best_large_event),
-		T(test_expiry),
-		T(test_tick_limit),
-		T(test_lazy_expiry),
-		T(test_extend),
-		T(test_confirm_release_cancel),
-		T(test_user_limit),
-		T(test_avail),
-		T(test_seat_status),
-		cmocka_unit_test_setup_teardown(test_capacity, setup_small, teardown),
-		T(test_stats_and_slots),
-		cmocka_unit_test(test_create_config),
+	    T(test_create_event),
+	    T(test_missing_event),
+	    T(test_hold_explicit),
+	    T(test_idempotency),
+	    T(test_best_available),
+	    T(test_best_rows),
+	    T(test_best_large_event),
+	    T(test_expiry),
+	    T(test_tick_limit),
+	    T(test_lazy_expiry),
+	    T(test_extend),
+	    T(test_confirm_release_cancel),
+	    T(test_user_limit),
+	    T(test_avail),
+	    T(test_seat_status),
+	    cmocka_unit_test_setup_teardown(test_capacity, setup_small, teardown),
+	    T(test_stats_and_slots),
+	    cmocka_unit_test(test_create_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

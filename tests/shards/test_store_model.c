@@ -1,16 +1,16 @@
 /* Goal: the seat store answers exactly like a deliberately simple reference model over millions of
  * random ops, never holds or books a seat twice, and its change records rebuild an identical store.
- * Method: a few small events (so seats collide), many users, random HOLD (explicit and best), replays
- * of old ids with the same and with a different body, EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL,
- * SEAT_STATUS, EVENT_INFO and ticks, with the clock advancing in small steps and occasional jumps past
- * deadlines and tombstone lifetimes. The model is arrays and linear scans. After every op the status,
- * detail and reply are compared; every 2,000 ops every seat's state and owner and all counts are
- * compared; every 1,000 ops hf_store_check runs. All change records go into an in-memory ordered
- * map (PUT/DEL applied); every 100,000 ops and at the end the map is loaded into a fresh store through
- * hf_store_load, compared in full, and the run continues on the reloaded store.
- * HF_SEED=<n> replays a run (the seed is printed); HF_MODEL_OPS=<n> sets the op count (default
- * 1,000,000, or argv[1]). Built twice: against the store without per-mutation checks (the 1M-op run,
- * hf_store_check sampled every 1,000 ops), and against hf_shards_lib as configured (with
+ * Method: a few small events (so seats collide), many users, random HOLD (explicit and best),
+ * replays of old ids with the same and with a different body, EXTEND, CONFIRM, RELEASE, CANCEL,
+ * AVAIL, SEAT_STATUS, EVENT_INFO and ticks, with the clock advancing in small steps and occasional
+ * jumps past deadlines and tombstone lifetimes. The model is arrays and linear scans. After every
+ * op the status, detail and reply are compared; every 2,000 ops every seat's state and owner and
+ * all counts are compared; every 1,000 ops hf_store_check runs. All change records go into an
+ * in-memory ordered map (PUT/DEL applied); every 100,000 ops and at the end the map is loaded into
+ * a fresh store through hf_store_load, compared in full, and the run continues on the reloaded
+ * store. HF_SEED=<n> replays a run (the seed is printed); HF_MODEL_OPS=<n> sets the op count
+ * (default 1,000,000, or argv[1]). Built twice: against the store without per-mutation checks (the
+ * 1M-op run, hf_store_check sampled every 1,000 ops), and against hf_shards_lib as configured (with
  * -Dstore_checks=true, hf_store_check after every mutation) for a shorter run. */
 #include "shards/store_int.h"
 
@@ -25,11 +25,11 @@
 #include <time.h>
 #include <cmocka.h>
 
-#define TOMB_TTL_MS 3000u
-#define USERS_COUNT 9u
+#define TOMB_TTL_MS   3000u
+#define USERS_COUNT   9u
 #define COMPARE_EVERY 2000u
-#define CHECK_EVERY 1000u
-#define RELOAD_EVERY 100000u
+#define CHECK_EVERY   1000u
+#define RELOAD_EVERY  100000u
 
 static uint64_t rng_state;
 
@@ -67,10 +67,10 @@ struct m_rec {
 };
 
 static struct m_event mev[] = {
-	{101, 40, 8, 0, 3, NULL},
-	{102, 130, 0, 0, 60, NULL},
-	{103, 70, 10, 6, 10, NULL},
-	{104, 200, 0, 12, 5, NULL},
+    {101, 40, 8, 0, 3, NULL},
+    {102, 130, 0, 0, 60, NULL},
+    {103, 70, 10, 6, 10, NULL},
+    {104, 200, 0, 12, 5, NULL},
 };
 #define MEV_COUNT (sizeof(mev) / sizeof(mev[0]))
 
@@ -166,8 +166,9 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 		return m_fail(rep, HF_ERR_INVALID, 0);
 	struct m_rec *old = m_find((uint32_t)e, q->hold_id);
 	if (old) {
-		int same = old->user == q->user_id && old->mode == q->mode && old->n == n &&
-			   (q->mode == HF_HOLD_BEST || memcmp(old->req_seats, q->seats, 4u * n) == 0);
+		int same =
+		    old->user == q->user_id && old->mode == q->mode && old->n == n &&
+		    (q->mode == HF_HOLD_BEST || memcmp(old->req_seats, q->seats, 4u * n) == 0);
 		if (!same)
 			return m_fail(rep, HF_ID_CONFLICT, 0);
 		switch (old->state) {
@@ -456,7 +457,8 @@ static void kv_apply(const struct hf_changes *ch)
 		k->value = NULL;
 		k->value_size = 0;
 		if (c->kind == HF_CHANGE_PUT) {
-			assert_true(c->value_size >= 1 && c->value_size <= HF_RECORD_VALUE_SIZE_MAX);
+			assert_true(c->value_size >= 1 &&
+				    c->value_size <= HF_RECORD_VALUE_SIZE_MAX);
 			k->value = malloc(c->value_size);
 			memcpy(k->value, hf_change_value(ch, c), c->value_size);
 			k->value_size = c->value_size;
@@ -636,8 +638,11 @@ static void compare_replays(void)
 		const struct m_rec *r = &mrec[i];
 		memset(&q, 0, sizeof(q));
 		q.opcode = HF_OP_HOLD;
-		q.hold = (struct hf_req_hold){.event_id = mev[r->ev].id, .hold_id = r->id,
-					      .user_id = r->user, .ttl_ms = 1000, .mode = r->mode,
+		q.hold = (struct hf_req_hold){.event_id = mev[r->ev].id,
+					      .hold_id = r->id,
+					      .user_id = r->user,
+					      .ttl_ms = 1000,
+					      .mode = r->mode,
 					      .seats_count = r->n};
 		memcpy(q.hold.seats, r->req_seats, 4u * r->n);
 		apply_both(&q);
@@ -659,9 +664,9 @@ static void reload(void)
 	struct hf_changes load_ch;
 	assert_int_equal(hf_changes_init(&load_ch, n + 1), 0);
 	for (uint32_t i = 0; i < n; i++) {
-		enum hf_status st = hf_store_load(fresh, items[i]->key, items[i]->key_size,
-						  items[i]->value, items[i]->value_size, now_ms,
-						  &load_ch);
+		enum hf_status st =
+		    hf_store_load(fresh, items[i]->key, items[i]->key_size, items[i]->value,
+				  items[i]->value_size, now_ms, &load_ch);
 		assert_int_equal(st, HF_OK);
 	}
 	free(items);
@@ -731,9 +736,12 @@ static void random_op(void)
 		q.hold.seats_count = 1 + below(below(10) == 0 ? width + 1 : 5);
 	} else if (dice < 520 && (r = pick_rec(-1))) { /* replay, same or different body */
 		q.opcode = HF_OP_HOLD;
-		q.hold = (struct hf_req_hold){.event_id = mev[r->ev].id, .hold_id = r->id,
-					      .user_id = r->user, .ttl_ms = 1 + below(5000),
-					      .mode = r->mode, .seats_count = r->n};
+		q.hold = (struct hf_req_hold){.event_id = mev[r->ev].id,
+					      .hold_id = r->id,
+					      .user_id = r->user,
+					      .ttl_ms = 1 + below(5000),
+					      .mode = r->mode,
+					      .seats_count = r->n};
 		memcpy(q.hold.seats, r->req_seats, 4u * r->n);
 		switch (below(8)) {
 		case 0:
@@ -881,7 +889,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		ops_default = strtoull(argv[1], NULL, 0);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
