@@ -9,7 +9,9 @@
  * checked, logged and freed here and becomes a -errno, never a crash.
  *
  * INVARIANTS
- *   1. durability == HF_DURABILITY_NONE  <=>  db == NULL (and every other RocksDB handle is NULL).
+ *   1. durability == HF_DURABILITY_NONE  <=>  no RocksDB object at all. In the other modes the
+ *      option objects and the batch always exist, and db is NULL only after a failed reopen (then
+ *      write_failed is 1).
  *   2. batch is empty between calls: hf_persist_commit clears it before filling and after writing.
  *   3. A commit either writes its whole batch or nothing (RocksDB WriteBatch atomicity); when it
  *      returns -EIO the caller must treat none of it as durable.
@@ -17,10 +19,10 @@
  *      and event ids are never 0, so the two never collide and every meta key sorts before
  *      every record key: load starts at be64(1) and never sees a meta key.
  *   5. commit_us_max <= commit_us_sum; the counters only grow.
- *   6. Once RocksDB refused a write (write_failed), nothing is written through this handle again:
- *      RocksDB 7.8 itself stops accepting writes after a WAL error, and touching a file writer
- *      that saw an error trips an assertion inside librocksdb (Debian builds it with asserts on).
- *      Only close and reopen clear it.
+ *   6. Once RocksDB refused a write (write_failed), nothing is written through the open instance
+ *      again: RocksDB 7.8 itself stops accepting writes after a WAL error, and touching a file
+ *      writer that saw an error trips an assertion inside librocksdb (Debian builds it with its
+ *      asserts on). hf_persist_load reopens the instance (reopen_db), which clears it.
  *
  * Thread-safety: a struct hf_persist belongs to its shard thread (RocksDB's own background threads
  * flush and compact behind it). */
@@ -262,26 +264,53 @@ err_free:
 	return rc;
 }
 
+/* Closes the RocksDB instance (not the option objects). */
+static void close_db(struct hf_persist *persist)
+{
+	if (persist->db == NULL)
+		return;
+	HF_ASSERT(persist->durability != HF_DURABILITY_NONE);
+	/* In wal mode the tail of the WAL may still be in the page cache only: sync it, so a clean
+	 * shutdown loses nothing even to a later power loss. Never after a failed write: syncing a
+	 * file writer that saw an error aborts inside librocksdb (INVARIANTS 6). */
+	if (persist->durability == HF_DURABILITY_WAL && !persist->write_failed) {
+		char *err = NULL;
+		rocksdb_flush_wal(persist->db, 1, &err);
+		if (err != NULL)
+			log_rocksdb_error(persist, "WAL sync at close", err);
+	}
+	rocksdb_close(persist->db);
+	rocksdb_options_destroy(persist->options);
+	persist->db = NULL;
+	persist->options = NULL;
+}
+
+/* After a failed write: closes and reopens the instance, so RocksDB replays what is really on
+ * disk and writes through fresh files. Returns 0 (write_failed cleared) or -EIO (db stays NULL,
+ * write_failed stays 1; the next load tries again). */
+static int reopen_db(struct hf_persist *persist)
+{
+	HF_ASSERT(persist->write_failed);
+	close_db(persist);
+	int rc = open_db(persist);
+	if (rc != 0)
+		return rc;
+	persist->write_failed = 0;
+	hf_log_warn("persist %s: reopened after a write error; last sequence %llu", persist->dir,
+		    (unsigned long long)rocksdb_get_latest_sequence_number(persist->db));
+	return 0;
+}
+
 void hf_persist_close(struct hf_persist *persist)
 {
 	if (persist == NULL)
 		return;
-	if (persist->db != NULL) {
-		HF_ASSERT(persist->durability != HF_DURABILITY_NONE);
-		/* In wal mode the tail of the WAL may still be in the page cache only: sync it, so
-		 * a clean shutdown loses nothing even to a later power loss. */
-		if (persist->durability == HF_DURABILITY_WAL && !persist->write_failed) {
-			char *err = NULL;
-			rocksdb_flush_wal(persist->db, 1, &err);
-			if (err != NULL)
-				log_rocksdb_error(persist, "WAL sync at close", err);
-		}
+	if (persist->durability != HF_DURABILITY_NONE) {
+		close_db(persist);
 		rocksdb_writebatch_destroy(persist->batch);
 		rocksdb_readoptions_destroy(persist->read_options);
 		rocksdb_writeoptions_destroy(persist->meta_write_options);
 		rocksdb_writeoptions_destroy(persist->write_options);
-		rocksdb_close(persist->db);
-		rocksdb_options_destroy(persist->options);
 	}
 	free(persist->dir);
 	free(persist);
@@ -309,7 +338,7 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 	if (persist->write_failed) {
 		persist->errors_count++;
 		hf_log_error("persist %s: commit of %u records refused: an earlier write failed; "
-			     "reopen the instance",
+			     "hf_persist_load reopens the instance",
 			     persist->dir, changes->count);
 		return -EIO;
 	}
@@ -459,6 +488,14 @@ int hf_persist_load(struct hf_persist *persist, struct hf_store *store, uint64_t
 		  before.bookings_count == 0);
 	if (persist->durability == HF_DURABILITY_NONE)
 		return 0;
+	if (persist->write_failed) {
+		/* The load must show the durable state, and the expiries it finds must be writable.
+		 */
+		int rc = reopen_db(persist);
+		if (rc != 0)
+			return rc;
+	}
+	HF_ASSERT(persist->db != NULL);
 
 	struct hf_changes changes;
 	int rc = hf_changes_init(&changes, HF_PERSIST_LOAD_CHANGES_MAX);
@@ -538,6 +575,8 @@ int hf_persist_meta_get(struct hf_persist *persist, const char *name, void *valu
 		return -EINVAL;
 	if (persist->durability == HF_DURABILITY_NONE)
 		return -ENOENT;
+	if (persist->db == NULL)
+		return -EIO; /* a reopen after a write error failed */
 	char *err = NULL;
 	size_t stored_size = 0;
 	char *stored = rocksdb_get(persist->db, persist->read_options, (const char *)key, key_size,

@@ -38,8 +38,8 @@ void hf_persist_close(struct hf_persist *persist);
 /* Writes all of `changes` as one batch (synced in fsync mode). Returns 0, or -EIO when RocksDB
  * refused (logged; nothing of the batch is durable and the caller must roll its store back, see
  * engine). An empty list returns 0 and writes nothing. After RocksDB refused a write, every later
- * commit and meta put of this handle answers -EIO without touching the disk (RocksDB itself stops
- * writing after a WAL error): close, reopen and reload to go on. */
+ * commit, meta put and checkpoint answers -EIO without touching the disk (RocksDB itself stops
+ * writing after a WAL error) until hf_persist_load reopens the instance. */
 int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *changes);
 
 struct hf_persist_load_stats {
@@ -52,8 +52,11 @@ struct hf_persist_load_stats {
 };
 
 /* Feeds every stored record into `store` (empty, freshly created) at now_ms and persists the changes
- * the load itself produced (expired holds). Returns 0, -EIO, or -EBADMSG for a record the store could
- * not decode (logged with its key: the shard then refuses to start rather than guess). */
+ * the load itself produced (expired holds). Returns 0, -EIO, -EBADMSG for a record the store could
+ * not decode (logged with its key: the shard then refuses to start rather than guess), or -ENOSPC
+ * when the store's limits are too small for what is stored (logged). After a
+ * failed write it first closes and reopens the instance, so it reads exactly what is on disk and
+ * writes work again if the disk does (-EIO when the reopen fails; a later load tries again). */
 int hf_persist_load(struct hf_persist *persist, struct hf_store *store, uint64_t now_ms,
 		    struct hf_persist_load_stats *out);
 
