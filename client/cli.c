@@ -1,0 +1,1350 @@
+/* holdfast: the command-line client, a thin layer over libholdfast (client/holdfast.h).
+ *
+ *   holdfast [--host HOST:PORT] [--json] [--timeout MS] COMMAND
+ *
+ * HOST:PORT is any shard of any node (default 127.0.0.1:7070): the CLI fetches the slot map there
+ * and sends each command to the shard that owns its event. --timeout is the time per attempt (and
+ * per connect) in milliseconds (default 2000); a request is resent up to 5 times with the same ids.
+ * Global options may also follow the command. Every command takes --help.
+ *
+ * Exit status: 0 success; 1 the engine refused (a one-line reason on stderr, e.g.
+ * "holdfast: hold refused: SEAT_TAKEN (seat 4 already held or booked)"); 2 a usage error or no
+ * answer from the engine (a one-line reason on stderr).
+ *
+ * --json prints exactly one JSON value on stdout, with these stable keys (ids and counts are JSON
+ * numbers; 64-bit ids are printed exactly, so parse them as 64-bit integers):
+ *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"}
+ *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
+ *                  "booked","holds","bookings"}
+ *   hold          {"event_id","hold_id","user_id","deadline_ms","seats":[...]}
+ *   extend        {"event_id","hold_id","deadline_ms"}
+ *   confirm       {"event_id","booking_id","seats":[...]}
+ *   release       {"event_id","hold_id","released":true}
+ *   cancel        {"event_id","booking_id","cancelled":true}
+ *   avail         {"event_id","seats","free","held","booked"}, with --range also
+ *                 "range_first","range_count","range_free" and "free_ranges":[[first,last],...]
+ *   seats         {"event_id","seats":[{"seat","state":"free"|"held"|"booked","owner_id"},...]}
+ *   stats         [{"owner","host","port","stats":{"<name>":<value>,...}},...]
+ *                 (an owner that did not answer has "error":"<reason>" instead of "stats")
+ *   slots         {"epoch","owners":[{"owner","host","port","slots_count","slots":[[first,last],
+ *                  ...]},...]}
+ *   ping          {"host","port","epoch","rtt_us"}
+ *   backup        {"dir","shards":[{"owner","host","port","shard_index","path","sequence"},...]}
+ *                 (an owner that refused or did not answer has "error":"<reason>")
+ * When the engine refuses, stdout gets {"error":"<STATUS_NAME>","status":<n>,"detail":<n>,
+ * "message":"<reason>"} and stderr the one-line reason; usage and connection errors print only
+ * the stderr line.
+ *
+ * Readable output (the default) is for people and may change; scripts should use --json. */
+#include "client/holdfast.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_OK	     0
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+
+#define DEFAULT_HOST	      "127.0.0.1:7070"
+#define DEFAULT_TIMEOUT_MS    2000u
+#define TIMEOUT_MS_MAX	      (3600u * 1000u)
+#define RETRIES_MAX	      5u
+#define POSITIONALS_MAX	      1100u /* `seats` takes up to HF_SEAT_STATUS_SEATS_MAX seats */
+#define U64_DIGITS_MAX	      20u
+#define SLOT_RANGES_SHOWN_MAX 16u /* readable `slots` lists this many ranges per owner */
+
+struct cli {
+	const char *host_port;
+	int json;
+	uint32_t timeout_ms;
+	const char *what; /* the command, for messages: "hold", "event create" */
+	struct hf_client *client;
+};
+
+/* Shared big structs: one command runs per process. */
+static struct hf_reply rep;
+static struct hf_reply rep2;
+static uint32_t seat_list[HF_SEAT_STATUS_SEATS_MAX];
+
+/* ---- Messages ---- */
+
+__attribute__((format(printf, 2, 3))) static int usage_error(const struct cli *cli, const char *fmt,
+							     ...)
+{
+	va_list ap;
+	fprintf(stderr, "holdfast: ");
+	if (cli->what != NULL)
+		fprintf(stderr, "%s: ", cli->what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cli->what != NULL)
+		fprintf(stderr, " (see holdfast %s --help)\n", cli->what);
+	else
+		fprintf(stderr, " (see holdfast --help)\n");
+	return EXIT_USAGE;
+}
+
+static int no_answer(const struct cli *cli, int error, const char *hint)
+{
+	HF_ASSERT(error < 0);
+	fprintf(stderr, "holdfast: %s: no answer from the engine: %s%s\n", cli->what,
+		strerror(-error), hint != NULL ? hint : "");
+	return EXIT_USAGE;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* The reason behind a refusal, with the detail the status gives. */
+static void refusal_reason(const struct hf_reply *r, char *buf, size_t size)
+{
+	switch (r->status) {
+	case HF_SEAT_TAKEN:
+		snprintf(buf, size, "seat %" PRIu64 " already held or booked", r->detail);
+		break;
+	case HF_SEAT_RANGE:
+		snprintf(buf, size, "seat %" PRIu64 " is outside the event", r->detail);
+		break;
+	case HF_DUPLICATE_SEAT:
+		snprintf(buf, size, "seat %" PRIu64 " listed twice", r->detail);
+		break;
+	case HF_USER_LIMIT:
+		snprintf(buf, size, "per-user seat limit reached; the user has %" PRIu64 " seats",
+			 r->detail);
+		break;
+	case HF_MOVED:
+		snprintf(buf, size, "event is served by another shard (map epoch %" PRIu64 ")",
+			 r->detail);
+		break;
+	default:
+		snprintf(buf, size, "%s", hf_status_message(r->status));
+		break;
+	}
+}
+
+static int refused(const struct cli *cli, const struct hf_reply *r)
+{
+	char reason[160];
+	HF_ASSERT(r->status != HF_OK);
+	refusal_reason(r, reason, sizeof(reason));
+	fprintf(stderr, "holdfast: %s refused: %s (%s)\n", cli->what, hf_status_name(r->status),
+		reason);
+	if (cli->json) {
+		printf("{\"error\":");
+		json_string(hf_status_name(r->status));
+		printf(",\"status\":%u,\"detail\":%" PRIu64 ",\"message\":", r->status, r->detail);
+		json_string(reason);
+		printf("}\n");
+	}
+	return EXIT_REFUSED;
+}
+
+/* 0 when the call got an OK answer; otherwise prints why and returns the exit status. */
+static int check(const struct cli *cli, int rc, const struct hf_reply *r, const char *hint)
+{
+	if (rc != 0)
+		return no_answer(cli, rc, hint);
+	if (r->status != HF_OK)
+		return refused(cli, r);
+	return 0;
+}
+
+/* ---- Numbers and lists ---- */
+
+/* Decimal digits only: no sign, no spaces, no base prefix, no overflow. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > U64_DIGITS_MAX)
+		return -1;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		uint64_t d = (uint64_t)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10u)
+			return -1;
+		v = v * 10u + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	if (parse_u64(s, &v) != 0 || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_id(const struct cli *cli, const char *s, const char *name, uint64_t *out)
+{
+	if (parse_u64(s, out) != 0 || *out == 0)
+		return usage_error(cli, "%s '%s' is not an integer in 1..%" PRIu64, name, s,
+				   UINT64_MAX);
+	return 0;
+}
+
+/* One seat "N" or an inclusive range "A-B" (A <= B), appended to seats. */
+static int parse_seat_item(const char *item, size_t len, uint32_t *seats, uint32_t *count,
+			   uint32_t max)
+{
+	char buf[2 * U64_DIGITS_MAX + 2];
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, item, len);
+	buf[len] = '\0';
+	char *dash = strchr(buf, '-');
+	uint32_t first;
+	uint32_t last;
+	if (dash == NULL) {
+		if (parse_u32(buf, 0, UINT32_MAX, &first) != 0)
+			return -1;
+		last = first;
+	} else {
+		*dash = '\0';
+		if (parse_u32(buf, 0, UINT32_MAX, &first) != 0 ||
+		    parse_u32(dash + 1, 0, UINT32_MAX, &last) != 0 || first > last)
+			return -1;
+	}
+	if ((uint64_t)last - first + 1u > (uint64_t)(max - *count))
+		return -2;
+	for (uint64_t s = first; s <= last; s++)
+		seats[(*count)++] = (uint32_t)s;
+	return 0;
+}
+
+/* "3,4,5" or "10-12,15" into seats (at most max). Returns 0, -1 for junk, -2 for too many. */
+static int parse_seat_list(const char *s, uint32_t *seats, uint32_t *count, uint32_t max)
+{
+	const char *p = s;
+	/* Bounded by the string: every pass consumes one item and its comma. */
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		int rc = parse_seat_item(p, len, seats, count, max);
+		if (rc != 0)
+			return rc;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a;
+	uint32_t y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Prints sorted seats as compact ranges: "0-9,12,15-20". */
+static void print_ranges(const uint32_t *seats, uint32_t count)
+{
+	uint32_t i = 0;
+	while (i < count) {
+		uint32_t j = i;
+		while (j + 1 < count && seats[j + 1] == seats[j] + 1)
+			j++;
+		printf("%s%u", i > 0 ? "," : "", seats[i]);
+		if (j > i)
+			printf("-%u", seats[j]);
+		i = j + 1;
+	}
+}
+
+static void print_seat_array(const uint32_t *seats, uint32_t count)
+{
+	putchar('[');
+	for (uint32_t i = 0; i < count; i++)
+		printf("%s%u", i > 0 ? "," : "", seats[i]);
+	putchar(']');
+}
+
+static void print_time(uint64_t wall_ms)
+{
+	time_t secs = (time_t)(wall_ms / 1000u);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	printf("%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	       tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000u));
+}
+
+/* ---- Command-line options ---- */
+
+struct opt {
+	const char *name; /* "--seats" */
+	int takes_value;
+	const char *value; /* set when seen */
+	int seen;
+};
+
+struct args {
+	const char *positional[POSITIONALS_MAX];
+	uint32_t positional_count;
+	int help;
+};
+
+/* Splits a command's arguments into its options (table opts) and positionals. Returns 0 or the
+ * usage exit status (already reported). */
+static int args_parse(const struct cli *cli, int argc, char **argv, struct opt *opts,
+		      size_t opts_count, struct args *out)
+{
+	out->positional_count = 0;
+	out->help = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			out->help = 1;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+			if (out->positional_count >= POSITIONALS_MAX)
+				return usage_error(cli, "too many arguments");
+			out->positional[out->positional_count++] = a;
+			continue;
+		}
+		const char *eq = strchr(a, '=');
+		size_t name_len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		struct opt *o = NULL;
+		for (size_t k = 0; k < opts_count; k++) {
+			if (strlen(opts[k].name) == name_len &&
+			    strncmp(opts[k].name, a, name_len) == 0)
+				o = &opts[k];
+		}
+		if (o == NULL)
+			return usage_error(cli, "unknown option '%.*s'", (int)name_len, a);
+		if (o->seen)
+			return usage_error(cli, "%s given twice", o->name);
+		o->seen = 1;
+		if (!o->takes_value) {
+			if (eq != NULL)
+				return usage_error(cli, "%s takes no value", o->name);
+			continue;
+		}
+		if (eq != NULL) {
+			o->value = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return usage_error(cli, "%s needs a value", o->name);
+			o->value = argv[++i];
+		}
+	}
+	return 0;
+}
+
+/* ---- Help ---- */
+
+static const char usage_text[] =
+    "usage: holdfast [--host HOST:PORT] [--json] [--timeout MS] COMMAND [ARGS]\n"
+    "\n"
+    "Talks to a holdfast cluster: HOST:PORT is any shard of any node (default " DEFAULT_HOST ");\n"
+    "each command goes to the shard that owns its event.\n"
+    "\n"
+    "commands:\n"
+    "  event create EVENT --seats N [--row-width W] [--user-limit L] [--hold-lifetime SECONDS]\n"
+    "  event info EVENT\n"
+    "  hold EVENT --user U (--seats 3,4,5 | --best N) [--ttl SECONDS] [--id HOLD_ID]\n"
+    "  extend EVENT HOLD_ID --ttl SECONDS\n"
+    "  confirm EVENT HOLD_ID\n"
+    "  release EVENT HOLD_ID\n"
+    "  cancel EVENT BOOKING_ID\n"
+    "  avail EVENT [--range FIRST:COUNT]\n"
+    "  seats EVENT SEAT...\n"
+    "  stats\n"
+    "  slots\n"
+    "  ping\n"
+    "  backup --to DIR\n"
+    "\n"
+    "options:\n"
+    "  --host HOST:PORT   a shard to fetch the slot map from (default " DEFAULT_HOST ")\n"
+    "  --json             print one JSON value on stdout (keys documented in client/cli.c)\n"
+    "  --timeout MS       time per attempt and per connect, 1..3600000 (default 2000)\n"
+    "  --help             this text; `holdfast COMMAND --help` for one command\n"
+    "\n"
+    "exit status: 0 success, 1 the engine refused (reason on stderr), 2 usage or connection "
+    "error\n";
+
+struct command_help {
+	const char *name;
+	const char *text;
+};
+
+static const struct command_help helps[] = {
+    {"event create",
+     "usage: holdfast event create EVENT --seats N [--row-width W] [--user-limit L]\n"
+     "                             [--hold-lifetime SECONDS]\n"
+     "Creates event EVENT (a non-zero id) with N seats (1..16777216), numbered from 0.\n"
+     "  --row-width W        seats per row, for best-available picks (default: one row)\n"
+     "  --user-limit L       seats one user may hold and own together (default: no limit)\n"
+     "  --hold-lifetime S    the longest a hold may live, 1..86400 s (default: the engine's)\n"
+     "Creating the same event again with the same parameters succeeds and changes nothing.\n"},
+    {"event info", "usage: holdfast event info EVENT\n"
+		   "Prints the event's parameters and its free, held and booked seat counts.\n"},
+    {"hold", "usage: holdfast hold EVENT --user U (--seats LIST | --best N) [--ttl SECONDS] "
+	     "[--id HOLD_ID]\n"
+	     "Holds seats for user U until a deadline. All or nothing.\n"
+	     "  --seats LIST   the seats, e.g. 3,4,5 or 10-12 (at most 64)\n"
+	     "  --best N       the N adjacent free seats of one row with the lowest numbers\n"
+	     "  --ttl SECONDS  how long the hold lives, 1..86400 (default and upper bound: the\n"
+	     "                 event's hold lifetime)\n"
+	     "  --id HOLD_ID   the hold id (idempotency key); without it one is generated and\n"
+	     "                 printed: resend with the same --id to retry safely\n"},
+    {"extend", "usage: holdfast extend EVENT HOLD_ID --ttl SECONDS\n"
+	       "Moves the hold's deadline to now + SECONDS (never past its lifetime).\n"},
+    {"confirm", "usage: holdfast confirm EVENT HOLD_ID\n"
+		"Turns a live hold into a booking with the same id and seats.\n"},
+    {"release", "usage: holdfast release EVENT HOLD_ID\n"
+		"Frees a hold's seats.\n"},
+    {"cancel", "usage: holdfast cancel EVENT BOOKING_ID\n"
+	       "Cancels a booking and frees its seats.\n"},
+    {"avail", "usage: holdfast avail EVENT [--range FIRST:COUNT]\n"
+	      "Prints the free, held and booked counts; with --range, also the free seats among\n"
+	      "FIRST .. FIRST+COUNT-1 (COUNT 1..1048576) as compact ranges like 0-9,12,15-20.\n"},
+    {"seats", "usage: holdfast seats EVENT SEAT...\n"
+	      "Prints each seat's state (free, held, booked) and owner (hold or booking id).\n"
+	      "SEAT may be a range A-B; at most 1024 seats.\n"},
+    {"stats", "usage: holdfast stats\n"
+	      "Prints the counters of every shard of every node in the slot map.\n"},
+    {"slots", "usage: holdfast slots\n"
+	      "Prints the slot map: its epoch, the owners, and the slots of each owner.\n"},
+    {"ping", "usage: holdfast ping\n"
+	     "Sends PING to the shard of --host and prints the round trip time.\n"},
+    {"backup", "usage: holdfast backup --to DIR\n"
+	       "Asks every shard in the slot map to write a checkpoint into DIR/shard-<index> on\n"
+	       "its own machine (DIR is made absolute against the current directory), and prints\n"
+	       "where each shard's checkpoint went.\n"},
+};
+
+static int print_help(const char *name)
+{
+	for (size_t i = 0; i < HF_ARRAY_SIZE(helps); i++) {
+		if (strcmp(helps[i].name, name) == 0) {
+			fputs(helps[i].text, stdout);
+			return EXIT_OK;
+		}
+	}
+	fputs(usage_text, stdout);
+	return EXIT_OK;
+}
+
+/* ---- Connecting ---- */
+
+static int cli_connect(struct cli *cli)
+{
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	o.timeout_ms = cli->timeout_ms;
+	o.connect_timeout_ms = cli->timeout_ms;
+	o.retries_max = RETRIES_MAX;
+	o.pipeline_max = 16;
+	int rc = hf_client_open(cli->host_port, &o, &cli->client);
+	if (rc == -EINVAL)
+		return usage_error(cli, "--host '%s' is not HOST:PORT", cli->host_port);
+	if (rc != 0) {
+		fprintf(stderr, "holdfast: cannot get the slot map from %s: %s\n", cli->host_port,
+			strerror(-rc));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int positionals_exact(const struct cli *cli, const struct args *a, uint32_t n,
+			     const char *names)
+{
+	if (a->positional_count != n)
+		return usage_error(cli, "expected %s", names);
+	return 0;
+}
+
+/* ---- Commands ---- */
+
+static int cmd_event_create(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {
+	    {"--seats", 1, NULL, 0},
+	    {"--row-width", 1, NULL, 0},
+	    {"--user-limit", 1, NULL, 0},
+	    {"--hold-lifetime", 1, NULL, 0},
+	};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	struct hf_req_create_event ce = {0};
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &ce.event_id)) != 0)
+		return rc;
+	if (!opts[0].seen)
+		return usage_error(cli, "--seats is required");
+	if (parse_u32(opts[0].value, 1, HF_EVENT_SEATS_MAX, &ce.seats_count) != 0)
+		return usage_error(cli, "--seats '%s' is not in 1..%u", opts[0].value,
+				   HF_EVENT_SEATS_MAX);
+	if (opts[1].seen && parse_u32(opts[1].value, 1, ce.seats_count, &ce.row_width) != 0)
+		return usage_error(cli, "--row-width '%s' is not in 1..%u", opts[1].value,
+				   ce.seats_count);
+	if (opts[2].seen && parse_u32(opts[2].value, 1, UINT32_MAX, &ce.user_limit) != 0)
+		return usage_error(cli, "--user-limit '%s' is not a positive integer",
+				   opts[2].value);
+	if (opts[3].seen &&
+	    parse_u32(opts[3].value, 1, HF_HOLD_LIFETIME_MAX_S, &ce.hold_lifetime_max_s) != 0)
+		return usage_error(cli, "--hold-lifetime '%s' is not in 1..%u", opts[3].value,
+				   HF_HOLD_LIFETIME_MAX_S);
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	rc = hf_client_create_event(cli->client, &ce, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	/* The engine fills in its default lifetime: ask for the effective one. */
+	uint32_t lifetime_s = ce.hold_lifetime_max_s;
+	if (hf_client_event_info(cli->client, ce.event_id, &rep2) == 0 && rep2.status == HF_OK)
+		lifetime_s = rep2.event_info.hold_lifetime_max_s;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
+		       "\"hold_lifetime_s\":%u}\n",
+		       ce.event_id, ce.seats_count, ce.row_width, ce.user_limit, lifetime_s);
+		return EXIT_OK;
+	}
+	printf("event %" PRIu64 " created: %u seats, ", ce.event_id, ce.seats_count);
+	if (ce.row_width != 0)
+		printf("rows of %u, ", ce.row_width);
+	else
+		printf("one row, ");
+	if (ce.user_limit != 0)
+		printf("user limit %u, ", ce.user_limit);
+	else
+		printf("no user limit, ");
+	printf("hold lifetime %u s\n", lifetime_s);
+	return EXIT_OK;
+}
+
+static int cmd_event_info(struct cli *cli, int argc, char **argv)
+{
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, NULL, 0, &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	uint64_t event_id;
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	rc = hf_client_event_info(cli->client, event_id, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	const struct hf_rep_event_info *e = &rep.event_info;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
+		       "\"hold_lifetime_s\":%u,\"free\":%u,\"held\":%u,\"booked\":%u,\"holds\":%u,"
+		       "\"bookings\":%u}\n",
+		       e->event_id, e->seats_count, e->row_width, e->user_limit,
+		       e->hold_lifetime_max_s, e->free_count, e->held_count, e->booked_count,
+		       e->holds_count, e->bookings_count);
+		return EXIT_OK;
+	}
+	printf("event %" PRIu64 ": %u seats, ", e->event_id, e->seats_count);
+	if (e->row_width != 0)
+		printf("rows of %u, ", e->row_width);
+	else
+		printf("one row, ");
+	if (e->user_limit != 0)
+		printf("user limit %u, ", e->user_limit);
+	else
+		printf("no user limit, ");
+	printf("hold lifetime %u s\n", e->hold_lifetime_max_s);
+	printf("free %u, held %u, booked %u; %u live holds, %u bookings\n", e->free_count,
+	       e->held_count, e->booked_count, e->holds_count, e->bookings_count);
+	return EXIT_OK;
+}
+
+static int cmd_event(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 1) {
+		cli->what = "event";
+		return usage_error(cli, "expected 'create' or 'info'");
+	}
+	if (strcmp(argv[0], "create") == 0) {
+		cli->what = "event create";
+		return cmd_event_create(cli, argc - 1, argv + 1);
+	}
+	if (strcmp(argv[0], "info") == 0) {
+		cli->what = "event info";
+		return cmd_event_info(cli, argc - 1, argv + 1);
+	}
+	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+		print_help("event create");
+		return print_help("event info");
+	}
+	cli->what = "event";
+	return usage_error(cli, "unknown subcommand '%s' (expected 'create' or 'info')", argv[0]);
+}
+
+static int parse_ttl(const struct cli *cli, const struct opt *o, uint32_t *ttl_ms_out)
+{
+	uint32_t ttl_s;
+	if (parse_u32(o->value, 1, HF_HOLD_LIFETIME_MAX_S, &ttl_s) != 0)
+		return usage_error(cli, "--ttl '%s' is not in 1..%u seconds", o->value,
+				   HF_HOLD_LIFETIME_MAX_S);
+	*ttl_ms_out = ttl_s * 1000u;
+	return 0;
+}
+
+static int cmd_hold(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {
+	    {"--user", 1, NULL, 0}, {"--seats", 1, NULL, 0}, {"--best", 1, NULL, 0},
+	    {"--ttl", 1, NULL, 0},  {"--id", 1, NULL, 0},
+	};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	uint64_t event_id;
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	uint64_t user_id;
+	if (!opts[0].seen)
+		return usage_error(cli, "--user is required");
+	if (parse_u64(opts[0].value, &user_id) != 0)
+		return usage_error(cli, "--user '%s' is not an integer in 0..%" PRIu64,
+				   opts[0].value, UINT64_MAX);
+	if (opts[1].seen == opts[2].seen)
+		return usage_error(cli, "give exactly one of --seats LIST and --best N");
+	uint32_t seats_count = 0;
+	uint8_t mode = HF_HOLD_EXPLICIT;
+	if (opts[1].seen) {
+		rc = parse_seat_list(opts[1].value, seat_list, &seats_count, HF_HOLD_SEATS_MAX);
+		if (rc == -2)
+			return usage_error(cli, "--seats lists more than %u seats",
+					   HF_HOLD_SEATS_MAX);
+		if (rc != 0)
+			return usage_error(cli, "--seats '%s' is not a list like 3,4,5 or 10-12",
+					   opts[1].value);
+	} else {
+		mode = HF_HOLD_BEST;
+		if (parse_u32(opts[2].value, 1, HF_HOLD_SEATS_MAX, &seats_count) != 0)
+			return usage_error(cli, "--best '%s' is not in 1..%u", opts[2].value,
+					   HF_HOLD_SEATS_MAX);
+	}
+	/* Without --ttl, ask for the longest: the engine clamps it to the event's lifetime. */
+	uint32_t ttl_ms = HF_HOLD_LIFETIME_MAX_S * 1000u;
+	if (opts[3].seen && (rc = parse_ttl(cli, &opts[3], &ttl_ms)) != 0)
+		return rc;
+	uint64_t hold_id = 0;
+	if (opts[4].seen && (rc = parse_id(cli, opts[4].value, "--id", &hold_id)) != 0)
+		return rc;
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	if (hold_id == 0)
+		hold_id = hf_client_new_id(cli->client);
+	if (mode == HF_HOLD_EXPLICIT)
+		rc = hf_client_hold_seats(cli->client, event_id, hold_id, user_id, ttl_ms,
+					  seat_list, seats_count, &rep);
+	else
+		rc = hf_client_hold_best(cli->client, event_id, hold_id, user_id, ttl_ms,
+					 seats_count, &rep);
+	char hint[64];
+	snprintf(hint, sizeof(hint), " (resend with --id %" PRIu64 " to retry safely)", hold_id);
+	if ((rc = check(cli, rc, &rep, hint)) != 0)
+		return rc;
+	const struct hf_rep_hold *h = &rep.hold;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"hold_id\":%" PRIu64 ",\"user_id\":%" PRIu64
+		       ",\"deadline_ms\":%" PRIu64 ",\"seats\":",
+		       event_id, h->hold_id, user_id, h->deadline_ms);
+		print_seat_array(h->seats, h->seats_count);
+		printf("}\n");
+		return EXIT_OK;
+	}
+	uint32_t sorted[HF_HOLD_SEATS_MAX];
+	memcpy(sorted, h->seats, sizeof(sorted[0]) * h->seats_count);
+	qsort(sorted, h->seats_count, sizeof(sorted[0]), cmp_u32);
+	printf("hold %" PRIu64 " on event %" PRIu64 ": seats ", h->hold_id, event_id);
+	print_ranges(sorted, h->seats_count);
+	printf(", expires ");
+	print_time(h->deadline_ms);
+	printf("\n");
+	return EXIT_OK;
+}
+
+/* EVENT and HOLD_ID (or BOOKING_ID) positionals of extend, confirm, release, cancel. */
+static int parse_event_and_id(const struct cli *cli, const struct args *a, const char *id_name,
+			      uint64_t *event_id, uint64_t *id)
+{
+	char names[64];
+	snprintf(names, sizeof(names), "EVENT %s", id_name);
+	int rc = positionals_exact(cli, a, 2, names);
+	if (rc == 0)
+		rc = parse_id(cli, a->positional[0], "EVENT", event_id);
+	if (rc == 0)
+		rc = parse_id(cli, a->positional[1], id_name, id);
+	return rc;
+}
+
+static int cmd_extend(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {{"--ttl", 1, NULL, 0}};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	uint64_t event_id;
+	uint64_t hold_id;
+	if ((rc = parse_event_and_id(cli, &a, "HOLD_ID", &event_id, &hold_id)) != 0)
+		return rc;
+	if (!opts[0].seen)
+		return usage_error(cli, "--ttl is required");
+	uint32_t ttl_ms;
+	if ((rc = parse_ttl(cli, &opts[0], &ttl_ms)) != 0)
+		return rc;
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	rc = hf_client_extend(cli->client, event_id, hold_id, ttl_ms, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"hold_id\":%" PRIu64 ",\"deadline_ms\":%" PRIu64
+		       "}\n",
+		       event_id, hold_id, rep.extend.deadline_ms);
+		return EXIT_OK;
+	}
+	printf("hold %" PRIu64 " on event %" PRIu64 " extended: expires ", hold_id, event_id);
+	print_time(rep.extend.deadline_ms);
+	printf("\n");
+	return EXIT_OK;
+}
+
+static int cmd_hold_ref(struct cli *cli, int argc, char **argv, uint8_t opcode)
+{
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, NULL, 0, &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	const char *id_name = opcode == HF_OP_CANCEL ? "BOOKING_ID" : "HOLD_ID";
+	uint64_t event_id;
+	uint64_t id;
+	if ((rc = parse_event_and_id(cli, &a, id_name, &event_id, &id)) != 0)
+		return rc;
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	if (opcode == HF_OP_CONFIRM)
+		rc = hf_client_confirm(cli->client, event_id, id, &rep);
+	else if (opcode == HF_OP_RELEASE)
+		rc = hf_client_release(cli->client, event_id, id, &rep);
+	else
+		rc = hf_client_cancel(cli->client, event_id, id, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	if (opcode == HF_OP_CONFIRM) {
+		const struct hf_rep_hold *b = &rep.confirm;
+		if (cli->json) {
+			printf("{\"event_id\":%" PRIu64 ",\"booking_id\":%" PRIu64 ",\"seats\":",
+			       event_id, b->hold_id);
+			print_seat_array(b->seats, b->seats_count);
+			printf("}\n");
+			return EXIT_OK;
+		}
+		uint32_t sorted[HF_HOLD_SEATS_MAX];
+		memcpy(sorted, b->seats, sizeof(sorted[0]) * b->seats_count);
+		qsort(sorted, b->seats_count, sizeof(sorted[0]), cmp_u32);
+		printf("booking %" PRIu64 " on event %" PRIu64 ": seats ", b->hold_id, event_id);
+		print_ranges(sorted, b->seats_count);
+		printf("\n");
+		return EXIT_OK;
+	}
+	int release = opcode == HF_OP_RELEASE;
+	if (cli->json)
+		printf("{\"event_id\":%" PRIu64 ",\"%s\":%" PRIu64 ",\"%s\":true}\n", event_id,
+		       release ? "hold_id" : "booking_id", id, release ? "released" : "cancelled");
+	else
+		printf("%s %" PRIu64 " on event %" PRIu64 " %s\n", release ? "hold" : "booking", id,
+		       event_id, release ? "released" : "cancelled");
+	return EXIT_OK;
+}
+
+/* Walks the free bits of an AVAIL bitmap as ranges, printing them readable or as JSON pairs. */
+static void print_free_ranges(const struct hf_rep_avail *av, int json)
+{
+	uint32_t i = 0;
+	int first = 1;
+	if (json)
+		putchar('[');
+	while (i < av->count) {
+		if (!hf_avail_bit(av->bitmap, i)) {
+			i++;
+			continue;
+		}
+		uint32_t j = i;
+		while (j + 1 < av->count && hf_avail_bit(av->bitmap, j + 1))
+			j++;
+		uint32_t a = av->first + i;
+		uint32_t b = av->first + j;
+		if (json)
+			printf("%s[%u,%u]", first ? "" : ",", a, b);
+		else if (a == b)
+			printf("%s%u", first ? "" : ",", a);
+		else
+			printf("%s%u-%u", first ? "" : ",", a, b);
+		first = 0;
+		i = j + 1;
+	}
+	if (json)
+		putchar(']');
+	else if (first)
+		printf("none");
+}
+
+static uint32_t count_free(const struct hf_rep_avail *av)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < av->count; i++)
+		n += (uint32_t)hf_avail_bit(av->bitmap, i);
+	return n;
+}
+
+static int cmd_avail(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {{"--range", 1, NULL, 0}};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	uint64_t event_id;
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	uint32_t first = 0;
+	uint32_t count = 0;
+	if (opts[0].seen) {
+		char buf[2 * U64_DIGITS_MAX + 2];
+		const char *colon = strchr(opts[0].value, ':');
+		size_t len = colon != NULL ? (size_t)(colon - opts[0].value) : 0;
+		if (colon == NULL || len >= sizeof(buf))
+			return usage_error(cli, "--range '%s' is not FIRST:COUNT", opts[0].value);
+		memcpy(buf, opts[0].value, len);
+		buf[len] = '\0';
+		if (parse_u32(buf, 0, UINT32_MAX, &first) != 0 ||
+		    parse_u32(colon + 1, 1, HF_AVAIL_RANGE_MAX, &count) != 0 ||
+		    (uint64_t)first + count > UINT32_MAX)
+			return usage_error(cli,
+					   "--range '%s' is not FIRST:COUNT with COUNT in 1..%u",
+					   opts[0].value, HF_AVAIL_RANGE_MAX);
+	}
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	/* One snapshot for the counts, then the range. */
+	rc = hf_client_event_info(cli->client, event_id, &rep2);
+	if ((rc = check(cli, rc, &rep2, NULL)) != 0)
+		return rc;
+	const struct hf_rep_event_info *e = &rep2.event_info;
+	if (count > 0) {
+		rc = hf_client_avail(cli->client, event_id, first, count, &rep);
+		if ((rc = check(cli, rc, &rep, NULL)) != 0)
+			return rc;
+	}
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64
+		       ",\"seats\":%u,\"free\":%u,\"held\":%u,\"booked\":%u",
+		       event_id, e->seats_count, e->free_count, e->held_count, e->booked_count);
+		if (count > 0) {
+			printf(",\"range_first\":%u,\"range_count\":%u,\"range_free\":%u,"
+			       "\"free_ranges\":",
+			       rep.avail.first, rep.avail.count, count_free(&rep.avail));
+			print_free_ranges(&rep.avail, 1);
+		}
+		printf("}\n");
+		return EXIT_OK;
+	}
+	printf("event %" PRIu64 ": %u free of %u (held %u, booked %u)\n", event_id, e->free_count,
+	       e->seats_count, e->held_count, e->booked_count);
+	if (count > 0) {
+		printf("free in %u..%u: ", rep.avail.first, rep.avail.first + rep.avail.count - 1);
+		print_free_ranges(&rep.avail, 0);
+		printf("\n");
+	}
+	return EXIT_OK;
+}
+
+static const char *seat_state_name(uint8_t state)
+{
+	switch (state) {
+	case HF_SEAT_FREE:
+		return "free";
+	case HF_SEAT_HELD:
+		return "held";
+	case HF_SEAT_BOOKED:
+		return "booked";
+	default:
+		return "unknown";
+	}
+}
+
+static int cmd_seats(struct cli *cli, int argc, char **argv)
+{
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, NULL, 0, &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if (a.positional_count < 2)
+		return usage_error(cli, "expected EVENT SEAT...");
+	uint64_t event_id;
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	uint32_t count = 0;
+	for (uint32_t i = 1; i < a.positional_count; i++) {
+		rc = parse_seat_item(a.positional[i], strlen(a.positional[i]), seat_list, &count,
+				     HF_SEAT_STATUS_SEATS_MAX);
+		if (rc == -2)
+			return usage_error(cli, "more than %u seats", HF_SEAT_STATUS_SEATS_MAX);
+		if (rc != 0)
+			return usage_error(cli, "SEAT '%s' is not a seat number or a range A-B",
+					   a.positional[i]);
+	}
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	rc = hf_client_seat_status(cli->client, event_id, seat_list, count, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	const struct hf_rep_seat_status *ss = &rep.seat_status;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"seats\":[", event_id);
+		for (uint32_t i = 0; i < ss->seats_count; i++)
+			printf("%s{\"seat\":%u,\"state\":\"%s\",\"owner_id\":%" PRIu64 "}",
+			       i > 0 ? "," : "", ss->seats[i].seat,
+			       seat_state_name(ss->seats[i].state), ss->seats[i].owner_id);
+		printf("]}\n");
+		return EXIT_OK;
+	}
+	for (uint32_t i = 0; i < ss->seats_count; i++) {
+		const struct hf_seat_info *s = &ss->seats[i];
+		if (s->state == HF_SEAT_HELD)
+			printf("seat %u: held (hold %" PRIu64 ")\n", s->seat, s->owner_id);
+		else if (s->state == HF_SEAT_BOOKED)
+			printf("seat %u: booked (booking %" PRIu64 ")\n", s->seat, s->owner_id);
+		else
+			printf("seat %u: %s\n", s->seat, seat_state_name(s->state));
+	}
+	return EXIT_OK;
+}
+
+static int no_positionals(struct cli *cli, int argc, char **argv, struct opt *opts,
+			  size_t opts_count, int *help_out)
+{
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, opts_count, &a);
+	if (rc != 0)
+		return rc;
+	*help_out = a.help;
+	if (!a.help && a.positional_count != 0)
+		return usage_error(cli, "unexpected argument '%s'", a.positional[0]);
+	return 0;
+}
+
+static int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+	int help;
+	int rc = no_positionals(cli, argc, argv, NULL, 0, &help);
+	if (rc != 0)
+		return rc;
+	if (help)
+		return print_help(cli->what);
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	const struct hf_slot_map *m = hf_client_slot_map(cli->client);
+	uint16_t owners_count = m->owners_count;
+	int status = EXIT_OK;
+	if (cli->json)
+		putchar('[');
+	for (uint16_t o = 0; o < owners_count; o++) {
+		const struct hf_slot_owner *ow = &m->owners[o];
+		struct hf_request req = {.opcode = HF_OP_STATS};
+		rc = hf_client_call_shard(cli->client, o, &req, &rep);
+		if (cli->json) {
+			printf("%s{\"owner\":%u,\"host\":", o > 0 ? "," : "", o);
+			json_string(ow->host);
+			printf(",\"port\":%u,", ow->port);
+		}
+		if (rc != 0 || rep.status != HF_OK) {
+			const char *why = rc != 0 ? strerror(-rc) : hf_status_name(rep.status);
+			fprintf(stderr, "holdfast: stats: shard %u (%s:%u): %s\n", o, ow->host,
+				ow->port, why);
+			if (cli->json) {
+				printf("\"error\":");
+				json_string(why);
+				putchar('}');
+			}
+			status = rc != 0 ? EXIT_USAGE : EXIT_REFUSED;
+			continue;
+		}
+		if (cli->json) {
+			printf("\"stats\":{");
+			for (uint16_t i = 0; i < rep.stats.stats_count; i++) {
+				printf("%s", i > 0 ? "," : "");
+				json_string(rep.stats.stats[i].name);
+				printf(":%" PRIu64, rep.stats.stats[i].value);
+			}
+			printf("}}");
+			continue;
+		}
+		printf("%sshard %u (%s:%u)\n", o > 0 ? "\n" : "", o, ow->host, ow->port);
+		for (uint16_t i = 0; i < rep.stats.stats_count; i++)
+			printf("  %-32s %" PRIu64 "\n", rep.stats.stats[i].name,
+			       rep.stats.stats[i].value);
+	}
+	if (cli->json)
+		printf("]\n");
+	return status;
+}
+
+static int cmd_slots(struct cli *cli, int argc, char **argv)
+{
+	int help;
+	int rc = no_positionals(cli, argc, argv, NULL, 0, &help);
+	if (rc != 0)
+		return rc;
+	if (help)
+		return print_help(cli->what);
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	const struct hf_slot_map *m = hf_client_slot_map(cli->client);
+	if (cli->json)
+		printf("{\"epoch\":%" PRIu64 ",\"owners\":[", m->epoch);
+	else
+		printf("slot map epoch %" PRIu64 ": %u owners, %u slots\n", m->epoch,
+		       m->owners_count, HF_SLOTS_COUNT);
+	for (uint16_t o = 0; o < m->owners_count; o++) {
+		uint32_t slots_count = 0;
+		for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++)
+			slots_count += m->slot_owner[s] == o;
+		if (cli->json) {
+			printf("%s{\"owner\":%u,\"host\":", o > 0 ? "," : "", o);
+			json_string(m->owners[o].host);
+			printf(",\"port\":%u,\"slots_count\":%u,\"slots\":[", m->owners[o].port,
+			       slots_count);
+		} else {
+			printf("owner %u %s:%u: %u slots", o, m->owners[o].host, m->owners[o].port,
+			       slots_count);
+			fputs(slots_count > 0 ? ": " : "", stdout);
+		}
+		uint32_t ranges_count = 0;
+		uint32_t s = 0;
+		while (s < HF_SLOTS_COUNT) {
+			if (m->slot_owner[s] != o) {
+				s++;
+				continue;
+			}
+			uint32_t e = s;
+			while (e + 1 < HF_SLOTS_COUNT && m->slot_owner[e + 1] == o)
+				e++;
+			const char *sep = ranges_count > 0 ? "," : "";
+			if (cli->json)
+				printf("%s[%u,%u]", sep, s, e);
+			else if (ranges_count < SLOT_RANGES_SHOWN_MAX && s == e)
+				printf("%s%u", sep, s);
+			else if (ranges_count < SLOT_RANGES_SHOWN_MAX)
+				printf("%s%u-%u", sep, s, e);
+			ranges_count++;
+			s = e + 1;
+		}
+		if (cli->json)
+			fputs("]}", stdout);
+		else if (ranges_count > SLOT_RANGES_SHOWN_MAX)
+			printf(",... (%u ranges; --json lists them all)\n", ranges_count);
+		else
+			fputs("\n", stdout);
+	}
+	if (cli->json)
+		printf("]}\n");
+	return EXIT_OK;
+}
+
+static int cmd_ping(struct cli *cli, int argc, char **argv)
+{
+	int help;
+	int rc = no_positionals(cli, argc, argv, NULL, 0, &help);
+	if (rc != 0)
+		return rc;
+	if (help)
+		return print_help(cli->what);
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	struct hf_request req = {.opcode = HF_OP_PING};
+	/* The first call opens the shard's connection; time the second. */
+	rc = hf_client_call(cli->client, &req, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	uint64_t t0 = hf_clock_mono_ns();
+	rc = hf_client_call(cli->client, &req, &rep);
+	uint64_t rtt_ns = hf_clock_mono_ns() - t0;
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	if (cli->json) {
+		char host[HF_HOST_SIZE_MAX + 1];
+		const char *colon = strrchr(cli->host_port, ':');
+		size_t len = (size_t)(colon - cli->host_port);
+		HF_ASSERT(colon != NULL && len <= HF_HOST_SIZE_MAX);
+		memcpy(host, cli->host_port, len);
+		host[len] = '\0';
+		printf("{\"host\":");
+		json_string(host);
+		printf(",\"port\":%s,\"epoch\":%" PRIu64 ",\"rtt_us\":%" PRIu64 "}\n", colon + 1,
+		       rep.ping.epoch, rtt_ns / 1000u);
+		return EXIT_OK;
+	}
+	printf("pong from %s: map epoch %" PRIu64 ", %.3f ms\n", cli->host_port, rep.ping.epoch,
+	       (double)rtt_ns / 1e6);
+	return EXIT_OK;
+}
+
+/* DIR made absolute against the current directory (the shards resolve nothing), without trailing
+ * slashes. Returns 0 or the usage exit status. */
+static int backup_dir(const struct cli *cli, const char *dir, char *out, size_t size)
+{
+	char cwd[HF_PATH_SIZE_MAX + 1];
+	int n;
+	if (dir[0] == '\0')
+		return usage_error(cli, "--to needs a directory");
+	if (dir[0] == '/') {
+		n = snprintf(out, size, "%s", dir);
+	} else {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return usage_error(cli, "cannot read the current directory: %s",
+					   strerror(errno));
+		n = snprintf(out, size, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, dir);
+	}
+	if (n < 0 || (size_t)n >= size)
+		return usage_error(cli, "--to: the path is longer than %u bytes", HF_PATH_SIZE_MAX);
+	size_t len = (size_t)n;
+	while (len > 1 && out[len - 1] == '/')
+		out[--len] = '\0';
+	return 0;
+}
+
+static int cmd_backup(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {{"--to", 1, NULL, 0}};
+	int help;
+	int rc = no_positionals(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &help);
+	if (rc != 0)
+		return rc;
+	if (help)
+		return print_help(cli->what);
+	if (!opts[0].seen)
+		return usage_error(cli, "--to DIR is required");
+	static struct hf_request req;
+	req.opcode = HF_OP_BACKUP;
+	if ((rc = backup_dir(cli, opts[0].value, req.backup.path, sizeof(req.backup.path))) != 0)
+		return rc;
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	const struct hf_slot_map *m = hf_client_slot_map(cli->client);
+	int status = EXIT_OK;
+	if (cli->json) {
+		printf("{\"dir\":");
+		json_string(req.backup.path);
+		printf(",\"shards\":[");
+	}
+	for (uint16_t o = 0; o < m->owners_count; o++) {
+		const struct hf_slot_owner *ow = &m->owners[o];
+		/* The checkpoint lands in DIR/shard-<the shard's index on its node>. */
+		uint64_t shard_index = o;
+		struct hf_request sreq = {.opcode = HF_OP_STATS};
+		if (hf_client_call_shard(cli->client, o, &sreq, &rep2) == 0 &&
+		    rep2.status == HF_OK) {
+			for (uint16_t i = 0; i < rep2.stats.stats_count; i++) {
+				if (strcmp(rep2.stats.stats[i].name, "shard_index") == 0)
+					shard_index = rep2.stats.stats[i].value;
+			}
+		}
+		rc = hf_client_call_shard(cli->client, o, &req, &rep);
+		if (cli->json) {
+			printf("%s{\"owner\":%u,\"host\":", o > 0 ? "," : "", o);
+			json_string(ow->host);
+			printf(",\"port\":%u,\"shard_index\":%" PRIu64 ",", ow->port, shard_index);
+		}
+		if (rc != 0 || rep.status != HF_OK) {
+			char why[160];
+			if (rc != 0)
+				snprintf(why, sizeof(why), "no answer: %s", strerror(-rc));
+			else
+				snprintf(why, sizeof(why), "%s (%s)", hf_status_name(rep.status),
+					 hf_status_message(rep.status));
+			fprintf(stderr, "holdfast: backup refused by shard %u (%s:%u): %s\n", o,
+				ow->host, ow->port, why);
+			if (cli->json) {
+				printf("\"error\":");
+				json_string(why);
+				putchar('}');
+			}
+			if (status == EXIT_OK || rc != 0)
+				status = rc != 0 ? EXIT_USAGE : EXIT_REFUSED;
+			continue;
+		}
+		char path[HF_PATH_SIZE_MAX + 32];
+		snprintf(path, sizeof(path), "%s/shard-%" PRIu64, req.backup.path, shard_index);
+		if (cli->json) {
+			printf("\"path\":");
+			json_string(path);
+			printf(",\"sequence\":%" PRIu64 "}", rep.backup.sequence);
+		} else {
+			printf("shard %u (%s:%u): checkpoint in %s (sequence %" PRIu64 ")\n", o,
+			       ow->host, ow->port, path, rep.backup.sequence);
+		}
+	}
+	if (cli->json)
+		printf("]}\n");
+	return status;
+}
+
+/* ---- main ---- */
+
+/* Takes the global options out of argv wherever they are (before or after the command). Returns
+ * 0 or the usage exit status; *help_out is set for a --help before the command. */
+static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
+{
+	int out = 1;
+	int command_seen = 0;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		const char *value = NULL;
+		int is_host = strcmp(a, "--host") == 0 || strncmp(a, "--host=", 7) == 0;
+		int is_timeout = strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0;
+		if (strcmp(a, "--json") == 0) {
+			cli->json = 1;
+			continue;
+		}
+		if (!command_seen && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			*help_out = 1;
+			continue;
+		}
+		if (is_host || is_timeout) {
+			const char *eq = strchr(a, '=');
+			if (eq != NULL)
+				value = eq + 1;
+			else if (i + 1 < *argc)
+				value = argv[++i];
+			else
+				return usage_error(cli, "%s needs a value",
+						   is_host ? "--host" : "--timeout");
+			if (is_host) {
+				cli->host_port = value;
+			} else if (parse_u32(value, 1, TIMEOUT_MS_MAX, &cli->timeout_ms) != 0) {
+				return usage_error(cli, "--timeout '%s' is not in 1..%u ms", value,
+						   TIMEOUT_MS_MAX);
+			}
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			command_seen = 1;
+		else if (!command_seen)
+			return usage_error(cli, "unknown option '%s'", a);
+		argv[out++] = argv[i];
+	}
+	*argc = out;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {
+	    .host_port = DEFAULT_HOST,
+	    .json = 0,
+	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .what = NULL,
+	    .client = NULL,
+	};
+	int help = 0;
+	int rc = globals_parse(&cli, &argc, argv, &help);
+	if (rc != 0)
+		return rc;
+	if (help || argc < 2) {
+		fputs(usage_text, help ? stdout : stderr);
+		return help ? EXIT_OK : EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	int cargc = argc - 2;
+	char **cargv = argv + 2;
+	cli.what = cmd;
+	if (strcmp(cmd, "help") == 0) {
+		if (cargc >= 2 && strcmp(cargv[0], "event") == 0) {
+			char name[32];
+			snprintf(name, sizeof(name), "event %s", cargv[1]);
+			return print_help(name);
+		}
+		return print_help(cargc >= 1 ? cargv[0] : "");
+	}
+	if (strcmp(cmd, "event") == 0)
+		rc = cmd_event(&cli, cargc, cargv);
+	else if (strcmp(cmd, "hold") == 0)
+		rc = cmd_hold(&cli, cargc, cargv);
+	else if (strcmp(cmd, "extend") == 0)
+		rc = cmd_extend(&cli, cargc, cargv);
+	else if (strcmp(cmd, "confirm") == 0)
+		rc = cmd_hold_ref(&cli, cargc, cargv, HF_OP_CONFIRM);
+	else if (strcmp(cmd, "release") == 0)
+		rc = cmd_hold_ref(&cli, cargc, cargv, HF_OP_RELEASE);
+	else if (strcmp(cmd, "cancel") == 0)
+		rc = cmd_hold_ref(&cli, cargc, cargv, HF_OP_CANCEL);
+	else if (strcmp(cmd, "avail") == 0)
+		rc = cmd_avail(&cli, cargc, cargv);
+	else if (strcmp(cmd, "seats") == 0)
+		rc = cmd_seats(&cli, cargc, cargv);
+	else if (strcmp(cmd, "stats") == 0)
+		rc = cmd_stats(&cli, cargc, cargv);
+	else if (strcmp(cmd, "slots") == 0)
+		rc = cmd_slots(&cli, cargc, cargv);
+	else if (strcmp(cmd, "ping") == 0)
+		rc = cmd_ping(&cli, cargc, cargv);
+	else if (strcmp(cmd, "backup") == 0)
+		rc = cmd_backup(&cli, cargc, cargv);
+	else {
+		cli.what = NULL;
+		rc = usage_error(&cli, "unknown command '%s'", cmd);
+	}
+	hf_client_close(cli.client);
+	fflush(stdout);
+	return rc;
+}
