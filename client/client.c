@@ -1539,6 +1539,23 @@ const struct hf_slot_map *hf_client_slot_map(const struct hf_client *client)
 	return &client->map;
 }
 
+int hf_client_map_force(struct hf_client *client, const struct hf_slot_map *m)
+{
+	if (client->in_poll)
+		return -EBUSY;
+	client->now_ms = hf_clock_mono_ms();
+	/* Installing over an unloaded map accepts any epoch; the old owners are remapped first. */
+	struct hf_slot_map *copy = &client->scratch->slot_map;
+	memcpy(copy, m, sizeof(*copy));
+	uint64_t epoch = copy->epoch;
+	copy->epoch = client->map.epoch + 1;
+	map_install(client, copy);
+	client->map.epoch = epoch;
+	client->refreshed_epoch = 0;
+	client->moved_epoch = 0;
+	return 0;
+}
+
 int hf_client_refresh_map(struct hf_client *client)
 {
 	if (client->in_poll)

@@ -89,4 +89,10 @@ int hf_client_connect_finish(int fd);
  * the non-blocking socket or -errno (of the last address tried). */
 int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeout_ms);
 
+/* ---- Test hooks ---- */
+
+/* Replaces the client's map with m as it is, even when m is older (a stale client, for tests of
+ * MOVED). Requests in flight are resent by the new map. Returns 0, or -EBUSY inside a callback. */
+int hf_client_map_force(struct hf_client *client, const struct hf_slot_map *m);
+
 #endif
