@@ -1,0 +1,613 @@
+/* Goal: every holdfast CLI command works against a real holdfastd with the documented spellings,
+ * output, exit status (0 success, 1 refused, 2 usage or connection error) and one-line stderr
+ * reasons, and --json prints one well-formed JSON value with the documented keys.
+ *
+ * Method: start holdfastd (argv[1]) with 2 shards and durability wal (so backup has data), run the
+ * holdfast binary (argv[2]) as a child process for each case, capture stdout, stderr and the exit
+ * status, and check them; JSON output goes through a small strict validator. Exits 77 when either
+ * binary is missing. */
+#include "tests/client/server_proc.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#define OUT_SIZE_MAX   (256u * 1024u)
+#define ARGV_MAX       32u
+#define RUN_TIMEOUT_MS 30000u
+#define JSON_DEPTH_MAX 32
+
+extern char **environ;
+
+static const char *holdfastd_path;
+static const char *holdfast_path;
+static struct server_proc server;
+
+struct run {
+	int status; /* exit status, or -1 when killed */
+	char out[OUT_SIZE_MAX];
+	char err[OUT_SIZE_MAX];
+};
+
+static struct run r;
+
+/* Runs holdfast --host <server> args... (NULL-terminated) into r. */
+static int run_v(int with_host, const char *first, va_list ap)
+{
+	const char *argv[ARGV_MAX];
+	uint32_t n = 0;
+	argv[n++] = holdfast_path;
+	if (with_host) {
+		argv[n++] = "--host";
+		argv[n++] = server.addr;
+	}
+	for (const char *a = first; a != NULL; a = va_arg(ap, const char *)) {
+		assert_true(n < ARGV_MAX - 1);
+		argv[n++] = a;
+	}
+	argv[n] = NULL;
+	int out_pipe[2];
+	int err_pipe[2];
+	assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(err_pipe, O_CLOEXEC), 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], STDERR_FILENO);
+	pid_t pid;
+	int rc = posix_spawn(&pid, holdfast_path, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(rc, 0);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	size_t out_len = 0;
+	size_t err_len = 0;
+	int open_count = 2;
+	struct pollfd pfds[2] = {{.fd = out_pipe[0], .events = POLLIN},
+				 {.fd = err_pipe[0], .events = POLLIN}};
+	uint64_t deadline = hf_clock_mono_ms() + RUN_TIMEOUT_MS;
+	while (open_count > 0 && hf_clock_mono_ms() < deadline) {
+		if (poll(pfds, 2, 100) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (pfds[i].fd < 0 || pfds[i].revents == 0)
+				continue;
+			char *buf = i == 0 ? r.out : r.err;
+			size_t *len = i == 0 ? &out_len : &err_len;
+			ssize_t k = read(pfds[i].fd, buf + *len, OUT_SIZE_MAX - 1 - *len);
+			if (k <= 0) {
+				close(pfds[i].fd);
+				pfds[i].fd = -1;
+				open_count--;
+				continue;
+			}
+			*len += (size_t)k;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (pfds[i].fd >= 0)
+			close(pfds[i].fd);
+	}
+	r.out[out_len] = '\0';
+	r.err[err_len] = '\0';
+	if (open_count > 0)
+		kill(pid, SIGKILL);
+	int wstatus;
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+	}
+	r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+	return r.status;
+}
+
+/* holdfast --host <test server> args... */
+static int run(const char *first, ...)
+{
+	va_list ap;
+	va_start(ap, first);
+	int rc = run_v(1, first, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* holdfast args... (no --host) */
+static int run_bare(const char *first, ...)
+{
+	va_list ap;
+	va_start(ap, first);
+	int rc = run_v(0, first, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void expect(int status, const char *out_prefix)
+{
+	if (r.status != status ||
+	    (out_prefix != NULL && strncmp(r.out, out_prefix, strlen(out_prefix)) != 0))
+		fail_msg("exit %d (want %d)\nstdout: %s\nstderr: %s", r.status, status, r.out,
+			 r.err);
+}
+
+/* A refusal or error: the exit status, nothing but one line on stderr starting with prefix. */
+static void expect_err(int status, const char *err_prefix)
+{
+	expect(status, NULL);
+	if (strncmp(r.err, err_prefix, strlen(err_prefix)) != 0)
+		fail_msg("stderr '%s' does not start with '%s'", r.err, err_prefix);
+	const char *nl = strchr(r.err, '\n');
+	if (nl == NULL || nl[1] != '\0')
+		fail_msg("stderr is not exactly one line: '%s'", r.err);
+}
+
+/* ---- A strict, small JSON validator ---- */
+
+static const char *json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	return p;
+}
+
+static const char *json_value(const char *p, int depth);
+
+static const char *json_string(const char *p)
+{
+	if (*p != '"')
+		return NULL;
+	for (p++; *p != '"'; p++) {
+		if (*p == '\0' || (unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\') {
+			p++;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++) {
+					char c = p[i];
+					if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+					      (c >= 'A' && c <= 'F')))
+						return NULL;
+				}
+				p += 4;
+			} else if (strchr("\"\\/bfnrt", *p) == NULL || *p == '\0') {
+				return NULL;
+			}
+		}
+	}
+	return p + 1;
+}
+
+static const char *json_number(const char *p)
+{
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return NULL;
+	if (*p == '.') {
+		p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return NULL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return p;
+}
+
+static const char *json_value(const char *p, int depth)
+{
+	if (depth > JSON_DEPTH_MAX)
+		return NULL;
+	p = json_ws(p);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		int object = *p == '{';
+		p = json_ws(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (object) {
+				p = json_string(json_ws(p));
+				if (p == NULL)
+					return NULL;
+				p = json_ws(p);
+				if (*p != ':')
+					return NULL;
+				p++;
+			}
+			p = json_value(p, depth + 1);
+			if (p == NULL)
+				return NULL;
+			p = json_ws(p);
+			if (*p == close)
+				return p + 1;
+			if (*p != ',')
+				return NULL;
+			p++;
+		}
+	}
+	if (*p == '"')
+		return json_string(p);
+	if (strncmp(p, "true", 4) == 0 || strncmp(p, "null", 4) == 0)
+		return p + 4;
+	if (strncmp(p, "false", 5) == 0)
+		return p + 5;
+	return json_number(p);
+}
+
+static void expect_json(void)
+{
+	const char *end = json_value(r.out, 0);
+	if (end == NULL || *json_ws(end) != '\0')
+		fail_msg("stdout is not one JSON value: '%s'", r.out);
+}
+
+/* The number after "key": in the output (the first one), or fails. */
+static uint64_t json_u64(const char *key)
+{
+	char pattern[64];
+	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+	const char *at = strstr(r.out, pattern);
+	if (at == NULL)
+		fail_msg("no key %s in '%s'", key, r.out);
+	return strtoull(at + strlen(pattern), NULL, 10);
+}
+
+static void expect_has(const char *what)
+{
+	if (strstr(r.out, what) == NULL)
+		fail_msg("stdout '%s' lacks '%s'", r.out, what);
+}
+
+/* ---- Tests ---- */
+
+static void test_help(void **state)
+{
+	(void)state;
+	run_bare("--help", NULL);
+	expect(0, "usage: holdfast");
+	expect_has("event create EVENT --seats N");
+	expect_has("backup --to DIR");
+	run_bare("hold", "--help", NULL);
+	expect(0, "usage: holdfast hold EVENT --user U");
+	run_bare("event", "create", "--help", NULL);
+	expect(0, "usage: holdfast event create");
+	run_bare("help", "avail", NULL);
+	expect(0, "usage: holdfast avail");
+	run_bare(NULL);
+	expect(2, NULL);
+}
+
+static void test_usage_errors(void **state)
+{
+	(void)state;
+	static const char *const cases[][8] = {
+	    {"frobnicate"},
+	    {"event"},
+	    {"event", "destroy", "1"},
+	    {"event", "create", "1"},
+	    {"event", "create", "0", "--seats", "10"},
+	    {"event", "create", "1", "--seats", "12abc"},
+	    {"event", "create", "1", "--seats", "-5"},
+	    {"event", "create", "1", "--seats", "99999999999999999999999"},
+	    {"event", "create", "1", "--seats", "16777217"},
+	    {"event", "create", "1", "--seats", "10", "--hold-lifetime", "0"},
+	    {"event", "create", "18446744073709551616", "--seats", "10"},
+	    {"hold", "5", "--best", "1"},
+	    {"hold", "5", "--user", "1"},
+	    {"hold", "5", "--user", "1", "--seats", "1", "--best", "2"},
+	    {"hold", "5", "--user", "1", "--seats", "1,,2"},
+	    {"hold", "5", "--user", "1", "--seats", "3-1"},
+	    {"hold", "5", "--user", "1", "--best", "65"},
+	    {"hold", "5", "--user", "x", "--best", "1"},
+	    {"hold", "5", "--user", "1", "--best", "1", "--ttl", "0"},
+	    {"hold", "5", "--user", "1", "--best", "1", "--id", "0"},
+	    {"hold", "5", "--user", "1", "--best", "1", "--bogus"},
+	    {"hold", "5", "--user"},
+	    {"extend", "5", "6"},
+	    {"confirm", "5"},
+	    {"release", "5", "6", "7"},
+	    {"cancel", "5", " 6"},
+	    {"avail", "5", "--range", "3"},
+	    {"avail", "5", "--range", "3:0"},
+	    {"avail", "5", "--range", "4294967295:2"},
+	    {"seats", "5"},
+	    {"seats", "5", "0-2000"},
+	    {"stats", "extra"},
+	    {"backup"},
+	    {"--timeout", "0", "ping"},
+	    {"--timeout", "abc", "ping"},
+	    {"--bogus", "ping"},
+	};
+	for (size_t i = 0; i < HF_ARRAY_SIZE(cases); i++) {
+		const char *const *c = cases[i];
+		run(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], NULL);
+		if (r.status != 2 || strncmp(r.err, "holdfast: ", 10) != 0 || r.out[0] != '\0' ||
+		    strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
+			fail_msg("case %zu (%s %s %s ...): exit %d, stdout '%s', stderr '%s'", i,
+				 c[0], c[1] ? c[1] : "", c[2] ? c[2] : "", r.status, r.out, r.err);
+	}
+}
+
+static uint16_t dead_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t len = sizeof(a);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void test_connection_errors(void **state)
+{
+	(void)state;
+	char host[64];
+	snprintf(host, sizeof(host), "127.0.0.1:%u", dead_port());
+	run_bare("--host", host, "ping", NULL);
+	expect_err(2, "holdfast: cannot get the slot map from 127.0.0.1:");
+	run_bare("--host", "nonsense", "ping", NULL);
+	expect_err(2, "holdfast: ping: --host 'nonsense' is not HOST:PORT");
+	run_bare("--host", host, "--json", "event", "info", "5", NULL);
+	expect_err(2, "holdfast: cannot get the slot map");
+	assert_string_equal(r.out, "");
+}
+
+static void test_event_commands(void **state)
+{
+	(void)state;
+	run("event", "create", "77", "--seats", "500", "--row-width", "50", "--user-limit", "6",
+	    NULL);
+	expect(0, "event 77 created: 500 seats, rows of 50, user limit 6, hold lifetime ");
+	run("--json", "event", "create", "77", "--seats", "500", "--row-width", "50",
+	    "--user-limit", "6", NULL);
+	expect(0, "{");
+	expect_json();
+	assert_int_equal(json_u64("event_id"), 77);
+	assert_int_equal(json_u64("seats"), 500);
+	assert_int_equal(json_u64("row_width"), 50);
+	assert_int_equal(json_u64("user_limit"), 6);
+	assert_true(json_u64("hold_lifetime_s") >= 1);
+	run("event", "create", "77", "--seats", "501", NULL);
+	expect_err(1, "holdfast: event create refused: EVENT_EXISTS (event exists with different "
+		      "parameters)\n");
+	run("--json", "event", "create", "77", "--seats", "501", NULL);
+	expect_err(1, "holdfast: event create refused: EVENT_EXISTS");
+	expect_json();
+	expect_has("\"error\":\"EVENT_EXISTS\"");
+	run("event", "info", "77", NULL);
+	expect(0, "event 77: 500 seats, rows of 50, user limit 6, hold lifetime ");
+	expect_has("free 500, held 0, booked 0");
+	run("event", "info", "77", "--json", NULL); /* global options may follow the command */
+	expect_json();
+	assert_int_equal(json_u64("free"), 500);
+	assert_int_equal(json_u64("holds"), 0);
+	run("event", "info", "78", NULL);
+	expect_err(1, "holdfast: event info refused: NO_EVENT (no such event)\n");
+	run("--timeout=5000", "event", "create", "79", "--seats=10", NULL);
+	expect(0, "event 79 created: 10 seats, one row, no user limit, hold lifetime ");
+}
+
+static void test_hold_commands(void **state)
+{
+	(void)state;
+	run("event", "create", "80", "--seats", "500", "--row-width", "50", "--user-limit", "6",
+	    NULL);
+	expect(0, NULL);
+	run("hold", "80", "--user", "7", "--seats", "100,101,102", "--ttl", "300", NULL);
+	expect(0, "hold ");
+	uint64_t gen_id = strtoull(r.out + 5, NULL, 10);
+	assert_true(gen_id != 0);
+	char line[128];
+	snprintf(line, sizeof(line), "hold %" PRIu64 " on event 80: seats 100-102, expires ",
+		 gen_id);
+	expect(0, line);
+	run("--json", "hold", "80", "--user", "8", "--best", "4", "--id", "99", NULL);
+	expect_json();
+	assert_int_equal(json_u64("hold_id"), 99);
+	assert_int_equal(json_u64("event_id"), 80);
+	assert_int_equal(json_u64("user_id"), 8);
+	assert_true(json_u64("deadline_ms") > hf_clock_wall_ms());
+	expect_has("\"seats\":[0,1,2,3]");
+	/* Resending with the same id is safe and answers the same. */
+	run("hold", "80", "--user", "8", "--best", "4", "--id", "99", NULL);
+	expect(0, "hold 99 on event 80: seats 0-3, expires ");
+	run("hold", "80", "--user", "9", "--seats", "101", NULL);
+	expect_err(1, "holdfast: hold refused: SEAT_TAKEN (seat 101 already held or booked)\n");
+	run("--json", "hold", "80", "--user", "9", "--seats", "101", NULL);
+	expect(1, "{\"error\":\"SEAT_TAKEN\",\"status\":19,\"detail\":101,");
+	expect_json();
+	run("hold", "80", "--user", "7", "--seats", "10-13", NULL);
+	expect_err(1, "holdfast: hold refused: USER_LIMIT (");
+	run("hold", "80", "--user", "9", "--seats", "500", NULL);
+	expect_err(1, "holdfast: hold refused: SEAT_RANGE (seat 500 is outside the event)\n");
+	run("extend", "80", "99", "--ttl", "600", NULL);
+	expect(0, "hold 99 on event 80 extended: expires ");
+	run("--json", "extend", "80", "99", "--ttl", "600", NULL);
+	expect_json();
+	assert_true(json_u64("deadline_ms") > 0);
+	run("confirm", "80", "99", NULL);
+	expect(0, "booking 99 on event 80: seats 0-3\n");
+	run("--json", "confirm", "80", "99", NULL);
+	expect_json();
+	assert_int_equal(json_u64("booking_id"), 99);
+	expect_has("\"seats\":[0,1,2,3]");
+	char id[32];
+	snprintf(id, sizeof(id), "%" PRIu64, gen_id);
+	run("release", "80", id, NULL);
+	snprintf(line, sizeof(line), "hold %" PRIu64 " on event 80 released\n", gen_id);
+	expect(0, line);
+	run("release", "80", "99", NULL);
+	expect_err(1, "holdfast: release refused: HOLD_CONFIRMED (hold is already confirmed)\n");
+	run("--json", "release", "80", "12345", NULL);
+	expect_err(1, "holdfast: release refused: NO_HOLD");
+	run("cancel", "80", "99", NULL);
+	expect(0, "booking 99 on event 80 cancelled\n");
+	run("cancel", "80", "12345", NULL);
+	expect_err(1, "holdfast: cancel refused: NO_BOOKING (no such booking)\n");
+	run("--json", "hold", "80", "--user", "11", "--seats", "7", "--id", "700", NULL);
+	expect_json();
+	run("--json", "release", "80", "700", NULL);
+	expect_json();
+	expect_has("\"released\":true");
+	run("--json", "hold", "80", "--user", "11", "--seats", "7", "--id", "701", NULL);
+	run("confirm", "80", "701", NULL);
+	run("--json", "cancel", "80", "701", NULL);
+	expect_json();
+	expect_has("\"cancelled\":true");
+}
+
+static void test_avail_seats(void **state)
+{
+	(void)state;
+	run("event", "create", "81", "--seats", "100", NULL);
+	expect(0, NULL);
+	run("hold", "81", "--user", "1", "--seats", "5,6", "--id", "500", NULL);
+	expect(0, NULL);
+	run("confirm", "81", "500", NULL);
+	expect(0, NULL);
+	run("hold", "81", "--user", "2", "--seats", "8", "--id", "501", NULL);
+	expect(0, NULL);
+	run("avail", "81", NULL);
+	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\n");
+	assert_null(strstr(r.out, "free in"));
+	run("avail", "81", "--range", "0:10", NULL);
+	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\nfree in 0..9: 0-4,7,9\n");
+	run("--json", "avail", "81", NULL);
+	expect(0, "{\"event_id\":81,\"seats\":100,\"free\":97,\"held\":1,\"booked\":2}\n");
+	run("--json", "avail", "81", "--range", "0:10", NULL);
+	expect_json();
+	assert_int_equal(json_u64("range_first"), 0);
+	assert_int_equal(json_u64("range_count"), 10);
+	assert_int_equal(json_u64("range_free"), 7);
+	expect_has("\"free_ranges\":[[0,4],[7,7],[9,9]]");
+	run("avail", "81", "--range", "5:2", NULL);
+	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\nfree in 5..6: none\n");
+	run("seats", "81", "5", "8", "9", NULL);
+	expect(0, "seat 5: booked (booking 500)\nseat 8: held (hold 501)\nseat 9: free\n");
+	run("--json", "seats", "81", "4-6", NULL);
+	expect_json();
+	expect_has("{\"seat\":5,\"state\":\"booked\",\"owner_id\":500}");
+	expect_has("{\"seat\":4,\"state\":\"free\",\"owner_id\":0}");
+	run("seats", "81", "100", NULL);
+	assert_int_equal(r.status, 1);
+}
+
+static void test_cluster_commands(void **state)
+{
+	(void)state;
+	run("ping", NULL);
+	expect(0, "pong from 127.0.0.1:");
+	run("--json", "ping", NULL);
+	expect_json();
+	assert_int_equal(json_u64("port"), server.port);
+	assert_true(json_u64("epoch") >= 1);
+	run("stats", NULL);
+	expect(0, "shard 0 (127.0.0.1:");
+	expect_has("\nshard 1 (127.0.0.1:");
+	run("--json", "stats", NULL);
+	expect(0, "[{\"owner\":0,");
+	expect_json();
+	expect_has("{\"owner\":1,");
+	expect_has("\"stats\":{");
+	run("slots", NULL);
+	expect(0, "slot map epoch ");
+	expect_has("owner 0 127.0.0.1:");
+	expect_has("owner 1 127.0.0.1:");
+	run("--json", "slots", NULL);
+	expect(0, "{\"epoch\":");
+	expect_json();
+	expect_has("\"slots_count\":");
+	/* Another shard as the entry point serves the same map. */
+	char host[64];
+	server_addr(&server, 1, host, sizeof(host));
+	run_bare("--host", host, "event", "info", "81", NULL);
+	expect(0, "event 81: 100 seats");
+}
+
+static int dir_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void test_backup(void **state)
+{
+	(void)state;
+	char dir[512];
+	char path[600];
+	snprintf(dir, sizeof(dir), "%s/bk1", server.data_dir);
+	run("backup", "--to", dir, NULL);
+	expect(0, "shard 0 (127.0.0.1:");
+	snprintf(path, sizeof(path), "%s/shard-0", dir);
+	expect_has(path);
+	assert_true(dir_exists(path));
+	snprintf(path, sizeof(path), "%s/shard-1", dir);
+	assert_true(dir_exists(path));
+	/* A checkpoint is never written over: the second one into the same place is refused. */
+	run("backup", "--to", dir, NULL);
+	assert_int_equal(r.status, 1);
+	assert_true(strncmp(r.err, "holdfast: backup refused by shard 0", 35) == 0);
+	snprintf(dir, sizeof(dir), "%s/bk2/", server.data_dir);
+	run("--json", "backup", "--to", dir, NULL);
+	expect(0, "{\"dir\":");
+	expect_json();
+	expect_has("\"path\":");
+	expect_has("\"sequence\":");
+	snprintf(path, sizeof(path), "%s/bk2/shard-1", server.data_dir);
+	assert_true(dir_exists(path));
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return server_start(&server, holdfastd_path, 2, "wal") == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	server_stop(&server);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	holdfastd_path = argc > 1 ? argv[1] : NULL;
+	holdfast_path = argc > 2 ? argv[2] : NULL;
+	server_require(holdfastd_path);
+	server_require(holdfast_path);
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_usage_errors),
+	    cmocka_unit_test(test_connection_errors),
+	    cmocka_unit_test(test_event_commands),
+	    cmocka_unit_test(test_hold_commands),
+	    cmocka_unit_test(test_avail_seats),
+	    cmocka_unit_test(test_cluster_commands),
+	    cmocka_unit_test(test_backup),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
