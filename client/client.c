@@ -141,6 +141,7 @@ struct conn {
 	char host[HF_HOST_SIZE_MAX + 1];
 	struct hf_client_addrs addrs; /* resolved on first connect; count 0 until then */
 	uint32_t addr_index;	      /* next address to try (rotates on failures) */
+	uint64_t connect_deadline_ms; /* CONNECTING: give up at this monotonic time */
 	struct list list;	      /* SENT then QUEUED entries, in order of their deadlines */
 	uint32_t unsent;	      /* first QUEUED entry of list, or NONE */
 	uint32_t send_head;	      /* bytes [send_head, send_tail) wait for send(2) */
@@ -510,6 +511,7 @@ static void conn_connect(struct hf_client *c, struct conn *conn)
 	}
 	conn->fd = fd;
 	conn->state = in_progress ? CONN_CONNECTING : CONN_OPEN;
+	conn->connect_deadline_ms = c->now_ms + c->opts.connect_timeout_ms;
 }
 
 /* The connect finished (the socket polled writable or failed). */
@@ -966,9 +968,14 @@ static void timeouts_check(struct hf_client *c)
 {
 	for (uint16_t i = 0; i < c->map.owners_count; i++) {
 		struct conn *conn = c->conns[i];
-		if (conn == NULL || conn->list.count == 0)
+		if (conn == NULL)
 			continue;
-		if (c->entries[conn->list.head].deadline_ms <= c->now_ms)
+		if (conn->state == CONN_CONNECTING && conn->connect_deadline_ms <= c->now_ms) {
+			conn->addr_index++;
+			conn_fail(c, conn, -ETIMEDOUT, FAIL_CONNECT);
+			continue;
+		}
+		if (conn->list.count > 0 && c->entries[conn->list.head].deadline_ms <= c->now_ms)
 			conn_fail(c, conn, -ETIMEDOUT, FAIL_TIMEOUT);
 	}
 }
@@ -987,9 +994,12 @@ static uint64_t next_event_ms(const struct hf_client *c, uint64_t until_ms)
 	uint64_t next = until_ms;
 	for (uint16_t i = 0; i < c->map.owners_count; i++) {
 		const struct conn *conn = c->conns[i];
-		if (conn != NULL && conn->list.count > 0 &&
-		    c->entries[conn->list.head].deadline_ms < next)
+		if (conn == NULL)
+			continue;
+		if (conn->list.count > 0 && c->entries[conn->list.head].deadline_ms < next)
 			next = c->entries[conn->list.head].deadline_ms;
+		if (conn->state == CONN_CONNECTING && conn->connect_deadline_ms < next)
+			next = conn->connect_deadline_ms;
 	}
 	if (c->delayed.count > 0 && c->delayed_next_ms < next)
 		next = c->delayed_next_ms;

@@ -26,8 +26,9 @@
  * pipeline_max rounded up to a power of two, plus 8 large slots (4 KiB) shared by the rare requests
  * that do not fit (SEAT_STATUS of more than 71 seats, BACKUP); a ninth such request in flight also
  * gets -EAGAIN. Per connection (one per shard used): a 64 KiB send buffer and a 64 KiB receive
- * buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 80 KiB more per client for
- * the map and reply scratch. No allocation per request; a connection is allocated on first use. */
+ * buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 140 KiB more per client
+ * (the map, reply scratch, the large slots), and 128 KiB on the first blocking AVAIL of a range. No
+ * allocation per request; a connection is allocated on first use. */
 #ifndef HF_CLIENT_HOLDFAST_H
 #define HF_CLIENT_HOLDFAST_H
 
