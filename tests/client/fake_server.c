@@ -288,6 +288,14 @@ static int conn_serve(struct fake_server *s, struct fake_conn *c)
 			rc = -1;
 			break;
 		}
+		if (act == FAKE_GARBAGE) {
+			memset(s->out + out_used, 0xee, HF_FRAME_HEADER_SIZE);
+			out_used += HF_FRAME_HEADER_SIZE;
+			(void)write_all(c->fd, s->out, out_used);
+			out_used = 0;
+			rc = -1;
+			break;
+		}
 		if (out_used + hf_reply_size(&s->rep) > OUT_BUF_SIZE) {
 			if (write_all(c->fd, s->out, out_used) != 0) {
 				rc = -1;

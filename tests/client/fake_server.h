@@ -18,9 +18,10 @@
 #define FAKE_LOG_MAX	(256u * 1024u)
 
 enum fake_action {
-	FAKE_REPLY = 0, /* send *rep */
-	FAKE_DROP = 1,	/* send nothing */
-	FAKE_CLOSE = 2, /* close the connection without answering (and drop what follows it) */
+	FAKE_REPLY = 0,	  /* send *rep */
+	FAKE_DROP = 1,	  /* send nothing */
+	FAKE_CLOSE = 2,	  /* close the connection without answering (and drop what follows it) */
+	FAKE_GARBAGE = 3, /* send a frame header with a bad magic, then close */
 };
 
 struct fake_server;

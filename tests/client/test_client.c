@@ -602,6 +602,54 @@ static void test_broken_connection(void **state)
 	fake_server_stop(s);
 }
 
+struct proto_script {
+	int garbage_first; /* answer the first arrival of each HOLD with a broken stream */
+	int wrong_shape;   /* answer HOLD with a PING-shaped reply */
+};
+
+static enum fake_action handler_proto(struct fake_server *s, void *arg, uint32_t shard,
+				      const struct hf_request *req, uint32_t seen,
+				      struct hf_reply *rep)
+{
+	struct proto_script *ps = arg;
+	if (req->opcode == HF_OP_HOLD && ps->garbage_first && seen == 0)
+		return FAKE_GARBAGE;
+	if (req->opcode == HF_OP_HOLD && ps->wrong_shape) {
+		rep->opcode = HF_OP_PING;
+		rep->status = HF_OK;
+		rep->ping.epoch = 1;
+		return FAKE_REPLY;
+	}
+	return fake_default_handler(s, arg, shard, req, seen, rep);
+}
+
+static void test_protocol_errors(void **state)
+{
+	(void)state;
+	struct proto_script ps = {.garbage_first = 1, .wrong_shape = 0};
+	struct fake_server *s = fake_server_start(2, handler_proto, &ps);
+	struct hf_client *c = open_client(s, 0, 1000, 3, 64);
+	static struct hf_reply rep;
+	/* A stream that cannot be trusted is closed; the request is resent on a new one. */
+	assert_int_equal(hf_client_hold_best(c, 41, 42, 1, 1000, 1, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+	uint32_t n = fake_server_log(s, log_copy, LOG_COPY_MAX);
+	uint64_t hash = 0;
+	assert_int_equal(log_count_id(n, last_hold_request_id(n), &hash), 2);
+	/* A reply that decodes but does not answer the request: -EPROTO, no resend. */
+	ps.garbage_first = 0;
+	ps.wrong_shape = 1;
+	assert_int_equal(hf_client_hold_best(c, 41, 43, 1, 1000, 1, &rep), -EPROTO);
+	n = fake_server_log(s, log_copy, LOG_COPY_MAX);
+	assert_int_equal(log_count_id(n, last_hold_request_id(n), &hash), 1);
+	/* The connection stays usable. */
+	ps.wrong_shape = 0;
+	assert_int_equal(hf_client_hold_best(c, 41, 44, 1, 1000, 1, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+	hf_client_close(c);
+	fake_server_stop(s);
+}
+
 static void test_server_gone(void **state)
 {
 	(void)state;
@@ -816,19 +864,13 @@ static void test_many_pipelined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_addr),
-	    cmocka_unit_test(test_open_errors),
-	    cmocka_unit_test(test_map_and_ping),
-	    cmocka_unit_test(test_routing),
-	    cmocka_unit_test(test_moved_refresh),
-	    cmocka_unit_test(test_moved_bounded),
-	    cmocka_unit_test(test_busy_retry),
-	    cmocka_unit_test(test_timeout_resend),
-	    cmocka_unit_test(test_broken_connection),
-	    cmocka_unit_test(test_server_gone),
-	    cmocka_unit_test(test_pipeline_bounds),
-	    cmocka_unit_test(test_avail_bitmap),
-	    cmocka_unit_test(test_new_id),
+	    cmocka_unit_test(test_parse_addr),	      cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_map_and_ping),      cmocka_unit_test(test_routing),
+	    cmocka_unit_test(test_moved_refresh),     cmocka_unit_test(test_moved_bounded),
+	    cmocka_unit_test(test_busy_retry),	      cmocka_unit_test(test_timeout_resend),
+	    cmocka_unit_test(test_broken_connection), cmocka_unit_test(test_protocol_errors),
+	    cmocka_unit_test(test_server_gone),	      cmocka_unit_test(test_pipeline_bounds),
+	    cmocka_unit_test(test_avail_bitmap),      cmocka_unit_test(test_new_id),
 	    cmocka_unit_test(test_many_pipelined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
