@@ -4,7 +4,7 @@
 
 SERVER_PIDS=()
 STARTED_PID=
-WAIT_TRIES_MAX=100 # x 0.1 s
+WAIT_TRIES_MAX=300 # x 0.1 s
 
 log() { echo "compare: $*" >&2; }
 

@@ -6,7 +6,8 @@
 #
 #   bench/compare/run.sh [--workload onsale|holds|avail|mixed] [--connections N] [--pipeline P]
 #                        [--duration S] [--durability none|wal|fsync] [--runs K] [--shards N]
-#                        [--build DIR] [--out DIR] [-- more holdfast-bench options]
+#                        [--build DIR] [--out DIR] [--targets "holdfast redis"]
+#                        [-- more holdfast-bench options]
 #
 # Durability: none <-> redis without RDB/AOF; wal <-> appendonly, appendfsync everysec;
 # fsync <-> appendonly, appendfsync always. The release build comes from --build (or $HF_BUILD,
@@ -20,6 +21,7 @@ cd "$root"
 workload=holds connections=50 pipeline=16 duration=10 durability=none runs=3 shards=2
 build=${HF_BUILD:-build-release}
 out=""
+targets="holdfast redis"
 extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -32,8 +34,9 @@ while [ $# -gt 0 ]; do
 	--shards) shards=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--targets) targets=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) log "unknown option $1"; exit 2 ;;
 	esac
 done
@@ -47,7 +50,8 @@ command -v python3 >/dev/null || { log "python3 is needed for the summary"; exit
 tmp=$(mktemp -d /tmp/hf-compare.XXXXXX)
 [ -n "$out" ] || out=$tmp/results
 mkdir -p "$out"
-trap 'cleanup_servers; rm -rf "$tmp/srv"' EXIT
+# Server logs stay next to the results (srv/); only the servers are cleaned up.
+trap 'cleanup_servers' EXIT
 trap 'exit 130' INT TERM
 
 bench=("$build/bench/holdfast-bench" --workload "$workload" --connections "$connections"
@@ -59,7 +63,7 @@ log "load now: $(cut -d' ' -f1-3 /proc/loadavg) (others' builds make the figures
 run_redis() {
 	local k=$1 port pid
 	port=$(free_ports 1)
-	start_redis "$port" "$tmp/srv/redis-$k" "$durability"
+	start_redis "$port" "$out/srv/redis-$k" "$durability"
 	pid=$STARTED_PID
 	"${bench[@]}" --target redis --redis "127.0.0.1:$port" >"$out/redis-$k.json" ||
 		log "redis run $k: holdfast-bench exited $?"
@@ -69,9 +73,10 @@ run_redis() {
 run_holdfast() {
 	local k=$1 port pid
 	port=$(free_ports "$shards")
-	# Room for every hold a 10 s run makes (the holds workload never releases).
-	start_holdfastd "$build" "$port" "$shards" "$tmp/srv/holdfast-$k" "$durability" \
-		--records-max 8388608
+	# Room for the holds of a 10 s holds run (that workload never releases): 2M records per
+	# shard. Much larger pools make start-up slow.
+	start_holdfastd "$build" "$port" "$shards" "$out/srv/holdfast-$k" "$durability" \
+		--records-max 2097152
 	pid=$STARTED_PID
 	"${bench[@]}" --host "127.0.0.1:$port" >"$out/holdfast-$k.json" ||
 		log "holdfast run $k: holdfast-bench exited $?"
@@ -79,14 +84,17 @@ run_holdfast() {
 	stop_pid "$pid"
 }
 
+order=($targets)
 for ((k = 1; k <= runs; k++)); do
-	if ((k % 2)); then
-		run_redis "$k"
-		run_holdfast "$k"
-	else
-		run_holdfast "$k"
-		run_redis "$k"
-	fi
+	for t in "${order[@]}"; do
+		case $t in
+		holdfast) run_holdfast "$k" ;;
+		redis) run_redis "$k" ;;
+		*) log "unknown target $t"; exit 2 ;;
+		esac
+	done
+	# Alternate which target goes first.
+	order=($(printf '%s\n' "${order[@]}" | tac))
 	log "run $k/$runs done"
 done
 

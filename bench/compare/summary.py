@@ -29,10 +29,10 @@ def main():
     out, runs = sys.argv[1], int(sys.argv[2])
     res = {t: [load(f"{out}/{t}-{k}.json") for k in range(1, runs + 1)] for t in ("holdfast", "redis")}
     ok_runs = {t: [r for r in res[t] if r] for t in res}
-    if not ok_runs["holdfast"] or not ok_runs["redis"]:
-        print("compare: a target produced no results; see the logs above", file=sys.stderr)
+    if not ok_runs["holdfast"] and not ok_runs["redis"]:
+        print("compare: no target produced results; see the logs above", file=sys.stderr)
         sys.exit(1)
-    first = ok_runs["holdfast"][0]
+    first = (ok_runs["holdfast"] or ok_runs["redis"])[0]
     print(f"workload {first['workload']}, {first['connections']} connections x pipeline "
           f"{first['pipeline']}, {first['duration_s']:.0f} s, medians of {runs} run(s)")
     print(f"{'op':8} {'metric':10} {'holdfast':>14} {'redis':>14} {'ratio':>8}")
@@ -47,13 +47,20 @@ def main():
         for metric, h, d, digits in rows:
             ratio = f"{h / d:.2f}x" if h and d else "-"
             print(f"{op:8} {metric:10} {fmt(h, digits):>14} {fmt(d, digits):>14} {ratio:>8}")
+    if first["rate"] > 0:
+        for t in ("holdfast", "redis"):
+            for r in ok_runs[t]:
+                o = r["open_loop"]
+                print(f"open loop {t}: rate {o['rate']:.0f}/s, sends late {o['sends_late']}, "
+                      f"max lag {o['send_lag_ms_max']:.1f} ms, missed {o['sends_missed']}, "
+                      f"kept up: {o['kept_up']}")
     if first["workload"] == "onsale":
         for key in ("t50_ms", "t90_ms", "t99_ms", "t100_ms"):
             h = median([r["sellout"][key] for r in ok_runs["holdfast"]])
             d = median([r["sellout"][key] for r in ok_runs["redis"]])
             ratio = f"{d / h:.2f}x faster" if h and d else "-"
             print(f"{'sellout':8} {key:10} {fmt(h, 1):>14} {fmt(d, 1):>14} {ratio:>8}")
-        checks = [r["check"]["ok"] for t in ok_runs for r in ok_runs[t]]
+        checks = [r["check"]["ok"] for t in ok_runs for r in ok_runs[t] if r["check"]["ran"]]
         print("checks: " + ("all PASS" if all(c is True for c in checks) else f"FAIL in some runs: {checks}"))
 
 
