@@ -602,23 +602,23 @@ static void entry_deliver_reply(struct hf_client *c, uint32_t idx, struct hf_rep
 	entry_deliver(c, idx, 0, rep);
 }
 
-/* One reply frame (header decoded, body complete) from conn. Never fails the connection. */
-static void on_reply(struct hf_client *c, struct conn *conn, const struct hf_frame_header *h,
-		     const uint8_t *body)
+/* One reply frame (header decoded, body complete) from conn. Returns 0, or -EPROTO when the reply
+ * does not decode or does not answer its request: the caller then fails the connection (the
+ * request, still SENT on it, is resent like the others; docs/protocol.md section 9). */
+static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_frame_header *h,
+		    const uint8_t *body)
 {
 	uint32_t idx = (uint32_t)(h->request_id & c->table_mask);
 	struct entry *e = &c->entries[idx];
 	if (h->request_id == 0 || e->request_id != h->request_id || e->state != ENTRY_SENT ||
 	    e->conn != conn)
-		return; /* an answer to a request that ended or was resent elsewhere: drop it */
+		return 0; /* an answer to a request that ended or was resent elsewhere: drop it */
 	struct hf_reply *rep =
 	    (c->call_rep != NULL && h->request_id == c->call_id) ? c->call_rep : c->reply;
 	enum hf_status st = hf_reply_decode(h, body, rep);
+	if (st != HF_OK || rep->opcode != e->opcode)
+		return -EPROTO;
 	entry_unlink(c, idx);
-	if (st != HF_OK || rep->opcode != e->opcode) {
-		entry_deliver(c, idx, -EPROTO, NULL);
-		return;
-	}
 	if (e->attempt < c->opts.retries_max) {
 		switch (rep->status) {
 		case HF_MOVED:
@@ -629,19 +629,20 @@ static void on_reply(struct hf_client *c, struct conn *conn, const struct hf_fra
 				c->moved_epoch = rep->detail;
 				c->moved_owner = conn->owner_index;
 			}
-			return;
+			return 0;
 		case HF_BUSY:
 		case HF_TRY_AGAIN:
 			e->attempt++;
 			entry_delay(c, idx,
 				    backoff_ms(e->attempt, HF_CLIENT_BACKOFF_BUSY_MS,
 					       HF_CLIENT_BACKOFF_BUSY_MS_MAX));
-			return;
+			return 0;
 		default:
 			break;
 		}
 	}
 	entry_deliver_reply(c, idx, rep);
+	return 0;
 }
 
 /* Cuts the receive buffer into frames and handles each. */
@@ -663,7 +664,10 @@ static void conn_parse(struct hf_client *c, struct conn *conn)
 			need_size = frame_size;
 			break;
 		}
-		on_reply(c, conn, &h, conn->recv_buf + off + HF_FRAME_HEADER_SIZE);
+		if (on_reply(c, conn, &h, conn->recv_buf + off + HF_FRAME_HEADER_SIZE) != 0) {
+			conn_fail(c, conn, -EPROTO, FAIL_BROKEN);
+			return;
+		}
 		off += frame_size;
 	}
 	if (off > 0) {

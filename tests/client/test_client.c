@@ -636,13 +636,16 @@ static void test_protocol_errors(void **state)
 	uint32_t n = fake_server_log(s, log_copy, LOG_COPY_MAX);
 	uint64_t hash = 0;
 	assert_int_equal(log_count_id(n, last_hold_request_id(n), &hash), 2);
-	/* A reply that decodes but does not answer the request: -EPROTO, no resend. */
+	/* A reply that does not answer its request: the connection is dropped (the server is
+	 * confused) and the request resent on a new one; -EPROTO once the retries are spent. */
 	ps.garbage_first = 0;
 	ps.wrong_shape = 1;
+	uint32_t accepts = fake_server_accepts(s);
 	assert_int_equal(hf_client_hold_best(c, 41, 43, 1, 1000, 1, &rep), -EPROTO);
 	n = fake_server_log(s, log_copy, LOG_COPY_MAX);
-	assert_int_equal(log_count_id(n, last_hold_request_id(n), &hash), 1);
-	/* The connection stays usable. */
+	assert_int_equal(log_count_id(n, last_hold_request_id(n), &hash), 4);
+	assert_int_equal(fake_server_accepts(s), accepts + 3);
+	/* And the client goes on. */
 	ps.wrong_shape = 0;
 	assert_int_equal(hf_client_hold_best(c, 41, 44, 1, 1000, 1, &rep), 0);
 	assert_int_equal(rep.status, HF_OK);
