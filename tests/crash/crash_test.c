@@ -133,7 +133,7 @@ static void server_start(void)
 		if (devnull >= 0 && getenv("HF_CRASH_VERBOSE") == NULL)
 			dup2(devnull, STDERR_FILENO);
 		execl(g.holdfastd, g.holdfastd, "--listen", listen_arg, "--shards", "2",
-		      "--data-dir", g.data_dir, "--durability", "fsync", "--log-level", "warn",
+		      "--data-dir", g.data_dir, "--durability", "fsync", "--log-level", "warn", "--no-pin",
 		      (char *)NULL);
 		_exit(127);
 	}
