@@ -49,6 +49,7 @@ struct bench_client {
 	struct hf_bench_user *users; /* pipeline entries */
 	uint64_t *sent_ns;	     /* per user: when its request was (scheduled to be) sent */
 	uint32_t *idle;		     /* stack of idle users */
+	uint32_t *parked;	     /* scratch: idle users with nothing to send this round */
 	uint32_t idle_count;
 	uint64_t next_send_ns; /* open loop: the next scheduled send */
 	uint64_t interval_ns;  /* open loop */
@@ -141,7 +142,6 @@ static uint32_t client_issue(struct bench_worker *w, struct bench_client *c, uin
 	/* Each idle user gets one chance per round: users with nothing to do go back. */
 	uint32_t tries = c->idle_count;
 	uint32_t parked = 0;
-	uint32_t parked_users[64];
 	while (tries-- > 0 && c->idle_count > 0) {
 		uint64_t send_ns = now;
 		if (o->rate_ops_per_s > 0) {
@@ -152,10 +152,8 @@ static uint32_t client_issue(struct bench_worker *w, struct bench_client *c, uin
 		uint32_t ui = c->idle[--c->idle_count];
 		struct hf_bench_user *u = &c->users[ui];
 		if (!hf_bench_user_next(&w->gen, u)) {
-			if (parked < HF_ARRAY_SIZE(parked_users))
-				parked_users[parked++] = ui;
-			else
-				c->idle[c->idle_count++] = ui; /* retried next round */
+			HF_ASSERT(parked < o->pipeline);
+			c->parked[parked++] = ui; /* back on the stack after this round */
 			continue;
 		}
 		if (!ops_budget_take(w->shared)) {
@@ -184,7 +182,8 @@ static uint32_t client_issue(struct bench_worker *w, struct bench_client *c, uin
 		sent++;
 	}
 	for (uint32_t i = 0; i < parked; i++)
-		c->idle[c->idle_count++] = parked_users[i];
+		c->idle[c->idle_count++] = c->parked[i];
+	HF_ASSERT(c->idle_count <= o->pipeline);
 	return sent;
 }
 
@@ -240,7 +239,8 @@ static int worker_open(struct bench_worker *w)
 		c->users = calloc(o->pipeline, sizeof(*c->users));
 		c->sent_ns = calloc(o->pipeline, sizeof(*c->sent_ns));
 		c->idle = calloc(o->pipeline, sizeof(*c->idle));
-		if (c->users == NULL || c->sent_ns == NULL || c->idle == NULL)
+		c->parked = calloc(o->pipeline, sizeof(*c->parked));
+		if (c->users == NULL || c->sent_ns == NULL || c->idle == NULL || c->parked == NULL)
 			return -ENOMEM;
 		int rc = w->target->open(o, o->pipeline, &c->conn);
 		if (rc != 0) {
@@ -266,6 +266,7 @@ static void worker_close(struct bench_worker *w)
 		struct bench_client *c = &w->clients[i];
 		if (c->conn)
 			w->target->close(c->conn);
+		free(c->parked);
 		free(c->idle);
 		free(c->sent_ns);
 		free(c->users);
@@ -301,9 +302,12 @@ static void *worker_main(void *arg)
 		}
 	}
 	uint64_t rounds_max = UINT64_MAX; /* the loop ends by stop + drain, both bounded in time */
+	uint64_t stop_seen_ns = 0;	  /* when this thread first saw the stop */
 	for (uint64_t round = 0; round < rounds_max; round++) {
 		uint64_t now = hf_clock_mono_ns();
 		int stopping = atomic_load_explicit(&shared->stop, memory_order_relaxed);
+		if (stopping && stop_seen_ns == 0)
+			stop_seen_ns = now;
 		if (!stopping) {
 			for (uint32_t i = 0; i < w->clients_count; i++)
 				client_issue(w, &w->clients[i], now);
@@ -319,7 +323,7 @@ static void *worker_main(void *arg)
 		if (stopping) {
 			if (worker_in_flight(w) == 0)
 				break;
-			if (now > run.stop_ns + DRAIN_NS) {
+			if (now > stop_seen_ns + DRAIN_NS) {
 				fprintf(stderr,
 					"holdfast-bench: thread %u: %" PRIu64
 					" requests still in flight after the drain time\n",
@@ -331,7 +335,7 @@ static void *worker_main(void *arg)
 			worker_wait(w, now);
 	}
 	if (o->rate_ops_per_s > 0) {
-		uint64_t stop = run.stop_ns;
+		uint64_t stop = stop_seen_ns;
 		for (uint32_t i = 0; i < w->clients_count; i++) {
 			struct bench_client *c = &w->clients[i];
 			if (c->next_send_ns < stop)
