@@ -151,16 +151,13 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
 		struct hf_frame_header h;
 		enum hf_status st = hf_frame_header_decode(data + used, &h);
-		if (st == HF_ERR_MALFORMED) {
-			/* Bad magic, flags or reserved bits: the stream cannot be trusted. */
-			s->c.conns_closed_protocol++;
-			hf_conn_close(s, c, "malformed frame header");
-			return size;
-		}
 		if (st != HF_OK) {
-			/* Version or body size: the id is readable, so answer, then close (the body
-			 * is not skipped). */
-			hf_ops_reply_error(s, c, h.opcode, h.request_id, st, 0);
+			/* Bad magic, flags or reserved bits: the stream cannot be trusted, so no
+			 * answer. Version or body size: the id is readable, so answer (the body is
+			 * not skipped). Either way nothing more is read, and the connection closes
+			 * once the replies to the frames before this one are sent. */
+			if (st != HF_ERR_MALFORMED)
+				hf_ops_reply_error(s, c, h.opcode, h.request_id, st, 0);
 			s->c.conns_closed_protocol++;
 			c->doomed = 1;
 			return size;

@@ -87,9 +87,14 @@ int hf_datadir_prepare(const char *data_dir, uint32_t shards_count)
 		hf_log_error("data dir %s: %s", data_dir, strerror(-rc));
 		return rc;
 	}
+	/* A node's shards are created together: all of shard-0 .. shard-<count - 1> or none. */
+	uint32_t present_count = 0;
+	long missing_hint = -1;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		long k = shard_index_of(e->d_name);
+		if (k < 0)
+			continue;
 		if (k >= (long)shards_count) {
 			hf_log_error(
 			    "data dir %s holds %s: it was written by a node with more than "
@@ -98,8 +103,22 @@ int hf_datadir_prepare(const char *data_dir, uint32_t shards_count)
 			rc = -EEXIST;
 			break;
 		}
+		present_count++;
 	}
 	closedir(d);
+	if (rc == 0 && present_count > 0 && present_count < shards_count) {
+		for (uint32_t i = 0; i < shards_count && missing_hint < 0; i++) {
+			char path[PATH_MAX];
+			struct stat st;
+			if (hf_datadir_shard_path(data_dir, i, path, sizeof(path)) == 0 &&
+			    stat(path, &st) != 0)
+				missing_hint = (long)i;
+		}
+		hf_log_error("data dir %s holds %u shard directories but not shard-%ld: it was "
+			     "written by a node with %u shards; start with that shard count",
+			     data_dir, present_count, missing_hint, present_count);
+		rc = -EINVAL;
+	}
 	return rc;
 }
 
@@ -279,6 +298,11 @@ int hf_datadir_restore(const char *data_dir, const char *from_dir, uint32_t shar
 	int rc = check_source(from_dir, shards_count);
 	if (rc != 0)
 		return rc;
+	rc = hf_datadir_mkdir_p(data_dir);
+	if (rc != 0) {
+		hf_log_error("restore: cannot create %s: %s", data_dir, strerror(-rc));
+		return rc;
+	}
 	int found = 0;
 	rc = scan_shards(data_dir, 0, &found);
 	if (rc != 0) {

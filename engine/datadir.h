@@ -20,7 +20,8 @@ int hf_datadir_mkdir_p(const char *path);
  * with k >= shards_count: the data was written by a node with more shards. */
 int hf_datadir_prepare(const char *data_dir, uint32_t shards_count);
 
-/* Copies from_dir/shard-<i> (i < shards_count, each a checkpoint) into data_dir/shard-<i>. Refuses
+/* Creates data_dir when missing and copies from_dir/shard-<i> (i < shards_count, each a checkpoint)
+ * into data_dir/shard-<i>. Refuses
  * (-EEXIST) when data_dir already holds a shard-* entry unless force, in which case every existing
  * shard-* entry is removed first; refuses (-ENOENT / -EINVAL) when from_dir lacks a shard or holds
  * more shards than shards_count. Each shard is copied into a temporary name and renamed, so a shard

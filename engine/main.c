@@ -163,11 +163,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.durability != HF_DURABILITY_NONE) {
-		if (hf_datadir_prepare(cfg.data_dir, cfg.shards_count) != 0)
-			return 1;
+		/* Restore first: with --force it replaces whatever the data dir held. */
 		if (cfg.restore_from[0] != '\0' &&
 		    hf_datadir_restore(cfg.data_dir, cfg.restore_from, cfg.shards_count,
 				       cfg.force) != 0)
+			return 1;
+		if (hf_datadir_prepare(cfg.data_dir, cfg.shards_count) != 0)
 			return 1;
 	}
 

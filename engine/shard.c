@@ -39,12 +39,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Submit attempts hf_shard_sqe makes for a free SQE before it gives up. */
 #define SHARD_SQE_RETRIES 64
 /* Listen backlog of each shard's socket. */
 #define SHARD_LISTEN_BACKLOG 4096
+/* How long a shard waits for its port to be released (EADDRINUSE), and its polling step. */
+#define SHARD_BIND_WAIT_MS  3000u
+#define SHARD_BIND_RETRY_MS 50u
 /* Poll period while stopping. */
 #define SHARD_STOP_POLL_MS 10u
 /* Metadata names (hf_persist_meta_*). */
@@ -102,7 +106,9 @@ struct io_uring_sqe *hf_shard_sqe(struct hf_shard *s)
 
 /* ---- Setup ---- */
 
-static int shard_listen(struct hf_shard *s)
+/* Binds the shard's socket early (a port conflict shows at once), and listens only once the store
+ * is loaded (connecting then means being served; before, clients are refused and retry). */
+static int shard_bind(struct hf_shard *s)
 {
 	uint16_t port = (uint16_t)(s->cfg->port + s->index);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -125,19 +131,40 @@ static int shard_listen(struct hf_shard *s)
 		rc = -EINVAL;
 		goto err_close;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    listen(fd, SHARD_LISTEN_BACKLOG) != 0) {
+	/* A killed predecessor's listener lives on until the kernel has torn down its io_uring
+	 * (asynchronously): give it a moment before calling the port taken. */
+	for (uint32_t waited_ms = 0;; waited_ms += SHARD_BIND_RETRY_MS) {
+		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			break;
 		rc = -errno;
-		goto err_close;
+		if (rc != -EADDRINUSE || waited_ms >= SHARD_BIND_WAIT_MS)
+			goto err_close;
+		if (waited_ms == 0)
+			hf_log_warn("port %u is in use; retrying for up to %u ms", (unsigned)port,
+				    SHARD_BIND_WAIT_MS);
+		struct timespec ts = {.tv_nsec = SHARD_BIND_RETRY_MS * 1000000L};
+		nanosleep(&ts, NULL);
 	}
 	s->listen_fd = fd;
-	hf_log_info("listening on %s:%u", s->cfg->host, (unsigned)port);
 	return 0;
 
 err_close:
-	hf_log_error("listen on %s:%u: %s", s->cfg->host, (unsigned)port, strerror(-rc));
+	hf_log_error("bind %s:%u: %s", s->cfg->host, (unsigned)port, strerror(-rc));
 	close(fd);
 	return rc;
+}
+
+static int shard_listen(struct hf_shard *s)
+{
+	HF_ASSERT(s->listen_fd >= 0);
+	if (listen(s->listen_fd, SHARD_LISTEN_BACKLOG) != 0) {
+		int rc = -errno;
+		hf_log_error("listen on %s:%u: %s", s->cfg->host,
+			     (unsigned)(s->cfg->port + s->index), strerror(-rc));
+		return rc;
+	}
+	hf_log_info("listening on %s:%u", s->cfg->host, (unsigned)(s->cfg->port + s->index));
+	return 0;
 }
 
 /* The data directory must have been created with this shard count: slots are assigned to shards by
@@ -272,7 +299,7 @@ int hf_shard_open(struct hf_shard *s)
 		hf_log_error("provided-buffer ring setup failed: %s", strerror(-rc));
 		return rc;
 	}
-	rc = shard_listen(s);
+	rc = shard_bind(s);
 	if (rc != 0)
 		return rc;
 
@@ -301,7 +328,7 @@ int hf_shard_open(struct hf_shard *s)
 			hf_persist_fail_next_commits(s->persist, cfg->test_fail_commits);
 		}
 	}
-	return 0;
+	return shard_listen(s);
 }
 
 /* ---- Group commit ---- */

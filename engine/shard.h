@@ -19,9 +19,10 @@ struct hf_shard;
 int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake_fd,
 		    struct hf_shard **out);
 
-/* On the shard's own thread: sets up the ring and buffer ring, binds and listens on port + index,
- * opens the shard's RocksDB, checks the shard count and loads the slot map from its metadata, and
- * rebuilds the store from disk. Returns 0 or -errno. */
+/* On the shard's own thread: sets up the ring and buffer ring, binds port + index, opens the
+ * shard's RocksDB, checks the shard count and loads the slot map from its metadata, rebuilds the
+ * store from disk, and only then listens (so a successful connect means the shard is serving).
+ * Returns 0 or -errno. */
 int hf_shard_open(struct hf_shard *s);
 
 /* On the shard's thread, after hf_shard_open: the event loop, until stopped. Returns 0 after a

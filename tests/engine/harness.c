@@ -33,6 +33,38 @@
 #define SRV_POLL_MS	     50
 #define TC_RECV_TIMEOUT_S    10
 
+/* Servers running now, so that a test that fails half-way (cmocka jumps out of it) does not leave
+ * one behind: they are killed at exit. */
+#define SRV_RUNNING_MAX 32
+static pid_t running[SRV_RUNNING_MAX];
+
+static void kill_running(void)
+{
+	for (int i = 0; i < SRV_RUNNING_MAX; i++) {
+		if (running[i] > 0) {
+			kill(running[i], SIGKILL);
+			waitpid(running[i], NULL, 0);
+			running[i] = 0;
+		}
+	}
+}
+
+static void running_set(pid_t old_pid, pid_t new_pid)
+{
+	static int registered;
+	if (!registered) {
+		atexit(kill_running);
+		registered = 1;
+	}
+	for (int i = 0; i < SRV_RUNNING_MAX; i++) {
+		if (running[i] == old_pid) {
+			running[i] = new_pid;
+			return;
+		}
+	}
+	fail_msg("more than %d servers at once", SRV_RUNNING_MAX);
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -147,6 +179,7 @@ static pid_t spawn(struct hf_srv *srv, const struct hf_srv_opts *opts)
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
+	running_set(0, pid);
 	return pid;
 }
 
@@ -159,7 +192,8 @@ static int status_code(int status)
 	return -1;
 }
 
-/* 1 when every shard answers PING. */
+/* 1 when every shard answers PING. (A connect alone is not enough: a killed predecessor's listener
+ * can linger for a moment, accept, then reset.) */
 static int srv_ready(const struct hf_srv *srv)
 {
 	for (uint32_t i = 0; i < srv->shards; i++) {
@@ -169,6 +203,21 @@ static int srv_ready(const struct hf_srv *srv)
 					.sin_port = htons((uint16_t)(srv->port + i))};
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (ok) {
+			uint8_t frame[HF_FRAME_HEADER_SIZE + 8];
+			struct hf_request req;
+			hf_req_ping(&req, 0x4ead);
+			size_t n = hf_request_encode(&req, frame, sizeof(frame));
+			ok = send(fd, frame, n, MSG_NOSIGNAL) == (ssize_t)n;
+			size_t got = 0;
+			while (ok && got < sizeof(frame)) {
+				struct pollfd p = {.fd = fd, .events = POLLIN};
+				ssize_t r = 0;
+				ok = poll(&p, 1, 2000) == 1 &&
+				     (r = recv(fd, frame + got, sizeof(frame) - got, 0)) > 0;
+				got += r > 0 ? (size_t)r : 0;
+			}
+		}
 		close(fd);
 		if (!ok)
 			return 0;
@@ -190,6 +239,7 @@ int hf_srv_start(struct hf_srv *srv, const struct hf_srv_opts *opts)
 			int status;
 			pid_t w = waitpid(srv->pid, &status, WNOHANG);
 			if (w == srv->pid) {
+				running_set(srv->pid, 0);
 				srv->pid = -1;
 				srv->exit_status = status_code(status);
 				if (opts != NULL && opts->expect_fail)
@@ -225,6 +275,7 @@ int hf_srv_alive(struct hf_srv *srv)
 	int status;
 	pid_t w = waitpid(srv->pid, &status, WNOHANG);
 	if (w == srv->pid) {
+		running_set(srv->pid, 0);
 		srv->pid = -1;
 		srv->exit_status = status_code(status);
 		return 0;
@@ -242,6 +293,7 @@ int hf_srv_stop(struct hf_srv *srv, int sig)
 		int status;
 		pid_t w = waitpid(srv->pid, &status, WNOHANG);
 		if (w == srv->pid) {
+			running_set(srv->pid, 0);
 			srv->pid = -1;
 			srv->exit_status = status_code(status);
 			if (srv->exit_status != 0 && sig != SIGKILL)
@@ -270,7 +322,11 @@ void hf_srv_cleanup(struct hf_srv *srv)
 {
 	if (srv->pid > 0)
 		hf_srv_stop(srv, SIGKILL);
-	if (srv->dir[0] != '\0')
+	/* HF_KEEP=1 keeps the directory (data and log) for a post-mortem. */
+	const char *keep = getenv("HF_KEEP");
+	if (keep != NULL && strcmp(keep, "1") == 0)
+		fprintf(stderr, "kept %s\n", srv->dir);
+	else if (srv->dir[0] != '\0')
 		nftw(srv->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	srv->dir[0] = '\0';
 }
@@ -315,7 +371,9 @@ void hf_tc_write_all(int fd, const void *buf, size_t size)
 		ssize_t n = send(fd, p, size, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		assert_true(n > 0);
+		if (n <= 0)
+			fail_msg("send of %zu bytes: %s", size,
+				 n < 0 ? strerror(errno) : "no progress");
 		p += n;
 		size -= (size_t)n;
 	}
