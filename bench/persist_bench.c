@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define RUNS_MAX		9u
@@ -234,8 +235,19 @@ struct recovery_result {
 	double open_s;
 	double load_s;
 	double records_per_s; /* loaded records per second of open + load */
+	double cpu_s; /* CPU time of this thread in open + load (robust on a busy machine) */
 	uint64_t records_count;
 };
+
+/* CPU seconds (user + system) used by the calling thread so far. */
+static double thread_cpu_s(void)
+{
+	struct rusage ru;
+	int rc = getrusage(RUSAGE_THREAD, &ru);
+	HF_ASSERT(rc == 0);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static int recovery_store(uint32_t bookings, struct hf_store **out)
 {
@@ -331,6 +343,7 @@ static int bench_recovery_once(const struct options *opt, uint32_t run, struct r
 	if (rc != 0)
 		goto out;
 	struct hf_persist *persist = NULL;
+	double cpu0 = thread_cpu_s();
 	uint64_t t0 = hf_clock_mono_ns();
 	rc = hf_persist_open(dir, HF_DURABILITY_FSYNC, &persist);
 	uint64_t t1 = hf_clock_mono_ns();
@@ -338,6 +351,7 @@ static int bench_recovery_once(const struct options *opt, uint32_t run, struct r
 		struct hf_persist_load_stats stats;
 		rc = hf_persist_load(persist, store, hf_clock_wall_ms(), &stats);
 		uint64_t t2 = hf_clock_mono_ns();
+		out->cpu_s = thread_cpu_s() - cpu0;
 		out->open_s = (double)(t1 - t0) / 1e9;
 		out->load_s = (double)(t2 - t1) / 1e9;
 		out->records_count = stats.records_count;
@@ -356,7 +370,8 @@ static int bench_recovery(const struct options *opt)
 {
 	printf("recovery: %u single-seat bookings of one %u-seat event, median of %u runs\n",
 	       opt->bookings, opt->bookings, opt->runs);
-	double build[RUNS_MAX], open[RUNS_MAX], load[RUNS_MAX], total[RUNS_MAX], rate[RUNS_MAX];
+	double build[RUNS_MAX], open[RUNS_MAX], load[RUNS_MAX], total[RUNS_MAX], rate[RUNS_MAX],
+	    cpu[RUNS_MAX];
 	uint64_t records = 0;
 	for (uint32_t r = 0; r < opt->runs; r++) {
 		struct recovery_result res;
@@ -366,21 +381,23 @@ static int bench_recovery(const struct options *opt)
 			return rc;
 		}
 		printf("  run %u: build %.0f ops/s, open %.3f s, load %.3f s, %" PRIu64
-		       " records, %.0f records/s\n",
+		       " records, %.0f records/s, cpu %.3f s\n",
 		       r, res.build_ops_per_s, res.open_s, res.load_s, res.records_count,
-		       res.records_per_s);
+		       res.records_per_s, res.cpu_s);
 		fflush(stdout);
 		build[r] = res.build_ops_per_s;
 		open[r] = res.open_s;
 		load[r] = res.load_s;
 		total[r] = res.open_s + res.load_s;
 		rate[r] = res.records_per_s;
+		cpu[r] = res.cpu_s;
 		records = res.records_count;
 	}
 	printf("median: build %.0f ops/s (HOLD+CONFIRM, fsync, %u ops per commit); open %.3f s, "
-	       "load %.3f s, total %.3f s; %" PRIu64 " records, %.0f records/s\n",
+	       "load %.3f s, total %.3f s (cpu %.3f s); %" PRIu64 " records, %.0f records/s\n",
 	       median(build, opt->runs), RECOVERY_OPS_PER_COMMIT, median(open, opt->runs),
-	       median(load, opt->runs), median(total, opt->runs), records, median(rate, opt->runs));
+	       median(load, opt->runs), median(total, opt->runs), median(cpu, opt->runs), records,
+	       median(rate, opt->runs));
 	return 0;
 }
 
