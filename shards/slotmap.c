@@ -115,7 +115,7 @@ enum hf_status hf_slot_map_decode(const uint8_t *buf, size_t size, struct hf_slo
 	if (hf_frame_header_decode(buf, &header) != HF_OK)
 		return HF_ERR_MALFORMED;
 	if (header.opcode != HF_OP_SLOT_MAP || header.status != HF_OK ||
-	    (header.flags & HF_FLAG_REPLY) == 0)
+	    (header.flags & HF_FLAG_REPLY) == 0 || header.request_id != 0)
 		return HF_ERR_MALFORMED;
 	if ((size_t)header.body_size != size - HF_FRAME_HEADER_SIZE)
 		return HF_ERR_MALFORMED;

@@ -57,7 +57,8 @@ enum hf_status hf_slot_map_validate(const struct hf_slot_map *map);
 size_t hf_slot_map_encode(const struct hf_slot_map *map, uint8_t *buf, size_t cap);
 
 /* Decodes what hf_slot_map_encode wrote. Returns HF_OK and fills *out (validated), or
- * HF_ERR_MALFORMED for bytes that are not exactly one valid SLOT_MAP reply frame. */
+ * HF_ERR_MALFORMED for bytes that are not exactly one valid SLOT_MAP reply frame with request id 0.
+ */
 enum hf_status hf_slot_map_decode(const uint8_t *buf, size_t size, struct hf_slot_map *out);
 
 /* 1 when both maps have the same epoch, owners and slot assignment. */
