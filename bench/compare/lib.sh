@@ -35,11 +35,19 @@ port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_ports N: prints a base port B such that B .. B+N-1 are free on loopback.
+# free_ports N: prints a base port B such that B .. B+N-1 are free on loopback. Ports are taken
+# below the kernel's ephemeral range, so that no client connection can grab one between the check
+# and the server's bind.
 free_ports() {
-	local n=$1 tries base i busy
+	local n=$1 tries base i busy low=32768
+	if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+		read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	fi
+	if [ "$low" -le $((10000 + n + 100)) ]; then
+		low=$((10000 + n + 1000))
+	fi
 	for tries in $(seq 1 200); do
-		base=$((20000 + RANDOM % 30000))
+		base=$((10000 + RANDOM % (low - 10000 - n)))
 		busy=0
 		for ((i = 0; i < n; i++)); do
 			if port_in_use $((base + i)); then
