@@ -362,6 +362,8 @@ static void test_slow_reader_is_bounded(void **state)
 	req.request_id = 5;
 	assert_int_equal(hf_tc_call(good, &req, f->rep), HF_OK);
 	assert_true(hf_tc_stat(f->rep, "conns_parked") >= 1);
+	/* Parked, not dropped: reading stopped before its unprocessed input passed the bound. */
+	assert_int_equal(hf_tc_stat(f->rep, "input_overflows"), 0);
 	long rss_after_kb = hf_srv_rss_kb(&f->srv);
 	printf("server RSS: %ld KiB before, %ld KiB with the slow reader parked\n", rss_before_kb,
 	       rss_after_kb);

@@ -38,7 +38,8 @@ static int setup(void **state)
 	/* Small store pools: store-check builds verify the whole store after every write. */
 	struct hf_srv_opts opts = {
 	    .shards = 2,
-	    .extra = {"--events-max", "64", "--seats-max", "1000000", "--records-max", "16384"},
+	    .extra = {"--events-max", "64", "--seats-max", "1000000", "--records-max", "16384",
+		      "--hold-lifetime-max", "600"},
 	};
 	assert_int_equal(hf_srv_start(&f->srv, &opts), 0);
 	f->rep = hf_reply_new();
@@ -196,6 +197,8 @@ static void test_every_opcode(void **state)
 
 		hf_req_info(&req, 13, ev);
 		assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
+		/* Created with 0: the server's --hold-lifetime-max. */
+		assert_int_equal(rep->event_info.hold_lifetime_max_s, 600);
 		assert_int_equal(rep->event_info.seats_count, 100);
 		assert_int_equal(rep->event_info.free_count, 100);
 		assert_int_equal(rep->event_info.bookings_count, 0);
@@ -289,6 +292,23 @@ static void test_many_frames_in_one_write(void **state)
 	hf_req_info(&req, 2, ev);
 	assert_int_equal(hf_tc_call(fd, &req, f->rep), HF_OK);
 	assert_int_equal(f->rep->event_info.held_count, FRAMES);
+	free(frames);
+
+	/* More frames in one write than a connection may run in one loop iteration: the rest
+	 * waits in its stash for the next iterations, in order. */
+	enum { MANY = 5000 };
+	frames = malloc(MANY * HF_FRAME_HEADER_SIZE);
+	assert_non_null(frames);
+	for (uint32_t i = 0; i < MANY; i++) {
+		hf_req_ping(&req, 10000 + i);
+		hf_request_encode(&req, frames + i * HF_FRAME_HEADER_SIZE, HF_FRAME_HEADER_SIZE);
+	}
+	hf_tc_write_all(fd, frames, MANY * HF_FRAME_HEADER_SIZE);
+	for (uint32_t i = 0; i < MANY; i++) {
+		assert_int_equal(hf_tc_recv(fd, f->rep, f->buf), 0);
+		assert_int_equal(f->rep->request_id, 10000 + i);
+		assert_int_equal(f->rep->status, HF_OK);
+	}
 	free(frames);
 	close(fd);
 }
