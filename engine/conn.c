@@ -260,10 +260,15 @@ void hf_conn_on_recv(struct hf_shard *s, struct hf_conn *c, const struct io_urin
 	hf_conn_touch(s, c);
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		if (res > 0 && c->state == HF_CONN_OPEN) {
-			HF_ASSERT((uint32_t)res <= s->bufs.buf_size);
-			conn_input(s, c, hf_buf_ring_addr(&s->bufs, bid), (uint32_t)res);
+		if (bid >= s->bufs.entries || (res > 0 && (uint32_t)res > s->bufs.buf_size)) {
+			/* Not what the kernel promised: refuse the data rather than trust it. */
+			hf_log_error("connection %u: recv names buffer %u with %d bytes",
+				     conn_index(s, c), bid, res);
+			hf_conn_close(s, c, "bad recv completion");
+			return;
 		}
+		if (res > 0 && c->state == HF_CONN_OPEN)
+			conn_input(s, c, hf_buf_ring_addr(&s->bufs, bid), (uint32_t)res);
 		hf_buf_ring_recycle(&s->bufs, bid);
 		if (res > 0)
 			return;
@@ -307,7 +312,12 @@ void hf_conn_on_send(struct hf_shard *s, struct hf_conn *c, int res)
 		}
 		return;
 	}
-	HF_ASSERT((uint64_t)c->out_off + (uint32_t)res <= c->out.size);
+	if ((uint64_t)c->out_off + (uint32_t)res > c->out.size) {
+		hf_log_error("connection %u: send reports %d bytes of %u", conn_index(s, c), res,
+			     c->out.size - c->out_off);
+		hf_conn_close(s, c, "bad send completion");
+		return;
+	}
 	s->c.bytes_out += (uint32_t)res;
 	c->out_off += (uint32_t)res;
 	c->active_ms = s->mono_ms;

@@ -368,7 +368,6 @@ void hf_shard_commit(struct hf_shard *s)
 			     "IO and reloading the store from disk",
 			     s->changes.count, strerror(-rc), s->batch_replies_count);
 		hf_conn_batch_fail(s);
-		hf_changes_reset(&s->changes);
 		shard_reload_store(s);
 	}
 	hf_changes_reset(&s->changes);
