@@ -1571,13 +1571,23 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
 	uint32_t self = record_index(store, rec) + 1;
 	record_table_insert(store, self);
-	if (state >= RECORD_EXPIRED) {
-		rec->state = state;
+	if (state >= RECORD_EXPIRED || expire) {
+		/* A hold already past its deadline loads as the EXPIRED tombstone it has become and
+		 * claims no seat: a later hold may own them now (its key can sort before this one).
+		 */
+		rec->state = expire ? RECORD_EXPIRED : state;
+		if (expire)
+			rec->ended_ms = deadline_ms;
 		tomb_push(store, rec);
 		wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
+		if (expire) {
+			store->holds_expired_total++;
+			if (changes_room(changes) >= 1)
+				change_put_record(store, changes, rec);
+		}
 		return HF_OK;
 	}
-	/* HELD (possibly to expire at once) or BOOKED: take the seats. */
+	/* HELD or BOOKED: take the seats. */
 	rec->state = RECORD_HELD;
 	for (uint32_t i = 0; i < n; i++)
 		seat_take(store, ev, seats[i], self);
@@ -1599,13 +1609,6 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 		store->holds_total--;
 		store->booked_total += n;
 		store->bookings_total++;
-		return HF_OK;
-	}
-	if (expire) {
-		record_end(store, rec, RECORD_EXPIRED, rec->deadline_ms);
-		store->holds_expired_total++;
-		if (changes_room(changes) >= 1)
-			change_put_record(store, changes, rec);
 		return HF_OK;
 	}
 	wheel_arm(store, rec, rec->deadline_ms);

@@ -4,6 +4,7 @@
  * cap, the user limit and the capacity limits. Method: one small store per test, ops through the
  * helpers in store_helpers.h, assertions on status, detail, reply bodies, SEAT_STATUS, EVENT_INFO
  * and the change list; hf_store_check after each test. */
+#include "base/endian.h"
 #include "shards/store_int.h"
 #include "store_helpers.h"
 
@@ -509,6 +510,206 @@ static void test_lazy_expiry(void **state)
 	hf_changes_deinit(&tight);
 }
 
+/* Collects a change list's records in order, applying DEL, into a tiny ordered map. */
+struct mini_kv {
+	uint8_t key[HF_RECORD_KEY_SIZE_MAX];
+	uint8_t key_size;
+	uint16_t value_size;
+	uint8_t value[HF_RECORD_VALUE_SIZE_MAX];
+};
+
+static struct mini_kv mini[64];
+static uint32_t mini_count;
+
+static void mini_apply(const struct hf_changes *ch)
+{
+	for (uint32_t i = 0; i < ch->count; i++) {
+		const struct hf_change *c = &ch->items[i];
+		uint32_t k = 0;
+		while (k < mini_count && !(mini[k].key_size == c->key_size &&
+					   !memcmp(mini[k].key, c->key, c->key_size)))
+			k++;
+		if (c->kind == HF_CHANGE_DEL) {
+			if (k < mini_count)
+				mini[k] = mini[--mini_count];
+			continue;
+		}
+		if (k == mini_count) {
+			assert_true(mini_count < HF_ARRAY_SIZE(mini));
+			mini_count++;
+		}
+		memcpy(mini[k].key, c->key, c->key_size);
+		mini[k].key_size = c->key_size;
+		memcpy(mini[k].value, hf_change_value(ch, c), c->value_size);
+		mini[k].value_size = c->value_size;
+	}
+}
+
+static int mini_cmp(const void *a, const void *b)
+{
+	const struct mini_kv *x = a, *y = b;
+	uint8_t n = x->key_size < y->key_size ? x->key_size : y->key_size;
+	int c = memcmp(x->key, y->key, n);
+	return c ? c : (int)x->key_size - (int)y->key_size;
+}
+
+static enum hf_status mini_load(struct hf_store *s, uint64_t now, struct hf_changes *ch)
+{
+	qsort(mini, mini_count, sizeof(mini[0]), mini_cmp);
+	for (uint32_t i = 0; i < mini_count; i++) {
+		enum hf_status st = hf_store_load(s, mini[i].key, mini[i].key_size, mini[i].value,
+						  mini[i].value_size, now, ch);
+		if (st != HF_OK)
+			return st;
+	}
+	return HF_OK;
+}
+
+static void test_load_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	mini_count = 0;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 10, 5, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 2, 1, 50000, 1, 3u), HF_OK);
+	assert_int_equal(th_best(f->s, &f->ch, T0, r, EV, 3, 2, 50000, 4), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 3), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 4, 2, 50000, 1, 9u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 4), HF_OK);
+	assert_int_equal(th_extend(f->s, &f->ch, T0 + 10, r, EV, 2, 40000), HF_OK);
+	mini_apply(&f->ch);
+	hf_changes_reset(&f->ch);
+
+	/* Load at T0 + 5000: hold 1 is past its deadline and comes back expired, with its record.
+	 */
+	struct hf_store *fresh;
+	struct hf_store_config cfg = {8, 1u << 20, 4096, 60000};
+	assert_int_equal(hf_store_create(&cfg, &fresh), 0);
+	struct hf_changes lch;
+	assert_int_equal(hf_changes_init(&lch, 16), 0);
+	assert_int_equal(mini_load(fresh, T0 + 5000, &lch), HF_OK);
+	assert_int_equal(lch.count, 1);
+	assert_int_equal(lch.items[0].kind, HF_CHANGE_PUT);
+	hf_store_check(fresh);
+	struct hf_store_counts c;
+	hf_store_counts(fresh, &c);
+	assert_int_equal(c.held_count, 1);
+	assert_int_equal(c.booked_count, 4);
+	assert_int_equal(c.holds_count, 1);
+	assert_int_equal(c.bookings_count, 1);
+	assert_int_equal(c.tombstones_count, 2);
+	/* Replays answer as before; the extended deadline survived. */
+	struct hf_store *orig = f->s;
+	f->s = fresh;
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 5000, r, EV, 2, 1, 1, 1, 3u), HF_OK);
+	assert_int_equal(r->hold.deadline_ms, T0 + 40010);
+	assert_int_equal(th_best(f->s, &f->ch, T0 + 5000, r, EV, 3, 2, 1, 4), HF_OK);
+	assert_int_equal(r->hold.seats[0], 4); /* 1, 2 and 3 were held when it was placed */
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 5000, r, EV, 1, 1, 1, 2, 1u, 2u),
+			 HF_HOLD_EXPIRED);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 5000, r, EV, 4, 2, 1, 1, 9u), HF_HOLD_RELEASED);
+	assert_seat(f, T0 + 5000, 3, HF_SEAT_HELD, 2);
+	assert_seat(f, T0 + 5000, 4, HF_SEAT_BOOKED, 3);
+	assert_seat(f, T0 + 5000, 1, HF_SEAT_FREE, 0);
+	/* The user limit was rebuilt: user 2 has 4 booked seats of 5. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 5000, r, EV, 5, 2, 1000, 2, 50u, 51u),
+			 HF_USER_LIMIT);
+	assert_int_equal(r->detail, 4);
+	f->s = orig;
+	hf_store_destroy(fresh);
+	hf_changes_deinit(&lch);
+}
+
+static void test_load_malformed(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t ekey[9], rkey[17], ev[17], rec[64];
+	hf_put_be64(ekey, EV);
+	ekey[8] = 'E';
+	hf_put_be64(rkey, EV);
+	rkey[8] = 'R';
+	hf_put_be64(rkey + 9, 5);
+	ev[0] = 1;
+	hf_put_le32(ev + 1, 100);
+	hf_put_le32(ev + 5, 0);
+	hf_put_le32(ev + 9, 0);
+	hf_put_le32(ev + 13, 60);
+	memset(rec, 0, sizeof(rec));
+	rec[0] = 1;
+	rec[1] = 1; /* HELD */
+	rec[3] = 1; /* one seat */
+	hf_put_le64(rec + 12, T0);
+	hf_put_le64(rec + 20, T0 + 1000);
+	hf_put_le32(rec + 44, 7);
+	/* A record before its event, a bad tag, a bad version, a short value. */
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_ERR_MALFORMED);
+	uint8_t bad_key[9];
+	memcpy(bad_key, ekey, 9);
+	bad_key[8] = 'X';
+	assert_int_equal(hf_store_load(f->s, bad_key, 9, ev, 17, T0, &f->ch), HF_ERR_MALFORMED);
+	ev[0] = 2;
+	assert_int_equal(hf_store_load(f->s, ekey, 9, ev, 17, T0, &f->ch), HF_ERR_MALFORMED);
+	ev[0] = 1;
+	assert_int_equal(hf_store_load(f->s, ekey, 8, ev, 17, T0, &f->ch), HF_ERR_MALFORMED);
+	assert_int_equal(hf_store_load(f->s, ekey, 9, ev, 16, T0, &f->ch), HF_ERR_MALFORMED);
+	assert_int_equal(hf_store_load(f->s, ekey, 9, ev, 17, T0, &f->ch), HF_OK);
+	assert_int_equal(hf_store_load(f->s, ekey, 9, ev, 17, T0, &f->ch), HF_ERR_MALFORMED);
+	/* Records: bad state, count/size mismatch, seat out of range, deadline past the lifetime.
+	 */
+	rec[1] = 9;
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_ERR_MALFORMED);
+	rec[1] = 1;
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 52, T0, &f->ch), HF_ERR_MALFORMED);
+	hf_put_le32(rec + 44, 100);
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_ERR_MALFORMED);
+	hf_put_le32(rec + 44, 7);
+	hf_put_le64(rec + 20, T0 + 61000);
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_ERR_MALFORMED);
+	hf_put_le64(rec + 20, T0 + 1000);
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_OK);
+	/* The same id twice, and another live record on the same seat. */
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_ERR_MALFORMED);
+	hf_put_be64(rkey + 9, 6);
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_ERR_MALFORMED);
+	/* ... unless it is past its deadline: then it loads as expired and claims nothing. */
+	hf_put_le64(rec + 20, T0 - 1);
+	hf_put_le64(rec + 12, T0 - 2);
+	hf_changes_reset(&f->ch);
+	assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch), HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_seat(f, T0, 7, HF_SEAT_HELD, 5);
+}
+
+static void test_load_capacity(void **state)
+{
+	struct fixture *f = *state; /* 2 events, 150 seats, 3 records */
+	uint8_t ekey[9], ev[17];
+	ev[0] = 1;
+	hf_put_le32(ev + 1, 100);
+	hf_put_le32(ev + 5, 0);
+	hf_put_le32(ev + 9, 0);
+	hf_put_le32(ev + 13, 60);
+	ekey[8] = 'E';
+	hf_put_be64(ekey, 1);
+	assert_int_equal(hf_store_load(f->s, ekey, 9, ev, 17, T0, &f->ch), HF_OK);
+	hf_put_be64(ekey, 2);
+	assert_int_equal(hf_store_load(f->s, ekey, 9, ev, 17, T0, &f->ch), HF_ERR_CAPACITY);
+	uint8_t rkey[17], rec[48];
+	memset(rec, 0, sizeof(rec));
+	rec[0] = 1;
+	rec[1] = 2; /* BOOKED */
+	rec[3] = 1;
+	hf_put_be64(rkey, 1);
+	rkey[8] = 'R';
+	for (uint32_t i = 0; i < 4; i++) {
+		hf_put_be64(rkey + 9, i + 1);
+		hf_put_le32(rec + 44, i);
+		assert_int_equal(hf_store_load(f->s, rkey, 17, rec, 48, T0, &f->ch),
+				 i < 3 ? HF_OK : HF_ERR_CAPACITY);
+	}
+}
+
 static int setup_small(void **state)
 {
 	return setup_cfg(state, 2, 150, 3);
@@ -605,6 +806,9 @@ int main(void)
 	    T(test_avail),
 	    T(test_seat_status),
 	    cmocka_unit_test_setup_teardown(test_capacity, setup_small, teardown),
+	    T(test_load_round_trip),
+	    T(test_load_malformed),
+	    cmocka_unit_test_setup_teardown(test_load_capacity, setup_small, teardown),
 	    T(test_stats_and_slots),
 	    cmocka_unit_test(test_create_config),
 	};
