@@ -95,7 +95,32 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
  *   cancelled booking answer HF_OK again and change nothing. Creating an event that exists with the
  *   same parameters is HF_OK; with other parameters, HF_EVENT_EXISTS.
  * - A hold whose deadline is <= now_ms is expired, whether or not hf_store_tick has run yet.
- * - The per-user limit counts the user's held and booked seats of the event together. */
+ * - The per-user limit counts the user's held and booked seats of the event together.
+ *
+ * Details the implementation fixes (shards/store.c):
+ * - Time first: apply runs the timer wheel up to now_ms before the op (expiring due holds, forgetting
+ *   due tombstones) using only change-list room beyond HF_OP_CHANGES_MAX. Those time-driven records
+ *   may precede the op's own (at most HF_OP_CHANGES_MAX) and appear even when the op fails; "a
+ *   failed request appends nothing" is about the op's own effects. When the list had no room for
+ *   them: a hold named by id is expired on touch; SEAT_STATUS shows a due hold's seat as free; an
+ *   explicit HOLD needing a due hold's seat answers HF_BUSY if that extra record does not fit; AVAIL,
+ *   EVENT_INFO and best-available may still count due holds until the next tick.
+ * - An expired hold ends at its deadline (ended = deadline_ms) whichever path expires it; a
+ *   tombstone is remembered until ended + tombstone_ttl_ms.
+ * - HOLD checks, in order: arguments (HF_ERR_INVALID: zero ids, ttl 0, count 0 or > 64, unknown
+ *   mode, best-available N > row_width), event (HF_NO_EVENT), an earlier use of the id (replay or
+ *   HF_ID_CONFLICT), then seats in range, no duplicates, all free (explicit) or a run found
+ *   (best), the user limit, record capacity. A replay answers the hold's current deadline (after
+ *   EXTEND). A replay on a cancelled booking answers HF_BOOKING_CANCELLED. Replies list the seats
+ *   in request order (explicit) or ascending (best-available).
+ * - EXTEND of a booking or cancelled booking: HF_HOLD_CONFIRMED. RELEASE of a cancelled booking:
+ *   HF_BOOKING_CANCELLED. CANCEL of anything but a booking (live hold, ended hold, unknown id):
+ *   HF_NO_BOOKING. CREATE_EVENT with row_width > seats_count: HF_ERR_INVALID.
+ * - AVAIL: count > HF_AVAIL_RANGE_MAX is HF_ERR_TOO_LARGE; first + count > seats is HF_SEAT_RANGE
+ *   with detail = the first seat out of range; with count 0, first is ignored (reply first = 0).
+ * - Records full: the oldest tombstone (by end order; after a load, by key order) is evicted with
+ *   its DEL, so its id is forgotten early. HF_ERR_CAPACITY only when every record is a live hold
+ *   or booking. Events and seats full: HF_ERR_CAPACITY. */
 enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
 			      struct hf_reply *rep, struct hf_changes *changes);
 
@@ -136,7 +161,8 @@ void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out);
 /* Appends the store's counters to a STATS reply (names prefixed "store_"). */
 void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats);
 
-/* Calls fn for each event id of the store whose slot is `slot` (for rebalancing). */
+/* Calls fn for each event id of the store whose slot is `slot` (for rebalancing). Cost: a scan of
+ * all events, O(events_count). */
 void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot,
 				     void (*fn)(uint64_t event_id, void *arg), void *arg);
 
