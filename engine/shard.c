@@ -225,6 +225,9 @@ static int shard_load_map(struct hf_shard *s)
 		   hf_slot_map_decode(s->map_frame, (size_t)rc, &s->map) != HF_OK) {
 		hf_log_error("data dir %s: the stored slot map does not decode", cfg->data_dir);
 		return -EBADMSG;
+	} else {
+		/* map_frame holds the stored encoding: SLOT_MAP replies serve it as it is. */
+		s->map_frame_size = (uint32_t)rc;
 	}
 
 	if (hf_slot_map_find_owner(&s->map, cfg->host, port) < 0) {
@@ -248,9 +251,7 @@ static int shard_load_map(struct hf_shard *s)
 	int owner = hf_slot_map_find_owner(&s->map, cfg->host, port);
 	HF_ASSERT(owner >= 0 && owner < s->map.owners_count);
 	s->owner_index = (uint16_t)owner;
-	size_t size = hf_slot_map_encode(&s->map, s->map_frame, HF_SLOT_MAP_ENCODED_SIZE_MAX);
-	HF_ASSERT(size > 0);
-	s->map_frame_size = (uint32_t)size;
+	HF_ASSERT(s->map_frame_size >= HF_FRAME_HEADER_SIZE);
 	return 0;
 }
 

@@ -65,14 +65,14 @@ static void running_set(pid_t old_pid, pid_t new_pid)
 	fail_msg("more than %d servers at once", SRV_RUNNING_MAX);
 }
 
-static uint64_t now_ms(void)
+uint64_t hf_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void sleep_ms(unsigned ms)
+void hf_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -233,9 +233,9 @@ int hf_srv_start(struct hf_srv *srv, const struct hf_srv_opts *opts)
 		if (!fixed_port)
 			srv->port = pick_ports(srv->shards);
 		srv->pid = spawn(srv, opts);
-		uint64_t deadline = now_ms() + SRV_START_TIMEOUT_MS;
+		uint64_t deadline = hf_mono_ms() + SRV_START_TIMEOUT_MS;
 		int retry = 0;
-		while (now_ms() < deadline) {
+		while (hf_mono_ms() < deadline) {
 			int status;
 			pid_t w = waitpid(srv->pid, &status, WNOHANG);
 			if (w == srv->pid) {
@@ -255,7 +255,7 @@ int hf_srv_start(struct hf_srv *srv, const struct hf_srv_opts *opts)
 			}
 			if (!(opts != NULL && opts->expect_fail) && srv_ready(srv))
 				return 0;
-			sleep_ms(SRV_POLL_MS);
+			hf_sleep_ms(SRV_POLL_MS);
 		}
 		if (!retry) {
 			dump_log(srv);
@@ -288,7 +288,7 @@ int hf_srv_stop(struct hf_srv *srv, int sig)
 	if (srv->pid <= 0)
 		return srv->exit_status;
 	kill(srv->pid, sig);
-	uint64_t deadline = now_ms() + SRV_STOP_TIMEOUT_MS;
+	uint64_t deadline = hf_mono_ms() + SRV_STOP_TIMEOUT_MS;
 	for (;;) {
 		int status;
 		pid_t w = waitpid(srv->pid, &status, WNOHANG);
@@ -300,12 +300,12 @@ int hf_srv_stop(struct hf_srv *srv, int sig)
 				dump_log(srv);
 			return srv->exit_status;
 		}
-		if (now_ms() > deadline) {
+		if (hf_mono_ms() > deadline) {
 			kill(srv->pid, SIGKILL);
-			deadline = now_ms() + SRV_STOP_TIMEOUT_MS;
+			deadline = hf_mono_ms() + SRV_STOP_TIMEOUT_MS;
 			sig = SIGKILL;
 		}
-		sleep_ms(10);
+		hf_sleep_ms(10);
 	}
 }
 
@@ -426,9 +426,9 @@ uint16_t hf_tc_call(int fd, const struct hf_request *req, struct hf_reply *rep)
 
 int hf_tc_closed_within(int fd, int timeout_ms)
 {
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = hf_mono_ms() + (uint64_t)timeout_ms;
 	uint8_t buf[4096];
-	while (now_ms() < deadline) {
+	while (hf_mono_ms() < deadline) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r = poll(&p, 1, 50);
 		if (r <= 0)

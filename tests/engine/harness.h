@@ -79,6 +79,10 @@ void hf_req_hold(struct hf_request *req, uint64_t id, uint64_t event_id, uint64_
 /* An event id whose slot the given owner index owns in map (searching from `from`). */
 uint64_t hf_event_owned_by(const struct hf_slot_map *map, uint16_t owner, uint64_t from);
 
+/* Monotonic milliseconds, and a sleep. */
+uint64_t hf_mono_ms(void);
+void hf_sleep_ms(unsigned ms);
+
 /* Allocates a zeroed reply / buffer (they are large: keep them off the stack). */
 struct hf_reply *hf_reply_new(void);
 uint8_t *hf_frame_buf_new(void);

@@ -37,19 +37,6 @@ struct fixture {
 	uint8_t *buf;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -291,13 +278,13 @@ static void test_answered_errors_keep_connection(void **state)
 /* Waits until the shard reports `open` connections (the asking one included). */
 static void wait_conns_open(struct fixture *f, int64_t open)
 {
-	uint64_t deadline = mono_ms() + 10000;
+	uint64_t deadline = hf_mono_ms() + 10000;
 	while (hf_tc_stat_of(f->srv.port, "conns_open") != open) {
-		assert_true(mono_ms() < deadline);
-		sleep_ms(20);
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(20);
 	}
 	/* ... and the asking connection's own close is processed. */
-	sleep_ms(300);
+	hf_sleep_ms(300);
 }
 
 static void test_slow_reader_is_bounded(void **state)
@@ -324,7 +311,7 @@ static void test_slow_reader_is_bounded(void **state)
 	size_t sent = 0;
 	uint64_t blocked_since = 0;
 	/* Bounded: stops once the socket stayed full for a second (or after 20 s). */
-	for (uint64_t deadline = mono_ms() + 20000; mono_ms() < deadline;) {
+	for (uint64_t deadline = hf_mono_ms() + 20000; hf_mono_ms() < deadline;) {
 		ssize_t n = send(slow, chunk, CHUNK_FRAMES * HF_FRAME_HEADER_SIZE, MSG_NOSIGNAL);
 		if (n > 0) {
 			/* A frame cut here is completed by the next chunk's bytes: still a valid
@@ -335,10 +322,10 @@ static void test_slow_reader_is_bounded(void **state)
 		}
 		assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 		if (blocked_since == 0)
-			blocked_since = mono_ms();
-		else if (mono_ms() - blocked_since > 1000)
+			blocked_since = hf_mono_ms();
+		else if (hf_mono_ms() - blocked_since > 1000)
 			break;
-		sleep_ms(10);
+		hf_sleep_ms(10);
 	}
 	free(chunk);
 	printf("slow reader: sent %zu requests, then its socket stayed full\n",
@@ -346,13 +333,13 @@ static void test_slow_reader_is_bounded(void **state)
 	assert_true(sent / HF_FRAME_HEADER_SIZE > 1000);
 
 	/* Another client is served promptly. */
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = hf_mono_ms();
 	int good = hf_tc_connect(f->srv.port);
 	for (uint32_t i = 0; i < 200; i++) {
 		hf_req_ping(&req, 1000 + i);
 		assert_int_equal(hf_tc_call(good, &req, f->rep), HF_OK);
 	}
-	uint64_t took_ms = mono_ms() - t0;
+	uint64_t took_ms = hf_mono_ms() - t0;
 	printf("second client: 200 round trips in %llu ms while the slow reader is parked\n",
 	       (unsigned long long)took_ms);
 	assert_true(took_ms < 5000);

@@ -25,12 +25,6 @@
 /* Small store pools: store-check builds verify the whole store after every write. */
 #define STORE_FLAGS "--events-max", "16", "--seats-max", "100000", "--records-max", "4096"
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* The slot map as shard 0 of srv serves it. */
 static void fetch_map(const struct hf_srv *srv, struct hf_slot_map *map, struct hf_reply *rep)
 {
@@ -293,7 +287,7 @@ static void test_expiry_without_requests(void **state)
 	hf_req_hold(&req, 2, 5, 1, 300, 0, 4);
 	assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
 	/* Nothing is sent while the deadline passes: only the loop's own wake-up can expire it. */
-	sleep_ms(1500);
+	hf_sleep_ms(1500);
 	/* STATS does not touch the store, so a hold it reports expired was expired by the tick. */
 	memset(&req, 0, sizeof(req));
 	req.opcode = HF_OP_STATS;
