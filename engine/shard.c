@@ -476,8 +476,7 @@ static void shard_process_ready(struct hf_shard *s)
 {
 	uint32_t count = s->ready_count;
 	HF_ASSERT(count <= s->conns_max);
-	/* hf_conn_pump never adds to the ready list (only hf_conn_settle does), so count is fixed.
-	 */
+	/* Only hf_conn_settle adds to the ready list, never hf_conn_pump: count is fixed. */
 	for (uint32_t i = 0; i < count; i++) {
 		struct hf_conn *c = &s->conns[s->ready[i]];
 		HF_ASSERT(c->on_ready);
