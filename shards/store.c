@@ -714,13 +714,14 @@ static int wheel_fire(struct hf_store *store, struct record *rec, struct wheel_b
 	return 1;
 }
 
-/* Fires the entries of one slot that are due at now_ms. Returns 1 when none due is left. */
+/* Fires the entries of one slot that are due at now_ms. Returns 1 when none due is left. Stops at
+ * the first due entry the budget cannot fire, so a call costs the entries it fires plus the ones
+ * not due before that point, even when a whole burst of holds shares one slot. */
 static int wheel_run_slot(struct hf_store *store, uint32_t slot, uint64_t now_ms,
 			  struct wheel_budget *b, struct hf_changes *changes)
 {
 	if (store->wheel_min_ms[slot] > now_ms || store->wheel_head[slot] == RECORD_NONE)
 		return 1;
-	int complete = 1;
 	uint32_t bound = store->cfg.records_max; /* a slot holds at most every record */
 	for (uint32_t r = store->wheel_head[slot], n = 0; r != RECORD_NONE; n++) {
 		HF_ASSERT(n < bound);
@@ -728,8 +729,11 @@ static int wheel_run_slot(struct hf_store *store, uint32_t slot, uint64_t now_ms
 		/* Firing may re-arm rec (a hold becoming a tombstone) at the head of this very
 		 * slot, behind the walk: it is then left for the next run. */
 		r = rec->wheel_next;
-		if (rec->wheel_ms <= now_ms && !wheel_fire(store, rec, b, changes))
-			complete = 0;
+		if (rec->wheel_ms <= now_ms && !wheel_fire(store, rec, b, changes)) {
+			/* Out of budget: the slot's bound stays a valid lower bound (entries were
+			 * only removed, and arms lower it themselves). */
+			return 0;
+		}
 	}
 	/* Recompute the slot's bound exactly over what is left (including entries armed above). */
 	uint64_t min_ms = UINT64_MAX;
@@ -741,7 +745,7 @@ static int wheel_run_slot(struct hf_store *store, uint32_t slot, uint64_t now_ms
 		r = rec->wheel_next;
 	}
 	store->wheel_min_ms[slot] = min_ms;
-	return complete;
+	return 1;
 }
 
 /* Expires due holds and forgets due tombstones up to now_ms within the budget. Returns 1 when
