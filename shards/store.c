@@ -817,7 +817,7 @@ void hf_store_config_default(struct hf_store_config *cfg)
 {
 	cfg->events_max = 4096;
 	cfg->seats_max = 64ull * 1024 * 1024;
-	cfg->records_max = 1u << 18;
+	cfg->records_max = 1u << 22; /* reserved lazily: untouched records cost no memory */
 	cfg->tombstone_ttl_ms = 10u * 60u * 1000u;
 }
 
