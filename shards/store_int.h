@@ -12,6 +12,8 @@
 
 /* Seats per owner chunk: owner arrays (u32 record index + 1 per seat) are allocated per chunk, only
  * for chunks that have at least one non-free seat. */
+/* Pools at least this large ask for transparent huge pages (see reserve() in store.c). */
+#define HF_STORE_HUGE_SIZE_MIN (4u * 1024u * 1024u)
 #define HF_STORE_CHUNK_SEATS 512u
 /* Seats per free-count block: a block whose free count is 0 is skipped by best-available. */
 #define HF_STORE_BLOCK_SEATS 4096u
