@@ -137,6 +137,11 @@ cleanup_servers() {
 	SERVER_PIDS=()
 }
 
+# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks (getconf CLK_TCK).
+cpu_ticks() {
+	awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 rss_kib() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }

@@ -2,7 +2,8 @@
 # Side by side: the same holdfast-bench workload against holdfastd and against Redis+Lua, with
 # matching durability, on loopback. Each of --runs runs starts both servers fresh, loads each in turn
 # (alternating which goes first), and stops them; the summary shows the medians and the ratio
-# holdfast / redis per operation.
+# holdfast / redis per operation, and the server CPU time each run used (the bench shares the
+# machine's CPUs with the servers, so ops per server-CPU-second is the fairer efficiency figure).
 #
 #   bench/compare/run.sh [--workload onsale|holds|avail|mixed] [--connections N] [--pipeline P]
 #                        [--duration S] [--durability none|wal|fsync] [--runs K] [--shards N]
@@ -65,8 +66,11 @@ run_redis() {
 	port=$(free_ports 1)
 	start_redis "$port" "$out/srv/redis-$k" "$durability"
 	pid=$STARTED_PID
+	local t0
+	t0=$(cpu_ticks "$pid")
 	"${bench[@]}" --target redis --redis "127.0.0.1:$port" >"$out/redis-$k.json" ||
 		log "redis run $k: holdfast-bench exited $?"
+	echo "$(($(cpu_ticks "$pid") - t0)) $(getconf CLK_TCK)" >"$out/redis-$k.cpu"
 	stop_pid "$pid"
 }
 
@@ -78,8 +82,11 @@ run_holdfast() {
 	start_holdfastd "$build" "$port" "$shards" "$out/srv/holdfast-$k" "$durability" \
 		--records-max 2097152
 	pid=$STARTED_PID
+	local t0
+	t0=$(cpu_ticks "$pid")
 	"${bench[@]}" --host "127.0.0.1:$port" >"$out/holdfast-$k.json" ||
 		log "holdfast run $k: holdfast-bench exited $?"
+	echo "$(($(cpu_ticks "$pid") - t0)) $(getconf CLK_TCK)" >"$out/holdfast-$k.cpu"
 	echo "$(rss_kib "$pid")" >"$out/holdfast-$k.rss_kib"
 	stop_pid "$pid"
 }

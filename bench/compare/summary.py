@@ -14,6 +14,16 @@ def load(path):
         return None
 
 
+def load_cpu(path):
+    """Server CPU seconds of one run (ticks and ticks per second, written by run.sh)."""
+    try:
+        with open(path) as f:
+            ticks, hz = f.read().split()
+            return int(ticks) / int(hz)
+    except (OSError, ValueError):
+        return None
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -47,6 +57,20 @@ def main():
         for metric, h, d, digits in rows:
             ratio = f"{h / d:.2f}x" if h and d else "-"
             print(f"{op:8} {metric:10} {fmt(h, digits):>14} {fmt(d, digits):>14} {ratio:>8}")
+    # Server efficiency: all answered requests (ok + refused) per second of server CPU.
+    eff = {}
+    for t in ("holdfast", "redis"):
+        vals = []
+        for k in range(1, runs + 1):
+            r, cpu = res[t][k - 1], load_cpu(f"{out}/{t}-{k}.cpu")
+            if r and cpu:
+                answered = sum(o["ok"] + o["refused"] for o in r["ops"].values())
+                vals.append(answered / cpu)
+        eff[t] = median(vals)
+    if eff["holdfast"] or eff["redis"]:
+        h, d = eff["holdfast"], eff["redis"]
+        ratio = f"{h / d:.2f}x" if h and d else "-"
+        print(f"{'server':8} {'ops/cpu_s':10} {fmt(h):>14} {fmt(d):>14} {ratio:>8}")
     if first["rate"] > 0:
         for t in ("holdfast", "redis"):
             for r in ok_runs[t]:
