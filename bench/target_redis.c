@@ -31,7 +31,8 @@
 #define REDIS_RECV_SIZE	       (256u * 1024u)	    /* bytes read per recv */
 #define REDIS_ITEMS_MAX	       80u		    /* items of a load reply */
 #define REDIS_SCRIPT_SIZE_MAX  (64u * 1024u)
-#define REDIS_IO_TIMEOUT_MS    10000 /* blocking calls and the check */
+#define REDIS_IO_TIMEOUT_MS    10000	  /* blocking calls and the check */
+#define REDIS_CHECK_SEATS_MAX  (1u << 20) /* the check's reply and items grow with the seats */
 
 enum redis_script {
 	SCRIPT_CREATE = 0,
@@ -184,27 +185,36 @@ static int write_all(int fd, const uint8_t *buf, size_t size)
 	return 0;
 }
 
-/* Reads until one whole reply is in c->in; returns 1 with *out, items and *consumed, or -errno. */
-static int read_reply(struct redis_conn *c, struct hf_resp_value *out, struct hf_resp_value *items,
-		      uint32_t items_cap, size_t *consumed)
+/* Reads from fd into buf (holding *size of cap bytes) until one whole reply is there; returns 1
+ * with *out, items and *consumed, or -errno (-E2BIG when the reply does not fit in cap). */
+static int read_reply_into(int fd, uint8_t *buf, size_t cap, size_t *size,
+			   struct hf_resp_value *out, struct hf_resp_value *items,
+			   uint32_t items_cap, size_t *consumed)
 {
 	for (;;) {
-		int rc = hf_resp_parse(c->in, c->in_size, out, items, items_cap, consumed);
+		int rc = hf_resp_parse(buf, *size, out, items, items_cap, consumed);
 		if (rc != 0)
 			return rc;
-		if (c->in_size == REDIS_IN_SIZE_MAX)
+		if (*size == cap)
 			return -E2BIG;
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (poll(&p, 1, REDIS_IO_TIMEOUT_MS) <= 0)
 			return -ETIMEDOUT;
-		ssize_t n = recv(c->fd, c->in + c->in_size, REDIS_IN_SIZE_MAX - c->in_size, 0);
+		ssize_t n = recv(fd, buf + *size, cap - *size, 0);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0 && errno != EINTR && errno != EAGAIN)
 			return -errno;
 		if (n > 0)
-			c->in_size += (size_t)n;
+			*size += (size_t)n;
 	}
+}
+
+static int read_reply(struct redis_conn *c, struct hf_resp_value *out, struct hf_resp_value *items,
+		      uint32_t items_cap, size_t *consumed)
+{
+	return read_reply_into(c->fd, c->in, REDIS_IN_SIZE_MAX, &c->in_size, out, items, items_cap,
+			       consumed);
 }
 
 static void consume(struct redis_conn *c, size_t n)
@@ -660,18 +670,34 @@ static int redis_check(void *conn, const struct hf_bench_shared *shared, struct 
 	hf_resp_write_bulk(&w, c->sha[SCRIPT_CHECK], 40);
 	write_keys(&w, o->event_base);
 	HF_ASSERT(!w.overflow);
+	if (o->seats > REDIS_CHECK_SEATS_MAX) {
+		snprintf(chk->message, sizeof(chk->message),
+			 "the Redis check handles events of at most %u seats",
+			 REDIS_CHECK_SEATS_MAX);
+		return 0;
+	}
 	/* Back to blocking I/O for one large reply. */
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
 	int rc = write_all(c->fd, w.buf, w.size);
 	if (rc != 0)
-		return rc;
+		goto out_blocking;
+	/* One reply lists every live hold and booking: its own buffer, sized from the seats (at
+	 * most about 40 bytes per seat plus the header), and items for every seat. */
+	HF_ASSERT(c->in_size == 0);
 	uint32_t items_cap = 16u + 4u * o->seats;
+	size_t buf_cap = (size_t)o->seats * 48u + (1u << 20);
+	size_t buf_size = 0;
 	struct hf_resp_value *items = malloc(items_cap * sizeof(*items));
-	if (items == NULL)
-		return -ENOMEM;
+	uint8_t *buf = malloc(buf_cap);
+	if (items == NULL || buf == NULL) {
+		free(items);
+		free(buf);
+		rc = -ENOMEM;
+		goto out_blocking;
+	}
 	struct hf_resp_value v;
 	size_t used;
-	rc = read_reply(c, &v, items, items_cap, &used);
+	rc = read_reply_into(c->fd, buf, buf_cap, &buf_size, &v, items, items_cap, &used);
 	if (rc < 0)
 		goto out;
 	uint32_t n = v.type == HF_RESP_ARRAY ? v.items_count : 0;
@@ -740,10 +766,13 @@ static int redis_check(void *conn, const struct hf_bench_shared *shared, struct 
 				 (unsigned long long)ledger_owned, (unsigned long long)owned_seats);
 	}
 out_consume:
-	consume(c, used);
+	/* The whole reply was in buf, and Redis sends nothing unasked: nothing is left over. */
+	HF_ASSERT(used == buf_size);
 	rc = 0;
 out:
+	free(buf);
 	free(items);
+out_blocking:
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	return rc;
 }
