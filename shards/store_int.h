@@ -133,6 +133,7 @@ struct hf_store {
 	struct user_entry *users;
 	uint32_t users_mask;
 	uint32_t users_count;
+	uint64_t mutations_unchecked; /* HF_STORE_CHECKS: mutations since the last full check */
 
 	/* Hashed timer wheel of records (HELD: deadline; tombstones: forget time). */
 	uint32_t wheel_head[HF_STORE_WHEEL_SLOTS];
