@@ -176,13 +176,22 @@ static void server_start(struct server *srv, const char *restore_from)
 		_exit(127);
 	}
 	srv->pid = pid;
-	/* Ready when a client can fetch the map from it. */
+	/* Ready when a client can fetch the map and every shard in it answers a PING (each shard
+	 * listens once its own store is loaded). */
 	uint64_t deadline = hf_clock_mono_ms() + START_TIMEOUT_MS;
 	for (;;) {
 		struct hf_client *c;
 		if (hf_client_open(srv->host_port, NULL, &c) == 0) {
+			static struct hf_request ping = {.opcode = HF_OP_PING};
+			static struct hf_reply rep;
+			uint16_t owners = hf_client_slot_map(c)->owners_count;
+			uint16_t ready = 0;
+			while (ready < owners && hf_client_call_shard(c, ready, &ping, &rep) == 0 &&
+			       rep.status == HF_OK)
+				ready++;
 			hf_client_close(c);
-			return;
+			if (ready == owners)
+				return;
 		}
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -415,8 +424,10 @@ static int fetch_event(struct hf_client *c, const struct worker *w, struct seat_
 {
 	static struct hf_reply rep;
 	static uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
-	if (hf_client_event_info(c, w->event_id, &rep) != 0 || rep.status != HF_OK) {
-		FAIL("%s: EVENT_INFO of event %llu failed", what, (unsigned long long)w->event_id);
+	int rc = hf_client_event_info(c, w->event_id, &rep);
+	if (rc != 0 || rep.status != HF_OK) {
+		FAIL("%s: EVENT_INFO of event %llu failed: %s", what, (unsigned long long)w->event_id,
+		     rc != 0 ? strerror(-rc) : hf_status_name(rep.status));
 		return -1;
 	}
 	const struct hf_rep_event_info e = rep.event_info;
