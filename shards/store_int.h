@@ -124,7 +124,7 @@ struct hf_store {
 	uint32_t records_used;
 	uint32_t records_high;	   /* records ever handed out from the bump end */
 	uint32_t record_free_head; /* index + 1; records given back below records_high */
-	uint32_t *record_table;	   /* index + 1; key (event_index, id) */
+	uint64_t *record_table;	   /* hash << 32 | index + 1; key (event_index, id) */
 	uint32_t record_table_mask;
 	uint32_t tomb_head; /* oldest tombstone, index + 1 */
 	uint32_t tomb_tail;
