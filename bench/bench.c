@@ -578,6 +578,7 @@ int main(int argc, char **argv)
 		chk->bench_booked = report.seats_booked;
 		chk->bench_held = report.seats_taken - report.seats_booked;
 		chk->ledger_conflicts = atomic_load(&shared.ledger_conflicts);
+		chk->outcomes_unknown = atomic_load(&shared.outcomes_unknown);
 		rc = target->check(setup, &shared, chk);
 		if (rc != 0 && chk->message[0] == '\0')
 			snprintf(chk->message, sizeof(chk->message), "the check could not run: %s",

@@ -118,11 +118,12 @@ void hf_bench_report_table(FILE *out, const struct hf_bench_report *r)
 			"check %s: seats %" PRIu64 " = free %" PRIu64 " + held %" PRIu64
 			" + booked %" PRIu64 "; bench booked %" PRIu64 " held %" PRIu64
 			"; owner mismatches %" PRIu64 ", bitmap mismatches %" PRIu64
-			", double owned %" PRIu64 ", conflicts %" PRIu64 "%s%s\n",
+			", double owned %" PRIu64 ", conflicts %" PRIu64
+			", outcomes unknown %" PRIu64 "%s%s\n",
 			c->ok ? "PASS" : "FAIL", c->seats, c->free_count, c->held_count,
 			c->booked_count, c->bench_booked, c->bench_held, c->owner_mismatches,
 			c->bitmap_mismatches, c->double_owned, c->ledger_conflicts,
-			c->message[0] ? ": " : "", c->message);
+			c->outcomes_unknown, c->message[0] ? ": " : "", c->message);
 	}
 }
 
@@ -209,10 +210,12 @@ void hf_bench_report_json(FILE *out, const struct hf_bench_report *r)
 		", \"held\": %" PRIu64 ", \"booked\": %" PRIu64 ", \"bench_booked\": %" PRIu64
 		", \"bench_held\": %" PRIu64 ", \"owner_mismatches\": %" PRIu64
 		", \"bitmap_mismatches\": %" PRIu64 ", \"double_owned\": %" PRIu64
-		", \"ledger_conflicts\": %" PRIu64 ", \"message\": ",
+		", \"ledger_conflicts\": %" PRIu64 ", \"outcomes_unknown\": %" PRIu64
+		", \"message\": ",
 		c->ran ? "true" : "false", c->ran ? (c->ok ? "true" : "false") : "null", c->seats,
 		c->free_count, c->held_count, c->booked_count, c->bench_booked, c->bench_held,
-		c->owner_mismatches, c->bitmap_mismatches, c->double_owned, c->ledger_conflicts);
+		c->owner_mismatches, c->bitmap_mismatches, c->double_owned, c->ledger_conflicts,
+		c->outcomes_unknown);
 	json_string(out, c->message);
 	fprintf(out, "}}\n");
 }

@@ -29,6 +29,7 @@ struct hf_bench_check {
 	uint64_t bitmap_mismatches; /* AVAIL bitmap vs seat states */
 	uint64_t double_owned;	    /* seats claimed by two live holds/bookings */
 	uint64_t ledger_conflicts;  /* acknowledged answers that contradicted each other */
+	uint64_t outcomes_unknown;  /* operations given up without an answer (see workload.h) */
 	char message[256];	    /* the first problem found, or "" */
 };
 

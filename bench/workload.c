@@ -481,6 +481,9 @@ void hf_bench_user_done(struct hf_bench_gen *gen, struct hf_bench_user *u,
 			u->resend = 1;
 			return;
 		}
+		/* Given up: the server may or may not have applied it, so the ledger may be wrong
+		 * for its seats; the check reports this count next to any mismatch. */
+		atomic_fetch_add(&shared->outcomes_unknown, 1);
 	}
 	u->resend = 0;
 	u->retries = 0;

@@ -81,6 +81,7 @@ struct hf_bench_shared {
 	_Atomic uint64_t soldout_ns; /* first time every seat was held or booked */
 	_Atomic uint64_t *ledger;    /* opts->seats entries, onsale only */
 	_Atomic uint64_t ledger_conflicts;
+	_Atomic uint64_t outcomes_unknown; /* operations given up without an answer */
 	/* holds, avail, mixed */
 	struct hf_bench_event_slot *slots; /* opts->events */
 };
