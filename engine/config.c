@@ -36,6 +36,9 @@ static const char usage[] =
     "  --records-max N            holds + bookings + tombstones per shard (default from the "
     "store)\n"
     "  --log-level LEVEL          error | warn | info (default) | debug\n"
+    "  --advertise ADDRESS        numeric IPv4 address clients reach this node at, put in the\n"
+    "                             slot map (default: the --listen address; required when\n"
+    "                             listening on 0.0.0.0)\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --help                     print this text\n"
     "Test hook: the environment variable HOLDFAST_FAIL_COMMITS=N makes the first N commits of "
@@ -164,7 +167,7 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--restore-from",	 "--durability",   "--max-connections",
 		    "--max-conn-buffer", "--idle-timeout", "--hold-lifetime-max",
 		    "--events-max",	 "--seats-max",	   "--records-max",
-		    "--log-level",
+		    "--log-level",	 "--advertise",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -241,6 +244,18 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return bad(err, err_size, "--records-max: '%s' is not in 1..%u",
 					   value, UINT32_MAX);
 			out->store.records_max = (uint32_t)n;
+		} else if (strcmp(name, "--advertise") == 0) {
+			struct in_addr addr;
+			size_t len = strlen(value);
+			if (len == 0 || len > HF_HOST_SIZE_MAX ||
+			    inet_pton(AF_INET, value, &addr) != 1 ||
+			    addr.s_addr == htonl(INADDR_ANY))
+				return bad(
+				    err, err_size,
+				    "--advertise: '%s' is not a numeric IPv4 address clients "
+				    "can connect to (e.g. 10.0.0.5)",
+				    value);
+			memcpy(out->advertise_host, value, len + 1);
 		} else if (strcmp(name, "--log-level") == 0) {
 			if (hf_log_parse_level(value, &out->log_level) != 0)
 				return bad(err, err_size,
@@ -251,6 +266,13 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		}
 	}
 
+	if (out->advertise_host[0] == '\0') {
+		if (strcmp(out->host, "0.0.0.0") == 0)
+			return bad(err, err_size,
+				   "--listen 0.0.0.0 needs --advertise ADDRESS: the slot map must "
+				   "name an address clients can connect to");
+		memcpy(out->advertise_host, out->host, sizeof(out->advertise_host));
+	}
 	if ((uint32_t)out->port + out->shards_count - 1u > UINT16_MAX)
 		return bad(err, err_size, "--listen port %u + %u shards passes port 65535",
 			   (unsigned)out->port, out->shards_count);

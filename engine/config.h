@@ -26,9 +26,12 @@
 #define HF_ENGINE_DIR_SIZE_MAX	      1024u /* bytes of a directory flag, without the NUL */
 
 struct hf_engine_config {
-	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on and to advertise */
+	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on */
 	uint16_t port;			 /* shard i listens on port + i */
-	uint32_t shards_count;		 /* 1 .. HF_ENGINE_SHARDS_MAX */
+	/* The address the slot map gives clients for this node's shards (--advertise); the listen
+	 * address unless set. Never the wildcard 0.0.0.0: clients cannot connect to that. */
+	char advertise_host[HF_HOST_SIZE_MAX + 1];
+	uint32_t shards_count; /* 1 .. HF_ENGINE_SHARDS_MAX */
 	char data_dir[HF_ENGINE_DIR_SIZE_MAX + 1];
 	char restore_from[HF_ENGINE_DIR_SIZE_MAX + 1]; /* empty: no restore */
 	int force;				       /* --force: restore over existing data */

@@ -213,8 +213,8 @@ static int shard_load_map(struct hf_shard *s)
 	int rc = hf_persist_meta_get(s->persist, META_SLOT_MAP, s->map_frame,
 				     HF_SLOT_MAP_ENCODED_SIZE_MAX);
 	if (rc == -ENOENT) {
-		enum hf_status st =
-		    hf_slot_map_init_default(&s->map, cfg->host, cfg->port, cfg->shards_count);
+		enum hf_status st = hf_slot_map_init_default(&s->map, cfg->advertise_host,
+							     cfg->port, cfg->shards_count);
 		HF_ASSERT(st == HF_OK); /* the config parser checked host, port and count */
 		rc = shard_save_map(s);
 		if (rc != 0)
@@ -230,25 +230,26 @@ static int shard_load_map(struct hf_shard *s)
 		s->map_frame_size = (uint32_t)rc;
 	}
 
-	if (hf_slot_map_find_owner(&s->map, cfg->host, port) < 0) {
+	if (hf_slot_map_find_owner(&s->map, cfg->advertise_host, port) < 0) {
 		if (!hf_slot_map_is_default_shape(&s->map, cfg->shards_count)) {
 			hf_log_error("the stored slot map (epoch %llu) has no owner %s:%u: start "
-				     "holdfastd with the --listen address the map names",
-				     (unsigned long long)s->map.epoch, cfg->host, (unsigned)port);
+				     "holdfastd with the --advertise address the map names",
+				     (unsigned long long)s->map.epoch, cfg->advertise_host,
+				     (unsigned)port);
 			return -EINVAL;
 		}
 		uint64_t epoch = s->map.epoch + 1;
-		enum hf_status st =
-		    hf_slot_map_init_default(&s->map, cfg->host, cfg->port, cfg->shards_count);
+		enum hf_status st = hf_slot_map_init_default(&s->map, cfg->advertise_host,
+							     cfg->port, cfg->shards_count);
 		HF_ASSERT(st == HF_OK);
 		s->map.epoch = epoch;
 		hf_log_warn("the node's address changed: slot map rebuilt for %s:%u.., epoch %llu",
-			    cfg->host, (unsigned)cfg->port, (unsigned long long)epoch);
+			    cfg->advertise_host, (unsigned)cfg->port, (unsigned long long)epoch);
 		rc = shard_save_map(s);
 		if (rc != 0)
 			return rc;
 	}
-	int owner = hf_slot_map_find_owner(&s->map, cfg->host, port);
+	int owner = hf_slot_map_find_owner(&s->map, cfg->advertise_host, port);
 	HF_ASSERT(owner >= 0 && owner < s->map.owners_count);
 	s->owner_index = (uint16_t)owner;
 	HF_ASSERT(s->map_frame_size >= HF_FRAME_HEADER_SIZE);

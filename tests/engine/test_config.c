@@ -112,12 +112,41 @@ static void test_bad_flags(void **state)
 	assert_true(strlen(err) > 0 && strchr(err, '\n') == NULL);
 }
 
+/* The slot map must name an address clients can reach: the listen address by default, --advertise
+ * when listening on every interface. */
+static void test_advertise(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 3, "--listen", "10.1.2.3:9000"), HF_CONFIG_OK);
+	assert_string_equal(cfg.advertise_host, "10.1.2.3");
+	assert_int_equal(parse(&cfg, err, 5, "--listen", "0.0.0.0:9000", "--advertise", "10.0.0.5"),
+			 HF_CONFIG_OK);
+	assert_string_equal(cfg.host, "0.0.0.0");
+	assert_string_equal(cfg.advertise_host, "10.0.0.5");
+	assert_int_equal(parse(&cfg, err, 2, "--advertise=192.168.1.9"), HF_CONFIG_OK);
+	assert_string_equal(cfg.host, "127.0.0.1");
+	assert_string_equal(cfg.advertise_host, "192.168.1.9");
+
+	/* The wildcard cannot be advertised, and listening on it needs an address to advertise. */
+	assert_int_equal(parse(&cfg, err, 3, "--listen", "0.0.0.0:9000"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "--advertise"));
+	assert_int_equal(parse(&cfg, err, 5, "--listen", "0.0.0.0:9000", "--advertise", "0.0.0.0"),
+			 HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--advertise", "myhost"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--advertise", ""), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--advertise", "10.0.0.256"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 2, "--advertise"), HF_CONFIG_BAD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_every_flag),
 	    cmocka_unit_test(test_bad_flags),
+	    cmocka_unit_test(test_advertise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
