@@ -60,3 +60,24 @@ local function sweep(now)
     end
   end
 end
+
+-- The hold that CONFIRM or RELEASE names, after expiring what is due. Returns the answer the
+-- script must give at once (no event, no such hold, or a hold whose deadline has just passed, which
+-- it expires), or nil followed by the hold's state, deadline, user and seat list.
+local function named_hold(id)
+  if redis.call('EXISTS', K_META) == 0 then
+    return {16, 0}
+  end
+  local now = now_ms()
+  sweep(now)
+  local rec = redis.call('HGET', K_HOLDS, id)
+  if not rec then
+    return {22, 0}
+  end
+  local state, deadline, user, list = parse_hold(rec)
+  if state == 'H' and deadline <= now then
+    end_hold(id, deadline, user, list, 'X')
+    return {23, 0}
+  end
+  return nil, state, deadline, user, list
+end
