@@ -165,14 +165,14 @@ static void server_start(struct server *srv, const char *restore_from)
 		int devnull = open("/dev/null", O_WRONLY);
 		if (devnull >= 0 && getenv("HF_CRASH_VERBOSE") == NULL)
 			dup2(devnull, STDERR_FILENO);
-		if (restore_from != NULL)
-			execl(g.holdfastd, g.holdfastd, "--listen", listen_arg, "--shards", "2",
-			      "--data-dir", srv->data_dir, "--durability", "fsync", "--log-level",
-			      "warn", "--no-pin", "--restore-from", restore_from, (char *)NULL);
-		else
-			execl(g.holdfastd, g.holdfastd, "--listen", listen_arg, "--shards", "2",
-			      "--data-dir", srv->data_dir, "--durability", "fsync", "--log-level",
-			      "warn", "--no-pin", (char *)NULL);
+		char *args[] = {(char *)g.holdfastd, "--listen", listen_arg, "--shards", "2",
+				"--data-dir", srv->data_dir, "--durability", "fsync", "--log-level",
+				"warn", "--no-pin", NULL, NULL, NULL};
+		if (restore_from != NULL) {
+			args[12] = "--restore-from";
+			args[13] = (char *)restore_from;
+		}
+		execv(g.holdfastd, args);
 		_exit(127);
 	}
 	srv->pid = pid;
