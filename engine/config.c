@@ -41,9 +41,12 @@ static const char usage[] =
     "                             listening on 0.0.0.0)\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --help                     print this text\n"
-    "Test hook: the environment variable HOLDFAST_FAIL_COMMITS=N makes the first N commits of "
-    "every\n"
-    "shard fail as if the disk had refused them (durability fsync or wal only).\n";
+    "Test hooks (environment variables; durability fsync or wal only):\n"
+    "  HOLDFAST_FAIL_COMMITS=N        N commits of every shard fail as if the disk had refused "
+    "them\n"
+    "  HOLDFAST_FAIL_COMMITS_AFTER=M  ... after the first M non-empty commits succeeded "
+    "(default 0)\n"
+    "  HOLDFAST_SYNC_DELAY_MS=D       every commit of every shard takes at least D ms longer\n";
 
 const char *hf_engine_config_usage(void)
 {

@@ -45,9 +45,12 @@ struct hf_engine_config {
 	struct hf_store_config store; /* per shard */
 	enum hf_log_level log_level;
 	int pin; /* pin shard i to CPU i % CPUs */
-	/* Test hook, from the environment (HOLDFAST_FAIL_COMMITS), not a flag: the first N commits
-	 * of every shard fail as if the disk had refused them. */
+	/* Test hooks, from the environment, not flags: HOLDFAST_FAIL_COMMITS=N makes N commits of
+	 * every shard fail as if the disk had refused them, after HOLDFAST_FAIL_COMMITS_AFTER=M
+	 * succeeded (default 0); HOLDFAST_SYNC_DELAY_MS=D makes every commit D ms slower. */
 	uint32_t test_fail_commits;
+	uint32_t test_fail_commits_after;
+	uint32_t test_sync_delay_ms;
 };
 
 /* Result of hf_engine_config_parse. */

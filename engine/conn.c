@@ -1,21 +1,26 @@
 /* Connections of one shard: framing of the input stream, the reply buffers, send, backpressure and
  * close. The request path through this file is: a recv completion (a provided buffer) -> frames
  * parsed straight out of that buffer (only a partial or postponed tail is copied into the stash) ->
- * ops.c answers each frame into `fill` -> at the end of the iteration, after the group commit,
- * hf_conn_settle swaps `fill` into `out` and sends it with one SQE.
+ * ops.c answers each frame, conn.c appends the reply to `fill`, held behind the batch it depends on
+ * -> at the end of the iteration hf_conn_settle moves the replies that may leave (fill_ready) into
+ * `out` and sends them with one SQE. Held replies leave when shard.c reports their batch durable
+ * (hf_conn_release), or become IO errors when it failed (hf_conn_fail_held).
  *
  * INVARIANTS
  *  1. A slot is FREE, OPEN or CLOSING; only hf_conn_settle frees a slot, and only when neither a
  * recv nor a send is in the kernel (so no completion can name a freed buffer or a reused slot).
  *  2. `out` is never written or reallocated while send_inflight; `fill` is never in the kernel.
  *  3. Replies leave in request order: fill is appended in order and is sent only once out is empty.
- *  4. Every reply handed to the kernel answered an op whose batch was committed: hf_conn_settle
- * runs after the iteration's last commit, and fill only grows during an iteration.
+ *  4. Every reply handed to the kernel depends only on durable state: a reply that waits for batch
+ *     N is appended inside a segment of seq >= N, and only segments with seq <= done_seq move into
+ *     fill_ready. Segment seqs strictly increase along fill, so order is kept (INVARIANTS 3).
  *  5. Input is processed only while the connection's queued replies are below the per-connection
  *     bound and its frames this iteration are below HF_SHARD_CONN_FRAMES_PER_ITER_MAX; otherwise it
  *     waits in the stash and reading stops once the stash holds HF_CONN_STASH_STOP_SIZE bytes, so
  *     a peer that never reads costs at most the queued bound + one reply + HF_CONN_STASH_SIZE_MAX.
- *  6. stash_off <= stash.size <= stash.cap <= HF_CONN_STASH_SIZE_MAX; out_off <= out.size. */
+ *  6. stash_off <= stash.size <= stash.cap <= HF_CONN_STASH_SIZE_MAX; out_off <= out.size;
+ *     fill_ready <= every segment end <= fill.size; segs_count > 0 iff the slot is on the held list
+ *     with held replies (on_held may stay set for a while after, like the other list flags). */
 #include "engine/shard_int.h"
 
 #include "base/assert.h"
@@ -127,10 +132,13 @@ static int stash_append(struct hf_conn *c, const uint8_t *data, uint32_t size)
 	return 0;
 }
 
+static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res);
+static void conn_flush(struct hf_shard *s, struct hf_conn *c);
+
 /* 1 when the next frame of c may be processed now (INVARIANTS 5). */
 static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 {
-	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping)
+	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping || s->open_full)
 		return 0;
 	if (c->frames_iter_stamp != s->iteration) {
 		c->frames_iter_stamp = s->iteration;
@@ -156,8 +164,11 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 			 * answer. Version or body size: the id is readable, so answer (the body is
 			 * not skipped). Either way nothing more is read, and the connection closes
 			 * once the replies to the frames before this one are sent. */
-			if (st != HF_ERR_MALFORMED)
-				hf_ops_reply_error(s, c, h.opcode, h.request_id, st, 0);
+			if (st != HF_ERR_MALFORMED) {
+				struct hf_ops_result res = {.kind = HF_OPS_REPLY};
+				hf_ops_error(s, h.opcode, h.request_id, st, 0, &res);
+				conn_answer(s, c, &res);
+			}
 			s->c.conns_closed_protocol++;
 			c->doomed = 1;
 			return size;
@@ -165,7 +176,14 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		uint64_t frame_size = (uint64_t)HF_FRAME_HEADER_SIZE + h.body_size;
 		if (size - used < frame_size)
 			break;
-		hf_ops_handle(s, c, &h, data + used + HF_FRAME_HEADER_SIZE);
+		struct hf_ops_result res;
+		hf_ops_handle(s, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
+		if (res.kind == HF_OPS_POSTPONE) {
+			s->c.batch_postponed++;
+			break;
+		}
+		s->c.frames_in++;
+		conn_answer(s, c, &res);
 		used += (uint32_t)frame_size;
 		c->frames_iter++;
 		if (c->state != HF_CONN_OPEN)
@@ -230,7 +248,9 @@ void hf_conn_on_accept(struct hf_shard *s, int fd)
 	uint32_t index = s->free_head - 1;
 	struct hf_conn *c = &s->conns[index];
 	HF_ASSERT(c->state == HF_CONN_FREE && c->fd == -1);
-	HF_ASSERT(!c->on_batch && c->stash.data == NULL && c->fill.data == NULL);
+	HF_ASSERT(c->stash.data == NULL);
+	HF_ASSERT(c->fill.data == NULL);
+	HF_ASSERT(c->segs_count == 0);
 	s->free_head = c->free_next;
 	c->free_next = 0;
 	c->fd = fd;
@@ -243,6 +263,8 @@ void hf_conn_on_accept(struct hf_shard *s, int fd)
 	c->parked = 0;
 	c->frames_iter = 0;
 	c->frames_iter_stamp = 0;
+	c->fill_ready = 0;
+	c->fill_base = 0;
 	c->active_ms = s->mono_ms;
 	s->conns_open++;
 	s->c.conns_accepted++;
@@ -292,7 +314,7 @@ void hf_conn_on_recv(struct hf_shard *s, struct hf_conn *c, const struct io_urin
 static void conn_send(struct hf_shard *s, struct hf_conn *c)
 {
 	HF_ASSERT(!c->send_inflight && c->out_off < c->out.size);
-	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
 	io_uring_prep_send(sqe, c->fd, c->out.data + c->out_off, c->out.size - c->out_off,
 			   MSG_NOSIGNAL);
 	sqe->user_data = hf_ud_make(HF_UD_SEND, conn_index(s, c), c->gen);
@@ -332,7 +354,7 @@ void hf_conn_on_send(struct hf_shard *s, struct hf_conn *c, int res)
 
 static void conn_cancel(struct hf_shard *s, struct hf_conn *c, enum hf_ud_kind kind)
 {
-	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
 	io_uring_prep_cancel64(sqe, hf_ud_make(kind, conn_index(s, c), c->gen), 0);
 	sqe->user_data = hf_ud_make(HF_UD_CANCEL, conn_index(s, c), c->gen);
 }
@@ -340,7 +362,7 @@ static void conn_cancel(struct hf_shard *s, struct hf_conn *c, enum hf_ud_kind k
 static void conn_arm_recv(struct hf_shard *s, struct hf_conn *c)
 {
 	HF_ASSERT(!c->recv_armed && c->state == HF_CONN_OPEN);
-	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = s->bufs.bgid;
@@ -367,9 +389,13 @@ void hf_conn_close(struct hf_shard *s, struct hf_conn *c, const char *why)
 
 static void conn_free(struct hf_shard *s, struct hf_conn *c)
 {
-	HF_ASSERT(c->state == HF_CONN_CLOSING && !c->recv_armed && !c->send_inflight);
-	HF_ASSERT(!c->on_batch);
+	HF_ASSERT(c->state == HF_CONN_CLOSING);
+	HF_ASSERT(!c->recv_armed);
+	HF_ASSERT(!c->send_inflight);
 	close(c->fd);
+	/* Held replies die with the connection; the held list drops the slot on its next walk. */
+	c->segs_count = 0;
+	c->fill_ready = 0;
 	c->fd = -1;
 	hf_conn_free_buffers(c);
 	c->state = HF_CONN_FREE;
@@ -386,15 +412,9 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 	if (c->state == HF_CONN_FREE)
 		return;
 	if (c->state == HF_CONN_OPEN) {
-		/* INVARIANTS 2 and 4: the batch is committed and out is idle. */
-		HF_ASSERT(!c->on_batch);
-		if (!c->send_inflight && c->fill.size > 0) {
-			struct hf_bytes sent = c->out;
-			HF_ASSERT(sent.size == 0 && c->out_off == 0);
-			c->out = c->fill;
-			c->fill = sent;
-			conn_send(s, c);
-		}
+		/* INVARIANTS 2 and 4: out is idle, and fill_ready is durable. */
+		if (!c->send_inflight && c->fill_ready > 0)
+			conn_flush(s, c);
 		uint64_t queued = hf_conn_queued(c);
 		int over = queued >= s->cfg->conn_buffer_size_max;
 		if (over && !c->parked)
@@ -415,7 +435,8 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 				conn_cancel(s, c, HF_UD_RECV);
 				c->recv_cancel_sent = 1;
 			}
-			if (pending && !over && !c->doomed && !s->stopping && !c->on_ready) {
+			if (pending && !over && !c->doomed && !s->stopping && !s->open_full &&
+			    !c->on_ready) {
 				HF_ASSERT(s->ready_count < s->conns_max);
 				c->on_ready = 1;
 				s->ready[s->ready_count++] = conn_index(s, c);
@@ -428,10 +449,71 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 
 /* ---- Replies ---- */
 
+/* Moves fill.data[0 .. fill_ready) into the idle out and sends it: the whole fill is swapped (no
+ * copy) when nothing is held, else the ready prefix is copied and the held rest moves down. */
+static void conn_flush(struct hf_shard *s, struct hf_conn *c)
+{
+	HF_ASSERT(!c->send_inflight);
+	HF_ASSERT(c->out.size == 0);
+	HF_ASSERT(c->out_off == 0);
+	uint32_t ready = c->fill_ready;
+	HF_ASSERT(ready > 0);
+	HF_ASSERT(ready <= c->fill.size);
+	if (ready == c->fill.size) {
+		HF_ASSERT(c->segs_count == 0);
+		struct hf_bytes sent = c->out;
+		c->out = c->fill;
+		c->fill = sent;
+	} else {
+		if (bytes_reserve(&c->out, ready, fill_cap_max(s)) != 0) {
+			hf_conn_close(s, c, "no memory for a send buffer");
+			return;
+		}
+		memcpy(c->out.data, c->fill.data, ready);
+		c->out.size = ready;
+		memmove(c->fill.data, c->fill.data + ready, c->fill.size - ready);
+		c->fill.size -= ready;
+		for (uint32_t i = 0; i < c->segs_count; i++) {
+			HF_ASSERT(c->segs[i].end >= ready);
+			c->segs[i].end -= ready;
+		}
+	}
+	c->fill_base += ready;
+	c->fill_ready = 0;
+	conn_send(s, c);
+}
+
+/* The reply just appended (ending at fill.size) waits for batch wait_seq (INVARIANTS 4). */
+static void conn_hold(struct hf_shard *s, struct hf_conn *c, uint64_t wait_seq)
+{
+	if (c->segs_count == 0 && wait_seq <= s->done_seq) {
+		c->fill_ready = c->fill.size;
+		return;
+	}
+	s->c.replies_held++;
+	if (c->segs_count > 0 && c->segs[c->segs_count - 1].seq >= wait_seq) {
+		c->segs[c->segs_count - 1].end = c->fill.size;
+		return;
+	}
+	/* Seqs waited for lie in done_seq+1 .. open_seq: at most HF_CONN_SEGS_MAX of them. */
+	HF_ASSERT(wait_seq > s->done_seq);
+	HF_ASSERT(wait_seq <= s->open_seq);
+	HF_ASSERT(c->segs_count < HF_CONN_SEGS_MAX);
+	c->segs[c->segs_count].end = c->fill.size;
+	c->segs[c->segs_count].seq = wait_seq;
+	c->segs_count++;
+	if (!c->on_held) {
+		HF_ASSERT(s->held_count < s->conns_max);
+		c->on_held = 1;
+		s->held[s->held_count++] = conn_index(s, c);
+	}
+}
+
 static int64_t fill_append_reply(struct hf_shard *s, struct hf_conn *c, const struct hf_reply *rep)
 {
 	size_t size = hf_reply_size(rep);
-	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE && size <= HF_FRAME_SIZE_MAX);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
+	HF_ASSERT(size <= HF_FRAME_SIZE_MAX);
 	if (bytes_reserve(&c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
 		hf_log_warn("connection %u: no memory for a %zu-byte reply: closing it",
 			    conn_index(s, c), size);
@@ -445,29 +527,24 @@ static int64_t fill_append_reply(struct hf_shard *s, struct hf_conn *c, const st
 	return offset;
 }
 
-int64_t hf_conn_reply(struct hf_shard *s, struct hf_conn *c, const struct hf_reply *rep)
+static void count_reply(struct hf_shard *s, uint16_t status)
 {
-	HF_ASSERT(c->state == HF_CONN_OPEN);
-	int64_t offset = fill_append_reply(s, c, rep);
-	if (offset < 0)
-		return offset;
 	s->c.frames_out++;
-	if (rep->status != HF_OK) {
-		s->c.replies_error++;
-		if (rep->status == HF_MOVED)
-			s->c.replies_moved++;
-		else if (rep->status == HF_BUSY)
-			s->c.replies_busy++;
-		else if (rep->status == HF_ERR_IO)
-			s->c.replies_io++;
-	}
-	return offset;
+	if (status == HF_OK)
+		return;
+	s->c.replies_error++;
+	if (status == HF_MOVED)
+		s->c.replies_moved++;
+	else if (status == HF_BUSY)
+		s->c.replies_busy++;
+	else if (status == HF_ERR_IO)
+		s->c.replies_io++;
 }
 
-int hf_conn_reply_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size,
-		      uint64_t request_id)
+static int fill_append_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame,
+			   uint32_t size, uint64_t request_id)
 {
-	HF_ASSERT(c->state == HF_CONN_OPEN && size >= HF_FRAME_HEADER_SIZE);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
 	if (bytes_reserve(&c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
 		hf_conn_close(s, c, "reply buffer");
 		return -ENOMEM;
@@ -476,48 +553,82 @@ int hf_conn_reply_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t *fram
 	memcpy(at, frame, size);
 	hf_put_le64(at + 8, request_id); /* header offset 8: request_id */
 	c->fill.size += size;
-	s->c.frames_out++;
 	return 0;
 }
 
-/* ---- Group commit bookkeeping ---- */
-
-void hf_conn_batch_note(struct hf_shard *s, struct hf_conn *c, uint32_t offset)
+/* Appends ops.c's answer to c's replies, held behind the batch it waits for. */
+static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res)
 {
-	HF_ASSERT(s->batch_replies_count < HF_SHARD_BATCH_REPLIES_MAX);
-	HF_ASSERT(offset < c->fill.size);
-	if (!c->on_batch) {
-		HF_ASSERT(s->batch_conns_count < s->conns_max);
-		c->on_batch = 1;
-		c->batch_start = offset;
-		c->batch_first = 0;
-		c->batch_last = 0;
-		s->batch_conns[s->batch_conns_count++] = conn_index(s, c);
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT(res->kind != HF_OPS_POSTPONE);
+	int64_t offset;
+	if (res->kind == HF_OPS_RAW) {
+		offset = fill_append_raw(s, c, res->raw, res->raw_size, s->req.request_id);
+		if (offset == 0)
+			count_reply(s, HF_OK);
+	} else {
+		offset = fill_append_reply(s, c, &s->rep);
+		if (offset >= 0)
+			count_reply(s, s->rep.status);
 	}
-	uint32_t n = s->batch_replies_count++;
-	s->batch_replies[n].offset = offset;
-	s->batch_replies[n].next = 0;
-	if (c->batch_last != 0)
-		s->batch_replies[c->batch_last - 1].next = n + 1;
-	else
-		c->batch_first = n + 1;
-	c->batch_last = n + 1;
+	if (offset < 0)
+		return;
+	if (res->backup) {
+		struct hf_batch *b = hf_shard_open_batch(s);
+		HF_ASSERT(b->has_backup);
+		HF_ASSERT(res->wait_seq == b->seq);
+		b->backup_conn = conn_index(s, c);
+		b->backup_gen = c->gen;
+		b->backup_pos = c->fill_base + (uint64_t)offset;
+	}
+	conn_hold(s, c, res->wait_seq);
 }
 
-/* Rewrites c's replies of the failed batch: its store replies become HF_ERR_IO, anything else
- * between them (PING, MOVED, malformed answers) stays as it was. */
-static void conn_batch_rewrite(struct hf_shard *s, struct hf_conn *c)
+int hf_conn_release(struct hf_shard *s, struct hf_conn *c)
 {
-	HF_ASSERT(c->batch_start <= c->fill.size);
-	uint32_t region = c->fill.size - c->batch_start;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < c->segs_count; i++) {
+		if (c->segs[i].seq <= s->done_seq) {
+			HF_ASSERT(c->segs[i].end >= c->fill_ready);
+			c->fill_ready = c->segs[i].end;
+		} else {
+			c->segs[kept++] = c->segs[i];
+		}
+	}
+	if (kept < c->segs_count)
+		hf_conn_touch(s, c);
+	c->segs_count = kept;
+	HF_ASSERT(c->fill_ready <= c->fill.size);
+	return kept > 0;
+}
+
+/* 1 when a reply with this opcode and status came from the store's state (so a failed batch under
+ * it makes it untrue); BACKUP's depends on its batch too. */
+static int reply_depends_on_store(uint8_t opcode, uint16_t status)
+{
+	if (opcode == HF_OP_BACKUP)
+		return 1;
+	if (opcode < HF_OP_CREATE_EVENT || opcode > HF_OP_SEAT_STATUS)
+		return 0;
+	return status != HF_MOVED && status != HF_ERR_MALFORMED && status != HF_ERR_TOO_LARGE &&
+	       status != HF_ERR_VERSION && status != HF_ERR_OPCODE;
+}
+
+void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c)
+{
+	if (c->segs_count == 0)
+		return;
+	uint32_t start = c->fill_ready;
+	HF_ASSERT(start <= c->fill.size);
+	uint32_t region = c->fill.size - start;
+	c->segs_count = 0;
+	hf_conn_touch(s, c);
 	if (bytes_reserve(&s->scratch, region, UINT32_MAX) != 0) {
 		hf_conn_close(s, c, "no memory to rewrite a failed batch");
 		return;
 	}
-	memcpy(s->scratch.data, c->fill.data + c->batch_start, region);
-	c->fill.size = c->batch_start;
-
-	uint32_t next = c->batch_first;
+	memcpy(s->scratch.data, c->fill.data + start, region);
+	c->fill.size = start;
 	uint32_t pos = 0;
 	/* Bounded by region: every pass consumes one of our own, well-formed reply frames. */
 	while (pos < region) {
@@ -528,7 +639,7 @@ static void conn_batch_rewrite(struct hf_shard *s, struct hf_conn *c)
 		uint32_t frame_size = HF_FRAME_HEADER_SIZE + h.body_size;
 		HF_ASSERT(frame_size <= region - pos);
 		int64_t rc;
-		if (next != 0 && s->batch_replies[next - 1].offset == c->batch_start + pos) {
+		if (reply_depends_on_store(h.opcode, h.status)) {
 			struct hf_reply *rep = &s->rep;
 			rep->opcode = h.opcode;
 			rep->status = HF_ERR_IO;
@@ -536,44 +647,29 @@ static void conn_batch_rewrite(struct hf_shard *s, struct hf_conn *c)
 			rep->detail = 0;
 			rc = fill_append_reply(s, c, rep);
 			s->c.replies_io++;
-			next = s->batch_replies[next - 1].next;
 		} else {
-			rc = bytes_reserve(&c->fill, (uint64_t)c->fill.size + frame_size,
-					   fill_cap_max(s));
-			if (rc == 0) {
-				memcpy(c->fill.data + c->fill.size, s->scratch.data + pos,
-				       frame_size);
-				c->fill.size += frame_size;
-			} else {
-				hf_conn_close(s, c, "no memory to rewrite a failed batch");
-			}
+			rc = fill_append_raw(s, c, s->scratch.data + pos, frame_size, h.request_id);
 		}
 		if (rc < 0)
 			return;
 		pos += frame_size;
 	}
-	HF_ASSERT(pos == region && next == 0);
+	HF_ASSERT(pos == region);
+	c->fill_ready = c->fill.size;
 }
 
-void hf_conn_batch_fail(struct hf_shard *s)
+void hf_conn_complete_backup(struct hf_shard *s, struct hf_conn *c, uint64_t pos, uint16_t status,
+			     uint64_t sequence)
 {
-	for (uint32_t i = 0; i < s->batch_conns_count; i++) {
-		struct hf_conn *c = &s->conns[s->batch_conns[i]];
-		HF_ASSERT(c->on_batch);
-		if (c->state == HF_CONN_OPEN)
-			conn_batch_rewrite(s, c);
-	}
-}
-
-void hf_conn_batch_reset(struct hf_shard *s)
-{
-	for (uint32_t i = 0; i < s->batch_conns_count; i++) {
-		struct hf_conn *c = &s->conns[s->batch_conns[i]];
-		c->on_batch = 0;
-		c->batch_first = 0;
-		c->batch_last = 0;
-	}
-	s->batch_conns_count = 0;
-	s->batch_replies_count = 0;
-	s->batch_ops = 0;
+	(void)s;
+	HF_ASSERT(pos >= c->fill_base);
+	HF_ASSERT(pos - c->fill_base + HF_FRAME_HEADER_SIZE + 8u <= c->fill.size);
+	uint8_t *at = c->fill.data + (pos - c->fill_base);
+	struct hf_frame_header h;
+	HF_ASSERT(hf_frame_header_decode(at, &h) == HF_OK);
+	HF_ASSERT(h.opcode == HF_OP_BACKUP);
+	/* OK and error replies of BACKUP both carry one u64: the sequence, or the detail. */
+	HF_ASSERT(h.body_size == 8u);
+	hf_put_le16(at + 6, status); /* header offset 6: status */
+	hf_put_le64(at + HF_FRAME_HEADER_SIZE, status == HF_OK ? sequence : 0);
 }

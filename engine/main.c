@@ -96,17 +96,29 @@ static void *shard_main(void *arg)
 	return NULL;
 }
 
-static int read_test_hook(struct hf_engine_config *cfg)
+/* Reads one test-hook count from the environment into *out (left alone when unset). */
+static int read_env_count(const char *name, uint32_t *out)
 {
-	const char *value = getenv("HOLDFAST_FAIL_COMMITS");
+	const char *value = getenv(name);
 	if (value == NULL || value[0] == '\0')
 		return 0;
 	char *end = NULL;
 	errno = 0;
 	unsigned long n = strtoul(value, &end, 10);
-	if (errno != 0 || *end != '\0' || value[0] < '0' || value[0] > '9' || n > UINT32_MAX)
+	if (errno != 0 || *end != '\0' || value[0] < '0' || value[0] > '9' || n > UINT32_MAX) {
+		fprintf(stderr, "holdfastd: %s must be a count, not '%s'\n", name, value);
 		return -EINVAL;
-	cfg->test_fail_commits = (uint32_t)n;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int read_test_hooks(struct hf_engine_config *cfg)
+{
+	if (read_env_count("HOLDFAST_FAIL_COMMITS", &cfg->test_fail_commits) != 0 ||
+	    read_env_count("HOLDFAST_FAIL_COMMITS_AFTER", &cfg->test_fail_commits_after) != 0 ||
+	    read_env_count("HOLDFAST_SYNC_DELAY_MS", &cfg->test_sync_delay_ms) != 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -148,10 +160,8 @@ int main(int argc, char **argv)
 	case HF_CONFIG_OK:
 		break;
 	}
-	if (read_test_hook(&cfg) != 0) {
-		fprintf(stderr, "holdfastd: HOLDFAST_FAIL_COMMITS must be a count\n");
+	if (read_test_hooks(&cfg) != 0)
 		return 2;
-	}
 	hf_log_set_level(cfg.log_level);
 	hf_log_set_thread_tag("main");
 	signal(SIGPIPE, SIG_IGN);

@@ -1,9 +1,20 @@
 /* One request on a shard: decode (proto), route by slot (MOVED when another shard owns it), apply
- * to the seat store with the iteration's clock, and append the reply to the connection. Also the
- * shard-level opcodes the store does not handle: PING, SLOT_MAP, STATS and the admin BACKUP.
+ * to the seat store with the iteration's clock into the open batch, and describe the reply. Also
+ * the shard-level opcodes the store does not handle: PING, SLOT_MAP, STATS and the admin BACKUP.
  *
- * Store ops join the current group commit: their changes go to shard->changes and their reply's
- * place is noted (hf_conn_batch_note) so that a failed commit can turn it into HF_ERR_IO. */
+ * A reply that depends on state no batch has made durable yet must not leave before that batch
+ * (docs/operations.md, "The batch pipeline"): ops.c says which batch with wait_seq, and conn.c
+ * holds the reply until then. The rule, per store op on event E:
+ *   - a write that succeeded waits for the open batch (which holds its changes), and the open batch
+ *     becomes the last writer of E's dirty bucket;
+ *   - anything else (a read, a refusal) waits for the last batch that wrote E's bucket: it may show
+ *     that batch's effects. When that batch is durable already, the reply leaves at once.
+ * Replies that depend on no store state (PING, SLOT_MAP, STATS, MOVED, decode errors) wait for
+ * nothing, though conn.c still sends a connection's replies in request order.
+ *
+ * ops.c never seals a batch: when the open batch has no room for a write (or already carries a
+ * BACKUP), it sets s->open_full and postpones the frame; shard.c seals at the end of the iteration.
+ */
 #include "engine/shard_int.h"
 
 #include "base/assert.h"
@@ -16,8 +27,8 @@
 #include <stdio.h>
 #include <string.h>
 
-void hf_ops_reply_error(struct hf_shard *s, struct hf_conn *c, uint8_t opcode, uint64_t request_id,
-			uint16_t status, uint64_t detail)
+void hf_ops_error(struct hf_shard *s, uint8_t opcode, uint64_t request_id, uint16_t status,
+		  uint64_t detail, struct hf_ops_result *out)
 {
 	HF_ASSERT(status != HF_OK);
 	struct hf_reply *rep = &s->rep;
@@ -25,25 +36,24 @@ void hf_ops_reply_error(struct hf_shard *s, struct hf_conn *c, uint8_t opcode, u
 	rep->status = status;
 	rep->request_id = request_id;
 	rep->detail = detail;
-	(void)hf_conn_reply(s, c, rep);
+	out->kind = HF_OPS_REPLY;
 }
 
-static void reply_ok(struct hf_shard *s, struct hf_conn *c, const struct hf_request *req)
+static void reply_ok(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
 {
 	struct hf_reply *rep = &s->rep;
 	rep->opcode = req->opcode;
 	rep->status = HF_OK;
 	rep->request_id = req->request_id;
-	(void)hf_conn_reply(s, c, rep);
+	out->kind = HF_OPS_REPLY;
 }
-
 static void stat_add(struct hf_rep_stats *st, const char *name, uint64_t value)
 {
 	/* A full reply drops the rest: STATS is best effort. */
 	(void)hf_stats_add(st, name, value);
 }
 
-static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
+void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 {
 	static const struct {
 		uint8_t opcode;
@@ -95,110 +105,134 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "commit_ops", k->commit_ops);
 	stat_add(st, "batch_ops_avg", k->commits > 0 ? k->commit_ops / k->commits : 0);
 	stat_add(st, "commit_failures", k->commit_failures);
+	stat_add(st, "batches_cancelled", k->batches_cancelled);
+	stat_add(st, "batches_in_flight", s->open_seq - s->done_seq - 1u);
+	stat_add(st, "batch_postponed", k->batch_postponed);
+	stat_add(st, "durable_wait_us_max", k->durable_wait_us_max);
+	stat_add(st, "durable_wait_us_avg",
+		 k->commits > 0 ? k->durable_wait_us_sum / k->commits : 0);
+	stat_add(st, "replies_held", k->replies_held);
 	stat_add(st, "store_reloads", k->store_reloads);
 	stat_add(st, "degraded", s->degraded);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
-	hf_persist_stats(s->persist, st);
+	if (s->durable != NULL)
+		hf_durable_stats(s->durable, st);
+	else
+		hf_persist_stats(s->persist, st);
 	if (s->store != NULL)
 		hf_store_stats(s->store, st);
 }
 
-static void ops_backup(struct hf_shard *s, struct hf_conn *c, const struct hf_request *req)
+/* BACKUP joins the open batch: the persist thread takes the checkpoint right after writing it, so
+ * the checkpoint holds every op answered before the BACKUP. The reply is completed then. */
+static void ops_backup(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
 {
-	/* End the batch first: the checkpoint then holds every op answered before this one. */
-	hf_shard_commit(s);
-	if (c->state != HF_CONN_OPEN)
-		return;
 	if (s->cfg->durability == HF_DURABILITY_NONE) {
 		hf_log_warn("backup: durability none keeps nothing on disk; nothing to back up");
-		hf_ops_reply_error(s, c, req->opcode, req->request_id, HF_ERR_INVALID, 0);
+		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_INVALID, 0, out);
 		return;
 	}
-	char dir[PATH_MAX];
-	int rc = hf_datadir_mkdir_p(req->backup.path);
-	if (rc == 0)
-		rc = hf_datadir_shard_path(req->backup.path, s->index, dir, sizeof(dir));
-	if (rc == 0)
-		rc = hf_persist_checkpoint(s->persist, dir);
-	if (rc != 0) {
-		hf_log_error("backup into %s: %s", req->backup.path, strerror(-rc));
-		hf_ops_reply_error(s, c, req->opcode, req->request_id,
-				   rc == -EEXIST ? HF_ERR_INVALID : HF_ERR_IO, 0);
+	if (s->store == NULL) {
+		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
 		return;
 	}
-	struct hf_reply *rep = &s->rep;
-	rep->backup.sequence = hf_persist_sequence(s->persist);
-	hf_log_info("backup: checkpoint %s at sequence %llu", dir,
-		    (unsigned long long)rep->backup.sequence);
-	reply_ok(s, c, req);
+	struct hf_batch *b = hf_shard_open_batch(s);
+	if (b->has_backup) {
+		s->open_full = 1;
+		out->kind = HF_OPS_POSTPONE;
+		return;
+	}
+	size_t len = strnlen(req->backup.path, HF_PATH_SIZE_MAX + 1);
+	HF_ASSERT(len >= 1);
+	HF_ASSERT(len <= HF_PATH_SIZE_MAX);
+	memcpy(b->backup_root, req->backup.path, len + 1);
+	b->has_backup = 1;
+	b->referenced = 1;
+	/* Completed by hf_conn_complete_backup when the batch is durable. */
+	s->rep.backup.sequence = 0;
+	reply_ok(s, req, out);
+	out->backup = 1;
+	out->wait_seq = b->seq;
 }
 
-static void ops_store(struct hf_shard *s, struct hf_conn *c, struct hf_request *req)
+static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_result *out)
 {
 	uint64_t event_id = hf_request_event_id(req);
 	/* The decoder answers HF_ERR_INVALID for a zero event id of a store op. */
 	HF_ASSERT(event_id != 0);
 	uint16_t slot = hf_slot_of(event_id);
 	if (hf_slot_map_owner(&s->map, slot) != s->owner_index) {
-		hf_ops_reply_error(s, c, req->opcode, req->request_id, HF_MOVED, s->map.epoch);
+		hf_ops_error(s, req->opcode, req->request_id, HF_MOVED, s->map.epoch, out);
 		return;
 	}
-	if (s->store != NULL && (!hf_changes_has_room(&s->changes) ||
-				 s->batch_replies_count >= HF_SHARD_BATCH_REPLIES_MAX))
-		hf_shard_commit(s);
-	if (s->store == NULL || c->state != HF_CONN_OPEN) {
-		/* The store could not be reloaded after a failed commit: nothing is known. */
-		if (c->state == HF_CONN_OPEN)
-			hf_ops_reply_error(s, c, req->opcode, req->request_id, HF_ERR_IO, 0);
+	if (s->store == NULL) {
+		/* A failed commit: the store is being rebuilt from disk, nothing is known. */
+		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
+		return;
+	}
+	struct hf_batch *b = hf_shard_open_batch(s);
+	if (!hf_changes_has_room(&b->changes)) {
+		s->open_full = 1;
+		out->kind = HF_OPS_POSTPONE;
 		return;
 	}
 	if (req->opcode == HF_OP_CREATE_EVENT && req->create_event.hold_lifetime_max_s == 0)
 		req->create_event.hold_lifetime_max_s = s->cfg->hold_lifetime_max_s;
 
 	struct hf_reply *rep = &s->rep;
-	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &s->changes);
-	HF_ASSERT(rep->status == st && rep->request_id == req->request_id);
-	int64_t offset = hf_conn_reply(s, c, rep);
-	if (offset < 0)
-		return;
-	hf_conn_batch_note(s, c, (uint32_t)offset);
-	s->batch_ops++;
+	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &b->changes);
+	HF_ASSERT(rep->status == st);
+	HF_ASSERT(rep->request_id == req->request_id);
+	out->kind = HF_OPS_REPLY;
+	uint64_t *dirty = hf_shard_dirty(s, event_id);
+	if (st == HF_OK && hf_opcode_is_write(req->opcode)) {
+		*dirty = b->seq;
+		b->referenced = 1;
+	}
+	HF_ASSERT(*dirty <= b->seq);
+	out->wait_seq = *dirty;
+	b->ops_count++;
 }
 
-void hf_ops_handle(struct hf_shard *s, struct hf_conn *c, const struct hf_frame_header *header,
-		   const uint8_t *body)
+void hf_ops_handle(struct hf_shard *s, const struct hf_frame_header *header, const uint8_t *body,
+		   struct hf_ops_result *out)
 {
-	HF_ASSERT(c->state == HF_CONN_OPEN);
-	s->c.frames_in++;
+	out->kind = HF_OPS_REPLY;
+	out->backup = 0;
+	out->wait_seq = 0;
 	struct hf_request *req = &s->req;
 	enum hf_status st = hf_request_decode(header, body, req);
 	if (st != HF_OK) {
 		/* Unknown opcode or malformed body: answer and go on with the next frame. */
 		if (st == HF_ERR_OPCODE)
 			s->c.ops_unknown++;
-		hf_ops_reply_error(s, c, header->opcode, header->request_id, st, 0);
+		hf_ops_error(s, header->opcode, header->request_id, st, 0, out);
 		return;
 	}
-	s->c.ops[req->opcode]++;
 	struct hf_reply *rep = &s->rep;
 	switch (req->opcode) {
 	case HF_OP_PING:
 		rep->ping.epoch = s->map.epoch;
-		reply_ok(s, c, req);
+		reply_ok(s, req, out);
 		break;
 	case HF_OP_SLOT_MAP:
-		(void)hf_conn_reply_raw(s, c, s->map_frame, s->map_frame_size, req->request_id);
+		out->kind = HF_OPS_RAW;
+		out->raw = s->map_frame;
+		out->raw_size = s->map_frame_size;
 		break;
 	case HF_OP_STATS:
-		ops_stats(s, &rep->stats);
-		reply_ok(s, c, req);
+		rep->stats.stats_count = 0;
+		hf_ops_stats(s, &rep->stats);
+		reply_ok(s, req, out);
 		break;
 	case HF_OP_BACKUP:
-		ops_backup(s, c, req);
+		ops_backup(s, req, out);
 		break;
 	default:
-		ops_store(s, c, req);
+		ops_store(s, req, out);
 		break;
 	}
+	if (out->kind != HF_OPS_POSTPONE)
+		s->c.ops[req->opcode]++;
 }

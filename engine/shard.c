@@ -1,26 +1,35 @@
-/* A shard thread: setup, the event loop, the group commit and the rollback of a failed one.
+/* A shard thread: setup, the event loop, and the batch pipeline with the rollback of a failed
+ * batch.
  *
- * One loop iteration is one group commit:
- *   reap completions (accepts, recv data -> frames -> ops, send progress)
+ * One loop iteration:
+ *   reap completions (accepts, recv data -> frames -> ops applied into the open batch, send
+ *   progress, batches the persist thread made durable -> their held replies released)
  *   -> process connections left with pending frames (fairness bound per connection)
- *   -> expire due holds (hf_store_tick)
- *   -> commit the batch's changes once (hf_persist_commit)
- *   -> only then hand each connection's replies to the kernel, one send per connection
+ *   -> expire due holds into the open batch (hf_store_tick)
+ *   -> seal the open batch when the pipeline has room for it (shard_seal_maybe): it goes to the
+ *      persist thread (engine/durable.h) and a new batch opens; the loop does not wait for it
+ *   -> hand each connection's releasable replies to the kernel, one send per connection
  *   -> sleep in io_uring_submit_and_wait_timeout until a completion or the next hold deadline.
- * A batch also ends early when its change list or reply list is full, or before a BACKUP.
  *
- * When a commit fails, every store op of the batch is answered HF_ERR_IO and the store is rebuilt
- * from RocksDB (hf_persist_load), which holds exactly the durable state, so memory and disk agree
- * again. While that reload fails, store ops answer HF_ERR_IO and it is retried every second.
+ *   parse -> apply (open batch N+1) -> seal -> [persist thread: write + sync N, N+1] -> durable
+ *   -> release N's held replies -> send
+ *
+ * A failed batch N (the persist thread poisons itself: N+1, N+2 are never written) makes every held
+ * reply of N and later batches an IO error, drops the open batch's changes, and hands the store to
+ * nobody: the persist thread rebuilds one from the durable state (RELOAD) while the loop goes on
+ * answering store ops IO; the rebuilt store then replaces it. In durability none there is no
+ * persist thread: a sealed batch is durable at once.
  *
  * INVARIANTS
- *  1. Between iterations the change list is empty and no connection is on the batch list: every
- *     iteration ends with hf_shard_commit before any reply is handed to the kernel.
- *  2. s->store is NULL only after a failed commit whose reload failed too; then degraded is 1.
+ *  1. batches[open_seq % MAX] is OPEN; done_seq < open_seq; the batches done_seq+1 .. open_seq-1
+ *     are SEALED, at the persist thread, at most HF_SHARD_BATCHES_INFLIGHT_MAX of them.
+ *  2. s->store is NULL only from a failed batch until its reload succeeded; then degraded is 1.
  *  3. Every buffer of the buffer ring is either in the kernel or being handled by the CQE that
  * named it, which gives it back before the next CQE (conn.c).
  *  4. The loop never sleeps past the store's next deadline, nor past HF_SHARD_WAIT_MS_MAX, and does
- *     not sleep at all while a connection holds frames it could process. */
+ *     not sleep at all while a connection holds frames it could process.
+ *  5. Batches complete in seq order (the persist thread runs them in order): each completion is
+ *     for done_seq + 1. */
 #include "engine/shard.h"
 
 #include "base/assert.h"
@@ -28,6 +37,7 @@
 #include "base/endian.h"
 #include "base/log.h"
 #include "engine/datadir.h"
+#include "engine/durable.h"
 #include "engine/shard_int.h"
 
 #include <arpa/inet.h>
@@ -38,12 +48,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Submit attempts hf_shard_sqe makes for a free SQE before it gives up. */
-#define SHARD_SQE_RETRIES 64
 /* Listen backlog of each shard's socket. */
 #define SHARD_LISTEN_BACKLOG 4096
 /* How long a shard waits for its port to be released (EADDRINUSE), and its polling step. */
@@ -54,6 +63,20 @@
 /* Metadata names (hf_persist_meta_*). */
 #define META_SHARDS_COUNT "shards_count"
 #define META_SLOT_MAP	  "slot_map"
+
+static void shard_batch_open(struct hf_shard *s)
+{
+	s->open_seq++;
+	struct hf_batch *b = &s->batches[s->open_seq % HF_SHARD_BATCHES_MAX];
+	HF_ASSERT(b->state == HF_BATCH_FREE);
+	b->seq = s->open_seq;
+	b->state = HF_BATCH_OPEN;
+	b->referenced = 0;
+	b->ops_count = 0;
+	b->has_backup = 0;
+	b->backup_root[0] = '\0';
+	hf_changes_reset(&b->changes);
+}
 
 int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake_fd,
 		    struct hf_shard **out)
@@ -72,15 +95,21 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->conns = calloc(s->conns_max, sizeof(*s->conns));
 	s->touched = calloc(s->conns_max, sizeof(*s->touched));
 	s->ready = calloc(s->conns_max, sizeof(*s->ready));
-	s->batch_conns = calloc(s->conns_max, sizeof(*s->batch_conns));
-	s->batch_replies = calloc(HF_SHARD_BATCH_REPLIES_MAX, sizeof(*s->batch_replies));
+	s->held = calloc(s->conns_max, sizeof(*s->held));
+	s->dirty_seq = calloc(HF_SHARD_DIRTY_BUCKETS, sizeof(*s->dirty_seq));
 	s->map_frame = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
-	if (s->conns == NULL || s->touched == NULL || s->ready == NULL || s->batch_conns == NULL ||
-	    s->batch_replies == NULL || s->map_frame == NULL ||
-	    hf_changes_init(&s->changes, HF_SHARD_CHANGES_MAX) != 0) {
+	s->durable_fd = -1;
+	int failed = s->conns == NULL || s->touched == NULL || s->ready == NULL ||
+		     s->held == NULL || s->dirty_seq == NULL || s->map_frame == NULL;
+	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++)
+		failed = hf_changes_init(&s->batches[i].changes, HF_SHARD_CHANGES_MAX) != 0;
+	if (failed) {
 		hf_shard_destroy(s);
 		return -ENOMEM;
 	}
+	/* Batch 1 is open; "batch 0" is the durable empty state. */
+	s->open_seq = 0;
+	shard_batch_open(s);
 	/* Every slot starts FREE, chained in index order. */
 	for (uint32_t i = 0; i < s->conns_max; i++) {
 		s->conns[i].fd = -1;
@@ -89,19 +118,6 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->free_head = 1;
 	*out = s;
 	return 0;
-}
-
-struct io_uring_sqe *hf_shard_sqe(struct hf_shard *s)
-{
-	for (int i = 0; i < SHARD_SQE_RETRIES; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
-		if (sqe != NULL)
-			return sqe;
-		int rc = io_uring_submit(&s->ring);
-		if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
-			hf_log_error("io_uring submit: %s", strerror(-rc));
-	}
-	HF_PANIC("the submission queue stays full after %d submits", SHARD_SQE_RETRIES);
 }
 
 /* ---- Setup ---- */
@@ -284,6 +300,40 @@ static int shard_load_store(struct hf_shard *s)
 	return 0;
 }
 
+/* From here on the persist object belongs to the persist thread (durability wal and fsync). */
+static int shard_start_durable(struct hf_shard *s)
+{
+	const struct hf_engine_config *cfg = s->cfg;
+	if (cfg->durability == HF_DURABILITY_NONE) {
+		if (cfg->test_fail_commits > 0 || cfg->test_sync_delay_ms > 0)
+			hf_log_warn(
+			    "test hooks HOLDFAST_FAIL_COMMITS and HOLDFAST_SYNC_DELAY_MS are "
+			    "ignored with durability none");
+		return 0;
+	}
+	if (cfg->test_fail_commits > 0)
+		hf_log_warn("test hook: %u commits fail after %u succeeded", cfg->test_fail_commits,
+			    cfg->test_fail_commits_after);
+	if (cfg->test_sync_delay_ms > 0)
+		hf_log_warn("test hook: every commit takes %u ms longer", cfg->test_sync_delay_ms);
+	s->durable_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->durable_fd < 0) {
+		int rc = -errno;
+		hf_log_error("eventfd: %s", strerror(-rc));
+		return rc;
+	}
+	struct hf_durable_hooks hooks = {
+	    .sync_delay_ms = cfg->test_sync_delay_ms,
+	    .fail_commits = cfg->test_fail_commits,
+	    .fail_commits_after = cfg->test_fail_commits_after,
+	};
+	int rc =
+	    hf_durable_start(s->index, s->persist, &cfg->store, &hooks, s->durable_fd, &s->durable);
+	if (rc != 0)
+		hf_log_error("persist thread: %s", strerror(-rc));
+	return rc;
+}
+
 int hf_shard_open(struct hf_shard *s)
 {
 	const struct hf_engine_config *cfg = s->cfg;
@@ -322,59 +372,229 @@ int hf_shard_open(struct hf_shard *s)
 	if (rc != 0)
 		return rc;
 
-	if (cfg->test_fail_commits > 0) {
-		if (cfg->durability == HF_DURABILITY_NONE) {
-			hf_log_warn("test hook HOLDFAST_FAIL_COMMITS ignored with durability none");
-		} else {
-			hf_log_warn("test hook: the next %u commits fail", cfg->test_fail_commits);
-			hf_persist_fail_next_commits(s->persist, cfg->test_fail_commits);
-		}
-	}
+	rc = shard_start_durable(s);
+	if (rc != 0)
+		return rc;
 	return shard_listen(s);
 }
 
-/* ---- Group commit ---- */
+/* ---- The batch pipeline ---- */
 
-static void shard_reload_store(struct hf_shard *s)
+static uint32_t shard_in_flight(const struct hf_shard *s)
 {
+	HF_ASSERT(s->done_seq < s->open_seq);
+	uint64_t n = s->open_seq - s->done_seq - 1u;
+	HF_ASSERT(n <= HF_SHARD_BATCHES_INFLIGHT_MAX);
+	return (uint32_t)n;
+}
+
+/* Walks the held list after done_seq moved: releases what may leave, drops emptied slots. */
+static void shard_release_held(struct hf_shard *s)
+{
+	uint32_t i = 0;
+	/* Bounded: each pass keeps i or shrinks the list. */
+	while (i < s->held_count) {
+		struct hf_conn *c = &s->conns[s->held[i]];
+		HF_ASSERT(c->on_held);
+		if (c->state != HF_CONN_FREE && hf_conn_release(s, c)) {
+			i++;
+			continue;
+		}
+		c->on_held = 0;
+		s->held[i] = s->held[--s->held_count];
+	}
+}
+
+/* A postponed frame may go on: touch every connection with input waiting (settle readies it). */
+static void shard_wake_postponed(struct hf_shard *s)
+{
+	for (uint32_t i = 0; i < s->conns_max; i++) {
+		struct hf_conn *c = &s->conns[i];
+		if (c->state == HF_CONN_OPEN && c->stash.size > c->stash_off)
+			hf_conn_touch(s, c);
+	}
+}
+
+static void shard_batch_free(struct hf_batch *b)
+{
+	HF_ASSERT(b->state == HF_BATCH_SEALED);
+	b->state = HF_BATCH_FREE;
+	hf_changes_reset(&b->changes);
+}
+
+/* Batch b is durable: account for it, complete its BACKUP reply, release what waited for it. */
+static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
+				const struct hf_durable_job *job)
+{
+	HF_ASSERT(b->seq == s->done_seq + 1u);
+	s->done_seq = b->seq;
+	s->c.commits++;
+	s->c.commit_ops += b->ops_count;
+	s->degraded = 0;
+	uint64_t wait_us = hf_clock_mono_us() - b->sealed_us;
+	s->c.durable_wait_us_sum += wait_us;
+	if (wait_us > s->c.durable_wait_us_max)
+		s->c.durable_wait_us_max = wait_us;
+	if (b->has_backup) {
+		struct hf_conn *c = &s->conns[b->backup_conn];
+		int rc = job != NULL ? job->checkpoint_status : 0;
+		uint16_t status = rc == 0 ? HF_OK : rc == -EEXIST ? HF_ERR_INVALID : HF_ERR_IO;
+		if (c->state != HF_CONN_FREE && c->gen == b->backup_gen)
+			hf_conn_complete_backup(s, c, b->backup_pos, status,
+						job != NULL ? job->checkpoint_sequence : 0);
+	}
+	shard_batch_free(b);
+	shard_release_held(s);
+}
+
+static void shard_submit_reload(struct hf_shard *s)
+{
+	HF_ASSERT(s->store == NULL);
+	HF_ASSERT(!s->reload_pending);
+	HF_ASSERT(s->durable != NULL);
+	memset(&s->reload_job, 0, sizeof(s->reload_job));
+	s->reload_job.kind = HF_DURABLE_RELOAD;
+	int rc = hf_durable_submit(s->durable, &s->reload_job);
+	HF_ASSERT(rc == 0); /* INVARIANTS 1: at most BATCHES_MAX jobs besides it */
+	s->reload_pending = 1;
+}
+
+/* Batch b failed to commit: nothing of it, nor of any batch applied after it, will be durable
+ * (the persist thread is poisoned until the reload). Every held reply becomes IO at once. */
+static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int status)
+{
+	HF_ASSERT(b->seq == s->done_seq + 1u);
+	s->done_seq = b->seq;
+	if (status == -ECANCELED) {
+		/* A later batch of a failure already handled. */
+		HF_ASSERT(s->store == NULL);
+		s->c.batches_cancelled++;
+		shard_batch_free(b);
+		return;
+	}
+	s->c.commit_failures++;
+	s->degraded = 1;
+	hf_log_error("batch %llu (%u changes, %u ops) failed to commit (%s): answering it and the "
+		     "%u batches after it with IO and rebuilding the store from disk",
+		     (unsigned long long)b->seq, b->changes.count, b->ops_count, strerror(-status),
+		     shard_in_flight(s) + 1u);
+	shard_batch_free(b);
+	for (uint64_t seq = s->done_seq + 1u; seq <= s->open_seq; seq++)
+		s->batches[seq % HF_SHARD_BATCHES_MAX].has_backup = 0;
+	for (uint32_t i = 0; i < s->held_count; i++) {
+		struct hf_conn *c = &s->conns[s->held[i]];
+		if (c->state != HF_CONN_FREE)
+			hf_conn_fail_held(s, c);
+	}
+	shard_release_held(s);
+	HF_ASSERT(s->held_count == 0);
+	struct hf_batch *open = hf_shard_open_batch(s);
+	hf_changes_reset(&open->changes);
+	open->ops_count = 0;
+	open->referenced = 0;
 	if (s->store != NULL) {
 		hf_store_destroy(s->store);
 		s->store = NULL;
 	}
-	if (shard_load_store(s) != 0) {
-		s->store_retry_ms = hf_clock_mono_ms() + HF_SHARD_RETRY_MS;
-		hf_log_error("store: reload failed; store ops answer IO until it succeeds (retry "
-			     "in %u ms)",
-			     HF_SHARD_RETRY_MS);
-		return;
-	}
-	s->c.store_reloads++;
+	shard_submit_reload(s);
 }
 
-void hf_shard_commit(struct hf_shard *s)
+static void shard_on_reload(struct hf_shard *s, struct hf_durable_job *job)
 {
-	if (s->changes.count == 0) {
-		hf_conn_batch_reset(s);
+	HF_ASSERT(s->reload_pending);
+	HF_ASSERT(s->store == NULL);
+	s->reload_pending = 0;
+	if (job->status != 0) {
+		s->store_retry_ms = hf_clock_mono_ms() + HF_SHARD_RETRY_MS;
+		hf_log_error("store: reload failed (%s); store ops answer IO until it succeeds "
+			     "(retry in %u ms)",
+			     strerror(-job->status), HF_SHARD_RETRY_MS);
 		return;
 	}
-	HF_ASSERT(s->store != NULL);
-	int rc = hf_persist_commit(s->persist, &s->changes);
-	s->c.commits++;
-	if (rc == 0) {
-		s->c.commit_ops += s->batch_ops;
-		s->degraded = 0;
-	} else {
-		s->c.commit_failures++;
-		s->degraded = 1;
-		hf_log_error("commit of %u changes failed (%s): answering the batch's %u ops with "
-			     "IO and reloading the store from disk",
-			     s->changes.count, strerror(-rc), s->batch_replies_count);
-		hf_conn_batch_fail(s);
-		shard_reload_store(s);
+	s->store = job->store;
+	job->store = NULL;
+	s->c.store_reloads++;
+	/* Every batch is done (the failed ones were the last written): no state waits any more. */
+	HF_ASSERT(shard_in_flight(s) == 0);
+	memset(s->dirty_seq, 0, HF_SHARD_DIRTY_BUCKETS * sizeof(*s->dirty_seq));
+}
+
+static void shard_on_job(struct hf_shard *s, struct hf_durable_job *job)
+{
+	if (job->kind == HF_DURABLE_RELOAD) {
+		shard_on_reload(s, job);
+		return;
 	}
-	hf_changes_reset(&s->changes);
-	hf_conn_batch_reset(s);
-	HF_ASSERT(s->changes.count == 0 && s->batch_conns_count == 0);
+	HF_ASSERT(job->kind == HF_DURABLE_COMMIT);
+	/* INVARIANTS 5 */
+	HF_ASSERT(job->seq == s->done_seq + 1u);
+	struct hf_batch *b = &s->batches[job->seq % HF_SHARD_BATCHES_MAX];
+	HF_ASSERT(b->state == HF_BATCH_SEALED);
+	HF_ASSERT(&b->job == job);
+	if (job->status == 0 && s->store != NULL)
+		shard_batch_durable(s, b, job);
+	else
+		shard_batch_failed(s, b, job->status != 0 ? job->status : -ECANCELED);
+}
+
+static void shard_reap_durable(struct hf_shard *s)
+{
+	if (s->durable == NULL)
+		return;
+	struct hf_durable_job *job;
+	for (uint32_t i = 0; i < HF_DURABLE_JOBS_MAX && (job = hf_durable_reap(s->durable)); i++)
+		shard_on_job(s, job);
+}
+
+static int shard_batch_needs_seal(const struct hf_batch *b)
+{
+	return b->changes.count > 0 || b->referenced || b->has_backup;
+}
+
+/* Seals the open batch and opens the next: the persist thread makes it durable, or (durability
+ * none) it is durable at once. */
+static void shard_batch_seal(struct hf_shard *s)
+{
+	struct hf_batch *b = hf_shard_open_batch(s);
+	HF_ASSERT(shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX);
+	b->state = HF_BATCH_SEALED;
+	b->sealed_us = hf_clock_mono_us();
+	shard_batch_open(s);
+	if (s->durable == NULL) {
+		shard_batch_durable(s, b, NULL);
+		return;
+	}
+	memset(&b->job, 0, sizeof(b->job));
+	b->job.kind = HF_DURABLE_COMMIT;
+	b->job.seq = b->seq;
+	b->job.changes = &b->changes;
+	b->job.checkpoint_root = b->has_backup ? b->backup_root : NULL;
+	int rc = hf_durable_submit(s->durable, &b->job);
+	HF_ASSERT(rc == 0); /* INVARIANTS 1 bounds the jobs in flight */
+}
+
+/* End of iteration: seal the open batch when it has something and the pipeline has room. */
+static void shard_seal_maybe(struct hf_shard *s)
+{
+	struct hf_batch *b = hf_shard_open_batch(s);
+	if (shard_batch_needs_seal(b) && shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX &&
+	    !s->reload_pending)
+		shard_batch_seal(s);
+	if (s->open_full && !hf_shard_open_batch(s)->has_backup &&
+	    hf_changes_has_room(&hf_shard_open_batch(s)->changes)) {
+		s->open_full = 0;
+		shard_wake_postponed(s);
+	}
+}
+
+static void shard_arm_durable(struct hf_shard *s)
+{
+	HF_ASSERT(!s->durable_armed);
+	HF_ASSERT(s->durable_fd >= 0);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
+	io_uring_prep_read(sqe, s->durable_fd, &s->durable_count, sizeof(s->durable_count), 0);
+	sqe->user_data = hf_ud_make(HF_UD_DURABLE, 0, 0);
+	s->durable_armed = 1;
 }
 
 /* ---- The loop ---- */
@@ -382,7 +602,7 @@ void hf_shard_commit(struct hf_shard *s)
 static void shard_arm_accept(struct hf_shard *s)
 {
 	HF_ASSERT(!s->accept_armed && s->listen_fd >= 0);
-	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
 	io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	sqe->user_data = hf_ud_make(HF_UD_ACCEPT, 0, 0);
 	s->accept_armed = 1;
@@ -391,7 +611,7 @@ static void shard_arm_accept(struct hf_shard *s)
 static void shard_arm_wake(struct hf_shard *s)
 {
 	HF_ASSERT(!s->wake_armed);
-	struct io_uring_sqe *sqe = hf_shard_sqe(s);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
 	io_uring_prep_poll_add(sqe, s->wake_fd, POLLIN);
 	sqe->user_data = hf_ud_make(HF_UD_WAKE, 0, 0);
 	s->wake_armed = 1;
@@ -405,7 +625,7 @@ static void shard_begin_stop(struct hf_shard *s)
 	s->stopping = 1;
 	s->stop_deadline_ms = s->mono_ms + HF_SHARD_DRAIN_MS;
 	if (s->accept_armed) {
-		struct io_uring_sqe *sqe = hf_shard_sqe(s);
+		struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
 		io_uring_prep_cancel64(sqe, hf_ud_make(HF_UD_ACCEPT, 0, 0), 0);
 		sqe->user_data = hf_ud_make(HF_UD_CANCEL, 0, 0);
 	}
@@ -441,6 +661,13 @@ static void shard_on_cqe(struct hf_shard *s, const struct io_uring_cqe *cqe)
 		shard_begin_stop(s);
 		return;
 	case HF_UD_CANCEL:
+		return;
+	case HF_UD_DURABLE:
+		s->durable_armed = 0;
+		if (cqe->res < 0 && cqe->res != -EAGAIN && cqe->res != -EINTR)
+			hf_log_error("persist completion eventfd: %s", strerror(-cqe->res));
+		/* The jobs themselves are reaped from the queue, whatever the count said. */
+		shard_reap_durable(s);
 		return;
 	case HF_UD_RECV:
 	case HF_UD_SEND: {
@@ -525,6 +752,10 @@ static void shard_idle_scan(struct hf_shard *s)
  * Returns 1 when the loop may end. */
 static int shard_drain(struct hf_shard *s)
 {
+	/* Sealed batches are waited for whatever the time: their replies may be owed. */
+	if (shard_in_flight(s) > 0 || s->reload_pending ||
+	    shard_batch_needs_seal(hf_shard_open_batch(s)))
+		return 0;
 	int late = s->mono_ms >= s->stop_deadline_ms;
 	int busy = 0;
 	for (uint32_t i = 0; i < s->conns_max; i++) {
@@ -577,27 +808,26 @@ static int shard_iterate(struct hf_shard *s)
 
 	int tick_saturated = 0;
 	/* The wheel has work only once its earliest deadline has come. */
-	if (s->store != NULL && hf_store_next_deadline_ms(s->store) <= s->now_ms) {
-		if (!hf_changes_has_room(&s->changes))
-			hf_shard_commit(s);
-		if (s->store != NULL) {
-			uint32_t expired = hf_store_tick(s->store, s->now_ms,
-							 HF_SHARD_TICK_EXPIRIES_MAX, &s->changes);
-			s->c.holds_expired_tick += expired;
-			tick_saturated = expired >= HF_SHARD_TICK_EXPIRIES_MAX;
-			if (expired > 0)
-				hf_log_debug("expired %u holds", expired);
-		}
+	if (s->store != NULL && hf_store_next_deadline_ms(s->store) <= s->now_ms &&
+	    hf_changes_has_room(&hf_shard_open_batch(s)->changes)) {
+		uint32_t expired = hf_store_tick(s->store, s->now_ms, HF_SHARD_TICK_EXPIRIES_MAX,
+						 &hf_shard_open_batch(s)->changes);
+		s->c.holds_expired_tick += expired;
+		tick_saturated = expired >= HF_SHARD_TICK_EXPIRIES_MAX;
+		if (expired > 0)
+			hf_log_debug("expired %u holds", expired);
 	}
-	/* INVARIANTS 1: commit, then release the replies. */
-	hf_shard_commit(s);
+	shard_seal_maybe(s);
 	shard_settle(s);
 
-	if (s->store == NULL && s->mono_ms >= s->store_retry_ms)
-		shard_reload_store(s);
+	if (s->store == NULL && !s->reload_pending && s->durable != NULL &&
+	    s->mono_ms >= s->store_retry_ms)
+		shard_submit_reload(s);
 	if (!s->stopping && !s->accept_armed && s->listen_fd >= 0 &&
 	    s->mono_ms >= s->accept_retry_ms)
 		shard_arm_accept(s);
+	if (s->durable != NULL && !s->durable_armed)
+		shard_arm_durable(s);
 	shard_idle_scan(s);
 	if (s->stopping && shard_drain(s) && s->touched_count == 0)
 		return 1;
@@ -662,12 +892,20 @@ void hf_shard_destroy(struct hf_shard *s)
 		close(s->listen_fd);
 	if (s->store != NULL)
 		hf_store_destroy(s->store);
+	if (s->durable != NULL)
+		s->persist = hf_durable_stop(s->durable);
+	s->durable = NULL;
+	if (s->reload_job.store != NULL)
+		hf_store_destroy(s->reload_job.store);
 	hf_persist_close(s->persist);
-	hf_changes_deinit(&s->changes);
+	if (s->durable_fd >= 0)
+		close(s->durable_fd);
+	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX; i++)
+		hf_changes_deinit(&s->batches[i].changes);
 	free(s->scratch.data);
 	free(s->map_frame);
-	free(s->batch_replies);
-	free(s->batch_conns);
+	free(s->dirty_seq);
+	free(s->held);
 	free(s->ready);
 	free(s->touched);
 	free(s->conns);

@@ -1,19 +1,27 @@
-/* Internals of a shard thread, shared by shard.c (thread, loop, group commit), conn.c (connections:
- * framing, buffers, send, close) and ops.c (one request: route, apply, reply). Nothing outside
- * engine/ includes this header.
+/* Internals of a shard thread, shared by shard.c (thread, loop, the batch pipeline), conn.c
+ * (connections: framing, buffers, held replies, send, close) and ops.c (one request: route, apply
+ * into the open batch, the reply). Nothing outside engine/ includes this header.
  *
- * One shard = one pinned thread = one io_uring. Everything below belongs to that thread; the only
- * things it shares with other threads are the read-only config and the stop eventfd. */
+ * Calls go one way: shard.c -> conn.c -> ops.c. ops.c returns its answer (struct hf_ops_result) to
+ * conn.c, which appends the reply; conn.c and ops.c never seal or commit a batch: they only read
+ * the batch state below and, when the open batch has no room, say so (open_full), and shard.c
+ * seals it at the end of the iteration.
+ *
+ * One shard = one pinned thread = one io_uring, plus one persist thread (engine/durable.h) that
+ * writes sealed batches. Everything below belongs to the shard thread; it shares with other
+ * threads only the read-only config, the stop eventfd and the durable queues. */
 #ifndef HF_ENGINE_SHARD_INT_H
 #define HF_ENGINE_SHARD_INT_H
 
 #include "engine/config.h"
+#include "engine/durable.h"
 #include "engine/uring.h"
 #include "proto/proto.h"
 #include "shards/persist.h"
 #include "shards/slotmap.h"
 #include "shards/store.h"
 
+#include <limits.h>
 #include <stdint.h>
 
 /* ---- Bounds ---- */
@@ -23,21 +31,36 @@
 #define HF_SHARD_RECV_BUF_SIZE		  (16u * 1024u) /* bytes per provided buffer */
 #define HF_SHARD_CQES_PER_ITER_MAX	  4096u		/* completions handled per loop iteration */
 #define HF_SHARD_CONN_FRAMES_PER_ITER_MAX 1024u		/* frames of one connection per iteration */
-#define HF_SHARD_CHANGES_MAX		  4096u		/* change records per group commit */
-#define HF_SHARD_BATCH_REPLIES_MAX	  16384u	/* store replies per group commit */
-#define HF_SHARD_TICK_EXPIRIES_MAX	  512u		/* holds expired by one hf_store_tick */
-#define HF_SHARD_WAIT_MS_MAX		  1000u		/* longest sleep of the loop */
-#define HF_SHARD_IDLE_SCAN_MS		  1000u		/* period of the idle-connection scan */
-#define HF_SHARD_DRAIN_MS		  2000u /* time given to pending sends at shutdown */
-#define HF_SHARD_RETRY_MS		  1000u /* accept re-arm / store reload retry delay */
-#define HF_CONN_BUF_SIZE_FIRST		  (16u * 1024u) /* first allocation of a connection buffer */
-#define HF_CONN_STASH_STOP_SIZE		  (64u * 1024u) /* unprocessed input that stops reading */
+#define HF_SHARD_CHANGES_MAX		  4096u		/* change records per batch */
+/* Batches a shard has at once: the open one plus those sealed and not durable yet. Two in flight
+ * keep the disk busy (the persist thread starts batch N+1 as soon as N is synced) while the open
+ * batch gathers the ops that arrive meanwhile (group commit). */
+#define HF_SHARD_BATCHES_INFLIGHT_MAX 2u
+#define HF_SHARD_BATCHES_MAX	      (HF_SHARD_BATCHES_INFLIGHT_MAX + 1u)
+/* Buckets of the table that remembers, per event hash, the last batch that wrote the event. */
+#define HF_SHARD_DIRTY_BUCKETS 16384u
+/* An open batch with this many changes is sealed even while another batch is in flight. */
+#define HF_SHARD_BATCH_SEAL_CHANGES (HF_SHARD_CHANGES_MAX / 2u)
+#define HF_SHARD_TICK_EXPIRIES_MAX  512u	  /* holds expired by one hf_store_tick */
+#define HF_SHARD_WAIT_MS_MAX	    1000u	  /* longest sleep of the loop */
+#define HF_SHARD_IDLE_SCAN_MS	    1000u	  /* period of the idle-connection scan */
+#define HF_SHARD_DRAIN_MS	    2000u	  /* time given to pending sends at shutdown */
+#define HF_SHARD_RETRY_MS	    1000u	  /* accept re-arm / store reload retry delay */
+#define HF_CONN_BUF_SIZE_FIRST	    (16u * 1024u) /* first allocation of a connection buffer */
+#define HF_CONN_STASH_STOP_SIZE	    (64u * 1024u) /* unprocessed input that stops reading */
 /* Unprocessed input one connection may hold: a whole frame past the stop size, plus what the kernel
  * may still deliver before a cancelled recv ends. Past it the connection is closed. */
 #define HF_CONN_STASH_SIZE_MAX (HF_CONN_STASH_STOP_SIZE + HF_FRAME_SIZE_MAX + 2u * 1024u * 1024u)
 #define HF_CONN_GEN_MASK       0xffffffu /* generation bits kept in user_data */
 
+/* Held reply segments of one connection: one per distinct batch a reply waits for. */
+#define HF_CONN_SEGS_MAX HF_SHARD_BATCHES_MAX
+
 HF_STATIC_ASSERT(HF_SHARD_CHANGES_MAX >= HF_OP_CHANGES_MAX, "a batch holds at least one op");
+HF_STATIC_ASSERT(HF_SHARD_BATCHES_MAX + 1u <= HF_DURABLE_JOBS_MAX,
+		 "every batch in flight and one reload fit the persist queue");
+HF_STATIC_ASSERT((HF_SHARD_DIRTY_BUCKETS & (HF_SHARD_DIRTY_BUCKETS - 1u)) == 0,
+		 "the dirty table is indexed with a mask");
 HF_STATIC_ASSERT(HF_SHARD_RECV_BUF_SIZE >= HF_FRAME_HEADER_SIZE, "a buffer holds a header");
 HF_STATIC_ASSERT(HF_CONN_STASH_SIZE_MAX > HF_FRAME_SIZE_MAX, "the stash holds a whole frame");
 
@@ -46,8 +69,9 @@ enum hf_ud_kind {
 	HF_UD_ACCEPT = 1,
 	HF_UD_RECV = 2,
 	HF_UD_SEND = 3,
-	HF_UD_CANCEL = 4, /* completions of our cancel requests: ignored */
-	HF_UD_WAKE = 5,	  /* the stop eventfd became readable */
+	HF_UD_CANCEL = 4,  /* completions of our cancel requests: ignored */
+	HF_UD_WAKE = 5,	   /* the stop eventfd became readable */
+	HF_UD_DURABLE = 6, /* the persist thread completed jobs (its eventfd was read) */
 };
 
 static inline uint64_t hf_ud_make(enum hf_ud_kind kind, uint32_t conn_index, uint32_t gen)
@@ -102,32 +126,77 @@ struct hf_conn {
 	/* List memberships (they belong to the slot and survive reuse). */
 	uint8_t on_touched;
 	uint8_t on_ready;
-	uint8_t on_batch;
+	uint8_t on_held;
 	uint32_t frames_iter; /* frames processed in iteration frames_iter_stamp */
 	uint64_t frames_iter_stamp;
 	uint64_t active_ms; /* monotonic ms of the last input or send progress */
 	/* Input received but not processed yet: stash.data[stash_off .. stash.size). */
 	struct hf_bytes stash;
 	uint32_t stash_off;
-	/* Replies gathered this iteration (and earlier ones while a send was in flight). */
+	/* Replies not handed to the kernel yet, in request order. fill.data[0 .. fill_ready) may be
+	 * sent now; the rest waits, segment by segment, for the batch it depends on to be durable:
+	 * segs[i] covers fill.data[segs[i-1].end (or fill_ready) .. segs[i].end) and waits for
+	 * batch segs[i].seq. Segment seqs strictly increase, and the last end is fill.size. */
 	struct hf_bytes fill;
+	uint32_t fill_ready;
+	uint32_t segs_count;
+	struct {
+		uint32_t end;
+		uint64_t seq;
+	} segs[HF_CONN_SEGS_MAX];
+	/* Position of fill.data[0] in the connection's reply stream (bytes moved out of fill
+	 * before), so a held reply keeps one address while fill shifts (BACKUP patches it). */
+	uint64_t fill_base;
 	/* Replies handed to the kernel: out.data[out_off .. out.size) is still to send. Never
 	 * reallocated while send_inflight. */
 	struct hf_bytes out;
 	uint32_t out_off;
-	/* Group commit bookkeeping (valid while on_batch): where this batch's replies start in
-	 * fill, and the chain of its store replies in shard->batch_replies (index + 1; 0 = none).
-	 */
-	uint32_t batch_start;
-	uint32_t batch_first;
-	uint32_t batch_last;
 	uint32_t free_next; /* index + 1 of the next FREE slot; 0 = none */
 };
 
-/* A store reply of the current batch: rewritten to HF_ERR_IO if the batch fails to commit. */
-struct hf_batch_reply {
-	uint32_t offset; /* in the connection's fill */
-	uint32_t next;	 /* index + 1 of the next reply of the same connection; 0 = none */
+/* A batch: the changes of the ops applied between two seals, and the replies that wait for them.
+ *
+ * STATES (shard.c):
+ *   FREE --shard_batch_open--> OPEN --shard_batch_seal--> SEALED (at the persist thread)
+ *   SEALED --shard_on_job (durable, or failed)--> FREE
+ * Batch numbers (seq) start at 1 and grow by one per batch; batch seq lives in
+ * batches[seq % HF_SHARD_BATCHES_MAX]. At every instant the batches done_seq+1 .. open_seq-1 are
+ * SEALED and open_seq is OPEN. */
+enum hf_batch_state {
+	HF_BATCH_FREE = 0,
+	HF_BATCH_OPEN = 1,
+	HF_BATCH_SEALED = 2,
+};
+
+struct hf_batch {
+	uint64_t seq;
+	uint8_t state;	    /* enum hf_batch_state */
+	uint8_t referenced; /* a reply waits for this batch: seal it even without changes */
+	uint32_t ops_count; /* store ops applied in it */
+	struct hf_changes changes;
+	/* BACKUP: the checkpoint taken right after this batch, and the reply to complete then. */
+	uint8_t has_backup;
+	uint32_t backup_conn;
+	uint32_t backup_gen;
+	uint64_t backup_pos; /* stream position of the reply (struct hf_conn.fill_base) */
+	char backup_root[HF_PATH_SIZE_MAX + 1];
+	uint64_t sealed_us; /* monotonic µs when sealed */
+	struct hf_durable_job job;
+};
+
+/* What ops.c answers for one request (conn.c turns it into bytes). */
+enum hf_ops_kind {
+	HF_OPS_REPLY = 0,    /* s->rep is the reply */
+	HF_OPS_RAW = 1,	     /* raw/raw_size is a pre-encoded frame (request id to patch) */
+	HF_OPS_POSTPONE = 2, /* the open batch has no room: leave the frame for a later iteration */
+};
+
+struct hf_ops_result {
+	uint8_t kind;	   /* enum hf_ops_kind */
+	uint8_t backup;	   /* the reply is a BACKUP's, completed when its batch is durable */
+	uint64_t wait_seq; /* the reply leaves once batch wait_seq is durable (0: at once) */
+	const uint8_t *raw;
+	uint32_t raw_size;
 };
 
 struct hf_shard_counters {
@@ -149,9 +218,14 @@ struct hf_shard_counters {
 	uint64_t replies_busy;
 	uint64_t replies_io;
 	uint64_t iterations;
-	uint64_t commits;
+	uint64_t commits;    /* batches made durable */
 	uint64_t commit_ops; /* store ops answered by committed batches */
 	uint64_t commit_failures;
+	uint64_t batches_cancelled;   /* sealed after a failed one: answered IO, never written */
+	uint64_t batch_postponed;     /* times processing stopped for a full open batch */
+	uint64_t durable_wait_us_sum; /* seal -> durable, over the committed batches */
+	uint64_t durable_wait_us_max;
+	uint64_t replies_held; /* replies that waited for a batch to be durable */
 	uint64_t store_reloads;
 	uint64_t holds_expired_tick;
 	uint64_t recv_enobufs;
@@ -180,18 +254,27 @@ struct hf_shard {
 	uint32_t touched_count;
 	uint32_t *ready; /* hold a complete frame not processed yet */
 	uint32_t ready_count;
-	uint32_t *batch_conns; /* have replies in the current batch */
-	uint32_t batch_conns_count;
+	uint32_t *held; /* have held replies (segs_count > 0) */
+	uint32_t held_count;
 
-	struct hf_batch_reply *batch_replies; /* HF_SHARD_BATCH_REPLIES_MAX */
-	uint32_t batch_replies_count;
-	uint32_t batch_ops; /* store ops in the current batch */
+	/* The batch pipeline (shard.c). */
+	struct hf_batch batches[HF_SHARD_BATCHES_MAX];
+	uint64_t open_seq; /* the open batch */
+	uint64_t done_seq; /* every batch <= done_seq is durable or was answered IO */
+	uint8_t open_full; /* an op found no room in the open batch: stop processing, seal */
+	uint64_t
+	    *dirty_seq; /* HF_SHARD_DIRTY_BUCKETS: last batch that wrote an event of the bucket */
+	struct hf_durable *durable; /* NULL in durability none (batches are durable when sealed) */
+	int durable_fd;		    /* the persist thread's completion eventfd */
+	uint64_t durable_count;	    /* read buffer of that eventfd */
+	uint8_t durable_armed;
+	struct hf_durable_job reload_job;
+	uint8_t reload_pending; /* reload_job is at the persist thread */
 
-	struct hf_store *store; /* NULL while a reload after a failed commit has not succeeded */
+	struct hf_store *store; /* NULL from a failed commit until the reload succeeded */
 	uint64_t store_retry_ms;
-	struct hf_persist *persist;
-	struct hf_changes changes;
-	uint8_t degraded; /* the last commit failed or the store could not be reloaded */
+	struct hf_persist *persist; /* the persist thread's once it started */
+	uint8_t degraded;	    /* the last commit failed or the store could not be reloaded */
 
 	struct hf_slot_map map;
 	uint16_t owner_index; /* this shard's entry in map.owners */
@@ -214,12 +297,19 @@ struct hf_shard {
 	struct hf_shard_counters c;
 };
 
-/* ---- shard.c ---- */
-/* An SQE, submitting queued ones first when the SQ is full. Never NULL. */
-struct io_uring_sqe *hf_shard_sqe(struct hf_shard *s);
-/* Ends the current group commit: persists its changes (if any) and, when that fails, answers every
- * store op of the batch with HF_ERR_IO and reloads the store from disk. */
-void hf_shard_commit(struct hf_shard *s);
+/* The open batch. */
+static inline struct hf_batch *hf_shard_open_batch(struct hf_shard *s)
+{
+	struct hf_batch *b = &s->batches[s->open_seq % HF_SHARD_BATCHES_MAX];
+	HF_ASSERT(b->state == HF_BATCH_OPEN);
+	HF_ASSERT(b->seq == s->open_seq);
+	return b;
+}
+
+static inline uint64_t *hf_shard_dirty(struct hf_shard *s, uint64_t event_id)
+{
+	return &s->dirty_seq[hf_hash64(event_id) & (HF_SHARD_DIRTY_BUCKETS - 1u)];
+}
 
 /* ---- conn.c ---- */
 void hf_conn_on_accept(struct hf_shard *s, int fd);
@@ -227,26 +317,24 @@ void hf_conn_on_recv(struct hf_shard *s, struct hf_conn *c, const struct io_urin
 void hf_conn_on_send(struct hf_shard *s, struct hf_conn *c, int res);
 /* Processes the stash of a connection on the ready list. */
 void hf_conn_pump(struct hf_shard *s, struct hf_conn *c);
-/* End of iteration, after the commit: hands gathered replies to the kernel, starts or stops
+/* End of iteration, after sealing: hands the replies that may leave to the kernel, starts or stops
  * reading, closes what should close, frees closed slots, and puts connections with pending frames
  * on the ready list. */
 void hf_conn_settle(struct hf_shard *s, struct hf_conn *c);
 /* Starts closing (idempotent): stops reading and sending; the slot is freed by hf_conn_settle. */
 void hf_conn_close(struct hf_shard *s, struct hf_conn *c, const char *why);
 void hf_conn_touch(struct hf_shard *s, struct hf_conn *c);
-/* Appends an encoded reply to c->fill. Returns its offset there, or -ENOMEM (the connection is then
- * closing). */
-int64_t hf_conn_reply(struct hf_shard *s, struct hf_conn *c, const struct hf_reply *rep);
-/* Appends pre-encoded frame bytes (request id patched) to c->fill. Returns 0 or -ENOMEM. */
-int hf_conn_reply_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size,
-		      uint64_t request_id);
-/* Records that the reply at offset of c->fill answers a store op of the current batch. */
-void hf_conn_batch_note(struct hf_shard *s, struct hf_conn *c, uint32_t offset);
-/* The current batch failed to commit: rewrites its store replies to HF_ERR_IO. */
-void hf_conn_batch_fail(struct hf_shard *s);
-/* Forgets the current batch's bookkeeping (after a commit, successful or not). */
-void hf_conn_batch_reset(struct hf_shard *s);
-/* Reply bytes queued on c (in flight + gathered). */
+/* Batch done_seq became durable: c's replies waiting for it (or earlier ones) may leave. Returns 1
+ * when c still holds replies. */
+int hf_conn_release(struct hf_shard *s, struct hf_conn *c);
+/* Every held reply of c depends on a failed batch: its store replies become HF_ERR_IO, and all of
+ * them may leave. */
+void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c);
+/* Completes the BACKUP reply at stream position pos of c: status, and the checkpoint sequence (OK)
+ * or detail 0. */
+void hf_conn_complete_backup(struct hf_shard *s, struct hf_conn *c, uint64_t pos, uint16_t status,
+			     uint64_t sequence);
+/* Reply bytes queued on c (in flight + gathered, held ones included). */
 static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 {
 	return (uint64_t)(c->out.size - c->out_off) + c->fill.size;
@@ -254,11 +342,14 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 void hf_conn_free_buffers(struct hf_conn *c);
 
 /* ---- ops.c ---- */
-/* Handles one whole frame whose header decoded as HF_OK: decode, route, apply, reply. */
-void hf_ops_handle(struct hf_shard *s, struct hf_conn *c, const struct hf_frame_header *header,
-		   const uint8_t *body);
-/* Answers `status` (detail) to a request that got no further (opcode and id echoed). */
-void hf_ops_reply_error(struct hf_shard *s, struct hf_conn *c, uint8_t opcode, uint64_t request_id,
-			uint16_t status, uint64_t detail);
+/* Handles one whole frame whose header decoded as HF_OK: decode, route, apply into the open batch.
+ * The reply is s->rep (or a raw frame), described by *out. Never postpones a frame it answered. */
+void hf_ops_handle(struct hf_shard *s, const struct hf_frame_header *header, const uint8_t *body,
+		   struct hf_ops_result *out);
+/* Fills s->rep with `status` (detail) for a request that got no further (opcode and id echoed). */
+void hf_ops_error(struct hf_shard *s, uint8_t opcode, uint64_t request_id, uint16_t status,
+		  uint64_t detail, struct hf_ops_result *out);
+/* Appends the shard's STATS entries (ops.c owns the names). */
+void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st);
 
 #endif

@@ -21,6 +21,21 @@
 #define PROBE_BUF_SIZE	   64u
 #define PROBE_WAIT_MS	   2000
 #define PROBE_BGID	   7u
+/* Submit attempts hf_ring_sqe makes for a free SQE before it gives up. */
+#define RING_SQE_RETRIES 64
+
+struct io_uring_sqe *hf_ring_sqe(struct io_uring *ring)
+{
+	for (int i = 0; i < RING_SQE_RETRIES; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		if (sqe != NULL)
+			return sqe;
+		int rc = io_uring_submit(ring);
+		if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
+			hf_log_error("io_uring submit: %s", strerror(-rc));
+	}
+	HF_PANIC("the submission queue stays full after %d submits", RING_SQE_RETRIES);
+}
 
 const char *hf_ring_mode_name(enum hf_ring_mode mode)
 {

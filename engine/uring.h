@@ -28,6 +28,10 @@ const char *hf_ring_mode_name(enum hf_ring_mode mode);
 int hf_ring_init(struct io_uring *ring, uint32_t sq_entries, uint32_t cq_entries,
 		 enum hf_ring_mode *mode_out);
 
+/* An SQE of ring, submitting the queued ones first when the SQ is full. Never NULL: panics when the
+ * SQ stays full after a bounded number of submits (the kernel then accepts nothing). */
+struct io_uring_sqe *hf_ring_sqe(struct io_uring *ring);
+
 /* A provided-buffer ring: `entries` buffers of buf_size bytes, buffer id = index.
  * Ownership: a buffer belongs to the kernel from hf_buf_ring_recycle (or setup) until a recv CQE
  * names it; then to the CQE's handler, which gives it back with hf_buf_ring_recycle. */

@@ -140,6 +140,15 @@ static void dump_log(const struct hf_srv *srv)
 	fclose(f);
 }
 
+/* In the child: a test hook variable set to value, or unset. */
+static void set_env_hook(const char *name, const char *value)
+{
+	if (value != NULL)
+		setenv(name, value, 1);
+	else
+		unsetenv(name);
+}
+
 static pid_t spawn(struct hf_srv *srv, const struct hf_srv_opts *opts)
 {
 	const char *path = getenv("HOLDFASTD");
@@ -172,10 +181,10 @@ static pid_t spawn(struct hf_srv *srv, const struct hf_srv_opts *opts)
 			dup2(fd, STDERR_FILENO);
 			dup2(fd, STDOUT_FILENO);
 		}
-		if (opts != NULL && opts->fail_commits != NULL)
-			setenv("HOLDFAST_FAIL_COMMITS", opts->fail_commits, 1);
-		else
-			unsetenv("HOLDFAST_FAIL_COMMITS");
+		set_env_hook("HOLDFAST_FAIL_COMMITS", opts != NULL ? opts->fail_commits : NULL);
+		set_env_hook("HOLDFAST_FAIL_COMMITS_AFTER",
+			     opts != NULL ? opts->fail_commits_after : NULL);
+		set_env_hook("HOLDFAST_SYNC_DELAY_MS", opts != NULL ? opts->sync_delay_ms : NULL);
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
@@ -422,6 +431,16 @@ uint16_t hf_tc_call(int fd, const struct hf_request *req, struct hf_reply *rep)
 	assert_int_equal(rep->request_id, req->request_id);
 	assert_int_equal(rep->opcode, req->opcode);
 	return rep->status;
+}
+
+uint16_t hf_tc_call_past_io(int fd, const struct hf_request *req, struct hf_reply *rep,
+			    int timeout_ms)
+{
+	uint64_t deadline = hf_mono_ms() + (uint64_t)timeout_ms;
+	uint16_t status;
+	while ((status = hf_tc_call(fd, req, rep)) == HF_ERR_IO && hf_mono_ms() < deadline)
+		hf_sleep_ms(5);
+	return status;
 }
 
 int hf_tc_closed_within(int fd, int timeout_ms)

@@ -31,6 +31,8 @@ struct hf_srv_opts {
 	const char *durability;		    /* default "fsync" */
 	const char *extra[HF_SRV_ARGS_MAX]; /* more flags, NULL-terminated */
 	const char *fail_commits;	    /* HOLDFAST_FAIL_COMMITS, or NULL */
+	const char *fail_commits_after;	    /* HOLDFAST_FAIL_COMMITS_AFTER, or NULL */
+	const char *sync_delay_ms;	    /* HOLDFAST_SYNC_DELAY_MS, or NULL */
 	int expect_fail;		    /* the server is expected to exit during start-up */
 };
 
@@ -62,6 +64,10 @@ void hf_tc_send(int fd, const struct hf_request *req);
 int hf_tc_recv(int fd, struct hf_reply *rep, uint8_t *buf);
 /* Sends req and reads its reply (asserting the request id echoes). Returns the reply's status. */
 uint16_t hf_tc_call(int fd, const struct hf_request *req, struct hf_reply *rep);
+/* hf_tc_call repeated while it answers IO (a shard rebuilding its store after a failed commit
+ * answers IO until the rebuild is done), for at most timeout_ms. Returns the last status. */
+uint16_t hf_tc_call_past_io(int fd, const struct hf_request *req, struct hf_reply *rep,
+			    int timeout_ms);
 /* 1 when the peer closed the connection (read returns 0 or an error) within timeout_ms. */
 int hf_tc_closed_within(int fd, int timeout_ms);
 /* The value of a named stat in a STATS reply, or -1. */
