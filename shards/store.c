@@ -1,31 +1,33 @@
-/* The seat store of one shard: events, seat bitmaps and owners, holds, bookings, tombstones, the
- * timer wheel that expires holds and forgets tombstones, the record format, and the checker.
+/* The seat store of one shard: events, seat bitmaps and owners, per-user seat totals, and the
+ * operations (hf_store_apply). Its other jobs live beside it: store_records.c (the change list, the
+ * record format, the record table and pool, recovery), store_wheel.c (the hashed timer wheel that
+ * expires holds and forgets tombstones) and store_check.c (the O(n) checker). store_int.h has the
+ * layout they share.
  *
  * It sits between proto/ (request and reply structs) and the shard loop in engine/, which calls
- * hf_store_apply / hf_store_tick and persists the change records this file produces
+ * hf_store_apply / hf_store_tick and persists the change records the store produces
  * (shards/persist). Everything is allocated at hf_store_create; large pools are reserved address
  * space touched only as they are used, so an idle store with big limits costs little resident
  * memory.
  *
- * INVARIANTS (checked by hf_store_check):
+ * INVARIANTS (checked by hf_store_check, store_check.c):
  *  1. For every event, bit s of free_bits is set iff seat s < seats_count has no owner; bits past
- *     seats_count are clear; free_count = popcount(free_bits) and block_free[b] = popcount of block
- * b.
+ *     seats_count are clear; free_count = popcount(free_bits); block_free[b] = popcount of block b.
  *  2. A chunk of seats has an owner array (chunk_index != 0) iff chunk_used > 0, and chunk_used is
- * the number of its seats with an owner.
+ *     the number of its seats with an owner.
  *  3. A seat's owner is a record in state HELD or BOOKED of the same event that lists the seat;
- * every seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked twice.
+ *     every seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked
+ * twice.
  *  4. held_count / booked_count of an event = seats owned by its HELD / BOOKED records; the holds /
  *     bookings counts = its HELD / BOOKED records. Store totals are the sums over events.
- *  5. Every used record is in record_table under (event_index, id), exactly once, ids unique per
- * event.
+ *  5. Every used record is in record_table under (event_index, id), exactly once; ids are unique
+ *     per event.
  *  6. A record is in the wheel iff it is HELD (wheel_ms = deadline_ms) or a tombstone
- *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO
- * list.
- *  7. For events with a user limit, users[] holds each user's held + booked seats (entries > 0
- * only).
- *  8. A HELD record's deadline <= created + lifetime; wheel slot lower bounds <= their entries'
- * times.
+ *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO.
+ *  7. For events with a user limit, users[] has one entry per (event, user) owning seats, and its
+ *     seats_count is exactly the seats of that user's HELD and BOOKED records (entries > 0 only).
+ *  8. A HELD record's deadline <= created + lifetime; a wheel slot's lower bound <= its entries'
+ *     times.
  *
  * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to
  * now_ms (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due
@@ -43,6 +45,8 @@
 
 HF_STATIC_ASSERT(HF_HOLD_SEATS_MAX <= 255u, "seats_count fits a u8");
 HF_STATIC_ASSERT(HF_EVENT_SEATS_MAX <= UINT32_MAX / 2, "seat indexes fit a u32");
+
+/* ---- Small helpers ---- */
 
 static uint32_t div_ceil32(uint32_t a, uint32_t b)
 {
@@ -90,6 +94,8 @@ static uint64_t mix64(uint64_t h, uint64_t v)
 	return hf_hash64(h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
 }
 
+/* ---- Event table: id -> index ---- */
+
 uint32_t store_event_find(const struct hf_store *store, uint64_t id)
 {
 	uint32_t mask = store->event_table_mask;
@@ -113,24 +119,32 @@ static void event_table_insert(struct hf_store *store, uint32_t index_1)
 	store->event_table[i] = index_1;
 }
 
+/* ---- Per (event, user) seat totals ---- */
+
 static uint32_t user_home(const struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	return (uint32_t)hf_hash64(user_id ^ ((uint64_t)event_index << 40) ^ 0x27d4eb2fu) &
 	       store->users_mask;
 }
 
-static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
+uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	uint32_t mask = store->users_mask;
 	uint32_t i = user_home(store, event_index, user_id);
 	for (uint32_t n = 0; n <= mask; i = (i + 1) & mask, n++) {
-		struct user_entry *u = &store->users[i];
+		const struct user_entry *u = &store->users[i];
 		if (u->event_index_1 == 0)
-			return NULL;
+			return UINT32_MAX;
 		if (u->user_id == user_id && u->event_index_1 == event_index + 1)
-			return u;
+			return i;
 	}
-	return NULL;
+	return UINT32_MAX;
+}
+
+static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
+{
+	uint32_t i = store_user_slot(store, event_index, user_id);
+	return i == UINT32_MAX ? NULL : &store->users[i];
 }
 
 static uint32_t user_seats(struct hf_store *store, uint32_t event_index, uint64_t user_id)
@@ -178,6 +192,8 @@ static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user
 		}
 	}
 }
+
+/* ---- Seats: the free bitmap, block counts and lazily allocated owner chunks ---- */
 
 static uint32_t *chunk_entries(struct hf_store *store, uint32_t chunk_1)
 {
@@ -270,6 +286,8 @@ void store_record_seats_free(struct hf_store *store, struct record *rec)
 	if (ev->user_limit != 0)
 		user_sub(store, rec->event_index, rec->user_id, n);
 }
+
+/* ---- Create / destroy ---- */
 
 void hf_store_config_default(struct hf_store_config *cfg)
 {
@@ -394,6 +412,8 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 	store->free_total += seats_count;
 	return index;
 }
+
+/* ---- Operations ---- */
 
 static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
 {
@@ -948,6 +968,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 #endif
 	return st;
 }
+
+/* ---- Inspection ---- */
 
 void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
 {

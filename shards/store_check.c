@@ -81,6 +81,42 @@ static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *own
 	*owned_out = held + booked;
 }
 
+/* INVARIANT 7: each (event, user) entry holds exactly the seats of that user's live records in the
+ * event, for events with a user limit, and there are no other entries. A sum over all users would
+ * miss seats counted against the wrong user; this tallies per entry. */
+static void check_users(const struct hf_store *store)
+{
+	uint32_t users = 0;
+	for (uint32_t i = 0; i <= store->users_mask; i++) {
+		const struct user_entry *u = &store->users[i];
+		if (u->event_index_1 == 0)
+			continue;
+		users++;
+		CHECK(u->seats_count > 0);
+		CHECK(u->event_index_1 <= store->events_count);
+		CHECK(store->events[u->event_index_1 - 1].user_limit != 0);
+		CHECK(store_user_slot(store, u->event_index_1 - 1, u->user_id) == i);
+	}
+	CHECK(users == store->users_count);
+	uint32_t *tally = calloc((size_t)store->users_mask + 1u, sizeof(uint32_t));
+	HF_ASSERT(tally != NULL);
+	for (uint32_t i = 0; i < store->records_high; i++) {
+		const struct record *rec = &store->records[i];
+		if (rec->state != RECORD_HELD && rec->state != RECORD_BOOKED)
+			continue;
+		if (store->events[rec->event_index].user_limit == 0)
+			continue;
+		uint32_t slot = store_user_slot(store, rec->event_index, rec->user_id);
+		CHECK(slot != UINT32_MAX);
+		tally[slot] += rec->seats_count;
+	}
+	for (uint32_t i = 0; i <= store->users_mask; i++) {
+		const struct user_entry *u = &store->users[i];
+		CHECK(tally[i] == (u->event_index_1 != 0 ? u->seats_count : 0u));
+	}
+	free(tally);
+}
+
 void hf_store_check(const struct hf_store *store)
 {
 	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, owned = 0;
@@ -178,26 +214,5 @@ void hf_store_check(const struct hf_store *store)
 	}
 	CHECK(wheel_seen == store->wheel_count);
 
-	/* User totals: each entry matches the seats its user's live records own. */
-	uint32_t users = 0;
-	for (uint32_t i = 0; i <= store->users_mask; i++) {
-		const struct user_entry *u = &store->users[i];
-		if (u->event_index_1 == 0)
-			continue;
-		users++;
-		CHECK(u->seats_count > 0);
-		CHECK(store->events[u->event_index_1 - 1].user_limit != 0);
-	}
-	CHECK(users == store->users_count);
-	uint64_t user_seats_sum = 0;
-	for (uint32_t i = 0; i <= store->users_mask; i++)
-		user_seats_sum += store->users[i].event_index_1 ? store->users[i].seats_count : 0;
-	uint64_t limited_owned = 0;
-	for (uint32_t i = 0; i < store->records_high; i++) {
-		const struct record *rec = &store->records[i];
-		if ((rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) &&
-		    store->events[rec->event_index].user_limit != 0)
-			limited_owned += rec->seats_count;
-	}
-	CHECK(user_seats_sum == limited_owned);
+	check_users(store);
 }

@@ -1,4 +1,5 @@
-/* Internals of the seat store, shared by store.c and its tests and micro-benchmark.
+/* Internals of the seat store, shared by its four files (store.c, store_records.c, store_wheel.c,
+ * store_check.c), its tests and its micro-benchmark.
  *
  * Nothing outside shards/, tests/shards/ and bench/store_bench.c includes this header: the layout
  * below may change at any time. The public contract is shards/store.h. */
@@ -10,11 +11,11 @@
 
 #include <stdint.h>
 
-/* Seats per owner chunk: owner arrays (u32 record index + 1 per seat) are allocated per chunk, only
- * for chunks that have at least one non-free seat. */
 /* Pools at least this large ask for transparent huge pages (see reserve() in store.c). */
 #define HF_STORE_HUGE_SIZE_MIN (4u * 1024u * 1024u)
-#define HF_STORE_CHUNK_SEATS   512u
+/* Seats per owner chunk: owner arrays (u32 record index + 1 per seat) are allocated per chunk, only
+ * for chunks that have at least one non-free seat. */
+#define HF_STORE_CHUNK_SEATS 512u
 /* Seats per free-count block: a block whose free count is 0 is skipped by best-available. */
 #define HF_STORE_BLOCK_SEATS 4096u
 /* Timer wheel: slots and the width of one slot. Span = 4096 * 16 ms = 65.5 s per rotation; later
@@ -221,6 +222,8 @@ struct wheel_budget {
 uint32_t store_event_find(const struct hf_store *store, uint64_t id);
 uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_count,
 			 uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s);
+/* The users[] slot of (event, user), or UINT32_MAX when the user owns no seat of the event. */
+uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uint64_t user_id);
 void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n);
 void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
 void store_record_seats_free(struct hf_store *store, struct record *rec);
