@@ -1,13 +1,21 @@
 /* Encoders and decoders of the holdfast wire protocol (see proto.h and docs/protocol.md).
  *
+ * Every per-opcode fact is one row of op_table below: name, whether it writes, whether it is routed
+ * by event id, whether it is admin-only, its body size bounds and its four body codecs. The public
+ * functions (hf_opcode_name, hf_request_encode, hf_reply_size, ...) look the row up and never
+ * switch on the opcode themselves.
+ *
  * Decoding is written as a cursor over the body that refuses every read past the end: a short body
- * sets the cursor's error flag, and the decoder then answers HF_ERR_MALFORMED. A body with bytes left
- * over after its fields is malformed too: each opcode's body size is exact. */
+ * sets the cursor's error flag, and the decoder then answers HF_ERR_MALFORMED. A body with bytes
+ * left over after its fields is malformed too: each opcode's body size is exact. Encoding runs the
+ * same body encoders either into a buffer or, for hf_reply_size, in a measuring mode that only
+ * counts. */
 #include "proto/proto.h"
 
 #include "base/assert.h"
 #include "base/endian.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- Names ---- */
@@ -15,66 +23,120 @@
 const char *hf_status_name(uint16_t status)
 {
 	switch (status) {
-	case HF_OK: return "OK";
-	case HF_ERR_MALFORMED: return "MALFORMED";
-	case HF_ERR_VERSION: return "VERSION";
-	case HF_ERR_OPCODE: return "OPCODE";
-	case HF_ERR_TOO_LARGE: return "TOO_LARGE";
-	case HF_MOVED: return "MOVED";
-	case HF_BUSY: return "BUSY";
-	case HF_TRY_AGAIN: return "TRY_AGAIN";
-	case HF_ERR_INTERNAL: return "INTERNAL";
-	case HF_ERR_IO: return "IO";
-	case HF_ERR_INVALID: return "INVALID";
-	case HF_ERR_CAPACITY: return "CAPACITY";
-	case HF_NO_EVENT: return "NO_EVENT";
-	case HF_EVENT_EXISTS: return "EVENT_EXISTS";
-	case HF_SEAT_RANGE: return "SEAT_RANGE";
-	case HF_SEAT_TAKEN: return "SEAT_TAKEN";
-	case HF_NOT_ENOUGH: return "NOT_ENOUGH";
-	case HF_USER_LIMIT: return "USER_LIMIT";
-	case HF_NO_HOLD: return "NO_HOLD";
-	case HF_HOLD_EXPIRED: return "HOLD_EXPIRED";
-	case HF_HOLD_RELEASED: return "HOLD_RELEASED";
-	case HF_ID_CONFLICT: return "ID_CONFLICT";
-	case HF_NO_BOOKING: return "NO_BOOKING";
-	case HF_BOOKING_CANCELLED: return "BOOKING_CANCELLED";
-	case HF_HOLD_CONFIRMED: return "HOLD_CONFIRMED";
-	case HF_DUPLICATE_SEAT: return "DUPLICATE_SEAT";
-	default: return "UNKNOWN";
+	case HF_OK:
+		return "OK";
+	case HF_ERR_MALFORMED:
+		return "MALFORMED";
+	case HF_ERR_VERSION:
+		return "VERSION";
+	case HF_ERR_OPCODE:
+		return "OPCODE";
+	case HF_ERR_TOO_LARGE:
+		return "TOO_LARGE";
+	case HF_MOVED:
+		return "MOVED";
+	case HF_BUSY:
+		return "BUSY";
+	case HF_TRY_AGAIN:
+		return "TRY_AGAIN";
+	case HF_ERR_INTERNAL:
+		return "INTERNAL";
+	case HF_ERR_IO:
+		return "IO";
+	case HF_ERR_INVALID:
+		return "INVALID";
+	case HF_ERR_CAPACITY:
+		return "CAPACITY";
+	case HF_NO_EVENT:
+		return "NO_EVENT";
+	case HF_EVENT_EXISTS:
+		return "EVENT_EXISTS";
+	case HF_SEAT_RANGE:
+		return "SEAT_RANGE";
+	case HF_SEAT_TAKEN:
+		return "SEAT_TAKEN";
+	case HF_NOT_ENOUGH:
+		return "NOT_ENOUGH";
+	case HF_USER_LIMIT:
+		return "USER_LIMIT";
+	case HF_NO_HOLD:
+		return "NO_HOLD";
+	case HF_HOLD_EXPIRED:
+		return "HOLD_EXPIRED";
+	case HF_HOLD_RELEASED:
+		return "HOLD_RELEASED";
+	case HF_ID_CONFLICT:
+		return "ID_CONFLICT";
+	case HF_NO_BOOKING:
+		return "NO_BOOKING";
+	case HF_BOOKING_CANCELLED:
+		return "BOOKING_CANCELLED";
+	case HF_HOLD_CONFIRMED:
+		return "HOLD_CONFIRMED";
+	case HF_DUPLICATE_SEAT:
+		return "DUPLICATE_SEAT";
+	default:
+		return "UNKNOWN";
 	}
 }
 
 const char *hf_status_message(uint16_t status)
 {
 	switch (status) {
-	case HF_OK: return "ok";
-	case HF_ERR_MALFORMED: return "malformed request";
-	case HF_ERR_VERSION: return "unsupported protocol version";
-	case HF_ERR_OPCODE: return "unknown opcode";
-	case HF_ERR_TOO_LARGE: return "request too large";
-	case HF_MOVED: return "event is served by another shard";
-	case HF_BUSY: return "server busy, retry later";
-	case HF_TRY_AGAIN: return "event is moving between shards, retry shortly";
-	case HF_ERR_INTERNAL: return "internal server error";
-	case HF_ERR_IO: return "could not persist the change; nothing changed";
-	case HF_ERR_INVALID: return "invalid argument";
-	case HF_ERR_CAPACITY: return "shard is full";
-	case HF_NO_EVENT: return "no such event";
-	case HF_EVENT_EXISTS: return "event exists with different parameters";
-	case HF_SEAT_RANGE: return "seat out of range";
-	case HF_SEAT_TAKEN: return "seat already held or booked";
-	case HF_NOT_ENOUGH: return "not enough adjacent free seats";
-	case HF_USER_LIMIT: return "per-user seat limit reached";
-	case HF_NO_HOLD: return "no such hold";
-	case HF_HOLD_EXPIRED: return "hold expired";
-	case HF_HOLD_RELEASED: return "hold was released";
-	case HF_ID_CONFLICT: return "id already used for a different request";
-	case HF_NO_BOOKING: return "no such booking";
-	case HF_BOOKING_CANCELLED: return "booking was cancelled";
-	case HF_HOLD_CONFIRMED: return "hold is already confirmed";
-	case HF_DUPLICATE_SEAT: return "seat listed twice";
-	default: return "unknown status";
+	case HF_OK:
+		return "ok";
+	case HF_ERR_MALFORMED:
+		return "malformed request";
+	case HF_ERR_VERSION:
+		return "unsupported protocol version";
+	case HF_ERR_OPCODE:
+		return "unknown opcode";
+	case HF_ERR_TOO_LARGE:
+		return "request too large";
+	case HF_MOVED:
+		return "event is served by another shard";
+	case HF_BUSY:
+		return "server busy, retry later";
+	case HF_TRY_AGAIN:
+		return "event is moving between shards, retry shortly";
+	case HF_ERR_INTERNAL:
+		return "internal server error";
+	case HF_ERR_IO:
+		return "could not persist the change; nothing changed";
+	case HF_ERR_INVALID:
+		return "invalid argument";
+	case HF_ERR_CAPACITY:
+		return "shard is full";
+	case HF_NO_EVENT:
+		return "no such event";
+	case HF_EVENT_EXISTS:
+		return "event exists with different parameters";
+	case HF_SEAT_RANGE:
+		return "seat out of range";
+	case HF_SEAT_TAKEN:
+		return "seat already held or booked";
+	case HF_NOT_ENOUGH:
+		return "not enough adjacent free seats";
+	case HF_USER_LIMIT:
+		return "per-user seat limit reached";
+	case HF_NO_HOLD:
+		return "no such hold";
+	case HF_HOLD_EXPIRED:
+		return "hold expired";
+	case HF_HOLD_RELEASED:
+		return "hold was released";
+	case HF_ID_CONFLICT:
+		return "id already used for a different request";
+	case HF_NO_BOOKING:
+		return "no such booking";
+	case HF_BOOKING_CANCELLED:
+		return "booking was cancelled";
+	case HF_HOLD_CONFIRMED:
+		return "hold is already confirmed";
+	case HF_DUPLICATE_SEAT:
+		return "seat listed twice";
+	default:
+		return "unknown status";
 	}
 }
 
@@ -82,41 +144,6 @@ int hf_status_is_retryable(uint16_t status)
 {
 	return status == HF_BUSY || status == HF_TRY_AGAIN || status == HF_MOVED ||
 	       status == HF_ERR_IO;
-}
-
-const char *hf_opcode_name(uint8_t opcode)
-{
-	switch (opcode) {
-	case HF_OP_PING: return "PING";
-	case HF_OP_CREATE_EVENT: return "CREATE_EVENT";
-	case HF_OP_EVENT_INFO: return "EVENT_INFO";
-	case HF_OP_HOLD: return "HOLD";
-	case HF_OP_EXTEND: return "EXTEND";
-	case HF_OP_CONFIRM: return "CONFIRM";
-	case HF_OP_RELEASE: return "RELEASE";
-	case HF_OP_CANCEL: return "CANCEL";
-	case HF_OP_AVAIL: return "AVAIL";
-	case HF_OP_SEAT_STATUS: return "SEAT_STATUS";
-	case HF_OP_SLOT_MAP: return "SLOT_MAP";
-	case HF_OP_STATS: return "STATS";
-	case HF_OP_BACKUP: return "BACKUP";
-	default: return "UNKNOWN";
-	}
-}
-
-int hf_opcode_is_write(uint8_t opcode)
-{
-	switch (opcode) {
-	case HF_OP_CREATE_EVENT:
-	case HF_OP_HOLD:
-	case HF_OP_EXTEND:
-	case HF_OP_CONFIRM:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 /* ---- Header ---- */
@@ -156,13 +183,13 @@ enum hf_status hf_frame_header_decode(const uint8_t *buf, struct hf_frame_header
 
 /* ---- Cursors ---- */
 
-struct rd {
+struct hf_rd {
 	const uint8_t *p;
 	uint32_t left;
 	int bad; /* a read went past the end */
 };
 
-static int rd_take(struct rd *r, uint32_t n, const uint8_t **at)
+static int rd_take(struct hf_rd *r, uint32_t n, const uint8_t **at)
 {
 	if (r->bad || r->left < n) {
 		r->bad = 1;
@@ -174,44 +201,51 @@ static int rd_take(struct rd *r, uint32_t n, const uint8_t **at)
 	return 1;
 }
 
-static uint8_t rd_u8(struct rd *r)
+static uint8_t rd_u8(struct hf_rd *r)
 {
 	const uint8_t *at;
 	return rd_take(r, 1, &at) ? at[0] : 0;
 }
 
-static uint16_t rd_u16(struct rd *r)
+static uint16_t rd_u16(struct hf_rd *r)
 {
 	const uint8_t *at;
 	return rd_take(r, 2, &at) ? hf_get_le16(at) : 0;
 }
 
-static uint32_t rd_u32(struct rd *r)
+static uint32_t rd_u32(struct hf_rd *r)
 {
 	const uint8_t *at;
 	return rd_take(r, 4, &at) ? hf_get_le32(at) : 0;
 }
 
-static uint64_t rd_u64(struct rd *r)
+static uint64_t rd_u64(struct hf_rd *r)
 {
 	const uint8_t *at;
 	return rd_take(r, 8, &at) ? hf_get_le64(at) : 0;
 }
 
 /* The body decoded cleanly and exactly. */
-static int rd_done(const struct rd *r)
+static int rd_done(const struct hf_rd *r)
 {
 	return !r->bad && r->left == 0;
 }
 
-struct wr {
+/* A writing cursor. With measure set it writes nothing and only counts (hf_reply_size). */
+struct hf_wr {
 	uint8_t *p;
 	size_t left;
+	size_t size; /* bytes taken so far, header included */
+	int measure;
 	int bad; /* the buffer was too small */
 };
 
-static uint8_t *wr_take(struct wr *w, size_t n)
+static uint8_t *wr_take(struct hf_wr *w, size_t n)
 {
+	if (w->measure) {
+		w->size += n;
+		return NULL;
+	}
 	if (w->bad || w->left < n) {
 		w->bad = 1;
 		return NULL;
@@ -219,38 +253,39 @@ static uint8_t *wr_take(struct wr *w, size_t n)
 	uint8_t *at = w->p;
 	w->p += n;
 	w->left -= n;
+	w->size += n;
 	return at;
 }
 
-static void wr_u8(struct wr *w, uint8_t v)
+static void wr_u8(struct hf_wr *w, uint8_t v)
 {
 	uint8_t *at = wr_take(w, 1);
 	if (at)
 		at[0] = v;
 }
 
-static void wr_u16(struct wr *w, uint16_t v)
+static void wr_u16(struct hf_wr *w, uint16_t v)
 {
 	uint8_t *at = wr_take(w, 2);
 	if (at)
 		hf_put_le16(at, v);
 }
 
-static void wr_u32(struct wr *w, uint32_t v)
+static void wr_u32(struct hf_wr *w, uint32_t v)
 {
 	uint8_t *at = wr_take(w, 4);
 	if (at)
 		hf_put_le32(at, v);
 }
 
-static void wr_u64(struct wr *w, uint64_t v)
+static void wr_u64(struct hf_wr *w, uint64_t v)
 {
 	uint8_t *at = wr_take(w, 8);
 	if (at)
 		hf_put_le64(at, v);
 }
 
-static void wr_bytes(struct wr *w, const void *src, size_t n)
+static void wr_bytes(struct hf_wr *w, const void *src, size_t n)
 {
 	uint8_t *at = wr_take(w, n);
 	if (at && n > 0)
@@ -258,424 +293,358 @@ static void wr_bytes(struct wr *w, const void *src, size_t n)
 }
 
 /* Writes the header once the body is written, and checks the body size against the limit. */
-static size_t wr_finish(struct wr *w, uint8_t *buf, uint8_t opcode, uint16_t flags, uint16_t status,
-			uint64_t request_id)
+static size_t wr_finish(struct hf_wr *w, uint8_t *buf, uint8_t opcode, uint16_t flags,
+			uint16_t status, uint64_t request_id)
 {
+	HF_ASSERT(!w->measure);
 	if (w->bad)
 		return 0;
-	size_t frame_size = (size_t)(w->p - buf);
+	size_t frame_size = w->size;
+	HF_ASSERT(frame_size == (size_t)(w->p - buf));
 	HF_ASSERT(frame_size >= HF_FRAME_HEADER_SIZE);
 	size_t body_size = frame_size - HF_FRAME_HEADER_SIZE;
 	HF_ASSERT(body_size <= HF_FRAME_BODY_SIZE_MAX);
 	struct hf_frame_header h = {
-		.magic = HF_FRAME_MAGIC,
-		.version = HF_PROTO_VERSION,
-		.opcode = opcode,
-		.flags = flags,
-		.status = status,
-		.request_id = request_id,
-		.body_size = (uint32_t)body_size,
-		.reserved = 0,
+	    .magic = HF_FRAME_MAGIC,
+	    .version = HF_PROTO_VERSION,
+	    .opcode = opcode,
+	    .flags = flags,
+	    .status = status,
+	    .request_id = request_id,
+	    .body_size = (uint32_t)body_size,
+	    .reserved = 0,
 	};
 	hf_frame_header_encode(buf, &h);
 	return frame_size;
 }
 
-/* ---- Requests ---- */
+/* ------------------------------------------------------------------------------------------------
+ * Request bodies: per opcode a check (the encoder's contract), an encoder and a decoder. A decoder
+ * reads its fields and answers the first problem in the order docs/protocol.md section 9 gives:
+ * MALFORMED (layout), TOO_LARGE (a count past its limit), INVALID (a zero id or count). The caller
+ * then refuses bytes left over and, for routed opcodes, a zero event id. */
 
-uint64_t hf_request_event_id(const struct hf_request *req)
+static enum hf_status req_check_none(const struct hf_request *req)
 {
-	switch (req->opcode) {
-	case HF_OP_CREATE_EVENT: return req->create_event.event_id;
-	case HF_OP_EVENT_INFO: return req->event_info.event_id;
-	case HF_OP_HOLD: return req->hold.event_id;
-	case HF_OP_EXTEND: return req->extend.event_id;
-	case HF_OP_CONFIRM: return req->confirm.event_id;
-	case HF_OP_RELEASE: return req->release.event_id;
-	case HF_OP_CANCEL: return req->cancel.event_id;
-	case HF_OP_AVAIL: return req->avail.event_id;
-	case HF_OP_SEAT_STATUS: return req->seat_status.event_id;
-	default: return 0;
-	}
+	(void)req;
+	return HF_OK;
 }
 
-size_t hf_request_encode(const struct hf_request *req, uint8_t *buf, size_t cap)
+static void req_encode_empty(struct hf_wr *w, const struct hf_request *req)
 {
-	struct wr w = {.p = buf, .left = cap, .bad = 0};
-	if (!wr_take(&w, HF_FRAME_HEADER_SIZE))
-		return 0;
-	switch (req->opcode) {
-	case HF_OP_PING:
-	case HF_OP_SLOT_MAP:
-	case HF_OP_STATS:
-		break;
-	case HF_OP_CREATE_EVENT:
-		wr_u64(&w, req->create_event.event_id);
-		wr_u32(&w, req->create_event.seats_count);
-		wr_u32(&w, req->create_event.row_width);
-		wr_u32(&w, req->create_event.user_limit);
-		wr_u32(&w, req->create_event.hold_lifetime_max_s);
-		break;
-	case HF_OP_EVENT_INFO:
-		wr_u64(&w, req->event_info.event_id);
-		break;
-	case HF_OP_HOLD: {
-		const struct hf_req_hold *h = &req->hold;
-		HF_ASSERT(h->seats_count <= HF_HOLD_SEATS_MAX);
-		HF_ASSERT(h->mode == HF_HOLD_EXPLICIT || h->mode == HF_HOLD_BEST);
-		wr_u64(&w, h->event_id);
-		wr_u64(&w, h->hold_id);
-		wr_u64(&w, h->user_id);
-		wr_u32(&w, h->ttl_ms);
-		wr_u8(&w, h->mode);
-		wr_u8(&w, 0);
-		wr_u8(&w, 0);
-		wr_u8(&w, 0);
-		wr_u32(&w, h->seats_count);
-		if (h->mode == HF_HOLD_EXPLICIT) {
-			for (uint32_t i = 0; i < h->seats_count; i++)
-				wr_u32(&w, h->seats[i]);
-		}
-		break;
-	}
-	case HF_OP_EXTEND:
-		wr_u64(&w, req->extend.event_id);
-		wr_u64(&w, req->extend.hold_id);
-		wr_u32(&w, req->extend.ttl_ms);
-		break;
-	case HF_OP_CONFIRM:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL:
-		/* The three share struct hf_req_hold_ref at the same place in the union. */
-		wr_u64(&w, req->confirm.event_id);
-		wr_u64(&w, req->confirm.hold_id);
-		break;
-	case HF_OP_AVAIL:
-		wr_u64(&w, req->avail.event_id);
-		wr_u32(&w, req->avail.first);
-		wr_u32(&w, req->avail.count);
-		break;
-	case HF_OP_SEAT_STATUS:
-		HF_ASSERT(req->seat_status.seats_count <= HF_SEAT_STATUS_SEATS_MAX);
-		wr_u64(&w, req->seat_status.event_id);
-		wr_u32(&w, req->seat_status.seats_count);
-		for (uint32_t i = 0; i < req->seat_status.seats_count; i++)
-			wr_u32(&w, req->seat_status.seats[i]);
-		break;
-	case HF_OP_BACKUP: {
-		size_t len = strnlen(req->backup.path, HF_PATH_SIZE_MAX + 1);
-		HF_ASSERT(len >= 1 && len <= HF_PATH_SIZE_MAX);
-		wr_u16(&w, (uint16_t)len);
-		wr_bytes(&w, req->backup.path, len);
-		break;
-	}
-	default:
-		HF_PANIC("encoding unknown opcode 0x%02x", req->opcode);
-	}
-	return wr_finish(&w, buf, req->opcode, 0, 0, req->request_id);
+	(void)w;
+	(void)req;
 }
 
-enum hf_status hf_request_decode(const struct hf_frame_header *header, const uint8_t *body,
-				 struct hf_request *out)
+static enum hf_status req_decode_empty(struct hf_rd *r, struct hf_request *out)
 {
-	HF_ASSERT(header->body_size <= HF_FRAME_BODY_SIZE_MAX);
-	out->opcode = header->opcode;
-	out->request_id = header->request_id;
-	if (header->flags & HF_FLAG_REPLY)
-		return HF_ERR_MALFORMED;
-	if (header->status != 0)
-		return HF_ERR_MALFORMED;
+	(void)r;
+	(void)out;
+	return HF_OK;
+}
 
-	struct rd r = {.p = body, .left = header->body_size, .bad = 0};
-	switch (header->opcode) {
-	case HF_OP_PING:
-	case HF_OP_SLOT_MAP:
-	case HF_OP_STATS:
-		break;
-	case HF_OP_CREATE_EVENT: {
-		struct hf_req_create_event *c = &out->create_event;
-		c->event_id = rd_u64(&r);
-		c->seats_count = rd_u32(&r);
-		c->row_width = rd_u32(&r);
-		c->user_limit = rd_u32(&r);
-		c->hold_lifetime_max_s = rd_u32(&r);
-		if (!rd_done(&r))
-			return HF_ERR_MALFORMED;
-		if (c->seats_count > HF_EVENT_SEATS_MAX)
-			return HF_ERR_TOO_LARGE;
-		if (c->event_id == 0 || c->seats_count == 0 ||
-		    c->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
-			return HF_ERR_INVALID;
-		return HF_OK;
-	}
-	case HF_OP_EVENT_INFO:
-		out->event_info.event_id = rd_u64(&r);
-		break;
-	case HF_OP_HOLD: {
-		struct hf_req_hold *h = &out->hold;
-		h->event_id = rd_u64(&r);
-		h->hold_id = rd_u64(&r);
-		h->user_id = rd_u64(&r);
-		h->ttl_ms = rd_u32(&r);
-		h->mode = rd_u8(&r);
-		uint8_t reserved = (uint8_t)(rd_u8(&r) | rd_u8(&r) | rd_u8(&r));
-		h->seats_count = rd_u32(&r);
-		if (r.bad || reserved != 0)
-			return HF_ERR_MALFORMED;
-		if (h->mode != HF_HOLD_EXPLICIT && h->mode != HF_HOLD_BEST)
-			return HF_ERR_MALFORMED;
-		if (h->seats_count > HF_HOLD_SEATS_MAX)
-			return HF_ERR_TOO_LARGE;
-		if (h->mode == HF_HOLD_EXPLICIT) {
-			/* The listed seats must be exactly what is left of the body. */
-			if (r.left != (uint64_t)h->seats_count * 4u)
-				return HF_ERR_MALFORMED;
-			for (uint32_t i = 0; i < h->seats_count; i++)
-				h->seats[i] = rd_u32(&r);
-		}
-		if (!rd_done(&r))
-			return HF_ERR_MALFORMED;
-		if (h->seats_count == 0 || h->event_id == 0 || h->hold_id == 0 || h->ttl_ms == 0)
-			return HF_ERR_INVALID;
-		return HF_OK;
-	}
-	case HF_OP_EXTEND:
-		out->extend.event_id = rd_u64(&r);
-		out->extend.hold_id = rd_u64(&r);
-		out->extend.ttl_ms = rd_u32(&r);
-		if (!rd_done(&r))
-			return HF_ERR_MALFORMED;
-		if (out->extend.event_id == 0 || out->extend.hold_id == 0 || out->extend.ttl_ms == 0)
-			return HF_ERR_INVALID;
-		return HF_OK;
-	case HF_OP_CONFIRM:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL:
-		out->confirm.event_id = rd_u64(&r);
-		out->confirm.hold_id = rd_u64(&r);
-		if (!rd_done(&r))
-			return HF_ERR_MALFORMED;
-		if (out->confirm.event_id == 0 || out->confirm.hold_id == 0)
-			return HF_ERR_INVALID;
-		return HF_OK;
-	case HF_OP_AVAIL:
-		out->avail.event_id = rd_u64(&r);
-		out->avail.first = rd_u32(&r);
-		out->avail.count = rd_u32(&r);
-		if (!rd_done(&r))
-			return HF_ERR_MALFORMED;
-		if (out->avail.count > HF_AVAIL_RANGE_MAX)
-			return HF_ERR_TOO_LARGE;
-		break;
-	case HF_OP_SEAT_STATUS: {
-		struct hf_req_seat_status *s = &out->seat_status;
-		s->event_id = rd_u64(&r);
-		s->seats_count = rd_u32(&r);
-		if (r.bad)
-			return HF_ERR_MALFORMED;
-		if (s->seats_count > HF_SEAT_STATUS_SEATS_MAX)
-			return HF_ERR_TOO_LARGE;
-		if (r.left != (uint64_t)s->seats_count * 4u)
-			return HF_ERR_MALFORMED;
-		for (uint32_t i = 0; i < s->seats_count; i++)
-			s->seats[i] = rd_u32(&r);
-		if (!rd_done(&r))
-			return HF_ERR_MALFORMED;
-		if (s->seats_count == 0)
-			return HF_ERR_INVALID;
-		break;
-	}
-	case HF_OP_BACKUP: {
-		uint16_t len = rd_u16(&r);
-		const uint8_t *path;
-		if (r.bad)
-			return HF_ERR_MALFORMED;
-		if (len > HF_PATH_SIZE_MAX)
-			return HF_ERR_TOO_LARGE;
-		if (len == 0 || r.left != len || !rd_take(&r, len, &path))
-			return HF_ERR_MALFORMED;
-		if (memchr(path, '\0', len) != NULL)
-			return HF_ERR_MALFORMED;
-		memcpy(out->backup.path, path, len);
-		out->backup.path[len] = '\0';
-		if (path[0] != '/')
-			return HF_ERR_INVALID;
-		return HF_OK;
-	}
-	default:
-		return HF_ERR_OPCODE;
-	}
-	if (!rd_done(&r))
+static void req_encode_create_event(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_req_create_event *c = &req->create_event;
+	wr_u64(w, c->event_id);
+	wr_u32(w, c->seats_count);
+	wr_u32(w, c->row_width);
+	wr_u32(w, c->user_limit);
+	wr_u32(w, c->hold_lifetime_max_s);
+}
+
+static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_req_create_event *c = &out->create_event;
+	c->event_id = rd_u64(r);
+	c->seats_count = rd_u32(r);
+	c->row_width = rd_u32(r);
+	c->user_limit = rd_u32(r);
+	c->hold_lifetime_max_s = rd_u32(r);
+	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
-	if (hf_request_event_id(out) == 0 && header->opcode != HF_OP_PING &&
-	    header->opcode != HF_OP_SLOT_MAP && header->opcode != HF_OP_STATS)
+	if (c->seats_count > HF_EVENT_SEATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (c->event_id == 0 || c->seats_count == 0 ||
+	    c->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
 		return HF_ERR_INVALID;
 	return HF_OK;
 }
 
-/* ---- Replies ---- */
+/* EVENT_INFO's body is the event id alone. */
+static void req_encode_event(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->event_info.event_id);
+}
+
+static enum hf_status req_decode_event(struct hf_rd *r, struct hf_request *out)
+{
+	out->event_info.event_id = rd_u64(r);
+	return HF_OK;
+}
+
+static enum hf_status req_check_hold(const struct hf_request *req)
+{
+	if (req->hold.mode != HF_HOLD_EXPLICIT && req->hold.mode != HF_HOLD_BEST)
+		return HF_ERR_INVALID;
+	if (req->hold.seats_count > HF_HOLD_SEATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	return HF_OK;
+}
+
+static void req_encode_hold(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_req_hold *h = &req->hold;
+	wr_u64(w, h->event_id);
+	wr_u64(w, h->hold_id);
+	wr_u64(w, h->user_id);
+	wr_u32(w, h->ttl_ms);
+	wr_u8(w, h->mode);
+	wr_u8(w, 0);
+	wr_u8(w, 0);
+	wr_u8(w, 0);
+	wr_u32(w, h->seats_count);
+	if (h->mode == HF_HOLD_EXPLICIT) {
+		for (uint32_t i = 0; i < h->seats_count; i++)
+			wr_u32(w, h->seats[i]);
+	}
+}
+
+static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_req_hold *h = &out->hold;
+	h->event_id = rd_u64(r);
+	h->hold_id = rd_u64(r);
+	h->user_id = rd_u64(r);
+	h->ttl_ms = rd_u32(r);
+	h->mode = rd_u8(r);
+	uint8_t reserved = (uint8_t)(rd_u8(r) | rd_u8(r) | rd_u8(r));
+	h->seats_count = rd_u32(r);
+	if (r->bad || reserved != 0)
+		return HF_ERR_MALFORMED;
+	if (h->mode != HF_HOLD_EXPLICIT && h->mode != HF_HOLD_BEST)
+		return HF_ERR_MALFORMED;
+	if (h->seats_count > HF_HOLD_SEATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (h->mode == HF_HOLD_EXPLICIT) {
+		/* The listed seats must be exactly what is left of the body. */
+		if (r->left != (uint64_t)h->seats_count * 4u)
+			return HF_ERR_MALFORMED;
+		for (uint32_t i = 0; i < h->seats_count; i++)
+			h->seats[i] = rd_u32(r);
+	}
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (h->seats_count == 0 || h->event_id == 0 || h->hold_id == 0 || h->ttl_ms == 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static void req_encode_extend(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->extend.event_id);
+	wr_u64(w, req->extend.hold_id);
+	wr_u32(w, req->extend.ttl_ms);
+}
+
+static enum hf_status req_decode_extend(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_req_extend *e = &out->extend;
+	e->event_id = rd_u64(r);
+	e->hold_id = rd_u64(r);
+	e->ttl_ms = rd_u32(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (e->event_id == 0 || e->hold_id == 0 || e->ttl_ms == 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+/* CONFIRM, RELEASE and CANCEL share struct hf_req_hold_ref at the same place in the union. */
+static void req_encode_hold_ref(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->confirm.event_id);
+	wr_u64(w, req->confirm.hold_id);
+}
+
+static enum hf_status req_decode_hold_ref(struct hf_rd *r, struct hf_request *out)
+{
+	out->confirm.event_id = rd_u64(r);
+	out->confirm.hold_id = rd_u64(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (out->confirm.event_id == 0 || out->confirm.hold_id == 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static void req_encode_avail(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->avail.event_id);
+	wr_u32(w, req->avail.first);
+	wr_u32(w, req->avail.count);
+}
+
+static enum hf_status req_decode_avail(struct hf_rd *r, struct hf_request *out)
+{
+	out->avail.event_id = rd_u64(r);
+	out->avail.first = rd_u32(r);
+	out->avail.count = rd_u32(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (out->avail.count > HF_AVAIL_RANGE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return HF_OK;
+}
+
+static enum hf_status req_check_seat_status(const struct hf_request *req)
+{
+	return req->seat_status.seats_count <= HF_SEAT_STATUS_SEATS_MAX ? HF_OK : HF_ERR_TOO_LARGE;
+}
+
+static void req_encode_seat_status(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_req_seat_status *s = &req->seat_status;
+	wr_u64(w, s->event_id);
+	wr_u32(w, s->seats_count);
+	for (uint32_t i = 0; i < s->seats_count; i++)
+		wr_u32(w, s->seats[i]);
+}
+
+static enum hf_status req_decode_seat_status(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_req_seat_status *s = &out->seat_status;
+	s->event_id = rd_u64(r);
+	s->seats_count = rd_u32(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (s->seats_count > HF_SEAT_STATUS_SEATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (r->left != (uint64_t)s->seats_count * 4u)
+		return HF_ERR_MALFORMED;
+	for (uint32_t i = 0; i < s->seats_count; i++)
+		s->seats[i] = rd_u32(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (s->seats_count == 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static enum hf_status req_check_backup(const struct hf_request *req)
+{
+	size_t len = strnlen(req->backup.path, HF_PATH_SIZE_MAX + 1);
+	if (len > HF_PATH_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return len >= 1 ? HF_OK : HF_ERR_INVALID;
+}
+
+static void req_encode_backup(struct hf_wr *w, const struct hf_request *req)
+{
+	size_t len = strnlen(req->backup.path, HF_PATH_SIZE_MAX + 1);
+	wr_u16(w, (uint16_t)len);
+	wr_bytes(w, req->backup.path, len);
+}
+
+static enum hf_status req_decode_backup(struct hf_rd *r, struct hf_request *out)
+{
+	uint16_t len = rd_u16(r);
+	const uint8_t *path;
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (len > HF_PATH_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || r->left != len || !rd_take(r, len, &path))
+		return HF_ERR_MALFORMED;
+	if (memchr(path, '\0', len) != NULL)
+		return HF_ERR_MALFORMED;
+	memcpy(out->backup.path, path, len);
+	out->backup.path[len] = '\0';
+	if (path[0] != '/')
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Reply bodies (HF_OK replies; every other status carries the 8-byte detail). */
 
 static size_t avail_bitmap_size(uint32_t count)
 {
 	return ((size_t)count + 7u) / 8u;
 }
 
-size_t hf_reply_size(const struct hf_reply *rep)
+static void rep_encode_empty(struct hf_wr *w, const struct hf_reply *rep)
 {
-	size_t body = 0;
-	if (rep->status != HF_OK)
-		return HF_FRAME_HEADER_SIZE + HF_ERROR_BODY_SIZE;
-	switch (rep->opcode) {
-	case HF_OP_PING: body = 8; break;
-	case HF_OP_CREATE_EVENT:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL: body = 0; break;
-	case HF_OP_EVENT_INFO: body = 48; break;
-	case HF_OP_HOLD: body = 20 + 4u * (size_t)rep->hold.seats_count; break;
-	case HF_OP_CONFIRM: body = 12 + 4u * (size_t)rep->confirm.seats_count; break;
-	case HF_OP_EXTEND:
-	case HF_OP_BACKUP: body = 8; break;
-	case HF_OP_AVAIL: body = 16 + avail_bitmap_size(rep->avail.count); break;
-	case HF_OP_SEAT_STATUS: body = 4 + 16u * (size_t)rep->seat_status.seats_count; break;
-	case HF_OP_SLOT_MAP:
-		body = 12 + 2u * HF_SLOTS_COUNT;
-		for (uint32_t i = 0; i < rep->slot_map.owners_count; i++)
-			body += 3 + strnlen(rep->slot_map.owners[i].host, HF_HOST_SIZE_MAX + 1);
-		break;
-	case HF_OP_STATS:
-		body = 2;
-		for (uint32_t i = 0; i < rep->stats.stats_count; i++)
-			body += 1 + strnlen(rep->stats.stats[i].name, HF_STAT_NAME_SIZE_MAX + 1) + 8;
-		break;
-	default:
-		HF_PANIC("reply size of unknown opcode 0x%02x", rep->opcode);
-	}
-	return HF_FRAME_HEADER_SIZE + body;
+	(void)w;
+	(void)rep;
 }
 
-size_t hf_reply_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap)
+static enum hf_status rep_decode_empty(struct hf_rd *r, struct hf_reply *out)
 {
-	struct wr w = {.p = buf, .left = cap, .bad = 0};
-	if (!wr_take(&w, HF_FRAME_HEADER_SIZE))
-		return 0;
-	if (rep->status != HF_OK) {
-		wr_u64(&w, rep->detail);
-		return wr_finish(&w, buf, rep->opcode, HF_FLAG_REPLY, rep->status, rep->request_id);
-	}
-	switch (rep->opcode) {
-	case HF_OP_PING:
-		wr_u64(&w, rep->ping.epoch);
-		break;
-	case HF_OP_CREATE_EVENT:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL:
-		break;
-	case HF_OP_EVENT_INFO: {
-		const struct hf_rep_event_info *e = &rep->event_info;
-		wr_u64(&w, e->event_id);
-		wr_u32(&w, e->seats_count);
-		wr_u32(&w, e->row_width);
-		wr_u32(&w, e->user_limit);
-		wr_u32(&w, e->hold_lifetime_max_s);
-		wr_u32(&w, e->free_count);
-		wr_u32(&w, e->held_count);
-		wr_u32(&w, e->booked_count);
-		wr_u32(&w, e->holds_count);
-		wr_u32(&w, e->bookings_count);
-		wr_u32(&w, 0);
-		break;
-	}
-	case HF_OP_HOLD:
-	case HF_OP_CONFIRM: {
-		const struct hf_rep_hold *h = rep->opcode == HF_OP_HOLD ? &rep->hold : &rep->confirm;
-		HF_ASSERT(h->seats_count >= 1 && h->seats_count <= HF_HOLD_SEATS_MAX);
-		wr_u64(&w, h->hold_id);
-		if (rep->opcode == HF_OP_HOLD)
-			wr_u64(&w, h->deadline_ms);
-		wr_u32(&w, h->seats_count);
-		for (uint32_t i = 0; i < h->seats_count; i++)
-			wr_u32(&w, h->seats[i]);
-		break;
-	}
-	case HF_OP_EXTEND:
-		wr_u64(&w, rep->extend.deadline_ms);
-		break;
-	case HF_OP_BACKUP:
-		wr_u64(&w, rep->backup.sequence);
-		break;
-	case HF_OP_AVAIL: {
-		const struct hf_rep_avail *a = &rep->avail;
-		HF_ASSERT(a->count <= HF_AVAIL_RANGE_MAX);
-		HF_ASSERT(a->count == 0 || a->bitmap != NULL);
-		wr_u32(&w, a->seats_count);
-		wr_u32(&w, a->free_count);
-		wr_u32(&w, a->first);
-		wr_u32(&w, a->count);
-		size_t n = avail_bitmap_size(a->count);
-		uint8_t *at = wr_take(&w, n);
-		if (at && n > 0) {
-			memcpy(at, a->bitmap, n);
-			/* Bits past count in the last byte are zero on the wire. */
-			if (a->count % 8 != 0)
-				at[n - 1] &= (uint8_t)((1u << (a->count % 8)) - 1u);
-		}
-		break;
-	}
-	case HF_OP_SEAT_STATUS: {
-		const struct hf_rep_seat_status *s = &rep->seat_status;
-		HF_ASSERT(s->seats_count <= HF_SEAT_STATUS_SEATS_MAX);
-		wr_u32(&w, s->seats_count);
-		for (uint32_t i = 0; i < s->seats_count; i++) {
-			HF_ASSERT(s->seats[i].state <= HF_SEAT_BOOKED);
-			wr_u32(&w, s->seats[i].seat);
-			wr_u8(&w, s->seats[i].state);
-			wr_u8(&w, 0);
-			wr_u8(&w, 0);
-			wr_u8(&w, 0);
-			wr_u64(&w, s->seats[i].owner_id);
-		}
-		break;
-	}
-	case HF_OP_SLOT_MAP: {
-		const struct hf_slot_map *m = &rep->slot_map;
-		HF_ASSERT(m->owners_count >= 1 && m->owners_count <= HF_SLOT_OWNERS_MAX);
-		wr_u64(&w, m->epoch);
-		wr_u16(&w, m->owners_count);
-		wr_u16(&w, (uint16_t)HF_SLOTS_COUNT);
-		for (uint32_t i = 0; i < m->owners_count; i++) {
-			size_t len = strnlen(m->owners[i].host, HF_HOST_SIZE_MAX + 1);
-			HF_ASSERT(len >= 1 && len <= HF_HOST_SIZE_MAX);
-			wr_u16(&w, m->owners[i].port);
-			wr_u8(&w, (uint8_t)len);
-			wr_bytes(&w, m->owners[i].host, len);
-		}
-		for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
-			HF_ASSERT(m->slot_owner[s] < m->owners_count);
-			wr_u16(&w, m->slot_owner[s]);
-		}
-		break;
-	}
-	case HF_OP_STATS: {
-		const struct hf_rep_stats *st = &rep->stats;
-		HF_ASSERT(st->stats_count <= HF_STATS_MAX);
-		wr_u16(&w, st->stats_count);
-		for (uint32_t i = 0; i < st->stats_count; i++) {
-			size_t len = strnlen(st->stats[i].name, HF_STAT_NAME_SIZE_MAX + 1);
-			HF_ASSERT(len >= 1 && len <= HF_STAT_NAME_SIZE_MAX);
-			wr_u8(&w, (uint8_t)len);
-			wr_bytes(&w, st->stats[i].name, len);
-			wr_u64(&w, st->stats[i].value);
-		}
-		break;
-	}
-	default:
-		HF_PANIC("encoding reply of unknown opcode 0x%02x", rep->opcode);
-	}
-	return wr_finish(&w, buf, rep->opcode, HF_FLAG_REPLY, HF_OK, rep->request_id);
+	(void)r;
+	(void)out;
+	return HF_OK;
 }
 
-/* Decodes a hold-shaped body (HOLD with a deadline, CONFIRM without). */
-static enum hf_status rd_hold(struct rd *r, struct hf_rep_hold *h, int with_deadline)
+static void rep_encode_ping(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u64(w, rep->ping.epoch);
+}
+
+static enum hf_status rep_decode_ping(struct hf_rd *r, struct hf_reply *out)
+{
+	out->ping.epoch = rd_u64(r);
+	return HF_OK;
+}
+
+static void rep_encode_event_info(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_event_info *e = &rep->event_info;
+	wr_u64(w, e->event_id);
+	wr_u32(w, e->seats_count);
+	wr_u32(w, e->row_width);
+	wr_u32(w, e->user_limit);
+	wr_u32(w, e->hold_lifetime_max_s);
+	wr_u32(w, e->free_count);
+	wr_u32(w, e->held_count);
+	wr_u32(w, e->booked_count);
+	wr_u32(w, e->holds_count);
+	wr_u32(w, e->bookings_count);
+	wr_u32(w, 0);
+}
+
+static enum hf_status rep_decode_event_info(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_event_info *e = &out->event_info;
+	e->event_id = rd_u64(r);
+	e->seats_count = rd_u32(r);
+	e->row_width = rd_u32(r);
+	e->user_limit = rd_u32(r);
+	e->hold_lifetime_max_s = rd_u32(r);
+	e->free_count = rd_u32(r);
+	e->held_count = rd_u32(r);
+	e->booked_count = rd_u32(r);
+	e->holds_count = rd_u32(r);
+	e->bookings_count = rd_u32(r);
+	if (rd_u32(r) != 0)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+/* A hold-shaped body: HOLD with a deadline, CONFIRM without. */
+static void wr_hold(struct hf_wr *w, const struct hf_rep_hold *h, int with_deadline)
+{
+	HF_ASSERT(h->seats_count >= 1);
+	HF_ASSERT(h->seats_count <= HF_HOLD_SEATS_MAX);
+	wr_u64(w, h->hold_id);
+	if (with_deadline)
+		wr_u64(w, h->deadline_ms);
+	wr_u32(w, h->seats_count);
+	for (uint32_t i = 0; i < h->seats_count; i++)
+		wr_u32(w, h->seats[i]);
+}
+
+static enum hf_status rd_hold(struct hf_rd *r, struct hf_rep_hold *h, int with_deadline)
 {
 	h->hold_id = rd_u64(r);
 	h->deadline_ms = with_deadline ? rd_u64(r) : 0;
@@ -691,6 +660,521 @@ static enum hf_status rd_hold(struct rd *r, struct hf_rep_hold *h, int with_dead
 	return HF_OK;
 }
 
+static void rep_encode_hold(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_hold(w, &rep->hold, 1);
+}
+
+static enum hf_status rep_decode_hold(struct hf_rd *r, struct hf_reply *out)
+{
+	return rd_hold(r, &out->hold, 1);
+}
+
+static void rep_encode_confirm(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_hold(w, &rep->confirm, 0);
+}
+
+static enum hf_status rep_decode_confirm(struct hf_rd *r, struct hf_reply *out)
+{
+	return rd_hold(r, &out->confirm, 0);
+}
+
+static void rep_encode_extend(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u64(w, rep->extend.deadline_ms);
+}
+
+static enum hf_status rep_decode_extend(struct hf_rd *r, struct hf_reply *out)
+{
+	out->extend.deadline_ms = rd_u64(r);
+	return HF_OK;
+}
+
+static void rep_encode_backup(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u64(w, rep->backup.sequence);
+}
+
+static enum hf_status rep_decode_backup(struct hf_rd *r, struct hf_reply *out)
+{
+	out->backup.sequence = rd_u64(r);
+	return HF_OK;
+}
+
+static void rep_encode_avail(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_avail *a = &rep->avail;
+	HF_ASSERT(a->count <= HF_AVAIL_RANGE_MAX);
+	HF_ASSERT(a->count == 0 || a->bitmap != NULL);
+	wr_u32(w, a->seats_count);
+	wr_u32(w, a->free_count);
+	wr_u32(w, a->first);
+	wr_u32(w, a->count);
+	size_t n = avail_bitmap_size(a->count);
+	uint8_t *at = wr_take(w, n);
+	if (at && n > 0) {
+		memcpy(at, a->bitmap, n);
+		/* Bits past count in the last byte are zero on the wire. */
+		if (a->count % 8 != 0)
+			at[n - 1] &= (uint8_t)((1u << (a->count % 8)) - 1u);
+	}
+}
+
+static enum hf_status rep_decode_avail(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_avail *a = &out->avail;
+	a->seats_count = rd_u32(r);
+	a->free_count = rd_u32(r);
+	a->first = rd_u32(r);
+	a->count = rd_u32(r);
+	a->bitmap = NULL;
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (a->count > HF_AVAIL_RANGE_MAX)
+		return HF_ERR_TOO_LARGE;
+	size_t n = avail_bitmap_size(a->count);
+	if (r->left != n)
+		return HF_ERR_MALFORMED;
+	if (n > 0 && !rd_take(r, (uint32_t)n, &a->bitmap))
+		return HF_ERR_MALFORMED;
+	/* Bits past count in the last byte are zero on the wire (the encoder clears them), so that
+	 * a decoded reply re-encodes to the same bytes. */
+	if (a->count % 8 != 0 && (a->bitmap[n - 1] >> (a->count % 8)) != 0)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_seat_status *s = &rep->seat_status;
+	HF_ASSERT(s->seats_count <= HF_SEAT_STATUS_SEATS_MAX);
+	wr_u32(w, s->seats_count);
+	for (uint32_t i = 0; i < s->seats_count; i++) {
+		HF_ASSERT(s->seats[i].state <= HF_SEAT_BOOKED);
+		wr_u32(w, s->seats[i].seat);
+		wr_u8(w, s->seats[i].state);
+		wr_u8(w, 0);
+		wr_u8(w, 0);
+		wr_u8(w, 0);
+		wr_u64(w, s->seats[i].owner_id);
+	}
+}
+
+static enum hf_status rep_decode_seat_status(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_seat_status *s = &out->seat_status;
+	s->seats_count = rd_u32(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (s->seats_count > HF_SEAT_STATUS_SEATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (r->left != (uint64_t)s->seats_count * HF_REP_SEAT_ENTRY_SIZE)
+		return HF_ERR_MALFORMED;
+	for (uint32_t i = 0; i < s->seats_count; i++) {
+		s->seats[i].seat = rd_u32(r);
+		s->seats[i].state = rd_u8(r);
+		uint8_t reserved = (uint8_t)(rd_u8(r) | rd_u8(r) | rd_u8(r));
+		s->seats[i].owner_id = rd_u64(r);
+		if (s->seats[i].state > HF_SEAT_BOOKED || reserved != 0)
+			return HF_ERR_MALFORMED;
+	}
+	return HF_OK;
+}
+
+static void rep_encode_slot_map(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_slot_map *m = &rep->slot_map;
+	HF_ASSERT(m->owners_count >= 1);
+	HF_ASSERT(m->owners_count <= HF_SLOT_OWNERS_MAX);
+	wr_u64(w, m->epoch);
+	wr_u16(w, m->owners_count);
+	wr_u16(w, (uint16_t)HF_SLOTS_COUNT);
+	for (uint32_t i = 0; i < m->owners_count; i++) {
+		size_t len = strnlen(m->owners[i].host, HF_HOST_SIZE_MAX + 1);
+		HF_ASSERT(len >= 1);
+		HF_ASSERT(len <= HF_HOST_SIZE_MAX);
+		wr_u16(w, m->owners[i].port);
+		wr_u8(w, (uint8_t)len);
+		wr_bytes(w, m->owners[i].host, len);
+	}
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
+		HF_ASSERT(m->slot_owner[s] < m->owners_count);
+		wr_u16(w, m->slot_owner[s]);
+	}
+}
+
+static enum hf_status rep_decode_slot_map(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_slot_map *m = &out->slot_map;
+	m->epoch = rd_u64(r);
+	m->owners_count = rd_u16(r);
+	uint16_t slots_count = rd_u16(r);
+	if (r->bad || slots_count != HF_SLOTS_COUNT || m->owners_count == 0)
+		return HF_ERR_MALFORMED;
+	if (m->owners_count > HF_SLOT_OWNERS_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < m->owners_count; i++) {
+		m->owners[i].port = rd_u16(r);
+		uint8_t len = rd_u8(r);
+		const uint8_t *host;
+		if (len > HF_HOST_SIZE_MAX)
+			return HF_ERR_TOO_LARGE;
+		if (len == 0 || !rd_take(r, len, &host))
+			return HF_ERR_MALFORMED;
+		memcpy(m->owners[i].host, host, len);
+		m->owners[i].host[len] = '\0';
+		if (memchr(host, '\0', len) != NULL)
+			return HF_ERR_MALFORMED;
+	}
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
+		m->slot_owner[s] = rd_u16(r);
+		if (!r->bad && m->slot_owner[s] >= m->owners_count)
+			return HF_ERR_MALFORMED;
+	}
+	return HF_OK;
+}
+
+static void rep_encode_stats(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_stats *st = &rep->stats;
+	HF_ASSERT(st->stats_count <= HF_STATS_MAX);
+	wr_u16(w, st->stats_count);
+	for (uint32_t i = 0; i < st->stats_count; i++) {
+		size_t len = strnlen(st->stats[i].name, HF_STAT_NAME_SIZE_MAX + 1);
+		HF_ASSERT(len >= 1);
+		HF_ASSERT(len <= HF_STAT_NAME_SIZE_MAX);
+		wr_u8(w, (uint8_t)len);
+		wr_bytes(w, st->stats[i].name, len);
+		wr_u64(w, st->stats[i].value);
+	}
+}
+
+static enum hf_status rep_decode_stats(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_stats *st = &out->stats;
+	st->stats_count = rd_u16(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (st->stats_count > HF_STATS_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < st->stats_count; i++) {
+		uint8_t len = rd_u8(r);
+		const uint8_t *name;
+		if (len > HF_STAT_NAME_SIZE_MAX)
+			return HF_ERR_TOO_LARGE;
+		if (len == 0 || !rd_take(r, len, &name))
+			return HF_ERR_MALFORMED;
+		if (memchr(name, '\0', len) != NULL)
+			return HF_ERR_MALFORMED;
+		memcpy(st->stats[i].name, name, len);
+		st->stats[i].name[len] = '\0';
+		st->stats[i].value = rd_u64(r);
+	}
+	return HF_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The table. One row per opcode, indexed by opcode; a row without a name is an unknown opcode. */
+
+#define HOLD_SEATS_BYTES_MAX (4u * HF_HOLD_SEATS_MAX)
+#define SLOT_OWNER_SIZE_MAX  (HF_REP_SLOT_OWNER_FIXED_SIZE + HF_HOST_SIZE_MAX)
+#define STAT_SIZE_MAX	     (HF_REP_STAT_FIXED_SIZE + HF_STAT_NAME_SIZE_MAX)
+
+/* Routed opcodes' bodies open with the event id, so hf_request_event_id reads it through any of
+ * them (the union's common initial sequence). */
+HF_STATIC_ASSERT(offsetof(struct hf_req_create_event, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_event, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_hold, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_extend, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_hold_ref, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_avail, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_seat_status, event_id) == 0, "event id first");
+
+/* A shard-level opcode with an empty request body. */
+#define OP_SHARD_EMPTY                                                                             \
+	.request_check = req_check_none, .request_encode = req_encode_empty,                       \
+	.request_decode = req_decode_empty
+
+static const struct hf_op_info op_table[256] = {
+    [HF_OP_PING] = {.opcode = HF_OP_PING,
+		    .name = "PING",
+		    OP_SHARD_EMPTY,
+		    .reply_body_size_min = HF_REP_PING_BODY_SIZE,
+		    .reply_body_size_max = HF_REP_PING_BODY_SIZE,
+		    .reply_encode = rep_encode_ping,
+		    .reply_decode = rep_decode_ping},
+    [HF_OP_CREATE_EVENT] = {.opcode = HF_OP_CREATE_EVENT,
+			    .name = "CREATE_EVENT",
+			    .writes = 1,
+			    .routed = 1,
+			    .request_body_size_min = HF_REQ_CREATE_EVENT_BODY_SIZE,
+			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE,
+			    .request_check = req_check_none,
+			    .request_encode = req_encode_create_event,
+			    .request_decode = req_decode_create_event,
+			    .reply_encode = rep_encode_empty,
+			    .reply_decode = rep_decode_empty},
+    [HF_OP_EVENT_INFO] = {.opcode = HF_OP_EVENT_INFO,
+			  .name = "EVENT_INFO",
+			  .routed = 1,
+			  .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+			  .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+			  .reply_body_size_min = HF_REP_EVENT_INFO_BODY_SIZE,
+			  .reply_body_size_max = HF_REP_EVENT_INFO_BODY_SIZE,
+			  .request_check = req_check_none,
+			  .request_encode = req_encode_event,
+			  .request_decode = req_decode_event,
+			  .reply_encode = rep_encode_event_info,
+			  .reply_decode = rep_decode_event_info},
+    [HF_OP_HOLD] = {.opcode = HF_OP_HOLD,
+		    .name = "HOLD",
+		    .writes = 1,
+		    .routed = 1,
+		    .request_body_size_min = HF_REQ_HOLD_FIXED_SIZE,
+		    .request_body_size_max = HF_REQ_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
+		    .reply_body_size_min = HF_REP_HOLD_FIXED_SIZE + 4u,
+		    .reply_body_size_max = HF_REP_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
+		    .request_check = req_check_hold,
+		    .request_encode = req_encode_hold,
+		    .request_decode = req_decode_hold,
+		    .reply_encode = rep_encode_hold,
+		    .reply_decode = rep_decode_hold},
+    [HF_OP_EXTEND] = {.opcode = HF_OP_EXTEND,
+		      .name = "EXTEND",
+		      .writes = 1,
+		      .routed = 1,
+		      .request_body_size_min = HF_REQ_EXTEND_BODY_SIZE,
+		      .request_body_size_max = HF_REQ_EXTEND_BODY_SIZE,
+		      .reply_body_size_min = HF_REP_EXTEND_BODY_SIZE,
+		      .reply_body_size_max = HF_REP_EXTEND_BODY_SIZE,
+		      .request_check = req_check_none,
+		      .request_encode = req_encode_extend,
+		      .request_decode = req_decode_extend,
+		      .reply_encode = rep_encode_extend,
+		      .reply_decode = rep_decode_extend},
+    [HF_OP_CONFIRM] = {.opcode = HF_OP_CONFIRM,
+		       .name = "CONFIRM",
+		       .writes = 1,
+		       .routed = 1,
+		       .request_body_size_min = HF_REQ_HOLD_REF_BODY_SIZE,
+		       .request_body_size_max = HF_REQ_HOLD_REF_BODY_SIZE,
+		       .reply_body_size_min = HF_REP_CONFIRM_FIXED_SIZE + 4u,
+		       .reply_body_size_max = HF_REP_CONFIRM_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
+		       .request_check = req_check_none,
+		       .request_encode = req_encode_hold_ref,
+		       .request_decode = req_decode_hold_ref,
+		       .reply_encode = rep_encode_confirm,
+		       .reply_decode = rep_decode_confirm},
+    [HF_OP_RELEASE] = {.opcode = HF_OP_RELEASE,
+		       .name = "RELEASE",
+		       .writes = 1,
+		       .routed = 1,
+		       .request_body_size_min = HF_REQ_HOLD_REF_BODY_SIZE,
+		       .request_body_size_max = HF_REQ_HOLD_REF_BODY_SIZE,
+		       .request_check = req_check_none,
+		       .request_encode = req_encode_hold_ref,
+		       .request_decode = req_decode_hold_ref,
+		       .reply_encode = rep_encode_empty,
+		       .reply_decode = rep_decode_empty},
+    [HF_OP_CANCEL] = {.opcode = HF_OP_CANCEL,
+		      .name = "CANCEL",
+		      .writes = 1,
+		      .routed = 1,
+		      .request_body_size_min = HF_REQ_HOLD_REF_BODY_SIZE,
+		      .request_body_size_max = HF_REQ_HOLD_REF_BODY_SIZE,
+		      .request_check = req_check_none,
+		      .request_encode = req_encode_hold_ref,
+		      .request_decode = req_decode_hold_ref,
+		      .reply_encode = rep_encode_empty,
+		      .reply_decode = rep_decode_empty},
+    [HF_OP_AVAIL] = {.opcode = HF_OP_AVAIL,
+		     .name = "AVAIL",
+		     .routed = 1,
+		     .request_body_size_min = HF_REQ_AVAIL_BODY_SIZE,
+		     .request_body_size_max = HF_REQ_AVAIL_BODY_SIZE,
+		     .reply_body_size_min = HF_REP_AVAIL_FIXED_SIZE,
+		     .reply_body_size_max = HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u,
+		     .request_check = req_check_none,
+		     .request_encode = req_encode_avail,
+		     .request_decode = req_decode_avail,
+		     .reply_encode = rep_encode_avail,
+		     .reply_decode = rep_decode_avail},
+    [HF_OP_SEAT_STATUS] = {.opcode = HF_OP_SEAT_STATUS,
+			   .name = "SEAT_STATUS",
+			   .routed = 1,
+			   .request_body_size_min = HF_REQ_SEAT_STATUS_FIXED_SIZE,
+			   .request_body_size_max =
+			       HF_REQ_SEAT_STATUS_FIXED_SIZE + 4u * HF_SEAT_STATUS_SEATS_MAX,
+			   .reply_body_size_min = HF_REP_SEAT_STATUS_FIXED_SIZE,
+			   .reply_body_size_max = HF_REP_SEAT_STATUS_FIXED_SIZE +
+						  HF_REP_SEAT_ENTRY_SIZE * HF_SEAT_STATUS_SEATS_MAX,
+			   .request_check = req_check_seat_status,
+			   .request_encode = req_encode_seat_status,
+			   .request_decode = req_decode_seat_status,
+			   .reply_encode = rep_encode_seat_status,
+			   .reply_decode = rep_decode_seat_status},
+    [HF_OP_SLOT_MAP] = {.opcode = HF_OP_SLOT_MAP,
+			.name = "SLOT_MAP",
+			OP_SHARD_EMPTY,
+			.reply_body_size_min =
+			    HF_REP_SLOT_MAP_FIXED_SIZE + HF_REP_SLOT_OWNER_FIXED_SIZE + 1u,
+			.reply_body_size_max =
+			    HF_REP_SLOT_MAP_FIXED_SIZE + SLOT_OWNER_SIZE_MAX * HF_SLOT_OWNERS_MAX,
+			.reply_encode = rep_encode_slot_map,
+			.reply_decode = rep_decode_slot_map},
+    [HF_OP_STATS] = {.opcode = HF_OP_STATS,
+		     .name = "STATS",
+		     OP_SHARD_EMPTY,
+		     .reply_body_size_min = HF_REP_STATS_FIXED_SIZE,
+		     .reply_body_size_max = HF_REP_STATS_FIXED_SIZE + STAT_SIZE_MAX * HF_STATS_MAX,
+		     .reply_encode = rep_encode_stats,
+		     .reply_decode = rep_decode_stats},
+    [HF_OP_BACKUP] = {.opcode = HF_OP_BACKUP,
+		      .name = "BACKUP",
+		      .admin = 1,
+		      .request_body_size_min = HF_REQ_BACKUP_FIXED_SIZE + 1u,
+		      .request_body_size_max = HF_REQ_BACKUP_FIXED_SIZE + HF_PATH_SIZE_MAX,
+		      .reply_body_size_min = HF_REP_BACKUP_BODY_SIZE,
+		      .reply_body_size_max = HF_REP_BACKUP_BODY_SIZE,
+		      .request_check = req_check_backup,
+		      .request_encode = req_encode_backup,
+		      .request_decode = req_decode_backup,
+		      .reply_encode = rep_encode_backup,
+		      .reply_decode = rep_decode_backup},
+};
+
+HF_STATIC_ASSERT(HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u <= HF_FRAME_BODY_SIZE_MAX,
+		 "the largest AVAIL reply fits a frame");
+HF_STATIC_ASSERT(HF_REQ_SEAT_STATUS_FIXED_SIZE + 4u * HF_SEAT_STATUS_SEATS_MAX <=
+		     HF_FRAME_BODY_SIZE_MAX,
+		 "the largest SEAT_STATUS request fits a frame");
+
+const struct hf_op_info *hf_op_info(uint8_t opcode)
+{
+	const struct hf_op_info *info = &op_table[opcode];
+	if (info->name == NULL)
+		return NULL;
+	HF_ASSERT(info->opcode == opcode);
+	HF_ASSERT(info->admin == (opcode >= HF_OP_ADMIN_FIRST && opcode <= HF_OP_ADMIN_LAST));
+	return info;
+}
+
+const char *hf_opcode_name(uint8_t opcode)
+{
+	const struct hf_op_info *info = hf_op_info(opcode);
+	return info ? info->name : "UNKNOWN";
+}
+
+int hf_opcode_is_write(uint8_t opcode)
+{
+	const struct hf_op_info *info = hf_op_info(opcode);
+	return info ? info->writes : 0;
+}
+
+/* ---- Requests ---- */
+
+uint64_t hf_request_event_id(const struct hf_request *req)
+{
+	const struct hf_op_info *info = hf_op_info(req->opcode);
+	if (info == NULL || !info->routed)
+		return 0;
+	return req->event_info.event_id;
+}
+
+enum hf_status hf_request_validate(const struct hf_request *req)
+{
+	const struct hf_op_info *info = hf_op_info(req->opcode);
+	if (info == NULL)
+		return HF_ERR_OPCODE;
+	return info->request_check(req);
+}
+
+size_t hf_request_encode(const struct hf_request *req, uint8_t *buf, size_t cap)
+{
+	const struct hf_op_info *info = hf_op_info(req->opcode);
+	if (info == NULL)
+		HF_PANIC("encoding unknown opcode 0x%02x", req->opcode);
+	HF_ASSERT(info->request_check(req) == HF_OK);
+	struct hf_wr w = {.p = buf, .left = cap};
+	if (!wr_take(&w, HF_FRAME_HEADER_SIZE))
+		return 0;
+	info->request_encode(&w, req);
+	if (!w.bad) {
+		HF_ASSERT(w.size - HF_FRAME_HEADER_SIZE >= info->request_body_size_min);
+		HF_ASSERT(w.size - HF_FRAME_HEADER_SIZE <= info->request_body_size_max);
+	}
+	return wr_finish(&w, buf, req->opcode, 0, 0, req->request_id);
+}
+
+enum hf_status hf_request_decode(const struct hf_frame_header *header, const uint8_t *body,
+				 struct hf_request *out)
+{
+	HF_ASSERT(header->body_size <= HF_FRAME_BODY_SIZE_MAX);
+	out->opcode = header->opcode;
+	out->request_id = header->request_id;
+	if (header->flags & HF_FLAG_REPLY)
+		return HF_ERR_MALFORMED;
+	if (header->status != 0)
+		return HF_ERR_MALFORMED;
+	const struct hf_op_info *info = hf_op_info(header->opcode);
+	if (info == NULL)
+		return HF_ERR_OPCODE;
+
+	struct hf_rd r = {.p = body, .left = header->body_size, .bad = 0};
+	enum hf_status st = info->request_decode(&r, out);
+	if (st != HF_OK)
+		return st;
+	if (!rd_done(&r))
+		return HF_ERR_MALFORMED;
+	if (info->routed && hf_request_event_id(out) == 0)
+		return HF_ERR_INVALID;
+	/* What decodes is what an encoder could have written. */
+	HF_ASSERT(header->body_size >= info->request_body_size_min);
+	HF_ASSERT(header->body_size <= info->request_body_size_max);
+	return HF_OK;
+}
+
+/* ---- Replies ---- */
+
+size_t hf_reply_size(const struct hf_reply *rep)
+{
+	struct hf_wr w = {.measure = 1};
+	(void)wr_take(&w, HF_FRAME_HEADER_SIZE);
+	if (rep->status != HF_OK) {
+		wr_u64(&w, rep->detail);
+		HF_ASSERT(w.size == HF_FRAME_HEADER_SIZE + HF_ERROR_BODY_SIZE);
+		return w.size;
+	}
+	const struct hf_op_info *info = hf_op_info(rep->opcode);
+	if (info == NULL)
+		HF_PANIC("reply size of unknown opcode 0x%02x", rep->opcode);
+	info->reply_encode(&w, rep);
+	HF_ASSERT(w.size - HF_FRAME_HEADER_SIZE >= info->reply_body_size_min);
+	HF_ASSERT(w.size - HF_FRAME_HEADER_SIZE <= info->reply_body_size_max);
+	return w.size;
+}
+
+size_t hf_reply_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap)
+{
+	struct hf_wr w = {.p = buf, .left = cap};
+	if (!wr_take(&w, HF_FRAME_HEADER_SIZE))
+		return 0;
+	if (rep->status != HF_OK) {
+		wr_u64(&w, rep->detail);
+		return wr_finish(&w, buf, rep->opcode, HF_FLAG_REPLY, rep->status, rep->request_id);
+	}
+	const struct hf_op_info *info = hf_op_info(rep->opcode);
+	if (info == NULL)
+		HF_PANIC("encoding reply of unknown opcode 0x%02x", rep->opcode);
+	info->reply_encode(&w, rep);
+	if (!w.bad) {
+		HF_ASSERT(w.size - HF_FRAME_HEADER_SIZE >= info->reply_body_size_min);
+		HF_ASSERT(w.size - HF_FRAME_HEADER_SIZE <= info->reply_body_size_max);
+	}
+	return wr_finish(&w, buf, rep->opcode, HF_FLAG_REPLY, HF_OK, rep->request_id);
+}
+
 enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8_t *body,
 			       struct hf_reply *out)
 {
@@ -701,145 +1185,22 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 	if (!(header->flags & HF_FLAG_REPLY))
 		return HF_ERR_MALFORMED;
 
-	struct rd r = {.p = body, .left = header->body_size, .bad = 0};
+	struct hf_rd r = {.p = body, .left = header->body_size, .bad = 0};
 	if (header->status != HF_OK) {
 		out->detail = rd_u64(&r);
 		return rd_done(&r) ? HF_OK : HF_ERR_MALFORMED;
 	}
-	switch (header->opcode) {
-	case HF_OP_PING:
-		out->ping.epoch = rd_u64(&r);
-		break;
-	case HF_OP_CREATE_EVENT:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL:
-		break;
-	case HF_OP_EVENT_INFO: {
-		struct hf_rep_event_info *e = &out->event_info;
-		e->event_id = rd_u64(&r);
-		e->seats_count = rd_u32(&r);
-		e->row_width = rd_u32(&r);
-		e->user_limit = rd_u32(&r);
-		e->hold_lifetime_max_s = rd_u32(&r);
-		e->free_count = rd_u32(&r);
-		e->held_count = rd_u32(&r);
-		e->booked_count = rd_u32(&r);
-		e->holds_count = rd_u32(&r);
-		e->bookings_count = rd_u32(&r);
-		if (rd_u32(&r) != 0)
-			return HF_ERR_MALFORMED;
-		break;
-	}
-	case HF_OP_HOLD:
-	case HF_OP_CONFIRM: {
-		int is_hold = header->opcode == HF_OP_HOLD;
-		enum hf_status st = rd_hold(&r, is_hold ? &out->hold : &out->confirm, is_hold);
-		if (st != HF_OK)
-			return st;
-		break;
-	}
-	case HF_OP_EXTEND:
-		out->extend.deadline_ms = rd_u64(&r);
-		break;
-	case HF_OP_BACKUP:
-		out->backup.sequence = rd_u64(&r);
-		break;
-	case HF_OP_AVAIL: {
-		struct hf_rep_avail *a = &out->avail;
-		a->seats_count = rd_u32(&r);
-		a->free_count = rd_u32(&r);
-		a->first = rd_u32(&r);
-		a->count = rd_u32(&r);
-		a->bitmap = NULL;
-		if (r.bad)
-			return HF_ERR_MALFORMED;
-		if (a->count > HF_AVAIL_RANGE_MAX)
-			return HF_ERR_TOO_LARGE;
-		size_t n = avail_bitmap_size(a->count);
-		if (r.left != n)
-			return HF_ERR_MALFORMED;
-		if (n > 0 && !rd_take(&r, (uint32_t)n, &a->bitmap))
-			return HF_ERR_MALFORMED;
-		/* Bits past count in the last byte are zero on the wire (the encoder clears them), so
-		 * that a decoded reply re-encodes to the same bytes. */
-		if (a->count % 8 != 0 && (a->bitmap[n - 1] >> (a->count % 8)) != 0)
-			return HF_ERR_MALFORMED;
-		break;
-	}
-	case HF_OP_SEAT_STATUS: {
-		struct hf_rep_seat_status *s = &out->seat_status;
-		s->seats_count = rd_u32(&r);
-		if (r.bad)
-			return HF_ERR_MALFORMED;
-		if (s->seats_count > HF_SEAT_STATUS_SEATS_MAX)
-			return HF_ERR_TOO_LARGE;
-		if (r.left != (uint64_t)s->seats_count * 16u)
-			return HF_ERR_MALFORMED;
-		for (uint32_t i = 0; i < s->seats_count; i++) {
-			s->seats[i].seat = rd_u32(&r);
-			s->seats[i].state = rd_u8(&r);
-			uint8_t reserved = (uint8_t)(rd_u8(&r) | rd_u8(&r) | rd_u8(&r));
-			s->seats[i].owner_id = rd_u64(&r);
-			if (s->seats[i].state > HF_SEAT_BOOKED || reserved != 0)
-				return HF_ERR_MALFORMED;
-		}
-		break;
-	}
-	case HF_OP_SLOT_MAP: {
-		struct hf_slot_map *m = &out->slot_map;
-		m->epoch = rd_u64(&r);
-		m->owners_count = rd_u16(&r);
-		uint16_t slots_count = rd_u16(&r);
-		if (r.bad || slots_count != HF_SLOTS_COUNT || m->owners_count == 0)
-			return HF_ERR_MALFORMED;
-		if (m->owners_count > HF_SLOT_OWNERS_MAX)
-			return HF_ERR_TOO_LARGE;
-		for (uint32_t i = 0; i < m->owners_count; i++) {
-			m->owners[i].port = rd_u16(&r);
-			uint8_t len = rd_u8(&r);
-			const uint8_t *host;
-			if (len > HF_HOST_SIZE_MAX)
-				return HF_ERR_TOO_LARGE;
-			if (len == 0 || !rd_take(&r, len, &host))
-				return HF_ERR_MALFORMED;
-			memcpy(m->owners[i].host, host, len);
-			m->owners[i].host[len] = '\0';
-			if (memchr(host, '\0', len) != NULL)
-				return HF_ERR_MALFORMED;
-		}
-		for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
-			m->slot_owner[s] = rd_u16(&r);
-			if (!r.bad && m->slot_owner[s] >= m->owners_count)
-				return HF_ERR_MALFORMED;
-		}
-		break;
-	}
-	case HF_OP_STATS: {
-		struct hf_rep_stats *st = &out->stats;
-		st->stats_count = rd_u16(&r);
-		if (r.bad)
-			return HF_ERR_MALFORMED;
-		if (st->stats_count > HF_STATS_MAX)
-			return HF_ERR_TOO_LARGE;
-		for (uint32_t i = 0; i < st->stats_count; i++) {
-			uint8_t len = rd_u8(&r);
-			const uint8_t *name;
-			if (len > HF_STAT_NAME_SIZE_MAX)
-				return HF_ERR_TOO_LARGE;
-			if (len == 0 || !rd_take(&r, len, &name))
-				return HF_ERR_MALFORMED;
-			if (memchr(name, '\0', len) != NULL)
-				return HF_ERR_MALFORMED;
-			memcpy(st->stats[i].name, name, len);
-			st->stats[i].name[len] = '\0';
-			st->stats[i].value = rd_u64(&r);
-		}
-		break;
-	}
-	default:
+	const struct hf_op_info *info = hf_op_info(header->opcode);
+	if (info == NULL)
 		return HF_ERR_OPCODE;
-	}
-	return rd_done(&r) ? HF_OK : HF_ERR_MALFORMED;
+	enum hf_status st = info->reply_decode(&r, out);
+	if (st != HF_OK)
+		return st;
+	if (!rd_done(&r))
+		return HF_ERR_MALFORMED;
+	HF_ASSERT(header->body_size >= info->reply_body_size_min);
+	HF_ASSERT(header->body_size <= info->reply_body_size_max);
+	return HF_OK;
 }
 
 int hf_stats_add(struct hf_rep_stats *stats, const char *name, uint64_t value)

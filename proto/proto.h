@@ -1,11 +1,11 @@
-/* The holdfast wire protocol: frame header, opcodes, status codes, limits, per-opcode bodies, and the
- * shard-key hash.
+/* The holdfast wire protocol: frame header, opcodes, status codes, limits, per-opcode bodies, and
+ * the shard-key hash.
  *
- * Shared by the server (engine/) and the client (client/). This layer does no I/O and no allocation:
- * it turns bytes into structs and structs into bytes, checking every length against an explicit limit.
- * Decoders never trust their input: a short, long or inconsistent body is HF_ERR_MALFORMED, a length
- * past a limit is HF_ERR_TOO_LARGE, and no decoder reads outside the buffer it was given.
- * docs/protocol.md is the normative description; the tables below mirror it.
+ * Shared by the server (engine/) and the client (client/). This layer does no I/O and no
+ * allocation: it turns bytes into structs and structs into bytes, checking every length against an
+ * explicit limit. Decoders never trust their input: a short, long or inconsistent body is
+ * HF_ERR_MALFORMED, a length past a limit is HF_ERR_TOO_LARGE, and no decoder reads outside the
+ * buffer it was given. docs/protocol.md is the normative description; the tables below mirror it.
  *
  * Thread-safety: every function is pure (no global state) and may be called from any thread. */
 #ifndef HF_PROTO_PROTO_H
@@ -14,36 +14,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Status codes (u16 on the wire). 0 is success; every other value is an answer, not a crash. ---- */
+/* ---- Status codes (u16 on the wire): 0 is success, any other value an answer, not a crash ---- */
 enum hf_status {
 	HF_OK = 0,
 	/* Frame- and transport-level problems. */
-	HF_ERR_MALFORMED = 1,  /* body does not decode for its opcode, or a reserved field is set */
-	HF_ERR_VERSION = 2,    /* unsupported protocol version */
-	HF_ERR_OPCODE = 3,     /* unknown opcode */
-	HF_ERR_TOO_LARGE = 4,  /* a length or count is past its limit */
-	HF_MOVED = 5,          /* this shard does not own the event's slot; detail = map epoch */
-	HF_BUSY = 6,           /* a bound was reached (connections, queue, pool); retry later */
-	HF_TRY_AGAIN = 7,      /* the slot is moving between shards; retry shortly */
-	HF_ERR_INTERNAL = 8,   /* the server hit a condition it could not handle */
-	HF_ERR_IO = 9,         /* persisting the change failed; nothing changed */
-	HF_ERR_INVALID = 10,   /* an argument is out of its domain (zero id, zero seats, zero ttl ...) */
-	HF_ERR_CAPACITY = 11,  /* the shard's store is full (events, holds or seats) */
+	HF_ERR_MALFORMED = 1, /* body does not decode for its opcode, or a reserved field is set */
+	HF_ERR_VERSION = 2,   /* unsupported protocol version */
+	HF_ERR_OPCODE = 3,    /* unknown opcode */
+	HF_ERR_TOO_LARGE = 4, /* a length or count is past its limit */
+	HF_MOVED = 5,	      /* this shard does not own the event's slot; detail = map epoch */
+	HF_BUSY = 6,	      /* a bound was reached (connections, queue, pool); retry later */
+	HF_TRY_AGAIN = 7,     /* the slot is moving between shards; retry shortly */
+	HF_ERR_INTERNAL = 8,  /* the server hit a condition it could not handle */
+	HF_ERR_IO = 9,	      /* persisting the change failed; nothing changed */
+	HF_ERR_INVALID = 10,  /* an argument is out of its domain (zero id, seats or ttl ...) */
+	HF_ERR_CAPACITY = 11, /* the shard's store is full (events, holds or seats) */
 	/* Domain answers. */
-	HF_NO_EVENT = 16,        /* the event does not exist */
-	HF_EVENT_EXISTS = 17,    /* an event with this id exists with different parameters */
-	HF_SEAT_RANGE = 18,      /* a seat index is outside the event; detail = that seat */
-	HF_SEAT_TAKEN = 19,      /* a requested seat is held or booked; detail = the first such seat */
-	HF_NOT_ENOUGH = 20,      /* best-available: no N adjacent free seats in one row */
-	HF_USER_LIMIT = 21,      /* the user would pass the event's per-user limit; detail = seats owned */
-	HF_NO_HOLD = 22,         /* no hold (live or recently ended) has this id */
-	HF_HOLD_EXPIRED = 23,    /* the hold passed its deadline; its seats were returned to sale */
-	HF_HOLD_RELEASED = 24,   /* the hold was released */
-	HF_ID_CONFLICT = 25,     /* the id was used before for a different request */
-	HF_NO_BOOKING = 26,      /* no booking has this id */
+	HF_NO_EVENT = 16,     /* the event does not exist */
+	HF_EVENT_EXISTS = 17, /* an event with this id exists with different parameters */
+	HF_SEAT_RANGE = 18,   /* a seat index is outside the event; detail = that seat */
+	HF_SEAT_TAKEN = 19,   /* a requested seat is held or booked; detail = the first such seat */
+	HF_NOT_ENOUGH = 20,   /* best-available: no N adjacent free seats in one row */
+	HF_USER_LIMIT = 21,   /* the user would pass the per-user limit; detail = seats owned */
+	HF_NO_HOLD = 22,      /* no hold (live or recently ended) has this id */
+	HF_HOLD_EXPIRED = 23, /* the hold passed its deadline; its seats were returned to sale */
+	HF_HOLD_RELEASED = 24,	   /* the hold was released */
+	HF_ID_CONFLICT = 25,	   /* the id was used before for a different request */
+	HF_NO_BOOKING = 26,	   /* no booking has this id */
 	HF_BOOKING_CANCELLED = 27, /* the booking was cancelled */
-	HF_HOLD_CONFIRMED = 28,  /* the hold is already a booking (release of a confirmed hold) */
-	HF_DUPLICATE_SEAT = 29,  /* a seat appears twice in one request; detail = that seat */
+	HF_HOLD_CONFIRMED = 28,	   /* the hold is already a booking (release of a confirmed hold) */
+	HF_DUPLICATE_SEAT = 29,	   /* a seat appears twice in one request; detail = that seat */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -71,9 +71,9 @@ enum hf_opcode {
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 };
 #define HF_OP_BATCH_FIRST 0x10
-#define HF_OP_BATCH_LAST 0x1f
+#define HF_OP_BATCH_LAST  0x1f
 #define HF_OP_ADMIN_FIRST 0x20
-#define HF_OP_ADMIN_LAST 0x3f
+#define HF_OP_ADMIN_LAST  0x3f
 
 /* Static name of an opcode ("HOLD", ...); "UNKNOWN" for values not listed above. */
 const char *hf_opcode_name(uint8_t opcode);
@@ -81,27 +81,28 @@ const char *hf_opcode_name(uint8_t opcode);
 int hf_opcode_is_write(uint8_t opcode);
 
 /* ---- Limits. Every length on the wire is checked against one of these. ---- */
-#define HF_PROTO_VERSION 1
-#define HF_FRAME_MAGIC 0x4648u /* bytes 'H' 'F' */
-#define HF_FRAME_HEADER_SIZE 24u
-#define HF_FRAME_BODY_SIZE_MAX (256u * 1024u)
-#define HF_FRAME_SIZE_MAX (HF_FRAME_HEADER_SIZE + HF_FRAME_BODY_SIZE_MAX)
-#define HF_FLAG_REPLY 0x0001u
-#define HF_FLAGS_KNOWN HF_FLAG_REPLY
+#define HF_PROTO_VERSION	   1
+#define HF_FRAME_MAGIC		   0x4648u /* bytes 'H' 'F' */
+#define HF_FRAME_HEADER_SIZE	   24u
+#define HF_FRAME_REQUEST_ID_OFFSET 8u /* the u64 request id inside the header (see below) */
+#define HF_FRAME_BODY_SIZE_MAX	   (256u * 1024u)
+#define HF_FRAME_SIZE_MAX	   (HF_FRAME_HEADER_SIZE + HF_FRAME_BODY_SIZE_MAX)
+#define HF_FLAG_REPLY		   0x0001u
+#define HF_FLAGS_KNOWN		   HF_FLAG_REPLY
 
-#define HF_SLOTS_COUNT 4096u
-#define HF_EVENT_SEATS_MAX (16u * 1024u * 1024u) /* seats in one event */
-#define HF_HOLD_SEATS_MAX 64u                    /* seats in one hold or booking */
-#define HF_SEAT_STATUS_SEATS_MAX 1024u           /* seats in one SEAT_STATUS request */
-#define HF_AVAIL_RANGE_MAX (1024u * 1024u)       /* seats in one AVAIL bitmap */
-#define HF_HOLD_LIFETIME_MAX_S (24u * 3600u)     /* the largest per-event hold lifetime */
-#define HF_HOLD_LIFETIME_DEFAULT_S 1800u          /* lifetime used when an event says 0 */
-#define HF_SLOT_OWNERS_MAX 256u                  /* distinct (host, port) owners in a slot map */
-#define HF_HOST_SIZE_MAX 63u                     /* bytes of a host string, without the NUL */
-#define HF_STATS_MAX 128u                        /* entries in one STATS reply */
-#define HF_STAT_NAME_SIZE_MAX 47u                /* bytes of a stat name, without the NUL */
-#define HF_ERROR_BODY_SIZE 8u                    /* body of every non-OK reply: u64 detail */
-#define HF_PATH_SIZE_MAX 1024u                   /* bytes of a path in an admin request */
+#define HF_SLOTS_COUNT		   4096u
+#define HF_EVENT_SEATS_MAX	   (16u * 1024u * 1024u) /* seats in one event */
+#define HF_HOLD_SEATS_MAX	   64u			 /* seats in one hold or booking */
+#define HF_SEAT_STATUS_SEATS_MAX   1024u		 /* seats in one SEAT_STATUS request */
+#define HF_AVAIL_RANGE_MAX	   (1024u * 1024u)	 /* seats in one AVAIL bitmap */
+#define HF_HOLD_LIFETIME_MAX_S	   (24u * 3600u)	 /* the largest per-event hold lifetime */
+#define HF_HOLD_LIFETIME_DEFAULT_S 1800u		 /* lifetime used when an event says 0 */
+#define HF_SLOT_OWNERS_MAX	   256u	 /* distinct (host, port) owners in a slot map */
+#define HF_HOST_SIZE_MAX	   63u	 /* bytes of a host string, without the NUL */
+#define HF_STATS_MAX		   128u	 /* entries in one STATS reply */
+#define HF_STAT_NAME_SIZE_MAX	   47u	 /* bytes of a stat name, without the NUL */
+#define HF_ERROR_BODY_SIZE	   8u	 /* body of every non-OK reply: u64 detail */
+#define HF_PATH_SIZE_MAX	   1024u /* bytes of a path in an admin request */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -129,14 +130,14 @@ void hf_frame_header_encode(uint8_t *buf, const struct hf_frame_header *header);
 
 /* Reads the 24-byte header at buf (the caller has checked that 24 bytes are there).
  * Returns HF_OK; HF_ERR_MALFORMED when the magic, a flag bit or the reserved field is wrong (the
- * stream cannot be trusted: close it); HF_ERR_VERSION for another version and HF_ERR_TOO_LARGE for a
- * body past the limit (answerable, since the request id was read, but then close: the body is not
+ * stream cannot be trusted: close it); HF_ERR_VERSION for another version and HF_ERR_TOO_LARGE for
+ * a body past the limit (answerable, since the request id was read, but then close: the body is not
  * skipped). *out is filled in every case where the magic matched. */
 enum hf_status hf_frame_header_decode(const uint8_t *buf, struct hf_frame_header *out);
 
 /* ---- The shard key ----
- * slot = fmix64(event_id) % 4096, where fmix64 is the 64-bit finalizer of MurmurHash3. Fixed forever:
- * clients compute it too. */
+ * slot = fmix64(event_id) % 4096, where fmix64 is the 64-bit finalizer of MurmurHash3. Fixed
+ * forever: clients compute it too. */
 static inline uint64_t hf_hash64(uint64_t k)
 {
 	k ^= k >> 33;
@@ -153,19 +154,20 @@ static inline uint16_t hf_slot_of(uint64_t event_id)
 }
 
 /* ---- Requests ----
- * Ids (event, hold, booking) are never 0: 0 is HF_ERR_INVALID. A booking's id is the id of the hold it
- * was confirmed from. */
+ * Ids (event, hold, booking) are never 0: 0 is HF_ERR_INVALID. A booking's id is the id of the hold
+ * it was confirmed from. */
 enum hf_hold_mode {
 	HF_HOLD_EXPLICIT = 0, /* hold exactly the listed seats */
-	HF_HOLD_BEST = 1,     /* hold the N adjacent free seats of one row with the lowest indexes */
+	HF_HOLD_BEST = 1, /* hold the N adjacent free seats of one row with the lowest indexes */
 };
 
 struct hf_req_create_event {
 	uint64_t event_id;
-	uint32_t seats_count;         /* 1 .. HF_EVENT_SEATS_MAX */
-	uint32_t row_width;           /* seats per row for adjacency; 0 = one row */
-	uint32_t user_limit;          /* seats one user may hold + own; 0 = no limit */
-	uint32_t hold_lifetime_max_s; /* a hold never lives longer; 0 = HF_HOLD_LIFETIME_DEFAULT_S */
+	uint32_t seats_count; /* 1 .. HF_EVENT_SEATS_MAX */
+	uint32_t row_width;   /* seats per row for adjacency; 0 = one row */
+	uint32_t user_limit;  /* seats one user may hold + own; 0 = no limit */
+	uint32_t
+	    hold_lifetime_max_s; /* a hold never lives longer; 0 = HF_HOLD_LIFETIME_DEFAULT_S */
 };
 
 struct hf_req_event {
@@ -177,7 +179,7 @@ struct hf_req_hold {
 	uint64_t hold_id; /* client-chosen idempotency key, unique per event */
 	uint64_t user_id;
 	uint32_t ttl_ms;      /* 1 .. ; clamped to the event's hold lifetime */
-	uint8_t mode;         /* enum hf_hold_mode */
+	uint8_t mode;	      /* enum hf_hold_mode */
 	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX: listed seats, or N for best-available */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* HF_HOLD_EXPLICIT only */
 };
@@ -230,9 +232,10 @@ struct hf_request {
  * opcodes, which go to a shard chosen by the caller. */
 uint64_t hf_request_event_id(const struct hf_request *req);
 
-/* Encodes a whole request frame (header + body) into buf. Returns the frame size, or 0 when cap is too
- * small. The request must be well formed (counts within limits): that is the caller's contract and is
- * asserted. */
+/* Encodes a whole request frame (header + body) into buf. Returns the frame size, or 0 when cap is
+ * too small. The request must be well formed (hf_request_validate answers HF_OK): that is the
+ * caller's contract and is asserted. The request id goes to header offset
+ * HF_FRAME_REQUEST_ID_OFFSET. */
 size_t hf_request_encode(const struct hf_request *req, uint8_t *buf, size_t cap);
 
 /* Decodes a request body. header has been decoded by hf_frame_header_decode (HF_OK) and body holds
@@ -262,7 +265,7 @@ struct hf_rep_event_info {
 	uint32_t free_count;
 	uint32_t held_count;
 	uint32_t booked_count;
-	uint32_t holds_count;    /* live holds */
+	uint32_t holds_count;	 /* live holds */
 	uint32_t bookings_count; /* live (not cancelled) bookings */
 };
 
@@ -282,15 +285,15 @@ struct hf_rep_avail {
 	uint32_t free_count;
 	uint32_t first;
 	uint32_t count;
-	/* (count + 7) / 8 bytes; bit i (byte i / 8, bit i % 8, LSB first) is 1 when seat first + i is
-	 * free. Borrowed: points into the buffer the reply was decoded from, or, when encoding, into
-	 * the caller's memory. */
+	/* (count + 7) / 8 bytes; bit i (byte i / 8, bit i % 8, LSB first) is 1 when seat first + i
+	 * is free. Borrowed: points into the buffer the reply was decoded from, or, when encoding,
+	 * into the caller's memory. */
 	const uint8_t *bitmap;
 };
 
 struct hf_seat_info {
 	uint32_t seat;
-	uint8_t state;     /* enum hf_seat_state */
+	uint8_t state;	   /* enum hf_seat_state */
 	uint64_t owner_id; /* hold id (HELD) or booking id (BOOKED); 0 when FREE */
 };
 
@@ -352,14 +355,76 @@ size_t hf_reply_size(const struct hf_reply *rep);
  * have an empty body on success. The reply must be well formed (asserted). */
 size_t hf_reply_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap);
 
-/* Decodes a reply body (header decoded with HF_OK, flags has HF_FLAG_REPLY). Returns HF_OK and fills
- * *out (out->status is the server's answer), or HF_ERR_MALFORMED / HF_ERR_TOO_LARGE / HF_ERR_OPCODE
- * when the frame itself is bad. avail.bitmap points into body. */
+/* Decodes a reply body (header decoded with HF_OK, flags has HF_FLAG_REPLY). Returns HF_OK and
+ * fills *out (out->status is the server's answer), or HF_ERR_MALFORMED / HF_ERR_TOO_LARGE /
+ * HF_ERR_OPCODE when the frame itself is bad. avail.bitmap points into body. */
 enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8_t *body,
 			       struct hf_reply *out);
 
-/* Convenience for stats: appends name = value; returns 0, or -1 when the reply is full or the name too
- * long. */
+/* ---- Body sizes (bytes), from the layout tables of docs/protocol.md section 6 ---- */
+#define HF_REQ_CREATE_EVENT_BODY_SIZE (8u + 4u * 4u)	       /* event_id, 4 x u32 */
+#define HF_REQ_EVENT_BODY_SIZE	      8u		       /* event_id (EVENT_INFO) */
+#define HF_REQ_HOLD_FIXED_SIZE	      (3u * 8u + 4u + 4u + 4u) /* ids, ttl, mode + 3 reserved, count */
+#define HF_REQ_EXTEND_BODY_SIZE	      (2u * 8u + 4u)	       /* event_id, hold_id, ttl_ms */
+#define HF_REQ_HOLD_REF_BODY_SIZE     (2u * 8u)		       /* event_id, hold_id */
+#define HF_REQ_AVAIL_BODY_SIZE	      (8u + 2u * 4u)	       /* event_id, first, count */
+#define HF_REQ_SEAT_STATUS_FIXED_SIZE (8u + 4u)	      /* event_id, count; then u32 per seat */
+#define HF_REQ_BACKUP_FIXED_SIZE      2u	      /* u16 length; then the path bytes */
+#define HF_REP_PING_BODY_SIZE	      8u	      /* epoch */
+#define HF_REP_EVENT_INFO_BODY_SIZE   (8u + 10u * 4u) /* event_id, 9 x u32, reserved u32 */
+#define HF_REP_HOLD_FIXED_SIZE	      (2u * 8u + 4u)  /* hold_id, deadline_ms, count */
+#define HF_REP_CONFIRM_FIXED_SIZE     (8u + 4u)	      /* booking_id, count */
+#define HF_REP_EXTEND_BODY_SIZE	      8u	      /* deadline_ms */
+#define HF_REP_AVAIL_FIXED_SIZE	      (4u * 4u)	      /* seats, free, first, count; then bitmap */
+#define HF_REP_SEAT_STATUS_FIXED_SIZE 4u	      /* count; then HF_REP_SEAT_ENTRY_SIZE each */
+#define HF_REP_SEAT_ENTRY_SIZE	      (4u + 1u + 3u + 8u) /* seat, state, reserved, owner_id */
+#define HF_REP_SLOT_MAP_FIXED_SIZE    (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE  (2u + 1u) /* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE	      2u	/* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE	      (1u + 8u) /* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE	      8u	/* sequence */
+
+/* ---- The opcode table ----
+ * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's
+ * struct redisCommand); hf_opcode_name, hf_opcode_is_write, hf_request_event_id, the encoders,
+ * decoders and hf_reply_size all read it. The body codecs take the codec's cursors, which are
+ * private to proto.c (struct hf_wr, struct hf_rd); callers go through hf_request_encode and the
+ * others. Body sizes bound every frame of the opcode: an encoder never writes, and a decoder never
+ * accepts, a body outside [min, max] (tests/proto checks both). */
+struct hf_wr;
+struct hf_rd;
+
+struct hf_op_info {
+	uint8_t opcode;
+	uint8_t writes; /* 1: changes state, so it is persisted before it is answered */
+	uint8_t routed; /* 1: a store op, routed by its event id (the first field of its body) */
+	uint8_t admin;	/* 1: an admin opcode (HF_OP_ADMIN_FIRST .. HF_OP_ADMIN_LAST) */
+	const char *name;
+	uint32_t request_body_size_min; /* bytes */
+	uint32_t request_body_size_max;
+	uint32_t reply_body_size_min; /* bytes of an HF_OK reply; others carry HF_ERROR_BODY_SIZE */
+	uint32_t reply_body_size_max;
+	/* The encoder's contract (counts within limits, known modes): HF_OK or why not. */
+	enum hf_status (*request_check)(const struct hf_request *req);
+	void (*request_encode)(struct hf_wr *w, const struct hf_request *req);
+	/* Fills the opcode's part of *out from the body; HF_OK or the status to answer. */
+	enum hf_status (*request_decode)(struct hf_rd *r, struct hf_request *out);
+	void (*reply_encode)(struct hf_wr *w, const struct hf_reply *rep);
+	enum hf_status (*reply_decode)(struct hf_rd *r, struct hf_reply *out);
+};
+
+/* The table row of an opcode, or NULL for an unknown one. Static storage, never changes. */
+const struct hf_op_info *hf_op_info(uint8_t opcode);
+
+/* Whether hf_request_encode accepts req: HF_OK, HF_ERR_OPCODE for an unknown opcode,
+ * HF_ERR_TOO_LARGE for a count or length past its limit, HF_ERR_INVALID for an unknown hold mode
+ * or an empty path. It checks the encoder's contract only: zero ids and other domain errors are
+ * answered by the server (hf_request_decode and the store), so that every client sees the same
+ * status for them. */
+enum hf_status hf_request_validate(const struct hf_request *req);
+
+/* Convenience for stats: appends name = value; returns 0, or -1 when the reply is full or the name
+ * too long. */
 int hf_stats_add(struct hf_rep_stats *stats, const char *name, uint64_t value);
 
 /* Reads the free bit of seat first + i from an AVAIL bitmap. */

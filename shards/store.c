@@ -1,31 +1,33 @@
-/* The seat store of one shard: events, seat bitmaps and owners, holds, bookings, tombstones, the
- * timer wheel that expires holds and forgets tombstones, the record format, and the checker.
+/* The seat store of one shard: events, seat bitmaps and owners, per-user seat totals, and the
+ * operations (hf_store_apply). Its other jobs live beside it: store_records.c (the change list, the
+ * record format, the record table and pool, recovery), store_wheel.c (the hashed timer wheel that
+ * expires holds and forgets tombstones) and store_check.c (the O(n) checker). store_int.h has the
+ * layout they share.
  *
  * It sits between proto/ (request and reply structs) and the shard loop in engine/, which calls
- * hf_store_apply / hf_store_tick and persists the change records this file produces
+ * hf_store_apply / hf_store_tick and persists the change records the store produces
  * (shards/persist). Everything is allocated at hf_store_create; large pools are reserved address
  * space touched only as they are used, so an idle store with big limits costs little resident
  * memory.
  *
- * INVARIANTS (checked by hf_store_check):
+ * INVARIANTS (checked by hf_store_check, store_check.c):
  *  1. For every event, bit s of free_bits is set iff seat s < seats_count has no owner; bits past
- *     seats_count are clear; free_count = popcount(free_bits) and block_free[b] = popcount of block
- * b.
+ *     seats_count are clear; free_count = popcount(free_bits); block_free[b] = popcount of block b.
  *  2. A chunk of seats has an owner array (chunk_index != 0) iff chunk_used > 0, and chunk_used is
- * the number of its seats with an owner.
+ *     the number of its seats with an owner.
  *  3. A seat's owner is a record in state HELD or BOOKED of the same event that lists the seat;
- * every seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked twice.
+ *     every seat of a HELD or BOOKED record is owned by it. So no seat is ever held or booked
+ * twice.
  *  4. held_count / booked_count of an event = seats owned by its HELD / BOOKED records; the holds /
  *     bookings counts = its HELD / BOOKED records. Store totals are the sums over events.
- *  5. Every used record is in record_table under (event_index, id), exactly once, ids unique per
- * event.
+ *  5. Every used record is in record_table under (event_index, id), exactly once; ids are unique
+ *     per event.
  *  6. A record is in the wheel iff it is HELD (wheel_ms = deadline_ms) or a tombstone
- *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO
- * list.
- *  7. For events with a user limit, users[] holds each user's held + booked seats (entries > 0
- * only).
- *  8. A HELD record's deadline <= created + lifetime; wheel slot lower bounds <= their entries'
- * times.
+ *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO.
+ *  7. For events with a user limit, users[] has one entry per (event, user) owning seats, and its
+ *     seats_count is exactly the seats of that user's HELD and BOOKED records (entries > 0 only).
+ *  8. A HELD record's deadline <= created + lifetime; a wheel slot's lower bound <= its entries'
+ *     times.
  *
  * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to
  * now_ms (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due
@@ -41,23 +43,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define WORD_BITS		 64u
-#define CHUNK_WORDS		 (HF_STORE_CHUNK_SEATS / WORD_BITS)
-#define BLOCK_WORDS		 (HF_STORE_BLOCK_SEATS / WORD_BITS)
-#define EVENT_VALUE_SIZE	 17u
-#define RECORD_VALUE_HEADER_SIZE 44u
-#define RECORD_KEY_SIZE		 17u
-#define EVENT_KEY_SIZE		 9u
-
-HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_VALUE_SIZE_MAX,
-		 "a record value fits the change list's value slot");
-HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits");
 HF_STATIC_ASSERT(HF_HOLD_SEATS_MAX <= 255u, "seats_count fits a u8");
 HF_STATIC_ASSERT(HF_EVENT_SEATS_MAX <= UINT32_MAX / 2, "seat indexes fit a u32");
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Small helpers */
+/* ---- Small helpers ---- */
 
 static uint32_t div_ceil32(uint32_t a, uint32_t b)
 {
@@ -79,9 +68,10 @@ static size_t align8(size_t n)
 }
 
 /* Reserves zeroed address space for a pool; pages become resident only when touched. Pools are
- * touched in order (records, the arena) or at random (hash tables), and a 4 KiB page fault per dozen
- * records was the largest single cost of a HOLD on a fresh store, so large pools ask for transparent
- * huge pages: one fault per 2 MiB. Where THP is off the advice is ignored and nothing changes. */
+ * touched in order (records, the arena) or at random (hash tables), and a 4 KiB page fault per
+ * dozen records was the largest single cost of a HOLD on a fresh store, so large pools ask for
+ * transparent huge pages: one fault per 2 MiB. Where THP is off the advice is ignored and nothing
+ * changes. */
 static void *reserve(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -104,177 +94,9 @@ static uint64_t mix64(uint64_t h, uint64_t v)
 	return hf_hash64(h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2)));
 }
 
-static uint32_t record_index(const struct hf_store *store, const struct record *rec)
-{
-	return (uint32_t)(rec - store->records);
-}
+/* ---- Event table: id -> index ---- */
 
-static struct record *record_at(struct hf_store *store, uint32_t index_1)
-{
-	HF_ASSERT(index_1 != RECORD_NONE && index_1 <= store->cfg.records_max);
-	return &store->records[index_1 - 1];
-}
-
-static int record_is_tombstone(const struct record *rec)
-{
-	return rec->state == RECORD_EXPIRED || rec->state == RECORD_RELEASED ||
-	       rec->state == RECORD_CANCELLED;
-}
-
-static uint64_t lifetime_ms(const struct event *ev)
-{
-	return (uint64_t)ev->lifetime_s * 1000u;
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* The change list */
-
-int hf_changes_init(struct hf_changes *changes, uint32_t capacity)
-{
-	memset(changes, 0, sizeof(*changes));
-	if (capacity == 0 || capacity > UINT32_MAX / HF_RECORD_VALUE_SIZE_MAX)
-		return -EINVAL;
-	changes->items = calloc(capacity, sizeof(*changes->items));
-	changes->values = malloc((size_t)capacity * HF_RECORD_VALUE_SIZE_MAX);
-	if (!changes->items || !changes->values) {
-		free(changes->items);
-		free(changes->values);
-		memset(changes, 0, sizeof(*changes));
-		return -ENOMEM;
-	}
-	changes->capacity = capacity;
-	changes->values_capacity = capacity * HF_RECORD_VALUE_SIZE_MAX;
-	return 0;
-}
-
-void hf_changes_deinit(struct hf_changes *changes)
-{
-	free(changes->items);
-	free(changes->values);
-	memset(changes, 0, sizeof(*changes));
-}
-
-void hf_changes_reset(struct hf_changes *changes)
-{
-	changes->count = 0;
-	changes->values_size = 0;
-}
-
-/* How many more changes (each at most one full value) surely fit. */
-static uint32_t changes_room(const struct hf_changes *changes)
-{
-	HF_ASSERT(changes->count <= changes->capacity);
-	HF_ASSERT(changes->values_size <= changes->values_capacity);
-	uint32_t items = changes->capacity - changes->count;
-	uint32_t values =
-	    (changes->values_capacity - changes->values_size) / HF_RECORD_VALUE_SIZE_MAX;
-	return items < values ? items : values;
-}
-
-int hf_changes_has_room(const struct hf_changes *changes)
-{
-	return changes_room(changes) >= HF_OP_CHANGES_MAX;
-}
-
-static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
-				       uint8_t key_size)
-{
-	HF_ASSERT(changes_room(changes) >= 1);
-	HF_ASSERT(key_size >= 1 && key_size <= HF_RECORD_KEY_SIZE_MAX);
-	struct hf_change *c = &changes->items[changes->count++];
-	c->kind = kind;
-	c->key_size = key_size;
-	c->value_size = 0;
-	c->value_offset = changes->values_size;
-	memcpy(c->key, key, key_size);
-	return c;
-}
-
-static void event_key(uint8_t *key, uint64_t event_id)
-{
-	hf_put_be64(key, event_id);
-	key[8] = 'E';
-}
-
-static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
-{
-	hf_put_be64(key, event_id);
-	key[8] = 'R';
-	hf_put_be64(key + 9, id);
-}
-
-/* Event value (version 1), little-endian:
- *  off size field
- *    0    1 version (1)
- *    1    4 seats_count
- *    5    4 row_width
- *    9    4 user_limit
- *   13    4 hold_lifetime_max_s (effective) */
-static void change_put_event(struct hf_changes *changes, const struct event *ev)
-{
-	uint8_t key[EVENT_KEY_SIZE];
-	event_key(key, ev->id);
-	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint8_t *v = changes->values + c->value_offset;
-	v[0] = HF_STORE_RECORD_VERSION;
-	hf_put_le32(v + 1, ev->seats_count);
-	hf_put_le32(v + 5, ev->row_width);
-	hf_put_le32(v + 9, ev->user_limit);
-	hf_put_le32(v + 13, ev->lifetime_s);
-	c->value_size = EVENT_VALUE_SIZE;
-	changes->values_size += EVENT_VALUE_SIZE;
-}
-
-/* Record value (version 1), little-endian:
- *  off size field
- *    0    1 version (1)
- *    1    1 state: 1 HELD, 2 BOOKED, 3 EXPIRED, 4 RELEASED, 5 CANCELLED
- *    2    1 mode (enum hf_hold_mode)
- *    3    1 seats_count n, 1 .. 64
- *    4    8 user_id
- *   12    8 created_ms
- *   20    8 deadline_ms
- *   28    8 ended_ms (0 unless a tombstone)
- *   36    8 fingerprint
- *   44  4*n seats (u32 each; explicit: request order, best: ascending) */
-static void change_put_record(struct hf_store *store, struct hf_changes *changes,
-			      const struct record *rec)
-{
-	uint8_t key[RECORD_KEY_SIZE];
-	record_key(key, store->events[rec->event_index].id, rec->id);
-	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint8_t *v = changes->values + c->value_offset;
-	v[0] = HF_STORE_RECORD_VERSION;
-	v[1] = rec->state;
-	v[2] = rec->mode;
-	v[3] = rec->seats_count;
-	hf_put_le64(v + 4, rec->user_id);
-	hf_put_le64(v + 12, rec->created_ms);
-	hf_put_le64(v + 20, rec->deadline_ms);
-	hf_put_le64(v + 28, rec->ended_ms);
-	hf_put_le64(v + 36, rec->fingerprint);
-	for (uint32_t i = 0; i < rec->seats_count; i++)
-		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, rec->seats[i]);
-	uint16_t size = (uint16_t)(RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
-	c->value_size = size;
-	changes->values_size += size;
-	HF_ASSERT(changes->values_size <= changes->values_capacity);
-}
-
-static void change_del_record(struct hf_store *store, struct hf_changes *changes,
-			      const struct record *rec)
-{
-	uint8_t key[RECORD_KEY_SIZE];
-	record_key(key, store->events[rec->event_index].id, rec->id);
-	change_append(changes, HF_CHANGE_DEL, key, sizeof(key));
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Event table: id -> index */
-
-static uint32_t event_find(const struct hf_store *store, uint64_t id)
+uint32_t store_event_find(const struct hf_store *store, uint64_t id)
 {
 	uint32_t mask = store->event_table_mask;
 	for (uint32_t i = (uint32_t)hf_hash64(id) & mask, n = 0; n <= mask;
@@ -297,87 +119,7 @@ static void event_table_insert(struct hf_store *store, uint32_t index_1)
 	store->event_table[i] = index_1;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Record table: (event_index, id) -> record index + 1. Linear probing, backward-shift deletion.
- * A slot is (32 bits of the key's hash) << 32 | record index + 1, 0 when empty. Keeping the hash in
- * the slot means a probe past another id never loads that record (profiles of HOLD showed those
- * record loads, one cache miss each, as the largest cost of the lookup), and the home of an entry
- * moved by a deletion comes from the slot itself. The mask is below 2^32, so home = hash & mask. */
-
-static uint32_t record_hash(uint32_t event_index, uint64_t id)
-{
-	return (uint32_t)hf_hash64(id ^ ((uint64_t)event_index << 40) ^ 0x5bd1e995u);
-}
-
-static uint32_t slot_index(uint64_t slot)
-{
-	return (uint32_t)slot;
-}
-
-static uint32_t slot_hash(uint64_t slot)
-{
-	return (uint32_t)(slot >> 32);
-}
-
-static uint32_t record_find(const struct hf_store *store, uint32_t event_index, uint64_t id)
-{
-	uint32_t mask = store->record_table_mask;
-	uint32_t hash = record_hash(event_index, id);
-	uint32_t i = hash & mask;
-	for (uint32_t n = 0; n <= mask; i = (i + 1) & mask, n++) {
-		uint64_t slot = store->record_table[i];
-		uint32_t r = slot_index(slot);
-		if (r == 0)
-			return 0;
-		if (slot_hash(slot) != hash)
-			continue;
-		const struct record *rec = &store->records[r - 1];
-		if (rec->id == id && rec->event_index == event_index)
-			return r;
-	}
-	return 0;
-}
-
-static void record_table_insert(struct hf_store *store, uint32_t index_1)
-{
-	const struct record *rec = &store->records[index_1 - 1];
-	uint32_t mask = store->record_table_mask;
-	uint32_t hash = record_hash(rec->event_index, rec->id);
-	uint32_t i = hash & mask;
-	for (uint32_t n = 0; store->record_table[i] != 0; i = (i + 1) & mask, n++)
-		HF_ASSERT(n <= mask);
-	store->record_table[i] = (uint64_t)hash << 32 | index_1;
-}
-
-static void record_table_remove(struct hf_store *store, uint32_t index_1)
-{
-	const struct record *rec = &store->records[index_1 - 1];
-	uint32_t mask = store->record_table_mask;
-	uint32_t i = record_hash(rec->event_index, rec->id) & mask;
-	for (uint32_t n = 0; slot_index(store->record_table[i]) != index_1; i = (i + 1) & mask, n++) {
-		HF_ASSERT(n <= mask);
-		HF_ASSERT(store->record_table[i] != 0);
-	}
-	store->record_table[i] = 0;
-	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-		uint64_t slot = store->record_table[j];
-		if (slot == 0)
-			break;
-		uint32_t home = slot_hash(slot) & mask;
-		/* Move the entry back into the hole when the hole lies between its home and where it
-		 * sits. */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			store->record_table[i] = slot;
-			store->record_table[j] = 0;
-			i = j;
-		}
-	}
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Per (event, user) seat totals */
+/* ---- Per (event, user) seat totals ---- */
 
 static uint32_t user_home(const struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
@@ -385,18 +127,24 @@ static uint32_t user_home(const struct hf_store *store, uint32_t event_index, ui
 	       store->users_mask;
 }
 
-static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
+uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	uint32_t mask = store->users_mask;
 	uint32_t i = user_home(store, event_index, user_id);
 	for (uint32_t n = 0; n <= mask; i = (i + 1) & mask, n++) {
-		struct user_entry *u = &store->users[i];
+		const struct user_entry *u = &store->users[i];
 		if (u->event_index_1 == 0)
-			return NULL;
+			return UINT32_MAX;
 		if (u->user_id == user_id && u->event_index_1 == event_index + 1)
-			return u;
+			return i;
 	}
-	return NULL;
+	return UINT32_MAX;
+}
+
+static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
+{
+	uint32_t i = store_user_slot(store, event_index, user_id);
+	return i == UINT32_MAX ? NULL : &store->users[i];
 }
 
 static uint32_t user_seats(struct hf_store *store, uint32_t event_index, uint64_t user_id)
@@ -405,7 +153,7 @@ static uint32_t user_seats(struct hf_store *store, uint32_t event_index, uint64_
 	return u ? u->seats_count : 0;
 }
 
-static void user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
 {
 	struct user_entry *u = user_find(store, event_index, user_id);
 	if (u) {
@@ -445,9 +193,7 @@ static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user
 	}
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Seats: the free bitmap, block counts and lazily allocated owner chunks */
+/* ---- Seats: the free bitmap, block counts and lazily allocated owner chunks ---- */
 
 static uint32_t *chunk_entries(struct hf_store *store, uint32_t chunk_1)
 {
@@ -482,21 +228,7 @@ static void chunk_free(struct hf_store *store, uint32_t chunk_1)
 	store->chunks_used--;
 }
 
-static int seat_is_free(const struct event *ev, uint32_t seat)
-{
-	return (int)((ev->free_bits[seat / WORD_BITS] >> (seat % WORD_BITS)) & 1u);
-}
-
-/* Record index + 1 owning seat, or RECORD_NONE. */
-static uint32_t seat_owner(const struct hf_store *store, const struct event *ev, uint32_t seat)
-{
-	uint32_t c = ev->chunk_index[seat / HF_STORE_CHUNK_SEATS];
-	if (c == 0)
-		return RECORD_NONE;
-	return store->chunks[(size_t)(c - 1) * HF_STORE_CHUNK_SEATS + seat % HF_STORE_CHUNK_SEATS];
-}
-
-static void seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1)
+void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1)
 {
 	HF_ASSERT(seat < ev->seats_count && seat_is_free(ev, seat));
 	ev->free_bits[seat / WORD_BITS] &= ~(1ull << (seat % WORD_BITS));
@@ -528,7 +260,7 @@ static void seat_give_back(struct hf_store *store, struct event *ev, uint32_t se
 }
 
 /* Gives a HELD or BOOKED record's seats back and updates every count it was part of. */
-static void record_seats_free(struct hf_store *store, struct record *rec)
+void store_record_seats_free(struct hf_store *store, struct record *rec)
 {
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t owner_1 = record_index(store, rec) + 1;
@@ -555,316 +287,7 @@ static void record_seats_free(struct hf_store *store, struct record *rec)
 		user_sub(store, rec->event_index, rec->user_id, n);
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* The hashed timer wheel */
-
-static uint32_t wheel_slot_of(const struct hf_store *store, uint64_t at_ms)
-{
-	uint64_t tick = at_ms / HF_STORE_WHEEL_TICK_MS;
-	/* A time behind the cursor (the clock stepped back) goes to the cursor's slot: it is then
-	 * examined at the next run instead of a whole rotation later. */
-	if (tick < store->wheel_cursor_tick)
-		tick = store->wheel_cursor_tick;
-	return (uint32_t)(tick % HF_STORE_WHEEL_SLOTS);
-}
-
-static void wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms)
-{
-	HF_ASSERT(!rec->in_wheel);
-	uint32_t slot = wheel_slot_of(store, at_ms);
-	uint32_t self = record_index(store, rec) + 1;
-	rec->wheel_ms = at_ms;
-	rec->wheel_slot = slot;
-	rec->wheel_prev = RECORD_NONE;
-	rec->wheel_next = store->wheel_head[slot];
-	if (rec->wheel_next != RECORD_NONE)
-		record_at(store, rec->wheel_next)->wheel_prev = self;
-	else
-		store->wheel_min_ms[slot] = UINT64_MAX;
-	store->wheel_head[slot] = self;
-	if (at_ms < store->wheel_min_ms[slot])
-		store->wheel_min_ms[slot] = at_ms;
-	store->wheel_nonempty[slot / 64] |= 1ull << (slot % 64);
-	rec->in_wheel = 1;
-	store->wheel_count++;
-}
-
-static void wheel_cancel(struct hf_store *store, struct record *rec)
-{
-	HF_ASSERT(rec->in_wheel);
-	uint32_t slot = rec->wheel_slot;
-	HF_ASSERT(slot < HF_STORE_WHEEL_SLOTS);
-	if (rec->wheel_prev != RECORD_NONE) {
-		record_at(store, rec->wheel_prev)->wheel_next = rec->wheel_next;
-	} else {
-		HF_ASSERT(store->wheel_head[slot] == record_index(store, rec) + 1);
-		store->wheel_head[slot] = rec->wheel_next;
-		if (rec->wheel_next == RECORD_NONE)
-			store->wheel_nonempty[slot / 64] &= ~(1ull << (slot % 64));
-	}
-	if (rec->wheel_next != RECORD_NONE)
-		record_at(store, rec->wheel_next)->wheel_prev = rec->wheel_prev;
-	rec->wheel_prev = rec->wheel_next = RECORD_NONE;
-	rec->in_wheel = 0;
-	HF_ASSERT(store->wheel_count > 0);
-	store->wheel_count--;
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Records: pool, tombstone FIFO, transitions */
-
-static void tomb_push(struct hf_store *store, struct record *rec)
-{
-	uint32_t self = record_index(store, rec) + 1;
-	rec->tomb_next = RECORD_NONE;
-	rec->tomb_prev = store->tomb_tail;
-	if (store->tomb_tail != RECORD_NONE)
-		record_at(store, store->tomb_tail)->tomb_next = self;
-	else
-		store->tomb_head = self;
-	store->tomb_tail = self;
-	store->tombstones_total++;
-}
-
-static void tomb_unlink(struct hf_store *store, struct record *rec)
-{
-	if (rec->tomb_prev != RECORD_NONE)
-		record_at(store, rec->tomb_prev)->tomb_next = rec->tomb_next;
-	else
-		store->tomb_head = rec->tomb_next;
-	if (rec->tomb_next != RECORD_NONE)
-		record_at(store, rec->tomb_next)->tomb_prev = rec->tomb_prev;
-	else
-		store->tomb_tail = rec->tomb_prev;
-	rec->tomb_prev = rec->tomb_next = RECORD_NONE;
-	HF_ASSERT(store->tombstones_total > 0);
-	store->tombstones_total--;
-}
-
-/* Moves a HELD or BOOKED record to a tombstone state ending at ended_ms. */
-static void record_end(struct hf_store *store, struct record *rec, uint8_t state, uint64_t ended_ms)
-{
-	HF_ASSERT(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
-	if (rec->in_wheel)
-		wheel_cancel(store, rec);
-	record_seats_free(store, rec);
-	rec->state = state;
-	rec->ended_ms = ended_ms;
-	tomb_push(store, rec);
-	wheel_arm(store, rec, ended_ms + store->cfg.tombstone_ttl_ms);
-}
-
-/* HELD -> EXPIRED at its deadline; appends the record. */
-static void hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes)
-{
-	HF_ASSERT(rec->state == RECORD_HELD);
-	record_end(store, rec, RECORD_EXPIRED, rec->deadline_ms);
-	store->holds_expired_total++;
-	change_put_record(store, changes, rec);
-}
-
-/* Drops a record entirely (its id is forgotten). */
-static void record_release_slot(struct hf_store *store, struct record *rec)
-{
-	HF_ASSERT(rec->state != RECORD_FREE);
-	if (rec->in_wheel)
-		wheel_cancel(store, rec);
-	if (record_is_tombstone(rec))
-		tomb_unlink(store, rec);
-	record_table_remove(store, record_index(store, rec) + 1);
-	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats));
-	rec->state = RECORD_FREE;
-	rec->wheel_next = store->record_free_head;
-	store->record_free_head = record_index(store, rec) + 1;
-	HF_ASSERT(store->records_used > 0);
-	store->records_used--;
-}
-
-/* Tombstone -> (none); appends the DEL. */
-static void record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes)
-{
-	HF_ASSERT(record_is_tombstone(rec));
-	change_del_record(store, changes, rec);
-	record_release_slot(store, rec);
-}
-
-/* A free record for a new id, evicting the oldest tombstone (with its DEL) when the pool is full.
- * NULL when every record is a live hold or booking. */
-static struct record *record_acquire(struct hf_store *store, struct hf_changes *changes)
-{
-	if (store->record_free_head == RECORD_NONE &&
-	    store->records_high == store->cfg.records_max) {
-		if (store->tomb_head == RECORD_NONE)
-			return NULL;
-		record_forget(store, record_at(store, store->tomb_head), changes);
-	}
-	struct record *rec;
-	if (store->record_free_head != RECORD_NONE) {
-		rec = record_at(store, store->record_free_head);
-		store->record_free_head = rec->wheel_next;
-	} else {
-		rec = &store->records[store->records_high++];
-	}
-	HF_ASSERT(rec->state == RECORD_FREE);
-	rec->wheel_next = RECORD_NONE;
-	store->records_used++;
-	return rec;
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Checks after mutations (builds with HF_STORE_CHECKS)
- *
- * hf_store_check is O(capacity): it walks the user table (2 x records_max slots), every record handed
- * out and every seat. For the small stores of the unit and model tests that is cheap after every
- * mutation. A server built with checks and default limits (4M records) would spend tens of ms per op
- * in it, so there it runs once every check_every mutations, which keeps its amortized cost near one
- * op's. check_every is 1 for stores of up to 16K records. */
-#ifdef HF_STORE_CHECKS
-static void check_after_mutation(struct hf_store *store)
-{
-	uint64_t capacity = (uint64_t)store->users_mask + 1u + store->cfg.records_max;
-	uint64_t check_every = 1u + capacity / (64u * 1024u);
-	if (++store->mutations_unchecked < check_every)
-		return;
-	store->mutations_unchecked = 0;
-	hf_store_check(store);
-}
-#endif
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Running the wheel */
-
-struct wheel_budget {
-	uint32_t holds_left;  /* holds that may still expire */
-	uint32_t tombs_left;  /* tombstones that may still be forgotten */
-	uint32_t room_keep;   /* changes to leave free in the list */
-	uint32_t holds_fired; /* holds expired */
-};
-
-/* Fires one due entry when the budget allows. Returns 1 when fired. */
-static int wheel_fire(struct hf_store *store, struct record *rec, struct wheel_budget *b,
-		      struct hf_changes *changes)
-{
-	if (changes_room(changes) <= b->room_keep)
-		return 0;
-	if (rec->state == RECORD_HELD) {
-		if (b->holds_left == 0)
-			return 0;
-		b->holds_left--;
-		b->holds_fired++;
-		hold_expire(store, rec, changes);
-		return 1;
-	}
-	if (b->tombs_left == 0)
-		return 0;
-	b->tombs_left--;
-	record_forget(store, rec, changes);
-	return 1;
-}
-
-/* Fires the entries of one slot that are due at now_ms. Returns 1 when none due is left. Stops at
- * the first due entry the budget cannot fire, so a call costs the entries it fires plus the ones
- * not due before that point, even when a whole burst of holds shares one slot. */
-static int wheel_run_slot(struct hf_store *store, uint32_t slot, uint64_t now_ms,
-			  struct wheel_budget *b, struct hf_changes *changes)
-{
-	if (store->wheel_min_ms[slot] > now_ms || store->wheel_head[slot] == RECORD_NONE)
-		return 1;
-	uint32_t bound = store->cfg.records_max; /* a slot holds at most every record */
-	for (uint32_t r = store->wheel_head[slot], n = 0; r != RECORD_NONE; n++) {
-		HF_ASSERT(n < bound);
-		struct record *rec = record_at(store, r);
-		/* Firing may re-arm rec (a hold becoming a tombstone) at the head of this very
-		 * slot, behind the walk: it is then left for the next run. */
-		r = rec->wheel_next;
-		if (rec->wheel_ms <= now_ms && !wheel_fire(store, rec, b, changes)) {
-			/* Out of budget: the slot's bound stays a valid lower bound (entries were
-			 * only removed, and arms lower it themselves). */
-			return 0;
-		}
-	}
-	/* Recompute the slot's bound exactly over what is left (including entries armed above). */
-	uint64_t min_ms = UINT64_MAX;
-	for (uint32_t r = store->wheel_head[slot], n = 0; r != RECORD_NONE; n++) {
-		HF_ASSERT(n < bound);
-		const struct record *rec = record_at(store, r);
-		if (rec->wheel_ms < min_ms)
-			min_ms = rec->wheel_ms;
-		r = rec->wheel_next;
-	}
-	store->wheel_min_ms[slot] = min_ms;
-	return 1;
-}
-
-/* Expires due holds and forgets due tombstones up to now_ms within the budget. Returns 1 when
- * nothing due is left. At most HF_STORE_WHEEL_SLOTS slots are examined per call. */
-static int wheel_run(struct hf_store *store, uint64_t now_ms, struct wheel_budget *b,
-		     struct hf_changes *changes)
-{
-	uint64_t now_tick = now_ms / HF_STORE_WHEEL_TICK_MS;
-	if (store->wheel_count == 0) {
-		if (now_tick > store->wheel_cursor_tick)
-			store->wheel_cursor_tick = now_tick;
-		return 1;
-	}
-	if (now_tick < store->wheel_cursor_tick) {
-		/* The clock stepped back: only the cursor's slot can hold due entries. */
-		return wheel_run_slot(store,
-				      (uint32_t)(store->wheel_cursor_tick % HF_STORE_WHEEL_SLOTS),
-				      now_ms, b, changes);
-	}
-	uint64_t steps = now_tick - store->wheel_cursor_tick + 1;
-	if (steps > HF_STORE_WHEEL_SLOTS)
-		steps = HF_STORE_WHEEL_SLOTS;
-	for (uint64_t i = 0; i < steps; i++) {
-		uint32_t slot = (uint32_t)((store->wheel_cursor_tick + i) % HF_STORE_WHEEL_SLOTS);
-		if (!(store->wheel_nonempty[slot / 64] >> (slot % 64) & 1u))
-			continue;
-		if (!wheel_run_slot(store, slot, now_ms, b, changes)) {
-			/* Every slot before this one is done. */
-			store->wheel_cursor_tick += i;
-			return 0;
-		}
-	}
-	store->wheel_cursor_tick = now_tick;
-	return 1;
-}
-
-uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
-		       struct hf_changes *changes)
-{
-	struct wheel_budget b = {.holds_left = limit, .tombs_left = limit, .room_keep = 0};
-	wheel_run(store, now_ms, &b, changes);
-#ifdef HF_STORE_CHECKS
-	if (b.holds_fired > 0 || changes->count > 0)
-		check_after_mutation(store);
-#endif
-	return b.holds_fired;
-}
-
-uint64_t hf_store_next_deadline_ms(const struct hf_store *store)
-{
-	uint64_t best = UINT64_MAX;
-	if (store->wheel_count == 0)
-		return best;
-	for (uint32_t w = 0; w < HF_STORE_WHEEL_SLOTS / 64; w++) {
-		for (uint64_t bits = store->wheel_nonempty[w]; bits != 0; bits &= bits - 1) {
-			uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(bits);
-			if (store->wheel_min_ms[slot] < best)
-				best = store->wheel_min_ms[slot];
-		}
-	}
-	HF_ASSERT(best != UINT64_MAX);
-	return best;
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Create / destroy */
+/* ---- Create / destroy ---- */
 
 void hf_store_config_default(struct hf_store_config *cfg)
 {
@@ -932,7 +355,8 @@ void hf_store_destroy(struct hf_store *store)
 	if (!store)
 		return;
 	unreserve(store->arena, store->arena_size);
-	unreserve(store->chunks, (size_t)store->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
+	unreserve(store->chunks,
+		  (size_t)store->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
 	free(store->events);
 	free(store->event_table);
 	unreserve(store->records, (size_t)store->cfg.records_max * sizeof(*store->records));
@@ -953,8 +377,8 @@ static void *arena_take(struct hf_store *store, size_t size)
 }
 
 /* Adds an event (parameters already validated). Returns its index. */
-static uint32_t event_add(struct hf_store *store, uint64_t id, uint32_t seats_count,
-			  uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s)
+uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_count,
+			 uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s)
 {
 	HF_ASSERT(store->events_count < store->cfg.events_max);
 	HF_ASSERT(store->seats_total + seats_count <= store->cfg.seats_max);
@@ -989,9 +413,7 @@ static uint32_t event_add(struct hf_store *store, uint64_t id, uint32_t seats_co
 	return index;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Operations */
+/* ---- Operations ---- */
 
 static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
 {
@@ -1008,7 +430,7 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 		return fail(rep, HF_ERR_INVALID, 0);
 	uint32_t lifetime_s =
 	    r->hold_lifetime_max_s ? r->hold_lifetime_max_s : HF_HOLD_LIFETIME_DEFAULT_S;
-	uint32_t e = event_find(store, r->event_id);
+	uint32_t e = store_event_find(store, r->event_id);
 	if (e != 0) {
 		const struct event *ev = &store->events[e - 1];
 		if (ev->seats_count == r->seats_count && ev->row_width == r->row_width &&
@@ -1019,9 +441,9 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 	if (store->events_count >= store->cfg.events_max ||
 	    store->seats_total + r->seats_count > store->cfg.seats_max)
 		return fail(rep, HF_ERR_CAPACITY, 0);
-	uint32_t index =
-	    event_add(store, r->event_id, r->seats_count, r->row_width, r->user_limit, lifetime_s);
-	change_put_event(changes, &store->events[index]);
+	uint32_t index = store_event_add(store, r->event_id, r->seats_count, r->row_width,
+					 r->user_limit, lifetime_s);
+	store_change_put_event(changes, &store->events[index]);
 	return HF_OK;
 }
 
@@ -1080,9 +502,9 @@ static uint32_t record_settle(struct hf_store *store, uint32_t r, uint64_t now_m
 		return r;
 	struct record *rec = record_at(store, r);
 	if (rec->state == RECORD_HELD && rec->deadline_ms <= now_ms)
-		hold_expire(store, rec, changes);
+		store_hold_expire(store, rec, changes);
 	if (record_is_tombstone(rec) && rec->wheel_ms <= now_ms) {
-		record_forget(store, rec, changes);
+		store_record_forget(store, rec, changes);
 		return RECORD_NONE;
 	}
 	return r;
@@ -1146,7 +568,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	    r->seats_count > HF_HOLD_SEATS_MAX ||
 	    (r->mode != HF_HOLD_EXPLICIT && r->mode != HF_HOLD_BEST))
 		return fail(rep, HF_ERR_INVALID, 0);
-	uint32_t e = event_find(store, r->event_id);
+	uint32_t e = store_event_find(store, r->event_id);
 	if (e == 0)
 		return fail(rep, HF_NO_EVENT, 0);
 	uint32_t ei = e - 1;
@@ -1155,7 +577,8 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 		return fail(rep, HF_ERR_INVALID, 0);
 
 	uint64_t fp = hold_fingerprint(r);
-	uint32_t old = record_settle(store, record_find(store, ei, r->hold_id), now_ms, changes);
+	uint32_t old =
+	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
 	if (old != RECORD_NONE) {
 		const struct record *rec = record_at(store, old);
 		if (!hold_same_request(rec, r, fp))
@@ -1199,7 +622,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 			if (owner->state == RECORD_HELD && owner->deadline_ms <= now_ms) {
 				if (changes_room(changes) <= HF_OP_CHANGES_MAX)
 					return fail(rep, HF_BUSY, 0);
-				hold_expire(store, owner, changes);
+				store_hold_expire(store, owner, changes);
 				continue;
 			}
 			return fail(rep, HF_SEAT_TAKEN, s);
@@ -1217,7 +640,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 		if ((uint64_t)have + n > ev->user_limit)
 			return fail(rep, HF_USER_LIMIT, have);
 	}
-	struct record *rec = record_acquire(store, changes);
+	struct record *rec = store_record_acquire(store, changes);
 	if (!rec)
 		return fail(rep, HF_ERR_CAPACITY, 0);
 
@@ -1234,9 +657,9 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	rec->seats_count = (uint8_t)n;
 	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
 	uint32_t self = record_index(store, rec) + 1;
-	record_table_insert(store, self);
+	store_record_table_insert(store, self);
 	for (uint32_t i = 0; i < n; i++)
-		seat_take(store, ev, seats[i], self);
+		store_seat_take(store, ev, seats[i], self);
 	ev->free_count -= n;
 	ev->held_count += n;
 	ev->holds_count++;
@@ -1244,9 +667,9 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	store->held_total += n;
 	store->holds_total++;
 	if (ev->user_limit != 0)
-		user_add(store, ei, r->user_id, n);
-	wheel_arm(store, rec, rec->deadline_ms);
-	change_put_record(store, changes, rec);
+		store_user_add(store, ei, r->user_id, n);
+	store_wheel_arm(store, rec, rec->deadline_ms);
+	store_change_put_record(store, changes, rec);
 	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
 	return HF_OK;
 }
@@ -1259,10 +682,10 @@ static enum hf_status find_named(struct hf_store *store, uint64_t event_id, uint
 	*rec_out = NULL;
 	if (event_id == 0 || id == 0)
 		return fail(rep, HF_ERR_INVALID, 0);
-	uint32_t e = event_find(store, event_id);
+	uint32_t e = store_event_find(store, event_id);
 	if (e == 0)
 		return fail(rep, HF_NO_EVENT, 0);
-	uint32_t r = record_settle(store, record_find(store, e - 1, id), now_ms, changes);
+	uint32_t r = record_settle(store, store_record_find(store, e - 1, id), now_ms, changes);
 	if (r != RECORD_NONE)
 		*rec_out = record_at(store, r);
 	return HF_OK;
@@ -1298,10 +721,10 @@ static enum hf_status op_extend(struct hf_store *store, const struct hf_req_exte
 	if (deadline_ms > cap_ms)
 		deadline_ms = cap_ms;
 	HF_ASSERT(deadline_ms > now_ms); /* the hold is live: now < deadline <= cap */
-	wheel_cancel(store, rec);
+	store_wheel_cancel(store, rec);
 	rec->deadline_ms = deadline_ms;
-	wheel_arm(store, rec, deadline_ms);
-	change_put_record(store, changes, rec);
+	store_wheel_arm(store, rec, deadline_ms);
+	store_change_put_record(store, changes, rec);
 	rep->extend.deadline_ms = deadline_ms;
 	return HF_OK;
 }
@@ -1332,7 +755,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	}
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t n = rec->seats_count;
-	wheel_cancel(store, rec);
+	store_wheel_cancel(store, rec);
 	rec->state = RECORD_BOOKED;
 	HF_ASSERT(ev->held_count >= n && ev->holds_count > 0);
 	ev->held_count -= n;
@@ -1343,7 +766,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	store->holds_total--;
 	store->booked_total += n;
 	store->bookings_total++;
-	change_put_record(store, changes, rec);
+	store_change_put_record(store, changes, rec);
 	fill_hold_reply(rec, &rep->confirm, 0);
 	return HF_OK;
 }
@@ -1371,8 +794,8 @@ static enum hf_status op_release(struct hf_store *store, const struct hf_req_hol
 	default:
 		HF_PANIC("record in state %u", rec->state);
 	}
-	record_end(store, rec, RECORD_RELEASED, now_ms);
-	change_put_record(store, changes, rec);
+	store_record_end(store, rec, RECORD_RELEASED, now_ms);
+	store_change_put_record(store, changes, rec);
 	return HF_OK;
 }
 
@@ -1389,8 +812,8 @@ static enum hf_status op_cancel(struct hf_store *store, const struct hf_req_hold
 		return HF_OK;
 	if (rec->state != RECORD_BOOKED)
 		return fail(rep, HF_NO_BOOKING, 0);
-	record_end(store, rec, RECORD_CANCELLED, now_ms);
-	change_put_record(store, changes, rec);
+	store_record_end(store, rec, RECORD_CANCELLED, now_ms);
+	store_change_put_record(store, changes, rec);
 	return HF_OK;
 }
 
@@ -1414,7 +837,7 @@ static enum hf_status op_avail(struct hf_store *store, const struct hf_req_avail
 		return fail(rep, HF_ERR_INVALID, 0);
 	if (r->count > HF_AVAIL_RANGE_MAX)
 		return fail(rep, HF_ERR_TOO_LARGE, 0);
-	uint32_t e = event_find(store, r->event_id);
+	uint32_t e = store_event_find(store, r->event_id);
 	if (e == 0)
 		return fail(rep, HF_NO_EVENT, 0);
 	const struct event *ev = &store->events[e - 1];
@@ -1447,7 +870,7 @@ static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req
 {
 	if (r->event_id == 0 || r->seats_count == 0 || r->seats_count > HF_SEAT_STATUS_SEATS_MAX)
 		return fail(rep, HF_ERR_INVALID, 0);
-	uint32_t e = event_find(store, r->event_id);
+	uint32_t e = store_event_find(store, r->event_id);
 	if (e == 0)
 		return fail(rep, HF_NO_EVENT, 0);
 	const struct event *ev = &store->events[e - 1];
@@ -1487,7 +910,7 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	/* Time-driven changes first, so that the op sees no hold past its deadline. */
 	struct wheel_budget b = {
 	    .holds_left = UINT32_MAX, .tombs_left = UINT32_MAX, .room_keep = HF_OP_CHANGES_MAX};
-	wheel_run(store, now_ms, &b, changes);
+	store_wheel_run(store, now_ms, &b, changes);
 	uint32_t op_changes_before = changes->count;
 
 	enum hf_status st;
@@ -1496,8 +919,9 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 		st = op_create_event(store, &req->create_event, rep, changes);
 		break;
 	case HF_OP_EVENT_INFO: {
-		uint32_t e =
-		    req->event_info.event_id ? event_find(store, req->event_info.event_id) : 0;
+		uint32_t e = req->event_info.event_id
+				 ? store_event_find(store, req->event_info.event_id)
+				 : 0;
 		if (req->event_info.event_id == 0)
 			st = fail(rep, HF_ERR_INVALID, 0);
 		else if (e == 0)
@@ -1540,155 +964,12 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	(void)changes_before;
 #ifdef HF_STORE_CHECKS
 	if (changes->count != changes_before)
-		check_after_mutation(store);
+		store_check_after_mutation(store);
 #endif
 	return st;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Recovery */
-
-static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint8_t *v, size_t size)
-{
-	if (size != EVENT_VALUE_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
-		return HF_ERR_MALFORMED;
-	uint32_t seats = hf_get_le32(v + 1);
-	uint32_t rw = hf_get_le32(v + 5);
-	uint32_t limit = hf_get_le32(v + 9);
-	uint32_t lifetime_s = hf_get_le32(v + 13);
-	if (seats == 0 || seats > HF_EVENT_SEATS_MAX || rw > seats || lifetime_s == 0 ||
-	    lifetime_s > HF_HOLD_LIFETIME_MAX_S || event_find(store, id) != 0)
-		return HF_ERR_MALFORMED;
-	if (store->events_count >= store->cfg.events_max ||
-	    store->seats_total + seats > store->cfg.seats_max)
-		return HF_ERR_CAPACITY;
-	event_add(store, id, seats, rw, limit, lifetime_s);
-	return HF_OK;
-}
-
-static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uint64_t id,
-				  const uint8_t *v, size_t size, uint64_t now_ms,
-				  struct hf_changes *changes)
-{
-	if (size < RECORD_VALUE_HEADER_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
-		return HF_ERR_MALFORMED;
-	uint8_t state = v[1];
-	uint8_t mode = v[2];
-	uint32_t n = v[3];
-	if (state < RECORD_HELD || state > RECORD_CANCELLED || mode > HF_HOLD_BEST || n == 0 ||
-	    n > HF_HOLD_SEATS_MAX || size != RECORD_VALUE_HEADER_SIZE + 4u * n)
-		return HF_ERR_MALFORMED;
-	uint32_t e = event_find(store, event_id);
-	if (e == 0)
-		return HF_ERR_MALFORMED; /* keys sort the event before its records */
-	uint32_t ei = e - 1;
-	struct event *ev = &store->events[ei];
-	if (record_find(store, ei, id) != 0)
-		return HF_ERR_MALFORMED;
-	uint32_t seats[HF_HOLD_SEATS_MAX];
-	for (uint32_t i = 0; i < n; i++) {
-		seats[i] = hf_get_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i);
-		if (seats[i] >= ev->seats_count)
-			return HF_ERR_MALFORMED;
-		for (uint32_t j = 0; j < i; j++) {
-			if (seats[j] == seats[i])
-				return HF_ERR_MALFORMED;
-		}
-	}
-	uint64_t created_ms = hf_get_le64(v + 12);
-	uint64_t deadline_ms = hf_get_le64(v + 20);
-	uint64_t ended_ms = hf_get_le64(v + 28);
-	/* Times far past any wall clock would overflow deadline and forget-time sums. */
-	if (created_ms > (1ull << 60) || deadline_ms > (1ull << 60) || ended_ms > (1ull << 60) ||
-	    (state == RECORD_HELD && deadline_ms > created_ms + lifetime_ms(ev)))
-		return HF_ERR_MALFORMED;
-	int expire = state == RECORD_HELD && deadline_ms <= now_ms;
-	if ((state == RECORD_HELD || state == RECORD_BOOKED) && !expire) {
-		for (uint32_t i = 0; i < n; i++) {
-			if (!seat_is_free(ev, seats[i]))
-				return HF_ERR_MALFORMED; /* two records own one seat */
-		}
-	}
-	if (store->record_free_head == RECORD_NONE && store->records_high == store->cfg.records_max)
-		return HF_ERR_CAPACITY;
-	struct record *rec = record_acquire(store, changes);
-	HF_ASSERT(rec);
-	rec->id = id;
-	rec->user_id = hf_get_le64(v + 4);
-	rec->created_ms = created_ms;
-	rec->deadline_ms = deadline_ms;
-	rec->ended_ms = state >= RECORD_EXPIRED ? ended_ms : 0;
-	rec->fingerprint = hf_get_le64(v + 36);
-	rec->event_index = ei;
-	rec->mode = mode;
-	rec->seats_count = (uint8_t)n;
-	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
-	uint32_t self = record_index(store, rec) + 1;
-	record_table_insert(store, self);
-	if (state >= RECORD_EXPIRED || expire) {
-		/* A hold already past its deadline loads as the EXPIRED tombstone it has become and
-		 * claims no seat: a later hold may own them now (its key can sort before this one).
-		 */
-		rec->state = expire ? RECORD_EXPIRED : state;
-		if (expire)
-			rec->ended_ms = deadline_ms;
-		tomb_push(store, rec);
-		wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
-		if (expire) {
-			store->holds_expired_total++;
-			if (changes_room(changes) >= 1)
-				change_put_record(store, changes, rec);
-		}
-		return HF_OK;
-	}
-	/* HELD or BOOKED: take the seats. */
-	rec->state = RECORD_HELD;
-	for (uint32_t i = 0; i < n; i++)
-		seat_take(store, ev, seats[i], self);
-	ev->free_count -= n;
-	ev->held_count += n;
-	ev->holds_count++;
-	store->free_total -= n;
-	store->held_total += n;
-	store->holds_total++;
-	if (ev->user_limit != 0)
-		user_add(store, ei, rec->user_id, n);
-	if (state == RECORD_BOOKED) {
-		rec->state = RECORD_BOOKED;
-		ev->held_count -= n;
-		ev->holds_count--;
-		ev->booked_count += n;
-		ev->bookings_count++;
-		store->held_total -= n;
-		store->holds_total--;
-		store->booked_total += n;
-		store->bookings_total++;
-		return HF_OK;
-	}
-	wheel_arm(store, rec, rec->deadline_ms);
-	return HF_OK;
-}
-
-enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t key_size,
-			     const uint8_t *value, size_t value_size, uint64_t now_ms,
-			     struct hf_changes *changes)
-{
-	enum hf_status st = HF_ERR_MALFORMED;
-	if (key_size == EVENT_KEY_SIZE && key[8] == 'E')
-		st = load_event(store, hf_get_be64(key), value, value_size);
-	else if (key_size == RECORD_KEY_SIZE && key[8] == 'R')
-		st = load_record(store, hf_get_be64(key), hf_get_be64(key + 9), value, value_size,
-				 now_ms, changes);
-#ifdef HF_STORE_CHECKS
-	check_after_mutation(store);
-#endif
-	return st;
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* Inspection */
+/* ---- Inspection ---- */
 
 void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
 {
@@ -1729,184 +1010,4 @@ void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot
 		if (hf_slot_of(store->events[i].id) == slot)
 			fn(store->events[i].id, arg);
 	}
-}
-
-/* ------------------------------------------------------------------------------------------------
- */
-/* The checker */
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (HF_UNLIKELY(!(cond)))                                                          \
-			HF_PANIC("store check failed: %s", #cond);                                 \
-	} while (0)
-
-static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *owned_out)
-{
-	const struct event *ev = &store->events[ei];
-	CHECK(event_find(store, ev->id) == ei + 1);
-	uint64_t free_count = 0;
-	for (uint32_t b = 0; b < ev->blocks_count; b++) {
-		uint64_t block = 0;
-		for (uint32_t w = b * BLOCK_WORDS; w < ev->words_count && w < (b + 1) * BLOCK_WORDS;
-		     w++)
-			block += (uint64_t)__builtin_popcountll(ev->free_bits[w]);
-		CHECK(block == ev->block_free[b]);
-		free_count += block;
-	}
-	CHECK(free_count == ev->free_count);
-	if (ev->seats_count % WORD_BITS != 0)
-		CHECK((ev->free_bits[ev->words_count - 1] >> (ev->seats_count % WORD_BITS)) == 0);
-	uint64_t held = 0, booked = 0;
-	for (uint32_t c = 0; c < ev->chunks_count; c++) {
-		uint32_t used = 0;
-		uint32_t end = (c + 1) * HF_STORE_CHUNK_SEATS;
-		if (end > ev->seats_count)
-			end = ev->seats_count;
-		for (uint32_t s = c * HF_STORE_CHUNK_SEATS; s < end; s++) {
-			uint32_t owner = seat_owner(store, ev, s);
-			CHECK((owner == RECORD_NONE) == seat_is_free(ev, s));
-			if (owner == RECORD_NONE)
-				continue;
-			used++;
-			CHECK(owner <= store->cfg.records_max);
-			const struct record *rec = &store->records[owner - 1];
-			CHECK(rec->event_index == ei);
-			CHECK(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
-			int listed = 0;
-			for (uint32_t i = 0; i < rec->seats_count; i++)
-				listed += rec->seats[i] == s;
-			CHECK(listed == 1);
-			if (rec->state == RECORD_HELD)
-				held++;
-			else
-				booked++;
-		}
-		CHECK(used == ev->chunk_used[c]);
-		CHECK((ev->chunk_index[c] != 0) == (used != 0));
-	}
-	CHECK(held == ev->held_count && booked == ev->booked_count);
-	CHECK(held + booked + free_count == ev->seats_count);
-	*owned_out = held + booked;
-}
-
-void hf_store_check(const struct hf_store *store)
-{
-	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, owned = 0;
-	for (uint32_t ei = 0; ei < store->events_count; ei++) {
-		uint64_t ev_owned;
-		check_event(store, ei, &ev_owned);
-		const struct event *ev = &store->events[ei];
-		seats += ev->seats_count;
-		free_count += ev->free_count;
-		held += ev->held_count;
-		booked += ev->booked_count;
-		owned += ev_owned;
-	}
-	CHECK(seats == store->seats_total && free_count == store->free_total);
-	CHECK(held == store->held_total && booked == store->booked_total);
-	CHECK(store->chunks_used <= store->chunks_high && store->chunks_high <= store->chunks_max);
-	CHECK(store->records_used <= store->records_high &&
-	      store->records_high <= store->cfg.records_max);
-
-	uint32_t used = 0, holds = 0, bookings = 0, tombs = 0, in_wheel = 0, listed_seats = 0;
-	uint32_t *ev_holds = calloc(store->events_count + 1u, sizeof(uint32_t));
-	uint32_t *ev_bookings = calloc(store->events_count + 1u, sizeof(uint32_t));
-	HF_ASSERT(ev_holds && ev_bookings);
-	for (uint32_t i = 0; i < store->records_high; i++) {
-		const struct record *rec = &store->records[i];
-		if (rec->state == RECORD_FREE) {
-			CHECK(!rec->in_wheel);
-			continue;
-		}
-		used++;
-		CHECK(rec->state <= RECORD_CANCELLED);
-		CHECK(rec->id != 0 && rec->event_index < store->events_count);
-		CHECK(record_find(store, rec->event_index, rec->id) == i + 1);
-		CHECK(rec->seats_count >= 1 && rec->seats_count <= HF_HOLD_SEATS_MAX);
-		const struct event *ev = &store->events[rec->event_index];
-		if (rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) {
-			for (uint32_t k = 0; k < rec->seats_count; k++) {
-				CHECK(rec->seats[k] < ev->seats_count);
-				CHECK(seat_owner(store, ev, rec->seats[k]) == i + 1);
-			}
-			listed_seats += rec->seats_count;
-		}
-		if (rec->state == RECORD_HELD) {
-			holds++;
-			ev_holds[rec->event_index]++;
-			CHECK(rec->in_wheel && rec->wheel_ms == rec->deadline_ms);
-			CHECK(rec->deadline_ms <= rec->created_ms + lifetime_ms(ev));
-		} else if (rec->state == RECORD_BOOKED) {
-			bookings++;
-			ev_bookings[rec->event_index]++;
-			CHECK(!rec->in_wheel);
-		} else {
-			tombs++;
-			CHECK(rec->in_wheel &&
-			      rec->wheel_ms == rec->ended_ms + store->cfg.tombstone_ttl_ms);
-		}
-		in_wheel += rec->in_wheel;
-	}
-	for (uint32_t ei = 0; ei < store->events_count; ei++) {
-		CHECK(ev_holds[ei] == store->events[ei].holds_count);
-		CHECK(ev_bookings[ei] == store->events[ei].bookings_count);
-	}
-	free(ev_holds);
-	free(ev_bookings);
-	CHECK(listed_seats == owned);
-	CHECK(used == store->records_used);
-	CHECK(holds == store->holds_total && bookings == store->bookings_total);
-	CHECK(tombs == store->tombstones_total);
-	CHECK(in_wheel == store->wheel_count);
-
-	/* The tombstone FIFO has exactly the tombstones, linked both ways. */
-	uint32_t fifo = 0, prev = RECORD_NONE;
-	for (uint32_t r = store->tomb_head; r != RECORD_NONE; r = store->records[r - 1].tomb_next) {
-		CHECK(fifo++ < store->cfg.records_max);
-		CHECK(record_is_tombstone(&store->records[r - 1]));
-		CHECK(store->records[r - 1].tomb_prev == prev);
-		prev = r;
-	}
-	CHECK(prev == store->tomb_tail && fifo == tombs);
-
-	/* Every wheel entry is in a non-empty slot whose bound is not above it. */
-	uint32_t wheel_seen = 0;
-	for (uint32_t slot = 0; slot < HF_STORE_WHEEL_SLOTS; slot++) {
-		int nonempty = (int)(store->wheel_nonempty[slot / 64] >> (slot % 64) & 1u);
-		CHECK(nonempty == (store->wheel_head[slot] != RECORD_NONE));
-		uint32_t prev_w = RECORD_NONE;
-		for (uint32_t r = store->wheel_head[slot]; r != RECORD_NONE;
-		     r = store->records[r - 1].wheel_next) {
-			const struct record *rec = &store->records[r - 1];
-			CHECK(wheel_seen++ < store->cfg.records_max);
-			CHECK(rec->in_wheel && rec->wheel_prev == prev_w);
-			CHECK(store->wheel_min_ms[slot] <= rec->wheel_ms);
-			prev_w = r;
-		}
-	}
-	CHECK(wheel_seen == store->wheel_count);
-
-	/* User totals: each entry matches the seats its user's live records own. */
-	uint32_t users = 0;
-	for (uint32_t i = 0; i <= store->users_mask; i++) {
-		const struct user_entry *u = &store->users[i];
-		if (u->event_index_1 == 0)
-			continue;
-		users++;
-		CHECK(u->seats_count > 0);
-		CHECK(store->events[u->event_index_1 - 1].user_limit != 0);
-	}
-	CHECK(users == store->users_count);
-	uint64_t user_seats_sum = 0;
-	for (uint32_t i = 0; i <= store->users_mask; i++)
-		user_seats_sum += store->users[i].event_index_1 ? store->users[i].seats_count : 0;
-	uint64_t limited_owned = 0;
-	for (uint32_t i = 0; i < store->records_high; i++) {
-		const struct record *rec = &store->records[i];
-		if ((rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) &&
-		    store->events[rec->event_index].user_limit != 0)
-			limited_owned += rec->seats_count;
-	}
-	CHECK(user_seats_sum == limited_owned);
 }

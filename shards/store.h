@@ -97,7 +97,7 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
  * - A hold whose deadline is <= now_ms is expired, whether or not hf_store_tick has run yet.
  * - The per-user limit counts the user's held and booked seats of the event together.
  *
- * Details the implementation fixes (shards/store.c):
+ * Details the implementation fixes (shards/store*.c):
  * - Time first: apply runs the timer wheel up to now_ms before the op (expiring due holds, forgetting
  *   due tombstones) using only change-list room beyond HF_OP_CHANGES_MAX. Those time-driven records
  *   may precede the op's own (at most HF_OP_CHANGES_MAX) and appear even when the op fails; "a
@@ -166,8 +166,9 @@ void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats);
 void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot,
 				     void (*fn)(uint64_t event_id, void *arg), void *arg);
 
-/* O(n) consistency check of every structure (bitmaps vs owners vs holds vs counts vs user totals).
- * Panics on the first violation. Run after every mutation when built with HF_STORE_CHECKS. */
+/* O(n) consistency check of every structure (bitmaps vs owners vs holds vs counts vs each user's
+ * total). Panics on the first violation. Run after every mutation when built with HF_STORE_CHECKS
+ * (amortized on large stores, see store_check.c). */
 void hf_store_check(const struct hf_store *store);
 
 #endif

@@ -1,4 +1,5 @@
-/* Internals of the seat store, shared by store.c and its tests and micro-benchmark.
+/* Internals of the seat store, shared by its four files (store.c, store_records.c, store_wheel.c,
+ * store_check.c), its tests and its micro-benchmark.
  *
  * Nothing outside shards/, tests/shards/ and bench/store_bench.c includes this header: the layout
  * below may change at any time. The public contract is shards/store.h. */
@@ -10,10 +11,10 @@
 
 #include <stdint.h>
 
-/* Seats per owner chunk: owner arrays (u32 record index + 1 per seat) are allocated per chunk, only
- * for chunks that have at least one non-free seat. */
 /* Pools at least this large ask for transparent huge pages (see reserve() in store.c). */
 #define HF_STORE_HUGE_SIZE_MIN (4u * 1024u * 1024u)
+/* Seats per owner chunk: owner arrays (u32 record index + 1 per seat) are allocated per chunk, only
+ * for chunks that have at least one non-free seat. */
 #define HF_STORE_CHUNK_SEATS 512u
 /* Seats per free-count block: a block whose free count is 0 is skipped by best-available. */
 #define HF_STORE_BLOCK_SEATS 4096u
@@ -155,5 +156,96 @@ struct hf_store {
 	uint64_t fixed_bytes;	/* bytes allocated at create (pools, tables, scratch) */
 	uint8_t *avail_scratch; /* HF_AVAIL_RANGE_MAX / 8 bytes */
 };
+
+/* ---- Shared by the store's files (store.c, store_records.c, store_wheel.c, store_check.c) ---- */
+
+#define WORD_BITS   64u
+#define CHUNK_WORDS (HF_STORE_CHUNK_SEATS / WORD_BITS)
+#define BLOCK_WORDS (HF_STORE_BLOCK_SEATS / WORD_BITS)
+
+static inline uint32_t record_index(const struct hf_store *store, const struct record *rec)
+{
+	return (uint32_t)(rec - store->records);
+}
+
+static inline struct record *record_at(struct hf_store *store, uint32_t index_1)
+{
+	HF_ASSERT(index_1 != RECORD_NONE && index_1 <= store->cfg.records_max);
+	return &store->records[index_1 - 1];
+}
+
+static inline int record_is_tombstone(const struct record *rec)
+{
+	return rec->state == RECORD_EXPIRED || rec->state == RECORD_RELEASED ||
+	       rec->state == RECORD_CANCELLED;
+}
+
+static inline uint64_t lifetime_ms(const struct event *ev)
+{
+	return (uint64_t)ev->lifetime_s * 1000u;
+}
+
+/* How many more changes (each at most one full value) surely fit. */
+static inline uint32_t changes_room(const struct hf_changes *changes)
+{
+	HF_ASSERT(changes->count <= changes->capacity);
+	HF_ASSERT(changes->values_size <= changes->values_capacity);
+	uint32_t items = changes->capacity - changes->count;
+	uint32_t values =
+	    (changes->values_capacity - changes->values_size) / HF_RECORD_VALUE_SIZE_MAX;
+	return items < values ? items : values;
+}
+
+static inline int seat_is_free(const struct event *ev, uint32_t seat)
+{
+	return (int)((ev->free_bits[seat / WORD_BITS] >> (seat % WORD_BITS)) & 1u);
+}
+
+/* Record index + 1 owning seat, or RECORD_NONE. */
+static inline uint32_t seat_owner(const struct hf_store *store, const struct event *ev,
+				  uint32_t seat)
+{
+	uint32_t c = ev->chunk_index[seat / HF_STORE_CHUNK_SEATS];
+	if (c == 0)
+		return RECORD_NONE;
+	return store->chunks[(size_t)(c - 1) * HF_STORE_CHUNK_SEATS + seat % HF_STORE_CHUNK_SEATS];
+}
+
+struct wheel_budget {
+	uint32_t holds_left;  /* holds that may still expire */
+	uint32_t tombs_left;  /* tombstones that may still be forgotten */
+	uint32_t room_keep;   /* changes to leave free in the list */
+	uint32_t holds_fired; /* holds expired */
+};
+
+/* store.c: events, users, seats. */
+uint32_t store_event_find(const struct hf_store *store, uint64_t id);
+uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_count,
+			 uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s);
+/* The users[] slot of (event, user), or UINT32_MAX when the user owns no seat of the event. */
+uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uint64_t user_id);
+void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n);
+void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
+void store_record_seats_free(struct hf_store *store, struct record *rec);
+
+/* store_records.c: change records, the record table, the pool and its transitions. */
+void store_change_put_event(struct hf_changes *changes, const struct event *ev);
+void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
+			     const struct record *rec);
+uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, uint64_t id);
+void store_record_table_insert(struct hf_store *store, uint32_t index_1);
+void store_record_end(struct hf_store *store, struct record *rec, uint8_t state, uint64_t ended_ms);
+void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes);
+void store_record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes);
+struct record *store_record_acquire(struct hf_store *store, struct hf_changes *changes);
+
+/* store_wheel.c */
+void store_wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms);
+void store_wheel_cancel(struct hf_store *store, struct record *rec);
+int store_wheel_run(struct hf_store *store, uint64_t now_ms, struct wheel_budget *b,
+		    struct hf_changes *changes);
+
+/* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
+void store_check_after_mutation(struct hf_store *store);
 
 #endif

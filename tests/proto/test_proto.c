@@ -2521,6 +2521,158 @@ static void test_opcode_names(void **state)
 	assert_int_equal(HF_OP_STATS, 0x0c);
 }
 
+/* ---- The opcode table ---- */
+
+/* Every row agrees with the public functions derived from it and with the opcode ranges. */
+static void test_op_table_rows(void **state)
+{
+	(void)state;
+	struct rng r = {seed_from_env("op_table_rows")};
+	for (int op = 0; op < 256; op++) {
+		const struct hf_op_info *info = hf_op_info((uint8_t)op);
+		if (!opcode_is_known((uint8_t)op)) {
+			assert_null(info);
+			continue;
+		}
+		assert_non_null(info);
+		assert_int_equal(info->opcode, op);
+		assert_string_equal(info->name, hf_opcode_name((uint8_t)op));
+		assert_int_equal(info->writes, hf_opcode_is_write((uint8_t)op));
+		assert_int_equal(info->admin, op >= HF_OP_ADMIN_FIRST && op <= HF_OP_ADMIN_LAST);
+		assert_false(op >= HF_OP_BATCH_FIRST && op <= HF_OP_BATCH_LAST);
+		/* A write is a store op: it is persisted by the shard that owns the event. */
+		if (info->writes)
+			assert_true(info->routed);
+		assert_false(info->routed && info->admin);
+		assert_true(info->request_body_size_min <= info->request_body_size_max);
+		assert_true(info->request_body_size_max <= HF_FRAME_BODY_SIZE_MAX);
+		assert_true(info->reply_body_size_min <= info->reply_body_size_max);
+		assert_true(info->reply_body_size_max <= HF_FRAME_BODY_SIZE_MAX);
+		assert_non_null(info->request_check);
+		assert_non_null(info->request_encode);
+		assert_non_null(info->request_decode);
+		assert_non_null(info->reply_encode);
+		assert_non_null(info->reply_decode);
+		/* Routed opcodes give their event id; the others give 0. */
+		fill_request(&r, &scale_small, (uint8_t)op, &g_req_a);
+		if (info->routed)
+			assert_int_not_equal(hf_request_event_id(&g_req_a), 0);
+		else
+			assert_int_equal(hf_request_event_id(&g_req_a), 0);
+		assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
+	}
+}
+
+/* Bodies of every opcode, at random and at the edges of their counts: each encoding lies within its
+ * row's declared bounds, decodes back to the same value and re-encodes to the same bytes. */
+static void test_op_table_bounds(void **state)
+{
+	(void)state;
+	struct rng r = {seed_from_env("op_table_bounds")};
+	for (size_t k = 0; k < HF_ARRAY_SIZE(request_opcodes); k++) {
+		uint8_t op = request_opcodes[k];
+		const struct hf_op_info *info = hf_op_info(op);
+		assert_non_null(info);
+		for (uint32_t iter = 0; iter < 200; iter++) {
+			const struct scale *sc = iter % 2 ? &scale_full : &scale_small;
+			fill_request(&r, sc, op, &g_req_a);
+			size_t n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
+			assert_true(n >= HF_FRAME_HEADER_SIZE + info->request_body_size_min);
+			assert_true(n <= HF_FRAME_HEADER_SIZE + info->request_body_size_max);
+			request_roundtrip(&g_req_a, n - HF_FRAME_HEADER_SIZE);
+			fill_reply(&r, sc, op, &g_rep_a);
+			n = hf_reply_encode(&g_rep_a, g_frame, sizeof(g_frame));
+			assert_true(n >= HF_FRAME_HEADER_SIZE + info->reply_body_size_min);
+			assert_true(n <= HF_FRAME_HEADER_SIZE + info->reply_body_size_max);
+			reply_roundtrip(&g_rep_a, n - HF_FRAME_HEADER_SIZE);
+		}
+	}
+}
+
+/* The largest bodies the limits allow reach exactly the declared maxima. */
+static void test_op_table_maxima(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_HOLD, 1);
+	g_req_a.hold = (struct hf_req_hold){.event_id = 1,
+					    .hold_id = 2,
+					    .ttl_ms = 3,
+					    .mode = HF_HOLD_EXPLICIT,
+					    .seats_count = HF_HOLD_SEATS_MAX};
+	size_t n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
+	assert_int_equal(n, HF_FRAME_HEADER_SIZE + hf_op_info(HF_OP_HOLD)->request_body_size_max);
+	new_request(&g_req_a, HF_OP_SEAT_STATUS, 1);
+	g_req_a.seat_status.event_id = 1;
+	g_req_a.seat_status.seats_count = HF_SEAT_STATUS_SEATS_MAX;
+	n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
+	assert_int_equal(n, HF_FRAME_HEADER_SIZE +
+				hf_op_info(HF_OP_SEAT_STATUS)->request_body_size_max);
+	new_reply(&g_rep_a, HF_OP_SLOT_MAP, 1);
+	fill_slot_map(&g_rep_a.slot_map, HF_SLOT_OWNERS_MAX, HF_HOST_SIZE_MAX);
+	assert_int_equal(hf_reply_size(&g_rep_a),
+			 HF_FRAME_HEADER_SIZE + hf_op_info(HF_OP_SLOT_MAP)->reply_body_size_max);
+	new_reply(&g_rep_a, HF_OP_STATS, 1);
+	char name[HF_STAT_NAME_SIZE_MAX + 1];
+	memset(name, 's', HF_STAT_NAME_SIZE_MAX);
+	name[HF_STAT_NAME_SIZE_MAX] = '\0';
+	for (uint32_t i = 0; i < HF_STATS_MAX; i++)
+		assert_int_equal(hf_stats_add(&g_rep_a.stats, name, i), 0);
+	assert_int_equal(hf_reply_size(&g_rep_a),
+			 HF_FRAME_HEADER_SIZE + hf_op_info(HF_OP_STATS)->reply_body_size_max);
+	new_reply(&g_rep_a, HF_OP_AVAIL, 1);
+	g_rep_a.avail.count = HF_AVAIL_RANGE_MAX;
+	g_rep_a.avail.bitmap = g_bitmap;
+	assert_int_equal(hf_reply_size(&g_rep_a),
+			 HF_FRAME_HEADER_SIZE + hf_op_info(HF_OP_AVAIL)->reply_body_size_max);
+}
+
+/* hf_request_validate refuses exactly what the encoder would assert on. */
+static void test_request_validate(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, 0x7f, 1);
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_OPCODE);
+	new_request(&g_req_a, HF_OP_HOLD, 1);
+	g_req_a.hold.seats_count = HF_HOLD_SEATS_MAX;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
+	g_req_a.hold.seats_count = HF_HOLD_SEATS_MAX + 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+	g_req_a.hold.seats_count = 1;
+	g_req_a.hold.mode = 2;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_INVALID);
+	new_request(&g_req_a, HF_OP_SEAT_STATUS, 1);
+	g_req_a.seat_status.seats_count = HF_SEAT_STATUS_SEATS_MAX;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
+	g_req_a.seat_status.seats_count = HF_SEAT_STATUS_SEATS_MAX + 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+	new_request(&g_req_a, HF_OP_BACKUP, 1);
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_INVALID);
+	memset(g_req_a.backup.path, 'p', sizeof(g_req_a.backup.path));
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+	g_req_a.backup.path[HF_PATH_SIZE_MAX] = '\0';
+	assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
+	/* Zero ids are the server's to answer (HF_ERR_INVALID from the decoder), not the encoder's.
+	 */
+	new_request(&g_req_a, HF_OP_CONFIRM, 1);
+	assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
+}
+
+/* The request id sits at HF_FRAME_REQUEST_ID_OFFSET, where a client patches it in place. */
+static void test_frame_request_id_offset(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_PING, 0x1122334455667788ull);
+	size_t n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
+	assert_int_equal(n, HF_FRAME_HEADER_SIZE);
+	uint8_t want[8];
+	put64(want, 0x1122334455667788ull);
+	assert_memory_equal(g_frame + HF_FRAME_REQUEST_ID_OFFSET, want, 8);
+	put64(g_frame + HF_FRAME_REQUEST_ID_OFFSET, 42);
+	struct hf_frame_header h;
+	assert_int_equal(hf_frame_header_decode(g_frame, &h), HF_OK);
+	assert_int_equal(h.request_id, 42);
+}
+
 static void test_stats_add(void **state)
 {
 	(void)state;
@@ -2873,6 +3025,11 @@ int main(void)
 	    cmocka_unit_test(test_status_retryable),
 	    cmocka_unit_test(test_opcode_names),
 	    cmocka_unit_test(test_stats_add),
+	    cmocka_unit_test(test_op_table_rows),
+	    cmocka_unit_test(test_op_table_bounds),
+	    cmocka_unit_test(test_op_table_maxima),
+	    cmocka_unit_test(test_request_validate),
+	    cmocka_unit_test(test_frame_request_id_offset),
 	    cmocka_unit_test(test_random_decode),
 	};
 	g_in = malloc(PLACE_SIZE_MAX);

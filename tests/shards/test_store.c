@@ -9,11 +9,14 @@
 #include "store_helpers.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #define T0 1700000000000ull /* a wall-clock ms value */
@@ -785,6 +788,52 @@ static void test_create_config(void **state)
 	assert_null(s);
 }
 
+/* Runs hf_store_check in a child process on the store as it is and reports whether it panicked
+ * (the checker aborts on the first broken invariant). */
+static int check_panics(struct hf_store *s)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hf_store_check(s);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	return 1;
+}
+
+/* The checker verifies each user's total, not only their sum: seats moved from one user's total to
+ * another's (the sum unchanged) are caught, and so is a single total off by one. */
+static void test_check_user_totals(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 10, 0), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 501, 60000, 2, 0u, 1u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 2, 502, 60000, 3, 5u, 6u, 7u),
+			 HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 2), HF_OK);
+	assert_int_equal(check_panics(f->s), 0);
+	uint32_t a = store_user_slot(f->s, 0, 501);
+	uint32_t b = store_user_slot(f->s, 0, 502);
+	assert_int_not_equal(a, UINT32_MAX);
+	assert_int_not_equal(b, UINT32_MAX);
+	assert_int_equal(f->s->users[a].seats_count, 2);
+	assert_int_equal(f->s->users[b].seats_count, 3);
+	f->s->users[a].seats_count++;
+	f->s->users[b].seats_count--;
+	assert_int_equal(check_panics(f->s), 1);
+	f->s->users[b].seats_count++;
+	assert_int_equal(check_panics(f->s), 1);
+	f->s->users[a].seats_count--;
+	assert_int_equal(check_panics(f->s), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -810,6 +859,7 @@ int main(void)
 	    T(test_load_malformed),
 	    cmocka_unit_test_setup_teardown(test_load_capacity, setup_small, teardown),
 	    T(test_stats_and_slots),
+	    T(test_check_user_totals),
 	    cmocka_unit_test(test_create_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

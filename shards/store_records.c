@@ -1,0 +1,462 @@
+/* The seat store's records: the change list and the record format it carries (encode for
+ * persistence, decode on load), the (event, id) -> record table, the record pool with its tombstone
+ * FIFO, and the transitions that end or drop a record. Part of the store (shards/store.c has the
+ * INVARIANTS and the ops; shards/store_int.h the shared layout). */
+#include "shards/store_int.h"
+
+#include "base/assert.h"
+#include "base/endian.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENT_VALUE_SIZE	 17u
+#define RECORD_VALUE_HEADER_SIZE 44u
+#define RECORD_KEY_SIZE		 17u
+#define EVENT_KEY_SIZE		 9u
+
+HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_VALUE_SIZE_MAX,
+		 "a record value fits the change list's value slot");
+HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits");
+
+int hf_changes_init(struct hf_changes *changes, uint32_t capacity)
+{
+	memset(changes, 0, sizeof(*changes));
+	if (capacity == 0 || capacity > UINT32_MAX / HF_RECORD_VALUE_SIZE_MAX)
+		return -EINVAL;
+	changes->items = calloc(capacity, sizeof(*changes->items));
+	changes->values = malloc((size_t)capacity * HF_RECORD_VALUE_SIZE_MAX);
+	if (!changes->items || !changes->values) {
+		free(changes->items);
+		free(changes->values);
+		memset(changes, 0, sizeof(*changes));
+		return -ENOMEM;
+	}
+	changes->capacity = capacity;
+	changes->values_capacity = capacity * HF_RECORD_VALUE_SIZE_MAX;
+	return 0;
+}
+
+void hf_changes_deinit(struct hf_changes *changes)
+{
+	free(changes->items);
+	free(changes->values);
+	memset(changes, 0, sizeof(*changes));
+}
+
+void hf_changes_reset(struct hf_changes *changes)
+{
+	changes->count = 0;
+	changes->values_size = 0;
+}
+
+int hf_changes_has_room(const struct hf_changes *changes)
+{
+	return changes_room(changes) >= HF_OP_CHANGES_MAX;
+}
+
+static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
+				       uint8_t key_size)
+{
+	HF_ASSERT(changes_room(changes) >= 1);
+	HF_ASSERT(key_size >= 1 && key_size <= HF_RECORD_KEY_SIZE_MAX);
+	struct hf_change *c = &changes->items[changes->count++];
+	c->kind = kind;
+	c->key_size = key_size;
+	c->value_size = 0;
+	c->value_offset = changes->values_size;
+	memcpy(c->key, key, key_size);
+	return c;
+}
+
+static void event_key(uint8_t *key, uint64_t event_id)
+{
+	hf_put_be64(key, event_id);
+	key[8] = 'E';
+}
+
+static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
+{
+	hf_put_be64(key, event_id);
+	key[8] = 'R';
+	hf_put_be64(key + 9, id);
+}
+
+/* Event value (version 1), little-endian:
+ *  off size field
+ *    0    1 version (1)
+ *    1    4 seats_count
+ *    5    4 row_width
+ *    9    4 user_limit
+ *   13    4 hold_lifetime_max_s (effective) */
+void store_change_put_event(struct hf_changes *changes, const struct event *ev)
+{
+	uint8_t key[EVENT_KEY_SIZE];
+	event_key(key, ev->id);
+	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
+	uint8_t *v = changes->values + c->value_offset;
+	v[0] = HF_STORE_RECORD_VERSION;
+	hf_put_le32(v + 1, ev->seats_count);
+	hf_put_le32(v + 5, ev->row_width);
+	hf_put_le32(v + 9, ev->user_limit);
+	hf_put_le32(v + 13, ev->lifetime_s);
+	c->value_size = EVENT_VALUE_SIZE;
+	changes->values_size += EVENT_VALUE_SIZE;
+}
+
+/* Record value (version 1), little-endian:
+ *  off size field
+ *    0    1 version (1)
+ *    1    1 state: 1 HELD, 2 BOOKED, 3 EXPIRED, 4 RELEASED, 5 CANCELLED
+ *    2    1 mode (enum hf_hold_mode)
+ *    3    1 seats_count n, 1 .. 64
+ *    4    8 user_id
+ *   12    8 created_ms
+ *   20    8 deadline_ms
+ *   28    8 ended_ms (0 unless a tombstone)
+ *   36    8 fingerprint
+ *   44  4*n seats (u32 each; explicit: request order, best: ascending) */
+void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
+			     const struct record *rec)
+{
+	uint8_t key[RECORD_KEY_SIZE];
+	record_key(key, store->events[rec->event_index].id, rec->id);
+	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
+	uint8_t *v = changes->values + c->value_offset;
+	v[0] = HF_STORE_RECORD_VERSION;
+	v[1] = rec->state;
+	v[2] = rec->mode;
+	v[3] = rec->seats_count;
+	hf_put_le64(v + 4, rec->user_id);
+	hf_put_le64(v + 12, rec->created_ms);
+	hf_put_le64(v + 20, rec->deadline_ms);
+	hf_put_le64(v + 28, rec->ended_ms);
+	hf_put_le64(v + 36, rec->fingerprint);
+	for (uint32_t i = 0; i < rec->seats_count; i++)
+		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, rec->seats[i]);
+	uint16_t size = (uint16_t)(RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
+	c->value_size = size;
+	changes->values_size += size;
+	HF_ASSERT(changes->values_size <= changes->values_capacity);
+}
+
+static void change_del_record(struct hf_store *store, struct hf_changes *changes,
+			      const struct record *rec)
+{
+	uint8_t key[RECORD_KEY_SIZE];
+	record_key(key, store->events[rec->event_index].id, rec->id);
+	change_append(changes, HF_CHANGE_DEL, key, sizeof(key));
+}
+
+/* Record table: (event_index, id) -> record index + 1. Linear probing, backward-shift deletion.
+ * A slot is (32 bits of the key's hash) << 32 | record index + 1, 0 when empty. Keeping the hash in
+ * the slot means a probe past another id never loads that record (profiles of HOLD showed those
+ * record loads, one cache miss each, as the largest cost of the lookup), and the home of an entry
+ * moved by a deletion comes from the slot itself. The mask is below 2^32, so home = hash & mask. */
+
+static uint32_t record_hash(uint32_t event_index, uint64_t id)
+{
+	return (uint32_t)hf_hash64(id ^ ((uint64_t)event_index << 40) ^ 0x5bd1e995u);
+}
+
+static uint32_t slot_index(uint64_t slot)
+{
+	return (uint32_t)slot;
+}
+
+static uint32_t slot_hash(uint64_t slot)
+{
+	return (uint32_t)(slot >> 32);
+}
+
+uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, uint64_t id)
+{
+	uint32_t mask = store->record_table_mask;
+	uint32_t hash = record_hash(event_index, id);
+	uint32_t i = hash & mask;
+	for (uint32_t n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		uint64_t slot = store->record_table[i];
+		uint32_t r = slot_index(slot);
+		if (r == 0)
+			return 0;
+		if (slot_hash(slot) != hash)
+			continue;
+		const struct record *rec = &store->records[r - 1];
+		if (rec->id == id && rec->event_index == event_index)
+			return r;
+	}
+	return 0;
+}
+
+void store_record_table_insert(struct hf_store *store, uint32_t index_1)
+{
+	const struct record *rec = &store->records[index_1 - 1];
+	uint32_t mask = store->record_table_mask;
+	uint32_t hash = record_hash(rec->event_index, rec->id);
+	uint32_t i = hash & mask;
+	for (uint32_t n = 0; store->record_table[i] != 0; i = (i + 1) & mask, n++)
+		HF_ASSERT(n <= mask);
+	store->record_table[i] = (uint64_t)hash << 32 | index_1;
+}
+
+static void record_table_remove(struct hf_store *store, uint32_t index_1)
+{
+	const struct record *rec = &store->records[index_1 - 1];
+	uint32_t mask = store->record_table_mask;
+	uint32_t i = record_hash(rec->event_index, rec->id) & mask;
+	for (uint32_t n = 0; slot_index(store->record_table[i]) != index_1;
+	     i = (i + 1) & mask, n++) {
+		HF_ASSERT(n <= mask);
+		HF_ASSERT(store->record_table[i] != 0);
+	}
+	store->record_table[i] = 0;
+	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+		uint64_t slot = store->record_table[j];
+		if (slot == 0)
+			break;
+		uint32_t home = slot_hash(slot) & mask;
+		/* Move the entry back into the hole when the hole lies between its home and where
+		 * it sits. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			store->record_table[i] = slot;
+			store->record_table[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static void tomb_push(struct hf_store *store, struct record *rec)
+{
+	uint32_t self = record_index(store, rec) + 1;
+	rec->tomb_next = RECORD_NONE;
+	rec->tomb_prev = store->tomb_tail;
+	if (store->tomb_tail != RECORD_NONE)
+		record_at(store, store->tomb_tail)->tomb_next = self;
+	else
+		store->tomb_head = self;
+	store->tomb_tail = self;
+	store->tombstones_total++;
+}
+
+static void tomb_unlink(struct hf_store *store, struct record *rec)
+{
+	if (rec->tomb_prev != RECORD_NONE)
+		record_at(store, rec->tomb_prev)->tomb_next = rec->tomb_next;
+	else
+		store->tomb_head = rec->tomb_next;
+	if (rec->tomb_next != RECORD_NONE)
+		record_at(store, rec->tomb_next)->tomb_prev = rec->tomb_prev;
+	else
+		store->tomb_tail = rec->tomb_prev;
+	rec->tomb_prev = rec->tomb_next = RECORD_NONE;
+	HF_ASSERT(store->tombstones_total > 0);
+	store->tombstones_total--;
+}
+
+/* Moves a HELD or BOOKED record to a tombstone state ending at ended_ms. */
+void store_record_end(struct hf_store *store, struct record *rec, uint8_t state, uint64_t ended_ms)
+{
+	HF_ASSERT(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
+	if (rec->in_wheel)
+		store_wheel_cancel(store, rec);
+	store_record_seats_free(store, rec);
+	rec->state = state;
+	rec->ended_ms = ended_ms;
+	tomb_push(store, rec);
+	store_wheel_arm(store, rec, ended_ms + store->cfg.tombstone_ttl_ms);
+}
+
+/* HELD -> EXPIRED at its deadline; appends the record. */
+void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes)
+{
+	HF_ASSERT(rec->state == RECORD_HELD);
+	store_record_end(store, rec, RECORD_EXPIRED, rec->deadline_ms);
+	store->holds_expired_total++;
+	store_change_put_record(store, changes, rec);
+}
+
+/* Drops a record entirely (its id is forgotten). */
+static void record_release_slot(struct hf_store *store, struct record *rec)
+{
+	HF_ASSERT(rec->state != RECORD_FREE);
+	if (rec->in_wheel)
+		store_wheel_cancel(store, rec);
+	if (record_is_tombstone(rec))
+		tomb_unlink(store, rec);
+	record_table_remove(store, record_index(store, rec) + 1);
+	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats));
+	rec->state = RECORD_FREE;
+	rec->wheel_next = store->record_free_head;
+	store->record_free_head = record_index(store, rec) + 1;
+	HF_ASSERT(store->records_used > 0);
+	store->records_used--;
+}
+
+/* Tombstone -> (none); appends the DEL. */
+void store_record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes)
+{
+	HF_ASSERT(record_is_tombstone(rec));
+	change_del_record(store, changes, rec);
+	record_release_slot(store, rec);
+}
+
+/* A free record for a new id, evicting the oldest tombstone (with its DEL) when the pool is full.
+ * NULL when every record is a live hold or booking. */
+struct record *store_record_acquire(struct hf_store *store, struct hf_changes *changes)
+{
+	if (store->record_free_head == RECORD_NONE &&
+	    store->records_high == store->cfg.records_max) {
+		if (store->tomb_head == RECORD_NONE)
+			return NULL;
+		store_record_forget(store, record_at(store, store->tomb_head), changes);
+	}
+	struct record *rec;
+	if (store->record_free_head != RECORD_NONE) {
+		rec = record_at(store, store->record_free_head);
+		store->record_free_head = rec->wheel_next;
+	} else {
+		rec = &store->records[store->records_high++];
+	}
+	HF_ASSERT(rec->state == RECORD_FREE);
+	rec->wheel_next = RECORD_NONE;
+	store->records_used++;
+	return rec;
+}
+
+static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint8_t *v, size_t size)
+{
+	if (size != EVENT_VALUE_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
+		return HF_ERR_MALFORMED;
+	uint32_t seats = hf_get_le32(v + 1);
+	uint32_t rw = hf_get_le32(v + 5);
+	uint32_t limit = hf_get_le32(v + 9);
+	uint32_t lifetime_s = hf_get_le32(v + 13);
+	if (seats == 0 || seats > HF_EVENT_SEATS_MAX || rw > seats || lifetime_s == 0 ||
+	    lifetime_s > HF_HOLD_LIFETIME_MAX_S || store_event_find(store, id) != 0)
+		return HF_ERR_MALFORMED;
+	if (store->events_count >= store->cfg.events_max ||
+	    store->seats_total + seats > store->cfg.seats_max)
+		return HF_ERR_CAPACITY;
+	store_event_add(store, id, seats, rw, limit, lifetime_s);
+	return HF_OK;
+}
+
+static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uint64_t id,
+				  const uint8_t *v, size_t size, uint64_t now_ms,
+				  struct hf_changes *changes)
+{
+	if (size < RECORD_VALUE_HEADER_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
+		return HF_ERR_MALFORMED;
+	uint8_t state = v[1];
+	uint8_t mode = v[2];
+	uint32_t n = v[3];
+	if (state < RECORD_HELD || state > RECORD_CANCELLED || mode > HF_HOLD_BEST || n == 0 ||
+	    n > HF_HOLD_SEATS_MAX || size != RECORD_VALUE_HEADER_SIZE + 4u * n)
+		return HF_ERR_MALFORMED;
+	uint32_t e = store_event_find(store, event_id);
+	if (e == 0)
+		return HF_ERR_MALFORMED; /* keys sort the event before its records */
+	uint32_t ei = e - 1;
+	struct event *ev = &store->events[ei];
+	if (store_record_find(store, ei, id) != 0)
+		return HF_ERR_MALFORMED;
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+	for (uint32_t i = 0; i < n; i++) {
+		seats[i] = hf_get_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i);
+		if (seats[i] >= ev->seats_count)
+			return HF_ERR_MALFORMED;
+		for (uint32_t j = 0; j < i; j++) {
+			if (seats[j] == seats[i])
+				return HF_ERR_MALFORMED;
+		}
+	}
+	uint64_t created_ms = hf_get_le64(v + 12);
+	uint64_t deadline_ms = hf_get_le64(v + 20);
+	uint64_t ended_ms = hf_get_le64(v + 28);
+	/* Times far past any wall clock would overflow deadline and forget-time sums. */
+	if (created_ms > (1ull << 60) || deadline_ms > (1ull << 60) || ended_ms > (1ull << 60) ||
+	    (state == RECORD_HELD && deadline_ms > created_ms + lifetime_ms(ev)))
+		return HF_ERR_MALFORMED;
+	int expire = state == RECORD_HELD && deadline_ms <= now_ms;
+	if ((state == RECORD_HELD || state == RECORD_BOOKED) && !expire) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (!seat_is_free(ev, seats[i]))
+				return HF_ERR_MALFORMED; /* two records own one seat */
+		}
+	}
+	if (store->record_free_head == RECORD_NONE && store->records_high == store->cfg.records_max)
+		return HF_ERR_CAPACITY;
+	struct record *rec = store_record_acquire(store, changes);
+	HF_ASSERT(rec);
+	rec->id = id;
+	rec->user_id = hf_get_le64(v + 4);
+	rec->created_ms = created_ms;
+	rec->deadline_ms = deadline_ms;
+	rec->ended_ms = state >= RECORD_EXPIRED ? ended_ms : 0;
+	rec->fingerprint = hf_get_le64(v + 36);
+	rec->event_index = ei;
+	rec->mode = mode;
+	rec->seats_count = (uint8_t)n;
+	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	uint32_t self = record_index(store, rec) + 1;
+	store_record_table_insert(store, self);
+	if (state >= RECORD_EXPIRED || expire) {
+		/* A hold already past its deadline loads as the EXPIRED tombstone it has become and
+		 * claims no seat: a later hold may own them now (its key can sort before this one).
+		 */
+		rec->state = expire ? RECORD_EXPIRED : state;
+		if (expire)
+			rec->ended_ms = deadline_ms;
+		tomb_push(store, rec);
+		store_wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
+		if (expire) {
+			store->holds_expired_total++;
+			if (changes_room(changes) >= 1)
+				store_change_put_record(store, changes, rec);
+		}
+		return HF_OK;
+	}
+	/* HELD or BOOKED: take the seats. */
+	rec->state = RECORD_HELD;
+	for (uint32_t i = 0; i < n; i++)
+		store_seat_take(store, ev, seats[i], self);
+	ev->free_count -= n;
+	ev->held_count += n;
+	ev->holds_count++;
+	store->free_total -= n;
+	store->held_total += n;
+	store->holds_total++;
+	if (ev->user_limit != 0)
+		store_user_add(store, ei, rec->user_id, n);
+	if (state == RECORD_BOOKED) {
+		rec->state = RECORD_BOOKED;
+		ev->held_count -= n;
+		ev->holds_count--;
+		ev->booked_count += n;
+		ev->bookings_count++;
+		store->held_total -= n;
+		store->holds_total--;
+		store->booked_total += n;
+		store->bookings_total++;
+		return HF_OK;
+	}
+	store_wheel_arm(store, rec, rec->deadline_ms);
+	return HF_OK;
+}
+
+enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t key_size,
+			     const uint8_t *value, size_t value_size, uint64_t now_ms,
+			     struct hf_changes *changes)
+{
+	enum hf_status st = HF_ERR_MALFORMED;
+	if (key_size == EVENT_KEY_SIZE && key[8] == 'E')
+		st = load_event(store, hf_get_be64(key), value, value_size);
+	else if (key_size == RECORD_KEY_SIZE && key[8] == 'R')
+		st = load_record(store, hf_get_be64(key), hf_get_be64(key + 9), value, value_size,
+				 now_ms, changes);
+#ifdef HF_STORE_CHECKS
+	store_check_after_mutation(store);
+#endif
+	return st;
+}
