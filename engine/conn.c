@@ -551,7 +551,7 @@ static int fill_append_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 	}
 	uint8_t *at = c->fill.data + c->fill.size;
 	memcpy(at, frame, size);
-	hf_put_le64(at + 8, request_id); /* header offset 8: request_id */
+	hf_put_le64(at + HF_FRAME_REQUEST_ID_OFFSET, request_id);
 	c->fill.size += size;
 	return 0;
 }
@@ -608,7 +608,8 @@ static int reply_depends_on_store(uint8_t opcode, uint16_t status)
 {
 	if (opcode == HF_OP_BACKUP)
 		return 1;
-	if (opcode < HF_OP_CREATE_EVENT || opcode > HF_OP_SEAT_STATUS)
+	const struct hf_op_info *op = hf_op_info(opcode);
+	if (op == NULL || !op->routed)
 		return 0;
 	return status != HF_MOVED && status != HF_ERR_MALFORMED && status != HF_ERR_TOO_LARGE &&
 	       status != HF_ERR_VERSION && status != HF_ERR_OPCODE;

@@ -55,24 +55,6 @@ static void stat_add(struct hf_rep_stats *st, const char *name, uint64_t value)
 
 void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 {
-	static const struct {
-		uint8_t opcode;
-		const char *name;
-	} op_stats[] = {
-	    {HF_OP_PING, "ops_ping"},
-	    {HF_OP_CREATE_EVENT, "ops_create_event"},
-	    {HF_OP_EVENT_INFO, "ops_event_info"},
-	    {HF_OP_HOLD, "ops_hold"},
-	    {HF_OP_EXTEND, "ops_extend"},
-	    {HF_OP_CONFIRM, "ops_confirm"},
-	    {HF_OP_RELEASE, "ops_release"},
-	    {HF_OP_CANCEL, "ops_cancel"},
-	    {HF_OP_AVAIL, "ops_avail"},
-	    {HF_OP_SEAT_STATUS, "ops_seat_status"},
-	    {HF_OP_SLOT_MAP, "ops_slot_map"},
-	    {HF_OP_STATS, "ops_stats"},
-	    {HF_OP_BACKUP, "ops_backup"},
-	};
 	const struct hf_shard_counters *k = &s->c;
 	st->stats_count = 0;
 	stat_add(st, "shard_index", s->index);
@@ -93,8 +75,19 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "frames_out", k->frames_out);
 	stat_add(st, "bytes_in", k->bytes_in);
 	stat_add(st, "bytes_out", k->bytes_out);
-	for (size_t i = 0; i < HF_ARRAY_SIZE(op_stats); i++)
-		stat_add(st, op_stats[i].name, k->ops[op_stats[i].opcode]);
+	/* "ops_<name>" for every opcode of the table, lower-case: ops_hold, ops_seat_status... */
+	for (uint32_t opcode = 0; opcode < 256u; opcode++) {
+		const struct hf_op_info *op = hf_op_info((uint8_t)opcode);
+		if (op == NULL)
+			continue;
+		char name[HF_STAT_NAME_SIZE_MAX + 1];
+		int n = snprintf(name, sizeof(name), "ops_%s", op->name);
+		HF_ASSERT(n > 0);
+		HF_ASSERT((size_t)n < sizeof(name));
+		for (char *p = name; *p != '\0'; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		stat_add(st, name, k->ops[opcode]);
+	}
 	stat_add(st, "ops_unknown", k->ops_unknown);
 	stat_add(st, "replies_error", k->replies_error);
 	stat_add(st, "replies_moved", k->replies_moved);
