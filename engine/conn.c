@@ -46,38 +46,66 @@ static uint64_t fill_cap_max(const struct hf_shard *s)
 	return 2u * ((uint64_t)s->cfg->conn_buffer_size_max + HF_FRAME_SIZE_MAX);
 }
 
-static int bytes_reserve(struct hf_bytes *b, uint64_t cap_needed, uint64_t cap_max)
+/* Grows b to hold cap_needed bytes with a buffer from the shard's pool (no malloc on the request
+ * path). Returns 0, or -ENOBUFS past cap_max or when the pool has no buffer that fits. */
+static int bytes_reserve(struct hf_shard *s, struct hf_bytes *b, uint64_t cap_needed,
+			 uint64_t cap_max)
 {
 	HF_ASSERT(b->size <= b->cap);
 	if (cap_needed <= b->cap)
 		return 0;
-	if (cap_needed > cap_max || cap_max > UINT32_MAX)
+	if (cap_needed > cap_max)
 		return -ENOBUFS;
-	uint64_t cap = b->cap != 0 ? b->cap : HF_CONN_BUF_SIZE_FIRST;
-	while (cap < cap_needed)
-		cap *= 2;
-	if (cap > cap_max)
-		cap = cap_max;
-	uint8_t *data = realloc(b->data, cap);
+	uint32_t cap = 0;
+	uint8_t *data = hf_pool_get(&s->pool, cap_needed, &cap);
 	if (data == NULL)
-		return -ENOMEM;
+		return -ENOBUFS;
+	HF_ASSERT(cap >= cap_needed);
+	if (b->size > 0)
+		memcpy(data, b->data, b->size);
+	if (b->data != NULL)
+		s->pool_puts++;
+	hf_pool_put(&s->pool, b->data, b->cap);
 	b->data = data;
-	b->cap = (uint32_t)cap;
+	b->cap = cap;
 	return 0;
 }
 
-static void bytes_free(struct hf_bytes *b)
+static void bytes_free(struct hf_shard *s, struct hf_bytes *b)
 {
-	free(b->data);
+	if (b->data != NULL)
+		s->pool_puts++;
+	hf_pool_put(&s->pool, b->data, b->cap);
 	memset(b, 0, sizeof(*b));
 }
 
-void hf_conn_free_buffers(struct hf_conn *c)
+/* An empty buffer larger than the smallest class goes back to the pool (a big reply or frame
+ * passed): idle connections then hold only small buffers. */
+static void bytes_shrink_if_empty(struct hf_shard *s, struct hf_bytes *b)
+{
+	if (b->size == 0 && b->cap > HF_POOL_BUF_SIZE_MIN)
+		bytes_free(s, b);
+}
+
+/* Cold path (rewriting a failed batch): the shard's scratch buffer, from malloc. */
+static int scratch_reserve(struct hf_bytes *b, uint32_t cap_needed)
+{
+	if (cap_needed <= b->cap)
+		return 0;
+	uint8_t *data = realloc(b->data, cap_needed);
+	if (data == NULL)
+		return -ENOMEM;
+	b->data = data;
+	b->cap = cap_needed;
+	return 0;
+}
+
+void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c)
 {
 	HF_ASSERT(!c->send_inflight);
-	bytes_free(&c->stash);
-	bytes_free(&c->fill);
-	bytes_free(&c->out);
+	bytes_free(s, &c->stash);
+	bytes_free(s, &c->fill);
+	bytes_free(s, &c->out);
 	c->stash_off = 0;
 	c->out_off = 0;
 }
@@ -110,7 +138,7 @@ static int stash_ready(const struct hf_conn *c)
 	return pending - HF_FRAME_HEADER_SIZE >= h.body_size;
 }
 
-static int stash_append(struct hf_conn *c, const uint8_t *data, uint32_t size)
+static int stash_append(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size)
 {
 	uint32_t pending = stash_pending(c);
 	if ((uint64_t)pending + size > HF_CONN_STASH_SIZE_MAX)
@@ -123,7 +151,8 @@ static int stash_append(struct hf_conn *c, const uint8_t *data, uint32_t size)
 		c->stash.size = pending;
 		c->stash_off = 0;
 	}
-	int rc = bytes_reserve(&c->stash, (uint64_t)c->stash.size + size, HF_CONN_STASH_SIZE_MAX);
+	int rc =
+	    bytes_reserve(s, &c->stash, (uint64_t)c->stash.size + size, HF_CONN_STASH_SIZE_MAX);
 	if (rc != 0)
 		return rc;
 	memcpy(c->stash.data + c->stash.size, data, size);
@@ -135,11 +164,37 @@ static int stash_append(struct hf_conn *c, const uint8_t *data, uint32_t size)
 static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res);
 static void conn_flush(struct hf_shard *s, struct hf_conn *c);
 
+/* Makes room in fill for the largest reply of opcode before the frame is processed, so that a
+ * frame is answered in full or left for later. Returns 0 when the pool has no buffer for it: the
+ * connection then waits (pool_wait) until a buffer comes back. */
+static int conn_reserve_reply(struct hf_shard *s, struct hf_conn *c, uint8_t opcode)
+{
+	const struct hf_op_info *op = hf_op_info(opcode);
+	uint32_t body_max = op != NULL && op->reply_body_size_max > HF_ERROR_BODY_SIZE
+				? op->reply_body_size_max
+				: HF_ERROR_BODY_SIZE;
+	uint64_t needed = (uint64_t)c->fill.size + HF_FRAME_HEADER_SIZE + body_max;
+	if (needed <= c->fill.cap)
+		return 1;
+	if (bytes_reserve(s, &c->fill, needed, fill_cap_max(s)) == 0)
+		return 1;
+	if (!c->pool_wait)
+		s->c.pool_waits++;
+	c->pool_wait = 1;
+	c->pool_wait_puts = s->pool_puts;
+	return 0;
+}
+
 /* 1 when the next frame of c may be processed now (INVARIANTS 5). */
 static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 {
 	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping || s->open_full)
 		return 0;
+	if (c->pool_wait) {
+		if (c->pool_wait_puts == s->pool_puts)
+			return 0;
+		c->pool_wait = 0;
+	}
 	if (c->frames_iter_stamp != s->iteration) {
 		c->frames_iter_stamp = s->iteration;
 		c->frames_iter = 0;
@@ -176,6 +231,8 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		uint64_t frame_size = (uint64_t)HF_FRAME_HEADER_SIZE + h.body_size;
 		if (size - used < frame_size)
 			break;
+		if (!conn_reserve_reply(s, c, h.opcode))
+			break;
 		struct hf_ops_result res;
 		hf_ops_handle(s, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
 		if (res.kind == HF_OPS_POSTPONE) {
@@ -206,6 +263,7 @@ void hf_conn_pump(struct hf_shard *s, struct hf_conn *c)
 	if (c->stash_off == c->stash.size) {
 		c->stash_off = 0;
 		c->stash.size = 0;
+		bytes_shrink_if_empty(s, &c->stash);
 	}
 }
 
@@ -222,7 +280,7 @@ static void conn_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *dat
 		used = conn_parse(s, c, data, size);
 	if (c->state != HF_CONN_OPEN || c->doomed || used == size)
 		return;
-	if (stash_append(c, data + used, size - used) != 0) {
+	if (stash_append(s, c, data + used, size - used) != 0) {
 		s->c.input_overflows++;
 		hf_log_warn("connection %u: unprocessed input past %u bytes: closing it",
 			    conn_index(s, c), HF_CONN_STASH_SIZE_MAX);
@@ -265,6 +323,7 @@ void hf_conn_on_accept(struct hf_shard *s, int fd)
 	c->frames_iter_stamp = 0;
 	c->fill_ready = 0;
 	c->fill_base = 0;
+	c->pool_wait = 0;
 	c->active_ms = s->mono_ms;
 	s->conns_open++;
 	s->c.conns_accepted++;
@@ -346,6 +405,7 @@ void hf_conn_on_send(struct hf_shard *s, struct hf_conn *c, int res)
 	if (c->out_off == c->out.size) {
 		c->out.size = 0;
 		c->out_off = 0;
+		bytes_shrink_if_empty(s, &c->out);
 	} else if (c->state == HF_CONN_OPEN) {
 		/* A short send: the rest was committed with the rest of its batch. */
 		conn_send(s, c);
@@ -397,7 +457,7 @@ static void conn_free(struct hf_shard *s, struct hf_conn *c)
 	c->segs_count = 0;
 	c->fill_ready = 0;
 	c->fd = -1;
-	hf_conn_free_buffers(c);
+	hf_conn_free_buffers(s, c);
 	c->state = HF_CONN_FREE;
 	c->gen = (c->gen + 1) & HF_CONN_GEN_MASK;
 	c->free_next = s->free_head;
@@ -435,8 +495,9 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 				conn_cancel(s, c, HF_UD_RECV);
 				c->recv_cancel_sent = 1;
 			}
+			int pool_blocked = c->pool_wait && c->pool_wait_puts == s->pool_puts;
 			if (pending && !over && !c->doomed && !s->stopping && !s->open_full &&
-			    !c->on_ready) {
+			    !pool_blocked && !c->on_ready) {
 				HF_ASSERT(s->ready_count < s->conns_max);
 				c->on_ready = 1;
 				s->ready[s->ready_count++] = conn_index(s, c);
@@ -465,7 +526,7 @@ static void conn_flush(struct hf_shard *s, struct hf_conn *c)
 		c->out = c->fill;
 		c->fill = sent;
 	} else {
-		if (bytes_reserve(&c->out, ready, fill_cap_max(s)) != 0) {
+		if (bytes_reserve(s, &c->out, ready, fill_cap_max(s)) != 0) {
 			hf_conn_close(s, c, "no memory for a send buffer");
 			return;
 		}
@@ -514,7 +575,7 @@ static int64_t fill_append_reply(struct hf_shard *s, struct hf_conn *c, const st
 	size_t size = hf_reply_size(rep);
 	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
 	HF_ASSERT(size <= HF_FRAME_SIZE_MAX);
-	if (bytes_reserve(&c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
+	if (bytes_reserve(s, &c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
 		hf_log_warn("connection %u: no memory for a %zu-byte reply: closing it",
 			    conn_index(s, c), size);
 		hf_conn_close(s, c, "reply buffer");
@@ -545,7 +606,7 @@ static int fill_append_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 			   uint32_t size, uint64_t request_id)
 {
 	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
-	if (bytes_reserve(&c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
+	if (bytes_reserve(s, &c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
 		hf_conn_close(s, c, "reply buffer");
 		return -ENOMEM;
 	}
@@ -624,7 +685,7 @@ void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c)
 	uint32_t region = c->fill.size - start;
 	c->segs_count = 0;
 	hf_conn_touch(s, c);
-	if (bytes_reserve(&s->scratch, region, UINT32_MAX) != 0) {
+	if (scratch_reserve(&s->scratch, region) != 0) {
 		hf_conn_close(s, c, "no memory to rewrite a failed batch");
 		return;
 	}

@@ -105,6 +105,9 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "durable_wait_us_avg",
 		 k->commits > 0 ? k->durable_wait_us_sum / k->commits : 0);
 	stat_add(st, "replies_held", k->replies_held);
+	stat_add(st, "pool_waits", k->pool_waits);
+	stat_add(st, "pool_exhausted", s->pool.exhausted);
+	stat_add(st, "pool_bytes_in_use", s->pool.bytes_in_use);
 	stat_add(st, "store_reloads", k->store_reloads);
 	stat_add(st, "degraded", s->degraded);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);

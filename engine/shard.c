@@ -101,6 +101,12 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->durable_fd = -1;
 	int failed = s->conns == NULL || s->touched == NULL || s->ready == NULL ||
 		     s->held == NULL || s->dirty_seq == NULL || s->map_frame == NULL;
+	/* The largest buffer: a reply stream at its bound (conn.c fill_cap_max) or a full stash. */
+	uint64_t buf_size_max = 2u * ((uint64_t)cfg->conn_buffer_size_max + HF_FRAME_SIZE_MAX);
+	if (buf_size_max < HF_CONN_STASH_SIZE_MAX)
+		buf_size_max = HF_CONN_STASH_SIZE_MAX;
+	if (!failed && hf_pool_init(&s->pool, s->conns_max, buf_size_max) != 0)
+		failed = 1;
 	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++)
 		failed = hf_changes_init(&s->batches[i].changes, HF_SHARD_CHANGES_MAX) != 0;
 	if (failed) {
@@ -884,7 +890,7 @@ void hf_shard_destroy(struct hf_shard *s)
 			if (c->fd >= 0)
 				close(c->fd);
 			c->send_inflight = 0;
-			hf_conn_free_buffers(c);
+			hf_conn_free_buffers(s, c);
 		}
 	}
 	hf_buf_ring_free(&s->bufs);
@@ -906,6 +912,7 @@ void hf_shard_destroy(struct hf_shard *s)
 	free(s->map_frame);
 	free(s->dirty_seq);
 	free(s->held);
+	hf_pool_deinit(&s->pool);
 	free(s->ready);
 	free(s->touched);
 	free(s->conns);

@@ -15,6 +15,7 @@
 
 #include "engine/config.h"
 #include "engine/durable.h"
+#include "engine/pool.h"
 #include "engine/uring.h"
 #include "proto/proto.h"
 #include "shards/persist.h"
@@ -46,7 +47,6 @@
 #define HF_SHARD_IDLE_SCAN_MS	    1000u	  /* period of the idle-connection scan */
 #define HF_SHARD_DRAIN_MS	    2000u	  /* time given to pending sends at shutdown */
 #define HF_SHARD_RETRY_MS	    1000u	  /* accept re-arm / store reload retry delay */
-#define HF_CONN_BUF_SIZE_FIRST	    (16u * 1024u) /* first allocation of a connection buffer */
 #define HF_CONN_STASH_STOP_SIZE	    (64u * 1024u) /* unprocessed input that stops reading */
 /* Unprocessed input one connection may hold: a whole frame past the stop size, plus what the kernel
  * may still deliver before a cancelled recv ends. Past it the connection is closed. */
@@ -122,7 +122,9 @@ struct hf_conn {
 	uint8_t read_eof;	  /* the peer finished sending */
 	uint8_t doomed;		  /* a fatal frame was answered: process nothing more, close once
 				     the replies are sent */
-	uint8_t parked; /* its queued replies reached the bound: not read, not processed */
+	uint8_t parked;	   /* its queued replies reached the bound: not read, not processed */
+	uint8_t pool_wait; /* the buffer pool had no room for its next reply: waits for a put */
+	uint64_t pool_wait_puts; /* s->pool_puts when it started waiting */
 	/* List memberships (they belong to the slot and survive reuse). */
 	uint8_t on_touched;
 	uint8_t on_ready;
@@ -226,6 +228,7 @@ struct hf_shard_counters {
 	uint64_t durable_wait_us_sum; /* seal -> durable, over the committed batches */
 	uint64_t durable_wait_us_max;
 	uint64_t replies_held; /* replies that waited for a batch to be durable */
+	uint64_t pool_waits;   /* times a connection waited for a pool buffer */
 	uint64_t store_reloads;
 	uint64_t holds_expired_tick;
 	uint64_t recv_enobufs;
@@ -254,7 +257,9 @@ struct hf_shard {
 	uint32_t touched_count;
 	uint32_t *ready; /* hold a complete frame not processed yet */
 	uint32_t ready_count;
-	uint32_t *held; /* have held replies (segs_count > 0) */
+	struct hf_pool pool; /* every connection buffer */
+	uint64_t pool_puts;  /* buffers given back to the pool (pool waiters retry after one) */
+	uint32_t *held;	     /* have held replies (segs_count > 0) */
 	uint32_t held_count;
 
 	/* The batch pipeline (shard.c). */
@@ -339,7 +344,7 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 {
 	return (uint64_t)(c->out.size - c->out_off) + c->fill.size;
 }
-void hf_conn_free_buffers(struct hf_conn *c);
+void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK: decode, route, apply into the open batch.
