@@ -70,7 +70,8 @@ struct call_state {
 	int error;
 };
 
-static void call_on_complete(void *arg, uint64_t tag, int error, const struct hf_reply *reply)
+static void call_on_complete(void *arg, uint64_t tag, int error,
+			     const struct hf_client_reply *reply)
 {
 	struct call_state *st = arg;
 	(void)tag;
@@ -81,7 +82,7 @@ static void call_on_complete(void *arg, uint64_t tag, int error, const struct hf
 }
 
 static int call_entry(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
-		      struct hf_reply *rep)
+		      struct hf_client_reply *rep)
 {
 	if (c->in_poll || c->in_flight != 0)
 		return -EBUSY;
@@ -108,14 +109,15 @@ static int call_entry(struct hf_client *c, const struct hf_request *req, uint16_
 	return st.error;
 }
 
-int hf_client_call(struct hf_client *client, const struct hf_request *req, struct hf_reply *rep)
+int hf_client_call(struct hf_client *client, const struct hf_request *req,
+		   struct hf_client_reply *rep)
 {
 	uint16_t owner = opcode_is_shard_wide(req->opcode) ? client->home_owner : OWNER_NONE;
 	return call_entry(client, req, owner, rep);
 }
 
 int hf_client_call_shard(struct hf_client *client, uint16_t owner_index,
-			 const struct hf_request *req, struct hf_reply *rep)
+			 const struct hf_request *req, struct hf_client_reply *rep)
 {
 	if (owner_index >= client->map.owners_count)
 		return -EINVAL;
@@ -123,7 +125,7 @@ int hf_client_call_shard(struct hf_client *client, uint16_t owner_index,
 }
 
 int hf_client_create_event(struct hf_client *client, const struct hf_req_create_event *args,
-			   struct hf_reply *rep)
+			   struct hf_client_reply *rep)
 {
 	struct hf_request req;
 	req.opcode = HF_OP_CREATE_EVENT;
@@ -132,7 +134,7 @@ int hf_client_create_event(struct hf_client *client, const struct hf_req_create_
 	return hf_client_call(client, &req, rep);
 }
 
-int hf_client_event_info(struct hf_client *client, uint64_t event_id, struct hf_reply *rep)
+int hf_client_event_info(struct hf_client *client, uint64_t event_id, struct hf_client_reply *rep)
 {
 	struct hf_request req;
 	req.opcode = HF_OP_EVENT_INFO;
@@ -143,7 +145,7 @@ int hf_client_event_info(struct hf_client *client, uint64_t event_id, struct hf_
 
 static int hold_call(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
 		     uint64_t user_id, uint32_t ttl_ms, uint8_t mode, const uint32_t *seats,
-		     uint32_t seats_count, struct hf_reply *rep)
+		     uint32_t seats_count, struct hf_client_reply *rep)
 {
 	if (seats_count > HF_HOLD_SEATS_MAX)
 		return -EINVAL;
@@ -163,7 +165,7 @@ static int hold_call(struct hf_client *client, uint64_t event_id, uint64_t hold_
 
 int hf_client_hold_seats(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
 			 uint64_t user_id, uint32_t ttl_ms, const uint32_t *seats,
-			 uint32_t seats_count, struct hf_reply *rep)
+			 uint32_t seats_count, struct hf_client_reply *rep)
 {
 	return hold_call(client, event_id, hold_id, user_id, ttl_ms, HF_HOLD_EXPLICIT, seats,
 			 seats_count, rep);
@@ -171,14 +173,14 @@ int hf_client_hold_seats(struct hf_client *client, uint64_t event_id, uint64_t h
 
 int hf_client_hold_best(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
 			uint64_t user_id, uint32_t ttl_ms, uint32_t seats_count,
-			struct hf_reply *rep)
+			struct hf_client_reply *rep)
 {
 	return hold_call(client, event_id, hold_id, user_id, ttl_ms, HF_HOLD_BEST, NULL,
 			 seats_count, rep);
 }
 
 int hf_client_extend(struct hf_client *client, uint64_t event_id, uint64_t hold_id, uint32_t ttl_ms,
-		     struct hf_reply *rep)
+		     struct hf_client_reply *rep)
 {
 	struct hf_request req;
 	req.opcode = HF_OP_EXTEND;
@@ -190,7 +192,7 @@ int hf_client_extend(struct hf_client *client, uint64_t event_id, uint64_t hold_
 }
 
 static int hold_ref_call(struct hf_client *client, uint8_t opcode, uint64_t event_id,
-			 uint64_t hold_id, struct hf_reply *rep)
+			 uint64_t hold_id, struct hf_client_reply *rep)
 {
 	struct hf_request req;
 	req.opcode = opcode;
@@ -202,25 +204,25 @@ static int hold_ref_call(struct hf_client *client, uint8_t opcode, uint64_t even
 }
 
 int hf_client_confirm(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
-		      struct hf_reply *rep)
+		      struct hf_client_reply *rep)
 {
 	return hold_ref_call(client, HF_OP_CONFIRM, event_id, hold_id, rep);
 }
 
 int hf_client_release(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
-		      struct hf_reply *rep)
+		      struct hf_client_reply *rep)
 {
 	return hold_ref_call(client, HF_OP_RELEASE, event_id, hold_id, rep);
 }
 
 int hf_client_cancel(struct hf_client *client, uint64_t event_id, uint64_t booking_id,
-		     struct hf_reply *rep)
+		     struct hf_client_reply *rep)
 {
 	return hold_ref_call(client, HF_OP_CANCEL, event_id, booking_id, rep);
 }
 
 int hf_client_avail(struct hf_client *client, uint64_t event_id, uint32_t first, uint32_t count,
-		    struct hf_reply *rep)
+		    struct hf_client_reply *rep)
 {
 	struct hf_request req;
 	req.opcode = HF_OP_AVAIL;
@@ -232,7 +234,7 @@ int hf_client_avail(struct hf_client *client, uint64_t event_id, uint32_t first,
 }
 
 int hf_client_seat_status(struct hf_client *client, uint64_t event_id, const uint32_t *seats,
-			  uint32_t seats_count, struct hf_reply *rep)
+			  uint32_t seats_count, struct hf_client_reply *rep)
 {
 	if (seats_count == 0 || seats_count > HF_SEAT_STATUS_SEATS_MAX)
 		return -EINVAL;
@@ -243,6 +245,11 @@ int hf_client_seat_status(struct hf_client *client, uint64_t event_id, const uin
 	req.seat_status.seats_count = seats_count;
 	memcpy(req.seat_status.seats, seats, sizeof(seats[0]) * seats_count);
 	return hf_client_call(client, &req, rep);
+}
+
+const char *hf_version(void)
+{
+	return HF_VERSION_STRING;
 }
 
 uint64_t hf_client_new_id(struct hf_client *client)

@@ -216,10 +216,64 @@ void hf_client_conn_flush(struct hf_client *c, struct conn *conn)
 
 /* ---- Replies ---- */
 
-static void entry_deliver_reply(struct hf_client *c, uint32_t idx, struct hf_reply *rep)
+void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply *wire)
 {
-	if (rep == c->call_rep && rep->opcode == HF_OP_AVAIL && rep->status == HF_OK &&
-	    rep->avail.count > 0) {
+	memset(out, 0, sizeof(*out));
+	out->opcode = wire->opcode;
+	out->status = wire->status;
+	out->request_id = wire->request_id;
+	if (wire->status != HF_OK) {
+		out->detail = wire->detail;
+		return;
+	}
+	switch (wire->opcode) {
+	case HF_OP_PING:
+		out->ping = wire->ping;
+		break;
+	case HF_OP_EVENT_INFO:
+		out->event_info = wire->event_info;
+		break;
+	case HF_OP_HOLD:
+	case HF_OP_CONFIRM:
+		/* HOLD and CONFIRM share struct hf_rep_hold at the same place. */
+		out->hold = wire->hold;
+		break;
+	case HF_OP_EXTEND:
+		out->extend = wire->extend;
+		break;
+	case HF_OP_AVAIL:
+		out->avail = wire->avail;
+		break;
+	case HF_OP_SEAT_STATUS:
+		HF_ASSERT(wire->seat_status.seats_count <= HF_SEAT_STATUS_SEATS_MAX);
+		out->seat_status.seats_count = wire->seat_status.seats_count;
+		out->seat_status.seats = wire->seat_status.seats;
+		break;
+	case HF_OP_SLOT_MAP:
+		out->slot_map = &wire->slot_map;
+		break;
+	case HF_OP_STATS:
+		HF_ASSERT(wire->stats.stats_count <= HF_STATS_MAX);
+		out->stats.stats_count = wire->stats.stats_count;
+		out->stats.stats = wire->stats.stats;
+		break;
+	case HF_OP_BACKUP:
+		out->backup = wire->backup;
+		break;
+	default:
+		out->detail = wire->detail; /* bodiless answers: CREATE_EVENT, RELEASE, CANCEL */
+		break;
+	}
+}
+
+/* Hands a decoded reply to its request's owner: the blocking caller's struct, or the callback. */
+static void entry_deliver_reply(struct hf_client *c, uint32_t idx, const struct hf_reply *wire,
+				int is_call)
+{
+	struct hf_client_reply local;
+	struct hf_client_reply *rep = is_call ? c->call_rep : &local;
+	hf_client_reply_convert(rep, wire);
+	if (is_call && rep->opcode == HF_OP_AVAIL && rep->status == HF_OK && rep->avail.count > 0) {
 		/* The bitmap points into the receive buffer: the blocking caller gets a copy. */
 		if (c->avail_copy == NULL)
 			c->avail_copy = malloc(HF_AVAIL_RANGE_MAX / 8u);
@@ -246,8 +300,8 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 	if (h->request_id == 0 || e->request_id != h->request_id || e->state != ENTRY_SENT ||
 	    e->conn != conn)
 		return 0; /* an answer to a request that ended or was resent elsewhere: drop it */
-	struct hf_reply *rep =
-	    (c->call_rep != NULL && h->request_id == c->call_id) ? c->call_rep : c->reply;
+	int is_call = c->call_rep != NULL && h->request_id == c->call_id;
+	struct hf_reply *rep = c->reply;
 	enum hf_status st = hf_reply_decode(h, body, rep);
 	if (st != HF_OK || rep->opcode != e->opcode)
 		return -EPROTO;
@@ -275,7 +329,7 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 			break;
 		}
 	}
-	entry_deliver_reply(c, idx, rep);
+	entry_deliver_reply(c, idx, rep, is_call);
 	return 0;
 }
 

@@ -124,7 +124,7 @@ static void entry_free(struct hf_client *c, uint32_t idx)
 /* Frees a detached entry and hands its outcome to the caller's callback. The entry is free before
  * the callback runs, so the callback may submit again. */
 void hf_client_entry_deliver(struct hf_client *c, uint32_t idx, int error,
-			     const struct hf_reply *rep)
+			     const struct hf_client_reply *rep)
 {
 	uint64_t tag = c->entries[idx].tag;
 	HF_ASSERT(c->in_poll);

@@ -249,7 +249,7 @@ struct hf_client {
 	struct list wait_map;
 	struct list failed;
 
-	struct hf_reply *reply;	  /* decode target of pipelined replies */
+	struct hf_reply *reply;	  /* decode target of every reply; public replies point into it */
 	struct hf_reply *scratch; /* decode target of slot map fetches */
 	uint8_t *map_frame;	  /* HF_CLIENT_MAP_FRAME_SIZE_MAX bytes for a slot map fetch */
 	uint8_t *avail_copy;	  /* HF_AVAIL_RANGE_MAX / 8 bytes: a blocking AVAIL's bitmap */
@@ -266,7 +266,7 @@ struct hf_client {
 
 	/* Set during a blocking call: its reply is decoded straight into the caller's struct. */
 	uint64_t call_id;
-	struct hf_reply *call_rep;
+	struct hf_client_reply *call_rep;
 };
 
 /* ---- Shared by the client/ sources (one file owns each group) ---- */
@@ -279,7 +279,7 @@ void hf_client_list_push(struct hf_client *c, struct list *l, uint32_t idx);
 void hf_client_list_remove(struct hf_client *c, struct list *l, uint32_t idx);
 void hf_client_entry_unlink(struct hf_client *c, uint32_t idx);
 void hf_client_entry_deliver(struct hf_client *c, uint32_t idx, int error,
-			     const struct hf_reply *rep);
+			     const struct hf_client_reply *rep);
 void hf_client_entry_fail(struct hf_client *c, uint32_t idx, int error);
 void hf_client_entry_route(struct hf_client *c, uint32_t idx);
 void hf_client_entry_delay(struct hf_client *c, uint32_t idx, uint32_t wait_ms);
@@ -304,6 +304,10 @@ void hf_client_flush_all(struct hf_client *c);
 int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion_fn fn, void *arg);
 int hf_client_submit_entry(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
 			   uint64_t tag, uint64_t *request_id_out);
+
+/* client_conn.c: the application's view of a decoded reply: copies the fixed bodies, points the
+ * variable-size ones (bitmap, seat list, stats, map) into *wire, which must outlive *out. */
+void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply *wire);
 
 /* ---- Test hooks ---- */
 
