@@ -31,7 +31,10 @@ static int opcode_is_shard_wide(uint8_t opcode)
 int hf_client_submit(struct hf_client *client, const struct hf_request *req, uint64_t tag)
 {
 	uint16_t owner = opcode_is_shard_wide(req->opcode) ? client->home_owner : OWNER_NONE;
-	return hf_client_submit_entry(client, req, owner, tag, NULL);
+	int rc = hf_client_submit_entry(client, req, owner, tag, NULL);
+	if (rc == 0)
+		hf_client_loop_report(client);
+	return rc;
 }
 
 int hf_client_submit_shard(struct hf_client *client, uint16_t owner_index,
@@ -39,7 +42,10 @@ int hf_client_submit_shard(struct hf_client *client, uint16_t owner_index,
 {
 	if (owner_index >= client->map.owners_count)
 		return -EINVAL;
-	return hf_client_submit_entry(client, req, owner_index, tag, NULL);
+	int rc = hf_client_submit_entry(client, req, owner_index, tag, NULL);
+	if (rc == 0)
+		hf_client_loop_report(client);
+	return rc;
 }
 
 int hf_client_flush(struct hf_client *client)
@@ -48,6 +54,7 @@ int hf_client_flush(struct hf_client *client)
 		return -EBUSY;
 	client->now_ms = hf_clock_mono_ms();
 	hf_client_flush_all(client);
+	hf_client_loop_report(client);
 	return 0;
 }
 
@@ -55,6 +62,8 @@ int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completio
 {
 	if (client->in_poll || fn == NULL)
 		return -EINVAL;
+	if (client->loop_on)
+		return -EBUSY;
 	return hf_client_poll_run(client, timeout_ms, fn, arg);
 }
 
@@ -101,6 +110,7 @@ static int call_entry(struct hf_client *c, const struct hf_request *req, uint16_
 	}
 	c->call_id = 0;
 	c->call_rep = NULL;
+	hf_client_loop_report(c);
 	if (!st.done) {
 		HF_ASSERT(rc < 0);
 		return rc;
@@ -386,7 +396,7 @@ void hf_client_close(struct hf_client *client)
 			continue;
 		/* Requests still in flight are dropped without a callback. */
 		hf_client_list_init(&conn->list);
-		hf_client_conn_destroy(conn);
+		hf_client_conn_destroy(client, conn);
 	}
 	free(client->entries);
 	free(client->frames);

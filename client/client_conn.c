@@ -39,6 +39,7 @@ struct conn *hf_client_conn_get(struct hf_client *c, uint16_t owner)
 		goto err_free_send;
 	conn->recv_size = HF_CLIENT_RECV_BUFFER_SIZE_MIN;
 	conn->fd = -1;
+	conn->loop_fd = -1;
 	conn->state = CONN_CLOSED;
 	conn->owner_index = owner;
 	conn->port = c->map.owners[owner].port;
@@ -56,8 +57,9 @@ err:
 	return NULL;
 }
 
-static void conn_close(struct conn *conn)
+static void conn_close(struct hf_client *c, struct conn *conn)
 {
+	hf_client_loop_forget(c, conn);
 	if (conn->fd >= 0)
 		close(conn->fd);
 	conn->fd = -1;
@@ -67,10 +69,10 @@ static void conn_close(struct conn *conn)
 	conn->recv_used = 0;
 }
 
-void hf_client_conn_destroy(struct conn *conn)
+void hf_client_conn_destroy(struct hf_client *c, struct conn *conn)
 {
 	HF_ASSERT(conn->list.count == 0);
-	conn_close(conn);
+	conn_close(c, conn);
 	free(conn->send_buf);
 	free(conn->recv_buf);
 	free(conn);
@@ -80,7 +82,7 @@ void hf_client_conn_destroy(struct conn *conn)
 void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum fail_mode mode)
 {
 	HF_ASSERT(error < 0);
-	conn_close(conn);
+	conn_close(c, conn);
 	uint32_t idx = conn->list.head;
 	uint32_t count = conn->list.count;
 	hf_client_list_init(&conn->list);

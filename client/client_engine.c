@@ -75,8 +75,7 @@ void hf_client_flush_all(struct hf_client *c)
 	}
 }
 
-/* The next moment the engine has something to do without I/O (a timeout, a resend), or `until`. */
-static uint64_t next_event_ms(const struct hf_client *c, uint64_t until_ms)
+uint64_t hf_client_next_event_ms(const struct hf_client *c, uint64_t until_ms)
 {
 	uint64_t next = until_ms;
 	for (uint16_t i = 0; i < c->map.owners_count; i++) {
@@ -95,6 +94,19 @@ static uint64_t next_event_ms(const struct hf_client *c, uint64_t until_ms)
 	return next;
 }
 
+uint32_t hf_client_conn_events(const struct hf_client *c, const struct conn *conn)
+{
+	(void)c;
+	if (conn->state == CONN_CLOSED)
+		return 0;
+	if (conn->state == CONN_CONNECTING)
+		return HF_CLIENT_EV_WRITE;
+	HF_ASSERT(conn->state == CONN_OPEN);
+	HF_ASSERT(conn->fd >= 0);
+	int wants_write = conn->send_head < conn->send_tail || conn->unsent != NONE;
+	return HF_CLIENT_EV_READ | (wants_write ? HF_CLIENT_EV_WRITE : 0u);
+}
+
 static uint32_t pollfds_build(struct hf_client *c)
 {
 	uint32_t n = 0;
@@ -102,6 +114,8 @@ static uint32_t pollfds_build(struct hf_client *c)
 		struct conn *conn = c->conns[i];
 		if (conn == NULL || conn->state == CONN_CLOSED)
 			continue;
+		/* hf_client_poll flushed before polling: only bytes the socket refused need
+		 * POLLOUT. */
 		short events = POLLOUT;
 		if (conn->state == CONN_OPEN)
 			events = conn->send_head < conn->send_tail ? (POLLIN | POLLOUT) : POLLIN;
@@ -113,27 +127,45 @@ static uint32_t pollfds_build(struct hf_client *c)
 	return n;
 }
 
+void hf_client_conn_on_events(struct hf_client *c, struct conn *conn, short rev)
+{
+	HF_ASSERT(rev != 0);
+	HF_ASSERT(conn->state != CONN_CLOSED);
+	if (conn->state == CONN_CONNECTING) {
+		hf_client_conn_on_connect(c, conn);
+		if (conn->state == CONN_OPEN)
+			hf_client_conn_flush(c, conn);
+		return;
+	}
+	if (rev & (POLLIN | POLLERR | POLLHUP))
+		hf_client_conn_read(c, conn);
+	if (conn->state == CONN_OPEN && (rev & POLLOUT))
+		hf_client_conn_flush(c, conn);
+}
+
 static void pollfds_handle(struct hf_client *c, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		struct conn *conn = c->pfd_conns[i];
 		short rev = c->pfds[i].revents;
-		if (rev == 0 || conn->fd != c->pfds[i].fd)
+		if (rev == 0 || conn->fd != c->pfds[i].fd || conn->state == CONN_CLOSED)
 			continue;
-		if (conn->state == CONN_CONNECTING) {
-			hf_client_conn_on_connect(c, conn);
-			if (conn->state == CONN_OPEN)
-				hf_client_conn_flush(c, conn);
-			continue;
-		}
-		if (rev & (POLLIN | POLLERR | POLLHUP))
-			hf_client_conn_read(c, conn);
-		if (conn->state == CONN_OPEN && (rev & POLLOUT))
-			hf_client_conn_flush(c, conn);
+		hf_client_conn_on_events(c, conn, rev);
 	}
 }
 
-int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion_fn fn, void *arg)
+void hf_client_passes_run(struct hf_client *c)
+{
+	HF_ASSERT(c->in_poll);
+	failed_deliver(c);
+	delayed_resend(c);
+	hf_client_moved_resend(c);
+	timeouts_check(c);
+	hf_client_flush_all(c);
+	failed_deliver(c);
+}
+
+void hf_client_pass_begin(struct hf_client *c, hf_client_completion_fn fn, void *arg)
 {
 	HF_ASSERT(!c->in_poll);
 	HF_ASSERT(fn != NULL);
@@ -142,20 +174,29 @@ int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion
 	c->fn_arg = arg;
 	c->delivered = 0;
 	c->now_ms = hf_clock_mono_ms();
+}
+
+int hf_client_pass_end(struct hf_client *c)
+{
+	HF_ASSERT(c->in_poll);
+	c->in_poll = 0;
+	c->fn = NULL;
+	c->fn_arg = NULL;
+	return c->delivered;
+}
+
+int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion_fn fn, void *arg)
+{
+	hf_client_pass_begin(c, fn, arg);
 	uint64_t until_ms = timeout_ms < 0 ? UINT64_MAX : c->now_ms + (uint64_t)timeout_ms;
 	int rc = 0;
 	/* Bounded by until_ms (or by the requests' own deadlines and retries when waiting forever):
 	 * every pass either delivers, waits for I/O or time, or ends. */
 	for (;;) {
-		failed_deliver(c);
-		delayed_resend(c);
-		hf_client_moved_resend(c);
-		timeouts_check(c);
-		hf_client_flush_all(c);
-		failed_deliver(c);
+		hf_client_passes_run(c);
 		if (c->delivered > 0 || c->in_flight == 0)
 			break;
-		uint64_t next_ms = next_event_ms(c, until_ms);
+		uint64_t next_ms = hf_client_next_event_ms(c, until_ms);
 		int wait_ms = -1;
 		if (next_ms != UINT64_MAX)
 			wait_ms = next_ms <= c->now_ms		  ? 0
@@ -174,10 +215,8 @@ int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion
 		if (c->delivered > 0 || c->now_ms >= until_ms)
 			break;
 	}
-	c->in_poll = 0;
-	c->fn = NULL;
-	c->fn_arg = NULL;
-	return rc < 0 ? rc : c->delivered;
+	int delivered = hf_client_pass_end(c);
+	return rc < 0 ? rc : delivered;
 }
 
 /* ---- Submitting ---- */

@@ -210,6 +210,8 @@ struct conn {
 	uint32_t recv_size;	      /* RECV_BUFFER_SIZE_MIN, or _MAX once grown */
 	uint8_t *send_buf;
 	uint8_t *recv_buf;
+	int loop_fd;	      /* event-loop mode: the socket the loop watches for us, or -1 */
+	uint32_t loop_events; /* HF_CLIENT_EV_* last reported for loop_fd (0 when loop_fd is -1) */
 };
 
 struct hf_client {
@@ -264,6 +266,11 @@ struct hf_client {
 	int delivered;
 	uint64_t now_ms;
 
+	/* Event-loop mode (client_loop.c): on between hf_client_loop_attach and _detach. */
+	int loop_on;
+	struct hf_client_loop loop;
+	uint64_t loop_deadline_ms; /* the deadline last given to loop.on_timer; UINT64_MAX: none */
+
 	/* Set during a blocking call: its reply is decoded straight into the caller's struct. */
 	uint64_t call_id;
 	struct hf_client_reply *call_rep;
@@ -287,7 +294,7 @@ void hf_client_entry_retry(struct hf_client *c, uint32_t idx, int error, uint32_
 
 /* client_conn.c: connections, send and receive, reply dispatch. */
 struct conn *hf_client_conn_get(struct hf_client *c, uint16_t owner);
-void hf_client_conn_destroy(struct conn *conn);
+void hf_client_conn_destroy(struct hf_client *c, struct conn *conn);
 void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum fail_mode mode);
 void hf_client_conn_on_connect(struct hf_client *c, struct conn *conn);
 void hf_client_conn_flush(struct hf_client *c, struct conn *conn);
@@ -301,9 +308,28 @@ void hf_client_moved_resend(struct hf_client *c);
 
 /* client_engine.c: poll passes and submitting. */
 void hf_client_flush_all(struct hf_client *c);
+/* The HF_CLIENT_EV_* events conn waits for (0 when it has no socket): write while connecting or
+ * while it has bytes or queued requests to send, read while open. */
+uint32_t hf_client_conn_events(const struct hf_client *c, const struct conn *conn);
+/* Handles poll(2) events rev (not 0) that conn's socket reported. */
+void hf_client_conn_on_events(struct hf_client *c, struct conn *conn, short rev);
+/* A pass: deliver failures, resend delayed and MOVED requests, time out, flush every connection.
+ * Only between hf_client_pass_begin (sets the callback, the clock, in_poll) and _end (returns the
+ * completions delivered). */
+void hf_client_passes_run(struct hf_client *c);
+void hf_client_pass_begin(struct hf_client *c, hf_client_completion_fn fn, void *arg);
+int hf_client_pass_end(struct hf_client *c);
+/* The next moment the engine has something to do without I/O (a timeout, a resend), or until_ms. */
+uint64_t hf_client_next_event_ms(const struct hf_client *c, uint64_t until_ms);
 int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion_fn fn, void *arg);
 int hf_client_submit_entry(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
 			   uint64_t tag, uint64_t *request_id_out);
+
+/* client_loop.c: reports the sockets' wanted events and the next deadline to the application's
+ * loop when they changed (event-loop mode only; a no-op otherwise or inside a pass). */
+void hf_client_loop_report(struct hf_client *c);
+/* Tells the loop that conn's socket is about to close (called by the connection's close). */
+void hf_client_loop_forget(struct hf_client *c, struct conn *conn);
 
 /* client_conn.c: the application's view of a decoded reply: copies the fixed bodies, points the
  * variable-size ones (bitmap, seat list, stats, map) into *wire, which must outlive *out. */

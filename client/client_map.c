@@ -170,7 +170,7 @@ void hf_client_map_install(struct hf_client *c, const struct hf_slot_map *m)
 		if (old[i] == NULL)
 			continue;
 		hf_client_conn_fail(c, old[i], -EHOSTUNREACH, FAIL_MOVE);
-		hf_client_conn_destroy(old[i]);
+		hf_client_conn_destroy(c, old[i]);
 	}
 	for (uint16_t i = 0; i < c->map.owners_count; i++)
 		HF_ASSERT(c->conns[i] == NULL || c->conns[i]->owner_index == i);
@@ -261,6 +261,7 @@ int hf_client_map_force(struct hf_client *client, const struct hf_slot_map *m)
 	client->map.epoch = epoch;
 	client->refreshed_epoch = 0;
 	client->moved_epoch = 0;
+	hf_client_loop_report(client);
 	return 0;
 }
 
@@ -269,5 +270,7 @@ int hf_client_refresh_map(struct hf_client *client)
 	if (client->in_poll)
 		return -EBUSY;
 	client->now_ms = hf_clock_mono_ms();
-	return hf_client_map_refresh(client, OWNER_NONE);
+	int rc = hf_client_map_refresh(client, OWNER_NONE);
+	hf_client_loop_report(client);
+	return rc;
 }

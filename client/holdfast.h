@@ -229,6 +229,78 @@ HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid
  * until the next call on that client. */
 
+/* ---- Event-loop mode (no thread of the library's own) ----
+ *
+ * To drive a client from an application's event loop (libuv, libevent, epoll, ...; the adapter
+ * <holdfast/adapters/holdfast_uv.h> does it for libuv): attach it with hf_client_loop_attach, then
+ *  - watch each socket the client names for the events it names (on_fd tells you every change;
+ *    hf_client_fds lists the current set),
+ *  - when the loop says a socket is ready, call hf_client_on_ready(client, fd, events),
+ *  - keep one timer at hf_client_next_timeout_ms (on_timer tells you every change) and, when it
+ *    fires, call hf_client_on_ready(client, -1, 0),
+ *  - submit with hf_client_submit / hf_client_submit_shard at any time: nothing blocks, the frames
+ *    leave when the loop reports the socket writable (everything submitted in between goes in one
+ *    write); completions arrive through on_complete from inside hf_client_on_ready.
+ * hf_client_poll answers -EBUSY while attached. Blocking calls still work (they wait inside the
+ * call: not what an event loop wants) when nothing is in flight. Connects are non-blocking, but a
+ * host name (not an IP literal) is resolved with getaddrinfo, which may block; a slot map refresh
+ * after MOVED is a fetch on a connection of its own, bounded by connect_timeout_ms + timeout_ms,
+ * that blocks the calling pass. Same thread rules as the rest of the client: one thread at a time.
+ */
+
+#define HF_CLIENT_EV_READ  0x1u /* the socket is readable / wants reading */
+#define HF_CLIENT_EV_WRITE 0x2u /* the socket is writable / wants writing */
+#define HF_CLIENT_EV_ERROR 0x4u /* (to hf_client_on_ready only) the loop saw an error or hangup */
+
+struct hf_client_fd {
+	int fd;
+	uint32_t events; /* HF_CLIENT_EV_READ | HF_CLIENT_EV_WRITE, never 0 */
+};
+
+/* fd now wants `events` (READ and/or WRITE). events == 0: stop watching fd, now: the client is
+ * about to close it (the same number may come back later for a new socket). */
+typedef void (*hf_client_fd_fn)(void *arg, int fd, uint32_t events);
+
+/* The next deadline changed: call hf_client_on_ready(client, -1, 0) in timeout_ms (0: at once,
+ * -1: no timer needed). */
+typedef void (*hf_client_timer_fn)(void *arg, int timeout_ms);
+
+struct hf_client_loop {
+	hf_client_completion_fn on_complete; /* required: every completion, as for hf_client_poll */
+	void *complete_arg;
+	hf_client_fd_fn on_fd; /* optional (NULL: call hf_client_fds after every library call) */
+	void *fd_arg;
+	hf_client_timer_fn on_timer; /* optional (NULL: read hf_client_next_timeout_ms yourself) */
+	void *timer_arg;
+};
+
+/* Puts the client in event-loop mode with these callbacks (copied) and reports its current sockets
+ * and timer through them. Returns 0, -EINVAL (no on_complete, already attached) or -EBUSY (inside a
+ * callback). The callbacks run on the thread that calls into the client, from inside library calls:
+ * they may call hf_client_submit, hf_client_fds and hf_client_next_timeout_ms, nothing else. */
+HF_EXPORT int hf_client_loop_attach(struct hf_client *client, const struct hf_client_loop *loop);
+
+/* Leaves event-loop mode: on_fd(fd, 0) for every watched socket and on_timer(-1) first. Requests
+ * in flight stay in flight (drive them with hf_client_poll). Returns 0 or -EBUSY in a callback. */
+HF_EXPORT int hf_client_loop_detach(struct hf_client *client);
+
+/* The loop says fd is ready for `events` (HF_CLIENT_EV_*), or fd == -1: the timer fired. Does the
+ * I/O that is possible without blocking, resends and times out what is due, delivers completions
+ * to on_complete, then reports socket and timer changes. An fd the client no longer owns is
+ * ignored. Returns the number of completions delivered (>= 0), -EINVAL when not attached, -EBUSY
+ * inside a callback. */
+HF_EXPORT int hf_client_on_ready(struct hf_client *client, int fd, uint32_t events);
+
+/* Milliseconds until the client needs hf_client_on_ready(client, -1, 0): 0 when something is due
+ * now, -1 when nothing is pending, else at most INT32_MAX. Any mode. */
+HF_EXPORT int hf_client_next_timeout_ms(const struct hf_client *client);
+
+/* Fills out (up to out_max entries) with the client's sockets and the events each waits for, and
+ * returns how many there are (may exceed out_max; at most HF_SLOT_OWNERS_MAX). Any mode; in
+ * hf_client_poll mode it is what a poll would wait for after a flush. */
+HF_EXPORT uint32_t hf_client_fds(const struct hf_client *client, struct hf_client_fd *out,
+				 uint32_t out_max);
+
 #ifdef __cplusplus
 }
 #endif
