@@ -17,7 +17,7 @@ pc=$(find "$root" -name holdfast.pc | head -n 1)
 [ -n "$pc" ] || fail "no holdfast.pc installed"
 pcdir=$(dirname "$pc")
 for f in bin/holdfastd bin/holdfast bin/holdfast-bench include/holdfast/holdfast.h \
-	include/holdfast/proto/proto.h; do
+	include/holdfast/proto/proto.h include/holdfast/adapters/holdfast_uv.h; do
 	[ -n "$(find "$root" -path "*/$f" | head -n 1)" ] || fail "$f is not installed"
 done
 so=$(find "$root" -name 'libholdfast.so.*.*.*' | head -n 1)
@@ -79,4 +79,12 @@ out=$(./example_static "$addr" 9002) || fail "example (static) failed: $out"
 out=$(./app_cpp "$addr" 9003) || fail "C++ program failed: $out"
 expect="c++ $(pkg-config --modversion holdfast): held 4 seats from 0, 36 free"
 [ "$out" = "$expect" ] || fail "C++ program printed '$out', not '$expect'"
+if pkg-config --exists libuv; then
+	# uv.h needs the POSIX declarations (pthread_rwlock_t): gnu17, not strict c17.
+	cc -std=gnu17 $warn -pedantic $san $cflags "$src/tests/client/install_uv.c" -o app_uv \
+		$libs $(pkg-config --libs libuv) ||
+		fail "the libuv adapter does not build against the installed files"
+	out=$(./app_uv "$addr") || fail "the libuv program failed: $out"
+	[ "$out" = "uv: 64 of 64 pings answered" ] || fail "the libuv program printed '$out'"
+fi
 echo "install_check: ok ($(wc -l <"$work/exported.txt") exported symbols)"
