@@ -303,11 +303,13 @@ static int tables_create(struct hf_client *c)
 {
 	uint32_t size = 1;
 	uint32_t bits = 0;
-	while (size < c->opts.pipeline_max) {
+	/* One entry more than pipeline_max: the client's own map refresh. */
+	while (size < c->opts.pipeline_max + 1u) {
 		size <<= 1;
 		bits++;
 	}
-	HF_ASSERT(size >= c->opts.pipeline_max && size <= HF_CLIENT_PIPELINE_MAX);
+	HF_ASSERT(size > c->opts.pipeline_max);
+	HF_ASSERT(size <= 2u * HF_CLIENT_PIPELINE_MAX);
 	c->table_mask = size - 1;
 	c->table_bits = bits;
 	c->entries = calloc(size, sizeof(*c->entries));
@@ -317,8 +319,9 @@ static int tables_create(struct hf_client *c)
 	c->reply = malloc(sizeof(*c->reply));
 	c->scratch = malloc(sizeof(*c->scratch));
 	c->map_frame = malloc(HF_CLIENT_MAP_FRAME_SIZE_MAX);
+	c->pending_map = malloc(sizeof(*c->pending_map));
 	if (!c->entries || !c->frames || !c->free_stack || !c->big_frames || !c->reply ||
-	    !c->scratch || !c->map_frame)
+	    !c->scratch || !c->map_frame || !c->pending_map)
 		return -ENOMEM;
 	/* Pop order: index 0 first. */
 	for (uint32_t i = 0; i < size; i++) {
@@ -359,6 +362,7 @@ int hf_client_open(const char *host_port, const struct hf_client_options *opts,
 	hf_client_list_init(&c->delayed);
 	hf_client_list_init(&c->wait_map);
 	hf_client_list_init(&c->failed);
+	c->refresh_idx = NONE;
 	c->rng = seed_random(c);
 	int rc = tables_create(c);
 	if (rc != 0)
@@ -405,6 +409,7 @@ void hf_client_close(struct hf_client *client)
 	free(client->reply);
 	free(client->scratch);
 	free(client->map_frame);
+	free(client->pending_map);
 	free(client->avail_copy);
 	free(client);
 }

@@ -308,6 +308,10 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 	if (st != HF_OK || rep->opcode != e->opcode)
 		return -EPROTO;
 	hf_client_entry_unlink(c, idx);
+	if (e->internal) {
+		hf_client_map_refresh_answered(c, idx, rep);
+		return 0;
+	}
 	if (e->attempt < c->opts.retries_max) {
 		switch (rep->status) {
 		case HF_MOVED:

@@ -249,10 +249,12 @@ static int request_valid(const struct hf_request *req)
 	}
 }
 
-int hf_client_submit_entry(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
-			   uint64_t tag, uint64_t *request_id_out)
+/* Encodes req into a free entry and routes it. internal: the client's own request (one slot
+ * past pipeline_max is reserved for it). */
+static int submit_any(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
+		      uint64_t tag, int internal, uint32_t *idx_out)
 {
-	if (c->in_flight >= c->opts.pipeline_max)
+	if (internal ? c->internal_count > 0 : c->in_flight >= c->opts.pipeline_max)
 		return -EAGAIN;
 	if (!request_valid(req))
 		return -EINVAL;
@@ -273,28 +275,44 @@ int hf_client_submit_entry(struct hf_client *c, const struct hf_request *req, ui
 	}
 	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE && size <= HF_CLIENT_REQUEST_FRAME_SIZE_MAX);
 	c->free_count--;
-	c->in_flight++;
+	if (internal)
+		c->internal_count++;
+	else
+		c->in_flight++;
 	uint64_t request_id = (++c->id_seq << c->table_bits) | idx;
 	/* The caller's request_id is ignored: the client's own goes into the header. */
 	hf_put_le64(frame + 8, request_id);
-	e->request_id = request_id;
-	e->tag = tag;
-	e->event_id = hf_request_event_id(req);
-	e->frame = frame;
-	e->frame_size = (uint16_t)size;
-	e->big_index = big_index;
-	e->fixed_owner = fixed_owner;
-	e->attempt = 0;
-	e->error = 0;
-	e->opcode = req->opcode;
-	e->conn = NULL;
-	e->prev = NONE;
-	e->next = NONE;
-	e->state = ENTRY_DETACHED;
+	*e = (struct entry){.request_id = request_id,
+			    .tag = tag,
+			    .event_id = hf_request_event_id(req),
+			    .frame = frame,
+			    .prev = NONE,
+			    .next = NONE,
+			    .frame_size = (uint16_t)size,
+			    .fixed_owner = fixed_owner,
+			    .big_index = big_index,
+			    .state = ENTRY_DETACHED,
+			    .opcode = req->opcode,
+			    .internal = (uint8_t)internal};
 	if (!c->in_poll)
 		c->now_ms = hf_clock_mono_ms();
 	hf_client_entry_route(c, idx);
-	if (request_id_out != NULL)
-		*request_id_out = request_id;
+	*idx_out = idx;
 	return 0;
+}
+
+int hf_client_submit_entry(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
+			   uint64_t tag, uint64_t *request_id_out)
+{
+	uint32_t idx;
+	int rc = submit_any(c, req, fixed_owner, tag, 0, &idx);
+	if (rc == 0 && request_id_out != NULL)
+		*request_id_out = c->entries[idx].request_id;
+	return rc;
+}
+
+int hf_client_submit_internal(struct hf_client *c, const struct hf_request *req,
+			      uint16_t fixed_owner, uint32_t *idx_out)
+{
+	return submit_any(c, req, fixed_owner, 0, 1, idx_out);
 }

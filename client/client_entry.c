@@ -104,7 +104,7 @@ void hf_client_entry_unlink(struct hf_client *c, uint32_t idx)
 
 /* ---- Entries ---- */
 
-static void entry_free(struct hf_client *c, uint32_t idx)
+void hf_client_entry_free(struct hf_client *c, uint32_t idx)
 {
 	struct entry *e = &c->entries[idx];
 	HF_ASSERT(e->state == ENTRY_DETACHED && e->conn == NULL);
@@ -117,8 +117,14 @@ static void entry_free(struct hf_client *c, uint32_t idx)
 	e->state = ENTRY_FREE;
 	HF_ASSERT(c->free_count <= c->table_mask);
 	c->free_stack[c->free_count++] = idx;
-	HF_ASSERT(c->in_flight > 0);
-	c->in_flight--;
+	if (e->internal) {
+		HF_ASSERT(c->internal_count > 0);
+		c->internal_count--;
+		e->internal = 0;
+	} else {
+		HF_ASSERT(c->in_flight > 0);
+		c->in_flight--;
+	}
 }
 
 /* Frees a detached entry and hands its outcome to the caller's callback. The entry is free before
@@ -129,7 +135,14 @@ void hf_client_entry_deliver(struct hf_client *c, uint32_t idx, int error,
 	uint64_t tag = c->entries[idx].tag;
 	HF_ASSERT(c->in_poll);
 	HF_ASSERT((error == 0) == (rep != NULL));
-	entry_free(c, idx);
+	if (c->entries[idx].internal) {
+		/* The client's own map refresh: it only fails this way (replies go to on_reply). */
+		HF_ASSERT(error < 0);
+		hf_client_entry_free(c, idx);
+		hf_client_map_refresh_failed(c, idx);
+		return;
+	}
+	hf_client_entry_free(c, idx);
 	c->delivered++;
 	c->fn(c->fn_arg, tag, error, rep);
 }

@@ -95,7 +95,8 @@ int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeou
  *
  * INVARIANTS
  *  1. An entry is FREE iff its request_id is 0 iff its index is on the free stack; in_flight counts
- *     the entries that are not FREE and is at most opts.pipeline_max.
+ *     the caller's entries that are not FREE (at most opts.pipeline_max), internal_count the
+ *     client's own (at most 1: the map refresh, refresh_idx); the table has room for both.
  *  2. A live entry's request_id & table_mask is its index; a request id is never reused by the same
  *     client, so a late reply to an ended request matches no entry and is dropped.
  *  3. A QUEUED or SENT entry is on exactly one connection list (entry->conn); a DELAYED entry on
@@ -189,6 +190,7 @@ struct entry {
 	uint8_t big_index;    /* < HF_CLIENT_BIG_FRAMES_MAX when frame is a large slot, else 0xff */
 	uint8_t state;	      /* enum entry_state */
 	uint8_t opcode;
+	uint8_t internal; /* 1: the client's own SLOT_MAP refresh, not the caller's */
 };
 
 #define BIG_NONE 0xffu
@@ -230,6 +232,15 @@ struct hf_client {
 	uint16_t moved_owner;	  /* the owner that named it (it has that map) */
 	uint64_t refreshed_epoch; /* highest MOVED epoch a refresh was made for */
 	uint64_t map_retry_at_ms; /* no refresh before this after a failed one */
+	/* The asynchronous refresh after MOVED (client_map.c): one SLOT_MAP request of the client's
+	 * own, pipelined like the caller's, whose answer is installed at the next pass. */
+	uint32_t refresh_idx;		 /* its entry, or NONE */
+	uint32_t refresh_tries;		 /* refreshes sent for the current epoch: picks the owner */
+	uint64_t refresh_for_epoch;	 /* the MOVED epoch it was sent for */
+	int refresh_failed;		 /* it failed: resend the MOVED requests as they are */
+	int pending_map_ready;		 /* pending_map holds a fetched map to install */
+	struct hf_slot_map *pending_map; /* a fetched map, between its reply and the next pass */
+	uint32_t internal_count;	 /* entries of the client's own (0 or 1) */
 	struct conn *conns[HF_SLOT_OWNERS_MAX];
 
 	/* The in-flight table: table_mask + 1 entries (a power of two >= pipeline_max). */
@@ -285,6 +296,7 @@ void hf_client_list_init(struct list *l);
 void hf_client_list_push(struct hf_client *c, struct list *l, uint32_t idx);
 void hf_client_list_remove(struct hf_client *c, struct list *l, uint32_t idx);
 void hf_client_entry_unlink(struct hf_client *c, uint32_t idx);
+void hf_client_entry_free(struct hf_client *c, uint32_t idx);
 void hf_client_entry_deliver(struct hf_client *c, uint32_t idx, int error,
 			     const struct hf_client_reply *rep);
 void hf_client_entry_fail(struct hf_client *c, uint32_t idx, int error);
@@ -305,6 +317,10 @@ int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs
 void hf_client_map_install(struct hf_client *c, const struct hf_slot_map *m);
 int hf_client_map_refresh(struct hf_client *c, uint16_t preferred);
 void hf_client_moved_resend(struct hf_client *c);
+/* The refresh entry idx (already freed) got no map: try again after MAP_RETRY_MS. */
+void hf_client_map_refresh_failed(struct hf_client *c, uint32_t idx);
+/* The refresh entry idx (detached) was answered with rep: keep the map for the next pass. */
+void hf_client_map_refresh_answered(struct hf_client *c, uint32_t idx, const struct hf_reply *rep);
 
 /* client_engine.c: poll passes and submitting. */
 void hf_client_flush_all(struct hf_client *c);
@@ -324,6 +340,10 @@ uint64_t hf_client_next_event_ms(const struct hf_client *c, uint64_t until_ms);
 int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion_fn fn, void *arg);
 int hf_client_submit_entry(struct hf_client *c, const struct hf_request *req, uint16_t fixed_owner,
 			   uint64_t tag, uint64_t *request_id_out);
+/* The same for the client's own requests: one slot past pipeline_max is theirs. Returns the entry
+ * index through *idx_out. */
+int hf_client_submit_internal(struct hf_client *c, const struct hf_request *req,
+			      uint16_t fixed_owner, uint32_t *idx_out);
 
 /* client_loop.c: reports the sockets' wanted events and the next deadline to the application's
  * loop when they changed (event-loop mode only; a no-op otherwise or inside a pass). */

@@ -211,20 +211,78 @@ int hf_client_map_refresh(struct hf_client *c, uint16_t preferred)
 	return rc;
 }
 
+/* Sends the refresh for the newest MOVED epoch to the owner that named it first, then the open
+ * address, then every owner in turn (one per try). */
+static void refresh_submit(struct hf_client *c)
+{
+	HF_ASSERT(c->refresh_idx == NONE);
+	uint32_t t = c->refresh_tries++ % ((uint32_t)c->map.owners_count + 2u);
+	uint16_t owner = t == 0 ? c->moved_owner : t == 1 ? c->home_owner : (uint16_t)(t - 2u);
+	if (owner >= c->map.owners_count)
+		owner = c->home_owner;
+	struct hf_request req = {.opcode = HF_OP_SLOT_MAP};
+	uint32_t idx;
+	if (hf_client_submit_internal(c, &req, owner, &idx) != 0) {
+		c->refresh_failed = 1;
+		return;
+	}
+	c->refresh_idx = idx;
+	c->refresh_for_epoch = c->moved_epoch;
+}
+
+void hf_client_map_refresh_failed(struct hf_client *c, uint32_t idx)
+{
+	HF_ASSERT(c->refresh_idx == idx);
+	c->refresh_idx = NONE;
+	c->refresh_failed = 1;
+	c->map_retry_at_ms = c->now_ms + MAP_RETRY_MS;
+}
+
+void hf_client_map_refresh_answered(struct hf_client *c, uint32_t idx, const struct hf_reply *rep)
+{
+	HF_ASSERT(c->refresh_idx == idx);
+	HF_ASSERT(c->entries[idx].state == ENTRY_DETACHED);
+	hf_client_entry_free(c, idx);
+	if (rep->status != HF_OK || rep->slot_map.owners_count == 0) {
+		hf_client_map_refresh_failed(c, idx);
+		return;
+	}
+	c->refresh_idx = NONE;
+	/* Installed at the next pass, outside the connection that is being read now. */
+	memcpy(c->pending_map, &rep->slot_map, sizeof(*c->pending_map));
+	c->pending_map_ready = 1;
+}
+
+/* Installs a fetched map, if one is waiting. */
+static void pending_install(struct hf_client *c)
+{
+	if (!c->pending_map_ready)
+		return;
+	c->pending_map_ready = 0;
+	hf_client_map_install(c, c->pending_map);
+	if (c->refresh_for_epoch > c->refreshed_epoch)
+		c->refreshed_epoch = c->refresh_for_epoch;
+	c->refresh_tries = 0;
+}
+
 /* Resends the requests that got MOVED: after one map refresh per new epoch, to the new owner, or
- * after a backoff when the map did not change (the shard's own map is behind ours). */
+ * after a backoff when the map did not change (the shard's own map is behind ours) or the refresh
+ * failed. The refresh is a pipelined request like the others: nothing here waits. */
 void hf_client_moved_resend(struct hf_client *c)
 {
+	pending_install(c);
 	if (c->wait_map.count == 0)
 		return;
 	if (c->moved_epoch > c->map.epoch && c->moved_epoch > c->refreshed_epoch) {
-		if (c->now_ms < c->map_retry_at_ms)
-			return;
-		if (hf_client_map_refresh(c, c->moved_owner) == 0)
-			c->refreshed_epoch = c->moved_epoch;
-		else
-			c->map_retry_at_ms = hf_clock_mono_ms() + MAP_RETRY_MS;
-		c->now_ms = hf_clock_mono_ms();
+		if (c->refresh_idx != NONE)
+			return; /* in flight: its answer decides */
+		if (!c->refresh_failed) {
+			if (c->now_ms >= c->map_retry_at_ms)
+				refresh_submit(c);
+			if (!c->refresh_failed)
+				return;
+		}
+		c->refresh_failed = 0; /* resend as they are; MOVED again counts an attempt */
 	}
 	uint32_t count = c->wait_map.count;
 	for (uint32_t i = 0; i < count; i++) {

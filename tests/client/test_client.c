@@ -468,6 +468,58 @@ static void test_busy_retry(void **state)
 	fake_server_stop(s);
 }
 
+/* ---- A map refresh never blocks a poll ---- */
+
+struct slowmap_script {
+	_Atomic int drop_maps; /* 1: never answer SLOT_MAP */
+};
+
+static enum fake_action handler_slowmap(struct fake_server *s, void *arg, uint32_t shard,
+					const struct hf_request *req, uint32_t seen,
+					struct hf_reply *rep)
+{
+	struct slowmap_script *ss = arg;
+	if (req->opcode == HF_OP_SLOT_MAP && ss->drop_maps)
+		return FAKE_DROP;
+	return fake_default_handler(s, arg, shard, req, seen, rep);
+}
+
+static void test_refresh_never_blocks_poll(void **state)
+{
+	(void)state;
+	static struct slowmap_script ss;
+	ss.drop_maps = 0;
+	struct fake_server *s = fake_server_start(2, handler_slowmap, &ss);
+	fake_server_set_map(s, 1, 1);
+	struct hf_client *c = open_client(s, 0, 300, 5, 1024);
+	fake_server_set_map(s, 2, 2); /* half the slots move: MOVED, then a refresh */
+	ss.drop_maps = 1;
+	tally_reset();
+	struct hf_request req;
+	for (uint32_t i = 0; i < 100; i++) {
+		make_hold(&req, 1 + i, 7000 + i);
+		assert_int_equal(hf_client_submit(c, &req, i), 0);
+	}
+	/* The refresh goes unanswered, yet each poll returns within its own timeout (a blocking
+	 * fetch would hold it for the 300 ms attempt timeout). */
+	for (uint32_t round = 0; round < 10; round++) {
+		uint64_t t0 = hf_clock_mono_ms();
+		assert_true(hf_client_poll(c, 20, tally_on_complete, NULL) >= 0);
+		assert_true(hf_clock_mono_ms() - t0 < 150);
+	}
+	assert_true(hf_client_in_flight(c) > 0);
+	assert_true(fake_server_count_opcode(s, HF_OP_SLOT_MAP) >= 2);
+	ss.drop_maps = 0;
+	drain(c, 10000);
+	for (uint32_t i = 0; i < 100; i++) {
+		assert_int_equal(tally.done[i], 1);
+		assert_int_equal(tally.status[i], HF_OK);
+	}
+	assert_int_equal(hf_client_slot_map(c)->epoch, 2);
+	hf_client_close(c);
+	fake_server_stop(s);
+}
+
 /* ---- Timeouts ---- */
 
 struct drop_script {
@@ -869,13 +921,21 @@ static void test_many_pipelined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_addr),	      cmocka_unit_test(test_open_errors),
-	    cmocka_unit_test(test_map_and_ping),      cmocka_unit_test(test_routing),
-	    cmocka_unit_test(test_moved_refresh),     cmocka_unit_test(test_moved_bounded),
-	    cmocka_unit_test(test_busy_retry),	      cmocka_unit_test(test_timeout_resend),
-	    cmocka_unit_test(test_broken_connection), cmocka_unit_test(test_protocol_errors),
-	    cmocka_unit_test(test_server_gone),	      cmocka_unit_test(test_pipeline_bounds),
-	    cmocka_unit_test(test_avail_bitmap),      cmocka_unit_test(test_new_id),
+	    cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_map_and_ping),
+	    cmocka_unit_test(test_routing),
+	    cmocka_unit_test(test_moved_refresh),
+	    cmocka_unit_test(test_moved_bounded),
+	    cmocka_unit_test(test_busy_retry),
+	    cmocka_unit_test(test_timeout_resend),
+	    cmocka_unit_test(test_refresh_never_blocks_poll),
+	    cmocka_unit_test(test_broken_connection),
+	    cmocka_unit_test(test_protocol_errors),
+	    cmocka_unit_test(test_server_gone),
+	    cmocka_unit_test(test_pipeline_bounds),
+	    cmocka_unit_test(test_avail_bitmap),
+	    cmocka_unit_test(test_new_id),
 	    cmocka_unit_test(test_many_pipelined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
