@@ -26,9 +26,16 @@
  * of pipeline_max rounded up to a power of two, plus 8 large slots (4 KiB) shared by the rare
  * requests that do not fit (SEAT_STATUS of more than 71 seats, BACKUP); a ninth such request in
  * flight also gets -EAGAIN. Per connection (one per shard used): a 64 KiB send buffer and a 64 KiB
- * receive buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 140 KiB more per
- * client (the map, reply scratch, the large slots), and 128 KiB on the first blocking AVAIL of a
- * range. No allocation per request; a connection is allocated on first use.
+ * receive buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 170 KiB more per
+ * client (the map and a fetched map waiting for installation, reply scratch, the large slots), and
+ * 128 KiB on the first blocking AVAIL of a range. No allocation per request; a connection is
+ * allocated on first use. The table has one entry more than pipeline_max, reserved for the
+ * client's own map refresh.
+ *
+ * MOVED: the client refreshes its map with a SLOT_MAP request of its own, pipelined on the shard
+ * connections like the caller's requests, so a refresh never blocks hf_client_poll past its
+ * timeout (nor an event loop); the requests that got MOVED wait for its answer, then go to their
+ * new owners.
  *
  * Installed as <holdfast/holdfast.h> (with the wire vocabulary it includes,
  * <holdfast/proto/proto.h>): `pkg-config --cflags --libs holdfast`. The header is self-contained
@@ -242,11 +249,10 @@ HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
  *    leave when the loop reports the socket writable (everything submitted in between goes in one
  *    write); completions arrive through on_complete from inside hf_client_on_ready.
  * hf_client_poll answers -EBUSY while attached. Blocking calls still work (they wait inside the
- * call: not what an event loop wants) when nothing is in flight. Connects are non-blocking, but a
- * host name (not an IP literal) is resolved with getaddrinfo, which may block; a slot map refresh
- * after MOVED is a fetch on a connection of its own, bounded by connect_timeout_ms + timeout_ms,
- * that blocks the calling pass. Same thread rules as the rest of the client: one thread at a time.
- */
+ * call: not what an event loop wants) when nothing is in flight. Connects are non-blocking and so
+ * is the slot map refresh after MOVED; only a host name (not an IP literal) is resolved with
+ * getaddrinfo, which may block. Same thread rules as the rest of the client: one thread at a
+ * time. */
 
 #define HF_CLIENT_EV_READ  0x1u /* the socket is readable / wants reading */
 #define HF_CLIENT_EV_WRITE 0x2u /* the socket is writable / wants writing */
