@@ -17,8 +17,8 @@ struct hf_target_conn {
 	struct hf_client *client;
 	hf_bench_done_fn done_fn;
 	void *done_arg;
-	struct hf_request req; /* scratch, reused for each submit (too large for the stack) */
-	struct hf_reply rep;   /* scratch for blocking calls */
+	struct hf_request req;	    /* scratch, reused for each submit (too large for the stack) */
+	struct hf_client_reply rep; /* scratch for blocking calls */
 };
 
 static int hf_open(const struct hf_bench_opts *opts, uint32_t pipeline, void **conn_out)
@@ -95,7 +95,7 @@ static void fill_request(struct hf_target_conn *c, const struct hf_bench_op *op)
 	HF_ASSERT(hf_request_event_id(req) == op->event_id);
 }
 
-static void fill_result(struct hf_bench_result *res, int error, const struct hf_reply *rep)
+static void fill_result(struct hf_bench_result *res, int error, const struct hf_client_reply *rep)
 {
 	memset(res, 0, offsetof(struct hf_bench_result, seats));
 	res->bitmap = NULL;
@@ -146,7 +146,7 @@ static int hf_submit(void *conn, const struct hf_bench_op *op, uint64_t tag)
 	return hf_client_submit(c->client, &c->req, tag);
 }
 
-static void hf_on_complete(void *arg, uint64_t tag, int error, const struct hf_reply *reply)
+static void hf_on_complete(void *arg, uint64_t tag, int error, const struct hf_client_reply *reply)
 {
 	struct hf_target_conn *c = arg;
 	struct hf_bench_result res;
@@ -208,7 +208,7 @@ static int hf_check(void *conn, const struct hf_bench_shared *shared, struct hf_
 	struct hf_target_conn *c = conn;
 	const struct hf_bench_opts *o = shared->opts;
 	uint64_t event_id = o->event_base;
-	struct hf_reply *rep = &c->rep;
+	struct hf_client_reply *rep = &c->rep;
 	int rc;
 
 	rc = hf_client_event_info(c->client, event_id, rep);

@@ -71,8 +71,8 @@ struct cli {
 };
 
 /* Shared big structs: one command runs per process. */
-static struct hf_reply rep;
-static struct hf_reply rep2;
+static struct hf_client_reply rep;
+static struct hf_client_reply rep2;
 static uint32_t seat_list[HF_SEAT_STATUS_SEATS_MAX];
 
 /* ---- Messages ---- */
@@ -117,7 +117,7 @@ static void json_string(const char *s)
 }
 
 /* The reason behind a refusal, with the detail the status gives. */
-static void refusal_reason(const struct hf_reply *r, char *buf, size_t size)
+static void refusal_reason(const struct hf_client_reply *r, char *buf, size_t size)
 {
 	switch (r->status) {
 	case HF_SEAT_TAKEN:
@@ -143,7 +143,7 @@ static void refusal_reason(const struct hf_reply *r, char *buf, size_t size)
 	}
 }
 
-static int refused(const struct cli *cli, const struct hf_reply *r)
+static int refused(const struct cli *cli, const struct hf_client_reply *r)
 {
 	char reason[160];
 	HF_ASSERT(r->status != HF_OK);
@@ -161,7 +161,7 @@ static int refused(const struct cli *cli, const struct hf_reply *r)
 }
 
 /* 0 when the call got an OK answer; otherwise prints why and returns the exit status. */
-static int check(const struct cli *cli, int rc, const struct hf_reply *r, const char *hint)
+static int check(const struct cli *cli, int rc, const struct hf_client_reply *r, const char *hint)
 {
 	if (rc != 0)
 		return no_answer(cli, rc, hint);
@@ -948,7 +948,7 @@ static int cmd_seats(struct cli *cli, int argc, char **argv)
 	rc = hf_client_seat_status(cli->client, event_id, seat_list, count, &rep);
 	if ((rc = check(cli, rc, &rep, NULL)) != 0)
 		return rc;
-	const struct hf_rep_seat_status *ss = &rep.seat_status;
+	const struct hf_client_seat_status *ss = &rep.seat_status;
 	if (cli->json) {
 		printf("{\"event_id\":%" PRIu64 ",\"seats\":[", event_id);
 		for (uint32_t i = 0; i < ss->seats_count; i++)

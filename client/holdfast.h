@@ -1,68 +1,150 @@
 /* libholdfast: the C client of holdfast.
  *
- * A client connects to any shard of any node, fetches the slot map, and sends each request straight to
- * the shard that owns the request's event (slot = hf_slot_of(event_id), see proto/proto.h). It keeps
- * one TCP connection per owning shard, opened on first use. It follows MOVED by refreshing the map and
- * resending, waits and resends on BUSY and TRY_AGAIN, and resends a request that timed out or whose
- * connection broke, with the same ids: every holdfast operation is idempotent by its ids, so a resend
- * never holds or books twice. A request whose outcome stays unknown after `retries_max` resends
- * completes with -ETIMEDOUT (or the connection's -errno); the caller may resend it later with the same
- * ids and will get the first answer.
+ * A client connects to any shard of any node, fetches the slot map, and sends each request straight
+ * to the shard that owns the request's event (slot = hf_slot_of(event_id), see proto/proto.h). It
+ * keeps one TCP connection per owning shard, opened on first use. It follows MOVED by refreshing
+ * the map and resending, waits and resends on BUSY and TRY_AGAIN, and resends a request that timed
+ * out or whose connection broke, with the same ids: every holdfast operation is idempotent by its
+ * ids, so a resend never holds or books twice. A request whose outcome stays unknown after
+ * `retries_max` resends completes with -ETIMEDOUT (or the connection's -errno); the caller may
+ * resend it later with the same ids and will get the first answer.
  *
  * Two ways to call:
  * - Blocking: hf_client_call (and the hf_client_<op> wrappers) send one request and wait for its
  *   reply.
- * - Pipelined: hf_client_submit queues many requests (to any events, any shards), hf_client_poll sends
- *   them and delivers completions, in any order, to a callback. Use it for throughput.
+ * - Pipelined: hf_client_submit queues many requests (to any events, any shards), hf_client_poll
+ * sends them and delivers completions, in any order, to a callback. Use it for throughput.
  *
  * Return convention: functions return 0 or a negative errno for transport problems (the request did
- * not get an answer). When a reply arrived they return 0 and the server's answer is in reply->status
- * (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix.
+ * not get an answer). When a reply arrived they return 0 and the server's answer is in
+ * reply->status (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix.
  *
  * Thread-safety: a struct hf_client is not thread-safe; use one per thread (they share nothing).
  * Memory: bounded per client, allocated at open: in-flight requests are capped at
  * options.pipeline_max; hf_client_submit answers -EAGAIN past that (poll, then submit again).
- * Each in-flight request keeps its encoded frame for resends: a 320-byte slot per entry of a table of
- * pipeline_max rounded up to a power of two, plus 8 large slots (4 KiB) shared by the rare requests
- * that do not fit (SEAT_STATUS of more than 71 seats, BACKUP); a ninth such request in flight also
- * gets -EAGAIN. Per connection (one per shard used): a 64 KiB send buffer and a 64 KiB receive
- * buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 140 KiB more per client
- * (the map, reply scratch, the large slots), and 128 KiB on the first blocking AVAIL of a range. No
- * allocation per request; a connection is allocated on first use. */
+ * Each in-flight request keeps its encoded frame for resends: a 320-byte slot per entry of a table
+ * of pipeline_max rounded up to a power of two, plus 8 large slots (4 KiB) shared by the rare
+ * requests that do not fit (SEAT_STATUS of more than 71 seats, BACKUP); a ninth such request in
+ * flight also gets -EAGAIN. Per connection (one per shard used): a 64 KiB send buffer and a 64 KiB
+ * receive buffer that grows once to HF_FRAME_SIZE_MAX when a reply needs it. About 170 KiB more per
+ * client (the map and a fetched map waiting for installation, reply scratch, the large slots), and
+ * 128 KiB on the first blocking AVAIL of a range. No allocation per request; a connection is
+ * allocated on first use. The table has one entry more than pipeline_max, reserved for the
+ * client's own map refresh.
+ *
+ * MOVED: the client refreshes its map with a SLOT_MAP request of its own, pipelined on the shard
+ * connections like the caller's requests, so a refresh never blocks hf_client_poll past its
+ * timeout (nor an event loop); the requests that got MOVED wait for its answer, then go to their
+ * new owners.
+ *
+ * Installed as <holdfast/holdfast.h> (with the wire vocabulary it includes,
+ * <holdfast/proto/proto.h>): `pkg-config --cflags --libs holdfast`. The header is self-contained
+ * and C++-safe. The library exports the hf_client_* functions declared here, hf_version, and from
+ * proto.h the status and opcode vocabulary (hf_status_name, hf_status_message,
+ * hf_status_is_retryable, hf_opcode_name, hf_opcode_is_write, hf_request_event_id, and the inline
+ * hf_slot_of / hf_avail_bit); proto.h's frame codec (hf_request_encode, hf_reply_decode, ...) and
+ * its struct hf_reply are the server's and are not part of the library's interface: replies reach
+ * the application as struct hf_client_reply.
+ *
+ * Replies: struct hf_client_reply is small (under 300 bytes: safe on any stack). Its fixed bodies
+ * are inline (rep.status, rep.hold.hold_id, rep.confirm.seats_count, rep.event_info.free_count
+ * ...). Its variable-size bodies (the AVAIL bitmap, SEAT_STATUS's seat list, STATS's entries, the
+ * SLOT_MAP) are pointers into memory owned by the client: after a blocking call they stay valid
+ * until the next call on that client (any function taking it but hf_client_new_id,
+ * hf_client_in_flight and hf_client_slot_map); in a completion callback, during the callback only.
+ * Copy what you keep. */
 #ifndef HF_CLIENT_HOLDFAST_H
 #define HF_CLIENT_HOLDFAST_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+/* The library's version (semantic versioning: a change of MAJOR breaks the API or ABI). */
+#define HF_VERSION_MAJOR  0
+#define HF_VERSION_MINOR  2
+#define HF_VERSION_PATCH  0
+#define HF_VERSION_STRING "0.2.0"
+
+/* Marks the functions the shared library exports; everything else in it is hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HF_EXPORT __attribute__((visibility("default")))
+#else
+#define HF_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "proto/proto.h"
 
-#include <stdint.h>
+/* The version of the library linked at run time ("0.2.0"): compare with HF_VERSION_STRING, the
+ * version the program was compiled against. Static string; any thread. */
+HF_EXPORT const char *hf_version(void);
 
 struct hf_client;
 
 struct hf_client_options {
-	uint32_t timeout_ms;    /* per attempt of a request; default 2000 */
-	uint32_t retries_max;   /* resends after a timeout, broken connection, BUSY, TRY_AGAIN or
-				   MOVED; default 5 */
-	uint32_t pipeline_max;  /* requests in flight per client, 1 .. 65536; default 1024 */
+	uint32_t timeout_ms;   /* per attempt of a request; default 2000 */
+	uint32_t retries_max;  /* resends after a timeout, broken connection, BUSY, TRY_AGAIN or
+				  MOVED; default 5 */
+	uint32_t pipeline_max; /* requests in flight per client, 1 .. 65536; default 1024 */
 	uint32_t connect_timeout_ms; /* default 2000 */
 };
 
-void hf_client_options_default(struct hf_client_options *opts);
+/* ---- Replies as the application sees them ---- */
 
-/* Connects to `host_port` ("127.0.0.1:7070", "[::1]:7070", "localhost:7070"), fetches the slot map and
- * returns a client in *out. opts may be NULL for the defaults. Returns 0, -EINVAL for a bad address
- * or options, -ECONNREFUSED / -ETIMEDOUT / other -errno when no map could be fetched. */
-int hf_client_open(const char *host_port, const struct hf_client_options *opts,
-		   struct hf_client **out);
+/* SEAT_STATUS: seats_count entries at seats (client-owned, see the top of this file). */
+struct hf_client_seat_status {
+	uint32_t seats_count; /* 1 .. HF_SEAT_STATUS_SEATS_MAX */
+	const struct hf_seat_info *seats;
+};
+
+/* STATS: stats_count entries at stats (client-owned). */
+struct hf_client_stats {
+	uint16_t stats_count; /* 0 .. HF_STATS_MAX */
+	const struct hf_stat *stats;
+};
+
+/* The answer to one request. status is the server's (enum hf_status); when it is not HF_OK only
+ * detail is meaningful (MOVED's epoch, the offending seat, ...). Otherwise the member named after
+ * the request's opcode holds the body. The same field names as the wire bodies of proto.h. */
+struct hf_client_reply {
+	uint8_t opcode;	     /* enum hf_opcode of the request */
+	uint16_t status;     /* enum hf_status */
+	uint64_t request_id; /* the client's id of the request */
+	union {
+		uint64_t detail;
+		struct hf_rep_ping ping;
+		struct hf_rep_event_info event_info;
+		struct hf_rep_hold hold;    /* HOLD */
+		struct hf_rep_hold confirm; /* CONFIRM: hold_id is the booking id */
+		struct hf_rep_extend extend;
+		struct hf_rep_avail avail; /* avail.bitmap: client-owned */
+		struct hf_client_seat_status seat_status;
+		const struct hf_slot_map *slot_map; /* SLOT_MAP: client-owned */
+		struct hf_client_stats stats;
+		struct hf_rep_backup backup;
+	};
+};
+
+/* Fills opts with the defaults listed in struct hf_client_options. */
+HF_EXPORT void hf_client_options_default(struct hf_client_options *opts);
+/* Connects to `host_port` ("127.0.0.1:7070", "[::1]:7070", "localhost:7070"), fetches the slot map
+ * and returns a client in *out. opts may be NULL for the defaults. Returns 0, -EINVAL for a bad
+ * address or options, -ECONNREFUSED / -ETIMEDOUT / other -errno when no map could be fetched. */
+HF_EXPORT int hf_client_open(const char *host_port, const struct hf_client_options *opts,
+			     struct hf_client **out);
 
 /* Closes every connection and frees the client. Requests still in flight are dropped without a
  * callback. */
-void hf_client_close(struct hf_client *client);
+HF_EXPORT void hf_client_close(struct hf_client *client);
 
 /* The map the client routes by (owned by the client, valid until the next refresh). */
-const struct hf_slot_map *hf_client_slot_map(const struct hf_client *client);
+HF_EXPORT const struct hf_slot_map *hf_client_slot_map(const struct hf_client *client);
 
 /* Fetches the slot map again from any reachable owner. Returns 0 or -errno. */
-int hf_client_refresh_map(struct hf_client *client);
+HF_EXPORT int hf_client_refresh_map(struct hf_client *client);
 
 /* ---- Blocking ---- */
 
@@ -70,36 +152,39 @@ int hf_client_refresh_map(struct hf_client *client);
  * owns its event (PING, SLOT_MAP and STATS go to the shard `hf_client_open` connected to, unless
  * hf_client_call_shard is used) and waits for the answer. Returns 0 with the answer in *rep, or
  * -errno. Must not be called while pipelined requests are in flight on the same client. */
-int hf_client_call(struct hf_client *client, const struct hf_request *req, struct hf_reply *rep);
+HF_EXPORT int hf_client_call(struct hf_client *client, const struct hf_request *req,
+			     struct hf_client_reply *rep);
 
 /* Same, sent to owner `owner_index` of the current slot map (for STATS or PING of one shard). */
-int hf_client_call_shard(struct hf_client *client, uint16_t owner_index,
-			 const struct hf_request *req, struct hf_reply *rep);
+HF_EXPORT int hf_client_call_shard(struct hf_client *client, uint16_t owner_index,
+				   const struct hf_request *req, struct hf_client_reply *rep);
 
 /* Wrappers that fill a request and call hf_client_call. */
-int hf_client_create_event(struct hf_client *client, const struct hf_req_create_event *args,
-			   struct hf_reply *rep);
-int hf_client_event_info(struct hf_client *client, uint64_t event_id, struct hf_reply *rep);
-int hf_client_hold_seats(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
-			 uint64_t user_id, uint32_t ttl_ms, const uint32_t *seats,
-			 uint32_t seats_count, struct hf_reply *rep);
-int hf_client_hold_best(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
-			uint64_t user_id, uint32_t ttl_ms, uint32_t seats_count,
-			struct hf_reply *rep);
-int hf_client_extend(struct hf_client *client, uint64_t event_id, uint64_t hold_id, uint32_t ttl_ms,
-		     struct hf_reply *rep);
-int hf_client_confirm(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
-		      struct hf_reply *rep);
-int hf_client_release(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
-		      struct hf_reply *rep);
-int hf_client_cancel(struct hf_client *client, uint64_t event_id, uint64_t booking_id,
-		     struct hf_reply *rep);
-int hf_client_avail(struct hf_client *client, uint64_t event_id, uint32_t first, uint32_t count,
-		    struct hf_reply *rep);
+HF_EXPORT int hf_client_create_event(struct hf_client *client,
+				     const struct hf_req_create_event *args,
+				     struct hf_client_reply *rep);
+HF_EXPORT int hf_client_event_info(struct hf_client *client, uint64_t event_id,
+				   struct hf_client_reply *rep);
+HF_EXPORT int hf_client_hold_seats(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+				   uint64_t user_id, uint32_t ttl_ms, const uint32_t *seats,
+				   uint32_t seats_count, struct hf_client_reply *rep);
+HF_EXPORT int hf_client_hold_best(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+				  uint64_t user_id, uint32_t ttl_ms, uint32_t seats_count,
+				  struct hf_client_reply *rep);
+HF_EXPORT int hf_client_extend(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+			       uint32_t ttl_ms, struct hf_client_reply *rep);
+HF_EXPORT int hf_client_confirm(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+				struct hf_client_reply *rep);
+HF_EXPORT int hf_client_release(struct hf_client *client, uint64_t event_id, uint64_t hold_id,
+				struct hf_client_reply *rep);
+HF_EXPORT int hf_client_cancel(struct hf_client *client, uint64_t event_id, uint64_t booking_id,
+			       struct hf_client_reply *rep);
+HF_EXPORT int hf_client_avail(struct hf_client *client, uint64_t event_id, uint32_t first,
+			      uint32_t count, struct hf_client_reply *rep);
 
 /* A fresh id for holds: unique with very high probability across processes (random 64-bit, never
  * 0). Remember it: resending with the same id is how a retry stays idempotent. */
-uint64_t hf_client_new_id(struct hf_client *client);
+HF_EXPORT uint64_t hf_client_new_id(struct hf_client *client);
 
 /* ---- Pipelined ---- */
 
@@ -107,24 +192,26 @@ uint64_t hf_client_new_id(struct hf_client *client);
  * or -errno when the request got no answer after its retries (reply is then NULL). The reply is
  * valid only during the call. tag is the caller's value from hf_client_submit. */
 typedef void (*hf_client_completion_fn)(void *arg, uint64_t tag, int error,
-					const struct hf_reply *reply);
+					const struct hf_client_reply *reply);
 
 /* Queues req (copied) for sending. Returns 0, -EAGAIN when pipeline_max requests are in flight, or
  * -EINVAL for a request that does not encode. Nothing is sent until hf_client_poll (or
  * hf_client_flush). */
-int hf_client_submit(struct hf_client *client, const struct hf_request *req, uint64_t tag);
+HF_EXPORT int hf_client_submit(struct hf_client *client, const struct hf_request *req,
+			       uint64_t tag);
 
 /* Writes queued requests to their connections without waiting for replies. Returns 0 or -errno. */
-int hf_client_flush(struct hf_client *client);
+HF_EXPORT int hf_client_flush(struct hf_client *client);
 
 /* Sends what is queued, waits up to timeout_ms (0: do not wait, -1: until at least one completes)
- * for replies, handles MOVED / BUSY / TRY_AGAIN / timeouts by resending, and calls fn for each request
- * that completed. Returns the number of completions delivered (>= 0) or -errno for a failure of the
- * client itself. */
-int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completion_fn fn, void *arg);
+ * for replies, handles MOVED / BUSY / TRY_AGAIN / timeouts by resending, and calls fn for each
+ * request that completed. Returns the number of completions delivered (>= 0) or -errno for a
+ * failure of the client itself. */
+HF_EXPORT int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completion_fn fn,
+			     void *arg);
 
 /* Requests submitted and not yet completed. */
-uint32_t hf_client_in_flight(const struct hf_client *client);
+HF_EXPORT uint32_t hf_client_in_flight(const struct hf_client *client);
 
 /* Inside a completion callback only hf_client_submit, hf_client_submit_shard, hf_client_new_id,
  * hf_client_in_flight and hf_client_slot_map may be called on the same client; hf_client_poll,
@@ -136,16 +223,92 @@ uint32_t hf_client_in_flight(const struct hf_client *client);
 /* Same as hf_client_submit, sent to owner `owner_index` of the current slot map whatever the
  * request (for PING, STATS or BACKUP of every shard in parallel). Also -EINVAL for an owner index
  * past the map. */
-int hf_client_submit_shard(struct hf_client *client, uint16_t owner_index,
-			   const struct hf_request *req, uint64_t tag);
+HF_EXPORT int hf_client_submit_shard(struct hf_client *client, uint16_t owner_index,
+				     const struct hf_request *req, uint64_t tag);
 
 /* SEAT_STATUS of seats_count (1 .. HF_SEAT_STATUS_SEATS_MAX, else -EINVAL) seats of an event,
  * blocking like hf_client_call. */
-int hf_client_seat_status(struct hf_client *client, uint64_t event_id, const uint32_t *seats,
-			  uint32_t seats_count, struct hf_reply *rep);
+HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
+				    const uint32_t *seats, uint32_t seats_count,
+				    struct hf_client_reply *rep);
 
 /* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid
  * until the next call on that client. */
+
+/* ---- Event-loop mode (no thread of the library's own) ----
+ *
+ * To drive a client from an application's event loop (libuv, libevent, epoll, ...; the adapter
+ * <holdfast/adapters/holdfast_uv.h> does it for libuv): attach it with hf_client_loop_attach, then
+ *  - watch each socket the client names for the events it names (on_fd tells you every change;
+ *    hf_client_fds lists the current set),
+ *  - when the loop says a socket is ready, call hf_client_on_ready(client, fd, events),
+ *  - keep one timer at hf_client_next_timeout_ms (on_timer tells you every change) and, when it
+ *    fires, call hf_client_on_ready(client, -1, 0),
+ *  - submit with hf_client_submit / hf_client_submit_shard at any time: nothing blocks, the frames
+ *    leave when the loop reports the socket writable (everything submitted in between goes in one
+ *    write); completions arrive through on_complete from inside hf_client_on_ready.
+ * hf_client_poll answers -EBUSY while attached. Blocking calls still work (they wait inside the
+ * call: not what an event loop wants) when nothing is in flight. Connects are non-blocking and so
+ * is the slot map refresh after MOVED; only a host name (not an IP literal) is resolved with
+ * getaddrinfo, which may block. Same thread rules as the rest of the client: one thread at a
+ * time. */
+
+#define HF_CLIENT_EV_READ  0x1u /* the socket is readable / wants reading */
+#define HF_CLIENT_EV_WRITE 0x2u /* the socket is writable / wants writing */
+#define HF_CLIENT_EV_ERROR 0x4u /* (to hf_client_on_ready only) the loop saw an error or hangup */
+
+struct hf_client_fd {
+	int fd;
+	uint32_t events; /* HF_CLIENT_EV_READ | HF_CLIENT_EV_WRITE, never 0 */
+};
+
+/* fd now wants `events` (READ and/or WRITE). events == 0: stop watching fd, now: the client is
+ * about to close it (the same number may come back later for a new socket). */
+typedef void (*hf_client_fd_fn)(void *arg, int fd, uint32_t events);
+
+/* The next deadline changed: call hf_client_on_ready(client, -1, 0) in timeout_ms (0: at once,
+ * -1: no timer needed). */
+typedef void (*hf_client_timer_fn)(void *arg, int timeout_ms);
+
+struct hf_client_loop {
+	hf_client_completion_fn on_complete; /* required: every completion, as for hf_client_poll */
+	void *complete_arg;
+	hf_client_fd_fn on_fd; /* optional (NULL: call hf_client_fds after every library call) */
+	void *fd_arg;
+	hf_client_timer_fn on_timer; /* optional (NULL: read hf_client_next_timeout_ms yourself) */
+	void *timer_arg;
+};
+
+/* Puts the client in event-loop mode with these callbacks (copied) and reports its current sockets
+ * and timer through them. Returns 0, -EINVAL (no on_complete, already attached) or -EBUSY (inside a
+ * callback). The callbacks run on the thread that calls into the client, from inside library calls:
+ * they may call hf_client_submit, hf_client_fds and hf_client_next_timeout_ms, nothing else. */
+HF_EXPORT int hf_client_loop_attach(struct hf_client *client, const struct hf_client_loop *loop);
+
+/* Leaves event-loop mode: on_fd(fd, 0) for every watched socket and on_timer(-1) first. Requests
+ * in flight stay in flight (drive them with hf_client_poll). Returns 0 or -EBUSY in a callback. */
+HF_EXPORT int hf_client_loop_detach(struct hf_client *client);
+
+/* The loop says fd is ready for `events` (HF_CLIENT_EV_*), or fd == -1: the timer fired. Does the
+ * I/O that is possible without blocking, resends and times out what is due, delivers completions
+ * to on_complete, then reports socket and timer changes. An fd the client no longer owns is
+ * ignored. Returns the number of completions delivered (>= 0), -EINVAL when not attached, -EBUSY
+ * inside a callback. */
+HF_EXPORT int hf_client_on_ready(struct hf_client *client, int fd, uint32_t events);
+
+/* Milliseconds until the client needs hf_client_on_ready(client, -1, 0): 0 when something is due
+ * now, -1 when nothing is pending, else at most INT32_MAX. Any mode. */
+HF_EXPORT int hf_client_next_timeout_ms(const struct hf_client *client);
+
+/* Fills out (up to out_max entries) with the client's sockets and the events each waits for, and
+ * returns how many there are (may exceed out_max; at most HF_SLOT_OWNERS_MAX). Any mode; in
+ * hf_client_poll mode it is what a poll would wait for after a flush. */
+HF_EXPORT uint32_t hf_client_fds(const struct hf_client *client, struct hf_client_fd *out,
+				 uint32_t out_max);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

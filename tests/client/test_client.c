@@ -64,7 +64,8 @@ static void tally_reset(void)
 	memset(&tally, 0, sizeof(tally));
 }
 
-static void tally_on_complete(void *arg, uint64_t tag, int error, const struct hf_reply *reply)
+static void tally_on_complete(void *arg, uint64_t tag, int error,
+			      const struct hf_client_reply *reply)
 {
 	(void)arg;
 	if (tag >= TAGS_MAX) {
@@ -201,7 +202,7 @@ static void test_map_and_ping(void **state)
 	assert_int_equal(m->owners[1].port, fake_server_port(s, 1));
 	assert_int_equal(m->slot_owner[3], 1);
 
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	struct hf_request req = {.opcode = HF_OP_PING};
 	assert_int_equal(hf_client_call(c, &req, &rep), 0);
 	assert_int_equal(rep.status, HF_OK);
@@ -233,7 +234,7 @@ static void test_routing(void **state)
 	(void)state;
 	struct fake_server *s = fake_server_start(3, NULL, NULL);
 	struct hf_client *c = open_client(s, 0, 1000, 3, 64);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	uint32_t per_shard[3] = {0, 0, 0};
 	for (uint64_t ev = 1; ev <= 300; ev++) {
 		uint32_t seats[2] = {1, 2};
@@ -327,7 +328,7 @@ static void test_moved_refresh(void **state)
 
 	/* The blocking path follows MOVED back (epoch 3: all on shard 0 again). */
 	fake_server_set_map(s, 3, 1);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	uint64_t ev = 1;
 	while (hf_slot_of(ev) % 2 == 0) /* an event our epoch-2 map sends to shard 1 */
 		ev++;
@@ -364,7 +365,7 @@ static void test_moved_bounded(void **state)
 	struct moved_script ms = {.epoch = 1};
 	struct fake_server *s = fake_server_start(2, handler_always_moved, &ms);
 	struct hf_client *c = open_client(s, 0, 1000, 3, 64);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_hold_best(c, 5, 6, 1, 1000, 1, &rep), 0);
 	assert_int_equal(rep.status, HF_MOVED);
 	assert_int_equal(fake_server_count_opcode(s, HF_OP_SLOT_MAP), 1);
@@ -430,7 +431,7 @@ static void test_busy_retry(void **state)
 	struct busy_script bs = {.busy_times = 2, .status = HF_BUSY};
 	struct fake_server *s = fake_server_start(2, handler_busy, &bs);
 	struct hf_client *c = open_client(s, 0, 1000, 3, 512);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_hold_best(c, 11, 12, 1, 1000, 2, &rep), 0);
 	assert_int_equal(rep.status, HF_OK);
 	uint32_t n = fake_server_log(s, log_copy, LOG_COPY_MAX);
@@ -467,6 +468,58 @@ static void test_busy_retry(void **state)
 	fake_server_stop(s);
 }
 
+/* ---- A map refresh never blocks a poll ---- */
+
+struct slowmap_script {
+	_Atomic int drop_maps; /* 1: never answer SLOT_MAP */
+};
+
+static enum fake_action handler_slowmap(struct fake_server *s, void *arg, uint32_t shard,
+					const struct hf_request *req, uint32_t seen,
+					struct hf_reply *rep)
+{
+	struct slowmap_script *ss = arg;
+	if (req->opcode == HF_OP_SLOT_MAP && ss->drop_maps)
+		return FAKE_DROP;
+	return fake_default_handler(s, arg, shard, req, seen, rep);
+}
+
+static void test_refresh_never_blocks_poll(void **state)
+{
+	(void)state;
+	static struct slowmap_script ss;
+	ss.drop_maps = 0;
+	struct fake_server *s = fake_server_start(2, handler_slowmap, &ss);
+	fake_server_set_map(s, 1, 1);
+	struct hf_client *c = open_client(s, 0, 300, 5, 1024);
+	fake_server_set_map(s, 2, 2); /* half the slots move: MOVED, then a refresh */
+	ss.drop_maps = 1;
+	tally_reset();
+	struct hf_request req;
+	for (uint32_t i = 0; i < 100; i++) {
+		make_hold(&req, 1 + i, 7000 + i);
+		assert_int_equal(hf_client_submit(c, &req, i), 0);
+	}
+	/* The refresh goes unanswered, yet each poll returns within its own timeout (a blocking
+	 * fetch would hold it for the 300 ms attempt timeout). */
+	for (uint32_t round = 0; round < 10; round++) {
+		uint64_t t0 = hf_clock_mono_ms();
+		assert_true(hf_client_poll(c, 20, tally_on_complete, NULL) >= 0);
+		assert_true(hf_clock_mono_ms() - t0 < 150);
+	}
+	assert_true(hf_client_in_flight(c) > 0);
+	assert_true(fake_server_count_opcode(s, HF_OP_SLOT_MAP) >= 2);
+	ss.drop_maps = 0;
+	drain(c, 10000);
+	for (uint32_t i = 0; i < 100; i++) {
+		assert_int_equal(tally.done[i], 1);
+		assert_int_equal(tally.status[i], HF_OK);
+	}
+	assert_int_equal(hf_client_slot_map(c)->epoch, 2);
+	hf_client_close(c);
+	fake_server_stop(s);
+}
+
 /* ---- Timeouts ---- */
 
 struct drop_script {
@@ -489,7 +542,7 @@ static void test_timeout_resend(void **state)
 	struct drop_script ds = {.drop_times = 1};
 	struct fake_server *s = fake_server_start(2, handler_drop, &ds);
 	struct hf_client *c = open_client(s, 0, 100, 3, 512);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	uint64_t t0 = hf_clock_mono_ms();
 	uint32_t seats[3] = {4, 5, 6};
 	assert_int_equal(hf_client_hold_seats(c, 21, 22, 1, 1000, seats, 3, &rep), 0);
@@ -629,7 +682,7 @@ static void test_protocol_errors(void **state)
 	struct proto_script ps = {.garbage_first = 1, .wrong_shape = 0};
 	struct fake_server *s = fake_server_start(2, handler_proto, &ps);
 	struct hf_client *c = open_client(s, 0, 1000, 3, 64);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	/* A stream that cannot be trusted is closed; the request is resent on a new one. */
 	assert_int_equal(hf_client_hold_best(c, 41, 42, 1, 1000, 1, &rep), 0);
 	assert_int_equal(rep.status, HF_OK);
@@ -658,7 +711,7 @@ static void test_server_gone(void **state)
 	(void)state;
 	struct fake_server *s = fake_server_start(2, NULL, NULL);
 	struct hf_client *c = open_client(s, 0, 500, 3, 64);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_hold_best(c, 31, 32, 1, 1000, 1, &rep), 0);
 	fake_server_stop(s);
 	uint64_t t0 = hf_clock_mono_ms();
@@ -686,7 +739,7 @@ static void test_pipeline_bounds(void **state)
 	make_hold(&req, 50, 200);
 	assert_int_equal(hf_client_submit(c, &req, 8), -EAGAIN);
 	/* A blocking call is refused while pipelined requests are in flight. */
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_event_info(c, 50, &rep), -EBUSY);
 	drain(c, 5000);
 	assert_int_equal(tally.completions, 8);
@@ -737,7 +790,7 @@ static void test_avail_bitmap(void **state)
 	(void)state;
 	struct fake_server *s = fake_server_start(2, NULL, NULL);
 	struct hf_client *c = open_client(s, 0, 1000, 3, 64);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_avail(c, 60, 3, 20, &rep), 0);
 	assert_int_equal(rep.status, HF_OK);
 	assert_int_equal(rep.avail.first, 3);
@@ -812,7 +865,8 @@ static void many_submit_next(struct many_state *ms)
 
 static struct many_state many;
 
-static void many_on_complete(void *arg, uint64_t tag, int error, const struct hf_reply *reply)
+static void many_on_complete(void *arg, uint64_t tag, int error,
+			     const struct hf_client_reply *reply)
 {
 	struct many_state *ms = arg;
 	tally_on_complete(NULL, tag, error, reply);
@@ -867,13 +921,21 @@ static void test_many_pipelined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_addr),	      cmocka_unit_test(test_open_errors),
-	    cmocka_unit_test(test_map_and_ping),      cmocka_unit_test(test_routing),
-	    cmocka_unit_test(test_moved_refresh),     cmocka_unit_test(test_moved_bounded),
-	    cmocka_unit_test(test_busy_retry),	      cmocka_unit_test(test_timeout_resend),
-	    cmocka_unit_test(test_broken_connection), cmocka_unit_test(test_protocol_errors),
-	    cmocka_unit_test(test_server_gone),	      cmocka_unit_test(test_pipeline_bounds),
-	    cmocka_unit_test(test_avail_bitmap),      cmocka_unit_test(test_new_id),
+	    cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_map_and_ping),
+	    cmocka_unit_test(test_routing),
+	    cmocka_unit_test(test_moved_refresh),
+	    cmocka_unit_test(test_moved_bounded),
+	    cmocka_unit_test(test_busy_retry),
+	    cmocka_unit_test(test_timeout_resend),
+	    cmocka_unit_test(test_refresh_never_blocks_poll),
+	    cmocka_unit_test(test_broken_connection),
+	    cmocka_unit_test(test_protocol_errors),
+	    cmocka_unit_test(test_server_gone),
+	    cmocka_unit_test(test_pipeline_bounds),
+	    cmocka_unit_test(test_avail_bitmap),
+	    cmocka_unit_test(test_new_id),
 	    cmocka_unit_test(test_many_pipelined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,7 +111,8 @@ static void submit_ref(struct worker *w, uint32_t idx, uint8_t opcode)
 	w->holds[idx].state = opcode == HF_OP_RELEASE ? H_RELEASING : H_CONFIRMING;
 }
 
-static void on_hold(struct worker *w, struct hold_rec *h, uint32_t idx, const struct hf_reply *r)
+static void on_hold(struct worker *w, struct hold_rec *h, uint32_t idx,
+		    const struct hf_client_reply *r)
 {
 	if (r->status == HF_SEAT_TAKEN || r->status == HF_NOT_ENOUGH || r->status == HF_BUSY) {
 		h->state = H_REFUSED;
@@ -138,7 +139,7 @@ static void on_hold(struct worker *w, struct hold_rec *h, uint32_t idx, const st
 		submit_ref(w, idx, HF_OP_CONFIRM);
 }
 
-static void on_complete(void *arg, uint64_t tag, int error, const struct hf_reply *r)
+static void on_complete(void *arg, uint64_t tag, int error, const struct hf_client_reply *r)
 {
 	struct worker *w = arg;
 	uint32_t idx = (uint32_t)tag;
@@ -240,7 +241,7 @@ static void test_contention(void **state)
 	(void)state;
 	struct hf_client *c;
 	assert_int_equal(hf_client_open(server.addr, NULL, &c), 0);
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	struct hf_req_create_event ce = {
 	    .event_id = EVENT_ID, .seats_count = SEATS, .row_width = ROW_WIDTH};
 	assert_int_equal(hf_client_create_event(c, &ce, &rep), 0);

@@ -36,8 +36,8 @@
 static const char *holdfastd_path;
 static struct server_proc server;
 static struct hf_client *client;
-static struct hf_reply rep;
-static struct hf_reply rep2;
+static struct hf_client_reply rep;
+static struct hf_client_reply rep2;
 
 static void sleep_ms(uint32_t ms)
 {
@@ -306,7 +306,8 @@ static void test_routing(void **state)
 static uint32_t completions;
 static uint32_t completions_bad;
 
-static void count_on_complete(void *arg, uint64_t tag, int error, const struct hf_reply *reply)
+static void count_on_complete(void *arg, uint64_t tag, int error,
+			      const struct hf_client_reply *reply)
 {
 	(void)arg;
 	(void)tag;

@@ -183,7 +183,7 @@ static void server_start(struct server *srv, const char *restore_from)
 		struct hf_client *c;
 		if (hf_client_open(srv->host_port, NULL, &c) == 0) {
 			static struct hf_request ping = {.opcode = HF_OP_PING};
-			static struct hf_reply rep;
+			static struct hf_client_reply rep;
 			uint16_t owners = hf_client_slot_map(c)->owners_count;
 			uint16_t ready = 0;
 			while (ready < owners && hf_client_call_shard(c, ready, &ping, &rep) == 0 &&
@@ -241,7 +241,7 @@ static void remove_tree(const char *path)
 
 /* Sends req until it is answered (resending with the same ids across crashes). Returns the status. */
 static uint16_t call_until_answered(struct worker *w, struct hf_client **client,
-				    const struct hf_request *req, struct hf_reply *rep)
+				    const struct hf_request *req, struct hf_client_reply *rep)
 {
 	uint64_t deadline = hf_clock_mono_ms() + RETRY_TIME_MS;
 	for (;;) {
@@ -317,7 +317,7 @@ static void worker_checkpoint(void)
 static void worker_step(struct worker *w, struct hf_client **client)
 {
 	static _Thread_local struct hf_request req;
-	static _Thread_local struct hf_reply rep;
+	static _Thread_local struct hf_client_reply rep;
 	uint64_t r = rng_next(&w->rng);
 
 	/* Now and then cancel an earlier booking. */
@@ -422,7 +422,7 @@ static void *worker_main(void *arg)
 static int fetch_event(struct hf_client *c, const struct worker *w, struct seat_model *out,
 		       const char *what)
 {
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	static uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
 	int rc = hf_client_event_info(c, w->event_id, &rep);
 	if (rc != 0 || rep.status != HF_OK) {
@@ -553,7 +553,7 @@ static int backup_to(const char *dir)
 {
 	struct hf_client *c;
 	static struct hf_request req;
-	static struct hf_reply rep;
+	static struct hf_client_reply rep;
 	if (hf_client_open(g.main_server.host_port, NULL, &c) != 0) {
 		FAIL("backup: cannot connect");
 		return -1;
@@ -781,7 +781,7 @@ int main(int argc, char **argv)
 						 .row_width = 50,
 						 .user_limit = 0,
 						 .hold_lifetime_max_s = 3600};
-		struct hf_reply rep;
+		struct hf_client_reply rep;
 		if (hf_client_create_event(admin, &ce, &rep) != 0 || rep.status != HF_OK) {
 			fprintf(stderr, "crash_test: cannot create event %llu\n",
 				(unsigned long long)w->event_id);
