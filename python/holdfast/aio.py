@@ -100,12 +100,16 @@ class _Conn(asyncio.Protocol):
     # used by AsyncClient
 
     def send(self, request_id: int, opcode: int, frame: bytes) -> "asyncio.Future[_Reply]":
-        if self.closed or self.transport is None:
+        if not self.alive():
             raise HoldfastTimeout("connection to %s is closed" % core.owner_str(self.addr))
         fut: "asyncio.Future[_Reply]" = asyncio.get_running_loop().create_future()
         self.pending[request_id] = (opcode, fut)
         self.transport.write(frame)
         return fut
+
+    def alive(self) -> bool:
+        # is_closing() turns true before connection_lost runs (it is scheduled with call_soon).
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     def forget(self, request_id: int) -> None:
         self.pending.pop(request_id, None)
@@ -267,7 +271,7 @@ class AsyncClient:
 
     async def _conn(self, addr: Addr, timeout_s: float) -> _Conn:
         c = self._conns.get(addr)
-        if c is not None and not c.closed:
+        if c is not None and c.alive():
             return c
         task = self._connecting.get(addr)
         if task is None:
