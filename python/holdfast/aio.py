@@ -62,7 +62,7 @@ class _Conn(asyncio.Protocol):
             end = off + p.FRAME_HEADER_SIZE + h.body_size
             if len(buf) < end:
                 break
-            entry = self.pending.pop(h.request_id, None)
+            entry = self.pending.get(h.request_id)
             if entry is None or entry[0] != h.opcode:
                 self.fail(
                     ProtocolError(
@@ -71,6 +71,7 @@ class _Conn(asyncio.Protocol):
                     )
                 )
                 return
+            del self.pending[h.request_id]
             fut = entry[1]
             if not fut.done():
                 fut.set_result((h.status, bytes(buf[off + p.FRAME_HEADER_SIZE : end])))
@@ -342,19 +343,24 @@ class AsyncClient:
                     raise
                 att.transport_failed(e)
                 continue
-            if status == p.MOVED and req.opcode in p.ROUTED_OPCODES:
-                epoch = p.decode_error_detail(body)
-                att.answered_retry(core.status_error(req, status, epoch))
-                if self._router.needs_refresh(epoch):
-                    await self._refresh(addr, epoch, att)
-                if self._router.address(req) == addr:
+            try:
+                if status == p.MOVED and req.opcode in p.ROUTED_OPCODES:
+                    epoch = p.decode_error_detail(body)
+                    att.answered_retry(core.status_error(req, status, epoch))
+                    if self._router.needs_refresh(epoch):
+                        await self._refresh(addr, epoch, att)
+                    if self._router.address(req) == addr:
+                        await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                    continue
+                if status in (p.BUSY, p.TRY_AGAIN):
+                    att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
                     await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
-                continue
-            if status in (p.BUSY, p.TRY_AGAIN):
-                att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
-                await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
-                continue
-            return core.answer(req, status, body)
+                    continue
+                return core.answer(req, status, body)
+            except ProtocolError as e:
+                # A reply that does not decode: the connection cannot be trusted (section 9).
+                self._drop(addr, e)
+                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
         raise att.failure()
 
     async def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:

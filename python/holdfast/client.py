@@ -271,19 +271,24 @@ class Client:
             if got is None:
                 continue
             status, body = got
-            if status == p.MOVED and req.opcode in p.ROUTED_OPCODES:
-                epoch = p.decode_error_detail(body)
-                att.answered_retry(core.status_error(req, status, epoch))
-                if self._router.needs_refresh(epoch):
-                    self._refresh(addr, epoch, att)
-                if self._router.address(req) == addr:
+            try:
+                if status == p.MOVED and req.opcode in p.ROUTED_OPCODES:
+                    epoch = p.decode_error_detail(body)
+                    att.answered_retry(core.status_error(req, status, epoch))
+                    if self._router.needs_refresh(epoch):
+                        self._refresh(addr, epoch, att)
+                    if self._router.address(req) == addr:
+                        time.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                    continue
+                if status in (p.BUSY, p.TRY_AGAIN):
+                    att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
                     time.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
-                continue
-            if status in (p.BUSY, p.TRY_AGAIN):
-                att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
-                time.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
-                continue
-            return core.answer(req, status, body)
+                    continue
+                return core.answer(req, status, body)
+            except ProtocolError as e:
+                # A reply that does not decode: the connection cannot be trusted (section 9).
+                self._drop(addr)
+                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
         raise att.failure()
 
     def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:

@@ -168,8 +168,9 @@ def read_request(sock: socket.socket) -> Optional[Request]:
     return Request(opcode, rid, body)
 
 
-# A handler returns the bytes to send (b"" for nothing), or None to close the connection.
-Handler = Callable[[Request], Optional[bytes]]
+# A handler returns the bytes to send (b"" for nothing), (bytes, True) to send them and close, or
+# None to close the connection at once.
+Handler = Callable[[Request], "Optional[bytes | Tuple[bytes, bool]]"]
 
 
 class _Threads:
@@ -258,6 +259,9 @@ class FakeShard(_Threads):
                 if out is None and req.opcode == p.OP_SLOT_MAP:
                     out = reply_frame(p.OP_SLOT_MAP, req.request_id, 0, slot_map_body(1, [("127.0.0.1", self.port)]))
                 elif out is None:
+                    return
+                if isinstance(out, tuple):
+                    conn.sendall(out[0])
                     return
                 conn.sendall(out)
         except OSError:
