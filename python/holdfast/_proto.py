@@ -198,13 +198,14 @@ def encode_frame(opcode: int, request_id: int, body: bytes) -> bytes:
     return _HEADER.pack(FRAME_MAGIC, PROTO_VERSION, opcode, 0, 0, request_id, len(body), 0) + body
 
 
-def decode_reply_header(buf: bytes) -> Header:
-    """Checks a reply header (section 9, the client's side) and returns it; ProtocolError on a bad
-    magic, version, flags, reserved field or body size, or on a frame that is not a reply."""
-    if len(buf) < FRAME_HEADER_SIZE:
-        raise ProtocolError("short frame header: %d of %d bytes" % (len(buf), FRAME_HEADER_SIZE))
+def decode_reply_header(buf: "bytes | bytearray", off: int = 0) -> Header:
+    """Checks the reply header at buf[off:] (section 9, the client's side) and returns it;
+    ProtocolError on a bad magic, version, flags, reserved field or body size, or on a frame that
+    is not a reply."""
+    if len(buf) - off < FRAME_HEADER_SIZE:
+        raise ProtocolError("short frame header: %d of %d bytes" % (len(buf) - off, FRAME_HEADER_SIZE))
     magic, version, opcode, flags, status, request_id, body_size, reserved = _HEADER.unpack_from(
-        buf, 0
+        buf, off
     )
     if magic != FRAME_MAGIC:
         raise ProtocolError("bad frame magic 0x%04x (expected 0x%04x)" % (magic, FRAME_MAGIC))

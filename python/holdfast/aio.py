@@ -55,7 +55,7 @@ class _Conn(asyncio.Protocol):
         # Bounded by the buffer: every pass consumes one whole frame or stops.
         while len(buf) - off >= p.FRAME_HEADER_SIZE:
             try:
-                h = p.decode_reply_header(bytes(buf[off : off + p.FRAME_HEADER_SIZE]))
+                h = p.decode_reply_header(buf, off)
             except ProtocolError as e:
                 self.fail(ProtocolError("%s (from %s)" % (e.message, core.owner_str(self.addr))))
                 return

@@ -65,7 +65,7 @@ class _Conn:
         self.sock.settimeout(timeout_s)
         self.sock.sendall(frame)
         self._fill(p.FRAME_HEADER_SIZE, deadline)
-        h = p.decode_reply_header(bytes(self.buf[: p.FRAME_HEADER_SIZE]))
+        h = p.decode_reply_header(self.buf)
         if h.request_id != request_id:
             raise ProtocolError("reply for request id %d, expected %d" % (h.request_id, request_id))
         if h.opcode != opcode:
