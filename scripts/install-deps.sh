@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(gcc g++ pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
-	libuv1-dev)
+	libuv1-dev python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel
+	python3-wheel-whl)
 
 missing=()
 for p in "${packages[@]}"; do

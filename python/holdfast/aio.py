@@ -1,0 +1,389 @@
+"""The asyncio holdfast client: the same operations as Client, as coroutines, with pipelining.
+
+Many requests may be in flight at once (up to Options.pipeline_max per client, more wait for a
+place), on one connection per shard: each frame carries a request id and the reply is matched to
+its request by it. Routing, MOVED, BUSY / TRY_AGAIN backoff and resends with the same ids follow
+the same rules as Client (holdfast._core). A timeout of one request drops its connection: replies
+come back in order, so every request behind it would wait too; they are all resent on a new one.
+
+An AsyncClient belongs to one event loop. Create it anywhere; the slot map is fetched on the first
+call (or `await client.connect()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+from . import _core as core
+from . import _proto as p
+from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
+from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap
+
+T = TypeVar("T")
+
+Addr = Tuple[str, int]
+_Reply = Tuple[int, bytes]
+
+
+class _Conn(asyncio.Protocol):
+    """One connection to one shard and the requests in flight on it, by request id.
+
+    INVARIANTS
+     1. Every future in pending belongs to a request sent on this connection and not answered.
+     2. Once closed, pending is empty and stays empty: send() refuses.
+    """
+
+    def __init__(self, addr: Addr) -> None:
+        self.addr = addr
+        self.transport: Optional[asyncio.Transport] = None
+        self.buf = bytearray()
+        self.pending: Dict[int, Tuple[int, "asyncio.Future[_Reply]"]] = {}
+        self.closed = False
+        self.paused: Optional["asyncio.Future[None]"] = None
+
+    # asyncio.Protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        off = 0
+        # Bounded by the buffer: every pass consumes one whole frame or stops.
+        while len(buf) - off >= p.FRAME_HEADER_SIZE:
+            try:
+                h = p.decode_reply_header(buf, off)
+            except ProtocolError as e:
+                self.fail(ProtocolError("%s (from %s)" % (e.message, core.owner_str(self.addr))))
+                return
+            end = off + p.FRAME_HEADER_SIZE + h.body_size
+            if len(buf) < end:
+                break
+            entry = self.pending.get(h.request_id)
+            if entry is None or entry[0] != h.opcode:
+                self.fail(
+                    ProtocolError(
+                        "reply from %s (request id %d, opcode 0x%02x) answers no request in flight"
+                        % (core.owner_str(self.addr), h.request_id, h.opcode)
+                    )
+                )
+                return
+            del self.pending[h.request_id]
+            fut = entry[1]
+            if not fut.done():
+                fut.set_result((h.status, bytes(buf[off + p.FRAME_HEADER_SIZE : end])))
+            off = end
+        if off:
+            del buf[:off]
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        why = str(exc) if exc else "closed by the server"
+        self.fail(
+            HoldfastTimeout(
+                "connection to %s lost (%s); the outcome is unknown, resend with the same ids"
+                % (core.owner_str(self.addr), why)
+            )
+        )
+
+    def pause_writing(self) -> None:
+        if self.paused is None:
+            self.paused = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self.paused is not None:
+            if not self.paused.done():
+                self.paused.set_result(None)
+            self.paused = None
+
+    # used by AsyncClient
+
+    def send(self, request_id: int, opcode: int, frame: bytes) -> "asyncio.Future[_Reply]":
+        if not self.alive():
+            raise HoldfastTimeout("connection to %s is closed" % core.owner_str(self.addr))
+        fut: "asyncio.Future[_Reply]" = asyncio.get_running_loop().create_future()
+        self.pending[request_id] = (opcode, fut)
+        self.transport.write(frame)
+        return fut
+
+    def alive(self) -> bool:
+        # is_closing() turns true before connection_lost runs (it is scheduled with call_soon).
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
+
+    def forget(self, request_id: int) -> None:
+        self.pending.pop(request_id, None)
+
+    def fail(self, err: HoldfastError) -> None:
+        """Closes the connection and fails every request in flight on it with err."""
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.abort()
+        pending, self.pending = self.pending, {}
+        for _, fut in pending.values():
+            if not fut.done():
+                fut.set_exception(err)
+        if self.paused is not None and not self.paused.done():
+            self.paused.set_result(None)
+
+
+class AsyncClient:
+    """An asyncio client with the methods of Client as coroutines. Example:
+
+        async with AsyncClient("127.0.0.1:7070") as c:
+            holds = await asyncio.gather(*(c.hold(42, user=u, best=2) for u in range(100)),
+                                         return_exceptions=True)
+    """
+
+    def __init__(self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any) -> None:
+        if options is not None and kw:
+            raise TypeError("give either options= or keyword settings, not both")
+        opts = options if options is not None else core.Options(**kw)
+        self.options = opts.check()
+        self._router = core.Router(core.parse_addr(addr))
+        self._conns: Dict[Addr, _Conn] = {}
+        self._connecting: Dict[Addr, "asyncio.Task[_Conn]"] = {}
+        self._slots = asyncio.Semaphore(self.options.pipeline_max)
+        self._map_lock = asyncio.Lock()
+        self._request_id = 0
+        self._closed = False
+        self.in_flight = 0  # requests holding a pipeline place now
+
+    # ---- lifecycle ----
+
+    async def connect(self) -> "AsyncClient":
+        """Fetches the slot map (done by the first call otherwise)."""
+        if self._router.map is None:
+            async with self._map_lock:
+                if self._router.map is None:
+                    # Not through _call: a full pipeline must not keep the first map out.
+                    m = await self._run(core.req_slot_map(None))
+                    self._router.install(m)
+        return self
+
+    async def close(self) -> None:
+        """Closes every connection; requests in flight fail with status CLOSED."""
+        self._closed = True
+        for t in list(self._connecting.values()):
+            t.cancel()
+        for c in list(self._conns.values()):
+            c.fail(HoldfastError("CLOSED", "the client was closed"))
+        self._conns.clear()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return await self.connect()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    # ---- operations ----
+
+    async def create_event(self, event_id: int, seats: int, row_width: int = 0, user_limit: int = 0, hold_lifetime: int = 0) -> None:
+        await self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+
+    async def event_info(self, event_id: int) -> EventInfo:
+        return await self._call(core.req_event_info(event_id))
+
+    async def hold(
+        self,
+        event_id: int,
+        user: int,
+        seats: Optional[Sequence[int]] = None,
+        *,
+        best: Optional[int] = None,
+        ttl: float = core.TTL_DEFAULT_S,
+        id: Optional[int] = None,
+    ) -> Hold:
+        return await self._call(core.req_hold(event_id, user, seats, best, ttl, id))
+
+    async def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
+        return await self._call(core.req_extend(event_id, hold_id, ttl))
+
+    async def confirm(self, event_id: int, hold_id: int) -> Booking:
+        return await self._call(core.req_confirm(event_id, hold_id))
+
+    async def release(self, event_id: int, hold_id: int) -> None:
+        await self._call(core.req_release(event_id, hold_id))
+
+    async def cancel(self, event_id: int, booking_id: int) -> None:
+        await self._call(core.req_cancel(event_id, booking_id))
+
+    async def avail(self, event_id: int, first: int = 0, count: int = 0) -> Avail:
+        core.check_avail_args(first, count)
+        info = await self._call(core.req_event_info(event_id))
+        if count == 0:
+            return Avail(event_id, info.seats, info.free, info.held, info.booked)
+        r = await self._call(core.req_avail_range(event_id, first, count))
+        return Avail(event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap)
+
+    async def seat_status(self, event_id: int, seats: Sequence[int]) -> List[SeatStatus]:
+        return await self._call(core.req_seat_status(event_id, seats))
+
+    async def stats(self, shard: Optional[int] = None) -> Dict[str, int]:
+        return await self._call(core.req_stats(shard))
+
+    async def ping(self, shard: Optional[int] = None) -> int:
+        return await self._call(core.req_ping(shard))
+
+    async def slot_map(self, shard: Optional[int] = None) -> SlotMap:
+        m = await self._call(core.req_slot_map(shard))
+        self._router.install(m)
+        return m
+
+    async def backup(self, path: str) -> List[int]:
+        await self.connect()
+        assert self._router.map is not None
+        n = len(self._router.map.owners)
+        return list(await asyncio.gather(*(self._call(core.req_backup(path, i)) for i in range(n))))
+
+    @staticmethod
+    def new_id() -> int:
+        return core.new_id()
+
+    @property
+    def routing_map(self) -> Optional[SlotMap]:
+        return self._router.map
+
+    @property
+    def map_refreshes(self) -> int:
+        return self._router.refreshes
+
+    def _force_map(self, m: SlotMap) -> None:
+        """Test hook: route by m as it is, even when it is older (a stale client)."""
+        self._router.force(m)
+
+    # ---- the engine ----
+
+    def _next_request_id(self) -> int:
+        self._request_id = (self._request_id + 1) & p.U64_MAX
+        return self._request_id
+
+    async def _open(self, addr: Addr, timeout_s: float) -> _Conn:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout_s):
+                _, conn = await loop.create_connection(lambda: _Conn(addr), addr[0], addr[1])
+        except (OSError, TimeoutError) as e:
+            raise HoldfastUnavailable("cannot connect to %s: %s" % (core.owner_str(addr), e or "timed out")) from e
+        self._conns[addr] = conn
+        return conn
+
+    async def _conn(self, addr: Addr, timeout_s: float) -> _Conn:
+        c = self._conns.get(addr)
+        if c is not None and c.alive():
+            return c
+        task = self._connecting.get(addr)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._open(addr, timeout_s))
+            self._connecting[addr] = task
+
+            def done(t: "asyncio.Task[_Conn]") -> None:
+                self._connecting.pop(addr, None)
+                if not t.cancelled():
+                    t.exception()  # retrieved here: the awaiters may all be gone
+
+            task.add_done_callback(done)
+        return await asyncio.shield(task)
+
+    def _drop(self, addr: Addr, err: HoldfastError) -> None:
+        c = self._conns.pop(addr, None)
+        if c is not None:
+            c.fail(err)
+
+    async def _roundtrip(self, addr: Addr, opcode: int, frame: bytes, rid: int, att: core.Attempts) -> _Reply:
+        conn = await self._conn(addr, att.connect_timeout())
+        fut = conn.send(rid, opcode, frame)
+        if conn.paused is not None:
+            await conn.paused
+        try:
+            async with asyncio.timeout(att.attempt_timeout()):
+                return await fut
+        except TimeoutError:
+            err = HoldfastTimeout(
+                "no reply from %s within %g s; the outcome is unknown, resend with the same ids"
+                % (core.owner_str(addr), self.options.timeout)
+            )
+            if self._conns.get(addr) is conn:
+                self._drop(addr, err)
+            else:
+                conn.fail(err)
+            raise err from None
+        finally:
+            conn.forget(rid)
+
+    async def _call(self, req: core.Request[T]) -> T:
+        if self._closed:
+            raise HoldfastError("CLOSED", "the client is closed", opcode=req.name)
+        if self._router.map is None and req.opcode in p.ROUTED_OPCODES:
+            await self.connect()
+        async with self._slots:
+            self.in_flight += 1
+            try:
+                return await self._run(req)
+            finally:
+                self.in_flight -= 1
+
+    async def _run(self, req: core.Request[T]) -> T:
+        att = core.Attempts(self.options, req)
+        rid = self._next_request_id()
+        frame = p.encode_frame(req.opcode, rid, req.body)
+        # Bounded by Attempts: the deadline, ATTEMPTS_MAX, and the transport retries.
+        while att.next():
+            addr = self._router.address(req)
+            try:
+                status, body = await self._roundtrip(addr, req.opcode, frame, rid, att)
+            except HoldfastUnavailable as e:
+                att.transport_failed(e)
+                await asyncio.sleep(att.sleep_for(core.BACKOFF_CONNECT_S, core.BACKOFF_CONNECT_S_MAX))
+                continue
+            except HoldfastError as e:
+                if e.status == "CLOSED":
+                    raise
+                att.transport_failed(e)
+                continue
+            try:
+                if status == p.MOVED and req.opcode in p.ROUTED_OPCODES:
+                    epoch = p.decode_error_detail(body)
+                    att.answered_retry(core.status_error(req, status, epoch))
+                    if self._router.needs_refresh(epoch):
+                        await self._refresh(addr, epoch, att)
+                    if self._router.address(req) == addr:
+                        await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                    continue
+                if status in (p.BUSY, p.TRY_AGAIN):
+                    att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
+                    await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                    continue
+                return core.answer(req, status, body)
+            except ProtocolError as e:
+                # A reply that does not decode: the connection cannot be trusted (section 9).
+                self._drop(addr, e)
+                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
+        raise att.failure()
+
+    async def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:
+        """One map fetch per new epoch: concurrent MOVED answers wait for the same refresh."""
+        async with self._map_lock:
+            if not self._router.needs_refresh(epoch):
+                return
+            for src in self._router.refresh_sources(moved_from):
+                if att.remaining() <= 0:
+                    return
+                rid = self._next_request_id()
+                frame = p.encode_frame(p.OP_SLOT_MAP, rid, b"")
+                try:
+                    status, body = await self._roundtrip(src, p.OP_SLOT_MAP, frame, rid, att)
+                    if status != p.OK:
+                        continue
+                    m = p.decode_slot_map(body)
+                except HoldfastError:
+                    continue
+                self._router.refreshes += 1
+                self._router.install(m)
+                self._router.refreshed_epoch = max(self._router.refreshed_epoch, epoch)
+                keep = {(o.host, o.port) for o in m.owners} | {self._router.home}
+                for a in [a for a in self._conns if a not in keep]:
+                    self._drop(a, HoldfastTimeout("shard %s left the slot map" % core.owner_str(a)))
+                return

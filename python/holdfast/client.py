@@ -1,0 +1,317 @@
+"""The blocking holdfast client: one TCP connection per shard it talks to, one request at a time.
+
+Client(addr) connects to any shard of any node, fetches the slot map, and sends each operation to
+the shard that owns its event (slot = fmix64(event_id) % 4096). It follows MOVED with one map
+refresh per new epoch, backs off and resends on BUSY and TRY_AGAIN until the call's deadline, and
+resends the same frame (same ids, so never a double hold) after a timeout, a broken connection or a
+reply that did not decode, up to Options.retries times. A Client may be shared by threads: calls
+are serialized by a lock. For many requests in flight use AsyncClient.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+from . import _core as core
+from . import _proto as p
+from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
+from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap
+
+T = TypeVar("T")
+
+Addr = Tuple[str, int]
+
+
+class _Conn:
+    """One blocking connection to one shard. Owned by its Client; closed on any failure."""
+
+    def __init__(self, addr: Addr, timeout_s: float) -> None:
+        self.addr = addr
+        try:
+            self.sock = socket.create_connection(addr, timeout=timeout_s)
+        except OSError as e:
+            raise HoldfastUnavailable("cannot connect to %s: %s" % (core.owner_str(addr), e)) from e
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _fill(self, size: int, deadline: float) -> None:
+        """Reads until the buffer holds size bytes, before deadline (monotonic)."""
+        # Bounded by the deadline and by size: every pass reads bytes or raises.
+        while len(self.buf) < size:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout()
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(max(65536, size - len(self.buf)))
+            if not chunk:
+                raise ConnectionResetError(
+                    "connection closed by %s after %d of %d bytes of a reply"
+                    % (core.owner_str(self.addr), len(self.buf), size)
+                )
+            self.buf += chunk
+
+    def roundtrip(self, frame: bytes, request_id: int, opcode: int, timeout_s: float) -> Tuple[int, bytes]:
+        """Sends frame and returns (status, body) of its reply."""
+        deadline = time.monotonic() + timeout_s
+        self.sock.settimeout(timeout_s)
+        self.sock.sendall(frame)
+        self._fill(p.FRAME_HEADER_SIZE, deadline)
+        h = p.decode_reply_header(self.buf)
+        if h.request_id != request_id:
+            raise ProtocolError("reply for request id %d, expected %d" % (h.request_id, request_id))
+        if h.opcode != opcode:
+            raise ProtocolError("reply with opcode 0x%02x to a request with opcode 0x%02x" % (h.opcode, opcode))
+        size = p.FRAME_HEADER_SIZE + h.body_size
+        self._fill(size, deadline)
+        body = bytes(self.buf[p.FRAME_HEADER_SIZE : size])
+        del self.buf[:size]
+        return h.status, body
+
+
+class Client:
+    """A blocking client. Example:
+
+        c = Client("127.0.0.1:7070")
+        h = c.hold(42, user=7, seats=[1, 2, 3], ttl=300)
+        c.confirm(42, h.id)
+
+    Every method raises HoldfastError (with .status, "SEAT_TAKEN", "TIMEOUT", ...) when it does not
+    succeed. timeout, deadline, connect_timeout, retries: see Options.
+    """
+
+    def __init__(self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any) -> None:
+        opts = options if options is not None else core.Options(**kw)
+        if options is not None and kw:
+            raise TypeError("give either options= or keyword settings, not both")
+        self.options = opts.check()
+        self._router = core.Router(core.parse_addr(addr))
+        self._conns: Dict[Addr, _Conn] = {}
+        self._lock = threading.Lock()
+        self._request_id = 0
+        self._closed = False
+        m = self._call(core.req_slot_map(None))
+        self._router.install(m)
+
+    # ---- lifecycle ----
+
+    def close(self) -> None:
+        """Closes every connection; the client cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            for c in self._conns.values():
+                c.close()
+            self._conns.clear()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- operations ----
+
+    def create_event(self, event_id: int, seats: int, row_width: int = 0, user_limit: int = 0, hold_lifetime: int = 0) -> None:
+        """Creates an event (idempotent with the same parameters; else EVENT_EXISTS).
+        hold_lifetime: seconds, 0 = the server's default."""
+        self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+
+    def event_info(self, event_id: int) -> EventInfo:
+        return self._call(core.req_event_info(event_id))
+
+    def hold(
+        self,
+        event_id: int,
+        user: int,
+        seats: Optional[Sequence[int]] = None,
+        *,
+        best: Optional[int] = None,
+        ttl: float = core.TTL_DEFAULT_S,
+        id: Optional[int] = None,
+    ) -> Hold:
+        """Holds the listed seats, or the best N adjacent ones (best=N), for ttl seconds (clamped to
+        the event's hold lifetime). id: the hold id (the idempotency key); a random one when None.
+        Resending with the same id is safe and returns the first answer."""
+        return self._call(core.req_hold(event_id, user, seats, best, ttl, id))
+
+    def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
+        """Moves a live hold's deadline to now + ttl (capped); returns the new expiry (Unix seconds)."""
+        return self._call(core.req_extend(event_id, hold_id, ttl))
+
+    def confirm(self, event_id: int, hold_id: int) -> Booking:
+        return self._call(core.req_confirm(event_id, hold_id))
+
+    def release(self, event_id: int, hold_id: int) -> None:
+        self._call(core.req_release(event_id, hold_id))
+
+    def cancel(self, event_id: int, booking_id: int) -> None:
+        self._call(core.req_cancel(event_id, booking_id))
+
+    def avail(self, event_id: int, first: int = 0, count: int = 0) -> Avail:
+        """Seat counts (free, held, booked) and, with count > 0, which seats of
+        first .. first + count - 1 are free (Avail.free_ranges, Avail.is_free)."""
+        core.check_avail_args(first, count)
+        info = self._call(core.req_event_info(event_id))
+        if count == 0:
+            return Avail(event_id, info.seats, info.free, info.held, info.booked)
+        r = self._call(core.req_avail_range(event_id, first, count))
+        return Avail(event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap)
+
+    def seat_status(self, event_id: int, seats: Sequence[int]) -> List[SeatStatus]:
+        """The state (free / held / booked) and owner id of each listed seat, in order."""
+        return self._call(core.req_seat_status(event_id, seats))
+
+    def stats(self, shard: Optional[int] = None) -> Dict[str, int]:
+        """The counters of one shard: the home address's, or owner `shard` of the slot map."""
+        return self._call(core.req_stats(shard))
+
+    def ping(self, shard: Optional[int] = None) -> int:
+        """Round trip to a shard; returns its slot map epoch."""
+        return self._call(core.req_ping(shard))
+
+    def slot_map(self, shard: Optional[int] = None) -> SlotMap:
+        """Fetches the slot map from a shard (and routes by it from now on when it is newer)."""
+        m = self._call(core.req_slot_map(shard))
+        with self._lock:
+            self._router.install(m)
+        return m
+
+    def backup(self, path: str) -> List[int]:
+        """Checkpoints every shard of the map into path/shard-<i> (an absolute path on the server's
+        machine); returns each shard's sequence number."""
+        assert self._router.map is not None
+        return [self._call(core.req_backup(path, i)) for i in range(len(self._router.map.owners))]
+
+    @staticmethod
+    def new_id() -> int:
+        return core.new_id()
+
+    @property
+    def routing_map(self) -> SlotMap:
+        """The map the client routes by now."""
+        assert self._router.map is not None
+        return self._router.map
+
+    @property
+    def map_refreshes(self) -> int:
+        """Slot map fetches made because of MOVED (one per new epoch)."""
+        return self._router.refreshes
+
+    def _force_map(self, m: SlotMap) -> None:
+        """Test hook: route by m as it is, even when it is older (a stale client)."""
+        with self._lock:
+            self._router.force(m)
+
+    # ---- the engine ----
+
+    def _conn(self, addr: Addr, timeout_s: float) -> _Conn:
+        c = self._conns.get(addr)
+        if c is None:
+            c = _Conn(addr, timeout_s)
+            self._conns[addr] = c
+        return c
+
+    def _drop(self, addr: Addr) -> None:
+        c = self._conns.pop(addr, None)
+        if c is not None:
+            c.close()
+
+    def _next_request_id(self) -> int:
+        self._request_id = (self._request_id + 1) & p.U64_MAX
+        return self._request_id
+
+    def _call(self, req: core.Request[T]) -> T:
+        with self._lock:
+            if self._closed:
+                raise HoldfastError("CLOSED", "the client is closed", opcode=req.name)
+            return self._call_locked(req)
+
+    def _attempt(self, att: core.Attempts, addr: Addr, frame: bytes, rid: int) -> Optional[Tuple[int, bytes]]:
+        """One send and wait. Returns (status, body), or None after a transport failure (recorded
+        in att; the connection is dropped)."""
+        try:
+            conn = self._conn(addr, att.connect_timeout())
+        except HoldfastUnavailable as e:
+            att.transport_failed(e)
+            time.sleep(att.sleep_for(core.BACKOFF_CONNECT_S, core.BACKOFF_CONNECT_S_MAX))
+            return None
+        try:
+            return conn.roundtrip(frame, rid, att.req.opcode, att.attempt_timeout())
+        except ProtocolError as e:
+            self._drop(addr)
+            att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
+        except socket.timeout:
+            self._drop(addr)
+            att.transport_failed(
+                HoldfastTimeout("no reply from %s within %g s; the outcome is unknown, resend with the same ids" % (core.owner_str(addr), self.options.timeout))
+            )
+        except OSError as e:
+            self._drop(addr)
+            att.transport_failed(
+                HoldfastTimeout("connection to %s failed (%s); the outcome is unknown, resend with the same ids" % (core.owner_str(addr), e))
+            )
+        return None
+
+    def _call_locked(self, req: core.Request[T]) -> T:
+        att = core.Attempts(self.options, req)
+        rid = self._next_request_id()
+        frame = p.encode_frame(req.opcode, rid, req.body)
+        # Bounded by Attempts: the deadline, ATTEMPTS_MAX, and the transport retries.
+        while att.next():
+            addr = self._router.address(req)
+            got = self._attempt(att, addr, frame, rid)
+            if got is None:
+                continue
+            status, body = got
+            try:
+                if status == p.MOVED and req.opcode in p.ROUTED_OPCODES:
+                    epoch = p.decode_error_detail(body)
+                    att.answered_retry(core.status_error(req, status, epoch))
+                    if self._router.needs_refresh(epoch):
+                        self._refresh(addr, epoch, att)
+                    if self._router.address(req) == addr:
+                        time.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                    continue
+                if status in (p.BUSY, p.TRY_AGAIN):
+                    att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
+                    time.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                    continue
+                return core.answer(req, status, body)
+            except ProtocolError as e:
+                # A reply that does not decode: the connection cannot be trusted (section 9).
+                self._drop(addr)
+                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
+        raise att.failure()
+
+    def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:
+        """Fetches a map at least as new as epoch, from the shard that answered MOVED first."""
+        req = core.req_slot_map(None)
+        for src in self._router.refresh_sources(moved_from):
+            if att.remaining() <= 0:
+                return
+            rid = self._next_request_id()
+            try:
+                conn = self._conn(src, att.connect_timeout())
+                status, body = conn.roundtrip(p.encode_frame(p.OP_SLOT_MAP, rid, b""), rid, p.OP_SLOT_MAP, att.attempt_timeout())
+                if status != p.OK:
+                    continue
+                m = p.decode_slot_map(body)
+            except (HoldfastError, OSError):
+                self._drop(src)
+                continue
+            self._router.refreshes += 1
+            self._router.install(m)
+            self._router.refreshed_epoch = max(self._router.refreshed_epoch, epoch)
+            # Connections to shards that left the map are not needed any more.
+            keep = {(o.host, o.port) for o in m.owners} | {self._router.home}
+            for a in [a for a in self._conns if a not in keep]:
+                self._drop(a)
+            return

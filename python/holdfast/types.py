@@ -1,0 +1,129 @@
+"""The values the holdfast client returns: plain frozen dataclasses of Python ints, strs and tuples.
+
+Ids (events, holds, bookings, users) are unsigned 64-bit integers and stay Python ints. When you hand
+them to JavaScript as JSON, send them as strings or parse with BigInt: a JavaScript number holds
+integers exactly only up to 2**53.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A live hold: id (the idempotency key), its seats, and its deadline on the server's clock."""
+
+    id: int
+    event_id: int
+    seats: Tuple[int, ...]
+    deadline_ms: int  # ms since the Unix epoch, server clock
+
+    @property
+    def expires_at(self) -> float:
+        """The deadline in seconds since the Unix epoch (server clock), like time.time()."""
+        return self.deadline_ms / 1000.0
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A confirmed hold; its id is the hold's id."""
+
+    id: int
+    event_id: int
+    seats: Tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    event_id: int
+    seats: int
+    row_width: int  # seats per row, 0 = one row
+    user_limit: int  # 0 = no limit
+    hold_lifetime: int  # seconds, the effective value (never 0)
+    free: int
+    held: int
+    booked: int
+    holds: int  # live holds
+    bookings: int  # live bookings
+
+
+@dataclass(frozen=True)
+class Avail:
+    """Seat counts of an event and, when a range was asked, which seats of it are free.
+
+    free, held, booked: the whole event (one EVENT_INFO snapshot). first, count, bitmap: the range
+    (count 0 when none was asked); bit i of the bitmap (LSB first) is 1 when seat first + i is free.
+    """
+
+    event_id: int
+    seats: int
+    free: int
+    held: int
+    booked: int
+    first: int = 0
+    count: int = 0
+    bitmap: bytes = field(default=b"", repr=False)
+
+    def is_free(self, seat: int) -> bool:
+        """Whether seat (inside the asked range) was free."""
+        i = seat - self.first
+        if not 0 <= i < self.count:
+            raise ValueError("seat %d is outside the range %d..%d" % (seat, self.first, self.first + self.count - 1))
+        return bool(self.bitmap[i >> 3] >> (i & 7) & 1)
+
+    @property
+    def free_ranges(self) -> List[range]:
+        """The free seats of the asked range as maximal runs, e.g. [range(4, 100), range(103, 110)]."""
+        out: List[range] = []
+        start: Optional[int] = None
+        for byte_index, byte in enumerate(self.bitmap):
+            base = byte_index * 8
+            # Whole bytes that continue the current state need no bit walk (padding bits are 0,
+            # so a partial last byte is never 0xff).
+            if (byte == 0xFF and start is not None) or (byte == 0 and start is None):
+                continue
+            for i in range(base, min(base + 8, self.count)):
+                free = byte >> (i - base) & 1
+                if free and start is None:
+                    start = i
+                elif not free and start is not None:
+                    out.append(range(self.first + start, self.first + i))
+                    start = None
+        if start is not None:
+            out.append(range(self.first + start, self.first + self.count))
+        return out
+
+    @property
+    def range_free(self) -> int:
+        """Free seats in the asked range."""
+        return sum(bin(b).count("1") for b in self.bitmap)
+
+
+@dataclass(frozen=True)
+class SeatStatus:
+    seat: int
+    state: str  # "free", "held" or "booked"
+    owner_id: int  # the hold id (held) or booking id (booked); 0 when free
+
+
+@dataclass(frozen=True)
+class SlotOwner:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return "[%s]:%d" % (self.host, self.port) if ":" in self.host else "%s:%d" % (self.host, self.port)
+
+
+@dataclass(frozen=True)
+class SlotMap:
+    """Which shard owns each of the 4096 slots; epoch grows on every change."""
+
+    epoch: int
+    owners: Tuple[SlotOwner, ...]
+    slot_owner: Tuple[int, ...] = field(repr=False)  # 4096 indexes into owners
+
+    def owner_of_slot(self, slot: int) -> SlotOwner:
+        return self.owners[self.slot_owner[slot]]
