@@ -43,6 +43,11 @@ targets=()
 for h in "${harnesses[@]}"; do
 	targets+=("tests/fuzz/fuzz_$h")
 done
+if ! ninja -C "$build" -t targets all | grep -q '^tests/fuzz/fuzz_frame:'; then
+	echo "fuzz: $build has no libFuzzer targets: clang cannot link -fsanitize=fuzzer" \
+		"(install clang and libclang-rt-14-dev: scripts/install-deps.sh)" >&2
+	exit 1
+fi
 ninja -C "$build" "${targets[@]}" >/dev/null
 
 run="$build/fuzz-run"

@@ -3,7 +3,9 @@
 # Idempotent and quiet when everything is there; needs root (or sudo) only when it installs.
 set -euo pipefail
 
-packages=(gcc pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev)
+# clang and libclang-rt-14-dev: the libFuzzer build of scripts/fuzz.sh.
+packages=(gcc pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
+	clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
