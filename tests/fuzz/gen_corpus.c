@@ -1,0 +1,483 @@
+/* Writes the seed corpora of the fuzz harnesses: gen_corpus DIR creates DIR/frame, DIR/store and
+ * DIR/load and fills them with one file per seed.
+ *
+ * - frame: a valid request frame of every request opcode (both HOLD modes) and a valid reply frame
+ *   of every opcode, plus an error reply, encoded by proto's own encoders;
+ * - store: step programs in fuzz_store.c's input format (kind, clock, fields) that create events
+ *   and walk holds through every state, so the fuzzer starts from deep states;
+ * - load: the records a real store writes (events, live holds, bookings, tombstones), in
+ *   fuzz_load.c's input format (clock offset, then key size, key, value size, value).
+ *
+ * The output is checked in under tests/fuzz/corpus/; run it again when an opcode or a record format
+ * changes: build-test/tests/fuzz/gen_corpus tests/fuzz/corpus. Exits 0, or 1 on a write error. */
+#include "base/assert.h"
+#include "shards/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SEED_SIZE_MAX  8192u
+#define PATH_SIZE_MAX  4096u
+#define CLOCK_START_MS 1767225600000ull /* fuzz_store.c and fuzz_load.c start here too */
+
+/* fuzz_store.c's step kinds, in its order. */
+enum {
+	K_TICK,
+	K_CREATE,
+	K_HOLD,
+	K_EXTEND,
+	K_CONFIRM,
+	K_RELEASE,
+	K_CANCEL,
+	K_AVAIL,
+	K_SEAT_STATUS,
+	K_EVENT_INFO,
+};
+
+struct seed {
+	uint8_t bytes[SEED_SIZE_MAX];
+	size_t size;
+};
+
+static const char *out_dir;
+static uint32_t seeds_written;
+static int write_failed;
+
+static void put_u8(struct seed *s, uint8_t v)
+{
+	HF_ASSERT(s->size < SEED_SIZE_MAX);
+	s->bytes[s->size++] = v;
+}
+
+static void put_u16(struct seed *s, uint16_t v)
+{
+	put_u8(s, (uint8_t)v);
+	put_u8(s, (uint8_t)(v >> 8));
+}
+
+static void put_u32(struct seed *s, uint32_t v)
+{
+	put_u16(s, (uint16_t)v);
+	put_u16(s, (uint16_t)(v >> 16));
+}
+
+static void put_bytes(struct seed *s, const uint8_t *p, size_t n)
+{
+	HF_ASSERT(n <= SEED_SIZE_MAX - s->size);
+	memcpy(s->bytes + s->size, p, n);
+	s->size += n;
+}
+
+static void write_seed(const char *sub, const char *name, const uint8_t *bytes, size_t size)
+{
+	char path[PATH_SIZE_MAX];
+	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, sub, name);
+	FILE *f = fopen(path, "wb");
+	if (f == NULL || fwrite(bytes, 1, size, f) != size) {
+		fprintf(stderr, "gen_corpus: %s: %s\n", path, strerror(errno));
+		write_failed = 1;
+	}
+	if (f != NULL && fclose(f) != 0)
+		write_failed = 1;
+	seeds_written++;
+}
+
+/* ---- frame ---- */
+
+static void seed_request(const char *name, struct hf_request *req)
+{
+	static uint8_t buf[HF_FRAME_SIZE_MAX];
+	req->request_id = 0x0102030405060708ull;
+	size_t n = hf_request_encode(req, buf, sizeof(buf));
+	HF_ASSERT(n >= HF_FRAME_HEADER_SIZE);
+	write_seed("frame", name, buf, n);
+}
+
+static void seed_reply(const char *name, struct hf_reply *rep)
+{
+	static uint8_t buf[HF_FRAME_SIZE_MAX];
+	rep->request_id = 0x0102030405060708ull;
+	size_t n = hf_reply_encode(rep, buf, sizeof(buf));
+	HF_ASSERT(n == hf_reply_size(rep));
+	write_seed("frame", name, buf, n);
+}
+
+static void frame_requests(void)
+{
+	static struct hf_request r;
+	memset(&r, 0, sizeof(r));
+	r.opcode = HF_OP_PING;
+	seed_request("req-ping", &r);
+	r.opcode = HF_OP_SLOT_MAP;
+	seed_request("req-slot-map", &r);
+	r.opcode = HF_OP_STATS;
+	seed_request("req-stats", &r);
+	r.opcode = HF_OP_CREATE_EVENT;
+	r.create_event = (struct hf_req_create_event){42, 50000, 50, 6, 1800};
+	seed_request("req-create-event", &r);
+	r.opcode = HF_OP_EVENT_INFO;
+	r.event_info.event_id = 42;
+	seed_request("req-event-info", &r);
+	memset(&r, 0, sizeof(r));
+	r.opcode = HF_OP_HOLD;
+	r.hold =
+	    (struct hf_req_hold){.event_id = 42, .hold_id = 99, .user_id = 7, .ttl_ms = 300000};
+	r.hold.mode = HF_HOLD_EXPLICIT;
+	r.hold.seats_count = 3;
+	r.hold.seats[0] = 100;
+	r.hold.seats[1] = 101;
+	r.hold.seats[2] = 102;
+	seed_request("req-hold-explicit", &r);
+	r.hold.mode = HF_HOLD_BEST;
+	r.hold.seats_count = 4;
+	seed_request("req-hold-best", &r);
+	r.opcode = HF_OP_EXTEND;
+	r.extend = (struct hf_req_extend){42, 99, 600000};
+	seed_request("req-extend", &r);
+	static const uint8_t refs[3] = {HF_OP_CONFIRM, HF_OP_RELEASE, HF_OP_CANCEL};
+	static const char *const ref_names[3] = {"req-confirm", "req-release", "req-cancel"};
+	for (uint32_t i = 0; i < 3; i++) {
+		r.opcode = refs[i];
+		r.confirm = (struct hf_req_hold_ref){42, 99};
+		seed_request(ref_names[i], &r);
+	}
+	r.opcode = HF_OP_AVAIL;
+	r.avail = (struct hf_req_avail){42, 0, 110};
+	seed_request("req-avail", &r);
+	memset(&r, 0, sizeof(r));
+	r.opcode = HF_OP_SEAT_STATUS;
+	r.seat_status.event_id = 42;
+	r.seat_status.seats_count = 3;
+	r.seat_status.seats[1] = 100;
+	r.seat_status.seats[2] = 200;
+	seed_request("req-seat-status", &r);
+	r.opcode = HF_OP_BACKUP;
+	snprintf(r.backup.path, sizeof(r.backup.path), "/var/backups/holdfast/2026-11-25T1300");
+	seed_request("req-backup", &r);
+}
+
+static void frame_replies_small(struct hf_reply *r)
+{
+	static const uint8_t empty_ops[3] = {HF_OP_CREATE_EVENT, HF_OP_RELEASE, HF_OP_CANCEL};
+	static const char *const empty_names[3] = {"rep-create-event", "rep-release", "rep-cancel"};
+	for (uint32_t i = 0; i < 3; i++) {
+		memset(r, 0, sizeof(*r));
+		r->opcode = empty_ops[i];
+		seed_reply(empty_names[i], r);
+	}
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_PING;
+	r->ping.epoch = 3;
+	seed_reply("rep-ping", r);
+	r->opcode = HF_OP_EVENT_INFO;
+	r->event_info = (struct hf_rep_event_info){42, 50000, 50, 6, 1800, 49993, 3, 4, 1, 1};
+	seed_reply("rep-event-info", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_HOLD;
+	r->hold = (struct hf_rep_hold){.hold_id = 99, .deadline_ms = CLOCK_START_MS + 300000};
+	r->hold.seats_count = 3;
+	r->hold.seats[0] = 100;
+	r->hold.seats[1] = 101;
+	r->hold.seats[2] = 102;
+	seed_reply("rep-hold", r);
+	r->opcode = HF_OP_CONFIRM;
+	r->confirm.deadline_ms = 0;
+	seed_reply("rep-confirm", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_EXTEND;
+	r->extend.deadline_ms = CLOCK_START_MS + 600000;
+	seed_reply("rep-extend", r);
+	r->opcode = HF_OP_BACKUP;
+	r->backup.sequence = 1234;
+	seed_reply("rep-backup", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_HOLD;
+	r->status = HF_SEAT_TAKEN;
+	r->detail = 101;
+	seed_reply("rep-error-seat-taken", r);
+}
+
+static void frame_replies_large(struct hf_reply *r)
+{
+	static const uint8_t bitmap[14] = {0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0xff, 0xff, 0x87, 0x3f};
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_AVAIL;
+	r->avail = (struct hf_rep_avail){50000, 49993, 0, 110, bitmap};
+	seed_reply("rep-avail", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_SEAT_STATUS;
+	r->seat_status.seats_count = 3;
+	r->seat_status.seats[0] = (struct hf_seat_info){0, HF_SEAT_BOOKED, 99};
+	r->seat_status.seats[1] = (struct hf_seat_info){100, HF_SEAT_HELD, 5};
+	r->seat_status.seats[2] = (struct hf_seat_info){200, HF_SEAT_FREE, 0};
+	seed_reply("rep-seat-status", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_SLOT_MAP;
+	r->slot_map.epoch = 2;
+	r->slot_map.owners_count = 2;
+	snprintf(r->slot_map.owners[0].host, sizeof(r->slot_map.owners[0].host), "127.0.0.1");
+	r->slot_map.owners[0].port = 7070;
+	snprintf(r->slot_map.owners[1].host, sizeof(r->slot_map.owners[1].host), "127.0.0.1");
+	r->slot_map.owners[1].port = 7071;
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++)
+		r->slot_map.slot_owner[s] = (uint16_t)(s % 2);
+	seed_reply("rep-slot-map", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_STATS;
+	HF_ASSERT(hf_stats_add(&r->stats, "frames_in", 12) == 0);
+	HF_ASSERT(hf_stats_add(&r->stats, "store_events", 1) == 0);
+	seed_reply("rep-stats", r);
+}
+
+/* ---- store: step programs ---- */
+
+/* A clock byte: k steps of scale index s (fuzz_store.c's pick_clock_step_ms). */
+static uint8_t clk(uint8_t k, uint8_t s)
+{
+	HF_ASSERT(k < 32);
+	HF_ASSERT(s < 8);
+	return (uint8_t)(k << 3 | s);
+}
+
+static void st_create(struct seed *s, uint8_t ev, uint16_t seats, uint8_t row, uint8_t limit)
+{
+	put_u8(s, K_CREATE);
+	put_u8(s, clk(0, 0));
+	put_u8(s, ev);
+	put_u16(s, seats);
+	put_u8(s, row);
+	put_u8(s, limit);
+	put_u32(s, 0);
+}
+
+/* An explicit hold of n seats from first (best-available when best is set). ttl in 50 ms units. */
+static void st_hold(struct seed *s, uint8_t ev, uint8_t hold, uint8_t user, uint16_t ttl, int best,
+		    uint8_t n, uint16_t first)
+{
+	put_u8(s, K_HOLD);
+	put_u8(s, clk(1, 1));
+	put_u8(s, ev);
+	put_u8(s, hold);
+	put_u8(s, user);
+	put_u16(s, ttl);
+	put_u8(s, best ? 200 : 0);
+	put_u8(s, n);
+	for (uint16_t i = 0; !best && i < n; i++)
+		put_u16(s, (uint16_t)(first + i));
+}
+
+static void st_ref(struct seed *s, uint8_t kind, uint8_t clock, uint8_t ev, uint8_t hold)
+{
+	put_u8(s, kind);
+	put_u8(s, clock);
+	put_u8(s, ev);
+	put_u8(s, hold);
+}
+
+static void store_seeds(void)
+{
+	static struct seed s;
+	memset(&s, 0, sizeof(s));
+	st_create(&s, 1, 100, 10, 0);
+	st_create(&s, 2, 400, 40, 6);
+	st_hold(&s, 1, 1, 1, 6000, 0, 3, 10);
+	st_hold(&s, 1, 2, 2, 6000, 1, 4, 0);
+	st_hold(&s, 2, 3, 3, 20, 0, 2, 300);
+	st_ref(&s, K_CONFIRM, clk(1, 2), 1, 1);
+	st_ref(&s, K_RELEASE, clk(1, 2), 1, 2);
+	put_u8(&s, K_EXTEND);
+	put_u8(&s, clk(1, 1));
+	put_u8(&s, 2);
+	put_u8(&s, 3);
+	put_u16(&s, 100);
+	st_ref(&s, K_CANCEL, clk(1, 2), 1, 1);
+	put_u8(&s, K_AVAIL);
+	put_u8(&s, clk(0, 0));
+	put_u8(&s, 1);
+	put_u16(&s, 0);
+	put_u16(&s, 64);
+	put_u8(&s, K_SEAT_STATUS);
+	put_u8(&s, clk(0, 0));
+	put_u8(&s, 2);
+	put_u8(&s, 2);
+	put_u16(&s, 300);
+	put_u16(&s, 301);
+	put_u8(&s, K_TICK);
+	put_u8(&s, clk(2, 5)); /* 10 s: hold 3 expires, the release's tombstone is forgotten */
+	put_u8(&s, 7);
+	st_ref(&s, K_EVENT_INFO, clk(0, 0), 2, 0);
+	write_seed("store", "seed-lifecycle", s.bytes, s.size);
+
+	/* Fill one event's seats and the records pool with small holds, then let them all expire.
+	 */
+	memset(&s, 0, sizeof(s));
+	st_create(&s, 3, 64, 8, 0);
+	for (uint8_t h = 1; h < 20; h++)
+		st_hold(&s, 3, h, (uint8_t)(h % 4), 100, h % 2, 3, (uint16_t)(h * 3));
+	put_u8(&s, K_TICK);
+	put_u8(&s, clk(31, 6));
+	put_u8(&s, 7);
+	write_seed("store", "seed-fill-expire", s.bytes, s.size);
+}
+
+/* ---- load: the records a real store writes ---- */
+
+#define LOAD_RECORDS_MAX 64u
+
+struct kv {
+	uint8_t key[HF_RECORD_KEY_SIZE_MAX];
+	uint8_t key_size;
+	uint16_t value_size;
+	uint8_t value[HF_RECORD_VALUE_SIZE_MAX];
+};
+
+static struct kv kvs[LOAD_RECORDS_MAX];
+static uint32_t kvs_count;
+
+static void kv_apply(const struct hf_changes *changes)
+{
+	for (uint32_t i = 0; i < changes->count; i++) {
+		const struct hf_change *ch = &changes->items[i];
+		uint32_t at = 0;
+		while (at < kvs_count && (kvs[at].key_size != ch->key_size ||
+					  memcmp(kvs[at].key, ch->key, ch->key_size) != 0))
+			at++;
+		if (ch->kind == HF_CHANGE_DEL) {
+			if (at < kvs_count)
+				kvs[at] = kvs[--kvs_count];
+			continue;
+		}
+		if (at == kvs_count) {
+			HF_ASSERT(kvs_count < LOAD_RECORDS_MAX);
+			kvs_count++;
+		}
+		kvs[at].key_size = ch->key_size;
+		memcpy(kvs[at].key, ch->key, ch->key_size);
+		kvs[at].value_size = ch->value_size;
+		memcpy(kvs[at].value, hf_change_value(changes, ch), ch->value_size);
+	}
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+	const struct kv *x = a;
+	const struct kv *y = b;
+	int c = memcmp(x->key, y->key, x->key_size < y->key_size ? x->key_size : y->key_size);
+	return c != 0 ? c : (x->key_size > y->key_size) - (x->key_size < y->key_size);
+}
+
+/* Runs one request on the store at CLOCK_START_MS + at_ms and records its changes; it must
+ * succeed. */
+static void ld_op(struct hf_store *store, struct hf_changes *changes, struct hf_request *req,
+		  uint64_t at_ms)
+{
+	static struct hf_reply rep;
+	hf_changes_reset(changes);
+	HF_ASSERT(hf_store_apply(store, req, CLOCK_START_MS + at_ms, &rep, changes) == HF_OK);
+	kv_apply(changes);
+}
+
+static void ld_hold(struct hf_store *store, struct hf_changes *changes, uint64_t ev, uint64_t hold,
+		    uint64_t user, uint32_t ttl_ms, uint32_t n, uint32_t first)
+{
+	static struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_HOLD;
+	req.hold = (struct hf_req_hold){.event_id = ev, .hold_id = hold, .user_id = user};
+	req.hold.ttl_ms = ttl_ms;
+	req.hold.mode = first == UINT32_MAX ? HF_HOLD_BEST : HF_HOLD_EXPLICIT;
+	req.hold.seats_count = n;
+	for (uint32_t i = 0; first != UINT32_MAX && i < n; i++)
+		req.hold.seats[i] = first + i;
+	ld_op(store, changes, &req, 0);
+}
+
+static void ld_ref(struct hf_store *store, struct hf_changes *changes, uint8_t opcode, uint64_t ev,
+		   uint64_t hold)
+{
+	static struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = opcode;
+	req.confirm = (struct hf_req_hold_ref){ev, hold};
+	ld_op(store, changes, &req, 1000);
+}
+
+/* Events 42 and 43 with a live hold, a booking, a released hold's tombstone, a cancelled
+ * booking and a long hold. */
+static void load_state(struct hf_store *store, struct hf_changes *changes)
+{
+	static struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_CREATE_EVENT;
+	req.create_event = (struct hf_req_create_event){42, 200, 20, 8, 0};
+	ld_op(store, changes, &req, 0);
+	req.create_event = (struct hf_req_create_event){43, 50, 0, 0, 3600};
+	ld_op(store, changes, &req, 0);
+	ld_hold(store, changes, 42, 1, 1, 60000, 3, 0);
+	ld_hold(store, changes, 42, 2, 2, 600000, 4, UINT32_MAX);
+	ld_ref(store, changes, HF_OP_CONFIRM, 42, 2);
+	ld_hold(store, changes, 42, 3, 3, 600000, 2, 30);
+	ld_ref(store, changes, HF_OP_RELEASE, 42, 3);
+	ld_hold(store, changes, 43, 4, 1, 600000, 5, 10);
+	ld_ref(store, changes, HF_OP_CONFIRM, 43, 4);
+	ld_ref(store, changes, HF_OP_CANCEL, 43, 4);
+	ld_hold(store, changes, 43, 5, 4, 1200000, 1, 49);
+}
+
+static void load_seeds(void)
+{
+	struct hf_store_config cfg = {8, 4096, LOAD_RECORDS_MAX, 600000}; /* fuzz_load.c's */
+	struct hf_store *store;
+	struct hf_changes changes;
+	HF_ASSERT(hf_store_create(&cfg, &store) == 0);
+	HF_ASSERT(hf_changes_init(&changes, 64) == 0);
+	load_state(store, &changes);
+	qsort(kvs, kvs_count, sizeof(kvs[0]), kv_cmp);
+
+	/* At the start (all live), after hold 1 expired, and after every tombstone aged out. */
+	static const uint32_t offsets_ms[3] = {2000, 120000, 3600000};
+	static const char *const names[3] = {"seed-records-live", "seed-records-one-expired",
+					     "seed-records-old-tombstones"};
+	static struct seed s;
+	for (uint32_t i = 0; i < 3; i++) {
+		memset(&s, 0, sizeof(s));
+		put_u32(&s, offsets_ms[i]);
+		for (uint32_t k = 0; k < kvs_count; k++) {
+			put_u8(&s, kvs[k].key_size);
+			put_bytes(&s, kvs[k].key, kvs[k].key_size);
+			put_u16(&s, kvs[k].value_size);
+			put_bytes(&s, kvs[k].value, kvs[k].value_size);
+		}
+		write_seed("load", names[i], s.bytes, s.size);
+	}
+	hf_changes_deinit(&changes);
+	hf_store_destroy(store);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+		return 2;
+	}
+	out_dir = argv[1];
+	static const char *const subs[3] = {"frame", "store", "load"};
+	char path[PATH_SIZE_MAX];
+	mkdir(out_dir, 0755);
+	for (uint32_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", out_dir, subs[i]);
+		mkdir(path, 0755);
+	}
+	static struct hf_reply rep;
+	frame_requests();
+	frame_replies_small(&rep);
+	frame_replies_large(&rep);
+	store_seeds();
+	load_seeds();
+	printf("gen_corpus: %u seeds written under %s\n", seeds_written, out_dir);
+	return write_failed;
+}
