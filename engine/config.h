@@ -45,6 +45,11 @@ struct hf_engine_config {
 	struct hf_store_config store; /* per shard */
 	enum hf_log_level log_level;
 	int pin; /* pin shard i to CPU i % CPUs */
+	/* --metrics-listen HOST:PORT: the HTTP metrics endpoint (engine/metrics.h); port 0 binds
+	 * any free port (logged). metrics_enabled 0: no endpoint. */
+	int metrics_enabled;
+	char metrics_host[HF_HOST_SIZE_MAX + 1];
+	uint16_t metrics_port;
 	/* Test hook, from the environment (HOLDFAST_FAIL_COMMITS), not a flag: the first N commits
 	 * of every shard fail as if the disk had refused them. */
 	uint32_t test_fail_commits;

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "engine/config.h"
 #include "engine/datadir.h"
+#include "engine/metrics.h"
 #include "engine/shard.h"
 #include "engine/uring.h"
 
@@ -216,6 +217,9 @@ int main(int argc, char **argv)
 	int startup_ok = started == cfg.shards_count && startup.failed_count == 0;
 	pthread_mutex_unlock(&startup.lock);
 
+	struct hf_metrics *metrics = NULL;
+	if (startup_ok && cfg.metrics_enabled && hf_metrics_start(&cfg, HF_VERSION, &metrics) != 0)
+		startup_ok = 0;
 	if (startup_ok) {
 		hf_log_info("holdfastd ready: %u shards on %s:%u..%u, data %s, durability %s",
 			    cfg.shards_count, cfg.host, (unsigned)cfg.port,
@@ -228,6 +232,7 @@ int main(int argc, char **argv)
 	} else {
 		hf_log_error("start-up failed; stopping");
 	}
+	hf_metrics_stop(metrics);
 	stop_shards(wake_fd);
 	for (uint32_t i = 0; i < cfg.shards_count; i++) {
 		if (threads[i].started)
