@@ -510,6 +510,8 @@ int hf_metrics_start(const struct hf_engine_config *cfg, const char *version,
 		m->stop_fd = -1;
 		goto err_free;
 	}
+	/* Named so that an operator (top -H) and the scrape-cost measurement can tell it apart. */
+	(void)pthread_setname_np(m->thread, "hf-metrics");
 	hf_log_info("metrics: serving on %s:%u (GET /metrics, GET /health)", cfg->metrics_host,
 		    (unsigned)m->port);
 	*out = m;

@@ -167,6 +167,17 @@ static void out_printf(struct out *o, const char *fmt, ...)
 static void out_label_value(struct out *o, const char *v)
 {
 	size_t bound = HF_STAT_NAME_SIZE_MAX + 1;
+	size_t plain = strnlen(v, bound);
+	for (size_t i = 0; i < plain; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (ch == '\\' || ch == '"' || ch < 0x20)
+			plain = 0;
+	}
+	if (plain > 0) {
+		/* The usual case: nothing to escape. */
+		out_printf(o, "%.*s", (int)plain, v);
+		return;
+	}
 	for (size_t i = 0; v[i] != '\0' && i < bound; i++) {
 		unsigned char ch = (unsigned char)v[i];
 		if (ch == '\\' || ch == '"')
