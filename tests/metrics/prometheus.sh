@@ -25,7 +25,8 @@ port=$(free_ports 4)
 mport=$((port + 2))
 pport=$((port + 3))
 start_holdfastd "$build" "$port" 2 "$tmp" none --metrics-listen "127.0.0.1:$mport"
-start_prometheus "$tmp/prom" "$pport" "127.0.0.1:$mport"
+# The rules go in by absolute path: Prometheus resolves rule_files against its config's folder.
+start_prometheus "$tmp/prom" "$pport" "127.0.0.1:$mport" "$root/docs/alerts.yml"
 
 ev=4242
 "$cli" --host "127.0.0.1:$port" event create $ev --seats $((holds + 10)) >/dev/null
@@ -48,4 +49,25 @@ expect_query "$pport" 'sum(holdfast_holds_live)' "$holds"
 expect_query "$pport" 'count(holdfast_shard_up == 1)' 2
 expect_query "$pport" 'up{job="holdfast"}' 1
 expect_query "$pport" 'sum(holdfast_persist_durability{mode="none"})' 2
+
+# The alert rules: valid, their unit tests pass, and the live Prometheus loaded every one.
+promtool check rules "$root/docs/alerts.yml"
+(cd "$here" && promtool test rules alerts_test.yml)
+rules=$(curl -sf "http://127.0.0.1:$pport/api/v1/rules" | python3 -c 'import json,sys
+g = json.load(sys.stdin)["data"]["groups"]
+print(sum(1 for x in g for r in x["rules"] if r["health"] != "err"))')
+want=$(grep -c '^      - alert:' "$root/docs/alerts.yml")
+if [ "$rules" != "$want" ]; then
+	echo "FAIL: Prometheus loaded $rules healthy rules of $want" >&2
+	exit 1
+fi
+echo "prometheus: $rules alert rules loaded; firing now: $(prom_alerts "$pport" | tr '\n' ' ')"
+firing=$(prom_alerts "$pport")
+if [ -n "$firing" ]; then
+	echo "FAIL: alerts fire on a healthy node: $firing" >&2
+	exit 1
+fi
+# The dashboard: importable structure, names that exist, queries Prometheus parses.
+python3 "$here/check_dashboard.py" "$root/docs/grafana-dashboard.json" "$root/docs/alerts.yml" \
+	"$tmp/metrics.txt" "$pport"
 echo "prometheus: PASS"
