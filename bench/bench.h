@@ -83,8 +83,8 @@ struct hf_bench_opts {
 };
 
 /* Fills the defaults, parses argv (getopt_long, argv is permuted), resolves the defaults that
- * depend on the workload and checks every value against its bound. Returns 0, 1 when --help was
- * asked (usage printed), or -EINVAL with a message in err (size err_size). */
+ * depend on the workload and checks every value against its bound. Returns 0, 1 when --help or
+ * --version was asked (printed), or -EINVAL with a message in err (size err_size). */
 int hf_bench_opts_parse(struct hf_bench_opts *opts, int argc, char **argv, char *err,
 			unsigned err_size);
 void hf_bench_opts_usage(FILE *out);

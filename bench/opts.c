@@ -76,7 +76,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --event-base ID          first event id (default: derived from the seed)\n"
 	    "  --no-check               skip the onsale consistency check\n"
 	    "  --no-progress            no per-second line on stderr\n"
-	    "  --json                   one JSON object on stdout instead of the table\n");
+	    "  --json                   one JSON object on stdout instead of the table\n"
+	    "  --version                print the version and the protocol version\n");
 }
 
 static int fail(char *err, unsigned err_size, const char *fmt, ...)
@@ -186,6 +187,7 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_JSON,
 	OPT_HELP,
+	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -219,6 +221,7 @@ static const struct option long_options[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -374,6 +377,9 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 			break;
 		case OPT_HELP:
 			hf_bench_opts_usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("holdfast-bench %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
 			return 1;
 		default:
 			return fail(err, err_size, "unknown or incomplete option '%s'",

@@ -384,6 +384,7 @@ static const char usage_text[] =
     "  --json             print one JSON value on stdout (keys documented in client/cli.c)\n"
     "  --timeout MS       time per attempt and per connect, 1..3600000 (default 2000)\n"
     "  --help             this text; `holdfast COMMAND --help` for one command\n"
+    "  --version          print the version and the protocol version\n"
     "\n"
     "exit status: 0 success, 1 the engine refused (reason on stderr), 2 usage or connection "
     "error\n";
@@ -1242,7 +1243,8 @@ static int cmd_backup(struct cli *cli, int argc, char **argv)
 /* ---- main ---- */
 
 /* Takes the global options out of argv wherever they are (before or after the command). Returns
- * 0 or the usage exit status; *help_out is set for a --help before the command. */
+ * 0 or the usage exit status; *help_out is set to 1 for a --help before the command, 2 for
+ * --version. */
 static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 {
 	int out = 1;
@@ -1258,6 +1260,10 @@ static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 		}
 		if (!command_seen && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			*help_out = 1;
+			continue;
+		}
+		if (!command_seen && strcmp(a, "--version") == 0) {
+			*help_out = 2;
 			continue;
 		}
 		if (is_host || is_timeout) {
@@ -1300,6 +1306,10 @@ int main(int argc, char **argv)
 	int rc = globals_parse(&cli, &argc, argv, &help);
 	if (rc != 0)
 		return rc;
+	if (help == 2) {
+		printf("holdfast %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
+		return EXIT_OK;
+	}
 	if (help || argc < 2) {
 		fputs(usage_text, help ? stdout : stderr);
 		return help ? EXIT_OK : EXIT_USAGE;

@@ -42,6 +42,7 @@ static const char usage[] =
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --metrics-listen HOST:PORT serve GET /metrics (Prometheus text format) and GET /health\n"
     "                             over HTTP on this numeric IPv4 address (port 0: any free port)\n"
+    "  --version                  print the version and the protocol version\n"
     "  --help                     print this text\n"
     "Test hook: the environment variable HOLDFAST_FAIL_COMMITS=N makes the first N commits of "
     "every\n"
@@ -159,11 +160,13 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 
 		/* Flags without a value. */
 		if (strcmp(name, "--help") == 0 || strcmp(name, "--force") == 0 ||
-		    strcmp(name, "--no-pin") == 0) {
+		    strcmp(name, "--no-pin") == 0 || strcmp(name, "--version") == 0) {
 			if (value != NULL)
 				return bad(err, err_size, "%s takes no value", name);
 			if (strcmp(name, "--help") == 0)
 				return HF_CONFIG_HELP;
+			if (strcmp(name, "--version") == 0)
+				return HF_CONFIG_VERSION;
 			if (strcmp(name, "--force") == 0)
 				out->force = 1;
 			else

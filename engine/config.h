@@ -58,8 +58,9 @@ struct hf_engine_config {
 /* Result of hf_engine_config_parse. */
 enum hf_config_parse {
 	HF_CONFIG_OK = 0,
-	HF_CONFIG_HELP = 1, /* --help: print hf_engine_config_usage and exit 0 */
-	HF_CONFIG_BAD = 2,  /* err holds a one-line message; exit 2 */
+	HF_CONFIG_HELP = 1,    /* --help: print hf_engine_config_usage and exit 0 */
+	HF_CONFIG_BAD = 2,     /* err holds a one-line message; exit 2 */
+	HF_CONFIG_VERSION = 3, /* --version: print the version line and exit 0 */
 };
 
 /* Parses argv (argv[0] is the program) into *out, starting from the defaults; cpus_count is the

@@ -143,6 +143,9 @@ int main(int argc, char **argv)
 	case HF_CONFIG_HELP:
 		fputs(hf_engine_config_usage(), stdout);
 		return 0;
+	case HF_CONFIG_VERSION:
+		printf("holdfastd %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
+		return 0;
 	case HF_CONFIG_BAD:
 		fprintf(stderr, "holdfastd: %s\n", err);
 		return 2;
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
 	}
 	hf_log_set_level(cfg.log_level);
 	hf_log_set_thread_tag("main");
+	hf_log_info("holdfastd %s (protocol %d) starting", HF_VERSION, HF_PROTO_VERSION);
 	signal(SIGPIPE, SIG_IGN);
 	log_allocator();
 
