@@ -1,6 +1,7 @@
 /* Command-line options of holdfast-bench: defaults, parsing and bounds, and the small name tables
  * shared by the report. Pure: no sockets, testable on its own. */
 #include "bench/bench.h"
+#include "bench/plot.h"
 
 #include "base/assert.h"
 #include "proto/proto.h"
@@ -77,6 +78,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --no-check               skip the onsale consistency check\n"
 	    "  --no-progress            no per-second line on stderr\n"
 	    "  --json                   one JSON object on stdout instead of the table\n"
+	    "  --plot FILE.svg|.png     draw the run with gnuplot: throughput over time, latency\n"
+	    "                           percentiles, and the sell-out curve for onsale\n"
 	    "  --version                print the version and the protocol version\n");
 }
 
@@ -185,6 +188,7 @@ enum {
 	OPT_EVENT_BASE,
 	OPT_NO_CHECK,
 	OPT_NO_PROGRESS,
+	OPT_PLOT,
 	OPT_JSON,
 	OPT_HELP,
 	OPT_VERSION,
@@ -219,6 +223,7 @@ static const struct option long_options[] = {
     {"event-base", required_argument, NULL, OPT_EVENT_BASE},
     {"no-check", no_argument, NULL, OPT_NO_CHECK},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"plot", required_argument, NULL, OPT_PLOT},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -371,6 +376,15 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 			break;
 		case OPT_NO_PROGRESS:
 			o->progress = 0;
+			break;
+		case OPT_PLOT:
+			if (hf_bench_plot_path_check(a) != 0)
+				return fail(
+				    err, err_size,
+				    "--plot '%s': the file must end in .svg or .png (at most "
+				    "%u bytes, no quotes)",
+				    a, HF_BENCH_PLOT_PATH_SIZE_MAX);
+			bad = copy_str(o->plot, sizeof(o->plot), a);
 			break;
 		case OPT_JSON:
 			o->json = 1;
