@@ -18,6 +18,7 @@
  */
 #include "bench/bench.h"
 #include "bench/hist.h"
+#include "bench/plot.h"
 #include "bench/report.h"
 #include "bench/target.h"
 #include "bench/workload.h"
@@ -390,6 +391,22 @@ static int create_events(const struct hf_bench_target *t, void *conn, struct hf_
 	return 0;
 }
 
+/* --plot: the counters the progress line shows, into the timeline when a sample is due. */
+static void timeline_sample(struct hf_bench_timeline *tl, struct bench_worker *workers, uint32_t n,
+			    struct hf_bench_shared *sh, uint64_t now)
+{
+	struct hf_bench_sample s = {.t_ns = now - sh->start_ns};
+	if (s.t_ns < tl->next_ns)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		s.done += atomic_load_explicit(&workers[i].done_count, memory_order_relaxed);
+		s.holds_ok += atomic_load_explicit(&workers[i].hold_ok_count, memory_order_relaxed);
+	}
+	s.taken = atomic_load(&sh->seats_taken);
+	s.booked = atomic_load(&sh->seats_booked);
+	hf_bench_timeline_add(tl, &s);
+}
+
 static void progress_line(struct bench_worker *workers, uint32_t n, struct hf_bench_shared *sh,
 			  uint64_t now, uint64_t *last_done, uint64_t *last_holds,
 			  uint64_t *last_ns)
@@ -534,8 +551,12 @@ int main(int argc, char **argv)
 	uint64_t end_ns = shared.start_ns + (uint64_t)(opts.duration_s * 1e9);
 	uint64_t next_progress = shared.start_ns + 1000000000ull;
 	uint64_t last_done = 0, last_holds = 0, last_ns = shared.start_ns;
+	static struct hf_bench_timeline timeline;
+	hf_bench_timeline_init(&timeline, opts.duration_s);
 	for (;;) {
 		uint64_t now = hf_clock_mono_ns();
+		if (opts.plot[0] != '\0')
+			timeline_sample(&timeline, workers, opts.threads, &shared, now);
 		if (now >= end_ns || interrupted || atomic_load(&shared.stop))
 			break;
 		if (opts.workload == HF_BENCH_WORKLOAD_ONSALE &&
@@ -605,6 +626,12 @@ int main(int argc, char **argv)
 		hf_bench_report_table(stdout, &report);
 	if (report.check.ran)
 		fprintf(opts.json ? stderr : stdout, "%s\n", report.check.ok ? "PASS" : "FAIL");
+	if (opts.plot[0] != '\0') {
+		timeline_sample(&timeline, workers, opts.threads, &shared, run.stop_ns);
+		if (hf_bench_plot_write(opts.plot, &report, &timeline) != 0 &&
+		    report.exit_code == 0)
+			report.exit_code = 2;
+	}
 	for (uint32_t i = 0; i < opts.threads; i++)
 		worker_close(&workers[i]);
 	target->close(setup);

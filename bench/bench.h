@@ -49,13 +49,16 @@ enum hf_bench_op_kind {
 const char *hf_bench_op_name(unsigned kind);
 const char *hf_bench_workload_name(unsigned workload);
 
+#define HF_BENCH_PLOT_PATH_SIZE_MAX 1024u /* bytes of --plot's path */
+
 struct hf_bench_opts {
-	char host[HF_BENCH_HOST_SIZE_MAX + 1];	  /* holdfast node, HOST:PORT */
-	char redis[HF_BENCH_HOST_SIZE_MAX + 1];	  /* Redis server, HOST:PORT */
-	char lua_dir[HF_BENCH_PATH_SIZE_MAX + 1]; /* the Redis scripts (bench/compare) */
-	uint8_t target;				  /* enum hf_bench_target_kind */
-	uint8_t workload;			  /* enum hf_bench_workload */
-	uint32_t connections;			  /* 1 .. HF_BENCH_CONNECTIONS_MAX */
+	char host[HF_BENCH_HOST_SIZE_MAX + 1];	    /* holdfast node, HOST:PORT */
+	char redis[HF_BENCH_HOST_SIZE_MAX + 1];	    /* Redis server, HOST:PORT */
+	char lua_dir[HF_BENCH_PATH_SIZE_MAX + 1];   /* the Redis scripts (bench/compare) */
+	char plot[HF_BENCH_PLOT_PATH_SIZE_MAX + 1]; /* --plot FILE.svg|.png; "" = no plot */
+	uint8_t target;				    /* enum hf_bench_target_kind */
+	uint8_t workload;			    /* enum hf_bench_workload */
+	uint32_t connections;			    /* 1 .. HF_BENCH_CONNECTIONS_MAX */
 	uint32_t pipeline;	 /* requests in flight per connection, 1 .. HF_BENCH_PIPELINE_MAX */
 	uint32_t threads;	 /* 1 .. min(connections, HF_BENCH_THREADS_MAX) */
 	double duration_s;	 /* > 0 */
@@ -83,8 +86,8 @@ struct hf_bench_opts {
 };
 
 /* Fills the defaults, parses argv (getopt_long, argv is permuted), resolves the defaults that
- * depend on the workload and checks every value against its bound. Returns 0, 1 when --help was
- * asked (usage printed), or -EINVAL with a message in err (size err_size). */
+ * depend on the workload and checks every value against its bound. Returns 0, 1 when --help or
+ * --version was asked (printed), or -EINVAL with a message in err (size err_size). */
 int hf_bench_opts_parse(struct hf_bench_opts *opts, int argc, char **argv, char *err,
 			unsigned err_size);
 void hf_bench_opts_usage(FILE *out);

@@ -1,6 +1,7 @@
 /* Command-line options of holdfast-bench: defaults, parsing and bounds, and the small name tables
  * shared by the report. Pure: no sockets, testable on its own. */
 #include "bench/bench.h"
+#include "bench/plot.h"
 
 #include "base/assert.h"
 #include "proto/proto.h"
@@ -76,7 +77,10 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --event-base ID          first event id (default: derived from the seed)\n"
 	    "  --no-check               skip the onsale consistency check\n"
 	    "  --no-progress            no per-second line on stderr\n"
-	    "  --json                   one JSON object on stdout instead of the table\n");
+	    "  --json                   one JSON object on stdout instead of the table\n"
+	    "  --plot FILE.svg|.png     draw the run with gnuplot: throughput over time, latency\n"
+	    "                           percentiles, and the sell-out curve for onsale\n"
+	    "  --version                print the version and the protocol version\n");
 }
 
 static int fail(char *err, unsigned err_size, const char *fmt, ...)
@@ -184,8 +188,10 @@ enum {
 	OPT_EVENT_BASE,
 	OPT_NO_CHECK,
 	OPT_NO_PROGRESS,
+	OPT_PLOT,
 	OPT_JSON,
 	OPT_HELP,
+	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -217,8 +223,10 @@ static const struct option long_options[] = {
     {"event-base", required_argument, NULL, OPT_EVENT_BASE},
     {"no-check", no_argument, NULL, OPT_NO_CHECK},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"plot", required_argument, NULL, OPT_PLOT},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -369,11 +377,23 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 		case OPT_NO_PROGRESS:
 			o->progress = 0;
 			break;
+		case OPT_PLOT:
+			if (hf_bench_plot_path_check(a) != 0)
+				return fail(
+				    err, err_size,
+				    "--plot '%s': the file must end in .svg or .png (at most "
+				    "%u bytes, no quotes)",
+				    a, HF_BENCH_PLOT_PATH_SIZE_MAX);
+			bad = copy_str(o->plot, sizeof(o->plot), a);
+			break;
 		case OPT_JSON:
 			o->json = 1;
 			break;
 		case OPT_HELP:
 			hf_bench_opts_usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("holdfast-bench %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
 			return 1;
 		default:
 			return fail(err, err_size, "unknown or incomplete option '%s'",

@@ -37,6 +37,7 @@
  *
  * Readable output (the default) is for people and may change; scripts should use --json. */
 #include "client/holdfast.h"
+#include "client/cli_top.h"
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -375,6 +376,7 @@ static const char usage_text[] =
     "  avail EVENT [--range FIRST:COUNT]\n"
     "  seats EVENT SEAT...\n"
     "  stats\n"
+    "  top [--interval MS] [--iterations N]\n"
     "  slots\n"
     "  ping\n"
     "  backup --to DIR\n"
@@ -384,6 +386,7 @@ static const char usage_text[] =
     "  --json             print one JSON value on stdout (keys documented in client/cli.c)\n"
     "  --timeout MS       time per attempt and per connect, 1..3600000 (default 2000)\n"
     "  --help             this text; `holdfast COMMAND --help` for one command\n"
+    "  --version          print the version and the protocol version\n"
     "\n"
     "exit status: 0 success, 1 the engine refused (reason on stderr), 2 usage or connection "
     "error\n";
@@ -428,7 +431,13 @@ static const struct command_help helps[] = {
 	      "Prints each seat's state (free, held, booked) and owner (hold or booking id).\n"
 	      "SEAT may be a range A-B; at most 1024 seats.\n"},
     {"stats", "usage: holdfast stats\n"
-	      "Prints the counters of every shard of every node in the slot map.\n"},
+	      "Prints the totals of every node (counters summed over its shards), then the\n"
+	      "counters of every shard of every node in the slot map.\n"},
+    {"top", "usage: holdfast top [--interval MS] [--iterations N]\n"
+	    "A live view of every shard of the slot map, redrawn every MS milliseconds (default\n"
+	    "1000, 100..60000): ops/s by opcode, error replies/s, seats free/held/booked,\n"
+	    "connections and the average sync time of the interval's commits; totals per node\n"
+	    "first. q quits; --iterations stops after N frames.\n"},
     {"slots", "usage: holdfast slots\n"
 	      "Prints the slot map: its epoch, the owners, and the slots of each owner.\n"},
     {"ping", "usage: holdfast ping\n"
@@ -983,6 +992,48 @@ static int no_positionals(struct cli *cli, int argc, char **argv, struct opt *op
 	return 0;
 }
 
+/* Why an owner gave no STATS, for the current `stats` command. */
+static char stats_why[HF_SLOT_OWNERS_MAX][64];
+
+/* `stats --json`: an array of objects, one per owner (the shape documented above). */
+static void stats_print_json(const struct hf_slot_map *m, const struct hf_rep_stats *const *got)
+{
+	putchar('[');
+	for (uint16_t o = 0; o < m->owners_count; o++) {
+		printf("%s{\"owner\":%u,\"host\":", o > 0 ? "," : "", o);
+		json_string(m->owners[o].host);
+		printf(",\"port\":%u,", m->owners[o].port);
+		if (got[o] == NULL) {
+			printf("\"error\":");
+			json_string(stats_why[o]);
+			putchar('}');
+			continue;
+		}
+		printf("\"stats\":{");
+		for (uint16_t i = 0; i < got[o]->stats_count; i++) {
+			printf("%s", i > 0 ? "," : "");
+			json_string(got[o]->stats[i].name);
+			printf(":%" PRIu64, got[o]->stats[i].value);
+		}
+		printf("}}");
+	}
+	printf("]\n");
+}
+
+/* Readable `stats`: the totals of every node, then every shard's counters. */
+static void stats_print_readable(const struct hf_slot_map *m, const struct hf_rep_stats *const *got)
+{
+	hf_cli_stats_print_totals(stdout, m, got);
+	for (uint16_t o = 0; o < m->owners_count; o++) {
+		const struct hf_slot_owner *ow = &m->owners[o];
+		printf("%sshard %u (%s:%u)%s\n", o > 0 ? "\n" : "", o, ow->host, ow->port,
+		       got[o] == NULL ? ": no answer" : "");
+		for (uint16_t i = 0; got[o] != NULL && i < got[o]->stats_count; i++)
+			printf("  %-32s %" PRIu64 "\n", got[o]->stats[i].name,
+			       got[o]->stats[i].value);
+	}
+}
+
 static int cmd_stats(struct cli *cli, int argc, char **argv)
 {
 	int help;
@@ -995,47 +1046,33 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
 		return rc;
 	const struct hf_slot_map *m = hf_client_slot_map(cli->client);
 	uint16_t owners_count = m->owners_count;
+	/* Every answer first: the readable form prints the node totals before the shards. */
+	struct hf_rep_stats *all = calloc(owners_count, sizeof(*all));
+	const struct hf_rep_stats *got[HF_SLOT_OWNERS_MAX];
+	if (all == NULL)
+		return no_answer(cli, -ENOMEM, NULL);
 	int status = EXIT_OK;
-	if (cli->json)
-		putchar('[');
 	for (uint16_t o = 0; o < owners_count; o++) {
 		const struct hf_slot_owner *ow = &m->owners[o];
 		struct hf_request req = {.opcode = HF_OP_STATS};
 		rc = hf_client_call_shard(cli->client, o, &req, &rep);
-		if (cli->json) {
-			printf("%s{\"owner\":%u,\"host\":", o > 0 ? "," : "", o);
-			json_string(ow->host);
-			printf(",\"port\":%u,", ow->port);
-		}
+		got[o] = NULL;
 		if (rc != 0 || rep.status != HF_OK) {
 			const char *why = rc != 0 ? strerror(-rc) : hf_status_name(rep.status);
 			fprintf(stderr, "holdfast: stats: shard %u (%s:%u): %s\n", o, ow->host,
 				ow->port, why);
-			if (cli->json) {
-				printf("\"error\":");
-				json_string(why);
-				putchar('}');
-			}
+			snprintf(stats_why[o], sizeof(stats_why[o]), "%s", why);
 			status = rc != 0 ? EXIT_USAGE : EXIT_REFUSED;
 			continue;
 		}
-		if (cli->json) {
-			printf("\"stats\":{");
-			for (uint16_t i = 0; i < rep.stats.stats_count; i++) {
-				printf("%s", i > 0 ? "," : "");
-				json_string(rep.stats.stats[i].name);
-				printf(":%" PRIu64, rep.stats.stats[i].value);
-			}
-			printf("}}");
-			continue;
-		}
-		printf("%sshard %u (%s:%u)\n", o > 0 ? "\n" : "", o, ow->host, ow->port);
-		for (uint16_t i = 0; i < rep.stats.stats_count; i++)
-			printf("  %-32s %" PRIu64 "\n", rep.stats.stats[i].name,
-			       rep.stats.stats[i].value);
+		all[o] = rep.stats;
+		got[o] = &all[o];
 	}
 	if (cli->json)
-		printf("]\n");
+		stats_print_json(m, got);
+	else
+		stats_print_readable(m, got);
+	free(all);
 	return status;
 }
 
@@ -1242,7 +1279,8 @@ static int cmd_backup(struct cli *cli, int argc, char **argv)
 /* ---- main ---- */
 
 /* Takes the global options out of argv wherever they are (before or after the command). Returns
- * 0 or the usage exit status; *help_out is set for a --help before the command. */
+ * 0 or the usage exit status; *help_out is set to 1 for a --help before the command, 2 for
+ * --version. */
 static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 {
 	int out = 1;
@@ -1258,6 +1296,10 @@ static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 		}
 		if (!command_seen && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			*help_out = 1;
+			continue;
+		}
+		if (!command_seen && strcmp(a, "--version") == 0) {
+			*help_out = 2;
 			continue;
 		}
 		if (is_host || is_timeout) {
@@ -1300,6 +1342,10 @@ int main(int argc, char **argv)
 	int rc = globals_parse(&cli, &argc, argv, &help);
 	if (rc != 0)
 		return rc;
+	if (help == 2) {
+		printf("holdfast %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
+		return EXIT_OK;
+	}
 	if (help || argc < 2) {
 		fputs(usage_text, help ? stdout : stderr);
 		return help ? EXIT_OK : EXIT_USAGE;
@@ -1334,6 +1380,10 @@ int main(int argc, char **argv)
 		rc = cmd_seats(&cli, cargc, cargv);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&cli, cargc, cargv);
+	else if (strcmp(cmd, "top") == 0)
+		rc = cargc >= 1 && strcmp(cargv[0], "--help") == 0
+			 ? print_help("top")
+			 : hf_cli_top(cli.host_port, cli.timeout_ms, cargc, cargv);
 	else if (strcmp(cmd, "slots") == 0)
 		rc = cmd_slots(&cli, cargc, cargv);
 	else if (strcmp(cmd, "ping") == 0)

@@ -40,6 +40,9 @@ static const char usage[] =
     "                             slot map (default: the --listen address; required when\n"
     "                             listening on 0.0.0.0)\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
+    "  --metrics-listen HOST:PORT serve GET /metrics (Prometheus text format) and GET /health\n"
+    "                             over HTTP on this numeric IPv4 address (port 0: any free port)\n"
+    "  --version                  print the version and the protocol version\n"
     "  --help                     print this text\n"
     "Test hooks (environment variables; durability fsync or wal only):\n"
     "  HOLDFAST_FAIL_COMMITS=N        N commits of every shard fail as if the disk had refused "
@@ -79,7 +82,9 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int parse_listen(const char *s, struct hf_engine_config *cfg)
+/* Parses "IPV4:PORT" with PORT in [port_min, 65535] into host_out (HF_HOST_SIZE_MAX + 1 bytes)
+ * and *port_out. Returns 0 or -EINVAL (outputs untouched then). */
+static int parse_host_port(const char *s, uint64_t port_min, char *host_out, uint16_t *port_out)
 {
 	const char *colon = strrchr(s, ':');
 	if (colon == NULL || colon == s)
@@ -94,11 +99,16 @@ static int parse_listen(const char *s, struct hf_engine_config *cfg)
 	if (inet_pton(AF_INET, host, &addr) != 1)
 		return -EINVAL;
 	uint64_t port;
-	if (parse_u64(colon + 1, 1, UINT16_MAX, &port) != 0)
+	if (parse_u64(colon + 1, port_min, UINT16_MAX, &port) != 0)
 		return -EINVAL;
-	memcpy(cfg->host, host, host_len + 1);
-	cfg->port = (uint16_t)port;
+	memcpy(host_out, host, host_len + 1);
+	*port_out = (uint16_t)port;
 	return 0;
+}
+
+static int parse_listen(const char *s, struct hf_engine_config *cfg)
+{
+	return parse_host_port(s, 1, cfg->host, &cfg->port);
 }
 
 static int copy_dir(char *dst, const char *src)
@@ -153,11 +163,13 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 
 		/* Flags without a value. */
 		if (strcmp(name, "--help") == 0 || strcmp(name, "--force") == 0 ||
-		    strcmp(name, "--no-pin") == 0) {
+		    strcmp(name, "--no-pin") == 0 || strcmp(name, "--version") == 0) {
 			if (value != NULL)
 				return bad(err, err_size, "%s takes no value", name);
 			if (strcmp(name, "--help") == 0)
 				return HF_CONFIG_HELP;
+			if (strcmp(name, "--version") == 0)
+				return HF_CONFIG_VERSION;
 			if (strcmp(name, "--force") == 0)
 				out->force = 1;
 			else
@@ -170,7 +182,7 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--restore-from",	 "--durability",   "--max-connections",
 		    "--max-conn-buffer", "--idle-timeout", "--hold-lifetime-max",
 		    "--events-max",	 "--seats-max",	   "--records-max",
-		    "--log-level",	 "--advertise",
+		    "--log-level",	 "--advertise",	   "--metrics-listen",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -259,6 +271,13 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				    "can connect to (e.g. 10.0.0.5)",
 				    value);
 			memcpy(out->advertise_host, value, len + 1);
+		} else if (strcmp(name, "--metrics-listen") == 0) {
+			if (parse_host_port(value, 0, out->metrics_host, &out->metrics_port) != 0)
+				return bad(err, err_size,
+					   "--metrics-listen: '%s' is not IPV4_ADDRESS:PORT (e.g. "
+					   "127.0.0.1:9470)",
+					   value);
+			out->metrics_enabled = 1;
 		} else if (strcmp(name, "--log-level") == 0) {
 			if (hf_log_parse_level(value, &out->log_level) != 0)
 				return bad(err, err_size,
@@ -279,6 +298,13 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 	if ((uint32_t)out->port + out->shards_count - 1u > UINT16_MAX)
 		return bad(err, err_size, "--listen port %u + %u shards passes port 65535",
 			   (unsigned)out->port, out->shards_count);
+	if (out->metrics_enabled && out->metrics_port >= out->port &&
+	    (uint32_t)out->metrics_port < (uint32_t)out->port + out->shards_count &&
+	    (strcmp(out->metrics_host, out->host) == 0 || strcmp(out->host, "0.0.0.0") == 0 ||
+	     strcmp(out->metrics_host, "0.0.0.0") == 0))
+		return bad(err, err_size, "--metrics-listen port %u is a shard's port (%u..%u)",
+			   (unsigned)out->metrics_port, (unsigned)out->port,
+			   (unsigned)(out->port + out->shards_count - 1));
 	if (out->force && out->restore_from[0] == '\0')
 		return bad(err, err_size, "--force only applies to --restore-from");
 	if (out->restore_from[0] != '\0' && out->durability == HF_DURABILITY_NONE)

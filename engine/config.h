@@ -45,6 +45,11 @@ struct hf_engine_config {
 	struct hf_store_config store; /* per shard */
 	enum hf_log_level log_level;
 	int pin; /* pin shard i to CPU i % CPUs */
+	/* --metrics-listen HOST:PORT: the HTTP metrics endpoint (engine/metrics.h); port 0 binds
+	 * any free port (logged). metrics_enabled 0: no endpoint. */
+	int metrics_enabled;
+	char metrics_host[HF_HOST_SIZE_MAX + 1];
+	uint16_t metrics_port;
 	/* Test hooks, from the environment, not flags: HOLDFAST_FAIL_COMMITS=N makes N commits of
 	 * every shard fail as if the disk had refused them, after HOLDFAST_FAIL_COMMITS_AFTER=M
 	 * succeeded (default 0); HOLDFAST_SYNC_DELAY_MS=D makes every commit D ms slower. */
@@ -56,8 +61,9 @@ struct hf_engine_config {
 /* Result of hf_engine_config_parse. */
 enum hf_config_parse {
 	HF_CONFIG_OK = 0,
-	HF_CONFIG_HELP = 1, /* --help: print hf_engine_config_usage and exit 0 */
-	HF_CONFIG_BAD = 2,  /* err holds a one-line message; exit 2 */
+	HF_CONFIG_HELP = 1,    /* --help: print hf_engine_config_usage and exit 0 */
+	HF_CONFIG_BAD = 2,     /* err holds a one-line message; exit 2 */
+	HF_CONFIG_VERSION = 3, /* --version: print the version line and exit 0 */
 };
 
 /* Parses argv (argv[0] is the program) into *out, starting from the defaults; cpus_count is the

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "engine/config.h"
 #include "engine/datadir.h"
+#include "engine/metrics.h"
 #include "engine/shard.h"
 #include "engine/uring.h"
 
@@ -154,6 +155,9 @@ int main(int argc, char **argv)
 	case HF_CONFIG_HELP:
 		fputs(hf_engine_config_usage(), stdout);
 		return 0;
+	case HF_CONFIG_VERSION:
+		printf("holdfastd %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
+		return 0;
 	case HF_CONFIG_BAD:
 		fprintf(stderr, "holdfastd: %s\n", err);
 		return 2;
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
 		return 2;
 	hf_log_set_level(cfg.log_level);
 	hf_log_set_thread_tag("main");
+	hf_log_info("holdfastd %s (protocol %d) starting", HF_VERSION, HF_PROTO_VERSION);
 	signal(SIGPIPE, SIG_IGN);
 	log_allocator();
 
@@ -226,6 +231,9 @@ int main(int argc, char **argv)
 	int startup_ok = started == cfg.shards_count && startup.failed_count == 0;
 	pthread_mutex_unlock(&startup.lock);
 
+	struct hf_metrics *metrics = NULL;
+	if (startup_ok && cfg.metrics_enabled && hf_metrics_start(&cfg, HF_VERSION, &metrics) != 0)
+		startup_ok = 0;
 	if (startup_ok) {
 		hf_log_info("holdfastd ready: %u shards on %s:%u..%u, data %s, durability %s",
 			    cfg.shards_count, cfg.host, (unsigned)cfg.port,
@@ -238,6 +246,7 @@ int main(int argc, char **argv)
 	} else {
 		hf_log_error("start-up failed; stopping");
 	}
+	hf_metrics_stop(metrics);
 	stop_shards(wake_fd);
 	for (uint32_t i = 0; i < cfg.shards_count; i++) {
 		if (threads[i].started)

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# What one /metrics scrape costs holdfastd (docs/bench.md, "Metrics scrape cost"):
+#   1. idle: SCRAPES scrapes back to back; CPU time of the metrics thread and of the whole process
+#      per scrape (from /proc/PID/task/*/schedstat, nanoseconds);
+#   2. under load: holdfast-bench (holds workload) for DURATION s without scraping, with a scrape
+#      every second (what Prometheus does at a 1 s interval) and with scrapes back to back (the
+#      worst case), and the throughput of each.
+# Release build in build-release (set up when missing). Loopback only; everything it starts is
+# stopped on exit.
+#   bench/scrape_cost.sh [SCRAPES=1000] [DURATION=5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/compare/lib.sh
+scrapes=${1:-1000}
+duration=${2:-5}
+build=build-release
+ensure_build "$build"
+tmp=$(mktemp -d /tmp/hf-scrape-cost.XXXXXX)
+scraper=
+trap '[ -n "$scraper" ] && kill "$scraper" 2>/dev/null; cleanup_servers; rm -rf "$tmp"' EXIT
+
+port=$(free_ports 3)
+mport=$((port + 2))
+start_holdfastd "$build" "$port" 2 "$tmp" none --metrics-listen "127.0.0.1:$mport"
+pid=$STARTED_PID
+url="http://127.0.0.1:$mport/metrics"
+
+# Sum of schedstat CPU ns over the process's threads; with a name, only the threads so named.
+cpu_ns() {
+	local want=${1:-} t sum=0 name ns
+	for t in /proc/$pid/task/*; do
+		name=$(cat "$t/comm")
+		[ -n "$want" ] && [ "$name" != "$want" ] && continue
+		read -r ns _ <"$t/schedstat"
+		sum=$((sum + ns))
+	done
+	echo "$sum"
+}
+
+curl -sf "$url" -o "$tmp/one.txt"
+echo "scrape: $(wc -c <"$tmp/one.txt") bytes, $(grep -vc '^#' "$tmp/one.txt") samples (2 shards)"
+m0=$(cpu_ns hf-metrics)
+p0=$(cpu_ns)
+t0=$(date +%s%N)
+# One curl for many URLs: its connections are sequential (Connection: close on every answer).
+urls=()
+for ((i = 0; i < scrapes; i++)); do urls+=("$url"); done
+curl -sf "${urls[@]}" >/dev/null
+t1=$(date +%s%N)
+m1=$(cpu_ns hf-metrics)
+p1=$(cpu_ns)
+echo "idle: $scrapes scrapes in $(((t1 - t0) / 1000000)) ms;" \
+	"metrics thread $(((m1 - m0) / scrapes / 1000)) us CPU per scrape," \
+	"whole process $(((p1 - p0) / scrapes / 1000)) us CPU per scrape"
+
+run_bench() {
+	"$build/bench/holdfast-bench" --host "127.0.0.1:$port" --workload holds --connections 8 \
+		--pipeline 16 --duration "$duration" --no-progress --json 2>/dev/null |
+		grep -o '"ok_per_s": [0-9.]*' | tail -1 | awk '{print $2}'
+}
+
+# A fresh server for each run: the holds of one run do not weigh on the next.
+fresh_server() {
+	cleanup_servers
+	rm -rf "$tmp/data"
+	start_holdfastd "$build" "$port" 2 "$tmp" none --metrics-listen "127.0.0.1:$mport"
+	pid=$STARTED_PID
+}
+
+fresh_server
+base=$(run_bench)
+echo "load, no scrapes: $base ops/s"
+fresh_server
+(while :; do curl -sf "$url" -o /dev/null; sleep 1; done) &
+scraper=$!
+s1=$(run_bench)
+kill "$scraper"; wait "$scraper" 2>/dev/null || true
+echo "load, a scrape per second: $s1 ops/s"
+fresh_server
+m0=$(cpu_ns hf-metrics)
+(while :; do curl -sf "${urls[@]:0:100}" >/dev/null; done) &
+scraper=$!
+s2=$(run_bench)
+kill "$scraper"; wait "$scraper" 2>/dev/null || true
+m1=$(cpu_ns hf-metrics)
+n=$(curl -sf "$url" | awk '/^holdfast_metrics_scrapes_total/ {print $2}')
+echo "load, scrapes back to back: $s2 ops/s ($n scrapes in ${duration} s," \
+	"metrics thread $(((m1 - m0) / n / 1000)) us CPU per scrape)"
+curl -sf "$url" | grep '^holdfast_shard_stats_seconds'
+scraper=
