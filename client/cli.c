@@ -1065,7 +1065,10 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
 			status = rc != 0 ? EXIT_USAGE : EXIT_REFUSED;
 			continue;
 		}
-		all[o] = rep.stats;
+		/* rep.stats points into client memory valid until the next call: copy it. */
+		all[o].stats_count = rep.stats.stats_count;
+		memcpy(all[o].stats, rep.stats.stats,
+		       rep.stats.stats_count * sizeof(*rep.stats.stats));
 		got[o] = &all[o];
 	}
 	if (cli->json)

@@ -155,7 +155,7 @@ struct top {
 	int tty_out;	     /* redraw in place; otherwise one frame after the other */
 	uint64_t prev_ms;
 	uint64_t cur_ms;
-	struct hf_reply *rep;
+	struct hf_client_reply *rep;
 	struct hf_rep_stats *prev; /* HF_SLOT_OWNERS_MAX each */
 	struct hf_rep_stats *cur;
 	uint8_t prev_ok[HF_SLOT_OWNERS_MAX];
@@ -314,9 +314,12 @@ static void top_sample(struct top *t)
 		struct hf_request req = {.opcode = HF_OP_STATS};
 		int rc = hf_client_call_shard(t->client, o, &req, t->rep);
 		t->cur_ok[o] = rc == 0 && t->rep->status == HF_OK;
-		if (t->cur_ok[o])
-			t->cur[o] = t->rep->stats;
-		else
+		if (t->cur_ok[o]) {
+			/* rep.stats points into client memory valid until the next call. */
+			t->cur[o].stats_count = t->rep->stats.stats_count;
+			memcpy(t->cur[o].stats, t->rep->stats.stats,
+			       t->rep->stats.stats_count * sizeof(*t->rep->stats.stats));
+		} else
 			snprintf(t->err[o], sizeof(t->err[o]), "%s",
 				 rc != 0 ? strerror(-rc) : hf_status_name(t->rep->status));
 		failed |= !t->cur_ok[o];
