@@ -24,6 +24,7 @@
 #include "engine/shard_int.h"
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/endian.h"
 #include "base/log.h"
 
@@ -161,7 +162,8 @@ static int stash_append(struct hf_shard *s, struct hf_conn *c, const uint8_t *da
 	return 0;
 }
 
-static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res);
+static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res,
+			uint64_t parse_us);
 static void conn_flush(struct hf_shard *s, struct hf_conn *c);
 
 /* Makes room in fill for the largest reply of opcode before the frame is processed, so that a
@@ -210,6 +212,8 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 			   uint32_t size)
 {
 	uint32_t used = 0;
+	/* One clock read per input buffer: its frames were all parsed at once. */
+	uint64_t parse_us = hf_clock_mono_us();
 	/* Bounded: each pass consumes a frame, and conn_can_process caps frames per iteration. */
 	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
 		struct hf_frame_header h;
@@ -222,7 +226,7 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 			if (st != HF_ERR_MALFORMED) {
 				struct hf_ops_result res = {.kind = HF_OPS_REPLY};
 				hf_ops_error(s, h.opcode, h.request_id, st, 0, &res);
-				conn_answer(s, c, &res);
+				conn_answer(s, c, &res, parse_us);
 			}
 			s->c.conns_closed_protocol++;
 			c->doomed = 1;
@@ -240,7 +244,7 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 			break;
 		}
 		s->c.frames_in++;
-		conn_answer(s, c, &res);
+		conn_answer(s, c, &res, parse_us);
 		used += (uint32_t)frame_size;
 		c->frames_iter++;
 		if (c->state != HF_CONN_OPEN)
@@ -544,16 +548,34 @@ static void conn_flush(struct hf_shard *s, struct hf_conn *c)
 	conn_send(s, c);
 }
 
+/* A held reply's latency is recorded when the batch it waits for completes. */
+static void lat_note_held(struct hf_shard *s, uint64_t seq, uint8_t opcode, uint64_t parse_us)
+{
+	struct hf_batch *b = &s->batches[seq % HF_SHARD_BATCHES_MAX];
+	HF_ASSERT(b->seq == seq);
+	HF_ASSERT(b->state != HF_BATCH_FREE);
+	if (b->lat_count == HF_SHARD_BATCH_LAT_MAX) {
+		s->c.lat_untimed++;
+		return;
+	}
+	b->lat[b->lat_count].opcode = opcode;
+	b->lat[b->lat_count].parse_us = parse_us;
+	b->lat_count++;
+}
+
 /* The reply just appended (ending at fill.size) waits for batch wait_seq (INVARIANTS 4). */
-static void conn_hold(struct hf_shard *s, struct hf_conn *c, uint64_t wait_seq)
+static void conn_hold(struct hf_shard *s, struct hf_conn *c, uint64_t wait_seq, uint8_t opcode,
+		      uint64_t parse_us)
 {
 	if (c->segs_count == 0 && wait_seq <= s->done_seq) {
 		c->fill_ready = c->fill.size;
+		hf_lat_record(&s->lat->op[opcode], hf_clock_mono_us() - parse_us);
 		return;
 	}
 	s->c.replies_held++;
 	if (c->segs_count > 0 && c->segs[c->segs_count - 1].seq >= wait_seq) {
 		c->segs[c->segs_count - 1].end = c->fill.size;
+		lat_note_held(s, c->segs[c->segs_count - 1].seq, opcode, parse_us);
 		return;
 	}
 	/* Seqs waited for lie in done_seq+1 .. open_seq: at most HF_CONN_SEGS_MAX of them. */
@@ -563,6 +585,7 @@ static void conn_hold(struct hf_shard *s, struct hf_conn *c, uint64_t wait_seq)
 	c->segs[c->segs_count].end = c->fill.size;
 	c->segs[c->segs_count].seq = wait_seq;
 	c->segs_count++;
+	lat_note_held(s, wait_seq, opcode, parse_us);
 	if (!c->on_held) {
 		HF_ASSERT(s->held_count < s->conns_max);
 		c->on_held = 1;
@@ -618,7 +641,8 @@ static int fill_append_raw(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 }
 
 /* Appends ops.c's answer to c's replies, held behind the batch it waits for. */
-static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res)
+static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_ops_result *res,
+			uint64_t parse_us)
 {
 	HF_ASSERT(c->state == HF_CONN_OPEN);
 	HF_ASSERT(res->kind != HF_OPS_POSTPONE);
@@ -642,7 +666,8 @@ static void conn_answer(struct hf_shard *s, struct hf_conn *c, const struct hf_o
 		b->backup_gen = c->gen;
 		b->backup_pos = c->fill_base + (uint64_t)offset;
 	}
-	conn_hold(s, c, res->wait_seq);
+	uint8_t opcode = res->kind == HF_OPS_RAW ? s->req.opcode : s->rep.opcode;
+	conn_hold(s, c, res->wait_seq, opcode, parse_us);
 }
 
 int hf_conn_release(struct hf_shard *s, struct hf_conn *c)

@@ -53,6 +53,38 @@ static void stat_add(struct hf_rep_stats *st, const char *name, uint64_t value)
 	(void)hf_stats_add(st, name, value);
 }
 
+/* p50/p99/p999 of the opcodes an on-sale lives on, of the durable wait and of the sync
+ * (engine/latency.h; Prometheus gets the whole histograms). */
+static void ops_latency_stats(struct hf_shard *s, struct hf_rep_stats *st)
+{
+	static const struct {
+		const char *name;
+		uint8_t opcode; /* 0: not an opcode */
+		int which;	/* 0 op, 1 durable wait, 2 sync */
+	} rows[] = {
+	    {"hold", HF_OP_HOLD, 0},
+	    {"confirm", HF_OP_CONFIRM, 0},
+	    {"avail", HF_OP_AVAIL, 0},
+	    {"durable_wait", 0, 1},
+	    {"sync", 0, 2},
+	};
+	static const struct {
+		const char *suffix;
+		double q;
+	} quantiles[] = {{"p50", 0.5}, {"p99", 0.99}, {"p999", 0.999}};
+	for (size_t i = 0; i < HF_ARRAY_SIZE(rows); i++) {
+		const struct hf_lat_hist *h = rows[i].which == 0   ? &s->lat->op[rows[i].opcode]
+					      : rows[i].which == 1 ? &s->lat->durable
+								   : &s->lat->sync;
+		for (size_t j = 0; j < HF_ARRAY_SIZE(quantiles); j++) {
+			char name[HF_STAT_NAME_SIZE_MAX + 1];
+			snprintf(name, sizeof(name), "lat_%s_%s_us", rows[i].name,
+				 quantiles[j].suffix);
+			stat_add(st, name, hf_lat_quantile_us(h, quantiles[j].q));
+		}
+	}
+}
+
 void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 {
 	const struct hf_shard_counters *k = &s->c;
@@ -105,7 +137,9 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "durable_wait_us_avg",
 		 k->commits > 0 ? k->durable_wait_us_sum / k->commits : 0);
 	stat_add(st, "replies_held", k->replies_held);
+	ops_latency_stats(s, st);
 	stat_add(st, "pool_waits", k->pool_waits);
+	stat_add(st, "lat_untimed", k->lat_untimed);
 	stat_add(st, "pool_exhausted", s->pool.exhausted);
 	stat_add(st, "pool_bytes_in_use", s->pool.bytes_in_use);
 	stat_add(st, "store_reloads", k->store_reloads);

@@ -75,6 +75,7 @@ static void shard_batch_open(struct hf_shard *s)
 	b->ops_count = 0;
 	b->has_backup = 0;
 	b->backup_root[0] = '\0';
+	b->lat_count = 0;
 	hf_changes_reset(&b->changes);
 }
 
@@ -107,8 +108,13 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 		buf_size_max = HF_CONN_STASH_SIZE_MAX;
 	if (!failed && hf_pool_init(&s->pool, s->conns_max, buf_size_max) != 0)
 		failed = 1;
-	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++)
-		failed = hf_changes_init(&s->batches[i].changes, HF_SHARD_CHANGES_MAX) != 0;
+	s->lat = calloc(1, sizeof(*s->lat));
+	failed = failed || s->lat == NULL;
+	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++) {
+		s->batches[i].lat = calloc(HF_SHARD_BATCH_LAT_MAX, sizeof(*s->batches[i].lat));
+		failed = s->batches[i].lat == NULL ||
+			 hf_changes_init(&s->batches[i].changes, HF_SHARD_CHANGES_MAX) != 0;
+	}
 	if (failed) {
 		hf_shard_destroy(s);
 		return -ENOMEM;
@@ -421,9 +427,23 @@ static void shard_wake_postponed(struct hf_shard *s)
 	}
 }
 
-static void shard_batch_free(struct hf_batch *b)
+/* The replies held for b leave now: their latency, parse to now, goes into the histograms. */
+static void shard_batch_record_latency(struct hf_shard *s, struct hf_batch *b)
+{
+	uint64_t now_us = hf_clock_mono_us();
+	HF_ASSERT(b->lat_count <= HF_SHARD_BATCH_LAT_MAX);
+	for (uint32_t i = 0; i < b->lat_count; i++) {
+		uint64_t parse_us = b->lat[i].parse_us;
+		hf_lat_record(&s->lat->op[b->lat[i].opcode],
+			      now_us > parse_us ? now_us - parse_us : 0);
+	}
+	b->lat_count = 0;
+}
+
+static void shard_batch_free(struct hf_shard *s, struct hf_batch *b)
 {
 	HF_ASSERT(b->state == HF_BATCH_SEALED);
+	shard_batch_record_latency(s, b);
 	b->state = HF_BATCH_FREE;
 	hf_changes_reset(&b->changes);
 }
@@ -438,6 +458,9 @@ static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
 	s->c.commit_ops += b->ops_count;
 	s->degraded = 0;
 	uint64_t wait_us = hf_clock_mono_us() - b->sealed_us;
+	hf_lat_record_n(&s->lat->durable, wait_us, b->ops_count);
+	if (job != NULL)
+		hf_lat_record(&s->lat->sync, job->commit_us);
 	s->c.durable_wait_us_sum += wait_us;
 	if (wait_us > s->c.durable_wait_us_max)
 		s->c.durable_wait_us_max = wait_us;
@@ -449,7 +472,7 @@ static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
 			hf_conn_complete_backup(s, c, b->backup_pos, status,
 						job != NULL ? job->checkpoint_sequence : 0);
 	}
-	shard_batch_free(b);
+	shard_batch_free(s, b);
 	shard_release_held(s);
 }
 
@@ -475,7 +498,7 @@ static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int statu
 		/* A later batch of a failure already handled. */
 		HF_ASSERT(s->store == NULL);
 		s->c.batches_cancelled++;
-		shard_batch_free(b);
+		shard_batch_free(s, b);
 		return;
 	}
 	s->c.commit_failures++;
@@ -484,9 +507,14 @@ static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int statu
 		     "%u batches after it with IO and rebuilding the store from disk",
 		     (unsigned long long)b->seq, b->changes.count, b->ops_count, strerror(-status),
 		     shard_in_flight(s) + 1u);
-	shard_batch_free(b);
-	for (uint64_t seq = s->done_seq + 1u; seq <= s->open_seq; seq++)
-		s->batches[seq % HF_SHARD_BATCHES_MAX].has_backup = 0;
+	shard_batch_free(s, b);
+	/* Every held reply leaves now, as IO: their batches record no BACKUP and no later latency.
+	 */
+	for (uint64_t seq = s->done_seq + 1u; seq <= s->open_seq; seq++) {
+		struct hf_batch *later = &s->batches[seq % HF_SHARD_BATCHES_MAX];
+		later->has_backup = 0;
+		shard_batch_record_latency(s, later);
+	}
 	for (uint32_t i = 0; i < s->held_count; i++) {
 		struct hf_conn *c = &s->conns[s->held[i]];
 		if (c->state != HF_CONN_FREE)
@@ -852,6 +880,8 @@ static int shard_iterate(struct hf_shard *s)
 
 int hf_shard_run(struct hf_shard *s)
 {
+	HF_ASSERT(s->index < HF_LAT_SHARDS_MAX);
+	atomic_store_explicit(&hf_latency_registry[s->index], s->lat, memory_order_release);
 	HF_ASSERT(s->ring_ready && s->listen_fd >= 0);
 	shard_arm_wake(s);
 	shard_arm_accept(s);
@@ -898,6 +928,9 @@ void hf_shard_destroy(struct hf_shard *s)
 		close(s->listen_fd);
 	if (s->store != NULL)
 		hf_store_destroy(s->store);
+	if (s->index < HF_LAT_SHARDS_MAX &&
+	    atomic_load_explicit(&hf_latency_registry[s->index], memory_order_acquire) == s->lat)
+		atomic_store_explicit(&hf_latency_registry[s->index], NULL, memory_order_release);
 	if (s->durable != NULL)
 		s->persist = hf_durable_stop(s->durable);
 	s->durable = NULL;
@@ -906,8 +939,11 @@ void hf_shard_destroy(struct hf_shard *s)
 	hf_persist_close(s->persist);
 	if (s->durable_fd >= 0)
 		close(s->durable_fd);
-	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX; i++)
+	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX; i++) {
 		hf_changes_deinit(&s->batches[i].changes);
+		free(s->batches[i].lat);
+	}
+	free(s->lat);
 	free(s->scratch.data);
 	free(s->map_frame);
 	free(s->dirty_seq);

@@ -15,6 +15,7 @@
 
 #include "engine/config.h"
 #include "engine/durable.h"
+#include "engine/latency.h"
 #include "engine/pool.h"
 #include "engine/uring.h"
 #include "proto/proto.h"
@@ -53,6 +54,8 @@
 #define HF_CONN_STASH_SIZE_MAX (HF_CONN_STASH_STOP_SIZE + HF_FRAME_SIZE_MAX + 2u * 1024u * 1024u)
 #define HF_CONN_GEN_MASK       0xffffffu /* generation bits kept in user_data */
 
+/* Held replies whose latency one batch records when it completes (more are counted, not timed). */
+#define HF_SHARD_BATCH_LAT_MAX 16384u
 /* Held reply segments of one connection: one per distinct batch a reply waits for. */
 #define HF_CONN_SEGS_MAX HF_SHARD_BATCHES_MAX
 
@@ -184,6 +187,12 @@ struct hf_batch {
 	char backup_root[HF_PATH_SIZE_MAX + 1];
 	uint64_t sealed_us; /* monotonic µs when sealed */
 	struct hf_durable_job job;
+	/* Replies held for this batch, for the latency histograms: parsed at parse_us. */
+	uint32_t lat_count;
+	struct {
+		uint8_t opcode;
+		uint64_t parse_us;
+	} * lat; /* HF_SHARD_BATCH_LAT_MAX */
 };
 
 /* What ops.c answers for one request (conn.c turns it into bytes). */
@@ -229,6 +238,7 @@ struct hf_shard_counters {
 	uint64_t durable_wait_us_max;
 	uint64_t replies_held; /* replies that waited for a batch to be durable */
 	uint64_t pool_waits;   /* times a connection waited for a pool buffer */
+	uint64_t lat_untimed;  /* held replies past HF_SHARD_BATCH_LAT_MAX: not in the histograms */
 	uint64_t store_reloads;
 	uint64_t holds_expired_tick;
 	uint64_t recv_enobufs;
@@ -257,9 +267,10 @@ struct hf_shard {
 	uint32_t touched_count;
 	uint32_t *ready; /* hold a complete frame not processed yet */
 	uint32_t ready_count;
-	struct hf_pool pool; /* every connection buffer */
-	uint64_t pool_puts;  /* buffers given back to the pool (pool waiters retry after one) */
-	uint32_t *held;	     /* have held replies (segs_count > 0) */
+	struct hf_pool pool;	  /* every connection buffer */
+	struct hf_lat_shard *lat; /* latency histograms, published in hf_latency_registry */
+	uint64_t pool_puts; /* buffers given back to the pool (pool waiters retry after one) */
+	uint32_t *held;	    /* have held replies (segs_count > 0) */
 	uint32_t held_count;
 
 	/* The batch pipeline (shard.c). */

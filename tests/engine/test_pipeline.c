@@ -23,11 +23,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#define SYNC_DELAY_MS	    "100"
-#define SYNC_DELAY_MS_VALUE 100u
-/* The fast path's bound: PING/AVAIL of a connection that waits for no write (the issue's target;
- * the loop would need to stall for a tenth of a sync to miss it). */
-#define FAST_P99_MS_MAX 10u
+#define SYNC_DELAY_MS	    "300"
+#define SYNC_DELAY_MS_VALUE 300u
+/* The fast path's bound: PING/AVAIL of a connection that waits for no write. A loop that waited
+ * for syncs would answer about half of them after most of a sync (p99 near 300 ms); on a quiet
+ * machine p99 is 1-2 ms. The bound leaves room for a CI machine shared by two test programs. */
+#define FAST_P99_MS_MAX (SYNC_DELAY_MS_VALUE / 6u)
 #define STREAM_MS	1500u /* how long the writer streams */
 #define STREAM_DEPTH	8u    /* holds the writer keeps in flight */
 #define SAMPLES_MAX	4096u
@@ -197,6 +198,7 @@ static void test_read_waits_for_the_write_it_shows(void **state)
 	hf_req_create(&req, 2, 2, 64);
 	call_ok(rfd, &req, rep);
 
+	int ofd = hf_tc_connect(srv.port);
 	int wfd = hf_tc_connect(srv.port);
 	hf_req_hold(&req, 10, 1, 77, 600000, 3, 1);
 	uint64_t sent_ms = hf_mono_ms();
@@ -206,28 +208,40 @@ static void test_read_waits_for_the_write_it_shows(void **state)
 	hf_tc_send(wfd, &req);
 
 	uint64_t seen_held_ms = 0;
-	uint64_t other_max_ms = 0;
+	static uint64_t other_ms[SAMPLES_MAX];
+	uint32_t other_count = 0;
 	uint64_t rid = 100;
-	while (seen_held_ms == 0 && hf_mono_ms() - sent_ms < (uint64_t)WAIT_MS_MAX) {
+	while (seen_held_ms == 0 && hf_mono_ms() - sent_ms < (uint64_t)WAIT_MS_MAX &&
+	       other_count < SAMPLES_MAX) {
+		/* The seat's status may wait for the hold's sync: meanwhile a third connection
+		 * reads another event, which waits for nothing. */
 		req_seat(&req, rid++, 1, 3);
-		call_ok(rfd, &req, rep);
+		hf_tc_send(rfd, &req);
+		struct pollfd p = {.fd = rfd, .events = POLLIN};
+		while (poll(&p, 1, 0) == 0 && other_count < SAMPLES_MAX) {
+			struct hf_request other;
+			uint64_t t0 = hf_mono_ms();
+			req_avail(&other, rid + 1000000u, 2);
+			call_ok(ofd, &other, rep);
+			other_ms[other_count++] = hf_mono_ms() - t0;
+		}
+		assert_int_equal(hf_tc_recv(rfd, rep, buf), 0);
+		assert_int_equal(rep->status, HF_OK);
 		assert_int_equal(rep->seat_status.seats_count, 1);
 		if (rep->seat_status.seats[0].state == HF_SEAT_HELD) {
 			assert_int_equal(rep->seat_status.seats[0].owner_id, 77);
 			seen_held_ms = hf_mono_ms();
 		}
-		uint64_t t0 = hf_mono_ms();
-		req_avail(&req, rid++, 2);
-		call_ok(rfd, &req, rep);
-		if (hf_mono_ms() - t0 > other_max_ms)
-			other_max_ms = hf_mono_ms() - t0;
 	}
 	assert_true(seen_held_ms != 0);
-	printf(
-	    "# seat seen held %llu ms after the hold was sent; other event's AVAIL max %llu ms\n",
-	    (unsigned long long)(seen_held_ms - sent_ms), (unsigned long long)other_max_ms);
+	assert_true(other_count > 0);
+	uint64_t other_p99 = percentile(other_ms, other_count, 99);
+	printf("# seat seen held %llu ms after the hold was sent; other event's AVAIL p99 %llu ms "
+	       "over %u\n",
+	       (unsigned long long)(seen_held_ms - sent_ms), (unsigned long long)other_p99,
+	       other_count);
 	assert_true(seen_held_ms - sent_ms >= SYNC_DELAY_MS_VALUE - 5u);
-	assert_true(other_max_ms < SYNC_DELAY_MS_VALUE / 2u);
+	assert_true(other_p99 < FAST_P99_MS_MAX);
 
 	assert_int_equal(hf_tc_recv(wfd, rep, buf), 0);
 	assert_int_equal(rep->request_id, 10);
@@ -236,6 +250,7 @@ static void test_read_waits_for_the_write_it_shows(void **state)
 	assert_int_equal(rep->request_id, 11);
 	assert_int_equal(rep->seat_status.seats[0].state, HF_SEAT_HELD);
 	close(wfd);
+	close(ofd);
 	close(rfd);
 	assert_int_equal(hf_srv_stop(&srv, SIGTERM), 0);
 	hf_srv_cleanup(&srv);
