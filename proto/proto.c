@@ -75,6 +75,12 @@ const char *hf_status_name(uint16_t status)
 		return "HOLD_CONFIRMED";
 	case HF_DUPLICATE_SEAT:
 		return "DUPLICATE_SEAT";
+	case HF_UNAUTHORIZED:
+		return "UNAUTHORIZED";
+	case HF_FORBIDDEN:
+		return "FORBIDDEN";
+	case HF_RATE_LIMITED:
+		return "RATE_LIMITED";
 	default:
 		return "UNKNOWN";
 	}
@@ -135,6 +141,12 @@ const char *hf_status_message(uint16_t status)
 		return "hold is already confirmed";
 	case HF_DUPLICATE_SEAT:
 		return "seat listed twice";
+	case HF_UNAUTHORIZED:
+		return "no valid token presented (AUTH)";
+	case HF_FORBIDDEN:
+		return "not allowed for this token's role, or outside the backup root";
+	case HF_RATE_LIMITED:
+		return "too many requests from this user; retry after the given ms";
 	default:
 		return "unknown status";
 	}
@@ -143,7 +155,7 @@ const char *hf_status_message(uint16_t status)
 int hf_status_is_retryable(uint16_t status)
 {
 	return status == HF_BUSY || status == HF_TRY_AGAIN || status == HF_MOVED ||
-	       status == HF_ERR_IO;
+	       status == HF_ERR_IO || status == HF_RATE_LIMITED;
 }
 
 /* ---- Header ---- */
@@ -896,6 +908,54 @@ HF_STATIC_ASSERT(offsetof(struct hf_req_seat_status, event_id) == 0, "event id f
 	.request_check = req_check_none, .request_encode = req_encode_empty,                       \
 	.request_decode = req_decode_empty
 
+static enum hf_status req_check_auth(const struct hf_request *req)
+{
+	if (req->auth.token_size > HF_AUTH_TOKEN_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return req->auth.token_size >= 1 ? HF_OK : HF_ERR_INVALID;
+}
+
+static void req_encode_auth(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u16(w, req->auth.token_size);
+	wr_bytes(w, req->auth.token, req->auth.token_size);
+}
+
+static enum hf_status req_decode_auth(struct hf_rd *r, struct hf_request *out)
+{
+	uint16_t len = rd_u16(r);
+	const uint8_t *token;
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (len > HF_AUTH_TOKEN_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || r->left != len || !rd_take(r, len, &token))
+		return HF_ERR_MALFORMED;
+	out->auth.token_size = len;
+	memcpy(out->auth.token, token, len);
+	return HF_OK;
+}
+
+static void rep_encode_auth(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u8(w, rep->auth.role);
+	for (int i = 0; i < 7; i++)
+		wr_u8(w, 0);
+}
+
+static enum hf_status rep_decode_auth(struct hf_rd *r, struct hf_reply *out)
+{
+	out->auth.role = rd_u8(r);
+	uint8_t reserved = 0;
+	for (int i = 0; i < 7; i++)
+		reserved |= rd_u8(r);
+	if (reserved != 0)
+		return HF_ERR_MALFORMED;
+	if (out->auth.role != HF_ROLE_CLIENT && out->auth.role != HF_ROLE_ADMIN)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
 static const struct hf_op_info op_table[256] = {
     [HF_OP_PING] = {.opcode = HF_OP_PING,
 		    .name = "PING",
@@ -1042,6 +1102,17 @@ static const struct hf_op_info op_table[256] = {
 		      .request_decode = req_decode_backup,
 		      .reply_encode = rep_encode_backup,
 		      .reply_decode = rep_decode_backup},
+    [HF_OP_AUTH] = {.opcode = HF_OP_AUTH,
+		    .name = "AUTH",
+		    .request_body_size_min = HF_REQ_AUTH_FIXED_SIZE + 1u,
+		    .request_body_size_max = HF_REQ_AUTH_FIXED_SIZE + HF_AUTH_TOKEN_SIZE_MAX,
+		    .reply_body_size_min = HF_REP_AUTH_BODY_SIZE,
+		    .reply_body_size_max = HF_REP_AUTH_BODY_SIZE,
+		    .request_check = req_check_auth,
+		    .request_encode = req_encode_auth,
+		    .request_decode = req_decode_auth,
+		    .reply_encode = rep_encode_auth,
+		    .reply_decode = rep_decode_auth},
 };
 
 HF_STATIC_ASSERT(HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u <= HF_FRAME_BODY_SIZE_MAX,

@@ -44,6 +44,11 @@ enum hf_status {
 	HF_BOOKING_CANCELLED = 27, /* the booking was cancelled */
 	HF_HOLD_CONFIRMED = 28,	   /* the hold is already a booking (release of a confirmed hold) */
 	HF_DUPLICATE_SEAT = 29,	   /* a seat appears twice in one request; detail = that seat */
+	/* Access (40..). */
+	HF_UNAUTHORIZED = 40, /* no valid AUTH on this connection; the server closes it */
+	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
+				 backup root) */
+	HF_RATE_LIMITED = 42, /* the user sent too much too fast; detail = ms to wait */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -69,6 +74,8 @@ enum hf_opcode {
 	HF_OP_STATS = 0x0c,
 	/* Admin. */
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
+	/* Connection-level (0x50-0x5f). */
+	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -102,6 +109,7 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_STATS_MAX		   128u	 /* entries in one STATS reply */
 #define HF_STAT_NAME_SIZE_MAX	   47u	 /* bytes of a stat name, without the NUL */
 #define HF_ERROR_BODY_SIZE	   8u	 /* body of every non-OK reply: u64 detail */
+#define HF_AUTH_TOKEN_SIZE_MAX	   256u	 /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u /* bytes of a path in an admin request */
 
 /* ---- Frame header (24 bytes, little-endian) ----
@@ -211,6 +219,11 @@ struct hf_req_backup {
 	char path[HF_PATH_SIZE_MAX + 1]; /* NUL-terminated, absolute, 1 .. HF_PATH_SIZE_MAX bytes */
 };
 
+struct hf_req_auth {
+	uint16_t token_size;		       /* 1 .. HF_AUTH_TOKEN_SIZE_MAX */
+	uint8_t token[HF_AUTH_TOKEN_SIZE_MAX]; /* any bytes but NUL and white space */
+};
+
 struct hf_request {
 	uint8_t opcode;
 	uint64_t request_id;
@@ -225,6 +238,7 @@ struct hf_request {
 		struct hf_req_avail avail;
 		struct hf_req_seat_status seat_status;
 		struct hf_req_backup backup;
+		struct hf_req_auth auth;
 	};
 };
 
@@ -324,6 +338,17 @@ struct hf_rep_stats {
 	struct hf_stat stats[HF_STATS_MAX];
 };
 
+/* Roles a token gives (AUTH's reply). */
+enum hf_role {
+	HF_ROLE_NONE = 0,   /* not authenticated (a server with --auth-file) */
+	HF_ROLE_CLIENT = 1, /* every op but the admin ones */
+	HF_ROLE_ADMIN = 2,  /* everything */
+};
+
+struct hf_rep_auth {
+	uint8_t role; /* enum hf_role */
+};
+
 struct hf_rep_backup {
 	uint64_t sequence; /* the store's last persisted sequence number in the checkpoint */
 };
@@ -344,6 +369,7 @@ struct hf_reply {
 		struct hf_slot_map slot_map;
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
+		struct hf_rep_auth auth;
 	};
 };
 
@@ -383,6 +409,8 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REP_STATS_FIXED_SIZE	      2u	/* count; then the entries */
 #define HF_REP_STAT_FIXED_SIZE	      (1u + 8u) /* name length, value; plus the name */
 #define HF_REP_BACKUP_BODY_SIZE	      8u	/* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE	      2u	/* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE	      8u	/* role, 7 reserved zero bytes */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

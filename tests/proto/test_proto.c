@@ -172,7 +172,7 @@ static struct hf_reply g_rep_b;
 static const uint8_t request_opcodes[] = {
     HF_OP_PING,	    HF_OP_CREATE_EVENT, HF_OP_EVENT_INFO, HF_OP_HOLD,  HF_OP_EXTEND,
     HF_OP_CONFIRM,  HF_OP_RELEASE,	HF_OP_CANCEL,	  HF_OP_AVAIL, HF_OP_SEAT_STATUS,
-    HF_OP_SLOT_MAP, HF_OP_STATS,	HF_OP_BACKUP,
+    HF_OP_SLOT_MAP, HF_OP_STATS,	HF_OP_BACKUP,	  HF_OP_AUTH,
 };
 
 static int opcode_is_known(uint8_t op)
@@ -263,6 +263,12 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		req->backup.path[len] = '\0';
 		break;
 	}
+	case HF_OP_AUTH: {
+		req->auth.token_size = (uint16_t)rng_range(r, 1, HF_AUTH_TOKEN_SIZE_MAX);
+		for (uint32_t i = 0; i < req->auth.token_size; i++)
+			req->auth.token[i] = (uint8_t)rng_u32(r);
+		break;
+	}
 	default:
 		fail_msg("no builder for opcode 0x%02x", op);
 	}
@@ -319,6 +325,9 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 		break;
 	case HF_OP_BACKUP:
 		rep->backup.sequence = rng_u64(r);
+		break;
+	case HF_OP_AUTH:
+		rep->auth.role = rng_range(r, 0, 1) ? HF_ROLE_ADMIN : HF_ROLE_CLIENT;
 		break;
 	case HF_OP_AVAIL: {
 		struct hf_rep_avail *a = &rep->avail;
@@ -438,6 +447,10 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 	case HF_OP_BACKUP:
 		assert_string_equal(a->backup.path, b->backup.path);
 		break;
+	case HF_OP_AUTH:
+		assert_int_equal(a->auth.token_size, b->auth.token_size);
+		assert_memory_equal(a->auth.token, b->auth.token, a->auth.token_size);
+		break;
 	default:
 		fail_msg("no comparison for opcode 0x%02x", a->opcode);
 	}
@@ -490,6 +503,9 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 		break;
 	case HF_OP_BACKUP:
 		assert_int_equal(a->backup.sequence, b->backup.sequence);
+		break;
+	case HF_OP_AUTH:
+		assert_int_equal(a->auth.role, b->auth.role);
 		break;
 	case HF_OP_AVAIL:
 		assert_int_equal(a->avail.seats_count, b->avail.seats_count);
@@ -2431,6 +2447,9 @@ static const uint16_t all_statuses[] = {
     HF_BOOKING_CANCELLED,
     HF_HOLD_CONFIRMED,
     HF_DUPLICATE_SEAT,
+    HF_UNAUTHORIZED,
+    HF_FORBIDDEN,
+    HF_RATE_LIMITED,
 };
 
 static int status_is_defined(uint32_t v)
@@ -2449,7 +2468,10 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_ERR_CAPACITY, 11);
 	assert_int_equal(HF_NO_EVENT, 16);
 	assert_int_equal(HF_DUPLICATE_SEAT, 29);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 26);
+	assert_int_equal(HF_UNAUTHORIZED, 40);
+	assert_int_equal(HF_FORBIDDEN, 41);
+	assert_int_equal(HF_RATE_LIMITED, 42);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 29);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -2478,7 +2500,8 @@ static void test_status_retryable(void **state)
 	(void)state;
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		uint16_t s = all_statuses[i];
-		int want = s == HF_MOVED || s == HF_BUSY || s == HF_TRY_AGAIN || s == HF_ERR_IO;
+		int want = s == HF_MOVED || s == HF_BUSY || s == HF_TRY_AGAIN || s == HF_ERR_IO ||
+			   s == HF_RATE_LIMITED;
 		assert_int_equal(hf_status_is_retryable(s), want);
 	}
 }
@@ -2504,6 +2527,7 @@ static void test_opcode_names(void **state)
 	    {HF_OP_SLOT_MAP, "SLOT_MAP", 0},
 	    {HF_OP_STATS, "STATS", 0},
 	    {HF_OP_BACKUP, "BACKUP", 0},
+	    {HF_OP_AUTH, "AUTH", 0},
 	};
 	assert_int_equal(HF_ARRAY_SIZE(ops), HF_ARRAY_SIZE(request_opcodes));
 	for (size_t i = 0; i < HF_ARRAY_SIZE(ops); i++) {
