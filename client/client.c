@@ -279,13 +279,16 @@ void hf_client_options_default(struct hf_client_options *opts)
 	opts->retries_max = 5;
 	opts->pipeline_max = 1024;
 	opts->connect_timeout_ms = 2000;
+	opts->deadline_ms = 5000;
 }
 
 static int options_valid(const struct hf_client_options *o)
 {
 	return o->timeout_ms >= 1 && o->timeout_ms <= INT_MAX && o->connect_timeout_ms >= 1 &&
 	       o->connect_timeout_ms <= INT_MAX && o->pipeline_max >= 1 &&
-	       o->pipeline_max <= HF_CLIENT_PIPELINE_MAX && o->retries_max <= HF_CLIENT_RETRIES_MAX;
+	       o->pipeline_max <= HF_CLIENT_PIPELINE_MAX &&
+	       o->retries_max <= HF_CLIENT_RETRIES_MAX &&
+	       o->deadline_ms <= HF_CLIENT_DEADLINE_MS_MAX;
 }
 
 static uint64_t seed_random(const struct hf_client *c)
@@ -363,6 +366,8 @@ int hf_client_open(const char *host_port, const struct hf_client_options *opts,
 	hf_client_list_init(&c->wait_map);
 	hf_client_list_init(&c->failed);
 	c->refresh_idx = NONE;
+	c->age_head = NONE;
+	c->age_tail = NONE;
 	c->rng = seed_random(c);
 	int rc = tables_create(c);
 	if (rc != 0)

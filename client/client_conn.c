@@ -100,10 +100,7 @@ void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum
 		e->state = ENTRY_DETACHED;
 		switch (mode) {
 		case FAIL_CONNECT:
-			hf_client_entry_retry(
-			    c, idx, error,
-			    hf_client_backoff_ms(e->attempt, HF_CLIENT_BACKOFF_CONNECT_MS,
-						 HF_CLIENT_BACKOFF_CONNECT_MS_MAX));
+			hf_client_entry_reconnect(c, idx, error);
 			break;
 		case FAIL_BROKEN:
 			if (was_sent)

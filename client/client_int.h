@@ -54,8 +54,9 @@
 #define HF_CLIENT_BACKOFF_CONNECT_MS	 10u
 #define HF_CLIENT_BACKOFF_CONNECT_MS_MAX 1000u
 
-#define HF_CLIENT_PIPELINE_MAX 65536u
-#define HF_CLIENT_RETRIES_MAX  1000u /* the largest retries_max accepted */
+#define HF_CLIENT_PIPELINE_MAX	  65536u
+#define HF_CLIENT_RETRIES_MAX	  1000u			/* the largest retries_max accepted */
+#define HF_CLIENT_DEADLINE_MS_MAX (24u * 3600u * 1000u) /* the largest deadline_ms accepted */
 
 /* ---- Addresses ---- */
 
@@ -109,6 +110,9 @@ int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeou
  *  7. attempt <= opts.retries_max: every resend increments it, and a request that would pass the
  *     bound completes instead (with the last reply, or with the last -errno).
  *  8. conns[i] (when not NULL) serves map.owners[i]: same host and port.
+ *  9. Every entry that is not FREE is on the age list, in submit order, so expires_ms never
+ *     decreases along it; no entry completes later than its expires_ms (the expiry pass fails
+ *     it then, whatever list it is on).
  *
  * STATES (entry)
  *   FREE -> QUEUED            entry_route (from submit_entry)
@@ -190,7 +194,12 @@ struct entry {
 	uint8_t big_index;    /* < HF_CLIENT_BIG_FRAMES_MAX when frame is a large slot, else 0xff */
 	uint8_t state;	      /* enum entry_state */
 	uint8_t opcode;
-	uint8_t internal; /* 1: the client's own SLOT_MAP refresh, not the caller's */
+	uint8_t internal;	   /* 1: the client's own SLOT_MAP refresh, not the caller's */
+	uint16_t connect_failures; /* connects that failed for it: the backoff's exponent */
+	int last_error;		   /* the last attempt's -errno, 0 before any failure */
+	uint64_t expires_ms;	   /* monotonic: submit + opts.deadline_ms; UINT64_MAX none */
+	uint32_t age_prev;	   /* the age list: every live entry, in submit order */
+	uint32_t age_next;
 };
 
 #define BIG_NONE 0xffu
@@ -241,6 +250,10 @@ struct hf_client {
 	int pending_map_ready;		 /* pending_map holds a fetched map to install */
 	struct hf_slot_map *pending_map; /* a fetched map, between its reply and the next pass */
 	uint32_t internal_count;	 /* entries of the client's own (0 or 1) */
+	/* Every live entry in submit order: expires_ms grows along it (one deadline_ms for all), so
+	 * the head is the next to expire. */
+	uint32_t age_head;
+	uint32_t age_tail;
 	struct conn *conns[HF_SLOT_OWNERS_MAX];
 
 	/* The in-flight table: table_mask + 1 entries (a power of two >= pipeline_max). */
@@ -303,6 +316,11 @@ void hf_client_entry_fail(struct hf_client *c, uint32_t idx, int error);
 void hf_client_entry_route(struct hf_client *c, uint32_t idx);
 void hf_client_entry_delay(struct hf_client *c, uint32_t idx, uint32_t wait_ms);
 void hf_client_entry_retry(struct hf_client *c, uint32_t idx, int error, uint32_t wait_ms);
+/* A connect failed before the entry was sent: wait a backoff and try again (until expires_ms). */
+void hf_client_entry_reconnect(struct hf_client *c, uint32_t idx, int error);
+void hf_client_age_push(struct hf_client *c, uint32_t idx);
+/* Fails (with -ETIMEDOUT or the last connect error) every entry past its expires_ms. */
+void hf_client_expired_fail(struct hf_client *c);
 
 /* client_conn.c: connections, send and receive, reply dispatch. */
 struct conn *hf_client_conn_get(struct hf_client *c, uint16_t owner);

@@ -90,6 +90,14 @@ struct hf_client_options {
 				  MOVED; default 5 */
 	uint32_t pipeline_max; /* requests in flight per client, 1 .. 65536; default 1024 */
 	uint32_t connect_timeout_ms; /* default 2000 */
+	/* The overall bound on one request, from submit to completion: connects, resends, backoffs
+	 * and map refreshes included; past it the request completes with -ETIMEDOUT (or the last
+	 * connect error, -ECONNREFUSED ...). While it lasts, a request whose connect fails (so it
+	 * was certainly not sent) keeps retrying with backoff, without counting against
+	 * retries_max: a restarting node has that long to come back. 1 .. 86400000; default 5000;
+	 * 0: no overall bound (retries_max and the timeouts alone end a request, and connect
+	 * failures count against retries_max). */
+	uint32_t deadline_ms;
 };
 
 /* ---- Replies as the application sees them ---- */

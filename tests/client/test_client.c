@@ -706,20 +706,101 @@ static void test_protocol_errors(void **state)
 	fake_server_stop(s);
 }
 
+static struct hf_client *open_client_deadline(struct fake_server *s, uint32_t timeout_ms,
+					      uint32_t retries_max, uint32_t deadline_ms)
+{
+	char addr[64];
+	fake_server_addr(s, 0, addr, sizeof(addr));
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	o.timeout_ms = timeout_ms;
+	o.retries_max = retries_max;
+	o.deadline_ms = deadline_ms;
+	struct hf_client *c = NULL;
+	assert_int_equal(hf_client_open(addr, &o, &c), 0);
+	return c;
+}
+
 static void test_server_gone(void **state)
 {
 	(void)state;
+	/* No overall deadline: connect failures count against retries_max and end the call fast
+	 * (backoffs of 10 + 20 + 40 ms between connects). */
 	struct fake_server *s = fake_server_start(2, NULL, NULL);
-	struct hf_client *c = open_client(s, 0, 500, 3, 64);
+	struct hf_client *c = open_client_deadline(s, 500, 3, 0);
 	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_hold_best(c, 31, 32, 1, 1000, 1, &rep), 0);
 	fake_server_stop(s);
 	uint64_t t0 = hf_clock_mono_ms();
 	int rc = hf_client_hold_best(c, 31, 33, 1, 1000, 1, &rep);
 	assert_true(rc == -ECONNREFUSED || rc == -ECONNRESET);
-	/* Backoffs of 10 + 20 + 40 ms between connects, well under the timeouts. */
 	assert_true(hf_clock_mono_ms() - t0 < 2000);
 	hf_client_close(c);
+
+	/* With a deadline, a node that is down (restarting) is retried for the whole deadline,
+	 * then the call ends with the connect's error, not much later. */
+	s = fake_server_start(2, NULL, NULL);
+	c = open_client_deadline(s, 500, 3, 600);
+	assert_int_equal(hf_client_hold_best(c, 31, 32, 1, 1000, 1, &rep), 0);
+	fake_server_stop(s);
+	t0 = hf_clock_mono_ms();
+	rc = hf_client_hold_best(c, 31, 34, 1, 1000, 1, &rep);
+	uint64_t elapsed = hf_clock_mono_ms() - t0;
+	assert_true(rc == -ECONNREFUSED || rc == -ECONNRESET);
+	assert_true(elapsed >= 590);
+	assert_true(elapsed < 1500);
+	hf_client_close(c);
+}
+
+static enum fake_action handler_hung(struct fake_server *s, void *arg, uint32_t shard,
+				     const struct hf_request *req, uint32_t seen,
+				     struct hf_reply *rep)
+{
+	if (req->opcode == HF_OP_HOLD)
+		return FAKE_DROP;
+	return fake_default_handler(s, arg, shard, req, seen, rep);
+}
+
+static void test_overall_deadline(void **state)
+{
+	(void)state;
+	/* A hung shard: 1 + 100 attempts of 200 ms would take 20 s; the deadline ends it. */
+	struct fake_server *s = fake_server_start(2, handler_hung, NULL);
+	struct hf_client *c = open_client_deadline(s, 200, 100, 700);
+	static struct hf_client_reply rep;
+	uint64_t t0 = hf_clock_mono_ms();
+	assert_int_equal(hf_client_hold_best(c, 51, 52, 1, 1000, 1, &rep), -ETIMEDOUT);
+	uint64_t elapsed = hf_clock_mono_ms() - t0;
+	assert_true(elapsed >= 690);
+	assert_true(elapsed < 1500);
+	uint32_t sent = fake_server_count_opcode(s, HF_OP_HOLD);
+	assert_true(sent >= 3 && sent <= 5); /* resends every 200 ms until the deadline */
+
+	/* Pipelined: every request ends by its own deadline, once. */
+	tally_reset();
+	struct hf_request req;
+	t0 = hf_clock_mono_ms();
+	for (uint32_t i = 0; i < 50; i++) {
+		make_hold(&req, 60 + i, 8000 + i);
+		assert_int_equal(hf_client_submit(c, &req, i), 0);
+	}
+	drain(c, 5000);
+	assert_true(hf_clock_mono_ms() - t0 < 1500);
+	for (uint32_t i = 0; i < 50; i++) {
+		assert_int_equal(tally.done[i], 1);
+		assert_int_equal(tally.error[i], -ETIMEDOUT);
+	}
+	/* The valid setting becomes invalid past its bound. */
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	assert_int_equal(o.deadline_ms, 5000);
+	o.deadline_ms = 24u * 3600u * 1000u + 1u;
+	struct hf_client *bad = NULL;
+	char addr[64];
+	fake_server_addr(s, 0, addr, sizeof(addr));
+	assert_int_equal(hf_client_open(addr, &o, &bad), -EINVAL);
+	hf_client_close(c);
+	fake_server_stop(s);
 }
 
 /* ---- Bounds ---- */
@@ -930,6 +1011,7 @@ int main(void)
 	    cmocka_unit_test(test_busy_retry),
 	    cmocka_unit_test(test_timeout_resend),
 	    cmocka_unit_test(test_refresh_never_blocks_poll),
+	    cmocka_unit_test(test_overall_deadline),
 	    cmocka_unit_test(test_broken_connection),
 	    cmocka_unit_test(test_protocol_errors),
 	    cmocka_unit_test(test_server_gone),
