@@ -221,6 +221,10 @@ void hf_client_entry_route(struct hf_client *c, uint32_t idx)
 		hf_client_entry_fail(c, idx, -ENOMEM);
 		return;
 	}
+	if (!hf_client_breaker_admit(c, conn)) {
+		hf_client_entry_fail(c, idx, -EHOSTDOWN); /* fail fast: the node keeps timing out */
+		return;
+	}
 	e->conn = conn;
 	e->state = ENTRY_QUEUED;
 	e->route_epoch = c->map.epoch;

@@ -54,9 +54,11 @@
 #define HF_CLIENT_BACKOFF_CONNECT_MS	 10u
 #define HF_CLIENT_BACKOFF_CONNECT_MS_MAX 1000u
 
-#define HF_CLIENT_PIPELINE_MAX	  65536u
-#define HF_CLIENT_RETRIES_MAX	  1000u			/* the largest retries_max accepted */
-#define HF_CLIENT_DEADLINE_MS_MAX (24u * 3600u * 1000u) /* the largest deadline_ms accepted */
+#define HF_CLIENT_PIPELINE_MAX		  65536u
+#define HF_CLIENT_RETRIES_MAX		  1000u		  /* the largest retries_max accepted */
+#define HF_CLIENT_BREAKER_TIMEOUTS_MAX	  1000u		  /* the largest breaker_timeouts */
+#define HF_CLIENT_BREAKER_COOLDOWN_MS_MAX (3600u * 1000u) /* the largest breaker_cooldown_ms */
+#define HF_CLIENT_DEADLINE_MS_MAX	  (24u * 3600u * 1000u) /* the largest deadline_ms accepted */
 
 /* ---- Addresses ---- */
 
@@ -221,6 +223,10 @@ struct conn {
 	uint32_t recv_size;	      /* RECV_BUFFER_SIZE_MIN, or _MAX once grown */
 	uint8_t *send_buf;
 	uint8_t *recv_buf;
+	uint8_t breaker_state;	   /* enum hf_breaker_state (OPEN until breaker_open_until_ms) */
+	uint32_t breaker_timeouts; /* timeouts in a row, 0 after any answer */
+	uint64_t breaker_open_until_ms; /* OPEN: monotonic end of the cool-down */
+	uint64_t breaker_trips;		/* times it opened */
 	int loop_fd;	      /* event-loop mode: the socket the loop watches for us, or -1 */
 	uint32_t loop_events; /* HF_CLIENT_EV_* last reported for loop_fd (0 when loop_fd is -1) */
 };
@@ -329,6 +335,8 @@ void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum
 void hf_client_conn_on_connect(struct hf_client *c, struct conn *conn);
 void hf_client_conn_flush(struct hf_client *c, struct conn *conn);
 void hf_client_conn_read(struct hf_client *c, struct conn *conn);
+/* 1 when the breaker lets a request onto conn now (CLOSED, or the one probe of HALF_OPEN). */
+int hf_client_breaker_admit(struct hf_client *c, struct conn *conn);
 
 /* client_map.c: slot map fetch, install and refresh. */
 int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs);

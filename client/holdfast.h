@@ -98,6 +98,14 @@ struct hf_client_options {
 	 * 0: no overall bound (retries_max and the timeouts alone end a request, and connect
 	 * failures count against retries_max). */
 	uint32_t deadline_ms;
+	/* The per-node circuit breaker (hf_client_breaker): after breaker_timeouts timeouts in a
+	 * row on one shard's address (requests or connects that got no answer in time), requests
+	 * for it fail at once with -EHOSTDOWN for breaker_cooldown_ms; then one request at a time
+	 * goes through as a probe: an answer closes the breaker, a timeout opens it again.
+	 * breaker_timeouts 0 .. 1000 (0: no breaker), default 3; breaker_cooldown_ms 0 ..
+	 * 3600000, default (and 0) 1000. */
+	uint32_t breaker_timeouts;
+	uint32_t breaker_cooldown_ms;
 };
 
 /* ---- Replies as the application sees them ---- */
@@ -243,6 +251,26 @@ HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
 /* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid
  * until the next call on that client. */
+
+/* ---- Per-node circuit breaker ---- */
+
+enum hf_breaker_state {
+	HF_BREAKER_CLOSED = 0, /* requests flow */
+	HF_BREAKER_OPEN = 1,   /* requests fail at once with -EHOSTDOWN until the cool-down ends */
+	HF_BREAKER_HALF_OPEN = 2, /* cool-down over: the next request is a probe (one at a time) */
+};
+
+struct hf_client_breaker {
+	uint8_t state;	      /* enum hf_breaker_state */
+	uint32_t timeouts;    /* timeouts in a row on this address, 0 after any answer */
+	uint32_t retry_in_ms; /* OPEN: ms until a probe may go; else 0 */
+	uint64_t trips;	      /* times the breaker opened since the client opened */
+};
+
+/* The breaker of owner owner_index of the current slot map (a shard's host:port) into *out.
+ * Returns 0, or -EINVAL for an owner index past the map. An owner not used yet is CLOSED. */
+HF_EXPORT int hf_client_breaker(const struct hf_client *client, uint16_t owner_index,
+				struct hf_client_breaker *out);
 
 /* ---- Event-loop mode (no thread of the library's own) ----
  *
