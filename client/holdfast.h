@@ -6,8 +6,9 @@
  * the map and resending, waits and resends on BUSY and TRY_AGAIN, and resends a request that timed
  * out or whose connection broke, with the same ids: every holdfast operation is idempotent by its
  * ids, so a resend never holds or books twice. A request whose outcome stays unknown after
- * `retries_max` resends completes with -ETIMEDOUT (or the connection's -errno); the caller may
- * resend it later with the same ids and will get the first answer.
+ * `retries_max` resends or past its overall `deadline_ms` completes with -ETIMEDOUT (or the
+ * connection's -errno); the caller may resend it later with the same ids and will get the first
+ * answer.
  *
  * Two ways to call:
  * - Blocking: hf_client_call (and the hf_client_<op> wrappers) send one request and wait for its
@@ -17,7 +18,13 @@
  *
  * Return convention: functions return 0 or a negative errno for transport problems (the request did
  * not get an answer). When a reply arrived they return 0 and the server's answer is in
- * reply->status (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix.
+ * reply->status (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix. The errnos
+ * of a request without an answer: -ETIMEDOUT (attempts or deadline spent), -ECONNREFUSED,
+ * -ECONNRESET, -EPIPE (the connection's own), -EPROTO (the server's bytes did not decode or did not
+ * answer the request), -EHOSTDOWN (the node's circuit breaker is open: not sent), -EHOSTUNREACH
+ * (its shard left the slot map), -ENOMEM. Of the calls themselves: -EINVAL (bad arguments), -EAGAIN
+ * (hf_client_submit: pipeline full), -EBUSY (a call not allowed in a callback or in event-loop
+ * mode).
  *
  * Thread-safety: a struct hf_client is not thread-safe; use one per thread (they share nothing).
  * Memory: bounded per client, allocated at open: in-flight requests are capped at
