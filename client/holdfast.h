@@ -153,6 +153,7 @@ struct hf_client_reply {
 
 /* Fills opts with the defaults listed in struct hf_client_options. */
 HF_EXPORT void hf_client_options_default(struct hf_client_options *opts);
+
 /* Connects to `host_port` ("127.0.0.1:7070", "[::1]:7070", "localhost:7070"), fetches the slot map
  * and returns a client in *out. opts may be NULL for the defaults. Returns 0, -EINVAL for a bad
  * address or options, -ECONNREFUSED / -ETIMEDOUT / other -errno when no map could be fetched. */
@@ -166,7 +167,8 @@ HF_EXPORT void hf_client_close(struct hf_client *client);
 /* The map the client routes by (owned by the client, valid until the next refresh). */
 HF_EXPORT const struct hf_slot_map *hf_client_slot_map(const struct hf_client *client);
 
-/* Fetches the slot map again from any reachable owner. Returns 0 or -errno. */
+/* Fetches the slot map again from any reachable owner, blocking (each owner tried costs at most
+ * connect_timeout_ms + timeout_ms). Returns 0 or -errno; -EBUSY inside a callback. */
 HF_EXPORT int hf_client_refresh_map(struct hf_client *client);
 
 /* ---- Blocking ---- */
@@ -174,7 +176,7 @@ HF_EXPORT int hf_client_refresh_map(struct hf_client *client);
 /* Sends req (request_id is assigned by the client; the caller's value is ignored) to the shard that
  * owns its event (PING, SLOT_MAP and STATS go to the shard `hf_client_open` connected to, unless
  * hf_client_call_shard is used) and waits for the answer. Returns 0 with the answer in *rep, or
- * -errno. Must not be called while pipelined requests are in flight on the same client. */
+ * -errno (-EBUSY while pipelined requests are in flight on the same client, or in a callback). */
 HF_EXPORT int hf_client_call(struct hf_client *client, const struct hf_request *req,
 			     struct hf_client_reply *rep);
 
@@ -219,7 +221,7 @@ typedef void (*hf_client_completion_fn)(void *arg, uint64_t tag, int error,
 
 /* Queues req (copied) for sending. Returns 0, -EAGAIN when pipeline_max requests are in flight, or
  * -EINVAL for a request that does not encode. Nothing is sent until hf_client_poll (or
- * hf_client_flush). */
+ * hf_client_flush; in event-loop mode, until the loop reports the socket writable). */
 HF_EXPORT int hf_client_submit(struct hf_client *client, const struct hf_request *req,
 			       uint64_t tag);
 
@@ -229,7 +231,7 @@ HF_EXPORT int hf_client_flush(struct hf_client *client);
 /* Sends what is queued, waits up to timeout_ms (0: do not wait, -1: until at least one completes)
  * for replies, handles MOVED / BUSY / TRY_AGAIN / timeouts by resending, and calls fn for each
  * request that completed. Returns the number of completions delivered (>= 0) or -errno for a
- * failure of the client itself. */
+ * failure of the client itself; -EINVAL inside a callback, -EBUSY in event-loop mode. */
 HF_EXPORT int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completion_fn fn,
 			     void *arg);
 
