@@ -218,6 +218,15 @@ static void test_map_and_ping(void **state)
 	assert_int_equal(hf_client_call_shard(c, 0, &req, &rep), 0);
 	assert_int_equal(rep.stats.stats_count, 2);
 	assert_int_equal(rep.stats.stats[0].value, 0);
+	/* The public reply stays small; the variable-size bodies point into client memory. */
+	assert_true(sizeof(struct hf_client_reply) < 320);
+	req.opcode = HF_OP_SLOT_MAP;
+	assert_int_equal(hf_client_call(c, &req, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+	assert_non_null(rep.slot_map);
+	assert_int_equal(rep.slot_map->epoch, 1);
+	assert_int_equal(rep.slot_map->owners_count, 2);
+	assert_int_equal(rep.slot_map->slot_owner[3], 1);
 
 	/* PING without a shard goes to the shard we opened (1); the explicit one to shard 0. */
 	uint32_t n = fake_server_log(s, log_copy, LOG_COPY_MAX);
