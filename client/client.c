@@ -10,7 +10,6 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* Opcodes that are not about one event go to one chosen shard. */

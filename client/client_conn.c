@@ -6,14 +6,12 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

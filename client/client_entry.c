@@ -4,17 +4,9 @@
 #include "client/client_int.h"
 
 #include "base/assert.h"
-#include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 uint64_t hf_client_rng_next(uint64_t *state)
 {
