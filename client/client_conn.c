@@ -84,6 +84,8 @@ void hf_client_conn_destroy(struct hf_client *c, struct conn *conn)
 
 static void breaker_open(struct hf_client *c, struct conn *conn)
 {
+	HF_ASSERT(c->opts.breaker_timeouts > 0);
+	HF_ASSERT(c->opts.breaker_cooldown_ms > 0);
 	conn->breaker_state = HF_BREAKER_OPEN;
 	conn->breaker_open_until_ms = c->now_ms + c->opts.breaker_cooldown_ms;
 	conn->breaker_trips++;

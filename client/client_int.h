@@ -125,9 +125,17 @@ int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeou
  *   WAIT_MAP -> QUEUED | DELAYED   moved_resend (after the map refresh)
  *   DELAYED -> QUEUED         delayed_resend
  *   SENT | QUEUED -> QUEUED   conn_fail (timeout, broken connection): resend
- *   any -> FAILED -> FREE     entry_fail, failed_deliver (no answer after the retries)
+ *   QUEUED -> DELAYED         conn_fail (connect failed: entry_reconnect, until expires_ms)
+ *   any -> FAILED -> FREE     entry_fail, failed_deliver (no answer after the retries),
+ *                             hf_client_expired_fail (past expires_ms), entry_route (the
+ *                             connection's breaker is open: -EHOSTDOWN)
+ *   An internal entry (the map refresh) goes the same way, but its answer goes to
+ *   hf_client_map_refresh_answered and its failure to hf_client_map_refresh_failed, never to
+ *   the caller's callback.
  * STATES (connection)
- *   CLOSED -> CONNECTING -> OPEN   conn_connect, conn_on_connect */
+ *   CLOSED -> CONNECTING -> OPEN   conn_connect, conn_on_connect
+ *   CONNECTING | OPEN -> CLOSED    conn_fail
+ *   breaker: CLOSED -> OPEN -> HALF_OPEN -> CLOSED | OPEN (client_conn.c) */
 
 #include <poll.h>
 

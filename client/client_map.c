@@ -223,6 +223,7 @@ static void refresh_submit(struct hf_client *c)
 		c->refresh_failed = 1;
 		return;
 	}
+	HF_ASSERT(c->entries[idx].internal);
 	c->refresh_idx = idx;
 	c->refresh_for_epoch = c->moved_epoch;
 }
@@ -230,6 +231,7 @@ static void refresh_submit(struct hf_client *c)
 void hf_client_map_refresh_failed(struct hf_client *c, uint32_t idx)
 {
 	HF_ASSERT(c->refresh_idx == idx);
+	HF_ASSERT(c->internal_count == 0);
 	c->refresh_idx = NONE;
 	c->refresh_failed = 1;
 	c->map_retry_at_ms = c->now_ms + MAP_RETRY_MS;
