@@ -55,10 +55,14 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
 
-#define DEFAULT_HOST	      "127.0.0.1:7070"
-#define DEFAULT_TIMEOUT_MS    2000u
-#define TIMEOUT_MS_MAX	      (3600u * 1000u)
-#define RETRIES_MAX	      5u
+#define DEFAULT_HOST	   "127.0.0.1:7070"
+#define DEFAULT_TIMEOUT_MS 2000u
+#define TIMEOUT_MS_MAX	   (3600u * 1000u)
+#define RETRIES_MAX	   5u
+/* The overall deadline of a command (every attempt of --timeout) stays within libholdfast's bound
+ * on deadline_ms (24 h). */
+HF_STATIC_ASSERT((uint64_t)TIMEOUT_MS_MAX *(RETRIES_MAX + 1u) <= 24ull * 3600u * 1000u,
+		 "the longest --timeout times every attempt is a valid deadline_ms");
 #define POSITIONALS_MAX	      1100u /* `seats` takes up to HF_SEAT_STATUS_SEATS_MAX seats */
 #define U64_DIGITS_MAX	      20u
 #define SLOT_RANGES_SHOWN_MAX 16u /* readable `slots` lists this many ranges per owner */
@@ -469,6 +473,8 @@ static int cli_connect(struct cli *cli)
 	o.timeout_ms = cli->timeout_ms;
 	o.connect_timeout_ms = cli->timeout_ms;
 	o.retries_max = RETRIES_MAX;
+	/* --timeout is per attempt: the overall deadline lets every attempt run its course. */
+	o.deadline_ms = cli->timeout_ms * (RETRIES_MAX + 1u);
 	o.pipeline_max = 16;
 	int rc = hf_client_open(cli->host_port, &o, &cli->client);
 	if (rc == -EINVAL)

@@ -10,7 +10,6 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* Opcodes that are not about one event go to one chosen shard. */
@@ -279,13 +277,20 @@ void hf_client_options_default(struct hf_client_options *opts)
 	opts->retries_max = 5;
 	opts->pipeline_max = 1024;
 	opts->connect_timeout_ms = 2000;
+	opts->deadline_ms = 5000;
+	opts->breaker_timeouts = 3;
+	opts->breaker_cooldown_ms = 1000;
 }
 
 static int options_valid(const struct hf_client_options *o)
 {
 	return o->timeout_ms >= 1 && o->timeout_ms <= INT_MAX && o->connect_timeout_ms >= 1 &&
 	       o->connect_timeout_ms <= INT_MAX && o->pipeline_max >= 1 &&
-	       o->pipeline_max <= HF_CLIENT_PIPELINE_MAX && o->retries_max <= HF_CLIENT_RETRIES_MAX;
+	       o->pipeline_max <= HF_CLIENT_PIPELINE_MAX &&
+	       o->retries_max <= HF_CLIENT_RETRIES_MAX &&
+	       o->deadline_ms <= HF_CLIENT_DEADLINE_MS_MAX &&
+	       o->breaker_timeouts <= HF_CLIENT_BREAKER_TIMEOUTS_MAX &&
+	       o->breaker_cooldown_ms <= HF_CLIENT_BREAKER_COOLDOWN_MS_MAX;
 }
 
 static uint64_t seed_random(const struct hf_client *c)
@@ -348,6 +353,8 @@ int hf_client_open(const char *host_port, const struct hf_client_options *opts,
 		hf_client_options_default(&o);
 	if (!options_valid(&o))
 		return -EINVAL;
+	if (o.breaker_cooldown_ms == 0)
+		o.breaker_cooldown_ms = 1000; /* zero-initialised options get the default */
 	char host[HF_HOST_SIZE_MAX + 1];
 	uint16_t port;
 	if (hf_client_parse_addr(host_port, host, &port) != 0)
@@ -363,6 +370,8 @@ int hf_client_open(const char *host_port, const struct hf_client_options *opts,
 	hf_client_list_init(&c->wait_map);
 	hf_client_list_init(&c->failed);
 	c->refresh_idx = NONE;
+	c->age_head = NONE;
+	c->age_tail = NONE;
 	c->rng = seed_random(c);
 	int rc = tables_create(c);
 	if (rc != 0)

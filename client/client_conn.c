@@ -6,14 +6,12 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -79,9 +77,78 @@ void hf_client_conn_destroy(struct hf_client *c, struct conn *conn)
 }
 
 /* Closes the connection and resends (or completes) every request it held, as mode says. */
+/* ---- The circuit breaker ----
+ * STATES: CLOSED -> OPEN after breaker_timeouts timeouts in a row (breaker_on_timeout);
+ * OPEN -> HALF_OPEN when the cool-down ends (hf_client_breaker_admit); HALF_OPEN -> CLOSED on an
+ * answer (breaker_on_answer); HALF_OPEN -> OPEN on a timeout (breaker_on_timeout). */
+
+static void breaker_open(struct hf_client *c, struct conn *conn)
+{
+	HF_ASSERT(c->opts.breaker_timeouts > 0);
+	HF_ASSERT(c->opts.breaker_cooldown_ms > 0);
+	conn->breaker_state = HF_BREAKER_OPEN;
+	conn->breaker_open_until_ms = c->now_ms + c->opts.breaker_cooldown_ms;
+	conn->breaker_trips++;
+}
+
+static void breaker_on_timeout(struct hf_client *c, struct conn *conn)
+{
+	if (c->opts.breaker_timeouts == 0)
+		return;
+	if (conn->breaker_timeouts < UINT32_MAX)
+		conn->breaker_timeouts++;
+	if (conn->breaker_state == HF_BREAKER_HALF_OPEN ||
+	    (conn->breaker_state == HF_BREAKER_CLOSED &&
+	     conn->breaker_timeouts >= c->opts.breaker_timeouts))
+		breaker_open(c, conn);
+}
+
+static void breaker_on_answer(struct conn *conn)
+{
+	conn->breaker_timeouts = 0;
+	conn->breaker_state = HF_BREAKER_CLOSED;
+}
+
+int hf_client_breaker_admit(struct hf_client *c, struct conn *conn)
+{
+	if (conn->breaker_state == HF_BREAKER_CLOSED)
+		return 1;
+	if (conn->breaker_state == HF_BREAKER_OPEN) {
+		if (c->now_ms < conn->breaker_open_until_ms)
+			return 0;
+		conn->breaker_state = HF_BREAKER_HALF_OPEN;
+	}
+	HF_ASSERT(conn->breaker_state == HF_BREAKER_HALF_OPEN);
+	return conn->list.count == 0; /* one probe at a time */
+}
+
+int hf_client_breaker(const struct hf_client *client, uint16_t owner_index,
+		      struct hf_client_breaker *out)
+{
+	if (owner_index >= client->map.owners_count)
+		return -EINVAL;
+	const struct conn *conn = client->conns[owner_index];
+	*out = (struct hf_client_breaker){.state = HF_BREAKER_CLOSED};
+	if (conn == NULL)
+		return 0;
+	out->state = conn->breaker_state;
+	out->timeouts = conn->breaker_timeouts;
+	out->trips = conn->breaker_trips;
+	if (conn->breaker_state == HF_BREAKER_OPEN) {
+		uint64_t now_ms = hf_clock_mono_ms();
+		if (now_ms >= conn->breaker_open_until_ms)
+			out->state = HF_BREAKER_HALF_OPEN;
+		else
+			out->retry_in_ms = (uint32_t)(conn->breaker_open_until_ms - now_ms);
+	}
+	return 0;
+}
+
 void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum fail_mode mode)
 {
 	HF_ASSERT(error < 0);
+	if (error == -ETIMEDOUT)
+		breaker_on_timeout(c, conn);
 	conn_close(c, conn);
 	uint32_t idx = conn->list.head;
 	uint32_t count = conn->list.count;
@@ -100,10 +167,7 @@ void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum
 		e->state = ENTRY_DETACHED;
 		switch (mode) {
 		case FAIL_CONNECT:
-			hf_client_entry_retry(
-			    c, idx, error,
-			    hf_client_backoff_ms(e->attempt, HF_CLIENT_BACKOFF_CONNECT_MS,
-						 HF_CLIENT_BACKOFF_CONNECT_MS_MAX));
+			hf_client_entry_reconnect(c, idx, error);
 			break;
 		case FAIL_BROKEN:
 			if (was_sent)
@@ -308,6 +372,7 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 	if (st != HF_OK || rep->opcode != e->opcode)
 		return -EPROTO;
 	hf_client_entry_unlink(c, idx);
+	breaker_on_answer(conn);
 	if (e->internal) {
 		hf_client_map_refresh_answered(c, idx, rep);
 		return 0;

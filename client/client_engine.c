@@ -11,11 +11,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 /* ---- Poll passes ---- */
 
@@ -91,6 +88,8 @@ uint64_t hf_client_next_event_ms(const struct hf_client *c, uint64_t until_ms)
 		next = c->delayed_next_ms;
 	if (c->wait_map.count > 0 && c->map_retry_at_ms < next)
 		next = c->map_retry_at_ms;
+	if (c->age_head != NONE && c->entries[c->age_head].expires_ms < next)
+		next = c->entries[c->age_head].expires_ms;
 	return next;
 }
 
@@ -158,6 +157,7 @@ void hf_client_passes_run(struct hf_client *c)
 {
 	HF_ASSERT(c->in_poll);
 	failed_deliver(c);
+	hf_client_expired_fail(c);
 	delayed_resend(c);
 	hf_client_moved_resend(c);
 	timeouts_check(c);
@@ -293,9 +293,13 @@ static int submit_any(struct hf_client *c, const struct hf_request *req, uint16_
 			    .big_index = big_index,
 			    .state = ENTRY_DETACHED,
 			    .opcode = req->opcode,
-			    .internal = (uint8_t)internal};
+			    .internal = (uint8_t)internal,
+			    .age_prev = NONE,
+			    .age_next = NONE};
 	if (!c->in_poll)
 		c->now_ms = hf_clock_mono_ms();
+	e->expires_ms = c->opts.deadline_ms > 0 ? c->now_ms + c->opts.deadline_ms : UINT64_MAX;
+	hf_client_age_push(c, idx);
 	hf_client_entry_route(c, idx);
 	*idx_out = idx;
 	return 0;

@@ -4,17 +4,9 @@
 #include "client/client_int.h"
 
 #include "base/assert.h"
-#include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 uint64_t hf_client_rng_next(uint64_t *state)
 {
@@ -102,6 +94,55 @@ void hf_client_entry_unlink(struct hf_client *c, uint32_t idx)
 	e->state = ENTRY_DETACHED;
 }
 
+/* ---- The age list ---- */
+
+void hf_client_age_push(struct hf_client *c, uint32_t idx)
+{
+	struct entry *e = &c->entries[idx];
+	HF_ASSERT(c->age_tail == NONE || c->entries[c->age_tail].expires_ms <= e->expires_ms);
+	e->age_prev = c->age_tail;
+	e->age_next = NONE;
+	if (c->age_tail != NONE)
+		c->entries[c->age_tail].age_next = idx;
+	else
+		c->age_head = idx;
+	c->age_tail = idx;
+}
+
+static void age_remove(struct hf_client *c, uint32_t idx)
+{
+	struct entry *e = &c->entries[idx];
+	if (e->age_prev != NONE)
+		c->entries[e->age_prev].age_next = e->age_next;
+	else
+		c->age_head = e->age_next;
+	if (e->age_next != NONE)
+		c->entries[e->age_next].age_prev = e->age_prev;
+	else
+		c->age_tail = e->age_prev;
+	e->age_prev = NONE;
+	e->age_next = NONE;
+}
+
+void hf_client_expired_fail(struct hf_client *c)
+{
+	uint32_t idx = c->age_head;
+	/* Bounded by the table: each step moves along the list, which only this loop's
+	 * hf_client_entry_fail touches (it keeps entries on the age list). */
+	for (uint32_t n = 0; idx != NONE && n <= c->table_mask; n++) {
+		struct entry *e = &c->entries[idx];
+		if (e->expires_ms > c->now_ms)
+			return;
+		uint32_t next = e->age_next;
+		if (e->state != ENTRY_FAILED) {
+			hf_client_entry_unlink(c, idx);
+			hf_client_entry_fail(c, idx,
+					     e->last_error < 0 ? e->last_error : -ETIMEDOUT);
+		}
+		idx = next;
+	}
+}
+
 /* ---- Entries ---- */
 
 void hf_client_entry_free(struct hf_client *c, uint32_t idx)
@@ -117,6 +158,7 @@ void hf_client_entry_free(struct hf_client *c, uint32_t idx)
 	e->state = ENTRY_FREE;
 	HF_ASSERT(c->free_count <= c->table_mask);
 	c->free_stack[c->free_count++] = idx;
+	age_remove(c, idx);
 	if (e->internal) {
 		HF_ASSERT(c->internal_count > 0);
 		c->internal_count--;
@@ -171,6 +213,10 @@ void hf_client_entry_route(struct hf_client *c, uint32_t idx)
 		hf_client_entry_fail(c, idx, -ENOMEM);
 		return;
 	}
+	if (!hf_client_breaker_admit(c, conn)) {
+		hf_client_entry_fail(c, idx, -EHOSTDOWN); /* fail fast: the node keeps timing out */
+		return;
+	}
 	e->conn = conn;
 	e->state = ENTRY_QUEUED;
 	e->route_epoch = c->map.epoch;
@@ -178,6 +224,25 @@ void hf_client_entry_route(struct hf_client *c, uint32_t idx)
 	hf_client_list_push(c, &conn->list, idx);
 	if (conn->unsent == NONE)
 		conn->unsent = idx;
+}
+
+void hf_client_entry_reconnect(struct hf_client *c, uint32_t idx, int error)
+{
+	struct entry *e = &c->entries[idx];
+	HF_ASSERT(error < 0);
+	if (e->expires_ms == UINT64_MAX) {
+		/* No overall deadline: a connect failure is one more attempt. */
+		hf_client_entry_retry(c, idx, error,
+				      hf_client_backoff_ms(e->attempt, HF_CLIENT_BACKOFF_CONNECT_MS,
+							   HF_CLIENT_BACKOFF_CONNECT_MS_MAX));
+		return;
+	}
+	e->last_error = error;
+	uint32_t wait_ms = hf_client_backoff_ms(e->connect_failures, HF_CLIENT_BACKOFF_CONNECT_MS,
+						HF_CLIENT_BACKOFF_CONNECT_MS_MAX);
+	if (e->connect_failures < UINT16_MAX)
+		e->connect_failures++;
+	hf_client_entry_delay(c, idx, wait_ms);
 }
 
 void hf_client_entry_delay(struct hf_client *c, uint32_t idx, uint32_t wait_ms)
@@ -197,6 +262,7 @@ void hf_client_entry_retry(struct hf_client *c, uint32_t idx, int error, uint32_
 {
 	struct entry *e = &c->entries[idx];
 	HF_ASSERT(error < 0);
+	e->last_error = error;
 	if (e->attempt >= c->opts.retries_max) {
 		hf_client_entry_fail(c, idx, error);
 		return;

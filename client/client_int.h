@@ -54,8 +54,11 @@
 #define HF_CLIENT_BACKOFF_CONNECT_MS	 10u
 #define HF_CLIENT_BACKOFF_CONNECT_MS_MAX 1000u
 
-#define HF_CLIENT_PIPELINE_MAX 65536u
-#define HF_CLIENT_RETRIES_MAX  1000u /* the largest retries_max accepted */
+#define HF_CLIENT_PIPELINE_MAX		  65536u
+#define HF_CLIENT_RETRIES_MAX		  1000u		  /* the largest retries_max accepted */
+#define HF_CLIENT_BREAKER_TIMEOUTS_MAX	  1000u		  /* the largest breaker_timeouts */
+#define HF_CLIENT_BREAKER_COOLDOWN_MS_MAX (3600u * 1000u) /* the largest breaker_cooldown_ms */
+#define HF_CLIENT_DEADLINE_MS_MAX	  (24u * 3600u * 1000u) /* the largest deadline_ms accepted */
 
 /* ---- Addresses ---- */
 
@@ -109,6 +112,9 @@ int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeou
  *  7. attempt <= opts.retries_max: every resend increments it, and a request that would pass the
  *     bound completes instead (with the last reply, or with the last -errno).
  *  8. conns[i] (when not NULL) serves map.owners[i]: same host and port.
+ *  9. Every entry that is not FREE is on the age list, in submit order, so expires_ms never
+ *     decreases along it; no entry completes later than its expires_ms (the expiry pass fails
+ *     it then, whatever list it is on).
  *
  * STATES (entry)
  *   FREE -> QUEUED            entry_route (from submit_entry)
@@ -119,9 +125,17 @@ int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeou
  *   WAIT_MAP -> QUEUED | DELAYED   moved_resend (after the map refresh)
  *   DELAYED -> QUEUED         delayed_resend
  *   SENT | QUEUED -> QUEUED   conn_fail (timeout, broken connection): resend
- *   any -> FAILED -> FREE     entry_fail, failed_deliver (no answer after the retries)
+ *   QUEUED -> DELAYED         conn_fail (connect failed: entry_reconnect, until expires_ms)
+ *   any -> FAILED -> FREE     entry_fail, failed_deliver (no answer after the retries),
+ *                             hf_client_expired_fail (past expires_ms), entry_route (the
+ *                             connection's breaker is open: -EHOSTDOWN)
+ *   An internal entry (the map refresh) goes the same way, but its answer goes to
+ *   hf_client_map_refresh_answered and its failure to hf_client_map_refresh_failed, never to
+ *   the caller's callback.
  * STATES (connection)
- *   CLOSED -> CONNECTING -> OPEN   conn_connect, conn_on_connect */
+ *   CLOSED -> CONNECTING -> OPEN   conn_connect, conn_on_connect
+ *   CONNECTING | OPEN -> CLOSED    conn_fail
+ *   breaker: CLOSED -> OPEN -> HALF_OPEN -> CLOSED | OPEN (client_conn.c) */
 
 #include <poll.h>
 
@@ -190,7 +204,12 @@ struct entry {
 	uint8_t big_index;    /* < HF_CLIENT_BIG_FRAMES_MAX when frame is a large slot, else 0xff */
 	uint8_t state;	      /* enum entry_state */
 	uint8_t opcode;
-	uint8_t internal; /* 1: the client's own SLOT_MAP refresh, not the caller's */
+	uint8_t internal;	   /* 1: the client's own SLOT_MAP refresh, not the caller's */
+	uint16_t connect_failures; /* connects that failed for it: the backoff's exponent */
+	int last_error;		   /* the last attempt's -errno, 0 before any failure */
+	uint64_t expires_ms;	   /* monotonic: submit + opts.deadline_ms; UINT64_MAX none */
+	uint32_t age_prev;	   /* the age list: every live entry, in submit order */
+	uint32_t age_next;
 };
 
 #define BIG_NONE 0xffu
@@ -212,6 +231,10 @@ struct conn {
 	uint32_t recv_size;	      /* RECV_BUFFER_SIZE_MIN, or _MAX once grown */
 	uint8_t *send_buf;
 	uint8_t *recv_buf;
+	uint8_t breaker_state;	   /* enum hf_breaker_state (OPEN until breaker_open_until_ms) */
+	uint32_t breaker_timeouts; /* timeouts in a row, 0 after any answer */
+	uint64_t breaker_open_until_ms; /* OPEN: monotonic end of the cool-down */
+	uint64_t breaker_trips;		/* times it opened */
 	int loop_fd;	      /* event-loop mode: the socket the loop watches for us, or -1 */
 	uint32_t loop_events; /* HF_CLIENT_EV_* last reported for loop_fd (0 when loop_fd is -1) */
 };
@@ -241,6 +264,10 @@ struct hf_client {
 	int pending_map_ready;		 /* pending_map holds a fetched map to install */
 	struct hf_slot_map *pending_map; /* a fetched map, between its reply and the next pass */
 	uint32_t internal_count;	 /* entries of the client's own (0 or 1) */
+	/* Every live entry in submit order: expires_ms grows along it (one deadline_ms for all), so
+	 * the head is the next to expire. */
+	uint32_t age_head;
+	uint32_t age_tail;
 	struct conn *conns[HF_SLOT_OWNERS_MAX];
 
 	/* The in-flight table: table_mask + 1 entries (a power of two >= pipeline_max). */
@@ -303,6 +330,11 @@ void hf_client_entry_fail(struct hf_client *c, uint32_t idx, int error);
 void hf_client_entry_route(struct hf_client *c, uint32_t idx);
 void hf_client_entry_delay(struct hf_client *c, uint32_t idx, uint32_t wait_ms);
 void hf_client_entry_retry(struct hf_client *c, uint32_t idx, int error, uint32_t wait_ms);
+/* A connect failed before the entry was sent: wait a backoff and try again (until expires_ms). */
+void hf_client_entry_reconnect(struct hf_client *c, uint32_t idx, int error);
+void hf_client_age_push(struct hf_client *c, uint32_t idx);
+/* Fails (with -ETIMEDOUT or the last connect error) every entry past its expires_ms. */
+void hf_client_expired_fail(struct hf_client *c);
 
 /* client_conn.c: connections, send and receive, reply dispatch. */
 struct conn *hf_client_conn_get(struct hf_client *c, uint16_t owner);
@@ -311,6 +343,8 @@ void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum
 void hf_client_conn_on_connect(struct hf_client *c, struct conn *conn);
 void hf_client_conn_flush(struct hf_client *c, struct conn *conn);
 void hf_client_conn_read(struct hf_client *c, struct conn *conn);
+/* 1 when the breaker lets a request onto conn now (CLOSED, or the one probe of HALF_OPEN). */
+int hf_client_breaker_admit(struct hf_client *c, struct conn *conn);
 
 /* client_map.c: slot map fetch, install and refresh. */
 int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs);

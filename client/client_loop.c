@@ -106,6 +106,7 @@ int hf_client_loop_attach(struct hf_client *client, const struct hf_client_loop 
 		return -EBUSY;
 	if (loop == NULL || loop->on_complete == NULL || client->loop_on)
 		return -EINVAL;
+	HF_ASSERT(!client->loop_on);
 	client->loop = *loop;
 	client->loop_on = 1;
 	client->loop_deadline_ms = UINT64_MAX;
@@ -150,6 +151,7 @@ int hf_client_on_ready(struct hf_client *client, int fd, uint32_t events)
 		return -EBUSY;
 	if (!client->loop_on)
 		return -EINVAL;
+	HF_ASSERT(client->loop.on_complete != NULL);
 	hf_client_pass_begin(client, client->loop.on_complete, client->loop.complete_arg);
 	struct conn *conn = fd >= 0 ? conn_by_fd(client, fd) : NULL;
 	short rev = (short)(((events & HF_CLIENT_EV_READ) ? POLLIN : 0) |

@@ -5,14 +5,11 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/endian.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -226,6 +223,7 @@ static void refresh_submit(struct hf_client *c)
 		c->refresh_failed = 1;
 		return;
 	}
+	HF_ASSERT(c->entries[idx].internal);
 	c->refresh_idx = idx;
 	c->refresh_for_epoch = c->moved_epoch;
 }
@@ -233,6 +231,7 @@ static void refresh_submit(struct hf_client *c)
 void hf_client_map_refresh_failed(struct hf_client *c, uint32_t idx)
 {
 	HF_ASSERT(c->refresh_idx == idx);
+	HF_ASSERT(c->internal_count == 0);
 	c->refresh_idx = NONE;
 	c->refresh_failed = 1;
 	c->map_retry_at_ms = c->now_ms + MAP_RETRY_MS;

@@ -6,8 +6,9 @@
  * the map and resending, waits and resends on BUSY and TRY_AGAIN, and resends a request that timed
  * out or whose connection broke, with the same ids: every holdfast operation is idempotent by its
  * ids, so a resend never holds or books twice. A request whose outcome stays unknown after
- * `retries_max` resends completes with -ETIMEDOUT (or the connection's -errno); the caller may
- * resend it later with the same ids and will get the first answer.
+ * `retries_max` resends or past its overall `deadline_ms` completes with -ETIMEDOUT (or the
+ * connection's -errno); the caller may resend it later with the same ids and will get the first
+ * answer.
  *
  * Two ways to call:
  * - Blocking: hf_client_call (and the hf_client_<op> wrappers) send one request and wait for its
@@ -17,7 +18,13 @@
  *
  * Return convention: functions return 0 or a negative errno for transport problems (the request did
  * not get an answer). When a reply arrived they return 0 and the server's answer is in
- * reply->status (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix.
+ * reply->status (enum hf_status: HF_OK, HF_SEAT_TAKEN, ...). The two spaces never mix. The errnos
+ * of a request without an answer: -ETIMEDOUT (attempts or deadline spent), -ECONNREFUSED,
+ * -ECONNRESET, -EPIPE (the connection's own), -EPROTO (the server's bytes did not decode or did not
+ * answer the request), -EHOSTDOWN (the node's circuit breaker is open: not sent), -EHOSTUNREACH
+ * (its shard left the slot map), -ENOMEM. Of the calls themselves: -EINVAL (bad arguments), -EAGAIN
+ * (hf_client_submit: pipeline full), -EBUSY (a call not allowed in a callback or in event-loop
+ * mode).
  *
  * Thread-safety: a struct hf_client is not thread-safe; use one per thread (they share nothing).
  * Memory: bounded per client, allocated at open: in-flight requests are capped at
@@ -90,6 +97,22 @@ struct hf_client_options {
 				  MOVED; default 5 */
 	uint32_t pipeline_max; /* requests in flight per client, 1 .. 65536; default 1024 */
 	uint32_t connect_timeout_ms; /* default 2000 */
+	/* The overall bound on one request, from submit to completion: connects, resends, backoffs
+	 * and map refreshes included; past it the request completes with -ETIMEDOUT (or the last
+	 * connect error, -ECONNREFUSED ...). While it lasts, a request whose connect fails (so it
+	 * was certainly not sent) keeps retrying with backoff, without counting against
+	 * retries_max: a restarting node has that long to come back. 1 .. 86400000; default 5000;
+	 * 0: no overall bound (retries_max and the timeouts alone end a request, and connect
+	 * failures count against retries_max). */
+	uint32_t deadline_ms;
+	/* The per-node circuit breaker (hf_client_breaker): after breaker_timeouts timeouts in a
+	 * row on one shard's address (requests or connects that got no answer in time), requests
+	 * for it fail at once with -EHOSTDOWN for breaker_cooldown_ms; then one request at a time
+	 * goes through as a probe: an answer closes the breaker, a timeout opens it again.
+	 * breaker_timeouts 0 .. 1000 (0: no breaker), default 3; breaker_cooldown_ms 0 ..
+	 * 3600000, default (and 0) 1000. */
+	uint32_t breaker_timeouts;
+	uint32_t breaker_cooldown_ms;
 };
 
 /* ---- Replies as the application sees them ---- */
@@ -130,6 +153,7 @@ struct hf_client_reply {
 
 /* Fills opts with the defaults listed in struct hf_client_options. */
 HF_EXPORT void hf_client_options_default(struct hf_client_options *opts);
+
 /* Connects to `host_port` ("127.0.0.1:7070", "[::1]:7070", "localhost:7070"), fetches the slot map
  * and returns a client in *out. opts may be NULL for the defaults. Returns 0, -EINVAL for a bad
  * address or options, -ECONNREFUSED / -ETIMEDOUT / other -errno when no map could be fetched. */
@@ -143,7 +167,8 @@ HF_EXPORT void hf_client_close(struct hf_client *client);
 /* The map the client routes by (owned by the client, valid until the next refresh). */
 HF_EXPORT const struct hf_slot_map *hf_client_slot_map(const struct hf_client *client);
 
-/* Fetches the slot map again from any reachable owner. Returns 0 or -errno. */
+/* Fetches the slot map again from any reachable owner, blocking (each owner tried costs at most
+ * connect_timeout_ms + timeout_ms). Returns 0 or -errno; -EBUSY inside a callback. */
 HF_EXPORT int hf_client_refresh_map(struct hf_client *client);
 
 /* ---- Blocking ---- */
@@ -151,7 +176,7 @@ HF_EXPORT int hf_client_refresh_map(struct hf_client *client);
 /* Sends req (request_id is assigned by the client; the caller's value is ignored) to the shard that
  * owns its event (PING, SLOT_MAP and STATS go to the shard `hf_client_open` connected to, unless
  * hf_client_call_shard is used) and waits for the answer. Returns 0 with the answer in *rep, or
- * -errno. Must not be called while pipelined requests are in flight on the same client. */
+ * -errno (-EBUSY while pipelined requests are in flight on the same client, or in a callback). */
 HF_EXPORT int hf_client_call(struct hf_client *client, const struct hf_request *req,
 			     struct hf_client_reply *rep);
 
@@ -196,7 +221,7 @@ typedef void (*hf_client_completion_fn)(void *arg, uint64_t tag, int error,
 
 /* Queues req (copied) for sending. Returns 0, -EAGAIN when pipeline_max requests are in flight, or
  * -EINVAL for a request that does not encode. Nothing is sent until hf_client_poll (or
- * hf_client_flush). */
+ * hf_client_flush; in event-loop mode, until the loop reports the socket writable). */
 HF_EXPORT int hf_client_submit(struct hf_client *client, const struct hf_request *req,
 			       uint64_t tag);
 
@@ -206,7 +231,7 @@ HF_EXPORT int hf_client_flush(struct hf_client *client);
 /* Sends what is queued, waits up to timeout_ms (0: do not wait, -1: until at least one completes)
  * for replies, handles MOVED / BUSY / TRY_AGAIN / timeouts by resending, and calls fn for each
  * request that completed. Returns the number of completions delivered (>= 0) or -errno for a
- * failure of the client itself. */
+ * failure of the client itself; -EINVAL inside a callback, -EBUSY in event-loop mode. */
 HF_EXPORT int hf_client_poll(struct hf_client *client, int timeout_ms, hf_client_completion_fn fn,
 			     void *arg);
 
@@ -235,6 +260,26 @@ HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
 /* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid
  * until the next call on that client. */
+
+/* ---- Per-node circuit breaker ---- */
+
+enum hf_breaker_state {
+	HF_BREAKER_CLOSED = 0, /* requests flow */
+	HF_BREAKER_OPEN = 1,   /* requests fail at once with -EHOSTDOWN until the cool-down ends */
+	HF_BREAKER_HALF_OPEN = 2, /* cool-down over: the next request is a probe (one at a time) */
+};
+
+struct hf_client_breaker {
+	uint8_t state;	      /* enum hf_breaker_state */
+	uint32_t timeouts;    /* timeouts in a row on this address, 0 after any answer */
+	uint32_t retry_in_ms; /* OPEN: ms until a probe may go; else 0 */
+	uint64_t trips;	      /* times the breaker opened since the client opened */
+};
+
+/* The breaker of owner owner_index of the current slot map (a shard's host:port) into *out.
+ * Returns 0, or -EINVAL for an owner index past the map. An owner not used yet is CLOSED. */
+HF_EXPORT int hf_client_breaker(const struct hf_client *client, uint16_t owner_index,
+				struct hf_client_breaker *out);
 
 /* ---- Event-loop mode (no thread of the library's own) ----
  *

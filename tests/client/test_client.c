@@ -1,7 +1,10 @@
 /* Goal: libholdfast routes every request to the shard that owns its event, follows MOVED with one
  * map refresh per epoch, resends on BUSY, on a timeout and on a broken connection with the same
  * request id and the same bytes, gives up after retries_max with the right answer or -errno, bounds
- * its pipeline (-EAGAIN), and completes thousands of pipelined requests exactly once each.
+ * its pipeline (-EAGAIN), and completes thousands of pipelined requests exactly once each. It fails
+ * fast and honestly: a map refresh never holds a poll past its timeout, one overall deadline ends
+ * a request (a hung shard, a node that is down), and a per-node circuit breaker opens after
+ * repeated timeouts, fails fast during its cool-down, then probes with one request.
  *
  * Method: a fake server thread (fake_server.c) with two or three "shards" on loopback ports speaks
  * the real protocol through proto's codecs; each test scripts its answers (MOVED, BUSY, drop,
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +121,7 @@ static struct hf_client *open_client(struct fake_server *s, uint32_t shard, uint
 	o.timeout_ms = timeout_ms;
 	o.retries_max = retries_max;
 	o.pipeline_max = pipeline_max;
+	o.breaker_timeouts = 0; /* these tests count timeouts; test_breaker has its own client */
 	struct hf_client *c = NULL;
 	int rc = hf_client_open(addr, &o, &c);
 	assert_int_equal(rc, 0);
@@ -213,6 +218,15 @@ static void test_map_and_ping(void **state)
 	assert_int_equal(hf_client_call_shard(c, 0, &req, &rep), 0);
 	assert_int_equal(rep.stats.stats_count, 2);
 	assert_int_equal(rep.stats.stats[0].value, 0);
+	/* The public reply stays small; the variable-size bodies point into client memory. */
+	assert_true(sizeof(struct hf_client_reply) < 320);
+	req.opcode = HF_OP_SLOT_MAP;
+	assert_int_equal(hf_client_call(c, &req, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+	assert_non_null(rep.slot_map);
+	assert_int_equal(rep.slot_map->epoch, 1);
+	assert_int_equal(rep.slot_map->owners_count, 2);
+	assert_int_equal(rep.slot_map->slot_owner[3], 1);
 
 	/* PING without a shard goes to the shard we opened (1); the explicit one to shard 0. */
 	uint32_t n = fake_server_log(s, log_copy, LOG_COPY_MAX);
@@ -706,20 +720,210 @@ static void test_protocol_errors(void **state)
 	fake_server_stop(s);
 }
 
+static struct hf_client *open_client_deadline(struct fake_server *s, uint32_t timeout_ms,
+					      uint32_t retries_max, uint32_t deadline_ms)
+{
+	char addr[64];
+	fake_server_addr(s, 0, addr, sizeof(addr));
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	o.timeout_ms = timeout_ms;
+	o.retries_max = retries_max;
+	o.deadline_ms = deadline_ms;
+	o.breaker_timeouts = 0;
+	struct hf_client *c = NULL;
+	assert_int_equal(hf_client_open(addr, &o, &c), 0);
+	return c;
+}
+
 static void test_server_gone(void **state)
 {
 	(void)state;
+	/* No overall deadline: connect failures count against retries_max and end the call fast
+	 * (backoffs of 10 + 20 + 40 ms between connects). */
 	struct fake_server *s = fake_server_start(2, NULL, NULL);
-	struct hf_client *c = open_client(s, 0, 500, 3, 64);
+	struct hf_client *c = open_client_deadline(s, 500, 3, 0);
 	static struct hf_client_reply rep;
 	assert_int_equal(hf_client_hold_best(c, 31, 32, 1, 1000, 1, &rep), 0);
 	fake_server_stop(s);
 	uint64_t t0 = hf_clock_mono_ms();
 	int rc = hf_client_hold_best(c, 31, 33, 1, 1000, 1, &rep);
 	assert_true(rc == -ECONNREFUSED || rc == -ECONNRESET);
-	/* Backoffs of 10 + 20 + 40 ms between connects, well under the timeouts. */
 	assert_true(hf_clock_mono_ms() - t0 < 2000);
 	hf_client_close(c);
+
+	/* With a deadline, a node that is down (restarting) is retried for the whole deadline,
+	 * then the call ends with the connect's error, not much later. */
+	s = fake_server_start(2, NULL, NULL);
+	c = open_client_deadline(s, 500, 3, 600);
+	assert_int_equal(hf_client_hold_best(c, 31, 32, 1, 1000, 1, &rep), 0);
+	fake_server_stop(s);
+	t0 = hf_clock_mono_ms();
+	rc = hf_client_hold_best(c, 31, 34, 1, 1000, 1, &rep);
+	uint64_t elapsed = hf_clock_mono_ms() - t0;
+	assert_true(rc == -ECONNREFUSED || rc == -ECONNRESET);
+	assert_true(elapsed >= 590);
+	assert_true(elapsed < 1500);
+	hf_client_close(c);
+}
+
+static enum fake_action handler_hung(struct fake_server *s, void *arg, uint32_t shard,
+				     const struct hf_request *req, uint32_t seen,
+				     struct hf_reply *rep)
+{
+	if (req->opcode == HF_OP_HOLD)
+		return FAKE_DROP;
+	return fake_default_handler(s, arg, shard, req, seen, rep);
+}
+
+static void test_overall_deadline(void **state)
+{
+	(void)state;
+	/* A hung shard: 1 + 100 attempts of 200 ms would take 20 s; the deadline ends it. */
+	struct fake_server *s = fake_server_start(2, handler_hung, NULL);
+	struct hf_client *c = open_client_deadline(s, 200, 100, 700);
+	static struct hf_client_reply rep;
+	uint64_t t0 = hf_clock_mono_ms();
+	assert_int_equal(hf_client_hold_best(c, 51, 52, 1, 1000, 1, &rep), -ETIMEDOUT);
+	uint64_t elapsed = hf_clock_mono_ms() - t0;
+	assert_true(elapsed >= 690);
+	assert_true(elapsed < 1500);
+	uint32_t sent = fake_server_count_opcode(s, HF_OP_HOLD);
+	assert_true(sent >= 3 && sent <= 5); /* resends every 200 ms until the deadline */
+
+	/* Pipelined: every request ends by its own deadline, once. */
+	tally_reset();
+	struct hf_request req;
+	t0 = hf_clock_mono_ms();
+	for (uint32_t i = 0; i < 50; i++) {
+		make_hold(&req, 60 + i, 8000 + i);
+		assert_int_equal(hf_client_submit(c, &req, i), 0);
+	}
+	drain(c, 5000);
+	assert_true(hf_clock_mono_ms() - t0 < 1500);
+	for (uint32_t i = 0; i < 50; i++) {
+		assert_int_equal(tally.done[i], 1);
+		assert_int_equal(tally.error[i], -ETIMEDOUT);
+	}
+	/* The valid setting becomes invalid past its bound. */
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	assert_int_equal(o.deadline_ms, 5000);
+	o.deadline_ms = 24u * 3600u * 1000u + 1u;
+	struct hf_client *bad = NULL;
+	char addr[64];
+	fake_server_addr(s, 0, addr, sizeof(addr));
+	assert_int_equal(hf_client_open(addr, &o, &bad), -EINVAL);
+	hf_client_close(c);
+	fake_server_stop(s);
+}
+
+/* ---- The circuit breaker ---- */
+
+struct hung_script {
+	_Atomic int hung; /* 1: shard 0 never answers HOLD */
+};
+
+static enum fake_action handler_hung_shard0(struct fake_server *s, void *arg, uint32_t shard,
+					    const struct hf_request *req, uint32_t seen,
+					    struct hf_reply *rep)
+{
+	struct hung_script *hs = arg;
+	if (req->opcode == HF_OP_HOLD && shard == 0 && hs->hung)
+		return FAKE_DROP;
+	return fake_default_handler(s, arg, shard, req, seen, rep);
+}
+
+/* The first event id (from `from`) that the fake server puts on shard `shard`. */
+static uint64_t event_on(struct fake_server *s, uint32_t shard, uint64_t from)
+{
+	uint64_t ev = from;
+	/* Bounded: half the slots belong to each of the 2 shards. */
+	while (fake_server_owner_of(s, ev) != shard)
+		ev++;
+	return ev;
+}
+
+/* Waits (bounded) until owner 0's breaker reads `state`. */
+static void breaker_wait(struct hf_client *c, uint8_t state, struct hf_client_breaker *b)
+{
+	uint64_t deadline = hf_clock_mono_ms() + 5000;
+	/* Bounded by the deadline. */
+	for (;;) {
+		assert_int_equal(hf_client_breaker(c, 0, b), 0);
+		if (b->state == state)
+			return;
+		assert_true(hf_clock_mono_ms() < deadline);
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void test_breaker(void **state)
+{
+	(void)state;
+	static struct hung_script hs;
+	hs.hung = 1;
+	struct fake_server *s = fake_server_start(2, handler_hung_shard0, &hs);
+	char addr[64];
+	fake_server_addr(s, 1, addr, sizeof(addr));
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	o.timeout_ms = 100;
+	o.retries_max = 100;
+	o.deadline_ms = 0;
+	o.breaker_timeouts = 3;
+	o.breaker_cooldown_ms = 300;
+	struct hf_client *c = NULL;
+	assert_int_equal(hf_client_open(addr, &o, &c), 0);
+	static struct hf_client_reply rep;
+	struct hf_client_breaker b;
+	assert_int_equal(hf_client_breaker(c, 0, &b), 0);
+	assert_int_equal(b.state, HF_BREAKER_CLOSED);
+	assert_int_equal(hf_client_breaker(c, 2, &b), -EINVAL);
+	uint64_t ev0 = event_on(s, 0, 1);
+	uint64_t ev1 = event_on(s, 1, 1);
+
+	/* Three timeouts in a row open it: the call fails fast instead of 100 more attempts. */
+	uint64_t t0 = hf_clock_mono_ms();
+	assert_int_equal(hf_client_hold_best(c, ev0, 1, 1, 1000, 1, &rep), -EHOSTDOWN);
+	uint64_t elapsed = hf_clock_mono_ms() - t0;
+	assert_true(elapsed >= 290 && elapsed < 1000);
+	assert_int_equal(hf_client_breaker(c, 0, &b), 0);
+	assert_int_equal(b.state, HF_BREAKER_OPEN);
+	assert_int_equal(b.trips, 1);
+	assert_true(b.retry_in_ms > 0 && b.retry_in_ms <= 300);
+	uint32_t holds_sent = fake_server_count_opcode(s, HF_OP_HOLD);
+	t0 = hf_clock_mono_ms();
+	assert_int_equal(hf_client_hold_best(c, ev0, 2, 1, 1000, 1, &rep), -EHOSTDOWN);
+	assert_true(hf_clock_mono_ms() - t0 < 50);
+	assert_int_equal(fake_server_count_opcode(s, HF_OP_HOLD), holds_sent);
+	/* The other shard is not affected. */
+	assert_int_equal(hf_client_hold_best(c, ev1, 3, 1, 1000, 1, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+
+	/* After the cool-down one probe goes; an answer closes the breaker. */
+	breaker_wait(c, HF_BREAKER_HALF_OPEN, &b);
+	hs.hung = 0;
+	assert_int_equal(hf_client_hold_best(c, ev0, 4, 1, 1000, 1, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+	assert_int_equal(hf_client_breaker(c, 0, &b), 0);
+	assert_int_equal(b.state, HF_BREAKER_CLOSED);
+	assert_int_equal(b.timeouts, 0);
+
+	/* A probe that times out opens it again at once (one timeout, not three). */
+	hs.hung = 1;
+	assert_int_equal(hf_client_hold_best(c, ev0, 5, 1, 1000, 1, &rep), -EHOSTDOWN);
+	breaker_wait(c, HF_BREAKER_HALF_OPEN, &b);
+	t0 = hf_clock_mono_ms();
+	assert_int_equal(hf_client_hold_best(c, ev0, 6, 1, 1000, 1, &rep), -EHOSTDOWN);
+	elapsed = hf_clock_mono_ms() - t0;
+	assert_true(elapsed >= 95 && elapsed < 250);
+	assert_int_equal(hf_client_breaker(c, 0, &b), 0);
+	assert_int_equal(b.state, HF_BREAKER_OPEN);
+	assert_int_equal(b.trips, 3);
+	hf_client_close(c);
+	fake_server_stop(s);
 }
 
 /* ---- Bounds ---- */
@@ -930,6 +1134,8 @@ int main(void)
 	    cmocka_unit_test(test_busy_retry),
 	    cmocka_unit_test(test_timeout_resend),
 	    cmocka_unit_test(test_refresh_never_blocks_poll),
+	    cmocka_unit_test(test_overall_deadline),
+	    cmocka_unit_test(test_breaker),
 	    cmocka_unit_test(test_broken_connection),
 	    cmocka_unit_test(test_protocol_errors),
 	    cmocka_unit_test(test_server_gone),

@@ -8,7 +8,8 @@
  * poll(2) loop built only from what the client reported (on_fd / on_timer, or hf_client_fds /
  * hf_client_next_timeout_ms), checking after every call that the reported set equals
  * hf_client_fds. Scripted handlers drop every HOLD (timeouts) or close the connection (broken
- * sockets). Every wait is bounded by LOOP_DEADLINE_MS. */
+ * sockets); a map change makes the client refresh its map through the loop. Every wait is bounded
+ * by LOOP_DEADLINE_MS. */
 #include "client/holdfast.h"
 #include "tests/client/fake_server.h"
 
@@ -307,6 +308,33 @@ static void test_loop_queries_only(void **state)
 	fake_server_stop(s);
 }
 
+static void test_loop_moved(void **state)
+{
+	(void)state;
+	struct fake_server *s = fake_server_start(2, NULL, NULL);
+	fake_server_set_map(s, 1, 1); /* everything on shard 0 */
+	struct hf_client *c = open_client(s, 2000, 3);
+	fake_server_set_map(s, 2, 2); /* half the slots move: MOVED, a refresh, resends */
+	static struct app_loop a;
+	attach(&a, c, 1);
+	struct hf_request req;
+	for (uint32_t i = 0; i < 200; i++) {
+		make_hold(&req, 1 + i, 3000 + i);
+		assert_int_equal(hf_client_submit(c, &req, i), 0);
+	}
+	app_run_until(&a, 200, 0);
+	for (uint32_t i = 0; i < 200; i++) {
+		assert_int_equal(a.done[i], 1);
+		assert_int_equal(a.status[i], HF_OK);
+	}
+	assert_int_equal(hf_client_slot_map(c)->epoch, 2);
+	/* One refresh for the new epoch, sent through the loop like any request. */
+	assert_int_equal(fake_server_count_opcode(s, HF_OP_SLOT_MAP), 2);
+	assert_int_equal(hf_client_loop_detach(c), 0);
+	hf_client_close(c);
+	fake_server_stop(s);
+}
+
 static enum fake_action handler_close_holds(struct fake_server *s, void *arg, uint32_t shard,
 					    const struct hf_request *req, uint32_t seen,
 					    struct hf_reply *rep)
@@ -345,6 +373,7 @@ int main(void)
 	    cmocka_unit_test(test_loop_pipelined),
 	    cmocka_unit_test(test_loop_timeout_by_timer),
 	    cmocka_unit_test(test_loop_queries_only),
+	    cmocka_unit_test(test_loop_moved),
 	    cmocka_unit_test(test_loop_broken_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
