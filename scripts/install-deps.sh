@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is there; needs root (or sudo) only when it installs.
 set -euo pipefail
 
-packages=(gcc pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev)
+packages=(gcc pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
+	libcurl4-openssl-dev libjansson-dev etcd-server etcd-client)
 
 missing=()
 for p in "${packages[@]}"; do
