@@ -34,9 +34,9 @@
 #define HF_ETCD_VALUE_SIZE_MAX	   (256u * 1024u) /* bytes of a value (a slot map is ~26 KiB) */
 #define HF_ETCD_RESPONSE_SIZE_MAX  (8u << 20)	  /* bytes of one gateway response */
 #define HF_ETCD_RANGE_KVS_MAX	   1024u	  /* pairs returned by one range */
-#define HF_ETCD_TXN_COMPARES_MAX   8u		  /* compares in one txn */
-#define HF_ETCD_TXN_OPS_MAX	   32u		  /* puts + deletes in one branch of a txn */
-#define HF_ETCD_WATCH_EVENTS_MAX   256u		  /* events returned by one watch call */
+#define HF_ETCD_TXN_COMPARES_MAX   64u		  /* compares in one txn */
+#define HF_ETCD_TXN_OPS_MAX	   128u /* ops in one branch of a txn: etcd default --max-txn-ops */
+#define HF_ETCD_WATCH_EVENTS_MAX   256u /* events returned by one watch call */
 #define HF_ETCD_TIMEOUT_MS_DEFAULT 2000u	  /* per attempt of a unary call */
 #define HF_ETCD_TIMEOUT_MS_MAX	   (600u * 1000u) /* per attempt, watches included */
 #define HF_ETCD_ERROR_SIZE	   256u		  /* bytes of the last error message */
