@@ -228,6 +228,13 @@ static int parse_urls(struct hf_etcd *etcd, const char *urls, char *err, size_t 
 	return 0;
 }
 
+int hf_etcd_urls_check(const char *urls, char *err, size_t err_size)
+{
+	static _Thread_local struct hf_etcd scratch;
+	memset(&scratch, 0, sizeof(scratch));
+	return parse_urls(&scratch, urls, err, err_size);
+}
+
 int hf_etcd_create(const char *urls, uint32_t timeout_ms, struct hf_etcd **out, char *err,
 		   size_t err_size)
 {

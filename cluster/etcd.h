@@ -141,6 +141,9 @@ int hf_etcd_global_init(void);
 int hf_etcd_create(const char *urls, uint32_t timeout_ms, struct hf_etcd **out, char *err,
 		   size_t err_size);
 void hf_etcd_destroy(struct hf_etcd *etcd);
+/* Checks an endpoint list as hf_etcd_create would, without creating anything (for flag parsers).
+ * Returns 0 or -EINVAL with err set. */
+int hf_etcd_urls_check(const char *urls, char *err, size_t err_size);
 
 /* A flag another thread may raise to abort the call in progress (a watch first of all) with
  * -ECANCELED within about a second (libcurl's progress callback period). NULL: none. */
