@@ -126,6 +126,8 @@ static int wait_ready(struct etcd_proc *ep)
 	return rc;
 }
 
+static int spawn(struct etcd_proc *ep);
+
 int etcd_start(struct etcd_proc *ep)
 {
 	memset(ep, 0, sizeof(*ep));
@@ -142,6 +144,11 @@ int etcd_start(struct etcd_proc *ep)
 		return -1;
 	}
 	snprintf(ep->url, sizeof(ep->url), "http://127.0.0.1:%u", (unsigned)ep->client_port);
+	return spawn(ep);
+}
+
+static int spawn(struct etcd_proc *ep)
+{
 	pid_t pid = fork();
 	if (pid < 0) {
 		printf("etcd_proc: fork: %s\n", strerror(errno));
@@ -153,7 +160,14 @@ int etcd_start(struct etcd_proc *ep)
 	return wait_ready(ep);
 }
 
-void etcd_stop(struct etcd_proc *ep)
+int etcd_restart(struct etcd_proc *ep)
+{
+	if (ep->pid > 0 || ep->dir[0] == '\0')
+		return -1;
+	return spawn(ep);
+}
+
+void etcd_kill(struct etcd_proc *ep)
 {
 	if (ep->pid > 0) {
 		kill(ep->pid, SIGTERM);
@@ -170,6 +184,11 @@ void etcd_stop(struct etcd_proc *ep)
 		}
 		ep->pid = 0;
 	}
+}
+
+void etcd_stop(struct etcd_proc *ep)
+{
+	etcd_kill(ep);
 	etcd_rm_rf(ep->dir);
 	ep->dir[0] = '\0';
 }

@@ -25,6 +25,11 @@ void etcd_require(void);
 /* Starts etcd and waits until it serves. Returns 0, or -1 after printing why. */
 int etcd_start(struct etcd_proc *ep);
 
+/* Stops it (SIGTERM, bounded) but keeps its directory and ports, for etcd_restart. */
+void etcd_kill(struct etcd_proc *ep);
+/* Starts it again on the same ports and data. Returns 0, or -1 after printing why. */
+int etcd_restart(struct etcd_proc *ep);
+
 /* Stops it (bounded) and removes its directory. Safe to call twice. */
 void etcd_stop(struct etcd_proc *ep);
 
