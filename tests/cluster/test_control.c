@@ -180,14 +180,15 @@ static void test_node_id(void **state)
 	etcd_rm_rf(dir);
 }
 
-static void test_create_reaches_nodes(void **state)
+static struct hf_srv n1, n2, n3;
+static char a1[32], a2[32], a3[32];
+
+/* Two nodes, the cluster created over them, the map in both control threads. */
+static void create_two_nodes(void)
 {
-	(void)state;
-	static struct hf_srv n1, n2, n3;
 	start_node(&n1, 2, "c1");
 	start_node(&n2, 1, "c1");
 	wait_nodes("c1", 2);
-	char a1[32], a2[32], a3[32];
 	snprintf(a1, sizeof(a1), "127.0.0.1:%u", (unsigned)n1.port);
 	snprintf(a2, sizeof(a2), "127.0.0.1:%u", (unsigned)(n2.port));
 
@@ -213,8 +214,11 @@ static void test_create_reaches_nodes(void **state)
 	assert_int_equal(run_cli("c1", (const char *[]){"--json", "cluster", "info", NULL}), 0);
 	assert_non_null(strstr(cli_out, "\"alive\":true"));
 	assert_non_null(strstr(cli_out, "\"shard_slots\":[1366,1365]"));
+}
 
-	/* Add an empty node; plans only plan; an empty node leaves again. */
+/* Add an empty node; plans only plan; an empty node leaves again. */
+static void add_plan_remove(void)
+{
 	start_node(&n3, 1, "c1");
 	wait_nodes("c1", 3);
 	snprintf(a3, sizeof(a3), "127.0.0.1:%u", (unsigned)n3.port);
@@ -243,7 +247,13 @@ static void test_create_reaches_nodes(void **state)
 	assert_int_equal(read_state("c1"), 0);
 	assert_int_equal(st->members_count, 2);
 	assert_int_equal(st->map.epoch, epoch); /* nothing moved */
+}
 
+static void test_create_reaches_nodes(void **state)
+{
+	(void)state;
+	create_two_nodes();
+	add_plan_remove();
 	/* The node's registration goes with its lease when it dies. */
 	assert_int_equal(hf_srv_stop(&n3, SIGKILL), 128 + SIGKILL);
 	uint64_t deadline = etcd_mono_ms() + LEASE_GONE_WAIT_MS;

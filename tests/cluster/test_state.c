@@ -176,7 +176,7 @@ static void test_value_encodings(void **state)
 	assert_int_equal(g.leader_lease, 77);
 }
 
-static void test_create_and_change(void **state)
+static void test_create(void **state)
 {
 	(void)state;
 	struct hf_etcd *e = client();
@@ -207,7 +207,20 @@ static void test_create_and_change(void **state)
 	assert_int_equal(shard, 1);
 	o.port = 7002;
 	assert_int_equal(hf_cluster_member_of(st, &o, &shard), -1);
+	hf_etcd_destroy(e);
+}
 
+/* On the cluster test_create made: moves, the flip, stale bases, a node's registration. */
+static void test_moves_and_flip(void **state)
+{
+	(void)state;
+	struct hf_etcd *e = client();
+	char err[256];
+	int applied = -1;
+	static struct hf_slot_map map;
+	struct hf_cluster_member m1 = {
+	    .node_id = "n1", .host = "127.0.0.1", .port = 7000, .shards_count = 2};
+	assert_int_equal(hf_cluster_state_read(e, "c1", st, err, sizeof(err)), 0);
 	/* Two operators read the same state; the first change wins, the second writes nothing. */
 	memcpy(st2, st, sizeof(*st));
 	struct hf_cluster_move mv = {.slot = 5,
@@ -285,8 +298,8 @@ int main(void)
 	etcd_require();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_names_and_keys),  cmocka_unit_test(test_map_encoding),
-	    cmocka_unit_test(test_value_encodings), cmocka_unit_test(test_create_and_change),
-	    cmocka_unit_test(test_damaged_state),
+	    cmocka_unit_test(test_value_encodings), cmocka_unit_test(test_create),
+	    cmocka_unit_test(test_moves_and_flip),  cmocka_unit_test(test_damaged_state),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
