@@ -13,6 +13,10 @@
  * HF_ETCD_VALUE_SIZE_MAX, every range to HF_ETCD_RANGE_KVS_MAX pairs and every watch to
  * HF_ETCD_WATCH_EVENTS_MAX events per call.
  *
+ * A call whose answer was lost (timeout, broken connection) may have been applied by etcd before
+ * the next endpoint is tried: puts and deletes are idempotent, and a txn's compares make its retry
+ * fail rather than apply twice, so callers re-read after a txn that reports "not applied".
+ *
  * Returns: 0 or -errno. -ECONNREFUSED / -ETIMEDOUT / -EHOSTUNREACH when no URL answered; -EPROTO
  * for a response that is not the JSON etcd sends; -EMSGSIZE past a bound; -EIO when etcd answered
  * with an error (its message is kept); -ENOENT for hf_etcd_get of a missing key or a lease that is
