@@ -7,8 +7,8 @@
  * Moving a slot's data needs engine opcodes that holdfastd does not have yet (cluster/move.h):
  * rebalance, remove and move-slot print their plan and, when it has moves and --dry-run was not
  * given, refuse (exit 1) without changing anything; remove of a node that owns no slot removes it.
- * cluster fix rolls back the records it can handle without the engine (phase planned) and reports
- * the others.
+ * cluster fix runs cluster/move.c's hf_move_fix with no engine steps: it rolls back the records
+ * that need none (phase planned) and reports the others.
  *
  * --json prints one JSON value on stdout:
  *   cluster create|add|remove  {"cluster","epoch","members":[...],"changed":bool} (remove of a
@@ -25,6 +25,7 @@
 #include "base/assert.h"
 #include "client/client_int.h"
 #include "client/holdfast.h"
+#include "cluster/move.h"
 #include "cluster/plan.h"
 #include "cluster/state.h"
 
@@ -904,34 +905,36 @@ static int cmd_move_slot(struct ctx *c, int argc, char **argv)
 
 /* ---- cluster fix ---- */
 
-/* What fix does with one record: 0 resolved (rolled back), 1 left. */
+/* The engine steps a move needs do not exist yet (cluster/move.h): every one answers
+ * -EOPNOTSUPP, so fix resolves only what needs no engine call (records in phase planned). */
+static const struct hf_move_engine no_engine = {0};
+
+/* What fix did with one record: 0 resolved, 1 left, or -(exit status) when etcd failed. */
 static int fix_one(struct ctx *c, const struct hf_cluster_move *mv, json_t *report)
 {
-	int to = owner_index(&c->st->map, mv->to.host, mv->to.port);
-	int flipped = to >= 0 && c->st->map.slot_owner[mv->slot] == to;
+	enum hf_move_fix_action done = HF_MOVE_FIX_ROLLED_BACK;
+	int rc = hf_move_fix(c->etcd, c->o->cluster, mv->slot, &no_engine, &done, c->err,
+			     sizeof(c->err));
 	const char *action;
-	int left = 1;
-	if (flipped != hf_move_phase_after_flip(mv->phase)) {
+	if (rc == 0 || rc == -ENOENT)
+		action = rc == -ENOENT			   ? "gone (fixed meanwhile)"
+			 : done == HF_MOVE_FIX_ROLLED_BACK ? "rolled back"
+							   : "rolled forward";
+	else if (rc == -EOPNOTSUPP)
+		action = "left: needs the engine's move opcodes";
+	else if (rc == -EPROTO)
 		action = "left: the map and the phase disagree; needs an operator";
-	} else if (mv->phase == HF_MOVE_PLANNED) {
-		/* Nothing happened on any node yet: dropping the record is the whole roll-back. */
-		struct hf_cluster_change ch = {.moves_delete = {mv->slot}, .moves_delete_count = 1};
-		int rc = commit(c, &ch);
-		if (rc > 0)
-			return -rc; /* the exit status, already reported */
-		action = rc == 0 ? "rolled back" : "left: the cluster changed, run fix again";
-		left = rc != 0;
-	} else {
-		action = flipped ? "left: dropping the source copy needs the engine's move opcodes"
-				 : "left: rolling back needs the engine's move opcodes";
-	}
+	else if (rc == -EAGAIN)
+		action = "left: the cluster changed; run fix again";
+	else
+		return -say(c, EXIT_USAGE, "no answer from etcd: %s", c->err);
 	json_array_append_new(report,
 			      json_pack("{s:I, s:s, s:s}", "slot", (json_int_t)mv->slot, "phase",
 					hf_move_phase_name(mv->phase), "action", action));
 	if (!c->o->json)
 		printf("  slot %u (%s): %s\n", (unsigned)mv->slot, hf_move_phase_name(mv->phase),
 		       action);
-	return left;
+	return rc == 0 || rc == -ENOENT ? 0 : 1;
 }
 
 static int cmd_fix(struct ctx *c, int argc, char **argv)
@@ -954,21 +957,17 @@ static int cmd_fix(struct ctx *c, int argc, char **argv)
 	if (!c->o->json)
 		printf("cluster %s: %u moves in progress\n", c->o->cluster, count);
 	for (uint32_t i = 0; i < count; i++) {
-		/* Each commit compares the map's revision: re-read after every change. */
-		if (i > 0 && (rc = load_state(c, 1)) != 0)
-			break;
 		rc = fix_one(c, &moves[i], report);
-		if (rc < 0)
-			break;
+		if (rc < 0) {
+			json_decref(report);
+			return -rc;
+		}
 		left += (uint32_t)rc;
-		rc = 0;
 	}
 	if (c->o->json)
 		json_print(json_pack("{s:o}", "moves", report));
 	else
 		json_decref(report);
-	if (rc != 0)
-		return -rc > 0 ? -rc : rc;
 	return left == 0 ? EXIT_OK : EXIT_REFUSED;
 }
 

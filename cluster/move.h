@@ -4,7 +4,9 @@
  * The data-moving steps need engine opcodes (MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP)
  * that the engine does not have yet: until then the CLI plans moves (`--dry-run`, the plan of
  * `remove` and `move-slot`) and `cluster fix` handles records left in etcd, but no slot's data
- * moves.
+ * moves. hf_move_run and hf_move_fix (move.c) drive this machine given the engine steps as
+ * callbacks (struct hf_move_engine); tests/cluster/test_move.c runs them against a fake engine
+ * that fails at every step in turn.
  *
  * STATES (the `phase` field of the move record; who writes it, when, and in which txn):
  *
@@ -49,6 +51,13 @@
 #ifndef HF_CLUSTER_MOVE_H
 #define HF_CLUSTER_MOVE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+struct hf_etcd;
+struct hf_cluster_move;
+struct hf_slot_owner;
+
 enum hf_move_phase {
 	HF_MOVE_PLANNED = 0,
 	HF_MOVE_COPYING = 1,
@@ -70,5 +79,48 @@ static inline int hf_move_phase_after_flip(enum hf_move_phase phase)
 {
 	return phase == HF_MOVE_FLIPPED;
 }
+
+/* The engine calls a move needs (the opcodes named above), given by whoever drives the move. Each
+ * must be idempotent (a re-run after a crash repeats the step) and returns 0 or -errno; NULL or
+ * -EOPNOTSUPP means "the engine cannot do this yet". */
+struct hf_move_engine {
+	/* The target shard copies the slot's events from the source, which keeps serving. */
+	int (*copy)(void *arg, const struct hf_cluster_move *mv);
+	/* The source freezes the slot (TRY_AGAIN) and hands the last changes to the target. */
+	int (*freeze)(void *arg, const struct hf_cluster_move *mv);
+	/* The target answers once everything it received is durable. */
+	int (*persisted)(void *arg, const struct hf_cluster_move *mv);
+	/* owner deletes its copy of the slot (the source after the flip, the target on a
+	 * roll-back). */
+	int (*drop)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
+	/* owner (the source) serves the slot again after a rolled-back freeze. */
+	int (*unfreeze)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
+	void *arg;
+};
+
+/* What hf_move_fix did. */
+enum hf_move_fix_action {
+	HF_MOVE_FIX_ROLLED_BACK = 0,
+	HF_MOVE_FIX_ROLLED_FORWARD = 1,
+};
+
+/* Moves slot to the owner `to` (a member's shard; added to the map's owners when new), driving the
+ * phases above: each phase is committed in etcd before (COPYING) or after (FROZEN, PERSISTED) its
+ * engine step, the flip is one txn, the record is deleted last. Returns 0 when the move is done or
+ * the slot is owned by `to` already; -EBUSY when a move of the slot is in progress (run fix);
+ * -EAGAIN when the cluster changed under a step (nothing half-written: the record says where it
+ * stopped; re-run or fix); an engine step's -errno (the record stays at its phase, for fix); or
+ * the etcd client's -errno. err says why in one line. */
+int hf_move_run(struct hf_etcd *etcd, const char *cluster, uint16_t slot,
+		const struct hf_slot_owner *to, const struct hf_move_engine *engine, char *err,
+		size_t err_size);
+
+/* Finishes or rolls back the move of slot recorded in etcd, as described above. Returns 0 with
+ * *action_out, -ENOENT when no move of slot is recorded, -EPROTO when the map and the phase
+ * disagree (left for an operator), -EOPNOTSUPP when a needed engine step is missing, or another
+ * -errno (err says why). Safe to re-run at any point. */
+int hf_move_fix(struct hf_etcd *etcd, const char *cluster, uint16_t slot,
+		const struct hf_move_engine *engine, enum hf_move_fix_action *action_out, char *err,
+		size_t err_size);
 
 #endif
