@@ -269,6 +269,8 @@ static int node_query(const struct ctx *c, const char *arg, struct node_info *ou
 		return say(c, EXIT_REFUSED, "node %s: its STATS give no usable shard count", arg);
 	out->shards_count = (uint32_t)shards;
 	out->base_port = (uint16_t)(port - index);
+	HF_ASSERT(out->shards_count >= 1);
+	HF_ASSERT(out->base_port <= port);
 	out->node_index =
 	    hf_cluster_member_find(c->st->nodes, c->st->nodes_count, out->host, out->base_port);
 	if (out->node_index < 0)
@@ -287,9 +289,12 @@ static int node_query(const struct ctx *c, const char *arg, struct node_info *ou
 
 static void slots_per_owner(const struct hf_slot_map *map, uint32_t *counts)
 {
+	HF_ASSERT(map->owners_count <= HF_SLOT_OWNERS_MAX);
 	memset(counts, 0, HF_SLOT_OWNERS_MAX * sizeof(*counts));
-	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++)
-		counts[hf_cluster_map_check(map) == 0 ? map->slot_owner[s] : 0]++;
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
+		HF_ASSERT(map->slot_owner[s] < map->owners_count);
+		counts[map->slot_owner[s]]++;
+	}
 }
 
 static json_t *members_json(const struct hf_cluster_state *st)
@@ -350,6 +355,8 @@ static json_t *plan_shards_json(const struct hf_slot_map *map)
 static void print_plan(const struct ctx *c, const struct hf_slot_map *map, enum hf_plan_by by,
 		       int dry_run)
 {
+	HF_ASSERT(plan.moves_count <= HF_SLOTS_COUNT);
+	HF_ASSERT(map->owners_count <= HF_SLOT_OWNERS_MAX);
 	if (c->o->json) {
 		json_print(json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:o, s:o}", "by",
 				     hf_plan_by_name(by), "dry_run", dry_run, "executed", 0,

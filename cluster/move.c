@@ -76,6 +76,8 @@ static int commit(struct mover *m, const struct hf_cluster_change *ch)
 /* Writes phase on the record of mv (re-read first so the compare is current). */
 static int set_phase(struct mover *m, const struct hf_cluster_move *mv, enum hf_move_phase phase)
 {
+	HF_ASSERT(phase > HF_MOVE_PLANNED);
+	HF_ASSERT(phase < HF_MOVE_FLIPPED); /* the flip writes its phase with the map: flip() */
 	int rc = reread(m);
 	if (rc != 0)
 		return rc;
@@ -128,6 +130,8 @@ static int flip(struct mover *m, const struct hf_cluster_move *mv)
 	m->map.slot_owner[mv->slot] = (uint16_t)to;
 	(void)hf_plan_compact(&m->map);
 	m->map.epoch = m->st->map.epoch + 1;
+	HF_ASSERT(hf_cluster_map_check(&m->map) == 0);
+	HF_ASSERT(owner_of(&m->map, &mv->to) == m->map.slot_owner[mv->slot]);
 	struct hf_cluster_move next = *cur;
 	next.phase = HF_MOVE_FLIPPED;
 	struct hf_cluster_change ch = {.map = &m->map, .moves_put = {&next}, .moves_put_count = 1};
@@ -149,6 +153,7 @@ static int delete_record(struct mover *m, uint16_t slot)
 static int plan(struct mover *m, uint16_t slot, const struct hf_slot_owner *to,
 		struct hf_cluster_move *mv_out)
 {
+	HF_ASSERT(slot < HF_SLOTS_COUNT);
 	int rc = reread(m);
 	if (rc != 0)
 		return rc;
@@ -217,6 +222,8 @@ static int fix_steps(struct mover *m, const struct hf_cluster_move *mv,
 {
 	const struct hf_move_engine *e = m->engine;
 	int rc = 0;
+	HF_ASSERT((unsigned)mv->phase < HF_MOVE_PHASES_COUNT);
+	HF_ASSERT(mv->slot < HF_SLOTS_COUNT);
 	if (hf_move_phase_after_flip(mv->phase)) {
 		*action_out = HF_MOVE_FIX_ROLLED_FORWARD;
 		rc = engine_owner_step(m, e->drop, &mv->from, mv->slot, "drop");

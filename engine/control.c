@@ -148,6 +148,7 @@ int hf_control_node_id(const char *data_dir, char *id_out, size_t cap)
 
 static int register_node(struct hf_control *c)
 {
+	HF_ASSERT(c->lease == 0);
 	int64_t lease = 0;
 	int rc = hf_etcd_lease_grant(c->etcd, HF_CONTROL_LEASE_TTL_S, &lease);
 	if (rc != 0)
@@ -156,6 +157,7 @@ static int register_node(struct hf_control *c)
 	rc = hf_cluster_node_register(c->etcd, c->cluster, &c->self, lease, c->err, sizeof(c->err));
 	if (rc != 0)
 		return rc;
+	HF_ASSERT(lease != 0);
 	c->lease = lease;
 	c->lease_renewed_ms = mono_ms();
 	hf_log_info("registered in cluster %s as node %s (%s:%u, %u shards), lease %" PRId64,
@@ -197,6 +199,7 @@ static int read_map(struct hf_control *c)
 	int rc = hf_etcd_range(c->etcd, c->map_key, 0, &kvs);
 	if (rc != 0)
 		return rc;
+	HF_ASSERT(kvs.count <= 1); /* one key, no prefix */
 	if (kvs.count == 1)
 		deliver(c, &kvs.kvs[0]);
 	else
@@ -239,6 +242,7 @@ static int watch_once(struct hf_control *c)
 					    "%" PRIu64,
 					    c->cluster, c->delivered_epoch);
 		}
+		HF_ASSERT(ev.next_revision >= c->watch_rev);
 		c->watch_rev = ev.next_revision;
 	}
 	hf_etcd_events_free(&ev);
