@@ -385,6 +385,21 @@ const struct hf_control_status *hf_control_status(const struct hf_control *contr
 	return &control->status;
 }
 
+void hf_control_stats(const struct hf_control_status *status, struct hf_rep_stats *stats)
+{
+	if (status == NULL)
+		return;
+	/* A full reply drops the rest: STATS is best effort. */
+	(void)hf_stats_add(stats, "cluster_etcd_ok",
+			   (uint64_t)atomic_load_explicit(&status->etcd_ok, memory_order_relaxed));
+	(void)hf_stats_add(stats, "cluster_map_epoch",
+			   atomic_load_explicit(&status->map_epoch, memory_order_relaxed));
+	(void)hf_stats_add(stats, "cluster_maps_delivered",
+			   atomic_load_explicit(&status->maps_delivered, memory_order_relaxed));
+	(void)hf_stats_add(stats, "cluster_etcd_failures",
+			   atomic_load_explicit(&status->etcd_failures, memory_order_relaxed));
+}
+
 void hf_control_stop(struct hf_control *control)
 {
 	if (control == NULL)

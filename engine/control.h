@@ -74,6 +74,11 @@ int hf_control_start(const struct hf_control_config *cfg, struct hf_control **ou
 /* The thread's counters (valid until hf_control_stop). */
 const struct hf_control_status *hf_control_status(const struct hf_control *control);
 
+/* Appends the cluster counters to a STATS reply (for ops.c; status may be NULL on a node without
+ * --etcd, which adds nothing): cluster_etcd_ok (1 while etcd answers), cluster_map_epoch (the last
+ * map delivered), cluster_maps_delivered, cluster_etcd_failures. Any thread. */
+void hf_control_stats(const struct hf_control_status *status, struct hf_rep_stats *stats);
+
 /* Stops the thread (within about HF_CONTROL_WATCH_MS plus one etcd timeout), revokes the lease
  * best effort, frees everything. NULL is a no-op. */
 void hf_control_stop(struct hf_control *control);

@@ -129,6 +129,32 @@ static void wait_log(const struct hf_srv *srv, const char *needle, uint32_t time
 	}
 }
 
+/* Occurrences of needle in the server's log. */
+static int log_count(const struct hf_srv *srv, const char *needle)
+{
+	static char text[1 << 20];
+	FILE *f = fopen(srv->log_path, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	int count = 0;
+	for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+		count++;
+	return count;
+}
+
+static void put_map(const struct hf_slot_map *map)
+{
+	char err[256];
+	static uint8_t buf[HF_CLUSTER_MAP_SIZE_MAX];
+	size_t n = hf_cluster_map_encode(map, buf, sizeof(buf));
+	struct hf_etcd *e = NULL;
+	assert_int_equal(hf_etcd_create(ep.url, 0, &e, err, sizeof(err)), 0);
+	assert_int_equal(hf_etcd_put(e, "/holdfast/c2/map", buf, n, 0, NULL), 0);
+	hf_etcd_destroy(e);
+}
+
 static void test_config_flags(void **state)
 {
 	(void)state;
@@ -304,7 +330,65 @@ static void test_fix(void **state)
 	assert_int_equal(read_state("c2"), 0);
 	assert_int_equal(st->moves_count, 1);
 	assert_int_equal(st->moves[0].slot, 11);
+
+	/* Later maps reach the node through the watch; an older epoch never does. */
+	static struct hf_slot_map map, old;
+	map = st->map;
+	old = st->map;
+	char line[96];
+	snprintf(line, sizeof(line), "cluster map epoch %u received", (unsigned)map.epoch);
+	wait_log(&n1, line, WAIT_MS);
+	map.epoch += 2;
+	map.slot_owner[0] = (uint16_t)(1 - map.slot_owner[0]);
+	put_map(&map);
+	snprintf(line, sizeof(line), "cluster map epoch %u received", (unsigned)map.epoch);
+	wait_log(&n1, line, WAIT_MS);
+	old.epoch += 1; /* newer than the first, older than the current */
+	put_map(&old);
+	map.epoch += 1;
+	put_map(&map);
+	snprintf(line, sizeof(line), "cluster map epoch %u received", (unsigned)map.epoch);
+	wait_log(&n1, line, WAIT_MS);
+	snprintf(line, sizeof(line), "cluster map epoch %u received", (unsigned)old.epoch);
+	assert_int_equal(log_count(&n1, line), 0);
 	hf_srv_cleanup(&n1);
+}
+
+static void test_lease_lost(void **state)
+{
+	(void)state;
+	static struct hf_srv n1;
+	start_node(&n1, 1, "c4");
+	wait_nodes("c4", 1);
+	char err[256], key[HF_CLUSTER_KEY_SIZE_MAX + 1], what[64];
+	snprintf(what, sizeof(what), "nodes/%s", st->nodes[0].node_id);
+	assert_int_equal(hf_cluster_key(key, sizeof(key), "c4", what), 0);
+	struct hf_etcd *e = NULL;
+	assert_int_equal(hf_etcd_create(ep.url, 0, &e, err, sizeof(err)), 0);
+	struct hf_etcd_kvs kvs;
+	assert_int_equal(hf_etcd_get(e, key, &kvs), 0);
+	int64_t lease = kvs.kvs[0].lease;
+	hf_etcd_kvs_free(&kvs);
+	assert_true(lease != 0);
+	/* Someone revokes the node's lease: its key goes, and the node registers again. */
+	assert_int_equal(hf_etcd_lease_revoke(e, lease), 0);
+	hf_etcd_destroy(e);
+	wait_log(&n1, "expired: registering again", WAIT_MS);
+	wait_nodes("c4", 1);
+	assert_int_equal(hf_srv_stop(&n1, SIGTERM), 0);
+	/* A clean stop revokes the lease: the registration is gone at once. */
+	assert_int_equal(read_state("c4"), 0);
+	assert_int_equal(st->nodes_count, 0);
+	hf_srv_cleanup(&n1);
+
+	struct hf_control_status status = {0};
+	static struct hf_rep_stats stats;
+	atomic_store(&status.map_epoch, 7);
+	hf_control_stats(&status, &stats);
+	hf_control_stats(NULL, &stats);
+	assert_int_equal(stats.stats_count, 4);
+	assert_string_equal(stats.stats[1].name, "cluster_map_epoch");
+	assert_int_equal(stats.stats[1].value, 7);
 }
 
 static void test_etcd_outage(void **state)
@@ -341,7 +425,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_flags),	 cmocka_unit_test(test_node_id),
 	    cmocka_unit_test(test_create_reaches_nodes), cmocka_unit_test(test_fix),
-	    cmocka_unit_test(test_etcd_outage),
+	    cmocka_unit_test(test_etcd_outage),		 cmocka_unit_test(test_lease_lost),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
