@@ -171,6 +171,14 @@ static void test_max_moves_and_weights(void **state)
 		assert_int_equal(plan.moves[i].from, 0);
 	}
 	assert_int_equal(plan.load_after[0], 100000);
+	/* Weights past HF_PLAN_WEIGHT_MAX are clamped: loads never overflow. */
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
+		map.slot_owner[s] = 0;
+		weights[s] = UINT64_MAX;
+	}
+	assert_int_equal(hf_plan_rebalance(&map, draining, weights, 0, &plan), 0);
+	assert_int_equal(plan.moves_count, HF_SLOTS_COUNT / 2);
+	assert_int_equal(plan.load_after[1], (HF_SLOTS_COUNT / 2) * HF_PLAN_WEIGHT_MAX);
 	/* Zero-weight slots never move for balance. */
 	memset(weights, 0, sizeof(weights));
 	weights[2] = 50;

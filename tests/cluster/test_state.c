@@ -293,6 +293,54 @@ static void test_damaged_state(void **state)
 	hf_etcd_destroy(e);
 }
 
+/* The bounds of a read: more moves than HF_CLUSTER_MOVES_MAX, more keys than one range returns. */
+static void test_read_bounds(void **state)
+{
+	(void)state;
+	struct hf_etcd *e = client();
+	char err[256] = "";
+	char key[64], value[HF_CLUSTER_JSON_SIZE_MAX];
+	static char keys[HF_ETCD_TXN_OPS_MAX][64];
+	for (uint32_t i = 0; i <= HF_CLUSTER_MOVES_MAX; i++) {
+		struct hf_cluster_move mv = {.slot = (uint16_t)i,
+					     .from = {"h", 1},
+					     .to = {"h", 2},
+					     .phase = HF_MOVE_PLANNED,
+					     .epoch = 1};
+		size_t n = hf_cluster_move_encode(&mv, value, sizeof(value));
+		snprintf(key, sizeof(key), "/holdfast/c3/moves/%04u", i);
+		assert_int_equal(hf_etcd_put(e, key, (uint8_t *)value, n, 0, NULL), 0);
+	}
+	assert_int_equal(hf_cluster_state_read(e, "c3", st, err, sizeof(err)), -EMSGSIZE);
+	assert_non_null(strstr(err, "moves/"));
+
+	/* 1152 keys in 9 txns of 128 puts: a range returns HF_ETCD_RANGE_KVS_MAX and says more. */
+	static struct hf_etcd_txn txn;
+	for (uint32_t t = 0; t < 9; t++) {
+		memset(&txn, 0, sizeof(txn));
+		for (uint32_t i = 0; i < HF_ETCD_TXN_OPS_MAX; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "/holdfast/c4/future/%05u",
+				 t * HF_ETCD_TXN_OPS_MAX + i);
+			txn.then[i] = (struct hf_etcd_op){.kind = HF_ETCD_OP_PUT,
+							  .key = keys[i],
+							  .value = (const uint8_t *)"x",
+							  .value_size = 1};
+		}
+		txn.then_count = HF_ETCD_TXN_OPS_MAX;
+		int ok = 0;
+		assert_int_equal(hf_etcd_txn(e, &txn, &ok, NULL), 0);
+		assert_true(ok);
+	}
+	struct hf_etcd_kvs kvs;
+	assert_int_equal(hf_etcd_range(e, "/holdfast/c4/", 1, &kvs), 0);
+	assert_int_equal(kvs.count, HF_ETCD_RANGE_KVS_MAX);
+	assert_true(kvs.more);
+	hf_etcd_kvs_free(&kvs);
+	assert_int_equal(hf_cluster_state_read(e, "c4", st, err, sizeof(err)), -EMSGSIZE);
+	assert_non_null(strstr(err, "more than"));
+	hf_etcd_destroy(e);
+}
+
 int main(void)
 {
 	etcd_require();
@@ -300,6 +348,7 @@ int main(void)
 	    cmocka_unit_test(test_names_and_keys),  cmocka_unit_test(test_map_encoding),
 	    cmocka_unit_test(test_value_encodings), cmocka_unit_test(test_create),
 	    cmocka_unit_test(test_moves_and_flip),  cmocka_unit_test(test_damaged_state),
+	    cmocka_unit_test(test_read_bounds),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
