@@ -566,9 +566,15 @@ static int cmd_add(struct ctx *c, int argc, char **argv)
 			return rc;
 		struct hf_cluster_member m = c->st->nodes[info.node_index];
 		m.epoch = 0;
-		if (hf_cluster_member_find(c->st->members, c->st->members_count, m.host, m.port) >=
-		    0)
+		int known =
+		    hf_cluster_member_find(c->st->members, c->st->members_count, m.host, m.port);
+		if (known >= 0 && strcmp(c->st->members[known].node_id, m.node_id) == 0)
 			return print_members(c, "already a member", 0);
+		if (known >= 0)
+			return say(c, EXIT_REFUSED,
+				   "%s is member %s, but the node there now is %s (a new data "
+				   "directory?): remove the old member first",
+				   a.pos[0], c->st->members[known].node_id, m.node_id);
 		work_map = c->st->map;
 		if (hf_plan_owner_add(&work_map, m.host, m.port, m.shards_count) != 0)
 			return say(c, EXIT_REFUSED,
