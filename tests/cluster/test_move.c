@@ -5,7 +5,7 @@
  * nothing; bad states are refused.
  * Method: a private etcd and a fake engine that records its calls and fails on the step it is told
  * to; then a randomized run (slot, target, failing step) with the map checked after each fix.
- * Prints its seed; `test_cluster_move SEED` replays it. */
+ * Prints its seed; `test_cluster_move SEED` replays it; HF_LONG=1 runs 300 random moves. */
 #include "base/assert.h"
 #include "cluster/move.h"
 #include "cluster/state.h"
@@ -24,8 +24,9 @@
 
 #include <cmocka.h>
 
-#define RANDOM_MOVES 12u
-#define CALLS_MAX    16u
+#define RANDOM_MOVES	  12u
+#define RANDOM_MOVES_LONG 300u /* HF_LONG=1 */
+#define CALLS_MAX	  16u
 
 enum step { STEP_COPY, STEP_FREEZE, STEP_PERSISTED, STEP_DROP, STEP_UNFREEZE, STEP_NONE };
 
@@ -266,7 +267,9 @@ static void test_random_crashes(void **state)
 	static const enum hf_move_phase left[] = {HF_MOVE_COPYING, HF_MOVE_COPYING, HF_MOVE_FROZEN,
 						  HF_MOVE_FLIPPED};
 	uint64_t rng = seed;
-	for (uint32_t i = 0; i < RANDOM_MOVES; i++) {
+	const char *lng = getenv("HF_LONG");
+	uint32_t rounds = lng != NULL && strcmp(lng, "1") == 0 ? RANDOM_MOVES_LONG : RANDOM_MOVES;
+	for (uint32_t i = 0; i < rounds; i++) {
 		uint16_t slot = (uint16_t)(splitmix64(&rng) % HF_SLOTS_COUNT);
 		read_state();
 		uint16_t from = owner_port(slot);
