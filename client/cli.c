@@ -39,8 +39,8 @@
 #include "client/holdfast.h"
 
 #include "base/assert.h"
-#include "client/cli_cluster.h"
 #include "base/clock.h"
+#include "client/cli_cluster.h"
 
 #include <errno.h>
 #include <inttypes.h>
