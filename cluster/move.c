@@ -120,6 +120,10 @@ static int flip(struct mover *m, const struct hf_cluster_move *mv)
 	if (cur == NULL || cur->phase != HF_MOVE_PERSISTED)
 		return failed(m, -EAGAIN, "slot %u: the move's record changed", (unsigned)mv->slot);
 	m->map = m->st->map;
+	int from = owner_of(&m->map, &mv->from);
+	if (from < 0 || m->map.slot_owner[mv->slot] != from)
+		return failed(m, -EPROTO, "slot %u is no longer owned by %s:%u; needs an operator",
+			      (unsigned)mv->slot, mv->from.host, (unsigned)mv->from.port);
 	int to = owner_of(&m->map, &mv->to);
 	if (to < 0) {
 		if (hf_plan_owner_add(&m->map, mv->to.host, mv->to.port, 1) != 0)

@@ -32,6 +32,7 @@ enum step { STEP_COPY, STEP_FREEZE, STEP_PERSISTED, STEP_DROP, STEP_UNFREEZE, ST
 
 struct fake {
 	enum step fail_at;
+	enum step kill_etcd_at;	   /* the step stops etcd (and succeeds) */
 	char calls[CALLS_MAX][96]; /* "copy", "drop 127.0.0.1:7002", ... */
 	uint32_t calls_count;
 };
@@ -39,7 +40,7 @@ struct fake {
 static struct etcd_proc ep;
 static struct hf_cluster_state *st;
 static struct hf_etcd *etcd;
-static struct fake fk;
+static struct fake fk = {.fail_at = STEP_NONE, .kill_etcd_at = STEP_NONE};
 static uint64_t seed;
 
 static int record(enum step s, const char *name, const struct hf_slot_owner *o)
@@ -50,6 +51,8 @@ static int record(enum step s, const char *name, const struct hf_slot_owner *o)
 			 (unsigned)o->port);
 	else
 		snprintf(fk.calls[fk.calls_count++], 96, "%s", name);
+	if (fk.kill_etcd_at == s)
+		etcd_kill(&ep);
 	return fk.fail_at == s ? -EIO : 0;
 }
 
@@ -95,6 +98,7 @@ static void reset(enum step fail_at)
 {
 	memset(&fk, 0, sizeof(fk));
 	fk.fail_at = fail_at;
+	fk.kill_etcd_at = STEP_NONE;
 }
 
 static void read_state(void)
@@ -253,6 +257,34 @@ static void test_bad_states(void **state)
 	assert_true(applied);
 }
 
+/* etcd stops while the source is frozen: the move fails cleanly (the record says COPYING, the map
+ * is unchanged), and once etcd is back fix rolls it back. */
+static void test_etcd_lost_mid_move(void **state)
+{
+	(void)state;
+	char err[256];
+	struct hf_slot_owner to = {"127.0.0.1", 7002};
+	read_state();
+	uint64_t epoch = st->map.epoch;
+	uint16_t from_port = owner_port(40);
+	reset(STEP_NONE);
+	fk.kill_etcd_at = STEP_FREEZE;
+	int rc = hf_move_run(etcd, "m", 40, &to, &engine, err, sizeof(err));
+	assert_int_equal(rc, -ECONNREFUSED);
+	assert_int_equal(etcd_restart(&ep), 0);
+	read_state();
+	assert_int_equal(st->moves_count, 1);
+	assert_int_equal(st->moves[0].phase, HF_MOVE_COPYING);
+	assert_int_equal(st->map.epoch, epoch);
+	reset(STEP_NONE);
+	enum hf_move_fix_action action;
+	assert_int_equal(hf_move_fix(etcd, "m", 40, &engine, &action, err, sizeof(err)), 0);
+	assert_int_equal(action, HF_MOVE_FIX_ROLLED_BACK);
+	read_state();
+	assert_int_equal(st->moves_count, 0);
+	assert_int_equal(owner_port(40), from_port);
+}
+
 static uint64_t splitmix64(uint64_t *x)
 {
 	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -285,9 +317,8 @@ int main(int argc, char **argv)
 	seed = argc > 1 ? strtoull(argv[1], NULL, 0) : (uint64_t)time(NULL);
 	printf("test_cluster_move seed %" PRIu64 "\n", seed);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full_move),
-	    cmocka_unit_test(test_crash_at_each_step),
-	    cmocka_unit_test(test_bad_states),
+	    cmocka_unit_test(test_full_move),	   cmocka_unit_test(test_crash_at_each_step),
+	    cmocka_unit_test(test_bad_states),	   cmocka_unit_test(test_etcd_lost_mid_move),
 	    cmocka_unit_test(test_random_crashes),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
