@@ -371,8 +371,13 @@ static int post_once(struct hf_etcd *etcd, const char *url, const char *path, co
 	etcd->resp.size = 0;
 	etcd->overflow = 0;
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (headers == NULL)
+	/* No "Expect: 100-continue" round trip before a large body (a map is ~35 KiB in base64). */
+	struct curl_slist *more = headers != NULL ? curl_slist_append(headers, "Expect:") : NULL;
+	if (more == NULL) {
+		curl_slist_free_all(headers);
 		return -ENOMEM;
+	}
+	headers = more;
 	curl_easy_setopt(c, CURLOPT_URL, full);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
