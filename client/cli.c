@@ -41,6 +41,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "client/cli_cluster.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -73,6 +74,8 @@ struct cli {
 	uint32_t timeout_ms;
 	const char *what; /* the command, for messages: "hold", "event create" */
 	struct hf_client *client;
+	const char *etcd;    /* --etcd URL[,URL...]: the cluster commands only */
+	const char *cluster; /* --cluster NAME: the cluster commands only */
 };
 
 /* Shared big structs: one command runs per process. */
@@ -389,6 +392,8 @@ static const char usage_text[] =
     "  --host HOST:PORT   a shard to fetch the slot map from (default " DEFAULT_HOST ")\n"
     "  --json             print one JSON value on stdout (keys documented in client/cli.c)\n"
     "  --timeout MS       time per attempt and per connect, 1..3600000 (default 2000)\n"
+    "  --etcd URL[,URL...]  the cluster's etcd endpoints (cluster commands, below)\n"
+    "  --cluster NAME     the cluster's name in etcd (default \"" HF_CLI_CLUSTER_DEFAULT "\")\n"
     "  --help             this text; `holdfast COMMAND --help` for one command\n"
     "  --version          print the version and the protocol version\n"
     "\n"
@@ -1299,6 +1304,8 @@ static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 		const char *value = NULL;
 		int is_host = strcmp(a, "--host") == 0 || strncmp(a, "--host=", 7) == 0;
 		int is_timeout = strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0;
+		int is_etcd = strcmp(a, "--etcd") == 0 || strncmp(a, "--etcd=", 7) == 0;
+		int is_cluster = strcmp(a, "--cluster") == 0 || strncmp(a, "--cluster=", 10) == 0;
 		if (strcmp(a, "--json") == 0) {
 			cli->json = 1;
 			continue;
@@ -1309,6 +1316,14 @@ static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 		}
 		if (!command_seen && strcmp(a, "--version") == 0) {
 			*help_out = 2;
+			continue;
+		}
+		if (is_etcd || is_cluster) {
+			const char *eq = strchr(a, '=');
+			if (eq == NULL && i + 1 >= *argc)
+				return usage_error(cli, "%s needs a value",
+						   is_etcd ? "--etcd" : "--cluster");
+			*(is_etcd ? &cli->etcd : &cli->cluster) = eq != NULL ? eq + 1 : argv[++i];
 			continue;
 		}
 		if (is_host || is_timeout) {
@@ -1357,6 +1372,7 @@ int main(int argc, char **argv)
 	}
 	if (help || argc < 2) {
 		fputs(usage_text, help ? stdout : stderr);
+		fputs(hf_cli_cluster_usage, help ? stdout : stderr);
 		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
@@ -1371,7 +1387,14 @@ int main(int argc, char **argv)
 		}
 		return print_help(cargc >= 1 ? cargv[0] : "");
 	}
-	if (strcmp(cmd, "event") == 0)
+	if (hf_cli_cluster_is_command(cmd)) {
+		struct hf_cli_cluster_opts co = {
+		    .etcd_urls = cli.etcd,
+		    .cluster = cli.cluster != NULL ? cli.cluster : HF_CLI_CLUSTER_DEFAULT,
+		    .json = cli.json,
+		    .timeout_ms = cli.timeout_ms};
+		rc = hf_cli_cluster_main(&co, cmd, cargc, cargv);
+	} else if (strcmp(cmd, "event") == 0)
 		rc = cmd_event(&cli, cargc, cargv);
 	else if (strcmp(cmd, "hold") == 0)
 		rc = cmd_hold(&cli, cargc, cargv);

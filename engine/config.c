@@ -3,6 +3,8 @@
 #include "engine/config.h"
 
 #include "base/assert.h"
+#include "cluster/etcd.h"
+#include "cluster/state.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +41,9 @@ static const char usage[] =
     "  --advertise ADDRESS        numeric IPv4 address clients reach this node at, put in the\n"
     "                             slot map (default: the --listen address; required when\n"
     "                             listening on 0.0.0.0)\n"
+    "  --etcd URL[,URL...]        join a cluster whose state lives in this etcd (http://HOST:PORT\n"
+    "                             endpoints); without it the node serves its own local map\n"
+    "  --cluster NAME             the cluster's name in etcd (default \"default\"; needs --etcd)\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --metrics-listen HOST:PORT serve GET /metrics (Prometheus text format) and GET /health\n"
     "                             over HTTP on this numeric IPv4 address (port 0: any free port)\n"
@@ -120,6 +125,35 @@ static int copy_dir(char *dst, const char *src)
 	return 0;
 }
 
+/* --etcd and --cluster. Returns 0, or -EINVAL with err set. */
+static int parse_cluster_flag(const char *name, const char *value, struct hf_engine_config *cfg,
+			      char *err, size_t err_size)
+{
+	char why[256];
+	size_t len = strlen(value);
+	if (strcmp(name, "--cluster") == 0) {
+		HF_STATIC_ASSERT(HF_ENGINE_CLUSTER_SIZE_MAX == HF_CLUSTER_NAME_SIZE_MAX,
+				 "--cluster holds any cluster name");
+		if (hf_cluster_name_check(value, HF_CLUSTER_NAME_SIZE_MAX) != 0) {
+			bad(err, err_size, "--cluster: '%s' is not 1..%u bytes of [A-Za-z0-9._-]",
+			    value, HF_CLUSTER_NAME_SIZE_MAX);
+			return -EINVAL;
+		}
+		memcpy(cfg->cluster, value, len + 1);
+		return 0;
+	}
+	if (len > HF_ENGINE_ETCD_SIZE_MAX) {
+		bad(err, err_size, "--etcd: longer than %u bytes", HF_ENGINE_ETCD_SIZE_MAX);
+		return -EINVAL;
+	}
+	if (hf_etcd_urls_check(value, why, sizeof(why)) != 0) {
+		bad(err, err_size, "--etcd: %s", why);
+		return -EINVAL;
+	}
+	memcpy(cfg->etcd_urls, value, len + 1);
+	return 0;
+}
+
 static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -183,6 +217,7 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--max-conn-buffer", "--idle-timeout", "--hold-lifetime-max",
 		    "--events-max",	 "--seats-max",	   "--records-max",
 		    "--log-level",	 "--advertise",	   "--metrics-listen",
+		    "--etcd",		 "--cluster",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -278,6 +313,9 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 					   "127.0.0.1:9470)",
 					   value);
 			out->metrics_enabled = 1;
+		} else if (strcmp(name, "--etcd") == 0 || strcmp(name, "--cluster") == 0) {
+			if (parse_cluster_flag(name, value, out, err, err_size) != 0)
+				return HF_CONFIG_BAD;
 		} else if (strcmp(name, "--log-level") == 0) {
 			if (hf_log_parse_level(value, &out->log_level) != 0)
 				return bad(err, err_size,
@@ -305,6 +343,10 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		return bad(err, err_size, "--metrics-listen port %u is a shard's port (%u..%u)",
 			   (unsigned)out->metrics_port, (unsigned)out->port,
 			   (unsigned)(out->port + out->shards_count - 1));
+	if (out->cluster[0] != '\0' && out->etcd_urls[0] == '\0')
+		return bad(err, err_size, "--cluster needs --etcd URL");
+	if (out->etcd_urls[0] != '\0' && out->cluster[0] == '\0')
+		snprintf(out->cluster, sizeof(out->cluster), "%s", HF_ENGINE_CLUSTER_DEFAULT);
 	if (out->force && out->restore_from[0] == '\0')
 		return bad(err, err_size, "--force only applies to --restore-from");
 	if (out->restore_from[0] != '\0' && out->durability == HF_DURABILITY_NONE)

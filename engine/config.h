@@ -24,6 +24,9 @@
 #define HF_ENGINE_CONN_BUFFER_MAX     (1024u * 1024u * 1024u)
 #define HF_ENGINE_IDLE_TIMEOUT_MAX_S  (7u * 24u * 3600u)
 #define HF_ENGINE_DIR_SIZE_MAX	      1024u /* bytes of a directory flag, without the NUL */
+#define HF_ENGINE_ETCD_SIZE_MAX	      2047u /* bytes of the --etcd list, without the NUL */
+#define HF_ENGINE_CLUSTER_SIZE_MAX    64u   /* bytes of --cluster (HF_CLUSTER_NAME_SIZE_MAX) */
+#define HF_ENGINE_CLUSTER_DEFAULT     "default"
 
 struct hf_engine_config {
 	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on */
@@ -50,6 +53,10 @@ struct hf_engine_config {
 	int metrics_enabled;
 	char metrics_host[HF_HOST_SIZE_MAX + 1];
 	uint16_t metrics_port;
+	/* --etcd URL[,URL...] and --cluster NAME: join a cluster (engine/control.h). etcd_urls is
+	 * empty for a single node with its own local map; cluster is then empty too. */
+	char etcd_urls[HF_ENGINE_ETCD_SIZE_MAX + 1];
+	char cluster[HF_ENGINE_CLUSTER_SIZE_MAX + 1];
 	/* Test hooks, from the environment, not flags: HOLDFAST_FAIL_COMMITS=N makes N commits of
 	 * every shard fail as if the disk had refused them, after HOLDFAST_FAIL_COMMITS_AFTER=M
 	 * succeeded (default 0); HOLDFAST_SYNC_DELAY_MS=D makes every commit D ms slower. */

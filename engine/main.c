@@ -6,12 +6,14 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "engine/config.h"
+#include "engine/control.h"
 #include "engine/datadir.h"
 #include "engine/metrics.h"
 #include "engine/shard.h"
 #include "engine/uring.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -137,6 +139,33 @@ static void log_allocator(void)
 #endif
 }
 
+/* The control thread's map delivery. The shards' side (a queue per shard and its eventfd) comes
+ * with the batch pipeline; until then the node logs the map and keeps serving its local one. */
+static void control_deliver(void *arg, const struct hf_slot_map *map)
+{
+	(void)arg;
+	hf_log_info("cluster map epoch %" PRIu64 " received: %u owners", map->epoch,
+		    (unsigned)map->owners_count);
+}
+
+static int control_start(const struct hf_engine_config *cfg, struct hf_control **out)
+{
+	*out = NULL;
+	if (cfg->etcd_urls[0] == '\0')
+		return 0;
+	struct hf_control_config cc = {
+	    .etcd_urls = cfg->etcd_urls,
+	    .cluster = cfg->cluster,
+	    .data_dir = cfg->data_dir,
+	    .host = cfg->advertise_host,
+	    .port = cfg->port,
+	    .shards_count = cfg->shards_count,
+	    .deliver = control_deliver,
+	    .deliver_arg = NULL,
+	};
+	return hf_control_start(&cc, out);
+}
+
 static void stop_shards(int wake_fd)
 {
 	uint64_t one = 1;
@@ -239,10 +268,14 @@ int main(int argc, char **argv)
 			    cfg.shards_count, cfg.host, (unsigned)cfg.port,
 			    (unsigned)(cfg.port + cfg.shards_count - 1), cfg.data_dir,
 			    hf_durability_name(cfg.durability));
-		int sig = 0;
-		sigwait(&stop_signals, &sig);
-		hf_log_info("signal %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		exit_code = atomic_load(&shard_failed) ? 1 : 0;
+		struct hf_control *control = NULL;
+		if (control_start(&cfg, &control) == 0) {
+			int sig = 0;
+			sigwait(&stop_signals, &sig);
+			hf_log_info("signal %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			exit_code = atomic_load(&shard_failed) ? 1 : 0;
+		}
+		hf_control_stop(control);
 	} else {
 		hf_log_error("start-up failed; stopping");
 	}

@@ -1,0 +1,1045 @@
+/* The holdfast CLI's cluster commands (see cli_cluster.h): they read the cluster state from etcd
+ * (cluster/state.h), ask nodes for their shard count over the client library (STATS), plan with
+ * cluster/plan.h and change the state with one etcd txn per step, so every command is safe to
+ * re-run after it was killed: create and add do nothing when already done, info, --dry-run and the
+ * plans only read.
+ *
+ * Moving a slot's data needs engine opcodes that holdfastd does not have yet (cluster/move.h):
+ * rebalance, remove and move-slot print their plan and, when it has moves and --dry-run was not
+ * given, refuse (exit 1) without changing anything; remove of a node that owns no slot removes it.
+ * cluster fix runs cluster/move.c's hf_move_fix with no engine steps: it rolls back the records
+ * that need none (phase planned) and reports the others.
+ *
+ * --json prints one JSON value on stdout:
+ *   cluster create|add|remove  {"cluster","epoch","members":[...],"changed":bool} (remove of a
+ *                              node that owns slots: the plan below, with "executed":false)
+ *   cluster info   {"cluster","epoch","revision","members":[{"node_id","host","port","shards",
+ *                  "alive","node_epoch","slots","shard_slots":[n,...]}],"moves":[{"slot","from",
+ *                  "to","phase","epoch"}],"orphan_owners":[{"host","port","slots"}]}
+ *   rebalance, move-slot       {"by","dry_run","executed","epoch","moves_planned","moves_skipped",
+ *                  "moves":[{"slot","from","to"}],"shards":[{"host","port","before","after"}]}
+ *   cluster fix    {"moves":[{"slot","phase","action"}]}
+ * Hosts and ports of owners print as "HOST:PORT" strings in moves. */
+#include "client/cli_cluster.h"
+
+#include "base/assert.h"
+#include "client/client_int.h"
+#include "client/holdfast.h"
+#include "cluster/move.h"
+#include "cluster/plan.h"
+#include "cluster/state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_OK	     0
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+
+#define CLI_ERR_SIZE	    512u
+#define CLI_NODES_MAX	    HF_CLUSTER_CHANGE_MEMBERS_MAX /* NODEs in one `cluster create` */
+#define CLI_PLAN_SHOWN_MAX  20u /* readable plans list this many moves; --json lists all */
+#define CLI_ARGS_MAX	    (CLI_NODES_MAX + 8u)
+#define CLI_OWNER_TEXT_SIZE (HF_HOST_SIZE_MAX + 8u)
+
+const char hf_cli_cluster_usage[] =
+    "cluster commands (need --etcd URL[,URL...]; --cluster NAME, default \"" HF_CLI_CLUSTER_DEFAULT
+    "\"):\n"
+    "  cluster create NODE...      spread the 4096 slots over every shard of these holdfastd\n"
+    "                              nodes (NODE = HOST:PORT; each runs with --etcd and --cluster)\n"
+    "  cluster add NODE            join an empty node (no slots yet; then rebalance)\n"
+    "  cluster remove NODE [--dry-run]  move its slots away, then remove it\n"
+    "  cluster info                members, shards, slots per shard, epoch, moves in progress\n"
+    "  cluster fix                 finish or roll back every interrupted move\n"
+    "  rebalance [--by slots|seats|ops] [--dry-run] [--max-moves N]\n"
+    "  move-slot SLOT --to NODE/SHARD [--dry-run]\n";
+
+struct ctx {
+	const struct hf_cli_cluster_opts *o;
+	const char *what; /* "cluster create", "rebalance", ... */
+	struct hf_etcd *etcd;
+	struct hf_cluster_state *st;
+	char err[CLI_ERR_SIZE];
+};
+
+struct node_info {
+	char host[HF_HOST_SIZE_MAX + 1];
+	uint16_t base_port;
+	uint32_t shards_count;
+	uint64_t epoch; /* the map epoch the node serves */
+	int node_index; /* its registration in st->nodes, or -1 */
+};
+
+struct cmd_args {
+	const char *pos[CLI_ARGS_MAX];
+	uint32_t pos_count;
+	int dry_run;
+	const char *by;
+	const char *max_moves;
+	const char *to;
+};
+
+/* Big structs, one command per process. */
+static struct hf_reply rep;
+static struct hf_plan plan;
+static struct hf_slot_map work_map;
+
+/* ---- Messages ---- */
+
+__attribute__((format(printf, 3, 4))) static int say(const struct ctx *c, int status,
+						     const char *fmt, ...)
+{
+	char msg[CLI_ERR_SIZE];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status == EXIT_USAGE && strstr(msg, "etcd") == NULL && strstr(msg, "node") == NULL)
+		fprintf(stderr, "holdfast: %s: %s (see holdfast --help)\n", c->what, msg);
+	else
+		fprintf(stderr, "holdfast: %s: %s\n", c->what, msg);
+	if (c->o->json && status == EXIT_REFUSED) {
+		json_t *v = json_pack("{s:s, s:s}", "error", "REFUSED", "message", msg);
+		json_dumpf(v, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(v);
+	}
+	return status;
+}
+
+static void json_print(json_t *v)
+{
+	HF_ASSERT(v != NULL);
+	json_dumpf(v, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(v);
+}
+
+static void owner_text(const struct hf_slot_owner *o, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%u", o->host, (unsigned)o->port);
+}
+
+/* ---- Arguments ---- */
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Splits flags and positionals. Returns 0, or the usage exit status. */
+static int args_parse(const struct ctx *c, int argc, char **argv, struct cmd_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		const char **slot = NULL;
+		if (strcmp(s, "--dry-run") == 0) {
+			a->dry_run = 1;
+			continue;
+		}
+		if (strcmp(s, "--by") == 0)
+			slot = &a->by;
+		else if (strcmp(s, "--max-moves") == 0)
+			slot = &a->max_moves;
+		else if (strcmp(s, "--to") == 0)
+			slot = &a->to;
+		if (slot != NULL) {
+			if (i + 1 >= argc)
+				return say(c, EXIT_USAGE, "%s needs a value", s);
+			*slot = argv[++i];
+			continue;
+		}
+		if (strncmp(s, "--", 2) == 0)
+			return say(c, EXIT_USAGE, "unknown option '%s'", s);
+		if (a->pos_count == CLI_ARGS_MAX)
+			return say(c, EXIT_USAGE, "more than %u arguments", CLI_ARGS_MAX);
+		a->pos[a->pos_count++] = s;
+	}
+	return 0;
+}
+
+static int no_flags(const struct ctx *c, const struct cmd_args *a, int dry_run_ok)
+{
+	if (a->by != NULL || a->max_moves != NULL || a->to != NULL || (a->dry_run && !dry_run_ok))
+		return say(c, EXIT_USAGE, "takes no such option");
+	return 0;
+}
+
+/* ---- etcd and nodes ---- */
+
+static int connect_etcd(struct ctx *c)
+{
+	if (c->o->etcd_urls == NULL)
+		return say(c, EXIT_USAGE, "needs --etcd URL (the cluster's etcd endpoints)");
+	if (hf_cluster_name_check(c->o->cluster, HF_CLUSTER_NAME_SIZE_MAX) != 0)
+		return say(c, EXIT_USAGE, "--cluster '%s' is not 1..%u bytes of [A-Za-z0-9._-]",
+			   c->o->cluster, HF_CLUSTER_NAME_SIZE_MAX);
+	int rc =
+	    hf_etcd_create(c->o->etcd_urls, c->o->timeout_ms, &c->etcd, c->err, sizeof(c->err));
+	if (rc != 0)
+		return say(c, EXIT_USAGE, "--etcd: %s", c->err);
+	c->st = calloc(1, sizeof(*c->st));
+	if (c->st == NULL)
+		return say(c, EXIT_USAGE, "out of memory");
+	return 0;
+}
+
+static int load_state(struct ctx *c, int need_map)
+{
+	int rc = hf_cluster_state_read(c->etcd, c->o->cluster, c->st, c->err, sizeof(c->err));
+	if (rc == -EPROTO || rc == -EMSGSIZE)
+		return say(c, EXIT_REFUSED, "the cluster state in etcd is damaged: %s", c->err);
+	if (rc != 0)
+		return say(c, EXIT_USAGE, "no answer from etcd: %s", c->err);
+	if (need_map && !c->st->has_map)
+		return say(c, EXIT_REFUSED,
+			   "cluster '%s' does not exist in etcd (create it with cluster create)",
+			   c->o->cluster);
+	return 0;
+}
+
+static uint64_t stat_value(const struct hf_rep_stats *st, const char *name, int *found)
+{
+	for (uint32_t i = 0; i < st->stats_count; i++) {
+		if (strcmp(st->stats[i].name, name) == 0) {
+			*found = 1;
+			return st->stats[i].value;
+		}
+	}
+	return 0;
+}
+
+/* STATS of the shard at host_port, into rep. Returns 0 or the exit status. */
+static int shard_stats(const struct ctx *c, const char *host_port)
+{
+	struct hf_client_options opts;
+	hf_client_options_default(&opts);
+	opts.timeout_ms = c->o->timeout_ms;
+	opts.connect_timeout_ms = c->o->timeout_ms;
+	opts.retries_max = 1;
+	struct hf_client *client = NULL;
+	int rc = hf_client_open(host_port, &opts, &client);
+	if (rc != 0)
+		return say(c, EXIT_USAGE, "node %s: no answer: %s", host_port, strerror(-rc));
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_STATS;
+	rc = hf_client_call(client, &req, &rep);
+	hf_client_close(client);
+	if (rc != 0)
+		return say(c, EXIT_USAGE, "node %s: no answer to STATS: %s", host_port,
+			   strerror(-rc));
+	if (rep.status != HF_OK)
+		return say(c, EXIT_REFUSED, "node %s refused STATS (status %u)", host_port,
+			   (unsigned)rep.status);
+	return 0;
+}
+
+/* Asks the node at arg (HOST:PORT of any of its shards) for its shard count and finds its
+ * registration in st->nodes. Returns 0 or the exit status. */
+static int node_query(const struct ctx *c, const char *arg, struct node_info *out)
+{
+	uint16_t port = 0;
+	memset(out, 0, sizeof(*out));
+	if (hf_client_parse_addr(arg, out->host, &port) != 0)
+		return say(c, EXIT_USAGE, "NODE '%s' is not HOST:PORT", arg);
+	int rc = shard_stats(c, arg);
+	if (rc != 0)
+		return rc;
+	int f1 = 0, f2 = 0, f3 = 0;
+	uint64_t shards = stat_value(&rep.stats, "shards_count", &f1);
+	uint64_t index = stat_value(&rep.stats, "shard_index", &f2);
+	out->epoch = stat_value(&rep.stats, "map_epoch", &f3);
+	if (!f1 || !f2 || shards == 0 || shards > HF_SLOT_OWNERS_MAX || index >= shards ||
+	    index > port || port - index + shards - 1 > UINT16_MAX)
+		return say(c, EXIT_REFUSED, "node %s: its STATS give no usable shard count", arg);
+	out->shards_count = (uint32_t)shards;
+	out->base_port = (uint16_t)(port - index);
+	HF_ASSERT(out->shards_count >= 1);
+	HF_ASSERT(out->base_port <= port);
+	out->node_index =
+	    hf_cluster_member_find(c->st->nodes, c->st->nodes_count, out->host, out->base_port);
+	if (out->node_index < 0)
+		return say(c, EXIT_REFUSED,
+			   "node %s is not registered in cluster '%s': start it with --etcd URL "
+			   "--cluster %s (and --advertise %s if it listens on 0.0.0.0)",
+			   arg, c->o->cluster, c->o->cluster, out->host);
+	const struct hf_cluster_member *reg = &c->st->nodes[out->node_index];
+	if (reg->shards_count != out->shards_count)
+		return say(c, EXIT_REFUSED, "node %s: %u shards, but registered with %u", arg,
+			   out->shards_count, reg->shards_count);
+	return 0;
+}
+
+/* ---- Output ---- */
+
+static void slots_per_owner(const struct hf_slot_map *map, uint32_t *counts)
+{
+	HF_ASSERT(map->owners_count <= HF_SLOT_OWNERS_MAX);
+	memset(counts, 0, HF_SLOT_OWNERS_MAX * sizeof(*counts));
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++) {
+		HF_ASSERT(map->slot_owner[s] < map->owners_count);
+		counts[map->slot_owner[s]]++;
+	}
+}
+
+static json_t *members_json(const struct hf_cluster_state *st)
+{
+	json_t *list = json_array();
+	for (uint32_t i = 0; list != NULL && i < st->members_count; i++) {
+		const struct hf_cluster_member *m = &st->members[i];
+		json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I}", "node_id", m->node_id,
+						      "host", m->host, "port", (json_int_t)m->port,
+						      "shards", (json_int_t)m->shards_count));
+	}
+	return list;
+}
+
+static int print_members(const struct ctx *c, const char *verb, int changed)
+{
+	const struct hf_cluster_state *st = c->st;
+	if (c->o->json) {
+		json_print(json_pack("{s:s, s:I, s:o, s:b}", "cluster", c->o->cluster, "epoch",
+				     (json_int_t)st->map.epoch, "members", members_json(st),
+				     "changed", changed));
+		return EXIT_OK;
+	}
+	printf("cluster %s: %s; epoch %" PRIu64 ", %u members\n", c->o->cluster, verb,
+	       st->map.epoch, st->members_count);
+	for (uint32_t i = 0; i < st->members_count; i++)
+		printf("  %s  %s:%u  %u shards\n", st->members[i].node_id, st->members[i].host,
+		       (unsigned)st->members[i].port, st->members[i].shards_count);
+	return EXIT_OK;
+}
+
+static json_t *plan_moves_json(const struct hf_slot_map *map)
+{
+	json_t *moves = json_array();
+	char from[CLI_OWNER_TEXT_SIZE], to[CLI_OWNER_TEXT_SIZE];
+	for (uint32_t i = 0; moves != NULL && i < plan.moves_count; i++) {
+		owner_text(&map->owners[plan.moves[i].from], from, sizeof(from));
+		owner_text(&map->owners[plan.moves[i].to], to, sizeof(to));
+		json_array_append_new(moves, json_pack("{s:I, s:s, s:s}", "slot",
+						       (json_int_t)plan.moves[i].slot, "from", from,
+						       "to", to));
+	}
+	return moves;
+}
+
+static json_t *plan_shards_json(const struct hf_slot_map *map)
+{
+	json_t *shards = json_array();
+	for (uint32_t o = 0; shards != NULL && o < map->owners_count; o++)
+		json_array_append_new(shards,
+				      json_pack("{s:s, s:I, s:I, s:I}", "host", map->owners[o].host,
+						"port", (json_int_t)map->owners[o].port, "before",
+						(json_int_t)plan.load_before[o], "after",
+						(json_int_t)plan.load_after[o]));
+	return shards;
+}
+
+static void print_plan(const struct ctx *c, const struct hf_slot_map *map, enum hf_plan_by by,
+		       int dry_run)
+{
+	HF_ASSERT(plan.moves_count <= HF_SLOTS_COUNT);
+	HF_ASSERT(map->owners_count <= HF_SLOT_OWNERS_MAX);
+	if (c->o->json) {
+		json_print(json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:o, s:o}", "by",
+				     hf_plan_by_name(by), "dry_run", dry_run, "executed", 0,
+				     "epoch", (json_int_t)c->st->map.epoch, "moves_planned",
+				     (json_int_t)plan.moves_count, "moves_skipped",
+				     (json_int_t)plan.moves_skipped, "moves", plan_moves_json(map),
+				     "shards", plan_shards_json(map)));
+		return;
+	}
+	printf("plan (by %s, epoch %" PRIu64 "): %u moves%s", hf_plan_by_name(by), c->st->map.epoch,
+	       plan.moves_count, plan.moves_count == 0 ? ", balanced\n" : "\n");
+	char from[CLI_OWNER_TEXT_SIZE], to[CLI_OWNER_TEXT_SIZE];
+	for (uint32_t i = 0; i < plan.moves_count && i < CLI_PLAN_SHOWN_MAX; i++) {
+		owner_text(&map->owners[plan.moves[i].from], from, sizeof(from));
+		owner_text(&map->owners[plan.moves[i].to], to, sizeof(to));
+		printf("  slot %4u  %s -> %s\n", (unsigned)plan.moves[i].slot, from, to);
+	}
+	if (plan.moves_count > CLI_PLAN_SHOWN_MAX)
+		printf("  ... %u more (--json lists them all)\n",
+		       plan.moves_count - CLI_PLAN_SHOWN_MAX);
+	if (plan.moves_skipped > 0)
+		printf("  (%u more moves wanted past --max-moves)\n", plan.moves_skipped);
+	for (uint32_t o = 0; o < map->owners_count; o++)
+		printf("  shard %s:%u  %" PRIu64 " -> %" PRIu64 "\n", map->owners[o].host,
+		       (unsigned)map->owners[o].port, plan.load_before[o], plan.load_after[o]);
+}
+
+/* After printing a plan: done when it is empty or a dry run, refused otherwise (the engine cannot
+ * move a slot's data yet; nothing was changed). */
+static int plan_outcome(const struct ctx *c, int dry_run)
+{
+	if (plan.moves_count == 0 || dry_run)
+		return EXIT_OK;
+	return say(c, EXIT_REFUSED,
+		   "%u moves planned, none made: moving a slot's data needs the engine's move "
+		   "opcodes, which this holdfastd does not have yet (nothing changed; --dry-run "
+		   "only plans)",
+		   plan.moves_count);
+}
+
+/* ---- Building blocks of the commands ---- */
+
+#define CLI_COMMIT_RETRIES 3u /* re-reads after a concurrent change before giving up */
+
+/* work_map = the cluster's map plus, as owners without slots, the shards of every member that
+ * owns none yet (an added node). Returns 0 or the exit status. */
+static int build_work_map(const struct ctx *c)
+{
+	work_map = c->st->map;
+	for (uint32_t i = 0; i < c->st->members_count; i++) {
+		const struct hf_cluster_member *m = &c->st->members[i];
+		int rc = hf_plan_owner_add(&work_map, m->host, m->port, m->shards_count);
+		if (rc == -ENOSPC)
+			return say(c, EXIT_REFUSED, "more than %u shards in the cluster",
+				   HF_SLOT_OWNERS_MAX);
+		/* -EEXIST: its shards are owners already (the usual case). */
+	}
+	return 0;
+}
+
+static int owner_index(const struct hf_slot_map *map, const char *host, uint16_t port)
+{
+	for (uint32_t o = 0; o < map->owners_count; o++)
+		if (map->owners[o].port == port && strcmp(map->owners[o].host, host) == 0)
+			return (int)o;
+	return -1;
+}
+
+static int member_by_addr(const struct ctx *c, const char *arg, uint32_t *index_out)
+{
+	char host[HF_HOST_SIZE_MAX + 1];
+	uint16_t port = 0;
+	if (hf_client_parse_addr(arg, host, &port) != 0)
+		return say(c, EXIT_USAGE, "NODE '%s' is not HOST:PORT", arg);
+	struct hf_slot_owner o;
+	memcpy(o.host, host, sizeof(o.host));
+	o.port = port;
+	uint32_t shard = 0;
+	int m = hf_cluster_member_of(c->st, &o, &shard);
+	if (m < 0)
+		return -1;
+	*index_out = (uint32_t)m;
+	return 0;
+}
+
+/* Commits change on c->st; on a concurrent change returns -EAGAIN (the caller re-reads). */
+static int commit(struct ctx *c, const struct hf_cluster_change *change)
+{
+	int applied = 0;
+	int rc = hf_cluster_commit(c->etcd, c->o->cluster, c->st, change, &applied, c->err,
+				   sizeof(c->err));
+	if (rc != 0)
+		return say(c, EXIT_USAGE, "no answer from etcd: %s", c->err);
+	return applied ? 0 : -EAGAIN;
+}
+
+/* ---- cluster create ---- */
+
+static int same_members(const struct hf_cluster_state *st, const struct hf_cluster_member *m,
+			uint32_t n)
+{
+	if (st->members_count != n)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (hf_cluster_member_find(st->members, st->members_count, m[i].host, m[i].port) <
+		    0)
+			return 0;
+	return 1;
+}
+
+static int query_nodes(struct ctx *c, const struct cmd_args *a, struct hf_cluster_member *members,
+		       uint64_t *epoch_max_out)
+{
+	uint32_t shards_total = 0;
+	*epoch_max_out = 0;
+	for (uint32_t i = 0; i < a->pos_count; i++) {
+		struct node_info info;
+		int rc = node_query(c, a->pos[i], &info);
+		if (rc != 0)
+			return rc;
+		members[i] = c->st->nodes[info.node_index];
+		members[i].epoch = 0;
+		for (uint32_t k = 0; k < i; k++)
+			if (strcmp(members[k].node_id, members[i].node_id) == 0)
+				return say(c, EXIT_USAGE, "NODE %s is named twice", a->pos[i]);
+		shards_total += info.shards_count;
+		if (info.epoch > *epoch_max_out)
+			*epoch_max_out = info.epoch;
+	}
+	if (shards_total > HF_SLOT_OWNERS_MAX)
+		return say(c, EXIT_REFUSED, "%u shards: a cluster has at most %u", shards_total,
+			   HF_SLOT_OWNERS_MAX);
+	return 0;
+}
+
+static int create_map(const struct hf_cluster_member *members, uint32_t n, uint64_t epoch)
+{
+	memset(&work_map, 0, sizeof(work_map));
+	for (uint32_t i = 0; i < n; i++) {
+		int rc = hf_plan_owner_add(&work_map, members[i].host, members[i].port,
+					   members[i].shards_count);
+		if (rc != 0)
+			return rc;
+	}
+	hf_plan_spread(&work_map);
+	/* Newer than any map a node serves, so every node takes it. */
+	work_map.epoch = epoch;
+	HF_ASSERT(hf_cluster_map_check(&work_map) == 0);
+	return 0;
+}
+
+static int cmd_create(struct ctx *c, int argc, char **argv)
+{
+	static struct hf_cluster_member members[CLI_ARGS_MAX];
+	struct cmd_args a;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc == 0)
+		rc = no_flags(c, &a, 0);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count == 0 || a.pos_count > CLI_NODES_MAX)
+		return say(c, EXIT_USAGE, "needs 1..%u NODEs (HOST:PORT)", CLI_NODES_MAX);
+	for (uint32_t attempt = 0; attempt < CLI_COMMIT_RETRIES; attempt++) {
+		uint64_t epoch_max = 0;
+		if ((rc = load_state(c, 0)) != 0 ||
+		    (rc = query_nodes(c, &a, members, &epoch_max)) != 0)
+			return rc;
+		if (c->st->has_map) {
+			if (same_members(c->st, members, a.pos_count))
+				return print_members(c, "already created", 0);
+			return say(c, EXIT_REFUSED,
+				   "cluster '%s' exists already with other members (epoch %" PRIu64
+				   "): use cluster add / cluster remove",
+				   c->o->cluster, c->st->map.epoch);
+		}
+		if (create_map(members, a.pos_count, epoch_max + 1) != 0)
+			return say(c, EXIT_USAGE, "two NODEs share shard ports");
+		struct hf_cluster_change ch = {.map = &work_map, .members_put_count = a.pos_count};
+		for (uint32_t i = 0; i < a.pos_count; i++)
+			ch.members_put[i] = &members[i];
+		rc = commit(c, &ch);
+		if (rc != -EAGAIN) {
+			if (rc != 0 || (rc = load_state(c, 1)) != 0)
+				return rc;
+			return print_members(c, "created", 1);
+		}
+	}
+	return say(c, EXIT_REFUSED, "the cluster changed during each of %u attempts",
+		   CLI_COMMIT_RETRIES);
+}
+
+/* ---- cluster add / remove ---- */
+
+static int cmd_add(struct ctx *c, int argc, char **argv)
+{
+	struct cmd_args a;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc == 0)
+		rc = no_flags(c, &a, 0);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count != 1)
+		return say(c, EXIT_USAGE, "needs exactly one NODE (HOST:PORT)");
+	for (uint32_t attempt = 0; attempt < CLI_COMMIT_RETRIES; attempt++) {
+		struct node_info info;
+		if ((rc = load_state(c, 1)) != 0 || (rc = node_query(c, a.pos[0], &info)) != 0)
+			return rc;
+		struct hf_cluster_member m = c->st->nodes[info.node_index];
+		m.epoch = 0;
+		int known =
+		    hf_cluster_member_find(c->st->members, c->st->members_count, m.host, m.port);
+		if (known >= 0 && strcmp(c->st->members[known].node_id, m.node_id) == 0)
+			return print_members(c, "already a member", 0);
+		if (known >= 0)
+			return say(c, EXIT_REFUSED,
+				   "%s is member %s, but the node there now is %s (a new data "
+				   "directory?): remove the old member first",
+				   a.pos[0], c->st->members[known].node_id, m.node_id);
+		work_map = c->st->map;
+		if (hf_plan_owner_add(&work_map, m.host, m.port, m.shards_count) != 0)
+			return say(c, EXIT_REFUSED,
+				   "%s: its shard ports are in the map already, or the cluster "
+				   "would pass %u shards",
+				   a.pos[0], HF_SLOT_OWNERS_MAX);
+		struct hf_cluster_change ch = {.members_put = {&m}, .members_put_count = 1};
+		rc = commit(c, &ch);
+		if (rc != -EAGAIN) {
+			if (rc != 0 || (rc = load_state(c, 1)) != 0)
+				return rc;
+			return print_members(c, "added (no slots yet: run rebalance)", 1);
+		}
+	}
+	return say(c, EXIT_REFUSED, "the cluster changed during each of %u attempts",
+		   CLI_COMMIT_RETRIES);
+}
+
+/* Plans moving every slot of member m away (work_map is built). */
+static int plan_drain(const struct ctx *c, const struct hf_cluster_member *m, int *slots_out)
+{
+	static uint8_t draining[HF_SLOT_OWNERS_MAX];
+	uint32_t counts[HF_SLOT_OWNERS_MAX];
+	memset(draining, 0, sizeof(draining));
+	slots_per_owner(&work_map, counts);
+	*slots_out = 0;
+	for (uint32_t i = 0; i < m->shards_count; i++) {
+		int o = owner_index(&work_map, m->host, (uint16_t)(m->port + i));
+		if (o >= 0) {
+			draining[o] = 1;
+			*slots_out += counts[o] > 0;
+		}
+	}
+	if (hf_plan_rebalance(&work_map, draining, NULL, 0, &plan) != 0)
+		return say(c, EXIT_REFUSED, "%s:%u is the only node: nothing could take its slots",
+			   m->host, (unsigned)m->port);
+	return 0;
+}
+
+static int cmd_remove(struct ctx *c, int argc, char **argv)
+{
+	struct cmd_args a;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc == 0)
+		rc = no_flags(c, &a, 1);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count != 1)
+		return say(c, EXIT_USAGE, "needs exactly one NODE (HOST:PORT)");
+	for (uint32_t attempt = 0; attempt < CLI_COMMIT_RETRIES; attempt++) {
+		uint32_t mi = 0;
+		int owning = 0;
+		if ((rc = load_state(c, 1)) != 0)
+			return rc;
+		rc = member_by_addr(c, a.pos[0], &mi);
+		if (rc == -1)
+			return print_members(c, "not a member (nothing to remove)", 0);
+		if (rc != 0 || (rc = build_work_map(c)) != 0 ||
+		    (rc = plan_drain(c, &c->st->members[mi], &owning)) != 0)
+			return rc;
+		if (owning > 0 || a.dry_run) {
+			print_plan(c, &work_map, HF_PLAN_BY_SLOTS, a.dry_run);
+			return plan_outcome(c, a.dry_run);
+		}
+		struct hf_cluster_change ch = {.members_delete = {c->st->members[mi].node_id},
+					       .members_delete_count = 1};
+		/* Its shards may still be owners without slots: drop them from the map too. */
+		work_map = c->st->map;
+		if (hf_plan_compact(&work_map) > 0) {
+			work_map.epoch++;
+			ch.map = &work_map;
+		}
+		rc = commit(c, &ch);
+		if (rc != -EAGAIN) {
+			if (rc != 0 || (rc = load_state(c, 1)) != 0)
+				return rc;
+			return print_members(c, "removed", 1);
+		}
+	}
+	return say(c, EXIT_REFUSED, "the cluster changed during each of %u attempts",
+		   CLI_COMMIT_RETRIES);
+}
+
+/* ---- cluster info ---- */
+
+static json_t *member_info_json(const struct ctx *c, const struct hf_cluster_member *m,
+				const uint32_t *counts)
+{
+	const struct hf_cluster_state *st = c->st;
+	int alive = hf_cluster_member_find(st->nodes, st->nodes_count, m->host, m->port);
+	json_t *shard_slots = json_array();
+	uint32_t total = 0;
+	for (uint32_t i = 0; i < m->shards_count; i++) {
+		int o = owner_index(&st->map, m->host, (uint16_t)(m->port + i));
+		uint32_t n = o >= 0 ? counts[o] : 0;
+		total += n;
+		json_array_append_new(shard_slots, json_integer(n));
+	}
+	return json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:o}", "node_id", m->node_id, "host",
+			 m->host, "port", (json_int_t)m->port, "shards",
+			 (json_int_t)m->shards_count, "alive", alive >= 0, "node_epoch",
+			 (json_int_t)(alive >= 0 ? st->nodes[alive].epoch : 0), "slots",
+			 (json_int_t)total, "shard_slots", shard_slots);
+}
+
+static json_t *moves_json(const struct hf_cluster_state *st)
+{
+	json_t *list = json_array();
+	char from[CLI_OWNER_TEXT_SIZE], to[CLI_OWNER_TEXT_SIZE];
+	for (uint32_t i = 0; list != NULL && i < st->moves_count; i++) {
+		const struct hf_cluster_move *mv = &st->moves[i];
+		owner_text(&mv->from, from, sizeof(from));
+		owner_text(&mv->to, to, sizeof(to));
+		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:I}", "slot",
+						      (json_int_t)mv->slot, "from", from, "to", to,
+						      "phase", hf_move_phase_name(mv->phase),
+						      "epoch", (json_int_t)mv->epoch));
+	}
+	return list;
+}
+
+/* Owners in the map that belong to no member (a node removed by hand, a damaged state). */
+static json_t *orphans_json(const struct hf_cluster_state *st, const uint32_t *counts)
+{
+	json_t *list = json_array();
+	for (uint32_t o = 0; list != NULL && o < st->map.owners_count; o++) {
+		uint32_t shard = 0;
+		if (hf_cluster_member_of(st, &st->map.owners[o], &shard) >= 0)
+			continue;
+		json_array_append_new(list,
+				      json_pack("{s:s, s:I, s:I}", "host", st->map.owners[o].host,
+						"port", (json_int_t)st->map.owners[o].port, "slots",
+						(json_int_t)counts[o]));
+	}
+	return list;
+}
+
+static json_t *info_json(const struct ctx *c)
+{
+	uint32_t counts[HF_SLOT_OWNERS_MAX];
+	slots_per_owner(&c->st->map, counts);
+	json_t *members = json_array();
+	for (uint32_t i = 0; members != NULL && i < c->st->members_count; i++)
+		json_array_append_new(members, member_info_json(c, &c->st->members[i], counts));
+	return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "cluster", c->o->cluster, "epoch",
+			 (json_int_t)c->st->map.epoch, "revision", (json_int_t)c->st->revision,
+			 "members", members, "moves", moves_json(c->st), "orphan_owners",
+			 orphans_json(c->st, counts));
+}
+
+static void print_info_text(json_t *info)
+{
+	json_t *members = json_object_get(info, "members");
+	json_t *moves = json_object_get(info, "moves");
+	printf("cluster %s: epoch %" JSON_INTEGER_FORMAT ", %zu members, %zu moves in progress\n",
+	       json_string_value(json_object_get(info, "cluster")),
+	       json_integer_value(json_object_get(info, "epoch")), json_array_size(members),
+	       json_array_size(moves));
+	size_t i;
+	json_t *m;
+	json_array_foreach(members, i, m)
+	{
+		json_t *slots = json_object_get(m, "shard_slots");
+		printf("  %s  %s:%" JSON_INTEGER_FORMAT "  %" JSON_INTEGER_FORMAT
+		       " shards, %" JSON_INTEGER_FORMAT " slots, %s\n",
+		       json_string_value(json_object_get(m, "node_id")),
+		       json_string_value(json_object_get(m, "host")),
+		       json_integer_value(json_object_get(m, "port")),
+		       json_integer_value(json_object_get(m, "shards")),
+		       json_integer_value(json_object_get(m, "slots")),
+		       json_is_true(json_object_get(m, "alive")) ? "alive" : "NOT REGISTERED");
+		for (size_t k = 0; k < json_array_size(slots); k++)
+			printf("      shard %zu: %" JSON_INTEGER_FORMAT " slots\n", k,
+			       json_integer_value(json_array_get(slots, k)));
+	}
+	json_array_foreach(moves, i, m)
+	{
+		printf("  move slot %" JSON_INTEGER_FORMAT ": %s -> %s, %s\n",
+		       json_integer_value(json_object_get(m, "slot")),
+		       json_string_value(json_object_get(m, "from")),
+		       json_string_value(json_object_get(m, "to")),
+		       json_string_value(json_object_get(m, "phase")));
+	}
+	json_array_foreach(json_object_get(info, "orphan_owners"), i, m)
+	{
+		printf("  owner %s:%" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
+		       " slots) belongs to no member\n",
+		       json_string_value(json_object_get(m, "host")),
+		       json_integer_value(json_object_get(m, "port")),
+		       json_integer_value(json_object_get(m, "slots")));
+	}
+}
+
+static int cmd_info(struct ctx *c, int argc, char **argv)
+{
+	struct cmd_args a;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc == 0)
+		rc = no_flags(c, &a, 0);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count != 0)
+		return say(c, EXIT_USAGE, "takes no arguments");
+	if ((rc = load_state(c, 1)) != 0)
+		return rc;
+	json_t *info = info_json(c);
+	if (info == NULL)
+		return say(c, EXIT_USAGE, "out of memory");
+	if (c->o->json) {
+		json_print(info);
+		return EXIT_OK;
+	}
+	print_info_text(info);
+	json_decref(info);
+	return EXIT_OK;
+}
+
+/* ---- rebalance / move-slot ---- */
+
+/* The weight of each slot: its shard's total (store_seats, or every ops_* counter) spread evenly
+ * over the shard's slots, since the engine reports per shard, not per slot. */
+static int weights_from_stats(const struct ctx *c, enum hf_plan_by by, uint64_t *weights)
+{
+	uint32_t counts[HF_SLOT_OWNERS_MAX];
+	slots_per_owner(&work_map, counts);
+	uint64_t per_slot[HF_SLOT_OWNERS_MAX] = {0};
+	for (uint32_t o = 0; o < work_map.owners_count; o++) {
+		if (counts[o] == 0)
+			continue;
+		char addr[CLI_OWNER_TEXT_SIZE];
+		owner_text(&work_map.owners[o], addr, sizeof(addr));
+		int rc = shard_stats(c, addr);
+		if (rc != 0)
+			return rc;
+		uint64_t total = 0;
+		int found = 0;
+		for (uint32_t i = 0; i < rep.stats.stats_count; i++) {
+			const char *name = rep.stats.stats[i].name;
+			if (by == HF_PLAN_BY_SEATS ? strcmp(name, "store_seats") == 0
+						   : strncmp(name, "ops_", 4) == 0) {
+				total += rep.stats.stats[i].value;
+				found = 1;
+			}
+		}
+		if (!found)
+			return say(c, EXIT_REFUSED, "shard %s reports no %s", addr,
+				   hf_plan_by_name(by));
+		per_slot[o] = total / counts[o];
+	}
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++)
+		weights[s] = per_slot[work_map.slot_owner[s]];
+	return 0;
+}
+
+static int cmd_rebalance(struct ctx *c, int argc, char **argv)
+{
+	static uint8_t draining[HF_SLOT_OWNERS_MAX];
+	static uint64_t weights[HF_SLOTS_COUNT];
+	struct cmd_args a;
+	enum hf_plan_by by = HF_PLAN_BY_SLOTS;
+	uint32_t moves_max = 0;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count != 0 || a.to != NULL)
+		return say(c, EXIT_USAGE, "takes only --by, --dry-run and --max-moves");
+	if (a.by != NULL && hf_plan_by_parse(a.by, &by) != 0)
+		return say(c, EXIT_USAGE, "--by '%s' is not slots, seats or ops", a.by);
+	if (a.max_moves != NULL && parse_u32(a.max_moves, 1, HF_SLOTS_COUNT, &moves_max) != 0)
+		return say(c, EXIT_USAGE, "--max-moves '%s' is not in 1..%u", a.max_moves,
+			   HF_SLOTS_COUNT);
+	if ((rc = load_state(c, 1)) != 0 || (rc = build_work_map(c)) != 0)
+		return rc;
+	if (by != HF_PLAN_BY_SLOTS && (rc = weights_from_stats(c, by, weights)) != 0)
+		return rc;
+	memset(draining, 0, sizeof(draining));
+	rc = hf_plan_rebalance(&work_map, draining, by == HF_PLAN_BY_SLOTS ? NULL : weights,
+			       moves_max, &plan);
+	HF_ASSERT(rc == 0);
+	print_plan(c, &work_map, by, a.dry_run);
+	return plan_outcome(c, a.dry_run);
+}
+
+/* Parses --to NODE/SHARD into the owner index in work_map. Returns 0 or the exit status. */
+static int parse_target(const struct ctx *c, const char *to, int *owner_out)
+{
+	char node[HF_HOST_SIZE_MAX + 16];
+	const char *slash = to != NULL ? strrchr(to, '/') : NULL;
+	uint32_t shard = 0;
+	if (slash == NULL || (size_t)(slash - to) >= sizeof(node) ||
+	    parse_u32(slash + 1, 0, HF_SLOT_OWNERS_MAX - 1, &shard) != 0)
+		return say(c, EXIT_USAGE, "needs --to NODE/SHARD (e.g. 127.0.0.1:7070/1)");
+	memcpy(node, to, (size_t)(slash - to));
+	node[slash - to] = '\0';
+	uint32_t mi = 0;
+	int rc = member_by_addr(c, node, &mi);
+	if (rc == -1)
+		return say(c, EXIT_REFUSED, "%s is not a member of cluster '%s'", node,
+			   c->o->cluster);
+	if (rc != 0)
+		return rc;
+	const struct hf_cluster_member *m = &c->st->members[mi];
+	if (shard >= m->shards_count)
+		return say(c, EXIT_REFUSED, "node %s has %u shards: no shard %u", node,
+			   m->shards_count, shard);
+	*owner_out = owner_index(&work_map, m->host, (uint16_t)(m->port + shard));
+	HF_ASSERT(*owner_out >= 0);
+	return 0;
+}
+
+static int cmd_move_slot(struct ctx *c, int argc, char **argv)
+{
+	struct cmd_args a;
+	uint32_t slot = 0;
+	int to = -1;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count != 1 || a.by != NULL || a.max_moves != NULL)
+		return say(c, EXIT_USAGE, "needs SLOT --to NODE/SHARD");
+	if (parse_u32(a.pos[0], 0, HF_SLOTS_COUNT - 1, &slot) != 0)
+		return say(c, EXIT_USAGE, "SLOT '%s' is not in 0..%u", a.pos[0],
+			   HF_SLOTS_COUNT - 1);
+	if ((rc = load_state(c, 1)) != 0 || (rc = build_work_map(c)) != 0 ||
+	    (rc = parse_target(c, a.to, &to)) != 0)
+		return rc;
+	memset(&plan, 0, sizeof(plan));
+	for (uint32_t s = 0; s < HF_SLOTS_COUNT; s++)
+		plan.load_before[work_map.slot_owner[s]]++;
+	memcpy(plan.load_after, plan.load_before, sizeof(plan.load_after));
+	uint16_t from = work_map.slot_owner[slot];
+	if (from != to) {
+		plan.moves[plan.moves_count++] =
+		    (struct hf_plan_move){.slot = (uint16_t)slot, .from = from, .to = (uint16_t)to};
+		plan.load_after[from]--;
+		plan.load_after[to]++;
+	}
+	print_plan(c, &work_map, HF_PLAN_BY_SLOTS, a.dry_run);
+	return plan_outcome(c, a.dry_run);
+}
+
+/* ---- cluster fix ---- */
+
+/* The engine steps a move needs do not exist yet (cluster/move.h): every one answers
+ * -EOPNOTSUPP, so fix resolves only what needs no engine call (records in phase planned). */
+static const struct hf_move_engine no_engine = {0};
+
+/* What fix did with one record: 0 resolved, 1 left, or -(exit status) when etcd failed. */
+static int fix_one(struct ctx *c, const struct hf_cluster_move *mv, json_t *report)
+{
+	enum hf_move_fix_action done = HF_MOVE_FIX_ROLLED_BACK;
+	int rc = hf_move_fix(c->etcd, c->o->cluster, mv->slot, &no_engine, &done, c->err,
+			     sizeof(c->err));
+	const char *action;
+	if (rc == 0 || rc == -ENOENT)
+		action = rc == -ENOENT			   ? "gone (fixed meanwhile)"
+			 : done == HF_MOVE_FIX_ROLLED_BACK ? "rolled back"
+							   : "rolled forward";
+	else if (rc == -EOPNOTSUPP)
+		action = "left: needs the engine's move opcodes";
+	else if (rc == -EPROTO)
+		action = "left: the map and the phase disagree; needs an operator";
+	else if (rc == -EAGAIN)
+		action = "left: the cluster changed; run fix again";
+	else
+		return -say(c, EXIT_USAGE, "no answer from etcd: %s", c->err);
+	json_array_append_new(report,
+			      json_pack("{s:I, s:s, s:s}", "slot", (json_int_t)mv->slot, "phase",
+					hf_move_phase_name(mv->phase), "action", action));
+	if (!c->o->json)
+		printf("  slot %u (%s): %s\n", (unsigned)mv->slot, hf_move_phase_name(mv->phase),
+		       action);
+	return rc == 0 || rc == -ENOENT ? 0 : 1;
+}
+
+static int cmd_fix(struct ctx *c, int argc, char **argv)
+{
+	struct cmd_args a;
+	int rc = args_parse(c, argc, argv, &a);
+	if (rc == 0)
+		rc = no_flags(c, &a, 0);
+	if (rc != 0)
+		return rc;
+	if (a.pos_count != 0)
+		return say(c, EXIT_USAGE, "takes no arguments");
+	if ((rc = load_state(c, 1)) != 0)
+		return rc;
+	static struct hf_cluster_move moves[HF_CLUSTER_MOVES_MAX];
+	uint32_t count = c->st->moves_count;
+	memcpy(moves, c->st->moves, count * sizeof(moves[0]));
+	json_t *report = json_array();
+	uint32_t left = 0;
+	if (!c->o->json)
+		printf("cluster %s: %u moves in progress\n", c->o->cluster, count);
+	for (uint32_t i = 0; i < count; i++) {
+		rc = fix_one(c, &moves[i], report);
+		if (rc < 0) {
+			json_decref(report);
+			return -rc;
+		}
+		left += (uint32_t)rc;
+	}
+	if (c->o->json)
+		json_print(json_pack("{s:o}", "moves", report));
+	else
+		json_decref(report);
+	return left == 0 ? EXIT_OK : EXIT_REFUSED;
+}
+
+/* ---- Dispatch ---- */
+
+int hf_cli_cluster_is_command(const char *cmd)
+{
+	return strcmp(cmd, "cluster") == 0 || strcmp(cmd, "rebalance") == 0 ||
+	       strcmp(cmd, "move-slot") == 0;
+}
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+int hf_cli_cluster_main(const struct hf_cli_cluster_opts *opts, const char *cmd, int argc,
+			char **argv)
+{
+	HF_ASSERT(hf_cli_cluster_is_command(cmd));
+	static char what[32];
+	struct ctx c = {.o = opts, .what = cmd};
+	if (wants_help(argc, argv)) {
+		fputs(hf_cli_cluster_usage, stdout);
+		return EXIT_OK;
+	}
+	int (*fn)(struct ctx *, int, char **) = NULL;
+	if (strcmp(cmd, "rebalance") == 0) {
+		fn = cmd_rebalance;
+	} else if (strcmp(cmd, "move-slot") == 0) {
+		fn = cmd_move_slot;
+	} else if (argc >= 1) {
+		static const struct {
+			const char *name;
+			int (*fn)(struct ctx *, int, char **);
+		} subs[] = {{"create", cmd_create},
+			    {"add", cmd_add},
+			    {"remove", cmd_remove},
+			    {"info", cmd_info},
+			    {"fix", cmd_fix}};
+		for (size_t i = 0; i < HF_ARRAY_SIZE(subs) && fn == NULL; i++)
+			if (strcmp(argv[0], subs[i].name) == 0)
+				fn = subs[i].fn;
+		if (fn != NULL) {
+			snprintf(what, sizeof(what), "cluster %s", argv[0]);
+			c.what = what;
+			argc--;
+			argv++;
+		}
+	}
+	if (fn == NULL)
+		return say(&c, EXIT_USAGE, "needs create, add, remove, info or fix");
+	int rc = connect_etcd(&c);
+	if (rc == 0)
+		rc = fn(&c, argc, argv);
+	hf_etcd_destroy(c.etcd);
+	free(c.st);
+	return rc;
+}
