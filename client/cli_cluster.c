@@ -85,7 +85,7 @@ struct cmd_args {
 };
 
 /* Big structs, one command per process. */
-static struct hf_reply rep;
+static struct hf_client_reply rep;
 static struct hf_plan plan;
 static struct hf_slot_map work_map;
 
@@ -212,7 +212,7 @@ static int load_state(struct ctx *c, int need_map)
 	return 0;
 }
 
-static uint64_t stat_value(const struct hf_rep_stats *st, const char *name, int *found)
+static uint64_t stat_value(const struct hf_client_stats *st, const char *name, int *found)
 {
 	for (uint32_t i = 0; i < st->stats_count; i++) {
 		if (strcmp(st->stats[i].name, name) == 0) {
