@@ -86,6 +86,8 @@ struct cmd_args {
 
 /* Big structs, one command per process. */
 static struct hf_client_reply rep;
+/* The last STATS answer, copied out of the client's memory (freed with the client). */
+static struct hf_rep_stats stats_copy;
 static struct hf_plan plan;
 static struct hf_slot_map work_map;
 
@@ -212,7 +214,7 @@ static int load_state(struct ctx *c, int need_map)
 	return 0;
 }
 
-static uint64_t stat_value(const struct hf_client_stats *st, const char *name, int *found)
+static uint64_t stat_value(const struct hf_rep_stats *st, const char *name, int *found)
 {
 	for (uint32_t i = 0; i < st->stats_count; i++) {
 		if (strcmp(st->stats[i].name, name) == 0) {
@@ -223,7 +225,7 @@ static uint64_t stat_value(const struct hf_client_stats *st, const char *name, i
 	return 0;
 }
 
-/* STATS of the shard at host_port, into rep. Returns 0 or the exit status. */
+/* STATS of the shard at host_port, into stats_copy. Returns 0 or the exit status. */
 static int shard_stats(const struct ctx *c, const char *host_port)
 {
 	struct hf_client_options opts;
@@ -239,6 +241,12 @@ static int shard_stats(const struct ctx *c, const char *host_port)
 	memset(&req, 0, sizeof(req));
 	req.opcode = HF_OP_STATS;
 	rc = hf_client_call(client, &req, &rep);
+	if (rc == 0 && rep.status == HF_OK) {
+		HF_ASSERT(rep.stats.stats_count <= HF_STATS_MAX);
+		stats_copy.stats_count = rep.stats.stats_count;
+		memcpy(stats_copy.stats, rep.stats.stats,
+		       rep.stats.stats_count * sizeof(*rep.stats.stats));
+	}
 	hf_client_close(client);
 	if (rc != 0)
 		return say(c, EXIT_USAGE, "node %s: no answer to STATS: %s", host_port,
@@ -261,9 +269,9 @@ static int node_query(const struct ctx *c, const char *arg, struct node_info *ou
 	if (rc != 0)
 		return rc;
 	int f1 = 0, f2 = 0, f3 = 0;
-	uint64_t shards = stat_value(&rep.stats, "shards_count", &f1);
-	uint64_t index = stat_value(&rep.stats, "shard_index", &f2);
-	out->epoch = stat_value(&rep.stats, "map_epoch", &f3);
+	uint64_t shards = stat_value(&stats_copy, "shards_count", &f1);
+	uint64_t index = stat_value(&stats_copy, "shard_index", &f2);
+	out->epoch = stat_value(&stats_copy, "map_epoch", &f3);
 	if (!f1 || !f2 || shards == 0 || shards > HF_SLOT_OWNERS_MAX || index >= shards ||
 	    index > port || port - index + shards - 1 > UINT16_MAX)
 		return say(c, EXIT_REFUSED, "node %s: its STATS give no usable shard count", arg);
@@ -811,11 +819,11 @@ static int weights_from_stats(const struct ctx *c, enum hf_plan_by by, uint64_t 
 			return rc;
 		uint64_t total = 0;
 		int found = 0;
-		for (uint32_t i = 0; i < rep.stats.stats_count; i++) {
-			const char *name = rep.stats.stats[i].name;
+		for (uint32_t i = 0; i < stats_copy.stats_count; i++) {
+			const char *name = stats_copy.stats[i].name;
 			if (by == HF_PLAN_BY_SEATS ? strcmp(name, "store_seats") == 0
 						   : strncmp(name, "ops_", 4) == 0) {
-				total += rep.stats.stats[i].value;
+				total += stats_copy.stats[i].value;
 				found = 1;
 			}
 		}
