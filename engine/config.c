@@ -30,7 +30,13 @@ static const char usage[] =
     "  --max-conn-buffer BYTES    queued reply bytes per connection before the shard stops "
     "reading\n"
     "                             it (default 1048576)\n"
-    "  --idle-timeout SECONDS     close connections idle that long (default 0: never)\n"
+    "  --idle-timeout SECONDS     close connections idle that long (default 600; 0: never)\n"
+    "  --frame-timeout SECONDS    close a connection whose frame (or first byte) is not complete\n"
+    "                             after that long (default 5)\n"
+    "  --auth-file FILE           tokens, one 'client TOKEN' or 'admin TOKEN' per line (mode\n"
+    "                             0600): every connection must AUTH first; admin ops need admin\n"
+    "  --backup-root DIR          BACKUP writes only under DIR (created if missing); without it\n"
+    "                             BACKUP is refused\n"
     "  --hold-lifetime-max SECONDS  hold lifetime for events created with 0 (default 0: the\n"
     "                             store's default, 1800 s)\n"
     "  --events-max N             events per shard (default from the store)\n"
@@ -166,6 +172,8 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	cfg->durability = HF_DURABILITY_FSYNC;
 	cfg->connections_max = HF_ENGINE_CONNECTIONS_DEFAULT;
 	cfg->conn_buffer_size_max = HF_ENGINE_CONN_BUFFER_DEFAULT;
+	cfg->idle_timeout_s = HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S;
+	cfg->frame_timeout_s = HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S;
 	hf_store_config_default(&cfg->store);
 	cfg->log_level = HF_LOG_INFO;
 	cfg->pin = 1;
@@ -212,12 +220,26 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		}
 
 		static const char *const valued[] = {
-		    "--listen",		 "--shards",	   "--data-dir",
-		    "--restore-from",	 "--durability",   "--max-connections",
-		    "--max-conn-buffer", "--idle-timeout", "--hold-lifetime-max",
-		    "--events-max",	 "--seats-max",	   "--records-max",
-		    "--log-level",	 "--advertise",	   "--metrics-listen",
-		    "--etcd",		 "--cluster",
+		    "--listen",
+		    "--shards",
+		    "--data-dir",
+		    "--restore-from",
+		    "--durability",
+		    "--max-connections",
+		    "--max-conn-buffer",
+		    "--idle-timeout",
+		    "--hold-lifetime-max",
+		    "--events-max",
+		    "--seats-max",
+		    "--records-max",
+		    "--log-level",
+		    "--advertise",
+		    "--metrics-listen",
+		    "--etcd",
+		    "--cluster",
+		    "--frame-timeout",
+		    "--auth-file",
+		    "--backup-root",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -273,6 +295,21 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return bad(err, err_size, "--idle-timeout: '%s' is not in 0..%u",
 					   value, HF_ENGINE_IDLE_TIMEOUT_MAX_S);
 			out->idle_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--frame-timeout") == 0) {
+			if (parse_u64(value, 1, HF_ENGINE_FRAME_TIMEOUT_MAX_S, &n) != 0)
+				return bad(err, err_size, "--frame-timeout: '%s' is not in 1..%u",
+					   value, HF_ENGINE_FRAME_TIMEOUT_MAX_S);
+			out->frame_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--auth-file") == 0) {
+			if (copy_dir(out->auth_file, value) != 0)
+				return bad(err, err_size,
+					   "--auth-file: empty or longer than %u bytes",
+					   HF_ENGINE_DIR_SIZE_MAX);
+		} else if (strcmp(name, "--backup-root") == 0) {
+			if (copy_dir(out->backup_root, value) != 0)
+				return bad(err, err_size,
+					   "--backup-root: empty or longer than %u bytes",
+					   HF_ENGINE_DIR_SIZE_MAX);
 		} else if (strcmp(name, "--hold-lifetime-max") == 0) {
 			if (parse_u64(value, 0, HF_HOLD_LIFETIME_MAX_S, &n) != 0)
 				return bad(err, err_size,

@@ -12,6 +12,8 @@
 #include "shards/store.h"
 
 #include <limits.h>
+
+struct hf_auth;
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +25,16 @@
 #define HF_ENGINE_CONN_BUFFER_MIN     (4u * 1024u)
 #define HF_ENGINE_CONN_BUFFER_MAX     (1024u * 1024u * 1024u)
 #define HF_ENGINE_IDLE_TIMEOUT_MAX_S  (7u * 24u * 3600u)
-#define HF_ENGINE_DIR_SIZE_MAX	      1024u /* bytes of a directory flag, without the NUL */
-#define HF_ENGINE_ETCD_SIZE_MAX	      2047u /* bytes of the --etcd list, without the NUL */
-#define HF_ENGINE_CLUSTER_SIZE_MAX    64u   /* bytes of --cluster (HF_CLUSTER_NAME_SIZE_MAX) */
-#define HF_ENGINE_CLUSTER_DEFAULT     "default"
+/* Idle connections are closed after this long by default: an application server's pool reconnects,
+ * and a connection that never sends anything must not pin a slot for ever. */
+#define HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S 600u
+/* A frame begun (or a connection opened) must be complete within this long by default. */
+#define HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S 5u
+#define HF_ENGINE_FRAME_TIMEOUT_MAX_S	  3600u
+#define HF_ENGINE_DIR_SIZE_MAX		  1024u /* bytes of a directory flag, without the NUL */
+#define HF_ENGINE_ETCD_SIZE_MAX		  2047u /* bytes of the --etcd list, without the NUL */
+#define HF_ENGINE_CLUSTER_SIZE_MAX	  64u	/* bytes of --cluster (HF_CLUSTER_NAME_SIZE_MAX) */
+#define HF_ENGINE_CLUSTER_DEFAULT	  "default"
 
 struct hf_engine_config {
 	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on */
@@ -43,6 +51,17 @@ struct hf_engine_config {
 	uint32_t
 	    conn_buffer_size_max; /* queued reply bytes per connection before it stops reading */
 	uint32_t idle_timeout_s;  /* 0: connections never time out */
+	/* A partial frame (or a new connection's first byte) older than this closes the
+	 * connection: slowloris and silent connects do not pin a connection slot. */
+	uint32_t frame_timeout_s;
+	/* --auth-file FILE: tokens and roles (engine/auth.h); empty: every connection is admin.
+	 * main loads it into auth before the shards start. */
+	char auth_file[HF_ENGINE_DIR_SIZE_MAX + 1];
+	const struct hf_auth *auth;
+	/* --backup-root DIR: BACKUP writes only under it; empty: BACKUP is refused (FORBIDDEN).
+	 * main resolves it to backup_root_real (canonical, created when missing). */
+	char backup_root[HF_ENGINE_DIR_SIZE_MAX + 1];
+	char backup_root_real[PATH_MAX];
 	uint32_t
 	    hold_lifetime_max_s; /* lifetime for CREATE_EVENT that says 0; 0: the store's own */
 	struct hf_store_config store; /* per shard */

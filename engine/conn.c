@@ -238,13 +238,21 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		if (!conn_reserve_reply(s, c, h.opcode))
 			break;
 		struct hf_ops_result res;
-		hf_ops_handle(s, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
+		hf_ops_handle(s, c->role, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
 		if (res.kind == HF_OPS_POSTPONE) {
 			s->c.batch_postponed++;
 			break;
 		}
 		s->c.frames_in++;
+		c->frames_seen = 1;
 		conn_answer(s, c, &res, parse_us);
+		if (res.set_role != 0)
+			c->role = res.set_role;
+		if (res.doom) {
+			/* Nothing more is read; the connection closes once the answer is sent. */
+			c->doomed = 1;
+			return size;
+		}
 		used += (uint32_t)frame_size;
 		c->frames_iter++;
 		if (c->state != HF_CONN_OPEN)
@@ -328,6 +336,9 @@ void hf_conn_on_accept(struct hf_shard *s, int fd)
 	c->fill_ready = 0;
 	c->fill_base = 0;
 	c->pool_wait = 0;
+	c->role = s->cfg->auth != NULL ? HF_ROLE_NONE : HF_ROLE_ADMIN;
+	c->frames_seen = 0;
+	c->frame_since_ms = s->mono_ms; /* the first frame is due within --frame-timeout */
 	c->active_ms = s->mono_ms;
 	s->conns_open++;
 	s->c.conns_accepted++;
@@ -451,6 +462,20 @@ void hf_conn_close(struct hf_shard *s, struct hf_conn *c, const char *why)
 		conn_cancel(s, c, HF_UD_SEND);
 }
 
+/* --frame-timeout: a frame begun by the peer and not complete starts the clock, as does a new
+ * connection before its first frame; a complete frame waiting for us does not. The idle scan
+ * (shard.c) closes connections whose clock ran out. */
+static void conn_track_frame(struct hf_shard *s, struct hf_conn *c, int frame_ready)
+{
+	int partial = stash_pending(c) > 0 && !frame_ready;
+	if (partial || (!c->frames_seen && !frame_ready)) {
+		if (c->frame_since_ms == 0)
+			c->frame_since_ms = s->mono_ms;
+	} else {
+		c->frame_since_ms = 0;
+	}
+}
+
 static void conn_free(struct hf_shard *s, struct hf_conn *c)
 {
 	HF_ASSERT(c->state == HF_CONN_CLOSING);
@@ -486,6 +511,7 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 		c->parked = (uint8_t)over;
 
 		int pending = stash_ready(c);
+		conn_track_frame(s, c, pending);
 		if ((c->doomed || (c->read_eof && !pending)) && queued == 0) {
 			/* Every answer is sent: a doomed connection, or a peer that finished
 			 * sending (a partial frame left is a truncated request: dropped). */

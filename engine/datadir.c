@@ -73,6 +73,57 @@ int hf_datadir_mkdir_p(const char *path)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+static int inside_root(const char *root_real, const char *real)
+{
+	size_t n = strlen(root_real);
+	if (n == 1 && root_real[0] == '/')
+		return 1;
+	return strncmp(real, root_real, n) == 0 && (real[n] == '\0' || real[n] == '/');
+}
+
+/* 1 when a component of path is "." or "..". */
+static int has_dot_component(const char *path)
+{
+	const char *p = path;
+	/* Bounded: each pass moves past one component. */
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		const char *end = strchr(p, '/');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+int hf_datadir_check_under(const char *root_real, const char *path)
+{
+	HF_ASSERT(root_real[0] == '/');
+	size_t len = strlen(path);
+	if (len == 0 || path[0] != '/' || has_dot_component(path))
+		return -EACCES;
+	char buf[PATH_MAX];
+	char real[PATH_MAX];
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	/* Bounded: each pass drops one component; "/" always resolves. */
+	for (;;) {
+		if (realpath(buf, real) != NULL)
+			return inside_root(root_real, real) ? 0 : -EACCES;
+		if (errno != ENOENT)
+			return -errno;
+		char *slash = strrchr(buf, '/');
+		HF_ASSERT(slash != NULL);
+		if (slash == buf)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
 int hf_datadir_prepare(const char *data_dir, uint32_t shards_count)
 {
 	HF_ASSERT(shards_count >= 1);

@@ -16,6 +16,12 @@ int hf_datadir_shard_path(const char *dir, uint32_t index, char *buf, size_t cap
  * and is not a directory). Safe to race with another thread creating the same path. */
 int hf_datadir_mkdir_p(const char *path);
 
+/* 0 when the absolute `path` lies in root_real (a canonical directory, as realpath gives it) or is
+ * root_real itself: no "." or ".." component, and its deepest existing ancestor, symlinks
+ * resolved, is inside root_real (a symlink out of the root is refused). -EACCES otherwise, or the
+ * -errno of a lookup that failed for another reason than a missing component. Touches nothing. */
+int hf_datadir_check_under(const char *root_real, const char *path);
+
 /* Creates data_dir when missing and refuses (-EEXIST, logged) when it holds a shard-<k> directory
  * with k >= shards_count: the data was written by a node with more shards. */
 int hf_datadir_prepare(const char *data_dir, uint32_t shards_count);

@@ -38,6 +38,7 @@ struct hf_durable {
 	uint32_t shard_index;
 	struct hf_persist *persist;
 	const struct hf_store_config *store_cfg;
+	const char *backup_root; /* canonical; checkpoints stay inside it */
 	struct hf_durable_hooks hooks;
 	uint64_t commits_written; /* non-empty commits attempted (for fail_commits_after) */
 	int completion_fd;	  /* not owned */
@@ -100,9 +101,15 @@ static void sleep_ms(uint32_t ms)
 static void run_checkpoint(struct hf_durable *d, struct hf_durable_job *job)
 {
 	char dir[PATH_MAX];
-	int rc = hf_datadir_mkdir_p(job->checkpoint_root);
+	/* Checked before anything is created (a symlink out of the root is refused before mkdir
+	 * could follow it), and again once the directory exists. */
+	int rc = hf_datadir_check_under(d->backup_root, job->checkpoint_root);
+	if (rc == 0)
+		rc = hf_datadir_mkdir_p(job->checkpoint_root);
 	if (rc == 0)
 		rc = hf_datadir_shard_path(job->checkpoint_root, d->shard_index, dir, sizeof(dir));
+	if (rc == 0)
+		rc = hf_datadir_check_under(d->backup_root, dir);
 	if (rc == 0)
 		rc = hf_persist_checkpoint(d->persist, dir);
 	job->checkpoint_status = rc;
@@ -220,8 +227,9 @@ static void *durable_main(void *arg)
 }
 
 int hf_durable_start(uint32_t shard_index, struct hf_persist *persist,
-		     const struct hf_store_config *store_cfg, const struct hf_durable_hooks *hooks,
-		     int completion_fd, struct hf_durable **out)
+		     const struct hf_store_config *store_cfg, const char *backup_root,
+		     const struct hf_durable_hooks *hooks, int completion_fd,
+		     struct hf_durable **out)
 {
 	HF_ASSERT(persist != NULL);
 	HF_ASSERT(store_cfg != NULL);
@@ -235,6 +243,7 @@ int hf_durable_start(uint32_t shard_index, struct hf_persist *persist,
 	d->shard_index = shard_index;
 	d->persist = persist;
 	d->store_cfg = store_cfg;
+	d->backup_root = backup_root;
 	d->hooks = *hooks;
 	d->completion_fd = completion_fd;
 	pthread_mutex_init(&d->stats_lock, NULL);

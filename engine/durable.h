@@ -66,10 +66,12 @@ struct hf_durable_hooks {
 
 /* Starts the persist thread of shard `shard_index`. The thread takes over `persist`. completion_fd
  * is an eventfd the thread writes to after each completed job (not owned). store_cfg: the limits
- * of stores RELOAD builds (must outlive the thread). Returns 0 or -errno. */
+ * of stores RELOAD builds; backup_root: the canonical directory checkpoints must stay in (both must
+ * outlive the thread). Returns 0 or -errno. */
 int hf_durable_start(uint32_t shard_index, struct hf_persist *persist,
-		     const struct hf_store_config *store_cfg, const struct hf_durable_hooks *hooks,
-		     int completion_fd, struct hf_durable **out);
+		     const struct hf_store_config *store_cfg, const char *backup_root,
+		     const struct hf_durable_hooks *hooks, int completion_fd,
+		     struct hf_durable **out);
 
 /* Queues a job. Returns 0, or -EAGAIN when HF_DURABLE_JOBS_MAX jobs are queued (the caller bounds
  * its jobs in flight so this does not happen; it is asserted there). */

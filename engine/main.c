@@ -5,6 +5,7 @@
  * Exit codes: 0 after a clean stop, 1 when start-up or a shard failed, 2 for bad flags. */
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/auth.h"
 #include "engine/config.h"
 #include "engine/control.h"
 #include "engine/datadir.h"
@@ -125,6 +126,37 @@ static int read_test_hooks(struct hf_engine_config *cfg)
 	return 0;
 }
 
+/* --auth-file and --backup-root: loaded and resolved once, before any shard starts. Returns 0, or
+ * 1 after logging why (the file's permissions, a line that does not parse, a root that cannot be
+ * made). */
+static int prepare_access(struct hf_engine_config *cfg, struct hf_auth **auth_out)
+{
+	*auth_out = NULL;
+	if (cfg->auth_file[0] != '\0') {
+		char err[512];
+		if (hf_auth_load(cfg->auth_file, auth_out, err, sizeof(err)) != 0) {
+			hf_log_error("%s", err);
+			return 1;
+		}
+		cfg->auth = *auth_out;
+		hf_log_info("auth: %u tokens from %s; every connection must AUTH first",
+			    hf_auth_count(*auth_out), cfg->auth_file);
+	} else {
+		hf_log_warn("auth: no --auth-file: every connection may do everything, admin ops "
+			    "included");
+	}
+	if (cfg->backup_root[0] == '\0')
+		return 0;
+	if (hf_datadir_mkdir_p(cfg->backup_root) != 0 ||
+	    realpath(cfg->backup_root, cfg->backup_root_real) == NULL) {
+		hf_log_error("--backup-root %s: cannot create or resolve it: %s", cfg->backup_root,
+			     strerror(errno));
+		return 1;
+	}
+	hf_log_info("backups: only under %s", cfg->backup_root_real);
+	return 0;
+}
+
 static void log_allocator(void)
 {
 #ifdef HF_USE_JEMALLOC
@@ -201,6 +233,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_allocator();
 
+	/* Static: reachable until exit on every path (the shards read it). */
+	static struct hf_auth *auth;
+	if (prepare_access(&cfg, &auth) != 0)
+		return 1;
 	char why[MAIN_PROBE_WHY_SIZE];
 	if (hf_uring_probe(why, sizeof(why)) != 0) {
 		hf_log_error("this kernel cannot run holdfastd: %s", why);
@@ -292,5 +328,6 @@ int main(int argc, char **argv)
 	hf_log_info("holdfastd stopped (exit %d)", exit_code);
 err_close_wake:
 	close(wake_fd);
+	hf_auth_destroy(auth);
 	return exit_code;
 }

@@ -20,6 +20,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/auth.h"
 #include "engine/datadir.h"
 
 #include <errno.h>
@@ -101,6 +102,9 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "conns_closed", k->conns_closed);
 	stat_add(st, "conns_closed_idle", k->conns_closed_idle);
 	stat_add(st, "conns_closed_protocol", k->conns_closed_protocol);
+	stat_add(st, "conns_closed_frame_timeout", k->conns_closed_frame_timeout);
+	stat_add(st, "auth_failures", k->auth_failures);
+	stat_add(st, "replies_forbidden", k->replies_forbidden);
 	stat_add(st, "conns_parked", k->conns_parked);
 	stat_add(st, "input_overflows", k->input_overflows);
 	stat_add(st, "frames_in", k->frames_in);
@@ -161,6 +165,12 @@ static void ops_backup(struct hf_shard *s, const struct hf_request *req, struct 
 	if (s->cfg->durability == HF_DURABILITY_NONE) {
 		hf_log_warn("backup: durability none keeps nothing on disk; nothing to back up");
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_INVALID, 0, out);
+		return;
+	}
+	if (s->cfg->backup_root_real[0] == '\0') {
+		hf_log_warn("backup into %s refused: holdfastd has no --backup-root",
+			    req->backup.path);
+		hf_ops_error(s, req->opcode, req->request_id, HF_FORBIDDEN, 0, out);
 		return;
 	}
 	if (s->store == NULL) {
@@ -225,12 +235,51 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	b->ops_count++;
 }
 
-void hf_ops_handle(struct hf_shard *s, const struct hf_frame_header *header, const uint8_t *body,
-		   struct hf_ops_result *out)
+static void ops_auth(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
+{
+	uint8_t role = s->cfg->auth == NULL ? HF_ROLE_ADMIN
+					    : (uint8_t)hf_auth_check(s->cfg->auth, req->auth.token,
+								     req->auth.token_size);
+	if (role == HF_ROLE_NONE) {
+		s->c.auth_failures++;
+		hf_ops_error(s, req->opcode, req->request_id, HF_UNAUTHORIZED, 0, out);
+		out->doom = 1;
+		return;
+	}
+	s->rep.auth.role = role;
+	reply_ok(s, req, out);
+	out->set_role = role;
+}
+
+/* With tokens, a connection's first frame must be a good AUTH; admin opcodes need an admin. */
+static int ops_authorize(struct hf_shard *s, uint8_t role, const struct hf_frame_header *header,
+			 struct hf_ops_result *out)
+{
+	if (role == HF_ROLE_NONE && header->opcode != HF_OP_AUTH) {
+		s->c.auth_failures++;
+		hf_ops_error(s, header->opcode, header->request_id, HF_UNAUTHORIZED, 0, out);
+		out->doom = 1;
+		return 0;
+	}
+	const struct hf_op_info *op = hf_op_info(header->opcode);
+	if (op != NULL && op->admin && role != HF_ROLE_ADMIN) {
+		s->c.replies_forbidden++;
+		hf_ops_error(s, header->opcode, header->request_id, HF_FORBIDDEN, 0, out);
+		return 0;
+	}
+	return 1;
+}
+
+void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_header *header,
+		   const uint8_t *body, struct hf_ops_result *out)
 {
 	out->kind = HF_OPS_REPLY;
 	out->backup = 0;
+	out->set_role = 0;
+	out->doom = 0;
 	out->wait_seq = 0;
+	if (!ops_authorize(s, role, header, out))
+		return;
 	struct hf_request *req = &s->req;
 	enum hf_status st = hf_request_decode(header, body, req);
 	if (st != HF_OK) {
@@ -258,6 +307,9 @@ void hf_ops_handle(struct hf_shard *s, const struct hf_frame_header *header, con
 		break;
 	case HF_OP_BACKUP:
 		ops_backup(s, req, out);
+		break;
+	case HF_OP_AUTH:
+		ops_auth(s, req, out);
 		break;
 	default:
 		ops_store(s, req, out);

@@ -339,8 +339,8 @@ static int shard_start_durable(struct hf_shard *s)
 	    .fail_commits = cfg->test_fail_commits,
 	    .fail_commits_after = cfg->test_fail_commits_after,
 	};
-	int rc =
-	    hf_durable_start(s->index, s->persist, &cfg->store, &hooks, s->durable_fd, &s->durable);
+	int rc = hf_durable_start(s->index, s->persist, &cfg->store, cfg->backup_root_real, &hooks,
+				  s->durable_fd, &s->durable);
 	if (rc != 0)
 		hf_log_error("persist thread: %s", strerror(-rc));
 	return rc;
@@ -467,7 +467,10 @@ static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
 	if (b->has_backup) {
 		struct hf_conn *c = &s->conns[b->backup_conn];
 		int rc = job != NULL ? job->checkpoint_status : 0;
-		uint16_t status = rc == 0 ? HF_OK : rc == -EEXIST ? HF_ERR_INVALID : HF_ERR_IO;
+		uint16_t status = rc == 0	  ? HF_OK
+				  : rc == -EEXIST ? HF_ERR_INVALID
+				  : rc == -EACCES ? HF_FORBIDDEN
+						  : HF_ERR_IO;
 		if (c->state != HF_CONN_FREE && c->gen == b->backup_gen)
 			hf_conn_complete_backup(s, c, b->backup_pos, status,
 						job != NULL ? job->checkpoint_sequence : 0);
@@ -766,19 +769,29 @@ static void shard_settle(struct hf_shard *s)
 	s->touched_count = 0;
 }
 
+/* Every HF_SHARD_IDLE_SCAN_MS: closes connections idle past --idle-timeout, and those whose frame
+ * (or first frame) is not complete after --frame-timeout (slowloris, silent connects). */
 static void shard_idle_scan(struct hf_shard *s)
 {
-	if (s->cfg->idle_timeout_s == 0 || s->mono_ms < s->idle_scan_ms)
+	if (s->mono_ms < s->idle_scan_ms)
 		return;
 	s->idle_scan_ms = s->mono_ms + HF_SHARD_IDLE_SCAN_MS;
 	uint64_t idle_ms = (uint64_t)s->cfg->idle_timeout_s * 1000u;
+	uint64_t frame_ms = (uint64_t)s->cfg->frame_timeout_s * 1000u;
 	for (uint32_t i = 0; i < s->conns_max; i++) {
 		struct hf_conn *c = &s->conns[i];
-		if (c->state != HF_CONN_OPEN || s->mono_ms - c->active_ms < idle_ms)
+		if (c->state != HF_CONN_OPEN)
 			continue;
-		s->c.conns_closed_idle++;
-		hf_conn_close(s, c, "idle timeout");
-		hf_conn_touch(s, c);
+		if (frame_ms > 0 && c->frame_since_ms != 0 &&
+		    s->mono_ms - c->frame_since_ms >= frame_ms) {
+			s->c.conns_closed_frame_timeout++;
+			hf_conn_close(s, c, "frame timeout");
+			hf_conn_touch(s, c);
+		} else if (idle_ms > 0 && s->mono_ms - c->active_ms >= idle_ms) {
+			s->c.conns_closed_idle++;
+			hf_conn_close(s, c, "idle timeout");
+			hf_conn_touch(s, c);
+		}
 	}
 }
 

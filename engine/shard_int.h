@@ -125,8 +125,12 @@ struct hf_conn {
 	uint8_t read_eof;	  /* the peer finished sending */
 	uint8_t doomed;		  /* a fatal frame was answered: process nothing more, close once
 				     the replies are sent */
-	uint8_t parked;	   /* its queued replies reached the bound: not read, not processed */
-	uint8_t pool_wait; /* the buffer pool had no room for its next reply: waits for a put */
+	uint8_t parked;	     /* its queued replies reached the bound: not read, not processed */
+	uint8_t pool_wait;   /* the buffer pool had no room for its next reply: waits for a put */
+	uint8_t role;	     /* enum hf_role: what AUTH gave (ADMIN on a server without tokens) */
+	uint8_t frames_seen; /* it sent at least one whole frame */
+	uint64_t frame_since_ms; /* monotonic ms since when a frame is begun and not complete (or
+				    the connection waits for its first); 0: none */
 	uint64_t pool_wait_puts; /* s->pool_puts when it started waiting */
 	/* List memberships (they belong to the slot and survive reuse). */
 	uint8_t on_touched;
@@ -205,6 +209,8 @@ enum hf_ops_kind {
 struct hf_ops_result {
 	uint8_t kind;	   /* enum hf_ops_kind */
 	uint8_t backup;	   /* the reply is a BACKUP's, completed when its batch is durable */
+	uint8_t set_role;  /* AUTH succeeded: the connection's role from now on (0: unchanged) */
+	uint8_t doom;	   /* answer, then close the connection (a failed or missing AUTH) */
 	uint64_t wait_seq; /* the reply leaves once batch wait_seq is durable (0: at once) */
 	const uint8_t *raw;
 	uint32_t raw_size;
@@ -216,6 +222,9 @@ struct hf_shard_counters {
 	uint64_t conns_closed;
 	uint64_t conns_closed_idle;
 	uint64_t conns_closed_protocol;
+	uint64_t conns_closed_frame_timeout;
+	uint64_t auth_failures; /* connections refused UNAUTHORIZED */
+	uint64_t replies_forbidden;
 	uint64_t conns_parked; /* times a connection stopped being read because of its replies */
 	uint64_t input_overflows;
 	uint64_t frames_in;
@@ -358,10 +367,11 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c);
 
 /* ---- ops.c ---- */
-/* Handles one whole frame whose header decoded as HF_OK: decode, route, apply into the open batch.
- * The reply is s->rep (or a raw frame), described by *out. Never postpones a frame it answered. */
-void hf_ops_handle(struct hf_shard *s, const struct hf_frame_header *header, const uint8_t *body,
-		   struct hf_ops_result *out);
+/* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`
+ * (enum hf_role): authorize, decode, route, apply into the open batch. The reply is s->rep (or a
+ * raw frame), described by *out. Never postpones a frame it answered. */
+void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_header *header,
+		   const uint8_t *body, struct hf_ops_result *out);
 /* Fills s->rep with `status` (detail) for a request that got no further (opcode and id echoed). */
 void hf_ops_error(struct hf_shard *s, uint8_t opcode, uint64_t request_id, uint16_t status,
 		  uint64_t detail, struct hf_ops_result *out);

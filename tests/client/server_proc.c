@@ -97,7 +97,7 @@ static int try_start(struct server_proc *sp, const char *exe, const char *durabi
 		}
 		execl(exe, exe, "--listen", listen_arg, "--shards", shards_arg, "--data-dir",
 		      sp->data_dir, "--durability", durability, "--log-level", "warn", "--no-pin",
-		      (char *)NULL);
+		      "--backup-root", sp->data_dir, (char *)NULL);
 		_exit(127);
 	}
 	sp->pid = pid;

@@ -1,24 +1,27 @@
-/* Goal: no acknowledged operation is ever lost and no seat is ever sold twice when holdfastd is killed
- * with SIGKILL at random moments, in the default durability mode (fsync).
+/* Goal: no acknowledged operation is ever lost and no seat is ever sold twice when holdfastd is
+ * killed with SIGKILL at random moments, in the default durability mode (fsync).
  *
- * Method: the test starts a real holdfastd (2 shards, fsync, a fresh data dir) and runs worker threads
- * that play the on-sale workload through libholdfast: hold 1-4 seats (explicit or best-available),
- * then confirm (80%) or release, and now and then cancel an earlier booking. Each worker is the only
- * writer of its own event, so its acknowledged answers form an exact, ordered model of that event.
- * A request whose answer is lost in a crash is resent with the same ids until it is answered (every
- * operation is idempotent by its ids), so every outcome ends up known and the model stays exact.
- * At random moments (a few hundred ms apart) the driver SIGKILLs holdfastd, restarts it on the same
- * data dir, lets every worker finish its request, pauses them, and checks every seat of every event
- * against the model (state and owner), and that free + held + booked = seats. Then it resumes.
+ * Method: the test starts a real holdfastd (2 shards, fsync, a fresh data dir) and runs worker
+ * threads that play the on-sale workload through libholdfast: hold 1-4 seats (explicit or
+ * best-available), then confirm (80%) or release, and now and then cancel an earlier booking. Each
+ * worker is the only writer of its own event, so its acknowledged answers form an exact, ordered
+ * model of that event. A request whose answer is lost in a crash is resent with the same ids until
+ * it is answered (every operation is idempotent by its ids), so every outcome ends up known and the
+ * model stays exact. At random moments (a few hundred ms apart) the driver SIGKILLs holdfastd,
+ * restarts it on the same data dir, lets every worker finish its request, pauses them, and checks
+ * every seat of every event against the model (state and owner), and that free + held + booked =
+ * seats. Then it resumes.
  *
- * With --backups N it tests backup and restore under load instead: while the workers run, it takes an
- * online backup (BACKUP to every shard), restores it into a second holdfastd (--restore-from), and
- * checks that every event there equals the workers' model after some prefix of their acknowledged
- * operations (a consistent point in time: nothing acknowledged before the backup is missing, nothing
- * half-applied is there). The last round backs up with the workers paused and must match exactly.
+ * With --backups N it tests backup and restore under load instead: while the workers run, it takes
+ * an online backup (BACKUP to every shard), restores it into a second holdfastd (--restore-from),
+ * and checks that every event there equals the workers' model after some prefix of their
+ * acknowledged operations (a consistent point in time: nothing acknowledged before the backup is
+ * missing, nothing half-applied is there). The last round backs up with the workers paused and must
+ * match exactly.
  *
  * Usage: crash_test HOLDFASTD [--kills N | --backups N] [--seed S] [--workers W] [--seats N]
- *        (HF_SEED and HF_KILLS environment variables are honoured too; HF_LONG=1 means 300 kills). */
+ *        (HF_SEED and HF_KILLS environment variables are honoured too; HF_LONG=1 means 300 kills).
+ */
 #include "client/holdfast.h"
 
 #include "base/assert.h"
@@ -39,14 +42,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WORKERS_MAX 8u
-#define SEATS_MAX 20000u
-#define HOLDS_LOG_MAX 4096u    /* bookings a worker remembers for later cancels */
-#define RETRY_WAIT_MS 20u
-#define RETRY_TIME_MS 30000u   /* one request may wait this long for the server to come back */
+#define WORKERS_MAX	 8u
+#define SEATS_MAX	 20000u
+#define HOLDS_LOG_MAX	 4096u /* bookings a worker remembers for later cancels */
+#define RETRY_WAIT_MS	 20u
+#define RETRY_TIME_MS	 30000u /* one request may wait this long for the server to come back */
 #define START_TIMEOUT_MS 30000u
-#define SHARDS 2
-#define TTL_MS (600u * 1000u)  /* holds outlive the test: none may expire during it */
+#define SHARDS		 2
+#define TTL_MS		 (600u * 1000u) /* holds outlive the test: none may expire during it */
 
 enum op_kind {
 	OP_HOLD = 1,
@@ -73,7 +76,7 @@ struct server {
 };
 
 struct seat_model {
-	uint8_t state;     /* enum hf_seat_state */
+	uint8_t state;	   /* enum hf_seat_state */
 	uint64_t owner_id; /* hold or booking id, 0 when free */
 };
 
@@ -104,7 +107,7 @@ static struct {
 	struct worker workers[WORKERS_MAX];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int pause_requested; /* under lock */
+	int pause_requested;   /* under lock */
 	uint32_t paused_count; /* under lock */
 	atomic_int stop;
 	atomic_int failed;
@@ -128,7 +131,7 @@ static void sleep_ms(uint32_t ms)
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		fprintf(stderr, "crash_test: FAIL: " __VA_ARGS__);                                  \
+		fprintf(stderr, "crash_test: FAIL: " __VA_ARGS__);                                 \
 		fputc('\n', stderr);                                                               \
 		atomic_store(&g.failed, 1);                                                        \
 	} while (0)
@@ -165,12 +168,26 @@ static void server_start(struct server *srv, const char *restore_from)
 		int devnull = open("/dev/null", O_WRONLY);
 		if (devnull >= 0 && getenv("HF_CRASH_VERBOSE") == NULL)
 			dup2(devnull, STDERR_FILENO);
-		char *args[] = {(char *)g.holdfastd, "--listen", listen_arg, "--shards", "2",
-				"--data-dir", srv->data_dir, "--durability", "fsync", "--log-level",
-				"warn", "--no-pin", NULL, NULL, NULL};
+		char *args[] = {(char *)g.holdfastd,
+				"--listen",
+				listen_arg,
+				"--shards",
+				"2",
+				"--data-dir",
+				srv->data_dir,
+				"--durability",
+				"fsync",
+				"--log-level",
+				"warn",
+				"--no-pin",
+				"--backup-root",
+				g.tmp_dir,
+				NULL,
+				NULL,
+				NULL};
 		if (restore_from != NULL) {
-			args[12] = "--restore-from";
-			args[13] = (char *)restore_from;
+			args[14] = "--restore-from";
+			args[15] = (char *)restore_from;
 		}
 		execv(g.holdfastd, args);
 		_exit(127);
@@ -239,7 +256,8 @@ static void remove_tree(const char *path)
 
 /* ---- Workers ---- */
 
-/* Sends req until it is answered (resending with the same ids across crashes). Returns the status. */
+/* Sends req until it is answered (resending with the same ids across crashes). Returns the status.
+ */
 static uint16_t call_until_answered(struct worker *w, struct hf_client **client,
 				    const struct hf_request *req, struct hf_client_reply *rep)
 {
@@ -426,7 +444,8 @@ static int fetch_event(struct hf_client *c, const struct worker *w, struct seat_
 	static uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
 	int rc = hf_client_event_info(c, w->event_id, &rep);
 	if (rc != 0 || rep.status != HF_OK) {
-		FAIL("%s: EVENT_INFO of event %llu failed: %s", what, (unsigned long long)w->event_id,
+		FAIL("%s: EVENT_INFO of event %llu failed: %s", what,
+		     (unsigned long long)w->event_id,
 		     rc != 0 ? strerror(-rc) : hf_status_name(rep.status));
 		return -1;
 	}
@@ -608,10 +627,11 @@ static void check_restore(const char *dir, uint32_t round, int exact, uint64_t *
 				replay_op(model, &w->log[k]);
 		}
 		if (matched < 0)
-			FAIL("backup round %u: event %llu restored from %s matches no point in time "
-			     "between %s and the end of the backup (%u ops logged)",
-			     round, (unsigned long long)w->event_id, dir,
-			     exact ? "the pause" : "the start", w->log_count);
+			FAIL(
+			    "backup round %u: event %llu restored from %s matches no point in time "
+			    "between %s and the end of the backup (%u ops logged)",
+			    round, (unsigned long long)w->event_id, dir,
+			    exact ? "the pause" : "the start", w->log_count);
 	}
 	hf_client_close(c);
 	server_kill(&srv);
@@ -718,7 +738,8 @@ int main(int argc, char **argv)
 	g.seats_count = 2000;
 	for (int i = 2; i < argc; i += 2) {
 		uint32_t v = 0;
-		if (i + 1 >= argc || (strcmp(argv[i], "--seed") != 0 && parse_u32(argv[i + 1], &v))) {
+		if (i + 1 >= argc ||
+		    (strcmp(argv[i], "--seed") != 0 && parse_u32(argv[i + 1], &v))) {
 			fprintf(stderr, "crash_test: %s needs a number\n", argv[i]);
 			return 2;
 		}
@@ -792,7 +813,8 @@ int main(int argc, char **argv)
 	hf_client_close(admin);
 
 	for (uint32_t i = 0; i < g.workers_count; i++)
-		HF_ASSERT(pthread_create(&g.workers[i].thread, NULL, worker_main, &g.workers[i]) == 0);
+		HF_ASSERT(pthread_create(&g.workers[i].thread, NULL, worker_main, &g.workers[i]) ==
+			  0);
 
 	uint64_t started_ms = hf_clock_mono_ms();
 	uint32_t kills = 0;

@@ -37,7 +37,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.durability, HF_DURABILITY_FSYNC);
 	assert_int_equal(cfg.connections_max, HF_ENGINE_CONNECTIONS_DEFAULT);
 	assert_int_equal(cfg.conn_buffer_size_max, HF_ENGINE_CONN_BUFFER_DEFAULT);
-	assert_int_equal(cfg.idle_timeout_s, 0);
+	assert_int_equal(cfg.idle_timeout_s, HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S);
+	assert_int_equal(cfg.frame_timeout_s, HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S);
+	assert_string_equal(cfg.auth_file, "");
+	assert_string_equal(cfg.backup_root, "");
 	assert_int_equal(cfg.pin, 1);
 	assert_int_equal(cfg.log_level, HF_LOG_INFO);
 	struct hf_store_config store;
