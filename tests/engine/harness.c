@@ -170,8 +170,10 @@ static pid_t spawn(struct hf_srv *srv, const struct hf_srv_opts *opts)
 	argv[n++] = opts != NULL && opts->durability != NULL ? opts->durability : "fsync";
 	argv[n++] = "--no-pin";
 	/* BACKUP writes only under --backup-root: the server's own temporary directory. */
-	argv[n++] = "--backup-root";
-	argv[n++] = srv->dir;
+	if (opts == NULL || !opts->no_backup_root) {
+		argv[n++] = "--backup-root";
+		argv[n++] = srv->dir;
+	}
 	for (int i = 0; opts != NULL && i < HF_SRV_ARGS_MAX && opts->extra[i] != NULL; i++)
 		argv[n++] = opts->extra[i];
 	argv[n] = NULL;
