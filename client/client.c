@@ -364,6 +364,20 @@ int hf_client_open(const char *host_port, const struct hf_client_options *opts,
 	if (c == NULL)
 		return -ENOMEM;
 	c->opts = o;
+	if (o.auth_token != NULL && o.auth_token[0] != '\0') {
+		struct hf_request auth = {.opcode = HF_OP_AUTH, .request_id = 0};
+		size_t len = strlen(o.auth_token);
+		if (len > HF_AUTH_TOKEN_SIZE_MAX) {
+			free(c);
+			return -EINVAL;
+		}
+		auth.auth.token_size = (uint16_t)len;
+		memcpy(auth.auth.token, o.auth_token, len);
+		size_t n = hf_request_encode(&auth, c->auth_frame, sizeof(c->auth_frame));
+		HF_ASSERT(n > HF_FRAME_HEADER_SIZE);
+		c->auth_frame_size = (uint32_t)n;
+	}
+	c->opts.auth_token = NULL; /* the caller's string may go: the frame holds the token */
 	memcpy(c->home_host, host, sizeof(c->home_host));
 	c->home_port = port;
 	hf_client_list_init(&c->delayed);

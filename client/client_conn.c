@@ -184,10 +184,28 @@ void hf_client_conn_fail(struct hf_client *c, struct conn *conn, int error, enum
 		case FAIL_MOVE:
 			hf_client_entry_route(c, idx);
 			break;
+		case FAIL_AUTH:
+			hf_client_entry_deliver(c, idx, error, NULL);
+			break;
 		}
 		idx = next;
 	}
 	HF_ASSERT(idx == NONE);
+}
+
+/* A new connection to a server with tokens starts with AUTH: it goes first in the send buffer,
+ * so the server reads it before any request (its reply, request id 0, is checked in on_reply). */
+static void conn_queue_auth(struct hf_client *c, struct conn *conn)
+{
+	if (c->auth_frame_size == 0)
+		return;
+	HF_ASSERT(conn->send_head <= conn->send_tail);
+	uint32_t left = conn->send_tail - conn->send_head;
+	HF_ASSERT(left + c->auth_frame_size <= HF_CLIENT_SEND_BUFFER_SIZE);
+	memmove(conn->send_buf + c->auth_frame_size, conn->send_buf + conn->send_head, left);
+	memcpy(conn->send_buf, c->auth_frame, c->auth_frame_size);
+	conn->send_head = 0;
+	conn->send_tail = c->auth_frame_size + left;
 }
 
 static void conn_connect(struct hf_client *c, struct conn *conn)
@@ -211,6 +229,7 @@ static void conn_connect(struct hf_client *c, struct conn *conn)
 	conn->fd = fd;
 	conn->state = in_progress ? CONN_CONNECTING : CONN_OPEN;
 	conn->connect_deadline_ms = c->now_ms + c->opts.connect_timeout_ms;
+	conn_queue_auth(c, conn);
 }
 
 /* The connect finished (the socket polled writable or failed). */
@@ -355,12 +374,20 @@ static void entry_deliver_reply(struct hf_client *c, uint32_t idx, const struct 
 	hf_client_entry_deliver(c, idx, 0, rep);
 }
 
-/* One reply frame (header decoded, body complete) from conn. Returns 0, or -EPROTO when the reply
- * does not decode or does not answer its request: the caller then fails the connection (the
- * request, still SENT on it, is resent like the others; docs/protocol.md section 9). */
+/* One reply frame (header decoded, body complete) from conn. Returns 0; 1 when it failed the
+ * connection itself (our AUTH was refused); -EPROTO when the reply does not decode or does not
+ * answer its request: the caller then fails the connection (the request, still SENT on it, is
+ * resent like the others; docs/protocol.md section 9). */
 static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_frame_header *h,
 		    const uint8_t *body)
 {
+	if (h->request_id == 0 && h->opcode == HF_OP_AUTH) {
+		/* Our AUTH: refused means every request on this connection fails (-EACCES). */
+		if (h->status == HF_OK)
+			return 0;
+		hf_client_conn_fail(c, conn, -EACCES, FAIL_AUTH);
+		return 1;
+	}
 	uint32_t idx = (uint32_t)(h->request_id & c->table_mask);
 	struct entry *e = &c->entries[idx];
 	if (h->request_id == 0 || e->request_id != h->request_id || e->state != ENTRY_SENT ||
@@ -423,7 +450,10 @@ static void conn_parse(struct hf_client *c, struct conn *conn)
 			need_size = frame_size;
 			break;
 		}
-		if (on_reply(c, conn, &h, conn->recv_buf + off + HF_FRAME_HEADER_SIZE) != 0) {
+		int rc = on_reply(c, conn, &h, conn->recv_buf + off + HF_FRAME_HEADER_SIZE);
+		if (rc > 0)
+			return; /* the connection was failed (a refused AUTH) */
+		if (rc != 0) {
 			hf_client_conn_fail(c, conn, -EPROTO, FAIL_BROKEN);
 			return;
 		}

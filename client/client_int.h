@@ -178,6 +178,7 @@ enum fail_mode {
 	FAIL_BROKEN,  /* requests that were sent count one attempt and resend at once */
 	FAIL_TIMEOUT, /* requests past their deadline count one attempt; all resend at once */
 	FAIL_MOVE,    /* the owner left the map: resend everything elsewhere, nothing counts */
+	FAIL_AUTH,    /* the server refused our token: every request ends with the error */
 };
 
 /* A doubly linked list of entries, by index. */
@@ -241,6 +242,9 @@ struct conn {
 
 struct hf_client {
 	struct hf_client_options opts;
+	/* The AUTH frame (request id 0) every new connection sends first; size 0: no token. */
+	uint8_t auth_frame[HF_FRAME_HEADER_SIZE + HF_REQ_AUTH_FIXED_SIZE + HF_AUTH_TOKEN_SIZE_MAX];
+	uint32_t auth_frame_size;
 
 	/* The address hf_client_open was given: the map source of last resort and the shard that
 	 * gets PING, SLOT_MAP, STATS and BACKUP. */

@@ -51,18 +51,45 @@ static int io_full(int fd, uint8_t *buf, size_t size, int writing, uint64_t dead
 /* Fetches the slot map from the shard at addrs into c->scratch->slot_map, on a connection of its
  * own (the pipelined ones may be busy). Returns 0, -EAGAIN for BUSY / TRY_AGAIN, -EPROTO for
  * another answer, or the connection's -errno. */
+/* With a token, the fetch connection presents it first: -EACCES when the server refuses it. */
+static int map_fetch_auth(struct hf_client *c, int fd, uint64_t deadline_ms)
+{
+	if (c->auth_frame_size == 0)
+		return 0;
+	int rc = io_full(fd, c->auth_frame, c->auth_frame_size, 1, deadline_ms);
+	if (rc != 0)
+		return rc;
+	uint8_t reply[HF_FRAME_HEADER_SIZE + HF_REP_AUTH_BODY_SIZE];
+	rc = io_full(fd, reply, HF_FRAME_HEADER_SIZE, 0, deadline_ms);
+	if (rc != 0)
+		return rc;
+	struct hf_frame_header h;
+	if (hf_frame_header_decode(reply, &h) != HF_OK || !(h.flags & HF_FLAG_REPLY) ||
+	    h.opcode != HF_OP_AUTH || h.request_id != 0 || h.body_size > HF_REP_AUTH_BODY_SIZE)
+		return -EPROTO;
+	rc = io_full(fd, reply + HF_FRAME_HEADER_SIZE, h.body_size, 0, deadline_ms);
+	if (rc != 0)
+		return rc;
+	return h.status == HF_OK ? 0 : -EACCES;
+}
+
 int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs)
 {
 	int fd = hf_client_connect_timed(addrs, c->opts.connect_timeout_ms);
 	if (fd < 0)
 		return fd;
 	uint64_t deadline_ms = hf_clock_mono_ms() + c->opts.timeout_ms;
+	int rc = map_fetch_auth(c, fd, deadline_ms);
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
 	uint64_t request_id = hf_client_rng_next(&c->rng) | 1u;
 	struct hf_request req = {.opcode = HF_OP_SLOT_MAP, .request_id = request_id};
 	uint8_t frame[HF_FRAME_HEADER_SIZE];
 	size_t frame_size = hf_request_encode(&req, frame, sizeof(frame));
 	HF_ASSERT(frame_size == HF_FRAME_HEADER_SIZE);
-	int rc = io_full(fd, frame, frame_size, 1, deadline_ms);
+	rc = io_full(fd, frame, frame_size, 1, deadline_ms);
 	if (rc != 0)
 		goto out_close;
 	rc = io_full(fd, c->map_frame, HF_FRAME_HEADER_SIZE, 0, deadline_ms);

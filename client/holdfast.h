@@ -113,6 +113,11 @@ struct hf_client_options {
 	 * 3600000, default (and 0) 1000. */
 	uint32_t breaker_timeouts;
 	uint32_t breaker_cooldown_ms;
+	/* A token for servers started with --auth-file: every connection the client opens sends
+	 * AUTH with it first. NULL or "" for none (a server without tokens needs none). 1 ..
+	 * HF_AUTH_TOKEN_SIZE_MAX bytes, copied by hf_client_open. A server that refuses it makes
+	 * every request on that connection complete with -EACCES at once (no resend). */
+	const char *auth_token;
 };
 
 /* ---- Replies as the application sees them ---- */
