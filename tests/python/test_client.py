@@ -138,3 +138,28 @@ def test_closed_client_refuses(server: hfutil.Server) -> None:
     with pytest.raises(HoldfastError) as e:
         c.ping()
     assert e.value.status == "CLOSED"
+
+
+def test_client_shared_by_threads(client: Client, new_event: NewEvent) -> None:
+    """Calls from several threads on one Client are serialized: every hold gets its own answer."""
+    import threading
+
+    e = new_event()
+    client.create_event(e, seats=400)
+    got: list = []
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
+        for i in range(50):
+            h = client.hold(e, user=t, seats=[t * 100 + i], ttl=60)
+            with lock:
+                got.append((h.id, h.seats))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30.0)
+        assert not t.is_alive()
+    assert sorted(s for _, (s,) in got) == [t * 100 + i for t in range(4) for i in range(50)]
+    assert client.event_info(e).holds == 200
