@@ -7,7 +7,7 @@
 Starts one holdfastd (2 shards, durability none) through hf-server-ctl, then runs, round after
 round so that every configuration sees the same machine: holdfast-bench --workload holds with one
 connection at pipeline 1 and at P, and python/bench/py_bench.py with the blocking Client and with
-AsyncClient at P. Prints, per configuration, the median over the rounds of holds/s, p50 latency,
+AsyncClient at P and at 1. Prints, per configuration, the median over the rounds of holds/s, p50 latency,
 the client process's CPU time per second of run (1.0 = one core busy) and the server's.
 """
 
@@ -82,6 +82,7 @@ def main() -> int:
         ("Python Client (blocking)", lambda a: run_py("blocking", a, 1, args.duration)),
         ("libholdfast, pipeline %d" % args.pipeline, lambda a: run_c(args.bench, a, args.pipeline, args.duration)),
         ("Python AsyncClient, %d in flight" % args.pipeline, lambda a: run_py("async", a, args.pipeline, args.duration)),
+        ("Python AsyncClient, 1 in flight", lambda a: run_py("async", a, 1, args.duration)),
     ]
     results: Dict[str, List[Tuple[float, float, float, float]]] = {name: [] for name, _ in configs}
     try:

@@ -8,6 +8,7 @@ where a request goes and whether it is resent is made here, once.
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import time
@@ -95,14 +96,33 @@ def parse_addr(host_port: str) -> Tuple[str, int]:
     return host, int(port_s)
 
 
+class _Ids:
+    """Hold ids: a generator seeded from the system's random source, reseeded in a forked child
+    (parent and child must never draw the same ids). Not for secrets: ids need to be unique, not
+    unpredictable, and os.urandom per id would cost a system call on the hot path."""
+
+    def __init__(self) -> None:
+        self.rng = random.Random(secrets.randbits(128))
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.rng = random.Random(secrets.randbits(128))
+
+    def next(self) -> int:
+        # Bounded: 0 comes out once in 2**64 draws.
+        for _ in range(16):
+            v = self.rng.getrandbits(64)
+            if v != 0:
+                return v
+        raise RuntimeError("the id generator returned 0 sixteen times")
+
+
+_ids = _Ids()
+
+
 def new_id() -> int:
     """A fresh random 64-bit id, never 0: use one per hold and keep it to resend safely."""
-    # Bounded: 0 comes out once in 2**64 draws.
-    for _ in range(16):
-        v = secrets.randbits(64)
-        if v != 0:
-            return v
-    raise RuntimeError("the system random source returned 0 sixteen times")
+    return _ids.next()
 
 
 # ---- Operations ----

@@ -256,3 +256,21 @@ def test_addresses_and_options() -> None:
             Options(**bad_kw).check()  # type: ignore[arg-type]
     ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000 and 0 not in ids and max(ids) < 2**64
+
+
+def test_new_ids_differ_after_fork() -> None:
+    import os
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.write(w, str(new_id()).encode())
+        os._exit(0)
+    os.close(w)
+    mine = new_id()
+    with os.fdopen(r) as f:
+        child = int(f.read())
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert child != mine and child != 0
