@@ -163,3 +163,32 @@ def test_client_shared_by_threads(client: Client, new_event: NewEvent) -> None:
         assert not t.is_alive()
     assert sorted(s for _, (s,) in got) == [t * 100 + i for t in range(4) for i in range(50)]
     assert client.event_info(e).holds == 200
+
+
+def test_largest_replies(client: Client, server: hfutil.Server, new_event: NewEvent) -> None:
+    """The largest AVAIL (1 Mi seats, a 128 KiB bitmap) and SEAT_STATUS (1024 seats) replies
+    decode, blocking and asyncio; one past each limit is refused before sending."""
+    import asyncio
+
+    from holdfast import AsyncClient
+    import holdfast._proto as p
+
+    e = new_event()
+    client.create_event(e, seats=p.AVAIL_RANGE_MAX + 10)
+    client.hold(e, user=1, seats=[5, p.AVAIL_RANGE_MAX - 1], ttl=60)
+    a = client.avail(e, first=0, count=p.AVAIL_RANGE_MAX)
+    assert a.count == p.AVAIL_RANGE_MAX and len(a.bitmap) == p.AVAIL_RANGE_MAX // 8
+    assert a.free_ranges == [range(0, 5), range(6, p.AVAIL_RANGE_MAX - 1)]
+    st = client.seat_status(e, list(range(p.SEAT_STATUS_SEATS_MAX)))
+    assert len(st) == p.SEAT_STATUS_SEATS_MAX and st[5].state == "held"
+    with pytest.raises(ValueError):
+        client.avail(e, first=0, count=p.AVAIL_RANGE_MAX + 1)
+    with pytest.raises(ValueError):
+        client.seat_status(e, list(range(p.SEAT_STATUS_SEATS_MAX + 1)))
+
+    async def go() -> None:
+        async with AsyncClient(server.addr(0)) as c:
+            avs = await asyncio.gather(*(c.avail(e, first=0, count=p.AVAIL_RANGE_MAX) for _ in range(3)))
+            assert all(x.free_ranges == a.free_ranges for x in avs)
+
+    asyncio.run(go())
