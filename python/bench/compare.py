@@ -8,7 +8,8 @@ Starts one holdfastd (2 shards, durability none) through hf-server-ctl, then run
 round so that every configuration sees the same machine: holdfast-bench --workload holds with one
 connection at pipeline 1 and at P, and python/bench/py_bench.py with the blocking Client and with
 AsyncClient at P and at 1. Prints, per configuration, the median over the rounds of holds/s, p50 latency,
-the client process's CPU time per second of run (1.0 = one core busy) and the server's.
+the client process's CPU time per second of run (1.0 = one core busy), the client's CPU time per
+hold, and the server's CPU time per second of run.
 """
 
 from __future__ import annotations
@@ -97,12 +98,14 @@ def main() -> int:
     finally:
         hfutil.stop_server(server)
     print("\nmedians of %d rounds, %g s each:" % (args.rounds, args.duration))
-    print("| client | holds/s | p50 µs | client CPU | server CPU |")
-    print("|---|---:|---:|---:|---:|")
+    print("| client | holds/s | p50 µs | client CPU | client CPU µs per hold | server CPU |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, _ in configs:
         rows = results[name]
         med = [statistics.median(r[i] for r in rows) for i in range(4)]
-        print("| %s | %s | %.0f | %.2f | %.2f |" % (name, format(int(med[0]), ","), med[1], med[2], med[3]))
+        per_hold = statistics.median(r[2] / r[0] * 1e6 for r in rows if r[0] > 0)
+        print("| %s | %s | %.0f | %.2f | %.1f | %.2f |"
+              % (name, format(int(med[0]), ","), med[1], med[2], per_hold, med[3]))
     return 0
 
 
