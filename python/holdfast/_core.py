@@ -128,16 +128,26 @@ def new_id() -> int:
 # ---- Operations ----
 
 
-@dataclass(frozen=True)
 class Request(Generic[T]):
     """One operation: its opcode, its routing (event_id for store ops, else shard: an owner index
-    or None for the home address), its body, and the decoder of its success reply."""
+    or None for the home address), its body, and the decoder of its success reply. A plain class
+    with slots: one is made per call, on the hot path."""
 
-    opcode: int
-    event_id: int
-    body: bytes
-    decode: Callable[[bytes], T]
-    shard: Optional[int] = None
+    __slots__ = ("opcode", "event_id", "body", "decode", "shard")
+
+    def __init__(
+        self,
+        opcode: int,
+        event_id: int,
+        body: bytes,
+        decode: Callable[[bytes], T],
+        shard: Optional[int] = None,
+    ) -> None:
+        self.opcode = opcode
+        self.event_id = event_id
+        self.body = body
+        self.decode = decode
+        self.shard = shard
 
     @property
     def name(self) -> str:

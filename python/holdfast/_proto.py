@@ -146,6 +146,8 @@ HOLD_MODE_EXPLICIT = 0
 HOLD_MODE_BEST = 1
 
 _HEADER = struct.Struct("<HBBHHQII")
+# The HOLD request body with n explicit seats, by n (0 .. HOLD_SEATS_MAX).
+_HOLD_FORMATS = ["<QQQIB3xI%dI" % n for n in range(HOLD_SEATS_MAX + 1)]
 _U64 = struct.Struct("<Q")
 
 
@@ -231,6 +233,9 @@ def decode_error_detail(body: bytes) -> int:
 
 
 def _check_u64(name: str, value: int, nonzero: bool) -> int:
+    # The common case first: a plain int in range (type() is not bool's, which isinstance admits).
+    if type(value) is int and (1 if nonzero else 0) <= value <= U64_MAX:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
     lo = 1 if nonzero else 0
@@ -240,6 +245,8 @@ def _check_u64(name: str, value: int, nonzero: bool) -> int:
 
 
 def _check_u32(name: str, value: int, lo: int, hi: int) -> int:
+    if type(value) is int and lo <= value <= hi:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
     if not lo <= value <= hi:
@@ -249,6 +256,8 @@ def _check_u32(name: str, value: int, lo: int, hi: int) -> int:
 
 def ttl_to_ms(ttl: float) -> int:
     """A ttl in seconds (int or float) as the wire's u32 milliseconds, at least 1 ms."""
+    if type(ttl) is int and 0 < ttl <= HOLD_LIFETIME_MAX_S:
+        return ttl * 1000
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
         raise TypeError("ttl must be a number of seconds")
     if not ttl > 0 or ttl > HOLD_LIFETIME_MAX_S:
@@ -292,11 +301,10 @@ def body_hold(
     seat_list = list(seats)
     _check_u32("number of seats", len(seat_list), 1, HOLD_SEATS_MAX)
     for s in seat_list:
-        _check_u32("seat", s, 0, U32_MAX)
-    head = struct.pack(
-        "<QQQIB3xI", event_id, hold_id, user_id, ttl_ms, HOLD_MODE_EXPLICIT, len(seat_list)
-    )
-    return head + struct.pack("<%dI" % len(seat_list), *seat_list)
+        if type(s) is not int or not 0 <= s <= U32_MAX:
+            _check_u32("seat", s, 0, U32_MAX)
+    n = len(seat_list)
+    return struct.pack(_HOLD_FORMATS[n], event_id, hold_id, user_id, ttl_ms, HOLD_MODE_EXPLICIT, n, *seat_list)
 
 
 def body_extend(event_id: int, hold_id: int, ttl_ms: int) -> bytes:
