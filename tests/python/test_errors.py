@@ -181,3 +181,29 @@ def test_silent_server_times_out() -> None:
         assert len(holds) == 3 and len({h.body for h in holds}) == 1
     finally:
         fake.stop()
+
+
+def test_attempt_budget_and_backoff_bounds() -> None:
+    """The named bounds of one call: at most ATTEMPTS_MAX attempts whatever the deadline, at most
+    `retries` transport failures, and backoffs between half and all of min(cap, base * 2**n)."""
+    import holdfast._core as core
+
+    req = core.req_ping(None)
+    att = core.Attempts(core.Options(deadline=600.0, retries=1000), req)
+    n = 0
+    while att.next():
+        n += 1
+        assert n <= core.ATTEMPTS_MAX
+    assert n == core.ATTEMPTS_MAX
+    att = core.Attempts(core.Options(retries=2), req)
+    starts = 0
+    while att.next():
+        starts += 1
+        att.transport_failed(HoldfastError("TIMEOUT", "lost"))
+    assert starts == 3
+    assert att.failure().status == "TIMEOUT"
+    for attempt in range(0, 40):
+        for _ in range(20):
+            v = core.backoff_s(attempt, core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX)
+            top = min(core.BACKOFF_BUSY_S_MAX, core.BACKOFF_BUSY_S * 2 ** min(attempt, 16))
+            assert top / 2 <= v <= top
