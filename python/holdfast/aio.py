@@ -331,7 +331,10 @@ class AsyncClient:
             async with asyncio.timeout(timeout_s):
                 _, conn = await loop.create_connection(lambda: _Conn(addr), addr[0], addr[1])
         except (OSError, TimeoutError) as e:
-            raise HoldfastUnavailable("cannot connect to %s: %s" % (core.owner_str(addr), e or "timed out")) from e
+            raise HoldfastUnavailable("cannot connect to %s: %s" % (core.owner_str(addr), str(e) or "timed out")) from e
+        if self._closed:
+            conn.fail(HoldfastError("CLOSED", "the client was closed"))
+            raise HoldfastError("CLOSED", "the client was closed")
         self._conns[addr] = conn
         return conn
 
@@ -350,7 +353,13 @@ class AsyncClient:
                     t.exception()  # retrieved here: the awaiters may all be gone
 
             task.add_done_callback(done)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # close() cancels connects in progress; a cancelled caller is cancelled as usual.
+            if self._closed and task.cancelled():
+                raise HoldfastError("CLOSED", "the client was closed") from None
+            raise
 
     def _drop(self, addr: Addr, err: HoldfastError) -> None:
         c = self._conns.pop(addr, None)

@@ -207,3 +207,27 @@ def test_attempt_budget_and_backoff_bounds() -> None:
             v = core.backoff_s(attempt, core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX)
             top = min(core.BACKOFF_BUSY_S_MAX, core.BACKOFF_BUSY_S * 2 ** min(attempt, 16))
             assert top / 2 <= v <= top
+
+
+def test_async_close_fails_requests_in_flight() -> None:
+    """Requests in flight when the client closes end at once with CLOSED, not at their deadline."""
+    fake, holds = fake_with(lambda req, n: b"")
+
+    async def go() -> None:
+        c = AsyncClient(fake.addr, timeout=30.0, deadline=60.0)
+        await c.connect()
+        tasks = [asyncio.ensure_future(c.hold(42, user=u, seats=[u], ttl=10)) for u in range(50)]
+        await asyncio.sleep(0)
+        hfutil_wait = asyncio.get_running_loop().time() + 10.0
+        # Bounded: wait until the fake has read them all, at most 10 s.
+        while len(holds) < 50 and asyncio.get_running_loop().time() < hfutil_wait:
+            await asyncio.sleep(0.01)
+        assert len(holds) == 50
+        await c.close()
+        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5.0)
+        assert {getattr(r, "status", None) for r in results} == {"CLOSED"}
+
+    try:
+        asyncio.run(go())
+    finally:
+        fake.stop()
