@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(gcc pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
-	python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel python3-wheel-whl mypy)
+	python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel python3-wheel-whl mypy black)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -63,16 +63,26 @@ class Options:
     def check(self) -> "Options":
         for name in ("timeout", "deadline", "connect_timeout"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= DEADLINE_MAX_S:
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not 0 < v <= DEADLINE_MAX_S
+            ):
                 raise ValueError("%s %r is not in (0, %g] seconds" % (name, v, DEADLINE_MAX_S))
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 0 <= self.retries <= RETRIES_MAX:
+        if (
+            isinstance(self.retries, bool)
+            or not isinstance(self.retries, int)
+            or not 0 <= self.retries <= RETRIES_MAX
+        ):
             raise ValueError("retries %r is not in 0 .. %d" % (self.retries, RETRIES_MAX))
         if (
             isinstance(self.pipeline_max, bool)
             or not isinstance(self.pipeline_max, int)
             or not 1 <= self.pipeline_max <= PIPELINE_MAX
         ):
-            raise ValueError("pipeline_max %r is not in 1 .. %d" % (self.pipeline_max, PIPELINE_MAX))
+            raise ValueError(
+                "pipeline_max %r is not in 1 .. %d" % (self.pipeline_max, PIPELINE_MAX)
+            )
         return self
 
 
@@ -272,7 +282,9 @@ class Router:
     def owner(self, index: int) -> Tuple[str, int]:
         assert self.map is not None
         if not 0 <= index < len(self.map.owners):
-            raise ValueError("shard %d is not in the slot map (0 .. %d)" % (index, len(self.map.owners) - 1))
+            raise ValueError(
+                "shard %d is not in the slot map (0 .. %d)" % (index, len(self.map.owners) - 1)
+            )
         o = self.map.owners[index]
         return (o.host, o.port)
 
@@ -282,7 +294,8 @@ class Router:
         return moved_epoch > self.map.epoch and moved_epoch > self.refreshed_epoch
 
     def refresh_sources(self, moved_from: Tuple[str, int]) -> List[Tuple[str, int]]:
-        """Where to fetch a newer map: the shard that answered MOVED, the home address, the others."""
+        """Where to fetch a newer map: the shard that answered MOVED, the home address, the
+        others."""
         out = [moved_from, self.home]
         if self.map is not None:
             out += [(o.host, o.port) for o in self.map.owners]
@@ -348,11 +361,18 @@ class Attempts:
         last = self.last
         if last is None:
             return HoldfastTimeout("no attempt could start within the deadline", self.req.name)
-        last.message = "%s (%s, %d attempts in %.3f s)" % (last.message, self.req.name, self.count, elapsed)
-        last.args = ("%s: %s" % (last.status, last.message),)
-        if not last.opcode:
-            last.opcode = self.req.name
-        return last
+        # A copy: one failure (a connection that broke) may be the last of many requests.
+        err = type(last).__new__(type(last))
+        err.__dict__.update(last.__dict__)
+        err.message = "%s (%s, %d attempts in %.3f s)" % (
+            last.message,
+            self.req.name,
+            self.count,
+            elapsed,
+        )
+        err.args = ("%s: %s" % (err.status, err.message),)
+        err.opcode = last.opcode or self.req.name
+        return err
 
 
 def answer(req: "Request[T]", status: int, body: bytes) -> T:

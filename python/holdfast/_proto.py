@@ -1,9 +1,10 @@
 """The holdfast wire protocol, version 1, as docs/protocol.md states it: frame header, opcodes,
 statuses, limits, the slot hash, and one encoder and one decoder per opcode body.
 
-Pure functions over bytes: no sockets, no clock. The blocking and asyncio clients both build on it.
-Every decoder checks the exact body size, the counts against their limits and the reserved bytes, and
-raises ProtocolError on anything else, so a malformed reply never becomes a wrong answer.
+Pure functions over bytes: no sockets, no clock. The blocking and asyncio clients both build on
+it. Every decoder checks the exact body size, the counts against their limits and the reserved
+bytes, and raises ProtocolError on anything else, so a malformed reply never becomes a wrong
+answer.
 """
 
 from __future__ import annotations
@@ -205,7 +206,9 @@ def decode_reply_header(buf: "bytes | bytearray", off: int = 0) -> Header:
     ProtocolError on a bad magic, version, flags, reserved field or body size, or on a frame that
     is not a reply."""
     if len(buf) - off < FRAME_HEADER_SIZE:
-        raise ProtocolError("short frame header: %d of %d bytes" % (len(buf) - off, FRAME_HEADER_SIZE))
+        raise ProtocolError(
+            "short frame header: %d of %d bytes" % (len(buf) - off, FRAME_HEADER_SIZE)
+        )
     magic, version, opcode, flags, status, request_id, body_size, reserved = _HEADER.unpack_from(
         buf, off
     )
@@ -304,7 +307,9 @@ def body_hold(
         if type(s) is not int or not 0 <= s <= U32_MAX:
             _check_u32("seat", s, 0, U32_MAX)
     n = len(seat_list)
-    return struct.pack(_HOLD_FORMATS[n], event_id, hold_id, user_id, ttl_ms, HOLD_MODE_EXPLICIT, n, *seat_list)
+    return struct.pack(
+        _HOLD_FORMATS[n], event_id, hold_id, user_id, ttl_ms, HOLD_MODE_EXPLICIT, n, *seat_list
+    )
 
 
 def body_extend(event_id: int, hold_id: int, ttl_ms: int) -> bytes:
@@ -476,9 +481,13 @@ def decode_slot_map(body: bytes) -> SlotMap:
     if epoch < 1:
         raise ProtocolError("SLOT_MAP reply with epoch 0")
     if not 1 <= owners_count <= SLOT_OWNERS_MAX:
-        raise ProtocolError("SLOT_MAP reply with %d owners (1 .. %d)" % (owners_count, SLOT_OWNERS_MAX))
+        raise ProtocolError(
+            "SLOT_MAP reply with %d owners (1 .. %d)" % (owners_count, SLOT_OWNERS_MAX)
+        )
     if slots_count != SLOTS_COUNT:
-        raise ProtocolError("SLOT_MAP reply with %d slots (expected %d)" % (slots_count, SLOTS_COUNT))
+        raise ProtocolError(
+            "SLOT_MAP reply with %d slots (expected %d)" % (slots_count, SLOTS_COUNT)
+        )
     off = 12
     owners: List[SlotOwner] = []
     for _ in range(owners_count):

@@ -124,7 +124,9 @@ class _Conn(asyncio.Protocol):
         # is_closing() turns true before connection_lost runs (it is scheduled with call_soon).
         return not self.closed and self.transport is not None and not self.transport.is_closing()
 
-    def send(self, request_id: int, opcode: int, frame: bytes, timeout_s: float) -> "asyncio.Future[_Reply]":
+    def send(
+        self, request_id: int, opcode: int, frame: bytes, timeout_s: float
+    ) -> "asyncio.Future[_Reply]":
         """Queues frame for this loop iteration's write; the future gets (status, body)."""
         if not self.alive():
             raise _Resend("connection to %s is closed" % core.owner_str(self.addr))
@@ -187,7 +189,9 @@ class _Conn(asyncio.Protocol):
             if fut.done():
                 continue
             if late_before is not None and deadline > late_before:
-                fut.set_exception(_Resend("resent: connection to %s timed out" % core.owner_str(self.addr)))
+                fut.set_exception(
+                    _Resend("resent: connection to %s timed out" % core.owner_str(self.addr))
+                )
             else:
                 fut.set_exception(err)
         if self.paused is not None and not self.paused.done():
@@ -197,12 +201,14 @@ class _Conn(asyncio.Protocol):
 class AsyncClient:
     """An asyncio client with the methods of Client as coroutines. Example:
 
-        async with AsyncClient("127.0.0.1:7070") as c:
-            holds = await asyncio.gather(*(c.hold(42, user=u, best=2) for u in range(100)),
-                                         return_exceptions=True)
+    async with AsyncClient("127.0.0.1:7070") as c:
+        holds = await asyncio.gather(*(c.hold(42, user=u, best=2) for u in range(100)),
+                                     return_exceptions=True)
     """
 
-    def __init__(self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any) -> None:
+    def __init__(
+        self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any
+    ) -> None:
         if options is not None and kw:
             raise TypeError("give either options= or keyword settings, not both")
         opts = options if options is not None else core.Options(**kw)
@@ -245,8 +251,17 @@ class AsyncClient:
 
     # ---- operations ----
 
-    async def create_event(self, event_id: int, seats: int, row_width: int = 0, user_limit: int = 0, hold_lifetime: int = 0) -> None:
-        await self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+    async def create_event(
+        self,
+        event_id: int,
+        seats: int,
+        row_width: int = 0,
+        user_limit: int = 0,
+        hold_lifetime: int = 0,
+    ) -> None:
+        await self._call(
+            core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+        )
 
     async def event_info(self, event_id: int) -> EventInfo:
         return await self._call(core.req_event_info(event_id))
@@ -281,7 +296,9 @@ class AsyncClient:
         if count == 0:
             return Avail(event_id, info.seats, info.free, info.held, info.booked)
         r = await self._call(core.req_avail_range(event_id, first, count))
-        return Avail(event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap)
+        return Avail(
+            event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap
+        )
 
     async def seat_status(self, event_id: int, seats: Sequence[int]) -> List[SeatStatus]:
         return await self._call(core.req_seat_status(event_id, seats))
@@ -331,7 +348,9 @@ class AsyncClient:
             async with asyncio.timeout(timeout_s):
                 _, conn = await loop.create_connection(lambda: _Conn(addr), addr[0], addr[1])
         except (OSError, TimeoutError) as e:
-            raise HoldfastUnavailable("cannot connect to %s: %s" % (core.owner_str(addr), str(e) or "timed out")) from e
+            raise HoldfastUnavailable(
+                "cannot connect to %s: %s" % (core.owner_str(addr), str(e) or "timed out")
+            ) from e
         if self._closed:
             conn.fail(HoldfastError("CLOSED", "the client was closed"))
             raise HoldfastError("CLOSED", "the client was closed")
@@ -366,7 +385,9 @@ class AsyncClient:
         if c is not None:
             c.fail(err)
 
-    async def _roundtrip(self, addr: Addr, opcode: int, frame: bytes, rid: int, att: core.Attempts) -> _Reply:
+    async def _roundtrip(
+        self, addr: Addr, opcode: int, frame: bytes, rid: int, att: core.Attempts
+    ) -> _Reply:
         conn = await self._conn(addr, att.connect_timeout())
         fut = conn.send(rid, opcode, frame, att.attempt_timeout())
         try:
@@ -399,7 +420,9 @@ class AsyncClient:
                 status, body = await self._roundtrip(addr, req.opcode, frame, rid, att)
             except HoldfastUnavailable as e:
                 att.transport_failed(e)
-                await asyncio.sleep(att.sleep_for(core.BACKOFF_CONNECT_S, core.BACKOFF_CONNECT_S_MAX))
+                await asyncio.sleep(
+                    att.sleep_for(core.BACKOFF_CONNECT_S, core.BACKOFF_CONNECT_S_MAX)
+                )
                 continue
             except _Resend:
                 continue
@@ -415,7 +438,9 @@ class AsyncClient:
                     if self._router.needs_refresh(epoch):
                         await self._refresh(addr, epoch, att)
                     if self._router.address(req) == addr:
-                        await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                        await asyncio.sleep(
+                            att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX)
+                        )
                     continue
                 if status in (p.BUSY, p.TRY_AGAIN):
                     att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
@@ -425,7 +450,9 @@ class AsyncClient:
             except ProtocolError as e:
                 # A reply that does not decode: the connection cannot be trusted (section 9).
                 self._drop(addr, e)
-                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
+                att.transport_failed(
+                    ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr)))
+                )
         raise att.failure()
 
     async def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:

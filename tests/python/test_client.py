@@ -30,7 +30,10 @@ def refused(status: str, fn: Callable[[], object]) -> HoldfastError:
 def test_map_names_both_shards(client: Client, server: hfutil.Server) -> None:
     m = client.routing_map
     assert m.epoch >= 1
-    assert [(o.host, o.port) for o in m.owners] == [("127.0.0.1", server.port), ("127.0.0.1", server.port + 1)]
+    assert [(o.host, o.port) for o in m.owners] == [
+        ("127.0.0.1", server.port),
+        ("127.0.0.1", server.port + 1),
+    ]
     assert all(m.slot_owner[s] == s % 2 for s in range(4096))
     assert client.slot_map(shard=1).epoch == m.epoch
     assert client.ping() == m.epoch and client.ping(shard=1) == m.epoch
@@ -63,9 +66,15 @@ def test_every_operation(client: Client, new_event: NewEvent, shard: int) -> Non
 
     assert refused("SEAT_TAKEN", lambda: client.hold(e, user=9, seats=[10, 2], ttl=5)).detail == 2
     assert refused("SEAT_RANGE", lambda: client.hold(e, user=9, seats=[500], ttl=5)).detail == 500
-    assert refused("DUPLICATE_SEAT", lambda: client.hold(e, user=9, seats=[11, 11], ttl=5)).detail == 11
+    assert (
+        refused("DUPLICATE_SEAT", lambda: client.hold(e, user=9, seats=[11, 11], ttl=5)).detail
+        == 11
+    )
     refused("INVALID", lambda: client.hold(e, user=9, best=51))
-    assert refused("USER_LIMIT", lambda: client.hold(e, user=7, seats=[20, 21, 22, 23], ttl=5)).detail == 3
+    assert (
+        refused("USER_LIMIT", lambda: client.hold(e, user=7, seats=[20, 21, 22, 23], ttl=5)).detail
+        == 3
+    )
 
     b = client.confirm(e, h.id)
     assert isinstance(b, Booking) and b.id == h.id and b.seats == (1, 2, 3)
@@ -81,7 +90,12 @@ def test_every_operation(client: Client, new_event: NewEvent, shard: int) -> Non
     assert refused("SEAT_RANGE", lambda: client.avail(e, first=490, count=20)).detail == 500
 
     st = client.seat_status(e, [0, 1, 5, 1])
-    assert [(s.seat, s.state, s.owner_id) for s in st] == [(0, "free", 0), (1, "booked", h.id), (5, "held", 99), (1, "booked", h.id)]
+    assert [(s.seat, s.state, s.owner_id) for s in st] == [
+        (0, "free", 0),
+        (1, "booked", h.id),
+        (5, "held", 99),
+        (1, "booked", h.id),
+    ]
     assert refused("SEAT_RANGE", lambda: client.seat_status(e, [3, 700])).detail == 700
 
     client.release(e, 99)
@@ -110,7 +124,9 @@ def test_hold_that_expires(client: Client, new_event: NewEvent) -> None:
     h = client.hold(e, user=1, seats=[0], ttl=0.2)
     assert client.seat_status(e, [0])[0].state == "held"
     # Bounded wait for the deadline to pass (the server's clock decides).
-    hfutil.wait_for(lambda: client.seat_status(e, [0])[0].state == "free", 10.0, "the held seat turns free")
+    hfutil.wait_for(
+        lambda: client.seat_status(e, [0])[0].state == "free", 10.0, "the held seat turns free"
+    )
     refused("HOLD_EXPIRED", lambda: client.confirm(e, h.id))
     refused("HOLD_EXPIRED", lambda: client.extend(e, h.id, ttl=10))
     refused("HOLD_EXPIRED", lambda: client.hold(e, user=1, seats=[0], ttl=0.2, id=h.id))
@@ -188,7 +204,9 @@ def test_largest_replies(client: Client, server: hfutil.Server, new_event: NewEv
 
     async def go() -> None:
         async with AsyncClient(server.addr(0)) as c:
-            avs = await asyncio.gather(*(c.avail(e, first=0, count=p.AVAIL_RANGE_MAX) for _ in range(3)))
+            avs = await asyncio.gather(
+                *(c.avail(e, first=0, count=p.AVAIL_RANGE_MAX) for _ in range(3))
+            )
             assert all(x.free_ranges == a.free_ranges for x in avs)
 
     asyncio.run(go())
