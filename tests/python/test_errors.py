@@ -291,3 +291,36 @@ def test_async_shared_failure_gives_each_request_its_own_error() -> None:
     assert all(isinstance(r, HoldfastError) and r.status == "TIMEOUT" for r in results)
     assert len({id(r) for r in results}) == 20
     assert all(str(r).count("attempts") == 1 for r in results), str(results[0])
+
+
+def test_async_matches_replies_by_request_id() -> None:
+    """Replies that come back in another order than the requests still reach their own callers
+    (docs/protocol.md section 1: match by request_id, not by position)."""
+    held: List[hfutil.Request] = []
+
+    def reversed_replies(req: hfutil.Request, n: int) -> Reply:
+        held.append(req)
+        if len(held) < 10:
+            return b""
+        out = b""
+        for r in reversed(held):
+            event_id, hold_id, user = struct.unpack_from("<QQQ", r.body)
+            (seat,) = struct.unpack_from("<I", r.body, 36)
+            body = struct.pack("<QQII", hold_id, 1767225720000, 1, seat)
+            out += hfutil.reply_frame(p.OP_HOLD, r.request_id, 0, body)
+        held.clear()
+        return out
+
+    fake, holds = fake_with(reversed_replies)
+
+    async def go() -> list:
+        async with AsyncClient(fake.addr, timeout=5.0, deadline=10.0) as c:
+            return await asyncio.gather(
+                *(c.hold(42, user=u, seats=[100 + u], ttl=10, id=1000 + u) for u in range(10))
+            )
+
+    try:
+        got = asyncio.run(go())
+    finally:
+        fake.stop()
+    assert [(h.id, h.seats) for h in got] == [(1000 + u, (100 + u,)) for u in range(10)]
