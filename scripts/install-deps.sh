@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(gcc g++ pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
 	libuv1-dev python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel
 	python3-wheel-whl clang libclang-rt-14-dev prometheus tmux gnuplot-nox curl
-	libcurl4-openssl-dev libjansson-dev etcd-server etcd-client)
+	libcurl4-openssl-dev libjansson-dev etcd-server etcd-client mypy black)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,8 +7,9 @@
 Starts one holdfastd (2 shards, durability none) through hf-server-ctl, then runs, round after
 round so that every configuration sees the same machine: holdfast-bench --workload holds with one
 connection at pipeline 1 and at P, and python/bench/py_bench.py with the blocking Client and with
-AsyncClient at P. Prints, per configuration, the median over the rounds of holds/s, p50 latency,
-the client process's CPU time per second of run (1.0 = one core busy) and the server's.
+AsyncClient at P and at 1. Prints, per configuration, the median over the rounds of holds/s, p50
+latency, the client process's CPU time per second of run (1.0 = one core busy), the client's CPU
+time per hold, and the server's CPU time per second of run.
 """
 
 from __future__ import annotations
@@ -46,10 +47,27 @@ def children_cpu_s() -> float:
 
 
 def run_c(bench: str, addr: str, pipeline: int, duration: float) -> Tuple[float, float, float]:
-    cmd = [bench, "--host", addr, "--workload", "holds", "--connections", "1", "--threads", "1",
-           "--pipeline", str(pipeline), "--duration", str(duration), "--json", "--no-progress"]
+    cmd = [
+        bench,
+        "--host",
+        addr,
+        "--workload",
+        "holds",
+        "--connections",
+        "1",
+        "--threads",
+        "1",
+        "--pipeline",
+        str(pipeline),
+        "--duration",
+        str(duration),
+        "--json",
+        "--no-progress",
+    ]
     cpu0 = children_cpu_s()
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=True).stdout
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=True
+    ).stdout
     cpu = children_cpu_s() - cpu0
     r = json.loads(out)
     hold = r["ops"]["hold"]
@@ -57,9 +75,22 @@ def run_c(bench: str, addr: str, pipeline: int, duration: float) -> Tuple[float,
 
 
 def run_py(client: str, addr: str, pipeline: int, duration: float) -> Tuple[float, float, float]:
-    cmd = [sys.executable, str(HERE / "py_bench.py"), "--host", addr, "--client", client,
-           "--pipeline", str(pipeline), "--duration", str(duration), "--json"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=True).stdout
+    cmd = [
+        sys.executable,
+        str(HERE / "py_bench.py"),
+        "--host",
+        addr,
+        "--client",
+        client,
+        "--pipeline",
+        str(pipeline),
+        "--duration",
+        str(duration),
+        "--json",
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=True
+    ).stdout
     r = json.loads(out)
     return float(r["ok_per_s"]), float(r["p50_us"]), float(r["cpu_share"])
 
@@ -68,7 +99,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--holdfastd", default=str(REPO / "build-release" / "engine" / "holdfastd"))
     ap.add_argument("--bench", default=str(REPO / "build-release" / "bench" / "holdfast-bench"))
-    ap.add_argument("--ctl", default=str(REPO / "build-test" / "tests" / "python" / "hf-server-ctl"))
+    ap.add_argument(
+        "--ctl", default=str(REPO / "build-test" / "tests" / "python" / "hf-server-ctl")
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--pipeline", type=int, default=64)
@@ -80,8 +113,15 @@ def main() -> int:
     configs = [
         ("libholdfast, blocking (pipeline 1)", lambda a: run_c(args.bench, a, 1, args.duration)),
         ("Python Client (blocking)", lambda a: run_py("blocking", a, 1, args.duration)),
-        ("libholdfast, pipeline %d" % args.pipeline, lambda a: run_c(args.bench, a, args.pipeline, args.duration)),
-        ("Python AsyncClient, %d in flight" % args.pipeline, lambda a: run_py("async", a, args.pipeline, args.duration)),
+        (
+            "libholdfast, pipeline %d" % args.pipeline,
+            lambda a: run_c(args.bench, a, args.pipeline, args.duration),
+        ),
+        (
+            "Python AsyncClient, %d in flight" % args.pipeline,
+            lambda a: run_py("async", a, args.pipeline, args.duration),
+        ),
+        ("Python AsyncClient, 1 in flight", lambda a: run_py("async", a, 1, args.duration)),
     ]
     results: Dict[str, List[Tuple[float, float, float, float]]] = {name: [] for name, _ in configs}
     try:
@@ -91,17 +131,24 @@ def main() -> int:
                 ops, p50, cpu = fn(server.addr(0))
                 srv = (proc_cpu_s(server.pid) - s0) / args.duration
                 results[name].append((ops, p50, cpu, srv))
-                print("round %d  %-36s %9.0f holds/s  p50 %7.1f us  client CPU %.2f  server CPU %.2f"
-                      % (rnd + 1, name, ops, p50, cpu, srv), flush=True)
+                print(
+                    "round %d  %-36s %9.0f holds/s  p50 %7.1f us  client CPU %.2f  server CPU %.2f"
+                    % (rnd + 1, name, ops, p50, cpu, srv),
+                    flush=True,
+                )
     finally:
         hfutil.stop_server(server)
     print("\nmedians of %d rounds, %g s each:" % (args.rounds, args.duration))
-    print("| client | holds/s | p50 µs | client CPU | server CPU |")
-    print("|---|---:|---:|---:|---:|")
+    print("| client | holds/s | p50 µs | client CPU | client CPU µs per hold | server CPU |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, _ in configs:
         rows = results[name]
         med = [statistics.median(r[i] for r in rows) for i in range(4)]
-        print("| %s | %s | %.0f | %.2f | %.2f |" % (name, format(int(med[0]), ","), med[1], med[2], med[3]))
+        per_hold = statistics.median(r[2] / r[0] * 1e6 for r in rows if r[0] > 0)
+        print(
+            "| %s | %s | %.0f | %.2f | %.1f | %.2f |"
+            % (name, format(int(med[0]), ","), med[1], med[2], per_hold, med[3])
+        )
     return 0
 
 

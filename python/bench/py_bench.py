@@ -58,7 +58,9 @@ def percentile(sorted_us: List[float], q: float) -> float:
     return sorted_us[min(len(sorted_us) - 1, int(q * len(sorted_us)))]
 
 
-def report(args: argparse.Namespace, lat_ns: List[int], errors: int, wall_s: float, cpu_s: float) -> Dict[str, object]:
+def report(
+    args: argparse.Namespace, lat_ns: List[int], errors: int, wall_s: float, cpu_s: float
+) -> Dict[str, object]:
     us = sorted(x / 1000.0 for x in lat_ns)
     return {
         "client": args.client,
@@ -135,13 +137,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--host", default="127.0.0.1:7070")
     ap.add_argument("--client", choices=["blocking", "async"], required=True)
-    ap.add_argument("--pipeline", type=int, default=64, help="async: holds in flight (1..%d)" % PIPELINE_MAX)
-    ap.add_argument("--duration", type=float, default=3.0, help="seconds (at most %g)" % DURATION_S_MAX)
+    ap.add_argument(
+        "--pipeline", type=int, default=64, help="async: holds in flight (1..%d)" % PIPELINE_MAX
+    )
+    ap.add_argument(
+        "--duration", type=float, default=3.0, help="seconds (at most %g)" % DURATION_S_MAX
+    )
     ap.add_argument("--events", type=int, default=64, help="events (1..%d)" % EVENTS_MAX)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if not 0 < args.duration <= DURATION_S_MAX or not 1 <= args.pipeline <= PIPELINE_MAX or not 1 <= args.events <= EVENTS_MAX:
+    if (
+        not 0 < args.duration <= DURATION_S_MAX
+        or not 1 <= args.pipeline <= PIPELINE_MAX
+        or not 1 <= args.events <= EVENTS_MAX
+    ):
         ap.error("--duration, --pipeline or --events out of range")
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     with Client(args.host) as setup:
@@ -155,7 +165,8 @@ def main() -> int:
         print(json.dumps(r))
     else:
         print(
-            "%(client)s pipeline %(pipeline)s: %(ok_per_s).0f holds/s, p50 %(p50_us).0f us, p99 %(p99_us).0f us, "
+            "%(client)s pipeline %(pipeline)s: %(ok_per_s).0f holds/s, p50 %(p50_us).0f us, "
+            "p99 %(p99_us).0f us, "
             "CPU %(cpu_share).2f of a core, %(errors)d errors (seed %(seed)d)" % r
         )
     return 0

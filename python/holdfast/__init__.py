@@ -6,10 +6,10 @@
     h = c.hold(42, user=7, seats=[1, 2, 3], ttl=300)
     c.confirm(42, h.id)
 
-Pure Python over the wire protocol of docs/protocol.md (no compiled code): Client blocks, AsyncClient
-pipelines many requests per connection under asyncio. Both route by slot, follow MOVED, back off on
-BUSY / TRY_AGAIN and resend with the same ids after a lost answer. Errors are HoldfastError with
-.status set to the protocol's status name.
+Pure Python over the wire protocol of docs/protocol.md (no compiled code): Client blocks,
+AsyncClient pipelines many requests per connection under asyncio. Both route by slot, follow
+MOVED, back off on BUSY / TRY_AGAIN and resend with the same ids after a lost answer. Errors are
+HoldfastError with .status set to the protocol's status name.
 """
 
 from ._core import Options, new_id

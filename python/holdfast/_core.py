@@ -8,6 +8,7 @@ where a request goes and whether it is resent is made here, once.
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import time
@@ -62,16 +63,26 @@ class Options:
     def check(self) -> "Options":
         for name in ("timeout", "deadline", "connect_timeout"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= DEADLINE_MAX_S:
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not 0 < v <= DEADLINE_MAX_S
+            ):
                 raise ValueError("%s %r is not in (0, %g] seconds" % (name, v, DEADLINE_MAX_S))
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 0 <= self.retries <= RETRIES_MAX:
+        if (
+            isinstance(self.retries, bool)
+            or not isinstance(self.retries, int)
+            or not 0 <= self.retries <= RETRIES_MAX
+        ):
             raise ValueError("retries %r is not in 0 .. %d" % (self.retries, RETRIES_MAX))
         if (
             isinstance(self.pipeline_max, bool)
             or not isinstance(self.pipeline_max, int)
             or not 1 <= self.pipeline_max <= PIPELINE_MAX
         ):
-            raise ValueError("pipeline_max %r is not in 1 .. %d" % (self.pipeline_max, PIPELINE_MAX))
+            raise ValueError(
+                "pipeline_max %r is not in 1 .. %d" % (self.pipeline_max, PIPELINE_MAX)
+            )
         return self
 
 
@@ -95,29 +106,58 @@ def parse_addr(host_port: str) -> Tuple[str, int]:
     return host, int(port_s)
 
 
+class _Ids:
+    """Hold ids: a generator seeded from the system's random source, reseeded in a forked child
+    (parent and child must never draw the same ids). Not for secrets: ids need to be unique, not
+    unpredictable, and os.urandom per id would cost a system call on the hot path."""
+
+    def __init__(self) -> None:
+        self.rng = random.Random(secrets.randbits(128))
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.rng = random.Random(secrets.randbits(128))
+
+    def next(self) -> int:
+        # Bounded: 0 comes out once in 2**64 draws.
+        for _ in range(16):
+            v = self.rng.getrandbits(64)
+            if v != 0:
+                return v
+        raise RuntimeError("the id generator returned 0 sixteen times")
+
+
+_ids = _Ids()
+
+
 def new_id() -> int:
     """A fresh random 64-bit id, never 0: use one per hold and keep it to resend safely."""
-    # Bounded: 0 comes out once in 2**64 draws.
-    for _ in range(16):
-        v = secrets.randbits(64)
-        if v != 0:
-            return v
-    raise RuntimeError("the system random source returned 0 sixteen times")
+    return _ids.next()
 
 
 # ---- Operations ----
 
 
-@dataclass(frozen=True)
 class Request(Generic[T]):
     """One operation: its opcode, its routing (event_id for store ops, else shard: an owner index
-    or None for the home address), its body, and the decoder of its success reply."""
+    or None for the home address), its body, and the decoder of its success reply. A plain class
+    with slots: one is made per call, on the hot path."""
 
-    opcode: int
-    event_id: int
-    body: bytes
-    decode: Callable[[bytes], T]
-    shard: Optional[int] = None
+    __slots__ = ("opcode", "event_id", "body", "decode", "shard")
+
+    def __init__(
+        self,
+        opcode: int,
+        event_id: int,
+        body: bytes,
+        decode: Callable[[bytes], T],
+        shard: Optional[int] = None,
+    ) -> None:
+        self.opcode = opcode
+        self.event_id = event_id
+        self.body = body
+        self.decode = decode
+        self.shard = shard
 
     @property
     def name(self) -> str:
@@ -242,7 +282,9 @@ class Router:
     def owner(self, index: int) -> Tuple[str, int]:
         assert self.map is not None
         if not 0 <= index < len(self.map.owners):
-            raise ValueError("shard %d is not in the slot map (0 .. %d)" % (index, len(self.map.owners) - 1))
+            raise ValueError(
+                "shard %d is not in the slot map (0 .. %d)" % (index, len(self.map.owners) - 1)
+            )
         o = self.map.owners[index]
         return (o.host, o.port)
 
@@ -252,7 +294,8 @@ class Router:
         return moved_epoch > self.map.epoch and moved_epoch > self.refreshed_epoch
 
     def refresh_sources(self, moved_from: Tuple[str, int]) -> List[Tuple[str, int]]:
-        """Where to fetch a newer map: the shard that answered MOVED, the home address, the others."""
+        """Where to fetch a newer map: the shard that answered MOVED, the home address, the
+        others."""
         out = [moved_from, self.home]
         if self.map is not None:
             out += [(o.host, o.port) for o in self.map.owners]
@@ -318,11 +361,18 @@ class Attempts:
         last = self.last
         if last is None:
             return HoldfastTimeout("no attempt could start within the deadline", self.req.name)
-        last.message = "%s (%s, %d attempts in %.3f s)" % (last.message, self.req.name, self.count, elapsed)
-        last.args = ("%s: %s" % (last.status, last.message),)
-        if not last.opcode:
-            last.opcode = self.req.name
-        return last
+        # A copy: one failure (a connection that broke) may be the last of many requests.
+        err = type(last).__new__(type(last))
+        err.__dict__.update(last.__dict__)
+        err.message = "%s (%s, %d attempts in %.3f s)" % (
+            last.message,
+            self.req.name,
+            self.count,
+            elapsed,
+        )
+        err.args = ("%s: %s" % (err.status, err.message),)
+        err.opcode = last.opcode or self.req.name
+        return err
 
 
 def answer(req: "Request[T]", status: int, body: bytes) -> T:

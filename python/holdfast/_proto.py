@@ -1,9 +1,10 @@
 """The holdfast wire protocol, version 1, as docs/protocol.md states it: frame header, opcodes,
 statuses, limits, the slot hash, and one encoder and one decoder per opcode body.
 
-Pure functions over bytes: no sockets, no clock. The blocking and asyncio clients both build on it.
-Every decoder checks the exact body size, the counts against their limits and the reserved bytes, and
-raises ProtocolError on anything else, so a malformed reply never becomes a wrong answer.
+Pure functions over bytes: no sockets, no clock. The blocking and asyncio clients both build on
+it. Every decoder checks the exact body size, the counts against their limits and the reserved
+bytes, and raises ProtocolError on anything else, so a malformed reply never becomes a wrong
+answer.
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ HOLD_MODE_EXPLICIT = 0
 HOLD_MODE_BEST = 1
 
 _HEADER = struct.Struct("<HBBHHQII")
+# The HOLD request body with n explicit seats, by n (0 .. HOLD_SEATS_MAX).
+_HOLD_FORMATS = ["<QQQIB3xI%dI" % n for n in range(HOLD_SEATS_MAX + 1)]
 _U64 = struct.Struct("<Q")
 
 
@@ -203,7 +206,9 @@ def decode_reply_header(buf: "bytes | bytearray", off: int = 0) -> Header:
     ProtocolError on a bad magic, version, flags, reserved field or body size, or on a frame that
     is not a reply."""
     if len(buf) - off < FRAME_HEADER_SIZE:
-        raise ProtocolError("short frame header: %d of %d bytes" % (len(buf) - off, FRAME_HEADER_SIZE))
+        raise ProtocolError(
+            "short frame header: %d of %d bytes" % (len(buf) - off, FRAME_HEADER_SIZE)
+        )
     magic, version, opcode, flags, status, request_id, body_size, reserved = _HEADER.unpack_from(
         buf, off
     )
@@ -231,6 +236,9 @@ def decode_error_detail(body: bytes) -> int:
 
 
 def _check_u64(name: str, value: int, nonzero: bool) -> int:
+    # The common case first: a plain int in range (type() is not bool's, which isinstance admits).
+    if type(value) is int and (1 if nonzero else 0) <= value <= U64_MAX:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
     lo = 1 if nonzero else 0
@@ -240,6 +248,8 @@ def _check_u64(name: str, value: int, nonzero: bool) -> int:
 
 
 def _check_u32(name: str, value: int, lo: int, hi: int) -> int:
+    if type(value) is int and lo <= value <= hi:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
     if not lo <= value <= hi:
@@ -249,6 +259,8 @@ def _check_u32(name: str, value: int, lo: int, hi: int) -> int:
 
 def ttl_to_ms(ttl: float) -> int:
     """A ttl in seconds (int or float) as the wire's u32 milliseconds, at least 1 ms."""
+    if type(ttl) is int and 0 < ttl <= HOLD_LIFETIME_MAX_S:
+        return ttl * 1000
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
         raise TypeError("ttl must be a number of seconds")
     if not ttl > 0 or ttl > HOLD_LIFETIME_MAX_S:
@@ -292,11 +304,12 @@ def body_hold(
     seat_list = list(seats)
     _check_u32("number of seats", len(seat_list), 1, HOLD_SEATS_MAX)
     for s in seat_list:
-        _check_u32("seat", s, 0, U32_MAX)
-    head = struct.pack(
-        "<QQQIB3xI", event_id, hold_id, user_id, ttl_ms, HOLD_MODE_EXPLICIT, len(seat_list)
+        if type(s) is not int or not 0 <= s <= U32_MAX:
+            _check_u32("seat", s, 0, U32_MAX)
+    n = len(seat_list)
+    return struct.pack(
+        _HOLD_FORMATS[n], event_id, hold_id, user_id, ttl_ms, HOLD_MODE_EXPLICIT, n, *seat_list
     )
-    return head + struct.pack("<%dI" % len(seat_list), *seat_list)
 
 
 def body_extend(event_id: int, hold_id: int, ttl_ms: int) -> bytes:
@@ -468,9 +481,13 @@ def decode_slot_map(body: bytes) -> SlotMap:
     if epoch < 1:
         raise ProtocolError("SLOT_MAP reply with epoch 0")
     if not 1 <= owners_count <= SLOT_OWNERS_MAX:
-        raise ProtocolError("SLOT_MAP reply with %d owners (1 .. %d)" % (owners_count, SLOT_OWNERS_MAX))
+        raise ProtocolError(
+            "SLOT_MAP reply with %d owners (1 .. %d)" % (owners_count, SLOT_OWNERS_MAX)
+        )
     if slots_count != SLOTS_COUNT:
-        raise ProtocolError("SLOT_MAP reply with %d slots (expected %d)" % (slots_count, SLOTS_COUNT))
+        raise ProtocolError(
+            "SLOT_MAP reply with %d slots (expected %d)" % (slots_count, SLOTS_COUNT)
+        )
     off = 12
     owners: List[SlotOwner] = []
     for _ in range(owners_count):

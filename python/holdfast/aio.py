@@ -26,21 +26,41 @@ Addr = Tuple[str, int]
 _Reply = Tuple[int, bytes]
 
 
+class _Resend(HoldfastError):
+    """A request that must be resent through no fault of its own (its connection failed because
+    of another request): the resend does not count against Options.retries."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("TIMEOUT", message)
+
+
 class _Conn(asyncio.Protocol):
     """One connection to one shard and the requests in flight on it, by request id.
 
+    Frames written in one loop iteration go out in one write (send(2)), and one timer per
+    connection watches the earliest reply deadline: when it passes, the connection fails (replies
+    come in order, so every request behind the late one is stuck too) and its requests are resent.
+
     INVARIANTS
-     1. Every future in pending belongs to a request sent on this connection and not answered.
-     2. Once closed, pending is empty and stays empty: send() refuses.
+     1. Every entry of pending is a request written (or queued in out) on this connection and not
+        answered; its deadline is on the loop clock.
+     2. Once closed, pending and out are empty and stay empty: send() refuses.
+     3. While pending is not empty and the connection is open, a timer is armed at or before the
+        earliest deadline in pending.
     """
 
     def __init__(self, addr: Addr) -> None:
         self.addr = addr
+        self.loop = asyncio.get_running_loop()
         self.transport: Optional[asyncio.Transport] = None
         self.buf = bytearray()
-        self.pending: Dict[int, Tuple[int, "asyncio.Future[_Reply]"]] = {}
+        self.pending: Dict[int, Tuple[int, "asyncio.Future[_Reply]", float]] = {}
+        self.out: List[bytes] = []
         self.closed = False
         self.paused: Optional["asyncio.Future[None]"] = None
+        self.timer: Optional[asyncio.TimerHandle] = None
+        self.timer_at = 0.0
+        self.timeout_s = 0.0
 
     # asyncio.Protocol callbacks
 
@@ -90,7 +110,7 @@ class _Conn(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self.paused is None:
-            self.paused = asyncio.get_running_loop().create_future()
+            self.paused = self.loop.create_future()
 
     def resume_writing(self) -> None:
         if self.paused is not None:
@@ -100,30 +120,79 @@ class _Conn(asyncio.Protocol):
 
     # used by AsyncClient
 
-    def send(self, request_id: int, opcode: int, frame: bytes) -> "asyncio.Future[_Reply]":
-        if not self.alive():
-            raise HoldfastTimeout("connection to %s is closed" % core.owner_str(self.addr))
-        fut: "asyncio.Future[_Reply]" = asyncio.get_running_loop().create_future()
-        self.pending[request_id] = (opcode, fut)
-        self.transport.write(frame)
-        return fut
-
     def alive(self) -> bool:
         # is_closing() turns true before connection_lost runs (it is scheduled with call_soon).
         return not self.closed and self.transport is not None and not self.transport.is_closing()
 
+    def send(
+        self, request_id: int, opcode: int, frame: bytes, timeout_s: float
+    ) -> "asyncio.Future[_Reply]":
+        """Queues frame for this loop iteration's write; the future gets (status, body)."""
+        if not self.alive():
+            raise _Resend("connection to %s is closed" % core.owner_str(self.addr))
+        fut: "asyncio.Future[_Reply]" = self.loop.create_future()
+        deadline = self.loop.time() + timeout_s
+        self.pending[request_id] = (opcode, fut, deadline)
+        if not self.out:
+            self.loop.call_soon(self.flush)
+        self.out.append(frame)
+        if self.timer is None or deadline < self.timer_at:
+            self.arm(deadline, timeout_s)
+        return fut
+
+    def flush(self) -> None:
+        if self.out and self.alive():
+            assert self.transport is not None
+            self.transport.write(b"".join(self.out))
+        self.out.clear()
+
+    def arm(self, at: float, timeout_s: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = at
+        self.timeout_s = timeout_s
+        self.timer = self.loop.call_at(at, self.on_timer)
+
+    def on_timer(self) -> None:
+        self.timer = None
+        if self.closed or not self.pending:
+            return
+        now = self.loop.time()
+        earliest = min(e[2] for e in self.pending.values())
+        if earliest > now:
+            self.arm(earliest, self.timeout_s)
+            return
+        self.fail(
+            HoldfastTimeout(
+                "no reply from %s within %g s; the outcome is unknown, resend with the same ids"
+                % (core.owner_str(self.addr), self.timeout_s)
+            ),
+            late_before=now,
+        )
+
     def forget(self, request_id: int) -> None:
         self.pending.pop(request_id, None)
 
-    def fail(self, err: HoldfastError) -> None:
-        """Closes the connection and fails every request in flight on it with err."""
+    def fail(self, err: HoldfastError, late_before: Optional[float] = None) -> None:
+        """Closes the connection and fails every request in flight on it: with err, or, when
+        late_before is given, with err only those whose deadline passed and a _Resend the others."""
         if not self.closed:
             self.closed = True
             if self.transport is not None:
                 self.transport.abort()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.out.clear()
         pending, self.pending = self.pending, {}
-        for _, fut in pending.values():
-            if not fut.done():
+        for _, fut, deadline in pending.values():
+            if fut.done():
+                continue
+            if late_before is not None and deadline > late_before:
+                fut.set_exception(
+                    _Resend("resent: connection to %s timed out" % core.owner_str(self.addr))
+                )
+            else:
                 fut.set_exception(err)
         if self.paused is not None and not self.paused.done():
             self.paused.set_result(None)
@@ -132,12 +201,14 @@ class _Conn(asyncio.Protocol):
 class AsyncClient:
     """An asyncio client with the methods of Client as coroutines. Example:
 
-        async with AsyncClient("127.0.0.1:7070") as c:
-            holds = await asyncio.gather(*(c.hold(42, user=u, best=2) for u in range(100)),
-                                         return_exceptions=True)
+    async with AsyncClient("127.0.0.1:7070") as c:
+        holds = await asyncio.gather(*(c.hold(42, user=u, best=2) for u in range(100)),
+                                     return_exceptions=True)
     """
 
-    def __init__(self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any) -> None:
+    def __init__(
+        self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any
+    ) -> None:
         if options is not None and kw:
             raise TypeError("give either options= or keyword settings, not both")
         opts = options if options is not None else core.Options(**kw)
@@ -180,8 +251,17 @@ class AsyncClient:
 
     # ---- operations ----
 
-    async def create_event(self, event_id: int, seats: int, row_width: int = 0, user_limit: int = 0, hold_lifetime: int = 0) -> None:
-        await self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+    async def create_event(
+        self,
+        event_id: int,
+        seats: int,
+        row_width: int = 0,
+        user_limit: int = 0,
+        hold_lifetime: int = 0,
+    ) -> None:
+        await self._call(
+            core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+        )
 
     async def event_info(self, event_id: int) -> EventInfo:
         return await self._call(core.req_event_info(event_id))
@@ -216,7 +296,9 @@ class AsyncClient:
         if count == 0:
             return Avail(event_id, info.seats, info.free, info.held, info.booked)
         r = await self._call(core.req_avail_range(event_id, first, count))
-        return Avail(event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap)
+        return Avail(
+            event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap
+        )
 
     async def seat_status(self, event_id: int, seats: Sequence[int]) -> List[SeatStatus]:
         return await self._call(core.req_seat_status(event_id, seats))
@@ -266,7 +348,12 @@ class AsyncClient:
             async with asyncio.timeout(timeout_s):
                 _, conn = await loop.create_connection(lambda: _Conn(addr), addr[0], addr[1])
         except (OSError, TimeoutError) as e:
-            raise HoldfastUnavailable("cannot connect to %s: %s" % (core.owner_str(addr), e or "timed out")) from e
+            raise HoldfastUnavailable(
+                "cannot connect to %s: %s" % (core.owner_str(addr), str(e) or "timed out")
+            ) from e
+        if self._closed:
+            conn.fail(HoldfastError("CLOSED", "the client was closed"))
+            raise HoldfastError("CLOSED", "the client was closed")
         self._conns[addr] = conn
         return conn
 
@@ -285,31 +372,28 @@ class AsyncClient:
                     t.exception()  # retrieved here: the awaiters may all be gone
 
             task.add_done_callback(done)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # close() cancels connects in progress; a cancelled caller is cancelled as usual.
+            if self._closed and task.cancelled():
+                raise HoldfastError("CLOSED", "the client was closed") from None
+            raise
 
     def _drop(self, addr: Addr, err: HoldfastError) -> None:
         c = self._conns.pop(addr, None)
         if c is not None:
             c.fail(err)
 
-    async def _roundtrip(self, addr: Addr, opcode: int, frame: bytes, rid: int, att: core.Attempts) -> _Reply:
+    async def _roundtrip(
+        self, addr: Addr, opcode: int, frame: bytes, rid: int, att: core.Attempts
+    ) -> _Reply:
         conn = await self._conn(addr, att.connect_timeout())
-        fut = conn.send(rid, opcode, frame)
-        if conn.paused is not None:
-            await conn.paused
+        fut = conn.send(rid, opcode, frame, att.attempt_timeout())
         try:
-            async with asyncio.timeout(att.attempt_timeout()):
-                return await fut
-        except TimeoutError:
-            err = HoldfastTimeout(
-                "no reply from %s within %g s; the outcome is unknown, resend with the same ids"
-                % (core.owner_str(addr), self.options.timeout)
-            )
-            if self._conns.get(addr) is conn:
-                self._drop(addr, err)
-            else:
-                conn.fail(err)
-            raise err from None
+            if conn.paused is not None:
+                await conn.paused
+            return await fut
         finally:
             conn.forget(rid)
 
@@ -336,7 +420,11 @@ class AsyncClient:
                 status, body = await self._roundtrip(addr, req.opcode, frame, rid, att)
             except HoldfastUnavailable as e:
                 att.transport_failed(e)
-                await asyncio.sleep(att.sleep_for(core.BACKOFF_CONNECT_S, core.BACKOFF_CONNECT_S_MAX))
+                await asyncio.sleep(
+                    att.sleep_for(core.BACKOFF_CONNECT_S, core.BACKOFF_CONNECT_S_MAX)
+                )
+                continue
+            except _Resend:
                 continue
             except HoldfastError as e:
                 if e.status == "CLOSED":
@@ -350,7 +438,9 @@ class AsyncClient:
                     if self._router.needs_refresh(epoch):
                         await self._refresh(addr, epoch, att)
                     if self._router.address(req) == addr:
-                        await asyncio.sleep(att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX))
+                        await asyncio.sleep(
+                            att.sleep_for(core.BACKOFF_BUSY_S, core.BACKOFF_BUSY_S_MAX)
+                        )
                     continue
                 if status in (p.BUSY, p.TRY_AGAIN):
                     att.answered_retry(core.status_error(req, status, p.decode_error_detail(body)))
@@ -360,7 +450,9 @@ class AsyncClient:
             except ProtocolError as e:
                 # A reply that does not decode: the connection cannot be trusted (section 9).
                 self._drop(addr, e)
-                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
+                att.transport_failed(
+                    ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr)))
+                )
         raise att.failure()
 
     async def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:

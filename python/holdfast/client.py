@@ -59,7 +59,9 @@ class _Conn:
                 )
             self.buf += chunk
 
-    def roundtrip(self, frame: bytes, request_id: int, opcode: int, timeout_s: float) -> Tuple[int, bytes]:
+    def roundtrip(
+        self, frame: bytes, request_id: int, opcode: int, timeout_s: float
+    ) -> Tuple[int, bytes]:
         """Sends frame and returns (status, body) of its reply."""
         deadline = time.monotonic() + timeout_s
         self.sock.settimeout(timeout_s)
@@ -69,7 +71,9 @@ class _Conn:
         if h.request_id != request_id:
             raise ProtocolError("reply for request id %d, expected %d" % (h.request_id, request_id))
         if h.opcode != opcode:
-            raise ProtocolError("reply with opcode 0x%02x to a request with opcode 0x%02x" % (h.opcode, opcode))
+            raise ProtocolError(
+                "reply with opcode 0x%02x to a request with opcode 0x%02x" % (h.opcode, opcode)
+            )
         size = p.FRAME_HEADER_SIZE + h.body_size
         self._fill(size, deadline)
         body = bytes(self.buf[p.FRAME_HEADER_SIZE : size])
@@ -88,7 +92,9 @@ class Client:
     succeed. timeout, deadline, connect_timeout, retries: see Options.
     """
 
-    def __init__(self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any) -> None:
+    def __init__(
+        self, addr: str = "127.0.0.1:7070", *, options: Optional[core.Options] = None, **kw: Any
+    ) -> None:
         opts = options if options is not None else core.Options(**kw)
         if options is not None and kw:
             raise TypeError("give either options= or keyword settings, not both")
@@ -119,7 +125,14 @@ class Client:
 
     # ---- operations ----
 
-    def create_event(self, event_id: int, seats: int, row_width: int = 0, user_limit: int = 0, hold_lifetime: int = 0) -> None:
+    def create_event(
+        self,
+        event_id: int,
+        seats: int,
+        row_width: int = 0,
+        user_limit: int = 0,
+        hold_lifetime: int = 0,
+    ) -> None:
         """Creates an event (idempotent with the same parameters; else EVENT_EXISTS).
         hold_lifetime: seconds, 0 = the server's default."""
         self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
@@ -143,7 +156,8 @@ class Client:
         return self._call(core.req_hold(event_id, user, seats, best, ttl, id))
 
     def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
-        """Moves a live hold's deadline to now + ttl (capped); returns the new expiry (Unix seconds)."""
+        """Moves a live hold's deadline to now + ttl (capped); returns the new expiry (Unix
+        seconds)."""
         return self._call(core.req_extend(event_id, hold_id, ttl))
 
     def confirm(self, event_id: int, hold_id: int) -> Booking:
@@ -163,7 +177,9 @@ class Client:
         if count == 0:
             return Avail(event_id, info.seats, info.free, info.held, info.booked)
         r = self._call(core.req_avail_range(event_id, first, count))
-        return Avail(event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap)
+        return Avail(
+            event_id, info.seats, info.free, info.held, info.booked, r.first, r.count, r.bitmap
+        )
 
     def seat_status(self, event_id: int, seats: Sequence[int]) -> List[SeatStatus]:
         """The state (free / held / booked) and owner id of each listed seat, in order."""
@@ -234,7 +250,9 @@ class Client:
                 raise HoldfastError("CLOSED", "the client is closed", opcode=req.name)
             return self._call_locked(req)
 
-    def _attempt(self, att: core.Attempts, addr: Addr, frame: bytes, rid: int) -> Optional[Tuple[int, bytes]]:
+    def _attempt(
+        self, att: core.Attempts, addr: Addr, frame: bytes, rid: int
+    ) -> Optional[Tuple[int, bytes]]:
         """One send and wait. Returns (status, body), or None after a transport failure (recorded
         in att; the connection is dropped)."""
         try:
@@ -251,12 +269,18 @@ class Client:
         except socket.timeout:
             self._drop(addr)
             att.transport_failed(
-                HoldfastTimeout("no reply from %s within %g s; the outcome is unknown, resend with the same ids" % (core.owner_str(addr), self.options.timeout))
+                HoldfastTimeout(
+                    "no reply from %s within %g s; the outcome is unknown, resend with the same ids"
+                    % (core.owner_str(addr), self.options.timeout)
+                )
             )
         except OSError as e:
             self._drop(addr)
             att.transport_failed(
-                HoldfastTimeout("connection to %s failed (%s); the outcome is unknown, resend with the same ids" % (core.owner_str(addr), e))
+                HoldfastTimeout(
+                    "connection to %s failed (%s); the outcome is unknown, resend with the same ids"
+                    % (core.owner_str(addr), e)
+                )
             )
         return None
 
@@ -288,7 +312,9 @@ class Client:
             except ProtocolError as e:
                 # A reply that does not decode: the connection cannot be trusted (section 9).
                 self._drop(addr)
-                att.transport_failed(ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr))))
+                att.transport_failed(
+                    ProtocolError("%s (from %s)" % (e.message, core.owner_str(addr)))
+                )
         raise att.failure()
 
     def _refresh(self, moved_from: Addr, epoch: int, att: core.Attempts) -> None:
@@ -300,7 +326,12 @@ class Client:
             rid = self._next_request_id()
             try:
                 conn = self._conn(src, att.connect_timeout())
-                status, body = conn.roundtrip(p.encode_frame(p.OP_SLOT_MAP, rid, b""), rid, p.OP_SLOT_MAP, att.attempt_timeout())
+                status, body = conn.roundtrip(
+                    p.encode_frame(p.OP_SLOT_MAP, rid, b""),
+                    rid,
+                    p.OP_SLOT_MAP,
+                    att.attempt_timeout(),
+                )
                 if status != p.OK:
                     continue
                 m = p.decode_slot_map(body)

@@ -1,11 +1,11 @@
 """The exceptions of the holdfast client.
 
-HoldfastError is the one class to catch. Its .status is the protocol's status name ("SEAT_TAKEN",
-"NO_HOLD", ...; docs/protocol.md section 7) when the engine refused, or one of the client's own names
-when no usable answer came back:
+HoldfastError is the one class to catch. Its .status is the protocol's status name
+("SEAT_TAKEN", "NO_HOLD", ...; docs/protocol.md section 7) when the engine refused, or one of the
+client's own names when no usable answer came back:
 
-- "TIMEOUT"      no answer within the call's deadline (after resends): the outcome is unknown; resend
-                 with the same ids (it is safe) or check with event_info / seat_status.
+- "TIMEOUT"      no answer within the call's deadline (after resends): the outcome is unknown;
+                 resend with the same ids (it is safe) or check with event_info / seat_status.
 - "UNAVAILABLE"  no connection could be made to the shard (refused, unreachable).
 - "PROTOCOL"     a reply did not decode (ProtocolError): the connection was dropped.
 """

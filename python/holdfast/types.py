@@ -1,8 +1,8 @@
 """The values the holdfast client returns: plain frozen dataclasses of Python ints, strs and tuples.
 
-Ids (events, holds, bookings, users) are unsigned 64-bit integers and stay Python ints. When you hand
-them to JavaScript as JSON, send them as strings or parse with BigInt: a JavaScript number holds
-integers exactly only up to 2**53.
+Ids (events, holds, bookings, users) are unsigned 64-bit integers and stay Python ints. When you
+hand them to JavaScript as JSON, send them as strings or parse with BigInt: a JavaScript number
+holds integers exactly only up to 2**53.
 """
 
 from __future__ import annotations
@@ -70,12 +70,16 @@ class Avail:
         """Whether seat (inside the asked range) was free."""
         i = seat - self.first
         if not 0 <= i < self.count:
-            raise ValueError("seat %d is outside the range %d..%d" % (seat, self.first, self.first + self.count - 1))
+            raise ValueError(
+                "seat %d is outside the range %d..%d"
+                % (seat, self.first, self.first + self.count - 1)
+            )
         return bool(self.bitmap[i >> 3] >> (i & 7) & 1)
 
     @property
     def free_ranges(self) -> List[range]:
-        """The free seats of the asked range as maximal runs, e.g. [range(4, 100), range(103, 110)]."""
+        """The free seats of the asked range as maximal runs, e.g. [range(4, 100),
+        range(103, 110)]."""
         out: List[range] = []
         start: Optional[int] = None
         for byte_index, byte in enumerate(self.bitmap):
@@ -114,7 +118,11 @@ class SlotOwner:
     port: int
 
     def __str__(self) -> str:
-        return "[%s]:%d" % (self.host, self.port) if ":" in self.host else "%s:%d" % (self.host, self.port)
+        return (
+            "[%s]:%d" % (self.host, self.port)
+            if ":" in self.host
+            else "%s:%d" % (self.host, self.port)
+        )
 
 
 @dataclass(frozen=True)

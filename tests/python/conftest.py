@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
-sys.path.insert(0, os.environ.get("HF_PYTHON_SRC", str(Path(__file__).resolve().parents[2] / "python")))
+sys.path.insert(
+    0, os.environ.get("HF_PYTHON_SRC", str(Path(__file__).resolve().parents[2] / "python"))
+)
 
 import pytest  # noqa: E402
 

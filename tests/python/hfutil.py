@@ -77,8 +77,10 @@ def start_server(shards: int = 2, durability: str = "none") -> Server:
     """A fresh holdfastd on free loopback ports; raises with the reason when it does not start."""
     for path in (HOLDFASTD, SERVER_CTL):
         if not os.access(path, os.X_OK):
-            raise FileNotFoundError("%s is not built (run meson/ninja in build-test, or set "
-                                    "HF_HOLDFASTD and HF_SERVER_CTL)" % path)
+            raise FileNotFoundError(
+                "%s is not built (run meson/ninja in build-test, or set "
+                "HF_HOLDFASTD and HF_SERVER_CTL)" % path
+            )
     proc = subprocess.Popen(
         [SERVER_CTL, HOLDFASTD, str(shards), durability],
         stdin=subprocess.PIPE,
@@ -99,7 +101,8 @@ def start_server(shards: int = 2, durability: str = "none") -> Server:
 
 
 def stop_server(s: Server) -> None:
-    """Closes hf-server-ctl's stdin (it stops holdfastd by pid); kills both by pid past the bound."""
+    """Closes hf-server-ctl's stdin (it stops holdfastd by pid); kills both by pid past the
+    bound."""
     assert s.proc.stdin is not None
     s.proc.stdin.close()
     try:
@@ -111,7 +114,9 @@ def stop_server(s: Server) -> None:
             except ProcessLookupError:
                 pass
         s.proc.wait(SERVER_STOP_TIMEOUT_S)
-        raise AssertionError("hf-server-ctl did not stop holdfastd within %g s" % SERVER_STOP_TIMEOUT_S)
+        raise AssertionError(
+            "hf-server-ctl did not stop holdfastd within %g s" % SERVER_STOP_TIMEOUT_S
+        )
     assert s.proc.returncode == 0, "hf-server-ctl exit %d" % s.proc.returncode
 
 
@@ -121,14 +126,21 @@ _HDR = struct.Struct("<HBBHHQII")
 
 
 def reply_frame(opcode: int, request_id: int, status: int, body: bytes) -> bytes:
-    return _HDR.pack(p.FRAME_MAGIC, p.PROTO_VERSION, opcode, p.FLAG_REPLY, status, request_id, len(body), 0) + body
+    return (
+        _HDR.pack(
+            p.FRAME_MAGIC, p.PROTO_VERSION, opcode, p.FLAG_REPLY, status, request_id, len(body), 0
+        )
+        + body
+    )
 
 
 def error_frame(opcode: int, request_id: int, status: int, detail: int = 0) -> bytes:
     return reply_frame(opcode, request_id, status, struct.pack("<Q", detail))
 
 
-def slot_map_body(epoch: int, owners: List[Tuple[str, int]], table: Optional[List[int]] = None) -> bytes:
+def slot_map_body(
+    epoch: int, owners: List[Tuple[str, int]], table: Optional[List[int]] = None
+) -> bytes:
     if table is None:
         table = [s % len(owners) for s in range(p.SLOTS_COUNT)]
     out = struct.pack("<QHH", epoch, len(owners), p.SLOTS_COUNT)
@@ -235,7 +247,9 @@ class _Threads:
             s.close()
         for t in threads:
             t.join(THREAD_JOIN_TIMEOUT_S)
-            assert not t.is_alive(), "a test server thread did not stop within %g s" % THREAD_JOIN_TIMEOUT_S
+            assert not t.is_alive(), (
+                "a test server thread did not stop within %g s" % THREAD_JOIN_TIMEOUT_S
+            )
 
 
 class FakeShard(_Threads):
@@ -257,7 +271,12 @@ class FakeShard(_Threads):
                     self.requests.append(req)
                 out = self.handler(req)
                 if out is None and req.opcode == p.OP_SLOT_MAP:
-                    out = reply_frame(p.OP_SLOT_MAP, req.request_id, 0, slot_map_body(1, [("127.0.0.1", self.port)]))
+                    out = reply_frame(
+                        p.OP_SLOT_MAP,
+                        req.request_id,
+                        0,
+                        slot_map_body(1, [("127.0.0.1", self.port)]),
+                    )
                 elif out is None:
                     return
                 if isinstance(out, tuple):
@@ -272,7 +291,8 @@ class FakeShard(_Threads):
 
 class LossyProxy(_Threads):
     """Forwards connections to target; lose(header) decides for each reply frame from the server:
-    "pass", "drop" (swallow it, keep the connection) or "close" (swallow it and close both sides)."""
+    "pass", "drop" (swallow it, keep the connection) or "close" (swallow it and close both sides).
+    """
 
     def __init__(self, target: Tuple[str, int], lose: Callable[[p.Header], str]) -> None:
         self.target = target

@@ -6,7 +6,10 @@ import sys
 try:
     import pytest
 except ImportError:
-    print("pytest is not installed for %s (scripts/install-deps.sh installs python3-pytest)" % sys.executable)
+    print(
+        "pytest is not installed for %s (scripts/install-deps.sh installs python3-pytest)"
+        % sys.executable
+    )
     sys.exit(1)
 
 rc = int(pytest.main(sys.argv[1:]))

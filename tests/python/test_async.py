@@ -78,7 +78,9 @@ def test_lazy_map_and_closed_client(server: hfutil.Server, new_event: NewEvent) 
     run(go())
 
 
-def test_thousand_concurrent_holds_grant_each_seat_once(server: hfutil.Server, new_event: NewEvent) -> None:
+def test_thousand_concurrent_holds_grant_each_seat_once(
+    server: hfutil.Server, new_event: NewEvent
+) -> None:
     seats = CONCURRENT_HOLDS // 2
     wanted = [u % seats for u in range(CONCURRENT_HOLDS)]
     random.shuffle(wanted)
@@ -112,7 +114,9 @@ def test_thousand_concurrent_holds_grant_each_seat_once(server: hfutil.Server, n
     run(go())
 
 
-def test_thousand_concurrent_best_available_holds(server: hfutil.Server, new_event: NewEvent) -> None:
+def test_thousand_concurrent_best_available_holds(
+    server: hfutil.Server, new_event: NewEvent
+) -> None:
     seats = 600
 
     async def go() -> None:

@@ -30,7 +30,10 @@ def refused(status: str, fn: Callable[[], object]) -> HoldfastError:
 def test_map_names_both_shards(client: Client, server: hfutil.Server) -> None:
     m = client.routing_map
     assert m.epoch >= 1
-    assert [(o.host, o.port) for o in m.owners] == [("127.0.0.1", server.port), ("127.0.0.1", server.port + 1)]
+    assert [(o.host, o.port) for o in m.owners] == [
+        ("127.0.0.1", server.port),
+        ("127.0.0.1", server.port + 1),
+    ]
     assert all(m.slot_owner[s] == s % 2 for s in range(4096))
     assert client.slot_map(shard=1).epoch == m.epoch
     assert client.ping() == m.epoch and client.ping(shard=1) == m.epoch
@@ -63,9 +66,15 @@ def test_every_operation(client: Client, new_event: NewEvent, shard: int) -> Non
 
     assert refused("SEAT_TAKEN", lambda: client.hold(e, user=9, seats=[10, 2], ttl=5)).detail == 2
     assert refused("SEAT_RANGE", lambda: client.hold(e, user=9, seats=[500], ttl=5)).detail == 500
-    assert refused("DUPLICATE_SEAT", lambda: client.hold(e, user=9, seats=[11, 11], ttl=5)).detail == 11
+    assert (
+        refused("DUPLICATE_SEAT", lambda: client.hold(e, user=9, seats=[11, 11], ttl=5)).detail
+        == 11
+    )
     refused("INVALID", lambda: client.hold(e, user=9, best=51))
-    assert refused("USER_LIMIT", lambda: client.hold(e, user=7, seats=[20, 21, 22, 23], ttl=5)).detail == 3
+    assert (
+        refused("USER_LIMIT", lambda: client.hold(e, user=7, seats=[20, 21, 22, 23], ttl=5)).detail
+        == 3
+    )
 
     b = client.confirm(e, h.id)
     assert isinstance(b, Booking) and b.id == h.id and b.seats == (1, 2, 3)
@@ -81,7 +90,12 @@ def test_every_operation(client: Client, new_event: NewEvent, shard: int) -> Non
     assert refused("SEAT_RANGE", lambda: client.avail(e, first=490, count=20)).detail == 500
 
     st = client.seat_status(e, [0, 1, 5, 1])
-    assert [(s.seat, s.state, s.owner_id) for s in st] == [(0, "free", 0), (1, "booked", h.id), (5, "held", 99), (1, "booked", h.id)]
+    assert [(s.seat, s.state, s.owner_id) for s in st] == [
+        (0, "free", 0),
+        (1, "booked", h.id),
+        (5, "held", 99),
+        (1, "booked", h.id),
+    ]
     assert refused("SEAT_RANGE", lambda: client.seat_status(e, [3, 700])).detail == 700
 
     client.release(e, 99)
@@ -110,7 +124,9 @@ def test_hold_that_expires(client: Client, new_event: NewEvent) -> None:
     h = client.hold(e, user=1, seats=[0], ttl=0.2)
     assert client.seat_status(e, [0])[0].state == "held"
     # Bounded wait for the deadline to pass (the server's clock decides).
-    hfutil.wait_for(lambda: client.seat_status(e, [0])[0].state == "free", 10.0, "the held seat turns free")
+    hfutil.wait_for(
+        lambda: client.seat_status(e, [0])[0].state == "free", 10.0, "the held seat turns free"
+    )
     refused("HOLD_EXPIRED", lambda: client.confirm(e, h.id))
     refused("HOLD_EXPIRED", lambda: client.extend(e, h.id, ttl=10))
     refused("HOLD_EXPIRED", lambda: client.hold(e, user=1, seats=[0], ttl=0.2, id=h.id))
@@ -138,3 +154,59 @@ def test_closed_client_refuses(server: hfutil.Server) -> None:
     with pytest.raises(HoldfastError) as e:
         c.ping()
     assert e.value.status == "CLOSED"
+
+
+def test_client_shared_by_threads(client: Client, new_event: NewEvent) -> None:
+    """Calls from several threads on one Client are serialized: every hold gets its own answer."""
+    import threading
+
+    e = new_event()
+    client.create_event(e, seats=400)
+    got: list = []
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
+        for i in range(50):
+            h = client.hold(e, user=t, seats=[t * 100 + i], ttl=60)
+            with lock:
+                got.append((h.id, h.seats))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30.0)
+        assert not t.is_alive()
+    assert sorted(s for _, (s,) in got) == [t * 100 + i for t in range(4) for i in range(50)]
+    assert client.event_info(e).holds == 200
+
+
+def test_largest_replies(client: Client, server: hfutil.Server, new_event: NewEvent) -> None:
+    """The largest AVAIL (1 Mi seats, a 128 KiB bitmap) and SEAT_STATUS (1024 seats) replies
+    decode, blocking and asyncio; one past each limit is refused before sending."""
+    import asyncio
+
+    from holdfast import AsyncClient
+    import holdfast._proto as p
+
+    e = new_event()
+    client.create_event(e, seats=p.AVAIL_RANGE_MAX + 10)
+    client.hold(e, user=1, seats=[5, p.AVAIL_RANGE_MAX - 1], ttl=60)
+    a = client.avail(e, first=0, count=p.AVAIL_RANGE_MAX)
+    assert a.count == p.AVAIL_RANGE_MAX and len(a.bitmap) == p.AVAIL_RANGE_MAX // 8
+    assert a.free_ranges == [range(0, 5), range(6, p.AVAIL_RANGE_MAX - 1)]
+    st = client.seat_status(e, list(range(p.SEAT_STATUS_SEATS_MAX)))
+    assert len(st) == p.SEAT_STATUS_SEATS_MAX and st[5].state == "held"
+    with pytest.raises(ValueError):
+        client.avail(e, first=0, count=p.AVAIL_RANGE_MAX + 1)
+    with pytest.raises(ValueError):
+        client.seat_status(e, list(range(p.SEAT_STATUS_SEATS_MAX + 1)))
+
+    async def go() -> None:
+        async with AsyncClient(server.addr(0)) as c:
+            avs = await asyncio.gather(
+                *(c.avail(e, first=0, count=p.AVAIL_RANGE_MAX) for _ in range(3))
+            )
+            assert all(x.free_ranges == a.free_ranges for x in avs)
+
+    asyncio.run(go())

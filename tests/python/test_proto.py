@@ -37,7 +37,11 @@ def test_slot_hash_vectors(event_id: int, hashed: int, slot: int) -> None:
 
 
 def hexbytes(s: str) -> bytes:
-    return bytes.fromhex(" ".join(line.split("  ", 1)[1] if "  " in line else line for line in s.strip().splitlines()))
+    return bytes.fromhex(
+        " ".join(
+            line.split("  ", 1)[1] if "  " in line else line for line in s.strip().splitlines()
+        )
+    )
 
 
 HOLD_REQUEST = """
@@ -82,10 +86,12 @@ def test_hold_reply_matches_section_10() -> None:
 
 
 def test_error_reply_of_section_10() -> None:
-    frame = hexbytes("""
+    frame = hexbytes(
+        """
 0000  48 46 01 04 01 00 13 00 07 00 00 00 00 00 00 00
 0010  08 00 00 00 00 00 00 00 0b 00 00 00 00 00 00 00
-""")
+"""
+    )
     h = p.decode_reply_header(frame[:24])
     assert p.status_name(h.status) == "SEAT_TAKEN"
     assert p.decode_error_detail(frame[24:]) == 11
@@ -148,7 +154,17 @@ def test_slot_map_example_of_section_6_9() -> None:
 def header(**kw: int) -> bytes:
     f = dict(magic=0x4648, version=1, opcode=1, flags=1, status=0, rid=1, size=8, reserved=0)
     f.update(kw)
-    return struct.pack("<HBBHHQII", f["magic"], f["version"], f["opcode"], f["flags"], f["status"], f["rid"], f["size"], f["reserved"])
+    return struct.pack(
+        "<HBBHHQII",
+        f["magic"],
+        f["version"],
+        f["opcode"],
+        f["flags"],
+        f["status"],
+        f["rid"],
+        f["size"],
+        f["reserved"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,7 +213,13 @@ def test_bad_reply_bodies() -> None:
         p.decode_stats(struct.pack("<H", 1) + b"\x03a\0c" + b"\0" * 8)
     with pytest.raises(ProtocolError, match="RELEASE"):
         p.decode_empty("RELEASE", b"\0")
-    stats = p.decode_stats(struct.pack("<H", 2) + b"\x01a" + struct.pack("<Q", 5) + b"\x02bc" + struct.pack("<Q", 2**64 - 1))
+    stats = p.decode_stats(
+        struct.pack("<H", 2)
+        + b"\x01a"
+        + struct.pack("<Q", 5)
+        + b"\x02bc"
+        + struct.pack("<Q", 2**64 - 1)
+    )
     assert stats == {"a": 5, "bc": 2**64 - 1}
 
 
@@ -247,12 +269,47 @@ def test_addresses_and_options() -> None:
     assert parse_addr("127.0.0.1:7070") == ("127.0.0.1", 7070)
     assert parse_addr("[::1]:7071") == ("::1", 7071)
     assert parse_addr("localhost:1") == ("localhost", 1)
-    for bad in ("127.0.0.1", "::1:7070", "h:0", "h:65536", "h:x", ":7070", "[::1]7070", "x" * 64 + ":1"):
+    for bad in (
+        "127.0.0.1",
+        "::1:7070",
+        "h:0",
+        "h:65536",
+        "h:x",
+        ":7070",
+        "[::1]7070",
+        "x" * 64 + ":1",
+    ):
         with pytest.raises(ValueError):
             parse_addr(bad)
     Options().check()
-    for bad_kw in ({"timeout": 0}, {"deadline": 601}, {"retries": -1}, {"retries": 1001}, {"pipeline_max": 0}, {"pipeline_max": 65537}, {"connect_timeout": True}):
+    for bad_kw in (
+        {"timeout": 0},
+        {"deadline": 601},
+        {"retries": -1},
+        {"retries": 1001},
+        {"pipeline_max": 0},
+        {"pipeline_max": 65537},
+        {"connect_timeout": True},
+    ):
         with pytest.raises(ValueError):
             Options(**bad_kw).check()  # type: ignore[arg-type]
     ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000 and 0 not in ids and max(ids) < 2**64
+
+
+def test_new_ids_differ_after_fork() -> None:
+    import os
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.write(w, str(new_id()).encode())
+        os._exit(0)
+    os.close(w)
+    mine = new_id()
+    with os.fdopen(r) as f:
+        child = int(f.read())
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert child != mine and child != 0

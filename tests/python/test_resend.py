@@ -45,7 +45,9 @@ class Losses:
 
 
 def proxied_map(real: SlotMap, proxies: List[hfutil.LossyProxy]) -> SlotMap:
-    return SlotMap(real.epoch, tuple(SlotOwner("127.0.0.1", x.port) for x in proxies), real.slot_owner)
+    return SlotMap(
+        real.epoch, tuple(SlotOwner("127.0.0.1", x.port) for x in proxies), real.slot_owner
+    )
 
 
 @pytest.fixture
@@ -63,12 +65,20 @@ def proxies(server: hfutil.Server) -> Iterator[Callable[[Losses], List[hfutil.Lo
 
 
 @pytest.mark.parametrize("how", ["close", "drop"])
-def test_blocking_resend_gets_the_same_hold(client: Client, new_event: NewEvent, proxies: Callable[[Losses], List[hfutil.LossyProxy]], server: hfutil.Server, how: str) -> None:
+def test_blocking_resend_gets_the_same_hold(
+    client: Client,
+    new_event: NewEvent,
+    proxies: Callable[[Losses], List[hfutil.LossyProxy]],
+    server: hfutil.Server,
+    how: str,
+) -> None:
     e = new_event(1)
     client.create_event(e, seats=100)
     losses = Losses(p.OP_HOLD, how)
     px = proxies(losses)
-    with Client(server.addr(0), timeout=0.5, deadline=10.0) as c:
+    # The timeout only matters for "drop" (a reply that never comes); 1 s leaves room for a loaded
+    # machine's slow answers to the other requests.
+    with Client(server.addr(0), timeout=1.0, deadline=10.0) as c:
         c._force_map(proxied_map(c.routing_map, px))
         h = c.hold(e, user=5, seats=[10, 11], ttl=60, id=777)
         assert (h.id, h.seats) == (777, (10, 11))
@@ -79,7 +89,12 @@ def test_blocking_resend_gets_the_same_hold(client: Client, new_event: NewEvent,
     assert [s.owner_id for s in client.seat_status(e, [10, 11])] == [777, 777]
 
 
-def test_blocking_best_available_resend_is_not_a_second_hold(client: Client, new_event: NewEvent, proxies: Callable[[Losses], List[hfutil.LossyProxy]], server: hfutil.Server) -> None:
+def test_blocking_best_available_resend_is_not_a_second_hold(
+    client: Client,
+    new_event: NewEvent,
+    proxies: Callable[[Losses], List[hfutil.LossyProxy]],
+    server: hfutil.Server,
+) -> None:
     e = new_event(0)
     client.create_event(e, seats=100)
     losses = Losses(p.OP_HOLD, "close")
@@ -92,7 +107,12 @@ def test_blocking_best_available_resend_is_not_a_second_hold(client: Client, new
     assert (info.held, info.holds) == (3, 1)
 
 
-def test_blocking_lost_every_time_is_timeout(client: Client, new_event: NewEvent, proxies: Callable[[Losses], List[hfutil.LossyProxy]], server: hfutil.Server) -> None:
+def test_blocking_lost_every_time_is_timeout(
+    client: Client,
+    new_event: NewEvent,
+    proxies: Callable[[Losses], List[hfutil.LossyProxy]],
+    server: hfutil.Server,
+) -> None:
     e = new_event(1)
     client.create_event(e, seats=100)
     losses = Losses(p.OP_HOLD, "close", count=1000)
@@ -113,22 +133,32 @@ def test_blocking_lost_every_time_is_timeout(client: Client, new_event: NewEvent
 
 
 @pytest.mark.parametrize("how", ["close", "drop"])
-def test_async_resend_gets_the_same_holds(client: Client, new_event: NewEvent, proxies: Callable[[Losses], List[hfutil.LossyProxy]], server: hfutil.Server, how: str) -> None:
+def test_async_resend_gets_the_same_holds(
+    client: Client,
+    new_event: NewEvent,
+    proxies: Callable[[Losses], List[hfutil.LossyProxy]],
+    server: hfutil.Server,
+    how: str,
+) -> None:
     e = new_event(0)
     client.create_event(e, seats=300)
-    losses = Losses(p.OP_HOLD, how, count=3)
+    losses = Losses(p.OP_HOLD, how, count=3 if how == "close" else 2)
     px = proxies(losses)
 
     async def run() -> Dict[int, tuple]:
-        async with AsyncClient(server.addr(0), timeout=0.5, deadline=15.0) as c:
+        # 200 holds in flight: on a loaded machine some answers take long, and a timeout (or a
+        # close) counts one attempt for every request on the connection, hence the room.
+        async with AsyncClient(server.addr(0), timeout=1.5, deadline=20.0, retries=10) as c:
             m = c.routing_map
             assert m is not None
             c._force_map(proxied_map(m, px))
-            holds = await asyncio.gather(*(c.hold(e, user=u, seats=[u], ttl=60, id=1000 + u) for u in range(200)))
+            holds = await asyncio.gather(
+                *(c.hold(e, user=u, seats=[u], ttl=60, id=1000 + u) for u in range(200))
+            )
             return {h.id: h.seats for h in holds}
 
     got = asyncio.run(run())
     assert got == {1000 + u: (u,) for u in range(200)}
-    assert losses.dropped == 3
+    assert losses.dropped == (3 if how == "close" else 2)
     info = client.event_info(e)
     assert (info.held, info.holds) == (200, 200)

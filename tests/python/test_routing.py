@@ -48,7 +48,9 @@ def test_async_client_follows_moved_once(server: hfutil.Server, new_event: NewEv
             events = [new_event(i % 2) for i in range(20)]
             await asyncio.gather(*(c.create_event(e, seats=100) for e in events))
             c._force_map(swapped(real))
-            holds = await asyncio.gather(*(c.hold(e, user=u, seats=[u], ttl=30) for e in events for u in range(10)))
+            holds = await asyncio.gather(
+                *(c.hold(e, user=u, seats=[u], ttl=30) for e in events for u in range(10))
+            )
             assert len(holds) == 200
             assert c.map_refreshes == 1, "200 MOVED answers, one refresh"
             infos = await asyncio.gather(*(c.event_info(e) for e in events))
@@ -57,7 +59,9 @@ def test_async_client_follows_moved_once(server: hfutil.Server, new_event: NewEv
     asyncio.run(run())
 
 
-def test_first_map_from_a_test_server_is_corrected(server: hfutil.Server, new_event: NewEvent) -> None:
+def test_first_map_from_a_test_server_is_corrected(
+    server: hfutil.Server, new_event: NewEvent
+) -> None:
     """A test shard hands out a first map (epoch 1) that gives it every slot, answers store
     operations with MOVED naming epoch 2, and then serves an epoch-2 map naming the real shards:
     the client refreshes from the shard that answered MOVED, once, and reaches the real owner."""
