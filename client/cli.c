@@ -1,6 +1,6 @@
 /* holdfast: the command-line client, a thin layer over libholdfast (client/holdfast.h).
  *
- *   holdfast [--host HOST:PORT] [--json] [--timeout MS] COMMAND
+ *   holdfast [--host HOST:PORT] [--json] [--timeout MS] [--token-file FILE] COMMAND
  *
  * HOST:PORT is any shard of any node (default 127.0.0.1:7070): the CLI fetches the slot map there
  * and sends each command to the shard that owns its event. --timeout is the time per attempt (and
@@ -367,7 +367,8 @@ static int args_parse(const struct cli *cli, int argc, char **argv, struct opt *
 /* ---- Help ---- */
 
 static const char usage_text[] =
-    "usage: holdfast [--host HOST:PORT] [--json] [--timeout MS] COMMAND [ARGS]\n"
+    "usage: holdfast [--host HOST:PORT] [--json] [--timeout MS] [--token-file FILE] COMMAND "
+    "[ARGS]\n"
     "\n"
     "Talks to a holdfast cluster: HOST:PORT is any shard of any node (default " DEFAULT_HOST ");\n"
     "each command goes to the shard that owns its event.\n"
@@ -392,6 +393,8 @@ static const char usage_text[] =
     "  --host HOST:PORT   a shard to fetch the slot map from (default " DEFAULT_HOST ")\n"
     "  --json             print one JSON value on stdout (keys documented in client/cli.c)\n"
     "  --timeout MS       time per attempt and per connect, 1..3600000 (default 2000)\n"
+    "  --token-file FILE  the token for a holdfastd with --auth-file (first line of FILE);\n"
+    "                     or the environment variable HOLDFAST_TOKEN\n"
     "  --etcd URL[,URL...]  the cluster's etcd endpoints (cluster commands, below)\n"
     "  --cluster NAME     the cluster's name in etcd (default \"" HF_CLI_CLUSTER_DEFAULT "\")\n"
     "  --help             this text; `holdfast COMMAND --help` for one command\n"
@@ -481,9 +484,17 @@ static int cli_connect(struct cli *cli)
 	/* --timeout is per attempt: the overall deadline lets every attempt run its course. */
 	o.deadline_ms = cli->timeout_ms * (RETRIES_MAX + 1u);
 	o.pipeline_max = 16;
+	o.auth_token = getenv("HOLDFAST_TOKEN"); /* or --token-file's, which set it */
 	int rc = hf_client_open(cli->host_port, &o, &cli->client);
 	if (rc == -EINVAL)
 		return usage_error(cli, "--host '%s' is not HOST:PORT", cli->host_port);
+	if (rc == -EACCES) {
+		fprintf(stderr,
+			"holdfast: %s refused the token (UNAUTHORIZED): give one with "
+			"--token-file FILE or HOLDFAST_TOKEN\n",
+			cli->host_port);
+		return EXIT_USAGE;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "holdfast: cannot get the slot map from %s: %s\n", cli->host_port,
 			strerror(-rc));
@@ -1292,6 +1303,34 @@ static int cmd_backup(struct cli *cli, int argc, char **argv)
 
 /* ---- main ---- */
 
+/* --token-file FILE: its first line is the token (white space around it dropped). It reaches every
+ * client the CLI opens through HOLDFAST_TOKEN, which it then overrides. */
+static int token_file_read(const struct cli *cli, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return usage_error(cli, "--token-file %s: %s", path, strerror(errno));
+	char line[HF_AUTH_TOKEN_SIZE_MAX + 3];
+	char *got = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (got == NULL)
+		return usage_error(cli, "--token-file %s: empty", path);
+	size_t len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
+			   line[len - 1] == '\t'))
+		line[--len] = '\0';
+	char *start = line;
+	while (*start == ' ' || *start == '\t')
+		start++;
+	len = strlen(start);
+	if (len == 0 || len > HF_AUTH_TOKEN_SIZE_MAX)
+		return usage_error(cli, "--token-file %s: the token must have 1..%u bytes", path,
+				   HF_AUTH_TOKEN_SIZE_MAX);
+	if (setenv("HOLDFAST_TOKEN", start, 1) != 0)
+		return usage_error(cli, "--token-file: %s", strerror(errno));
+	return 0;
+}
+
 /* Takes the global options out of argv wherever they are (before or after the command). Returns
  * 0 or the usage exit status; *help_out is set to 1 for a --help before the command, 2 for
  * --version. */
@@ -1316,6 +1355,15 @@ static int globals_parse(struct cli *cli, int *argc, char **argv, int *help_out)
 		}
 		if (!command_seen && strcmp(a, "--version") == 0) {
 			*help_out = 2;
+			continue;
+		}
+		if (strcmp(a, "--token-file") == 0 || strncmp(a, "--token-file=", 13) == 0) {
+			const char *eq = strchr(a, '=');
+			if (eq == NULL && i + 1 >= *argc)
+				return usage_error(cli, "--token-file needs a value");
+			int rc = token_file_read(cli, eq != NULL ? eq + 1 : argv[++i]);
+			if (rc != 0)
+				return rc;
 			continue;
 		}
 		if (is_etcd || is_cluster) {

@@ -233,6 +233,7 @@ static int shard_stats(const struct ctx *c, const char *host_port)
 	opts.timeout_ms = c->o->timeout_ms;
 	opts.connect_timeout_ms = c->o->timeout_ms;
 	opts.retries_max = 1;
+	opts.auth_token = getenv("HOLDFAST_TOKEN"); /* --token-file sets it too */
 	struct hf_client *client = NULL;
 	int rc = hf_client_open(host_port, &opts, &client);
 	if (rc != 0)

@@ -438,6 +438,7 @@ int hf_cli_top(const char *host_port, uint32_t timeout_ms, int argc, char **argv
 	    timeout_ms < HF_CLI_TOP_TIMEOUT_MS_MAX ? timeout_ms : HF_CLI_TOP_TIMEOUT_MS_MAX;
 	o.connect_timeout_ms = o.timeout_ms;
 	o.retries_max = 0;
+	o.auth_token = getenv("HOLDFAST_TOKEN"); /* --token-file sets it too */
 	rc = hf_client_open(host_port, &o, &t.client);
 	if (rc != 0) {
 		fprintf(stderr, "holdfast: top: cannot get the slot map from %s: %s\n", host_port,

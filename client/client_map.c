@@ -110,6 +110,8 @@ int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs
 		goto out_close;
 	if (c->scratch->status == HF_BUSY || c->scratch->status == HF_TRY_AGAIN)
 		rc = -EAGAIN;
+	else if (c->scratch->status == HF_UNAUTHORIZED)
+		rc = -EACCES; /* the server wants a token (auth_token) */
 	else if (c->scratch->status == HF_OK)
 		rc = 0;
 out_close:

@@ -95,9 +95,10 @@ static int try_start(struct server_proc *sp, const char *exe, const char *durabi
 			if (devnull >= 0)
 				dup2(devnull, STDERR_FILENO);
 		}
+		const char *auth_flag = sp->auth_file != NULL ? "--auth-file" : NULL;
 		execl(exe, exe, "--listen", listen_arg, "--shards", shards_arg, "--data-dir",
 		      sp->data_dir, "--durability", durability, "--log-level", "warn", "--no-pin",
-		      "--backup-root", sp->data_dir, (char *)NULL);
+		      "--backup-root", sp->data_dir, auth_flag, sp->auth_file, (char *)NULL);
 		_exit(127);
 	}
 	sp->pid = pid;
@@ -107,6 +108,7 @@ static int try_start(struct server_proc *sp, const char *exe, const char *durabi
 	o.timeout_ms = 500;
 	o.connect_timeout_ms = 500;
 	o.retries_max = 0;
+	o.auth_token = sp->auth_token;
 	/* Bounded by the deadline. */
 	while (hf_clock_mono_ms() < deadline) {
 		struct hf_client *c;
@@ -138,7 +140,15 @@ static int try_start(struct server_proc *sp, const char *exe, const char *durabi
 int server_start(struct server_proc *sp, const char *exe, uint32_t shards_count,
 		 const char *durability)
 {
+	return server_start_auth(sp, exe, shards_count, durability, NULL, NULL);
+}
+
+int server_start_auth(struct server_proc *sp, const char *exe, uint32_t shards_count,
+		      const char *durability, const char *auth_file, const char *token)
+{
 	memset(sp, 0, sizeof(*sp));
+	sp->auth_file = auth_file;
+	sp->auth_token = token;
 	sp->shards_count = shards_count;
 	const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
 	snprintf(sp->data_dir, sizeof(sp->data_dir), "%s/hf-client-test-XXXXXX", tmp);

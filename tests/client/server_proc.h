@@ -17,6 +17,10 @@ struct server_proc {
 	uint32_t shards_count;
 	char addr[64];	    /* "127.0.0.1:<port>" (shard 0) */
 	char data_dir[256]; /* removed by server_stop */
+	/* server_start_auth: holdfastd's --auth-file, and the token the readiness check presents.
+	 */
+	const char *auth_file;
+	const char *auth_token;
 };
 
 /* Exits the test program with 77 (skip) when exe is missing or not executable. */
@@ -26,6 +30,10 @@ void server_require(const char *exe);
  * after printing why. */
 int server_start(struct server_proc *sp, const char *exe, uint32_t shards_count,
 		 const char *durability);
+
+/* server_start with --auth-file auth_file; token is presented by the readiness check. */
+int server_start_auth(struct server_proc *sp, const char *exe, uint32_t shards_count,
+		      const char *durability, const char *auth_file, const char *token);
 
 void server_stop(struct server_proc *sp);
 

@@ -596,6 +596,59 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* A holdfastd with --auth-file: the CLI presents --token-file's token, or HOLDFAST_TOKEN's; a
+ * client token may not BACKUP; without a token the CLI says what to do. */
+static void test_tokens(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/hf-cli-tokens-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char tokens[300], admin[300], client[300];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
+	snprintf(admin, sizeof(admin), "%s/admin", dir);
+	snprintf(client, sizeof(client), "%s/client", dir);
+	FILE *f = fopen(tokens, "w");
+	assert_non_null(f);
+	fputs("client cli-client-token\nadmin cli-admin-token\n", f);
+	fclose(f);
+	assert_int_equal(chmod(tokens, 0600), 0);
+	f = fopen(admin, "w");
+	assert_non_null(f);
+	fputs("  cli-admin-token \n", f);
+	fclose(f);
+	f = fopen(client, "w");
+	assert_non_null(f);
+	fputs("cli-client-token\n", f);
+	fclose(f);
+	static struct server_proc auth_server;
+	assert_int_equal(
+	    server_start_auth(&auth_server, holdfastd_path, 1, "wal", tokens, "cli-admin-token"),
+	    0);
+
+	run_bare("--host", auth_server.addr, "ping", NULL);
+	expect_err(2, "holdfast: 127.0.0.1:");
+	assert_non_null(strstr(r.err, "UNAUTHORIZED"));
+	run_bare("--host", auth_server.addr, "--token-file", admin, "ping", NULL);
+	expect(0, "pong from 127.0.0.1:");
+	run_bare("--host", auth_server.addr, "--token-file", client, "event", "create", "5",
+		 "--seats", "10", NULL);
+	expect(0, "event 5 created");
+	char bk[300];
+	snprintf(bk, sizeof(bk), "%s/bk", auth_server.data_dir);
+	run_bare("--host", auth_server.addr, "--token-file", client, "backup", "--to", bk, NULL);
+	assert_int_not_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "FORBIDDEN"));
+	assert_int_equal(setenv("HOLDFAST_TOKEN", "cli-admin-token", 1), 0);
+	run_bare("--host", auth_server.addr, "backup", "--to", bk, NULL);
+	unsetenv("HOLDFAST_TOKEN");
+	expect(0, "shard 0 (127.0.0.1:");
+	server_stop(&auth_server);
+	unlink(tokens);
+	unlink(admin);
+	unlink(client);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(int argc, char **argv)
 {
 	holdfastd_path = argc > 1 ? argv[1] : NULL;
@@ -611,6 +664,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_avail_seats),
 	    cmocka_unit_test(test_cluster_commands),
 	    cmocka_unit_test(test_backup),
+	    cmocka_unit_test(test_tokens),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
