@@ -280,6 +280,7 @@ void hf_client_options_default(struct hf_client_options *opts)
 	opts->deadline_ms = 5000;
 	opts->breaker_timeouts = 3;
 	opts->breaker_cooldown_ms = 1000;
+	opts->auth_token = NULL;
 }
 
 static int options_valid(const struct hf_client_options *o)
