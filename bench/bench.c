@@ -480,7 +480,9 @@ int main(int argc, char **argv)
 		       target->name, opts.seed, opts.event_base, owners_count);
 
 	uint64_t t_create = hf_clock_mono_ns();
-	if (opts.create || opts.workload == HF_BENCH_WORKLOAD_CREATE) {
+	/* PING touches no event: nothing to create. */
+	if ((opts.create && opts.workload != HF_BENCH_WORKLOAD_PING) ||
+	    opts.workload == HF_BENCH_WORKLOAD_CREATE) {
 		rc = create_events(target, setup, &shared, &report.ops[HF_BENCH_OP_CREATE]);
 		if (rc != 0)
 			return 2;

@@ -16,13 +16,13 @@
 
 const char *hf_bench_op_name(unsigned kind)
 {
-	static const char *const names[HF_BENCH_OP_KINDS] = {"hold",  "confirm", "release",
-							     "avail", "info",	 "create"};
+	static const char *const names[HF_BENCH_OP_KINDS] = {"hold", "confirm", "release", "avail",
+							     "info", "create",	"ping"};
 	HF_ASSERT(kind < HF_BENCH_OP_KINDS);
 	return names[kind];
 }
 
-static const char *const workload_names[] = {"onsale", "holds", "avail", "mixed", "create"};
+static const char *const workload_names[] = {"onsale", "holds", "avail", "mixed", "create", "ping"};
 
 const char *hf_bench_workload_name(unsigned workload)
 {
@@ -52,7 +52,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --redis HOST:PORT        Redis server for --target redis (default 127.0.0.1:6379)\n"
 	    "  --lua-dir DIR            the Redis Lua scripts (default: bench/compare of the "
 	    "source)\n"
-	    "  --workload onsale|holds|avail|mixed|create   (default onsale)\n"
+	    "  --workload onsale|holds|avail|mixed|create|ping   (default onsale; ping: PINGs\n"
+	    "                           spread over the shards like the holds workload's events)\n"
 	    "  --connections N          clients (default 50); holdfast: one TCP connection per "
 	    "shard each\n"
 	    "  --pipeline P             requests in flight per client (default 16)\n"

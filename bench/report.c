@@ -50,7 +50,8 @@ static int op_shown(const struct hf_bench_report *r, unsigned k)
 {
 	const struct hf_bench_op_stats *s = &r->ops[k];
 	/* Events are created before the load: their row only means something in the create
-	 * workload. The table shows what ran; JSON always has the five load operations. */
+	 * workload. The table shows what ran; JSON always has the five load operations (and
+	 * ping when it ran). */
 	if (k == HF_BENCH_OP_CREATE)
 		return r->opts->workload == HF_BENCH_WORKLOAD_CREATE;
 	return s->ok + s->refused + s->errors > 0;
@@ -168,7 +169,7 @@ void hf_bench_report_json(FILE *out, const struct hf_bench_report *r)
 	for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {
 		const struct hf_bench_op_stats *s = &r->ops[k];
 		char e1[96], e2[96];
-		if (k == HF_BENCH_OP_CREATE && !op_shown(r, k))
+		if ((k == HF_BENCH_OP_CREATE || k == HF_BENCH_OP_PING) && !op_shown(r, k))
 			continue;
 		ok_total += s->ok;
 		fprintf(

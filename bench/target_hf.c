@@ -82,6 +82,9 @@ static void fill_request(struct hf_target_conn *c, const struct hf_bench_op *op)
 		req->opcode = HF_OP_EVENT_INFO;
 		req->event_info.event_id = op->event_id;
 		break;
+	case HF_BENCH_OP_PING:
+		req->opcode = HF_OP_PING;
+		break;
 	case HF_BENCH_OP_CREATE:
 		req->opcode = HF_OP_CREATE_EVENT;
 		memset(&req->create_event, 0, sizeof(req->create_event));
@@ -143,6 +146,8 @@ static int hf_submit(void *conn, const struct hf_bench_op *op, uint64_t tag)
 {
 	struct hf_target_conn *c = conn;
 	fill_request(c, op);
+	if (op->kind == HF_BENCH_OP_PING)
+		return hf_client_submit_shard(c->client, op->owner, &c->req, tag);
 	return hf_client_submit(c->client, &c->req, tag);
 }
 

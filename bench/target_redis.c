@@ -339,6 +339,12 @@ static void encode_op(struct redis_conn *c, struct hf_resp_writer *w, const stru
 {
 	unsigned script;
 	uint32_t argc;
+	if (op->kind == HF_BENCH_OP_PING) {
+		/* Redis's own ceiling: a command without a script. */
+		hf_resp_write_array(w, 1);
+		hf_resp_write_str(w, "PING");
+		return;
+	}
 	switch (op->kind) {
 	case HF_BENCH_OP_HOLD:
 		script = SCRIPT_HOLD;
@@ -461,6 +467,11 @@ static void decode_reply(const struct hf_resp_value *v, const struct hf_resp_val
 			fprintf(stderr, "holdfast-bench: redis error: %.*s\n",
 				(int)(v->str_size < 300 ? v->str_size : 300), (const char *)v->str);
 		res->error = -EPROTO;
+		return;
+	}
+	if (kind == HF_BENCH_OP_PING) {
+		if (v->type != HF_RESP_STATUS || v->str_size != 4 || memcmp(v->str, "PONG", 4) != 0)
+			res->error = -EPROTO;
 		return;
 	}
 	uint32_t status;
