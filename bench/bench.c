@@ -24,6 +24,7 @@
  * requests after the stop is bounded by DRAIN_NS, and every request has the target's own timeout.
  */
 #include "bench/bench.h"
+#include "bench/cpu.h"
 #include "bench/evloop.h"
 #include "bench/hist.h"
 #include "bench/plot.h"
@@ -581,6 +582,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	run.opts = &opts;
+	if (opts.server_pid != 0) {
+		double cpu_s;
+		rc = hf_bench_process_cpu_s(opts.server_pid, &cpu_s);
+		if (rc != 0) {
+			fprintf(stderr,
+				"holdfast-bench: --server-pid %u: %s (the server must run on this "
+				"machine)\n",
+				opts.server_pid, rc == -ESRCH ? "no such process" : strerror(-rc));
+			return 2;
+		}
+	}
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
@@ -679,6 +691,10 @@ int main(int argc, char **argv)
 			open_failed = 1;
 		}
 	}
+	report.cpu.server_pid = opts.server_pid;
+	int cpu_started = opts.warmup_s <= 0;
+	if (cpu_started)
+		hf_bench_cpu_start(&report.cpu);
 	shared.start_ns = hf_clock_mono_ns();
 	atomic_store(&run.go, open_failed ? -1 : 1);
 	if (open_failed) {
@@ -692,8 +708,13 @@ int main(int argc, char **argv)
 	uint64_t last_done = 0, last_holds = 0, last_ns = shared.start_ns;
 	static struct hf_bench_timeline timeline;
 	hf_bench_timeline_init(&timeline, opts.duration_s);
+	uint64_t measure_start = shared.start_ns + (uint64_t)(opts.warmup_s * 1e9);
 	for (;;) {
 		uint64_t now = hf_clock_mono_ns();
+		if (!cpu_started && now >= measure_start) {
+			hf_bench_cpu_start(&report.cpu);
+			cpu_started = 1;
+		}
 		if (opts.plot[0] != '\0')
 			timeline_sample(&timeline, workers, opts.threads, &shared, now);
 		if (now >= end_ns || interrupted || atomic_load(&shared.stop))
@@ -713,19 +734,24 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < opts.threads; i++)
 		pthread_join(workers[i].thread, NULL);
 
-	/* Merge. */
-	uint64_t measure_start = shared.start_ns + (uint64_t)(opts.warmup_s * 1e9);
+	/* Merge. The CPU window ends after the drain: its answers are counted too. */
+	if (!cpu_started)
+		hf_bench_cpu_start(&report.cpu);
+	uint64_t window_ops = 0;
 	report.duration_s =
 	    run.stop_ns > measure_start ? (double)(run.stop_ns - measure_start) / 1e9 : 0.0;
 	for (uint32_t i = 0; i < opts.threads; i++) {
 		struct bench_worker *w = &workers[i];
-		for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++)
+		for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {
 			hf_bench_op_stats_merge(&report.ops[k], &w->stats[k]);
+			window_ops += w->stats[k].ok + w->stats[k].refused + w->stats[k].errors;
+		}
 		report.sends_late += w->sends_late;
 		report.sends_missed += w->sends_missed;
 		if (w->send_lag_ns_max > report.send_lag_ns_max)
 			report.send_lag_ns_max = w->send_lag_ns_max;
 	}
+	hf_bench_cpu_stop(&report.cpu, window_ops);
 	for (unsigned i = 0; i < HF_BENCH_SELLOUT_MARKS; i++)
 		report.sellout_ns[i] = atomic_load(&shared.sellout_ns[i]);
 	report.soldout_ns = atomic_load(&shared.soldout_ns);

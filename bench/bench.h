@@ -84,6 +84,7 @@ struct hf_bench_opts {
 	uint8_t create;
 	uint8_t json;
 	uint8_t progress;     /* the per-second line on stderr */
+	uint32_t server_pid;  /* --server-pid: the local server, for its CPU per op; 0 = none */
 	uint8_t seats_given;  /* --seats was on the command line */
 	uint8_t events_given; /* --events was on the command line */
 };
