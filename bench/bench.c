@@ -6,6 +6,13 @@
  * load thread drives connections/threads connections of a target (target.h); each connection has
  * `pipeline` virtual users (workload.h), one request in flight each.
  *
+ * A load thread is one event loop (evloop.h): one epoll wait over the sockets of all of its
+ * connections, then, for each ready socket, the target reads it and delivers its completions; the
+ * users they freed send their next requests, and each connection that has something to send
+ * flushes once (one send per socket per round). Nothing is polled per connection per round and
+ * nothing is allocated per request: users, timestamps and the targets' buffers are allocated when
+ * the connection opens.
+ *
  * Closed loop (default): a user sends its next request as soon as its answer arrived. Open loop
  * (--rate): each connection has a schedule of send times at fixed intervals; a free user takes the
  * next scheduled time and the latency is measured from that scheduled time, not from the actual
@@ -17,6 +24,8 @@
  * requests after the stop is bounded by DRAIN_NS, and every request has the target's own timeout.
  */
 #include "bench/bench.h"
+#include "bench/cpu.h"
+#include "bench/evloop.h"
 #include "bench/hist.h"
 #include "bench/plot.h"
 #include "bench/report.h"
@@ -28,7 +37,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,18 +48,24 @@
 #include <unistd.h>
 
 #define DRAIN_NS	(15ull * 1000000000ull) /* in-flight requests may finish this long after stop */
-#define NAP_NS		20000u			/* idle wait when the target cannot be waited on */
-#define WAIT_NS_MAX	2000000u		/* longest idle wait in a load thread */
+#define WAIT_NS_MAX	2000000u		/* longest wait in a load thread (sees the stop) */
+#define RETRY_NS	100000u /* users with nothing to send (no event ready) ask again this soon */
 #define SETUP_PIPELINE	64u
 #define CONTROL_TICK_NS 10000000u /* the main thread checks stop conditions this often */
 
+struct bench_worker;
+
 struct bench_client {
 	void *conn;
+	struct bench_worker *worker;
+	uint32_t index;		     /* in worker->clients */
 	struct hf_bench_user *users; /* pipeline entries */
 	uint64_t *sent_ns;	     /* per user: when its request was (scheduled to be) sent */
 	uint32_t *idle;		     /* stack of idle users */
 	uint32_t *parked;	     /* scratch: idle users with nothing to send this round */
 	uint32_t idle_count;
+	uint8_t pending;       /* on worker->pending: has idle users to issue for */
+	uint64_t timer_ms;     /* when the target wants a timer pass (mono ms); UINT64_MAX: none */
 	uint64_t next_send_ns; /* open loop: the next scheduled send */
 	uint64_t interval_ns;  /* open loop */
 };
@@ -64,8 +78,12 @@ struct bench_worker {
 	struct hf_bench_gen gen;
 	uint32_t clients_count;
 	struct bench_client *clients;
-	struct pollfd *pollfds; /* clients_count, when every connection has a descriptor */
-	int can_wait;
+	struct hf_bench_evloop loop; /* one epoll over every connection of this thread */
+	uint32_t *pending;	     /* clients_count: clients with idle users, closed loop */
+	uint32_t pending_count;
+	uint64_t now_ns;	/* the loop's clock, read once per wait and per ready socket */
+	uint64_t timer_next_ms; /* <= every client's timer_ms */
+	uint64_t in_flight;	/* submitted, not yet completed */
 	struct hf_bench_op_stats stats[HF_BENCH_OP_KINDS];
 	uint64_t measure_start_ns;
 	uint64_t sends_late;
@@ -74,7 +92,6 @@ struct bench_worker {
 	_Atomic uint64_t done_count;	/* answers, for the progress line */
 	_Atomic uint64_t hold_ok_count; /* for the progress line */
 	int open_rc;			/* connect result */
-	struct bench_client *cb_client; /* the client being polled (completion context) */
 };
 
 /* Main-thread state the load threads read. */
@@ -85,32 +102,49 @@ static struct {
 	uint64_t stop_ns; /* set before shared.stop */
 } run;
 
-static void worker_on_done(void *arg, uint64_t tag, const struct hf_bench_result *res)
+static void client_mark_pending(struct bench_worker *w, struct bench_client *c)
 {
-	struct bench_worker *w = arg;
-	struct bench_client *c = w->cb_client;
+	if (c->pending)
+		return;
+	HF_ASSERT(w->pending_count < w->clients_count);
+	c->pending = 1;
+	w->pending[w->pending_count++] = c->index;
+}
+
+static void stats_count(struct hf_bench_op_stats *s, const struct hf_bench_result *res)
+{
+	switch (hf_bench_outcome_of(res)) {
+	case HF_BENCH_OUTCOME_OK:
+		s->ok++;
+		break;
+	case HF_BENCH_OUTCOME_REFUSED:
+		s->refused++;
+		if (s->refused_first == 0)
+			s->refused_first = res->status;
+		break;
+	default:
+		s->errors++;
+		if (s->error_first == 0)
+			s->error_first = res->error ? res->error : res->status;
+		break;
+	}
+}
+
+/* A completion of client arg's user tag (from inside the target's on_ready or flush). */
+static void client_on_done(void *arg, uint64_t tag, const struct hf_bench_result *res)
+{
+	struct bench_client *c = arg;
+	struct bench_worker *w = c->worker;
 	HF_ASSERT(tag < run.opts->pipeline);
+	HF_ASSERT(w->in_flight > 0);
+	w->in_flight--;
 	struct hf_bench_user *u = &c->users[tag];
-	uint64_t now = hf_clock_mono_ns();
+	uint64_t now = w->now_ns;
 	unsigned kind = u->op.kind;
 	HF_ASSERT(kind < HF_BENCH_OP_KINDS);
 	if (c->sent_ns[tag] >= w->measure_start_ns) {
 		struct hf_bench_op_stats *s = &w->stats[kind];
-		switch (hf_bench_outcome_of(res)) {
-		case HF_BENCH_OUTCOME_OK:
-			s->ok++;
-			break;
-		case HF_BENCH_OUTCOME_REFUSED:
-			s->refused++;
-			if (s->refused_first == 0)
-				s->refused_first = res->status;
-			break;
-		default:
-			s->errors++;
-			if (s->error_first == 0)
-				s->error_first = res->error ? res->error : res->status;
-			break;
-		}
+		stats_count(s, res);
 		if (res->error == 0)
 			hf_hist_record(&s->hist, now > c->sent_ns[tag] ? now - c->sent_ns[tag] : 0);
 	}
@@ -120,6 +154,22 @@ static void worker_on_done(void *arg, uint64_t tag, const struct hf_bench_result
 	hf_bench_user_done(&w->gen, u, res, now);
 	HF_ASSERT(c->idle_count < run.opts->pipeline);
 	c->idle[c->idle_count++] = (uint32_t)tag;
+	client_mark_pending(w, c);
+}
+
+static void client_on_watch(void *arg, int fd, uint32_t events)
+{
+	struct bench_client *c = arg;
+	hf_bench_evloop_watch(&c->worker->loop, c->index, fd, events);
+}
+
+static void client_on_timer(void *arg, int timeout_ms)
+{
+	struct bench_client *c = arg;
+	struct bench_worker *w = c->worker;
+	c->timer_ms = timeout_ms < 0 ? UINT64_MAX : w->now_ns / 1000000u + (uint64_t)timeout_ms;
+	if (c->timer_ms < w->timer_next_ms)
+		w->timer_next_ms = c->timer_ms;
 }
 
 /* Takes one unit of the --ops budget; 0 when it is spent (and stops the run). */
@@ -134,15 +184,29 @@ static int ops_budget_take(struct hf_bench_shared *shared)
 	return 0;
 }
 
-/* Sends what the idle users of c have to send at now (closed loop: everything; open loop: what
- * is scheduled up to now). Returns the number sent. */
-static uint32_t client_issue(struct bench_worker *w, struct bench_client *c, uint64_t now)
+/* Open loop: accounts for a send scheduled at send_ns made at now. */
+static void send_lag_note(struct bench_worker *w, struct bench_client *c, uint64_t send_ns,
+			  uint64_t now)
+{
+	uint64_t lag = now - send_ns;
+	if (lag > HF_BENCH_LATE_NS && send_ns >= w->measure_start_ns)
+		w->sends_late++;
+	if (lag > w->send_lag_ns_max && send_ns >= w->measure_start_ns)
+		w->send_lag_ns_max = lag;
+	c->next_send_ns += c->interval_ns;
+}
+
+/* Queues what the idle users of c have to send at now (closed loop: everything; open loop: what
+ * is scheduled up to now). Returns the number queued; *parked_out: users with nothing to do. */
+static uint32_t client_issue(struct bench_worker *w, struct bench_client *c, uint64_t now,
+			     uint32_t *parked_out)
 {
 	const struct hf_bench_opts *o = run.opts;
 	uint32_t sent = 0;
 	/* Each idle user gets one chance per round: users with nothing to do go back. */
 	uint32_t tries = c->idle_count;
 	uint32_t parked = 0;
+	uint32_t blocked = 0; /* the target refused a submit: retry next round */
 	while (tries-- > 0 && c->idle_count > 0) {
 		uint64_t send_ns = now;
 		if (o->rate_ops_per_s > 0) {
@@ -167,33 +231,24 @@ static uint32_t client_issue(struct bench_worker *w, struct bench_client *c, uin
 			/* Pipeline full (-EAGAIN) or broken: keep the op for the next round. */
 			u->resend = 1;
 			c->idle[c->idle_count++] = ui;
+			blocked = 1;
 			break;
 		}
 		/* A resend is a new attempt: its latency starts now. */
 		u->resend = 0;
 		c->sent_ns[ui] = send_ns;
-		if (o->rate_ops_per_s > 0) {
-			uint64_t lag = now - send_ns;
-			if (lag > HF_BENCH_LATE_NS && send_ns >= w->measure_start_ns)
-				w->sends_late++;
-			if (lag > w->send_lag_ns_max && send_ns >= w->measure_start_ns)
-				w->send_lag_ns_max = lag;
-			c->next_send_ns += c->interval_ns;
-		}
+		w->in_flight++;
+		if (o->rate_ops_per_s > 0)
+			send_lag_note(w, c, send_ns, now);
 		sent++;
 	}
-	for (uint32_t i = 0; i < parked; i++)
+	for (uint32_t i = 0; i < parked; i++) {
+		HF_ASSERT(c->idle_count < o->pipeline);
 		c->idle[c->idle_count++] = c->parked[i];
+	}
 	HF_ASSERT(c->idle_count <= o->pipeline);
+	*parked_out = parked + blocked;
 	return sent;
-}
-
-static uint64_t worker_in_flight(struct bench_worker *w)
-{
-	uint64_t n = 0;
-	for (uint32_t i = 0; i < w->clients_count; i++)
-		n += w->target->in_flight(w->clients[i].conn);
-	return n;
 }
 
 static void nap_ns(uint64_t ns)
@@ -203,60 +258,51 @@ static void nap_ns(uint64_t ns)
 	nanosleep(&ts, NULL);
 }
 
-static void worker_wait(struct bench_worker *w, uint64_t now)
+static int worker_open_client(struct bench_worker *w, struct bench_client *c, uint32_t i)
 {
 	const struct hf_bench_opts *o = run.opts;
-	uint64_t wait_ns = WAIT_NS_MAX;
-	if (o->rate_ops_per_s > 0) {
-		for (uint32_t i = 0; i < w->clients_count; i++) {
-			struct bench_client *c = &w->clients[i];
-			if (c->idle_count == 0)
-				continue;
-			uint64_t until = c->next_send_ns > now ? c->next_send_ns - now : 0;
-			if (until < wait_ns)
-				wait_ns = until;
-		}
-		if (wait_ns == 0)
-			return;
+	c->worker = w;
+	c->index = i;
+	c->timer_ms = UINT64_MAX;
+	c->users = calloc(o->pipeline, sizeof(*c->users));
+	c->sent_ns = calloc(o->pipeline, sizeof(*c->sent_ns));
+	c->idle = calloc(o->pipeline, sizeof(*c->idle));
+	c->parked = calloc(o->pipeline, sizeof(*c->parked));
+	if (c->users == NULL || c->sent_ns == NULL || c->idle == NULL || c->parked == NULL)
+		return -ENOMEM;
+	int rc = w->target->open(o, o->pipeline, &c->conn);
+	if (rc != 0) {
+		c->conn = NULL;
+		return rc;
 	}
-	if (w->can_wait) {
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait_ns};
-		ppoll(w->pollfds, w->clients_count, &ts, NULL);
-		return;
+	for (uint32_t u = 0; u < o->pipeline; u++) {
+		hf_bench_user_init(&w->gen, &c->users[u]);
+		c->idle[c->idle_count++] = o->pipeline - 1u - u;
 	}
-	nap_ns(wait_ns < NAP_NS ? wait_ns : NAP_NS);
+	const struct hf_bench_loop loop = {
+	    .watch = client_on_watch, .timer = client_on_timer, .done = client_on_done, .arg = c};
+	w->now_ns = hf_clock_mono_ns();
+	rc = w->target->attach(c->conn, &loop);
+	if (rc != 0)
+		return rc;
+	client_mark_pending(w, c);
+	return 0;
 }
 
 static int worker_open(struct bench_worker *w)
 {
-	const struct hf_bench_opts *o = run.opts;
+	w->timer_next_ms = UINT64_MAX;
 	w->clients = calloc(w->clients_count, sizeof(*w->clients));
-	w->pollfds = calloc(w->clients_count, sizeof(*w->pollfds));
-	if (w->clients == NULL || w->pollfds == NULL)
+	w->pending = calloc(w->clients_count, sizeof(*w->pending));
+	if (w->clients == NULL || w->pending == NULL)
 		return -ENOMEM;
-	w->can_wait = 1;
+	int rc = hf_bench_evloop_init(&w->loop);
+	if (rc != 0)
+		return rc;
 	for (uint32_t i = 0; i < w->clients_count; i++) {
-		struct bench_client *c = &w->clients[i];
-		c->users = calloc(o->pipeline, sizeof(*c->users));
-		c->sent_ns = calloc(o->pipeline, sizeof(*c->sent_ns));
-		c->idle = calloc(o->pipeline, sizeof(*c->idle));
-		c->parked = calloc(o->pipeline, sizeof(*c->parked));
-		if (c->users == NULL || c->sent_ns == NULL || c->idle == NULL || c->parked == NULL)
-			return -ENOMEM;
-		int rc = w->target->open(o, o->pipeline, &c->conn);
-		if (rc != 0) {
-			c->conn = NULL;
+		rc = worker_open_client(w, &w->clients[i], i);
+		if (rc != 0)
 			return rc;
-		}
-		for (uint32_t u = 0; u < o->pipeline; u++) {
-			hf_bench_user_init(&w->gen, &c->users[u]);
-			c->idle[c->idle_count++] = o->pipeline - 1u - u;
-		}
-		int fd = w->target->wait_fd(c->conn);
-		w->pollfds[i].fd = fd;
-		w->pollfds[i].events = POLLIN;
-		if (fd < 0)
-			w->can_wait = 0;
 	}
 	return 0;
 }
@@ -273,76 +319,168 @@ static void worker_close(struct bench_worker *w)
 		free(c->users);
 	}
 	free(w->clients);
-	free(w->pollfds);
+	free(w->pending);
+	if (w->loop.fds != NULL)
+		hf_bench_evloop_deinit(&w->loop);
+}
+
+/* Closed loop: issues for the clients whose users became idle, one flush (one send per socket)
+ * each. Clients whose users had nothing to send stay pending for a retry. */
+static void worker_issue_pending(struct bench_worker *w, uint64_t now)
+{
+	uint32_t count = w->pending_count;
+	w->pending_count = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct bench_client *c = &w->clients[w->pending[i]];
+		HF_ASSERT(c->pending);
+		c->pending = 0;
+		uint32_t parked;
+		if (client_issue(w, c, now, &parked) > 0)
+			w->target->flush(c->conn);
+		if (parked > 0 && !c->pending)
+			client_mark_pending(w, c);
+	}
+}
+
+/* Open loop: issues for every client with a send due; returns the wait until the next one. */
+static uint64_t worker_issue_scheduled(struct bench_worker *w, uint64_t now)
+{
+	uint64_t wait_ns = WAIT_NS_MAX;
+	for (uint32_t i = 0; i < w->clients_count; i++) {
+		struct bench_client *c = &w->clients[i];
+		uint32_t parked;
+		if (c->idle_count > 0 && c->next_send_ns <= now &&
+		    client_issue(w, c, now, &parked) > 0)
+			w->target->flush(c->conn);
+		if (c->idle_count == 0)
+			continue;
+		uint64_t until = c->next_send_ns > now ? c->next_send_ns - now : RETRY_NS;
+		if (until < wait_ns)
+			wait_ns = until;
+	}
+	w->pending_count = 0; /* the open loop scans instead */
+	for (uint32_t i = 0; i < w->clients_count; i++)
+		w->clients[i].pending = 0;
+	return wait_ns;
+}
+
+/* Timer passes for the clients whose timer is due. */
+static void worker_timers(struct bench_worker *w)
+{
+	uint64_t now_ms = w->now_ns / 1000000u;
+	if (now_ms < w->timer_next_ms)
+		return;
+	w->timer_next_ms = UINT64_MAX;
+	for (uint32_t i = 0; i < w->clients_count; i++) {
+		struct bench_client *c = &w->clients[i];
+		if (c->timer_ms <= now_ms) {
+			c->timer_ms = UINT64_MAX;
+			w->target->on_ready(c->conn, -1, 0); /* may set the timer again */
+		}
+		if (c->timer_ms < w->timer_next_ms)
+			w->timer_next_ms = c->timer_ms;
+	}
+}
+
+/* One wait over every socket of the thread, then the ready ones. Returns completions. */
+static int worker_wait(struct bench_worker *w, uint64_t wait_ns)
+{
+	uint64_t now_ms = w->now_ns / 1000000u;
+	if (w->timer_next_ms != UINT64_MAX) {
+		uint64_t timer_ns =
+		    w->timer_next_ms > now_ms ? (w->timer_next_ms - now_ms) * 1000000u : 0;
+		if (timer_ns < wait_ns)
+			wait_ns = timer_ns;
+	}
+	int n = hf_bench_evloop_wait(&w->loop, wait_ns);
+	w->now_ns = hf_clock_mono_ns();
+	int got = 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t owner, events;
+		int fd;
+		hf_bench_evloop_ready(&w->loop, i, &owner, &fd, &events);
+		HF_ASSERT(owner < w->clients_count);
+		int rc = w->target->on_ready(w->clients[owner].conn, fd, events);
+		if (rc > 0)
+			got += rc;
+		if (n > 1)
+			w->now_ns = hf_clock_mono_ns();
+	}
+	worker_timers(w);
+	return got;
+}
+
+static void worker_schedule(struct bench_worker *w, uint64_t start)
+{
+	const struct hf_bench_opts *o = run.opts;
+	/* Each connection gets an equal share of the rate, phases staggered. */
+	uint64_t interval = (uint64_t)(1e9 * o->connections / o->rate_ops_per_s);
+	if (interval == 0)
+		interval = 1;
+	for (uint32_t i = 0; i < w->clients_count; i++) {
+		struct bench_client *c = &w->clients[i];
+		c->interval_ns = interval;
+		uint64_t global = (uint64_t)w->index + (uint64_t)i * o->threads;
+		c->next_send_ns = start + interval * global / o->connections;
+	}
+}
+
+static void worker_run(struct bench_worker *w)
+{
+	const struct hf_bench_opts *o = run.opts;
+	struct hf_bench_shared *shared = w->shared;
+	uint64_t rounds_max = UINT64_MAX; /* the loop ends by stop + drain, both bounded in time */
+	uint64_t stop_seen_ns = 0;	  /* when this thread first saw the stop */
+	for (uint64_t round = 0; round < rounds_max; round++) {
+		uint64_t now = w->now_ns = hf_clock_mono_ns();
+		int stopping = atomic_load_explicit(&shared->stop, memory_order_relaxed);
+		if (stopping && stop_seen_ns == 0)
+			stop_seen_ns = now;
+		uint64_t wait_ns = WAIT_NS_MAX;
+		if (!stopping && o->rate_ops_per_s > 0)
+			wait_ns = worker_issue_scheduled(w, now);
+		else if (!stopping)
+			worker_issue_pending(w, now);
+		if (!stopping && o->rate_ops_per_s <= 0 && w->pending_count > 0)
+			wait_ns = RETRY_NS;
+		if (stopping) {
+			if (w->in_flight == 0)
+				break;
+			if (now > stop_seen_ns + DRAIN_NS) {
+				fprintf(stderr,
+					"holdfast-bench: thread %u: %" PRIu64
+					" requests still in flight after the drain time\n",
+					w->index, w->in_flight);
+				break;
+			}
+		}
+		worker_wait(w, wait_ns);
+	}
+	if (o->rate_ops_per_s > 0) {
+		for (uint32_t i = 0; i < w->clients_count; i++) {
+			struct bench_client *c = &w->clients[i];
+			if (c->next_send_ns < stop_seen_ns)
+				w->sends_missed +=
+				    (stop_seen_ns - c->next_send_ns) / c->interval_ns;
+		}
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	struct bench_worker *w = arg;
 	const struct hf_bench_opts *o = run.opts;
-	struct hf_bench_shared *shared = w->shared;
 	w->open_rc = worker_open(w);
 	atomic_fetch_add(&run.opened, 1);
 	while (atomic_load(&run.go) == 0)
 		nap_ns(1000000);
 	if (atomic_load(&run.go) < 0 || w->open_rc != 0)
 		return NULL;
-
-	uint64_t start = shared->start_ns;
+	uint64_t start = w->shared->start_ns;
 	w->measure_start_ns = start + (uint64_t)(o->warmup_s * 1e9);
-	if (o->rate_ops_per_s > 0) {
-		/* Each connection gets an equal share of the rate, phases staggered. */
-		uint64_t interval = (uint64_t)(1e9 * o->connections / o->rate_ops_per_s);
-		if (interval == 0)
-			interval = 1;
-		for (uint32_t i = 0; i < w->clients_count; i++) {
-			struct bench_client *c = &w->clients[i];
-			c->interval_ns = interval;
-			uint64_t global = (uint64_t)w->index + (uint64_t)i * o->threads;
-			c->next_send_ns = start + interval * global / o->connections;
-		}
-	}
-	uint64_t rounds_max = UINT64_MAX; /* the loop ends by stop + drain, both bounded in time */
-	uint64_t stop_seen_ns = 0;	  /* when this thread first saw the stop */
-	for (uint64_t round = 0; round < rounds_max; round++) {
-		uint64_t now = hf_clock_mono_ns();
-		int stopping = atomic_load_explicit(&shared->stop, memory_order_relaxed);
-		if (stopping && stop_seen_ns == 0)
-			stop_seen_ns = now;
-		if (!stopping) {
-			for (uint32_t i = 0; i < w->clients_count; i++)
-				client_issue(w, &w->clients[i], now);
-		}
-		int got = 0;
-		for (uint32_t i = 0; i < w->clients_count; i++) {
-			struct bench_client *c = &w->clients[i];
-			w->cb_client = c;
-			int rc = w->target->poll(c->conn, 0, worker_on_done, w);
-			if (rc > 0)
-				got += rc;
-		}
-		if (stopping) {
-			if (worker_in_flight(w) == 0)
-				break;
-			if (now > stop_seen_ns + DRAIN_NS) {
-				fprintf(stderr,
-					"holdfast-bench: thread %u: %" PRIu64
-					" requests still in flight after the drain time\n",
-					w->index, worker_in_flight(w));
-				break;
-			}
-		}
-		if (got == 0)
-			worker_wait(w, now);
-	}
-	if (o->rate_ops_per_s > 0) {
-		uint64_t stop = stop_seen_ns;
-		for (uint32_t i = 0; i < w->clients_count; i++) {
-			struct bench_client *c = &w->clients[i];
-			if (c->next_send_ns < stop)
-				w->sends_missed += (stop - c->next_send_ns) / c->interval_ns;
-		}
-	}
+	if (o->rate_ops_per_s > 0)
+		worker_schedule(w, start);
+	worker_run(w);
 	return NULL;
 }
 
@@ -444,6 +582,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	run.opts = &opts;
+	if (opts.server_pid != 0) {
+		double cpu_s;
+		rc = hf_bench_process_cpu_s(opts.server_pid, &cpu_s);
+		if (rc != 0) {
+			fprintf(stderr,
+				"holdfast-bench: --server-pid %u: %s (the server must run on this "
+				"machine)\n",
+				opts.server_pid, rc == -ESRCH ? "no such process" : strerror(-rc));
+			return 2;
+		}
+	}
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
@@ -480,7 +629,9 @@ int main(int argc, char **argv)
 		       target->name, opts.seed, opts.event_base, owners_count);
 
 	uint64_t t_create = hf_clock_mono_ns();
-	if (opts.create || opts.workload == HF_BENCH_WORKLOAD_CREATE) {
+	/* PING touches no event: nothing to create. */
+	if ((opts.create && opts.workload != HF_BENCH_WORKLOAD_PING) ||
+	    opts.workload == HF_BENCH_WORKLOAD_CREATE) {
 		rc = create_events(target, setup, &shared, &report.ops[HF_BENCH_OP_CREATE]);
 		if (rc != 0)
 			return 2;
@@ -540,6 +691,10 @@ int main(int argc, char **argv)
 			open_failed = 1;
 		}
 	}
+	report.cpu.server_pid = opts.server_pid;
+	int cpu_started = opts.warmup_s <= 0;
+	if (cpu_started)
+		hf_bench_cpu_start(&report.cpu);
 	shared.start_ns = hf_clock_mono_ns();
 	atomic_store(&run.go, open_failed ? -1 : 1);
 	if (open_failed) {
@@ -553,8 +708,13 @@ int main(int argc, char **argv)
 	uint64_t last_done = 0, last_holds = 0, last_ns = shared.start_ns;
 	static struct hf_bench_timeline timeline;
 	hf_bench_timeline_init(&timeline, opts.duration_s);
+	uint64_t measure_start = shared.start_ns + (uint64_t)(opts.warmup_s * 1e9);
 	for (;;) {
 		uint64_t now = hf_clock_mono_ns();
+		if (!cpu_started && now >= measure_start) {
+			hf_bench_cpu_start(&report.cpu);
+			cpu_started = 1;
+		}
 		if (opts.plot[0] != '\0')
 			timeline_sample(&timeline, workers, opts.threads, &shared, now);
 		if (now >= end_ns || interrupted || atomic_load(&shared.stop))
@@ -574,19 +734,24 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < opts.threads; i++)
 		pthread_join(workers[i].thread, NULL);
 
-	/* Merge. */
-	uint64_t measure_start = shared.start_ns + (uint64_t)(opts.warmup_s * 1e9);
+	/* Merge. The CPU window ends after the drain: its answers are counted too. */
+	if (!cpu_started)
+		hf_bench_cpu_start(&report.cpu);
+	uint64_t window_ops = 0;
 	report.duration_s =
 	    run.stop_ns > measure_start ? (double)(run.stop_ns - measure_start) / 1e9 : 0.0;
 	for (uint32_t i = 0; i < opts.threads; i++) {
 		struct bench_worker *w = &workers[i];
-		for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++)
+		for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {
 			hf_bench_op_stats_merge(&report.ops[k], &w->stats[k]);
+			window_ops += w->stats[k].ok + w->stats[k].refused + w->stats[k].errors;
+		}
 		report.sends_late += w->sends_late;
 		report.sends_missed += w->sends_missed;
 		if (w->send_lag_ns_max > report.send_lag_ns_max)
 			report.send_lag_ns_max = w->send_lag_ns_max;
 	}
+	hf_bench_cpu_stop(&report.cpu, window_ops);
 	for (unsigned i = 0; i < HF_BENCH_SELLOUT_MARKS; i++)
 		report.sellout_ns[i] = atomic_load(&shared.sellout_ns[i]);
 	report.soldout_ns = atomic_load(&shared.soldout_ns);

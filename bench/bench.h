@@ -33,9 +33,11 @@ enum hf_bench_workload {
 	HF_BENCH_WORKLOAD_AVAIL = 2,
 	HF_BENCH_WORKLOAD_MIXED = 3,
 	HF_BENCH_WORKLOAD_CREATE = 4, /* only create the events (memory measurements), no load */
+	HF_BENCH_WORKLOAD_PING = 5, /* PING only: the protocol's ceiling on the same connections */
 };
 
-/* The operations reported, in report order. CREATE is reported only when it happened. */
+/* The operations reported, in report order. CREATE and PING are reported only when they
+ * happened. */
 enum hf_bench_op_kind {
 	HF_BENCH_OP_HOLD = 0,
 	HF_BENCH_OP_CONFIRM = 1,
@@ -43,7 +45,8 @@ enum hf_bench_op_kind {
 	HF_BENCH_OP_AVAIL = 3,
 	HF_BENCH_OP_INFO = 4,
 	HF_BENCH_OP_CREATE = 5,
-	HF_BENCH_OP_KINDS = 6,
+	HF_BENCH_OP_PING = 6, /* reported only when it happened (the ping workload) */
+	HF_BENCH_OP_KINDS = 7,
 };
 
 const char *hf_bench_op_name(unsigned kind);
@@ -81,6 +84,7 @@ struct hf_bench_opts {
 	uint8_t create;
 	uint8_t json;
 	uint8_t progress;     /* the per-second line on stderr */
+	uint32_t server_pid;  /* --server-pid: the local server, for its CPU per op; 0 = none */
 	uint8_t seats_given;  /* --seats was on the command line */
 	uint8_t events_given; /* --events was on the command line */
 };
@@ -107,6 +111,7 @@ struct hf_bench_op {
 	uint32_t count;		  /* AVAIL range; 0 = counts only */
 	uint32_t event_seats;	  /* CREATE */
 	uint32_t event_row_width; /* CREATE */
+	uint16_t owner;		  /* PING: the shard (owner index of the slot map) it goes to */
 };
 
 /* What came back. */

@@ -1,6 +1,7 @@
 /* Command-line options of holdfast-bench: defaults, parsing and bounds, and the small name tables
  * shared by the report. Pure: no sockets, testable on its own. */
 #include "bench/bench.h"
+#include "bench/cpu.h"
 #include "bench/plot.h"
 
 #include "base/assert.h"
@@ -16,13 +17,13 @@
 
 const char *hf_bench_op_name(unsigned kind)
 {
-	static const char *const names[HF_BENCH_OP_KINDS] = {"hold",  "confirm", "release",
-							     "avail", "info",	 "create"};
+	static const char *const names[HF_BENCH_OP_KINDS] = {"hold", "confirm", "release", "avail",
+							     "info", "create",	"ping"};
 	HF_ASSERT(kind < HF_BENCH_OP_KINDS);
 	return names[kind];
 }
 
-static const char *const workload_names[] = {"onsale", "holds", "avail", "mixed", "create"};
+static const char *const workload_names[] = {"onsale", "holds", "avail", "mixed", "create", "ping"};
 
 const char *hf_bench_workload_name(unsigned workload)
 {
@@ -52,7 +53,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --redis HOST:PORT        Redis server for --target redis (default 127.0.0.1:6379)\n"
 	    "  --lua-dir DIR            the Redis Lua scripts (default: bench/compare of the "
 	    "source)\n"
-	    "  --workload onsale|holds|avail|mixed|create   (default onsale)\n"
+	    "  --workload onsale|holds|avail|mixed|create|ping   (default onsale; ping: PINGs\n"
+	    "                           spread over the shards like the holds workload's events)\n"
 	    "  --connections N          clients (default 50); holdfast: one TCP connection per "
 	    "shard each\n"
 	    "  --pipeline P             requests in flight per client (default 16)\n"
@@ -78,6 +80,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --no-check               skip the onsale consistency check\n"
 	    "  --no-progress            no per-second line on stderr\n"
 	    "  --json                   one JSON object on stdout instead of the table\n"
+	    "  --server-pid PID         the server's pid on this machine: report its CPU per op\n"
+	    "                           next to the bench's own (cpu.server_us_per_op)\n"
 	    "  --plot FILE.svg|.png     draw the run with gnuplot: throughput over time, latency\n"
 	    "                           percentiles, and the sell-out curve for onsale\n"
 	    "  --version                print the version and the protocol version\n");
@@ -190,6 +194,7 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_PLOT,
 	OPT_JSON,
+	OPT_SERVER_PID,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -225,6 +230,7 @@ static const struct option long_options[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"plot", required_argument, NULL, OPT_PLOT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"server-pid", required_argument, NULL, OPT_SERVER_PID},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -388,6 +394,9 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 			break;
 		case OPT_JSON:
 			o->json = 1;
+			break;
+		case OPT_SERVER_PID:
+			bad = parse_u32(a, 1, HF_BENCH_PID_MAX, &o->server_pid);
 			break;
 		case OPT_HELP:
 			hf_bench_opts_usage(stdout);

@@ -50,10 +50,50 @@ static int op_shown(const struct hf_bench_report *r, unsigned k)
 {
 	const struct hf_bench_op_stats *s = &r->ops[k];
 	/* Events are created before the load: their row only means something in the create
-	 * workload. The table shows what ran; JSON always has the five load operations. */
+	 * workload. The table shows what ran; JSON always has the five load operations (and
+	 * ping when it ran). */
 	if (k == HF_BENCH_OP_CREATE)
 		return r->opts->workload == HF_BENCH_WORKLOAD_CREATE;
 	return s->ok + s->refused + s->errors > 0;
+}
+
+static void cpu_table(FILE *out, const struct hf_bench_cpu *cpu)
+{
+	fprintf(out, "cpu per op: bench %.3f us (%.2f s for %" PRIu64 " ops)",
+		hf_bench_cpu_bench_us_per_op(cpu), cpu->bench_s, cpu->ops);
+	if (cpu->server_ok)
+		fprintf(out, ", server %.3f us (%.2f s, pid %u)\n",
+			hf_bench_cpu_server_us_per_op(cpu), cpu->server_s, cpu->server_pid);
+	else if (cpu->server_pid != 0)
+		fprintf(out, ", server - (pid %u could not be read)\n", cpu->server_pid);
+	else
+		fprintf(out, ", server - (give --server-pid)\n");
+}
+
+static void cpu_json(FILE *out, const struct hf_bench_cpu *cpu)
+{
+	double bench = hf_bench_cpu_bench_us_per_op(cpu);
+	double server = hf_bench_cpu_server_us_per_op(cpu);
+	fprintf(out, ", \"cpu\": {\"bench_us_per_op\": ");
+	if (bench >= 0)
+		fprintf(out, "%.4f", bench);
+	else
+		fprintf(out, "null");
+	fprintf(out, ", \"server_us_per_op\": ");
+	if (server >= 0)
+		fprintf(out, "%.4f", server);
+	else
+		fprintf(out, "null");
+	fprintf(out, ", \"bench_cpu_s\": %.3f, \"server_cpu_s\": ", cpu->bench_s);
+	if (cpu->server_ok)
+		fprintf(out, "%.3f", cpu->server_s);
+	else
+		fprintf(out, "null");
+	fprintf(out, ", \"ops\": %" PRIu64 ", \"server_pid\": ", cpu->ops);
+	if (cpu->server_pid != 0)
+		fprintf(out, "%u}", cpu->server_pid);
+	else
+		fprintf(out, "null}");
 }
 
 void hf_bench_report_table(FILE *out, const struct hf_bench_report *r)
@@ -112,6 +152,7 @@ void hf_bench_report_table(FILE *out, const struct hf_bench_report *r)
 			r->sends_late || r->sends_missed ? " (target or bench did not keep up)"
 							 : "");
 	}
+	cpu_table(out, &r->cpu);
 	if (r->check.ran) {
 		const struct hf_bench_check *c = &r->check;
 		fprintf(out,
@@ -168,7 +209,7 @@ void hf_bench_report_json(FILE *out, const struct hf_bench_report *r)
 	for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {
 		const struct hf_bench_op_stats *s = &r->ops[k];
 		char e1[96], e2[96];
-		if (k == HF_BENCH_OP_CREATE && !op_shown(r, k))
+		if ((k == HF_BENCH_OP_CREATE || k == HF_BENCH_OP_PING) && !op_shown(r, k))
 			continue;
 		ok_total += s->ok;
 		fprintf(
@@ -204,6 +245,7 @@ void hf_bench_report_json(FILE *out, const struct hf_bench_report *r)
 		", \"send_lag_ms_max\": %.3f, \"sends_missed\": %" PRIu64 ", \"kept_up\": %s}",
 		o->rate_ops_per_s, r->sends_late, (double)r->send_lag_ns_max / 1e6, r->sends_missed,
 		r->sends_late == 0 && r->sends_missed == 0 ? "true" : "false");
+	cpu_json(out, &r->cpu);
 	const struct hf_bench_check *c = &r->check;
 	fprintf(out,
 		", \"check\": {\"ran\": %s, \"ok\": %s, \"seats\": %" PRIu64 ", \"free\": %" PRIu64

@@ -4,6 +4,7 @@
 #define HF_BENCH_REPORT_H
 
 #include "bench/bench.h"
+#include "bench/cpu.h"
 #include "bench/hist.h"
 #include "bench/target.h"
 #include "bench/workload.h"
@@ -35,7 +36,8 @@ struct hf_bench_report {
 	/* open loop */
 	uint64_t sends_late; /* sends more than HF_BENCH_LATE_NS after their scheduled time */
 	uint64_t send_lag_ns_max;
-	uint64_t sends_missed; /* scheduled sends never made (run ended with a backlog) */
+	uint64_t sends_missed;	 /* scheduled sends never made (run ended with a backlog) */
+	struct hf_bench_cpu cpu; /* the bench's and the server's CPU over the window */
 	struct hf_bench_check check;
 	int exit_code; /* 0, or 1 when the check failed */
 };

@@ -1,6 +1,9 @@
 /* A target is what holdfast-bench loads: holdfast (through libholdfast) or Redis (through our RESP
- * client and Lua scripts). Both offer the same pipelined shape: submit operations with a tag, poll
- * for completions delivered to a callback, and a blocking call for setup and checks.
+ * client and Lua scripts). Both offer the same pipelined shape, driven from the load thread's own
+ * event loop (one epoll over all of the thread's connections, bench.c): a connection is attached
+ * to the loop, names the sockets it wants watched and a timer, submits queue operations with a
+ * tag, flush sends them, and on_ready reads what a ready socket has and delivers completions to
+ * the loop's callback. A blocking call serves setup and checks (on a connection never attached).
  *
  * A connection belongs to one thread. Returns follow the system convention: 0 or -errno; answers
  * from the server are in struct hf_bench_result, never in the return value. */
@@ -10,7 +13,6 @@
 #include "bench/bench.h"
 #include "bench/workload.h"
 
-#include <poll.h>
 #include <stdint.h>
 
 typedef void (*hf_bench_done_fn)(void *arg, uint64_t tag, const struct hf_bench_result *res);
@@ -33,6 +35,22 @@ struct hf_bench_check {
 	char message[256];	    /* the first problem found, or "" */
 };
 
+/* Event-loop mode. The bits are libholdfast's HF_CLIENT_EV_* (target_hf.c checks it). */
+#define HF_BENCH_EV_READ  0x1u /* readable / wants reading */
+#define HF_BENCH_EV_WRITE 0x2u /* writable / wants writing */
+#define HF_BENCH_EV_ERROR 0x4u /* (to on_ready only) error or hangup */
+
+struct hf_bench_loop {
+	/* fd should be watched for events (HF_BENCH_EV_READ | _WRITE); 0: forget fd now, the
+	 * connection is about to close it. */
+	void (*watch)(void *arg, int fd, uint32_t events);
+	/* The connection needs on_ready(conn, -1, 0) in timeout_ms (0: at once, -1: no timer).
+	 * May be NULL for a target without timers. */
+	void (*timer)(void *arg, int timeout_ms);
+	hf_bench_done_fn done; /* every completion, from inside on_ready or flush */
+	void *arg;	       /* for all three */
+};
+
 struct hf_bench_target {
 	const char *name;
 	/* Opens one connection (one hf_client, or one Redis socket) allowing `pipeline` requests in
@@ -41,13 +59,17 @@ struct hf_bench_target {
 	void (*close)(void *conn);
 	/* Queues op; returns 0, -EAGAIN when the pipeline is full, or -errno. */
 	int (*submit)(void *conn, const struct hf_bench_op *op, uint64_t tag);
-	/* Sends what is queued and delivers completions (waiting up to timeout_ms, 0: not at all).
-	 * Returns the number delivered or -errno. */
-	int (*poll)(void *conn, int timeout_ms, hf_bench_done_fn fn, void *arg);
+	/* Puts the connection in event-loop mode (loop copied); it reports its sockets through
+	 * loop->watch at once. Returns 0 or -errno. */
+	int (*attach)(void *conn, const struct hf_bench_loop *loop);
+	/* Sends what submit queued, without waiting. Returns completions delivered (failures of a
+	 * broken connection) or -errno. */
+	int (*flush)(void *conn);
+	/* fd is ready for events (HF_BENCH_EV_*), or fd == -1: the timer fired. Reads what is
+	 * there, delivers completions, sends what they submitted. Returns the number delivered or
+	 * -errno. */
+	int (*on_ready)(void *conn, int fd, uint32_t events);
 	uint32_t (*in_flight)(void *conn);
-	/* The descriptor to wait on for this connection's replies, or -1 when it cannot be waited
-	 * on from outside (the loop then polls with timeout 0 and naps). */
-	int (*wait_fd)(void *conn);
 	/* One operation, blocking (no pipelined request may be in flight). res->bitmap is valid
 	 * until the next call on conn. */
 	int (*call)(void *conn, const struct hf_bench_op *op, struct hf_bench_result *res);

@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+HF_STATIC_ASSERT(HF_BENCH_EV_READ == HF_CLIENT_EV_READ, "event bits");
+HF_STATIC_ASSERT(HF_BENCH_EV_WRITE == HF_CLIENT_EV_WRITE, "event bits");
+HF_STATIC_ASSERT(HF_BENCH_EV_ERROR == HF_CLIENT_EV_ERROR, "event bits");
+
 struct hf_target_conn {
 	struct hf_client *client;
-	hf_bench_done_fn done_fn;
-	void *done_arg;
+	struct hf_bench_loop loop; /* event-loop mode: the load thread's callbacks */
+	uint8_t attached;
 	struct hf_request req;	    /* scratch, reused for each submit (too large for the stack) */
 	struct hf_client_reply rep; /* scratch for blocking calls */
 };
@@ -41,6 +45,9 @@ static int hf_open(const struct hf_bench_opts *opts, uint32_t pipeline, void **c
 static void hf_close(void *conn)
 {
 	struct hf_target_conn *c = conn;
+	/* Detaching reports every socket as forgotten before the client closes them. */
+	if (c->attached)
+		hf_client_loop_detach(c->client);
 	hf_client_close(c->client);
 	free(c);
 }
@@ -81,6 +88,9 @@ static void fill_request(struct hf_target_conn *c, const struct hf_bench_op *op)
 	case HF_BENCH_OP_INFO:
 		req->opcode = HF_OP_EVENT_INFO;
 		req->event_info.event_id = op->event_id;
+		break;
+	case HF_BENCH_OP_PING:
+		req->opcode = HF_OP_PING;
 		break;
 	case HF_BENCH_OP_CREATE:
 		req->opcode = HF_OP_CREATE_EVENT;
@@ -143,6 +153,8 @@ static int hf_submit(void *conn, const struct hf_bench_op *op, uint64_t tag)
 {
 	struct hf_target_conn *c = conn;
 	fill_request(c, op);
+	if (op->kind == HF_BENCH_OP_PING)
+		return hf_client_submit_shard(c->client, op->owner, &c->req, tag);
 	return hf_client_submit(c->client, &c->req, tag);
 }
 
@@ -151,27 +163,58 @@ static void hf_on_complete(void *arg, uint64_t tag, int error, const struct hf_c
 	struct hf_target_conn *c = arg;
 	struct hf_bench_result res;
 	fill_result(&res, error, reply);
-	c->done_fn(c->done_arg, tag, &res);
+	c->loop.done(c->loop.arg, tag, &res);
 }
 
-static int hf_poll(void *conn, int timeout_ms, hf_bench_done_fn fn, void *arg)
+static void hf_on_fd(void *arg, int fd, uint32_t events)
+{
+	struct hf_target_conn *c = arg;
+	c->loop.watch(c->loop.arg, fd, events);
+}
+
+static void hf_on_timer(void *arg, int timeout_ms)
+{
+	struct hf_target_conn *c = arg;
+	if (c->loop.timer != NULL)
+		c->loop.timer(c->loop.arg, timeout_ms);
+}
+
+static int hf_attach(void *conn, const struct hf_bench_loop *loop)
 {
 	struct hf_target_conn *c = conn;
-	c->done_fn = fn;
-	c->done_arg = arg;
-	return hf_client_poll(c->client, timeout_ms, hf_on_complete, c);
+	HF_ASSERT(loop->watch != NULL);
+	HF_ASSERT(loop->done != NULL);
+	HF_ASSERT(!c->attached);
+	c->loop = *loop;
+	const struct hf_client_loop cl = {.on_complete = hf_on_complete,
+					  .complete_arg = c,
+					  .on_fd = hf_on_fd,
+					  .fd_arg = c,
+					  .on_timer = hf_on_timer,
+					  .timer_arg = c};
+	int rc = hf_client_loop_attach(c->client, &cl);
+	c->attached = rc == 0;
+	return rc;
+}
+
+static int hf_flush(void *conn)
+{
+	struct hf_target_conn *c = conn;
+	HF_ASSERT(c->attached);
+	return hf_client_flush(c->client);
+}
+
+static int hf_on_ready(void *conn, int fd, uint32_t events)
+{
+	struct hf_target_conn *c = conn;
+	HF_ASSERT(c->attached);
+	return hf_client_on_ready(c->client, fd, events);
 }
 
 static uint32_t hf_in_flight(void *conn)
 {
 	struct hf_target_conn *c = conn;
 	return hf_client_in_flight(c->client);
-}
-
-static int hf_wait_fd(void *conn)
-{
-	(void)conn;
-	return -1; /* libholdfast does not expose its sockets */
 }
 
 static int hf_call(void *conn, const struct hf_bench_op *op, struct hf_bench_result *res)
@@ -306,9 +349,10 @@ const struct hf_bench_target hf_bench_target_holdfast = {
     .open = hf_open,
     .close = hf_close,
     .submit = hf_submit,
-    .poll = hf_poll,
+    .attach = hf_attach,
+    .flush = hf_flush,
+    .on_ready = hf_on_ready,
     .in_flight = hf_in_flight,
-    .wait_fd = hf_wait_fd,
     .call = hf_call,
     .routing = hf_routing,
     .check = hf_check,

@@ -72,6 +72,10 @@ struct redis_conn {
 	int broken; /* -errno once the connection failed */
 	char sha[SCRIPTS_COUNT][41];
 	struct hf_resp_value items[REDIS_ITEMS_MAX];
+	/* event-loop mode */
+	struct hf_bench_loop loop;
+	uint32_t watched; /* HF_BENCH_EV_* last given to loop.watch */
+	uint8_t attached;
 	/* blocking call */
 	struct hf_bench_result call_res;
 	int call_done;
@@ -312,6 +316,8 @@ err_free:
 static void redis_close(void *conn)
 {
 	struct redis_conn *c = conn;
+	if (c->attached && c->watched != 0)
+		c->loop.watch(c->loop.arg, c->fd, 0); /* before the descriptor can be reused */
 	close(c->fd);
 	free(c->ring_count);
 	free(c->ring_first);
@@ -339,6 +345,12 @@ static void encode_op(struct redis_conn *c, struct hf_resp_writer *w, const stru
 {
 	unsigned script;
 	uint32_t argc;
+	if (op->kind == HF_BENCH_OP_PING) {
+		/* Redis's own ceiling: a command without a script. */
+		hf_resp_write_array(w, 1);
+		hf_resp_write_str(w, "PING");
+		return;
+	}
 	switch (op->kind) {
 	case HF_BENCH_OP_HOLD:
 		script = SCRIPT_HOLD;
@@ -463,6 +475,11 @@ static void decode_reply(const struct hf_resp_value *v, const struct hf_resp_val
 		res->error = -EPROTO;
 		return;
 	}
+	if (kind == HF_BENCH_OP_PING) {
+		if (v->type != HF_RESP_STATUS || v->str_size != 4 || memcmp(v->str, "PONG", 4) != 0)
+			res->error = -EPROTO;
+		return;
+	}
 	uint32_t status;
 	if (v->type != HF_RESP_ARRAY || item_u32(items, v->items_count, 0, &status) != 0 ||
 	    status > UINT16_MAX) {
@@ -537,25 +554,11 @@ static int fail_all(struct redis_conn *c, int err, hf_bench_done_fn fn, void *ar
 	return delivered;
 }
 
-static int redis_poll(void *conn, int timeout_ms, hf_bench_done_fn fn, void *arg)
+/* Reads what the socket has (bounded by the buffer), delivers every whole reply, then sends what
+ * the callbacks submitted. Returns the number delivered. */
+static int read_deliver(struct redis_conn *c, hf_bench_done_fn fn, void *arg)
 {
-	struct redis_conn *c = conn;
-	if (c->broken)
-		return fail_all(c, c->broken, fn, arg);
-	int rc = flush_out(c);
-	if (rc != 0)
-		return fail_all(c, rc, fn, arg);
-	if (c->ring_used == 0)
-		return 0;
-	if (timeout_ms != 0) {
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		if (c->out_size > 0)
-			p.events |= POLLOUT;
-		int pr = poll(&p, 1, timeout_ms);
-		if (pr < 0 && errno != EINTR)
-			return -errno;
-	}
-	/* Read what is there (bounded by the buffer), then deliver every whole reply. */
+	int rc;
 	for (;;) {
 		if (c->in_size == REDIS_IN_SIZE_MAX)
 			break;
@@ -610,16 +613,85 @@ static int redis_poll(void *conn, int timeout_ms, hf_bench_done_fn fn, void *arg
 	return delivered;
 }
 
+static int redis_poll(void *conn, int timeout_ms, hf_bench_done_fn fn, void *arg)
+{
+	struct redis_conn *c = conn;
+	if (c->broken)
+		return fail_all(c, c->broken, fn, arg);
+	int rc = flush_out(c);
+	if (rc != 0)
+		return fail_all(c, rc, fn, arg);
+	if (c->ring_used == 0)
+		return 0;
+	if (timeout_ms != 0) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		if (c->out_size > 0)
+			p.events |= POLLOUT;
+		int pr = poll(&p, 1, timeout_ms);
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+	}
+	return read_deliver(c, fn, arg);
+}
+
+/* ---- Event-loop mode: the load thread's epoll watches the socket ---- */
+
+/* Tells the loop what the socket needs now: reading always, writing while bytes wait; nothing
+ * once the connection broke (its requests have failed; a broken socket would wake the loop
+ * forever). */
+static void loop_watch(struct redis_conn *c)
+{
+	uint32_t want =
+	    c->broken ? 0u : HF_BENCH_EV_READ | (c->out_size > 0 ? HF_BENCH_EV_WRITE : 0u);
+	if (want == c->watched)
+		return;
+	c->watched = want;
+	c->loop.watch(c->loop.arg, c->fd, want);
+}
+
+static int redis_attach(void *conn, const struct hf_bench_loop *loop)
+{
+	struct redis_conn *c = conn;
+	HF_ASSERT(loop->watch != NULL);
+	HF_ASSERT(loop->done != NULL);
+	HF_ASSERT(!c->attached);
+	c->loop = *loop;
+	c->attached = 1;
+	c->watched = 0;
+	loop_watch(c);
+	return 0;
+}
+
+static int redis_flush(void *conn)
+{
+	struct redis_conn *c = conn;
+	HF_ASSERT(c->attached);
+	int delivered = 0;
+	if (c->broken)
+		delivered = fail_all(c, c->broken, c->loop.done, c->loop.arg);
+	int rc = c->broken ? 0 : flush_out(c);
+	if (rc != 0)
+		delivered += fail_all(c, rc, c->loop.done, c->loop.arg);
+	loop_watch(c);
+	return delivered;
+}
+
+static int redis_on_ready(void *conn, int fd, uint32_t events)
+{
+	struct redis_conn *c = conn;
+	HF_ASSERT(c->attached);
+	if (fd != c->fd || c->broken)
+		return redis_flush(c);
+	int delivered = 0;
+	if (events & (HF_BENCH_EV_READ | HF_BENCH_EV_ERROR))
+		delivered = read_deliver(c, c->loop.done, c->loop.arg);
+	return delivered + redis_flush(c);
+}
+
 static uint32_t redis_in_flight(void *conn)
 {
 	struct redis_conn *c = conn;
 	return c->ring_used;
-}
-
-static int redis_wait_fd(void *conn)
-{
-	struct redis_conn *c = conn;
-	return c->fd;
 }
 
 static void call_on_done(void *arg, uint64_t tag, const struct hf_bench_result *res)
@@ -782,9 +854,10 @@ const struct hf_bench_target hf_bench_target_redis = {
     .open = redis_open,
     .close = redis_close,
     .submit = redis_submit,
-    .poll = redis_poll,
+    .attach = redis_attach,
+    .flush = redis_flush,
+    .on_ready = redis_on_ready,
     .in_flight = redis_in_flight,
-    .wait_fd = redis_wait_fd,
     .call = redis_call,
     .routing = redis_routing,
     .check = redis_check,

@@ -114,6 +114,7 @@ static void op_reset(struct hf_bench_op *op, uint8_t kind, uint64_t event_id)
 	op->event_id = event_id;
 	op->first = 0;
 	op->count = 0;
+	op->owner = 0;
 }
 
 /* ---- onsale ---- */
@@ -444,6 +445,17 @@ static int mixed_next(struct hf_bench_gen *gen, struct hf_bench_user *u)
 	}
 }
 
+/* A PING to the shard of a random event slot: events spread evenly over the shards
+ * (hf_bench_event_id), so the pings land where the holds workload's holds would. */
+static void ping_op(struct hf_bench_gen *gen, struct hf_bench_user *u)
+{
+	const struct hf_bench_shared *shared = gen->shared;
+	uint32_t k = hf_bench_rng_below(&gen->rng, shared->opts->events);
+	op_reset(&u->op, HF_BENCH_OP_PING, 0);
+	u->op.owner = (uint16_t)(k % shared->owners_count);
+	HF_ASSERT(u->op.owner < shared->owners_count);
+}
+
 int hf_bench_user_next(struct hf_bench_gen *gen, struct hf_bench_user *u)
 {
 	struct hf_bench_shared *shared = gen->shared;
@@ -465,6 +477,9 @@ int hf_bench_user_next(struct hf_bench_gen *gen, struct hf_bench_user *u)
 		return 1;
 	case HF_BENCH_WORKLOAD_MIXED:
 		return mixed_next(gen, u);
+	case HF_BENCH_WORKLOAD_PING:
+		ping_op(gen, u);
+		return 1;
 	default:
 		return 0;
 	}

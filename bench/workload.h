@@ -11,6 +11,7 @@
  *            fresh event id (CREATE, then holds go on there).
  *   avail:   AVAIL counts or a small range of a random event.
  *   mixed:   weighted HOLD / CONFIRM / RELEASE / AVAIL / INFO over the user's own holds.
+ *   ping:    PING of the shard of a random one of `events` event slots (no event is created).
  *
  * A transport error (no answer) makes the user resend the same operation with the same ids: the
  * operations are idempotent, so the resend cannot hold twice.

@@ -5,7 +5,7 @@
 # holdfast / redis per operation, and the server CPU time each run used (the bench shares the
 # machine's CPUs with the servers, so ops per server-CPU-second is the fairer efficiency figure).
 #
-#   bench/compare/run.sh [--workload onsale|holds|avail|mixed] [--connections N] [--pipeline P]
+#   bench/compare/run.sh [--workload onsale|holds|avail|mixed|ping] [--connections N] [--pipeline P]
 #                        [--duration S] [--durability none|wal|fsync] [--runs K] [--shards N]
 #                        [--build DIR] [--out DIR] [--targets "holdfast redis"]
 #                        [-- more holdfast-bench options]
@@ -68,7 +68,8 @@ run_redis() {
 	pid=$STARTED_PID
 	local t0
 	t0=$(cpu_ticks "$pid")
-	"${bench[@]}" --target redis --redis "127.0.0.1:$port" >"$out/redis-$k.json" ||
+	"${bench[@]}" --target redis --redis "127.0.0.1:$port" --server-pid "$pid" \
+		>"$out/redis-$k.json" ||
 		log "redis run $k: holdfast-bench exited $?"
 	echo "$(($(cpu_ticks "$pid") - t0)) $(getconf CLK_TCK)" >"$out/redis-$k.cpu"
 	stop_pid "$pid"
@@ -84,7 +85,7 @@ run_holdfast() {
 	pid=$STARTED_PID
 	local t0
 	t0=$(cpu_ticks "$pid")
-	"${bench[@]}" --host "127.0.0.1:$port" >"$out/holdfast-$k.json" ||
+	"${bench[@]}" --host "127.0.0.1:$port" --server-pid "$pid" >"$out/holdfast-$k.json" ||
 		log "holdfast run $k: holdfast-bench exited $?"
 	echo "$(($(cpu_ticks "$pid") - t0)) $(getconf CLK_TCK)" >"$out/holdfast-$k.cpu"
 	echo "$(rss_kib "$pid")" >"$out/holdfast-$k.rss_kib"

@@ -46,7 +46,7 @@ def main():
     print(f"workload {first['workload']}, {first['connections']} connections x pipeline "
           f"{first['pipeline']}, {first['duration_s']:.0f} s, medians of {runs} run(s)")
     print(f"{'op':8} {'metric':10} {'holdfast':>14} {'redis':>14} {'ratio':>8}")
-    for op in ("hold", "confirm", "release", "avail", "info"):
+    for op in ("hold", "confirm", "release", "avail", "info", "ping"):
         rows = []
         for metric, digits in (("ok_per_s", 0), ("p50_us", 1), ("p99_us", 1), ("p999_us", 1)):
             h = median([r["ops"][op][metric] for r in ok_runs["holdfast"] if op in r["ops"]])
@@ -71,6 +71,14 @@ def main():
         h, d = eff["holdfast"], eff["redis"]
         ratio = f"{h / d:.2f}x" if h and d else "-"
         print(f"{'server':8} {'ops/cpu_s':10} {fmt(h):>14} {fmt(d):>14} {ratio:>8}")
+    # CPU per answered op as the bench reports it (--server-pid): the load generator's own, and
+    # the server's over the same window.
+    for key in ("bench_us_per_op", "server_us_per_op"):
+        h = median([r["cpu"][key] for r in ok_runs["holdfast"] if r.get("cpu") and r["cpu"][key]])
+        d = median([r["cpu"][key] for r in ok_runs["redis"] if r.get("cpu") and r["cpu"][key]])
+        if h or d:
+            ratio = f"{h / d:.2f}x" if h and d else "-"
+            print(f"{'cpu':8} {key[:-7] + '/op':10} {fmt(h, 3):>14} {fmt(d, 3):>14} {ratio:>8}")
     if first["rate"] > 0:
         for t in ("holdfast", "redis"):
             for r in ok_runs[t]:

@@ -124,6 +124,16 @@ static void test_defaults(void **state)
 	assert_int_equal(parse(&o, err, mix), 0);
 	assert_int_equal(o.events, 64);
 	assert_int_equal(o.mix[4], 5);
+	assert_int_equal(o.server_pid, 0);
+	const char *pid[] = {"--server-pid", "4194304", NULL};
+	assert_int_equal(parse(&o, err, pid), 0);
+	assert_int_equal(o.server_pid, 4194304);
+	const char *ping[] = {"--workload", "ping", NULL};
+	assert_int_equal(parse(&o, err, ping), 0);
+	assert_int_equal(o.workload, HF_BENCH_WORKLOAD_PING);
+	assert_int_equal(o.events, 64);
+	assert_string_equal(hf_bench_workload_name(o.workload), "ping");
+	assert_string_equal(hf_bench_op_name(HF_BENCH_OP_PING), "ping");
 }
 
 static void test_invalid(void **state)
@@ -133,6 +143,10 @@ static void test_invalid(void **state)
 	char err[256];
 	static const char *const cases[][5] = {
 	    {"--workload", "nope", NULL},
+	    {"--workload", "pong", NULL},
+	    {"--server-pid", "0", NULL},
+	    {"--server-pid", "4194305", NULL},
+	    {"--server-pid", "12ab", NULL},
 	    {"--connections", "0", NULL},
 	    {"--connections", "-3", NULL},
 	    {"--pipeline", "100000", NULL},

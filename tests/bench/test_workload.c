@@ -1,7 +1,8 @@
 /* Goal: the onsale virtual users sell an event out through the bench's ledger without false
  * conflicts, whatever order answers come back in, and the ledger ends equal to the server's seat
  * states (what the after-run check relies on); a real double sale is reported as a conflict; the
- * holds workload hands out never-used seats and moves a full event to a fresh id.
+ * holds workload hands out never-used seats and moves a full event to a fresh id; the ping
+ * workload sends only PINGs, spread over every shard, and stops with the run.
  * Method: a tiny in-memory model of one event answers HOLD / CONFIRM / RELEASE / AVAIL at once,
  * but answers are handed to the users in a random order (seeded; HF_TEST_SEED replays), as two
  * load threads would see them. */
@@ -280,16 +281,49 @@ static void test_holds_fresh_events(void **state)
 	hf_bench_shared_deinit(&shared);
 }
 
+static void test_ping_spread(void **state)
+{
+	(void)state;
+	static struct hf_bench_opts opts;
+	static struct hf_bench_shared shared;
+	static uint16_t slot_owner[HF_SLOTS_COUNT];
+	char err[128];
+	char *argv[] = {"holdfast-bench", "--workload", "ping", "--seed", "5", NULL};
+	assert_int_equal(hf_bench_opts_parse(&opts, 5, argv, err, sizeof(err)), 0);
+	for (uint32_t i = 0; i < HF_SLOTS_COUNT; i++)
+		slot_owner[i] = (uint16_t)(i % 3u);
+	assert_int_equal(hf_bench_shared_init(&shared, &opts, 3, slot_owner), 0);
+	struct hf_bench_gen gen;
+	hf_bench_gen_init(&gen, &shared, 0);
+	struct hf_bench_user u;
+	hf_bench_user_init(&gen, &u);
+	uint32_t per_owner[3] = {0};
+	struct hf_bench_result ok = {0};
+	for (uint32_t i = 0; i < 3000; i++) {
+		assert_int_equal(hf_bench_user_next(&gen, &u), 1);
+		assert_int_equal(u.op.kind, HF_BENCH_OP_PING);
+		assert_int_equal(u.op.event_id, 0);
+		assert_true(u.op.owner < 3);
+		per_owner[u.op.owner]++;
+		hf_bench_user_done(&gen, &u, &ok, i);
+	}
+	/* 64 event slots over 3 shards: 22, 21, 21 slots; each shard gets about a third. */
+	for (uint32_t k = 0; k < 3; k++)
+		assert_true(per_owner[k] > 700 && per_owner[k] < 1300);
+	atomic_store(&shared.stop, 1);
+	assert_int_equal(hf_bench_user_next(&gen, &u), 0);
+	hf_bench_shared_deinit(&shared);
+}
+
 int main(void)
 {
 	const char *env = getenv("HF_TEST_SEED");
 	seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
 	printf("# seed %llu (HF_TEST_SEED replays)\n", (unsigned long long)seed);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_onsale_random),
-	    cmocka_unit_test(test_onsale_best),
-	    cmocka_unit_test(test_conflict_detected),
-	    cmocka_unit_test(test_holds_fresh_events),
+	    cmocka_unit_test(test_onsale_random),     cmocka_unit_test(test_onsale_best),
+	    cmocka_unit_test(test_conflict_detected), cmocka_unit_test(test_holds_fresh_events),
+	    cmocka_unit_test(test_ping_spread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
