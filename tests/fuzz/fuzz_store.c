@@ -2,16 +2,19 @@
  * store: an invariant hf_store_check finds violated, an assertion, an out-of-bounds access, a reply
  * that does not encode, a replay that answers differently, or a change list that does not rebuild
  * the same store.
- * Method: the input is a list of steps; each step advances the clock (0 ms .. 31 h) and either
+ * Method: the first input byte sizes the change list (HF_OP_CHANGES_MAX .. +15 entries); the rest
+ * is a list of steps; each step advances the clock (0 ms .. 31 h) and either
  * ticks the timer wheel or builds one request (CREATE_EVENT, HOLD explicit or best, EXTEND,
  * CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn
  * from small sets so ops meet each other. The request goes the server's way: encoded, decoded
  * (only what decodes is applied), then hf_store_apply on a small store (4 events, 1024 seats, 48
  * records: every pool fills). After each step: hf_store_check (and the store's own per-mutation
  * checks when built with HF_STORE_CHECKS), the reply encodes and decodes back, a successful HOLD
- * replayed at once answers the same seats and deadline, and the step's changes are applied to a
- * key/value model of the disk. At the end the wheel is run to the final clock, the model's records
- * are loaded in key order into a fresh store, and every event must read the same in both.
+ * replayed at once answers the same seats and deadline and appends nothing. The change list is a
+ * batch, as in the shard: it is committed (applied to a key/value model of the disk, then reset)
+ * only when it has no room for one more op, so ticks and ops also run with a nearly full list
+ * (time-driven records deferred). At the end the wheel is run to the final clock, the model's
+ * records are loaded in key order into a fresh store, and every event must read the same in both.
  *
  * Built with libFuzzer by scripts/fuzz.sh; replayed over tests/fuzz/corpus/store by the default
  * suite (fuzz_store_replay). */
@@ -36,8 +39,10 @@
 /* Events of up to 499 seats (two fill the store); seat numbers reach a little past them. */
 #define EVENT_SEATS_SPREAD 500u
 #define SEAT_SPREAD	   560u
-/* A change list that every step fits into, time-driven records included: at most every record
- * ends or is forgotten in one step, plus the op's own. */
+/* The batch's change list: HF_OP_CHANGES_MAX .. + BATCH_EXTRA_MAX entries, from the input. */
+#define BATCH_EXTRA_MAX 15u
+/* The final checks' change list, which every time-driven record fits into: at most every record
+ * ends or is forgotten at once, plus an op's own. */
 #define CHANGES_CAPACITY (2u * STORE_RECORDS_MAX + STORE_EVENTS_MAX + HF_OP_CHANGES_MAX)
 /* Keys the model of the disk may hold: every event and every record the store keeps. */
 #define DISK_KEYS_MAX (STORE_EVENTS_MAX + STORE_RECORDS_MAX)
@@ -265,14 +270,26 @@ static void check_reply_encodes(const struct hf_reply *r)
 	HF_ASSERT(rep_decoded.request_id == r->request_id);
 }
 
-/* A HOLD that succeeded, sent again at the same time, answers the first answer. */
+/* The shard's batch: committed when one more op might not fit. */
+static void make_room(struct hf_changes *changes)
+{
+	if (hf_changes_has_room(changes))
+		return;
+	disk_apply(changes);
+	hf_changes_reset(changes);
+	HF_ASSERT(hf_changes_has_room(changes));
+}
+
+/* A HOLD that succeeded, sent again at the same time, answers the first answer and appends
+ * nothing. */
 static void check_hold_replay(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
 	HF_ASSERT(rep.status == HF_OK);
 	HF_ASSERT(decoded.opcode == HF_OP_HOLD);
-	hf_changes_reset(changes);
+	make_room(changes);
+	uint32_t count_before = changes->count;
 	HF_ASSERT(hf_store_apply(store, &decoded, now_ms, &rep_again, changes) == HF_OK);
-	HF_ASSERT(changes->count == 0);
+	HF_ASSERT(changes->count == count_before);
 	HF_ASSERT(rep_again.hold.hold_id == rep.hold.hold_id);
 	HF_ASSERT(rep_again.hold.deadline_ms == rep.hold.deadline_ms);
 	HF_ASSERT(rep_again.hold.seats_count == rep.hold.seats_count);
@@ -280,21 +297,20 @@ static void check_hold_replay(struct hf_store *store, uint64_t now_ms, struct hf
 			 rep.hold.seats_count * sizeof(rep.hold.seats[0])) == 0);
 }
 
-/* One request step; its changes are left in *changes. */
+/* One request step; its changes join the batch. */
 static void request_step(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
 	if (!through_the_wire())
 		return;
+	make_room(changes);
 	enum hf_status st = hf_store_apply(store, &decoded, now_ms, &rep, changes);
 	HF_ASSERT(st == rep.status);
 	HF_ASSERT(rep.opcode == decoded.opcode);
 	HF_ASSERT(rep.request_id == decoded.request_id);
 	HF_ASSERT(changes->count <= changes->capacity);
 	check_reply_encodes(&rep);
-	if (decoded.opcode == HF_OP_HOLD && st == HF_OK) {
-		disk_apply(changes);
+	if (decoded.opcode == HF_OP_HOLD && st == HF_OK)
 		check_hold_replay(store, now_ms, changes);
-	}
 }
 
 static int disk_record_cmp(const void *a, const void *b)
@@ -361,20 +377,22 @@ static void run_steps(struct hf_store *store, struct fz_cursor *c, uint64_t *now
 	for (uint32_t step = 0; step < STEPS_MAX && !fz_empty(c); step++) {
 		enum step_kind kind = (enum step_kind)(fz_u8(c) % STEP_KINDS_COUNT);
 		*now_ms += pick_clock_step_ms(c);
-		hf_changes_reset(changes);
 		if (kind == STEP_TICK) {
+			/* Appends only while the batch has room, as in the shard's loop. */
 			hf_store_tick(store, *now_ms, fz_u8(c) % 8u, changes);
+			HF_ASSERT(changes->count <= changes->capacity);
 		} else {
 			build_request(kind, c, step + 1u);
 			request_step(store, *now_ms, changes);
 		}
-		disk_apply(changes);
 #ifndef HF_STORE_CHECKS
 		/* Test builds (HF_STORE_CHECKS) check inside every mutation already. */
 		hf_store_check(store);
 #endif
 	}
 	hf_store_check(store);
+	disk_apply(changes);
+	hf_changes_reset(changes);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -394,8 +412,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct fz_cursor c;
 	fz_init(&c, data, size);
+	struct hf_changes batch;
+	HF_ASSERT(hf_changes_init(&batch, HF_OP_CHANGES_MAX + fz_u8(&c) % (BATCH_EXTRA_MAX + 1u)) ==
+		  0);
 	uint64_t now_ms = CLOCK_START_MS;
-	run_steps(store, &c, &now_ms, &changes);
+	run_steps(store, &c, &now_ms, &batch);
+	hf_changes_deinit(&batch);
 	check_recovery(store, &cfg, now_ms, &changes);
 	hf_store_destroy(store);
 	return 0;

@@ -3,8 +3,8 @@
  *
  * - frame: a valid request frame of every request opcode (both HOLD modes) and a valid reply frame
  *   of every opcode, plus an error reply, encoded by proto's own encoders;
- * - store: step programs in fuzz_store.c's input format (kind, clock, fields) that create events
- *   and walk holds through every state, so the fuzzer starts from deep states;
+ * - store: step programs in fuzz_store.c's input format (batch size, then kind, clock, fields)
+ *   that create events and walk holds through every state, so the fuzzer starts from deep states;
  * - load: the records a real store writes (events, live holds, bookings, tombstones), in
  *   fuzz_load.c's input format (clock offset, then key size, key, value size, value).
  *
@@ -282,6 +282,7 @@ static void store_seeds(void)
 {
 	static struct seed s;
 	memset(&s, 0, sizeof(s));
+	put_u8(&s, 12); /* a batch of HF_OP_CHANGES_MAX + 12 changes */
 	st_create(&s, 1, 100, 10, 0);
 	st_create(&s, 2, 400, 40, 6);
 	st_hold(&s, 1, 1, 1, 6000, 0, 3, 10);
@@ -315,6 +316,7 @@ static void store_seeds(void)
 	/* Fill one event's seats and the records pool with small holds, then let them all expire.
 	 */
 	memset(&s, 0, sizeof(s));
+	put_u8(&s, 0); /* the smallest batch: time-driven records often find no room */
 	st_create(&s, 3, 64, 8, 0);
 	for (uint8_t h = 1; h < 20; h++)
 		st_hold(&s, 3, h, (uint8_t)(h % 4), 100, h % 2, 3, (uint16_t)(h * 3));
