@@ -3,19 +3,19 @@
  * that does not encode, a replay that answers differently, or a change list that does not rebuild
  * the same store.
  * Method: the first input byte sizes the change list (HF_OP_CHANGES_MAX .. +15 entries); the rest
- * is a list of steps; each step advances the clock (0 ms .. 31 h) and either
- * ticks the timer wheel or builds one request (CREATE_EVENT, HOLD explicit or best, EXTEND,
- * CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn
- * from small sets so ops meet each other. The request goes the server's way: encoded, decoded
- * (only what decodes is applied), then hf_store_apply on a small store (4 events, 1024 seats, 48
- * records: every pool fills). After each step: hf_store_check (and the store's own per-mutation
- * checks when built with HF_STORE_CHECKS), the reply encodes and decodes back, a successful HOLD
- * replayed at once answers the same seats and deadline and writes nothing about the hold. The
- * change list is a batch, as in the shard: it is committed (applied to a key/value model of the
- * disk, then reset) only when it has no room for one more op, so ticks and ops also run with a
- * nearly full list (time-driven records deferred). At the end the wheel is run to the final clock,
- * the model's records are loaded in key order into a fresh store, and every event must read the
- * same in both.
+ * is a list of steps; each step advances the clock (0 ms .. 31 h) and either ticks the timer wheel
+ * or builds one request (CREATE_EVENT, HOLD explicit or best, EXTEND, CONFIRM, RELEASE, CANCEL,
+ * AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn from small sets so ops
+ * meet each other. The request goes the server's way: encoded, decoded (only what decodes is
+ * applied), then hf_store_apply on a small store (4 events, 1024 seats, 48 records: every pool
+ * fills). hf_store_check runs after every mutation (inside the store when built with
+ * HF_STORE_CHECKS, else after each step); the reply encodes and decodes back; a HOLD that
+ * succeeded, replayed at once, answers the same seats and deadline and writes nothing about the
+ * hold. The change list is a batch, as in the shard: it is committed (applied to a key/value model
+ * of the disk, then reset) only when it has no room for one more op, so ticks and ops also run with
+ * a nearly full list (time-driven records deferred). At the end the wheel is run to the final
+ * clock, the model's records are loaded in key order into a fresh store, and every event must read
+ * the same in both.
  *
  * Built with libFuzzer by scripts/fuzz.sh; replayed over tests/fuzz/corpus/store by the default
  * suite (fuzz_store_replay). */
@@ -38,7 +38,7 @@
 #define EVENT_IDS_COUNT (STORE_EVENTS_MAX + 2u)
 #define HOLD_IDS_COUNT	20u
 #define USER_IDS_COUNT	4u
-/* Events of up to 499 seats (two fill the store); seat numbers reach a little past them. */
+/* Events of up to 499 seats (three can overflow the store); seat numbers reach a little past. */
 #define EVENT_SEATS_SPREAD 500u
 #define SEAT_SPREAD	   560u
 /* The batch's change list: HF_OP_CHANGES_MAX .. + BATCH_EXTRA_MAX entries, from the input. */
