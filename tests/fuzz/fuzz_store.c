@@ -5,10 +5,10 @@
  * Method: the first input byte sizes the change list (HF_OP_CHANGES_MAX .. +15 entries); the rest
  * is a list of steps; each step advances the clock (0 ms .. 31 h) and either ticks the timer wheel
  * or builds one request (CREATE_EVENT, HOLD explicit or best, EXTEND, CONFIRM, RELEASE, CANCEL,
- * AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn from small sets so ops
- * meet each other. The request goes the server's way: encoded, decoded (only what decodes is
- * applied), then hf_store_apply on a small store (4 events, 1024 seats, 48 records: every pool
- * fills). hf_store_check runs after every mutation (inside the store when built with
+ * AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn mostly from a few hot
+ * values so ops meet each other. The request goes the server's way: encoded, decoded (only what
+ * decodes is applied), then hf_store_apply on a small store (4 events, 1024 seats, 48 records:
+ * every pool fills). hf_store_check runs after every mutation (inside the store when built with
  * HF_STORE_CHECKS, else after each step); the reply encodes and decodes back; a HOLD that
  * succeeded, replayed at once, answers the same seats and deadline and writes nothing about the
  * hold. The change list is a batch, as in the shard: it is committed (applied to a key/value model
@@ -35,9 +35,11 @@
 /* Steps of one input: enough for every pool to fill and drain. */
 #define STEPS_MAX 512u
 /* Event ids 0 .. 5: 0 is invalid, and one more than the store holds tests its capacity. */
-#define EVENT_IDS_COUNT (STORE_EVENTS_MAX + 2u)
-#define HOLD_IDS_COUNT	20u
-#define USER_IDS_COUNT	4u
+#define EVENT_IDS_COUNT	    (STORE_EVENTS_MAX + 2u)
+#define HOLD_IDS_COUNT	    20u
+#define EVENT_IDS_HOT_COUNT 2u /* ids 1 .. 2 */
+#define HOLD_IDS_HOT_COUNT  6u /* ids 1 .. 6 */
+#define USER_IDS_COUNT	    4u
 /* Events of up to 499 seats (three can overflow the store); seat numbers reach a little past. */
 #define EVENT_SEATS_SPREAD 500u
 #define SEAT_SPREAD	   560u
@@ -91,14 +93,19 @@ static struct hf_reply rep_decoded;
 static struct disk disk;
 static uint8_t frame[HF_FRAME_SIZE_MAX];
 
+/* Ids are drawn mostly from a few hot values, so that ops meet the holds earlier steps made (an
+ * EXTEND of a booking, a RELEASE of a cancelled one), and sometimes from the whole set, so that
+ * pools still fill. */
 static uint64_t pick_event(struct fz_cursor *c)
 {
-	return fz_u8(c) % EVENT_IDS_COUNT;
+	uint8_t b = fz_u8(c);
+	return b < 192 ? 1u + b % EVENT_IDS_HOT_COUNT : b % EVENT_IDS_COUNT;
 }
 
 static uint64_t pick_hold(struct fz_cursor *c)
 {
-	return fz_u8(c) % HOLD_IDS_COUNT;
+	uint8_t b = fz_u8(c);
+	return b < 192 ? 1u + b % HOLD_IDS_HOT_COUNT : b % HOLD_IDS_COUNT;
 }
 
 /* Milliseconds the clock moves before a step: 0 .. 31 steps of one of eight scales. */

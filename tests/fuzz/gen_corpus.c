@@ -278,6 +278,34 @@ static void st_ref(struct seed *s, uint8_t kind, uint8_t clock, uint8_t ev, uint
 	put_u8(s, hold);
 }
 
+/* Every named op on a hold in every state: HELD (1), BOOKED (2), CANCELLED (3), RELEASED (4),
+ * EXPIRED (5), on event 1. Hold ids are fuzz_store.c's hot ids 1 .. 5 (input byte = id - 1). */
+static void store_seed_matrix(struct seed *s)
+{
+	memset(s, 0, sizeof(*s));
+	put_u8(s, 15);
+	st_create(s, 0, 100, 10, 0);
+	for (uint8_t h = 0; h < 5; h++)
+		st_hold(s, 0, h, 1, h == 4 ? 1 : 6000, 0, 2, (uint16_t)(10 * h));
+	st_ref(s, K_CONFIRM, clk(0, 0), 0, 1);
+	st_ref(s, K_CONFIRM, clk(0, 0), 0, 2);
+	st_ref(s, K_CANCEL, clk(0, 0), 0, 2);
+	st_ref(s, K_RELEASE, clk(0, 0), 0, 3);
+	put_u8(s, K_TICK);
+	put_u8(s, clk(1, 3)); /* 97 ms: hold 5 (50 ms) expires */
+	put_u8(s, 7);
+	static const uint8_t kinds[4] = {K_CONFIRM, K_RELEASE, K_CANCEL, K_EXTEND};
+	for (uint8_t h = 0; h < 5; h++) {
+		st_hold(s, 0, h, 1, 6000, 0, 2, (uint16_t)(10 * h));
+		for (uint32_t k = 0; k < 4; k++) {
+			st_ref(s, kinds[k], clk(0, 0), 0, h);
+			if (kinds[k] == K_EXTEND)
+				put_u16(s, 100);
+		}
+	}
+	write_seed("store", "seed-state-matrix", s->bytes, s->size);
+}
+
 static void store_seeds(void)
 {
 	static struct seed s;
@@ -318,12 +346,15 @@ static void store_seeds(void)
 	memset(&s, 0, sizeof(s));
 	put_u8(&s, 0); /* the smallest batch: time-driven records often find no room */
 	st_create(&s, 3, 64, 8, 0);
+	/* Hold bytes 201 .. 219 are ids 1 .. 19 (past fuzz_store.c's hot ids). */
 	for (uint8_t h = 1; h < 20; h++)
-		st_hold(&s, 3, h, (uint8_t)(h % 4), 100, h % 2, 3, (uint16_t)(h * 3));
+		st_hold(&s, 3, (uint8_t)(200 + h), (uint8_t)(h % 4), 100, h % 2, 3,
+			(uint16_t)(h * 3));
 	put_u8(&s, K_TICK);
 	put_u8(&s, clk(31, 6));
 	put_u8(&s, 7);
 	write_seed("store", "seed-fill-expire", s.bytes, s.size);
+	store_seed_matrix(&s);
 }
 
 /* ---- load: the records a real store writes ---- */
