@@ -11,11 +11,11 @@
  * every pool fills). hf_store_check runs after every mutation (inside the store when built with
  * HF_STORE_CHECKS, else after each step); the reply encodes and decodes back; a HOLD that
  * succeeded, replayed at once, answers the same seats and deadline and writes nothing about the
- * hold. The change list is a batch, as in the shard: it is committed (applied to a key/value model
- * of the disk, then reset) only when it has no room for one more op, so ticks and ops also run with
- * a nearly full list (time-driven records deferred). At the end the wheel is run to the final
- * clock, the model's records are loaded in key order into a fresh store, and every event must read
- * the same in both.
+ * hold, and the store's next deadline is not after the hold's. The change list is a batch, as in
+ * the shard: it is committed (applied to a key/value model of the disk, then reset) only when it
+ * has no room for one more op, so ticks and ops also run with a nearly full list (time-driven
+ * records deferred). At the end the wheel is run to the final clock, the model's records are loaded
+ * in key order into a fresh store, and every event must read the same in both.
  *
  * Built with libFuzzer by scripts/fuzz.sh; replayed over tests/fuzz/corpus/store by the default
  * suite (fuzz_store_replay). */
@@ -39,7 +39,7 @@
 #define HOLD_IDS_COUNT	    20u
 #define EVENT_IDS_HOT_COUNT 2u /* ids 1 .. 2 */
 #define HOLD_IDS_HOT_COUNT  6u /* ids 1 .. 6 */
-#define USER_IDS_COUNT	    4u
+#define USER_IDS_HOT_COUNT  4u /* user ids 0 .. 3 */
 /* Events of up to 499 seats (three can overflow the store); seat numbers reach a little past. */
 #define EVENT_SEATS_SPREAD 500u
 #define SEAT_SPREAD	   560u
@@ -138,7 +138,9 @@ static void build_hold(struct fz_cursor *c)
 	struct hf_req_hold *h = &req.hold;
 	h->event_id = pick_event(c);
 	h->hold_id = pick_hold(c);
-	h->user_id = fz_u8(c) % USER_IDS_COUNT;
+	/* A few users mostly (their limits bite); sometimes many (the user table fills). */
+	uint8_t u = fz_u8(c);
+	h->user_id = u < 192 ? u % USER_IDS_HOT_COUNT : u;
 	h->ttl_ms = pick_ttl_ms(c);
 	uint8_t m = fz_u8(c);
 	h->mode = m < 160 ? HF_HOLD_EXPLICIT : HF_HOLD_BEST;
@@ -317,6 +319,25 @@ static void check_hold_replay(struct hf_store *store, uint64_t now_ms, struct hf
 			 rep.hold.seats_count * sizeof(rep.hold.seats[0])) == 0);
 }
 
+/* The loop sleeps until the store's next deadline: it may be early, never later than the deadline
+ * of a hold that is live (a replay of a confirmed hold also answers OK, with its old deadline). */
+static void check_next_deadline(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
+{
+	static struct hf_request probe;
+	HF_ASSERT(rep.status == HF_OK);
+	HF_ASSERT(rep.hold.seats_count >= 1);
+	memset(&probe, 0, sizeof(probe));
+	probe.opcode = HF_OP_SEAT_STATUS;
+	probe.seat_status.event_id = decoded.hold.event_id;
+	probe.seat_status.seats_count = 1;
+	probe.seat_status.seats[0] = rep.hold.seats[0];
+	make_room(changes);
+	HF_ASSERT(hf_store_apply(store, &probe, now_ms, &rep_again, changes) == HF_OK);
+	const struct hf_seat_info *seat = &rep_again.seat_status.seats[0];
+	if (seat->state == HF_SEAT_HELD && seat->owner_id == rep.hold.hold_id)
+		HF_ASSERT(hf_store_next_deadline_ms(store) <= rep.hold.deadline_ms);
+}
+
 /* One request step; its changes join the batch. */
 static void request_step(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
@@ -329,8 +350,10 @@ static void request_step(struct hf_store *store, uint64_t now_ms, struct hf_chan
 	HF_ASSERT(rep.request_id == decoded.request_id);
 	HF_ASSERT(changes->count <= changes->capacity);
 	check_reply_encodes(&rep);
-	if (decoded.opcode == HF_OP_HOLD && st == HF_OK)
+	if (decoded.opcode == HF_OP_HOLD && st == HF_OK) {
+		check_next_deadline(store, now_ms, changes);
 		check_hold_replay(store, now_ms, changes);
+	}
 }
 
 static int disk_record_cmp(const void *a, const void *b)
