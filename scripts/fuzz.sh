@@ -43,7 +43,8 @@ targets=()
 for h in "${harnesses[@]}"; do
 	targets+=("tests/fuzz/fuzz_$h")
 done
-if ! ninja -C "$build" -t targets all | grep -q '^tests/fuzz/fuzz_frame:'; then
+# grep reads all of ninja's output (no -q): an early exit would fail the pipe under pipefail.
+if ! ninja -C "$build" -t targets all | grep '^tests/fuzz/fuzz_frame:' >/dev/null; then
 	echo "fuzz: $build has no libFuzzer targets: clang cannot link -fsanitize=fuzzer" \
 		"(install clang and libclang-rt-14-dev: scripts/install-deps.sh)" >&2
 	exit 1

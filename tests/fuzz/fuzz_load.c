@@ -7,7 +7,8 @@
  * are dropped, as persist.c does. Each key and value is copied into an allocation of exactly its
  * size (so AddressSanitizer sees any overrun) and fed to hf_store_load, stopping at the first
  * refusal as the shard does; hf_store_check runs after every record. The loaded store is then
- * asked about every loaded event (EVENT_INFO, AVAIL of its first seats), its replies must encode,
+ * asked about every loaded event (EVENT_INFO, AVAIL of its first seats), written to (a named op on
+ * every loaded hold id, a best-available hold on every loaded event), its replies must encode,
  * and its wheel is run a day ahead, checked again.
  *
  * Built with libFuzzer by scripts/fuzz.sh; replayed over tests/fuzz/corpus/load by the default
@@ -32,7 +33,9 @@
 /* AVAIL asks for at most this many seats of each loaded event. */
 #define AVAIL_SEATS_MAX 4096u
 /* An event record, as shards/store.h lays it out: be64(event_id) 'E'. */
-#define EVENT_KEY_SIZE	 9u
+#define EVENT_KEY_SIZE 9u
+/* A hold's record key: be64(event_id) 'R' be64(hold_id). */
+#define HOLD_KEY_SIZE	 17u
 #define CHANGES_CAPACITY 256u
 #define CLOCK_START_MS	 1767225600000ull
 #define DAY_MS		 86400000ull
@@ -161,6 +164,46 @@ static void query_event(struct hf_store *store, uint64_t event_id, uint64_t now_
 	check_reply_encodes();
 }
 
+/* Runs one op on the loaded store; it may answer anything but must not break the store. */
+static void apply_one(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
+{
+	if (!hf_changes_has_room(changes))
+		hf_changes_reset(changes);
+	enum hf_status st = hf_store_apply(store, &req, now_ms, &rep, changes);
+	HF_ASSERT(st == rep.status);
+	check_reply_encodes();
+}
+
+/* Writes on what was loaded: one named op on each loaded hold id (the op chosen by the id, so the
+ * fuzzer picks it), and a best-available hold of one seat on each loaded event. */
+static void touch_loaded(struct hf_store *store, uint32_t loaded, uint64_t now_ms,
+			 struct hf_changes *changes)
+{
+	static const uint8_t named_ops[4] = {HF_OP_CONFIRM, HF_OP_RELEASE, HF_OP_CANCEL,
+					     HF_OP_EXTEND};
+	for (uint32_t i = 0; i < loaded; i++) {
+		const struct pair *p = &pairs[i];
+		memset(&req, 0, sizeof(req));
+		req.request_id = i + 1u;
+		if (p->key_size == HOLD_KEY_SIZE && p->key[8] == 'R') {
+			uint64_t hold_id = hf_get_be64(p->key + 9);
+			req.opcode = named_ops[hold_id % 4u];
+			req.extend = (struct hf_req_extend){hf_get_be64(p->key), hold_id, 60000};
+		} else if (p->key_size == EVENT_KEY_SIZE && p->key[8] == 'E') {
+			req.opcode = HF_OP_HOLD;
+			req.hold = (struct hf_req_hold){.event_id = hf_get_be64(p->key),
+							.hold_id = UINT64_MAX - i,
+							.user_id = 1,
+							.ttl_ms = 60000,
+							.mode = HF_HOLD_BEST,
+							.seats_count = 1};
+		} else {
+			continue;
+		}
+		apply_one(store, now_ms, changes);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_cursor c;
@@ -194,6 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pairs[i].key_size == EVENT_KEY_SIZE && pairs[i].key[8] == 'E')
 			query_event(store, hf_get_be64(pairs[i].key), now_ms, &changes);
 	}
+	touch_loaded(store, loaded, now_ms, &changes);
 	hf_changes_reset(&changes);
 	hf_store_tick(store, now_ms + DAY_MS, 2u * LOAD_RECORDS_MAX, &changes);
 	hf_store_check(store);

@@ -2,21 +2,26 @@
  * store: an invariant hf_store_check finds violated, an assertion, an out-of-bounds access, a reply
  * that does not encode, a replay that answers differently, or a change list that does not rebuild
  * the same store.
- * Method: the input is a list of steps; each step advances the clock (0 ms .. 31 h) and either
- * ticks the timer wheel or builds one request (CREATE_EVENT, HOLD explicit or best, EXTEND,
- * CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn
- * from small sets so ops meet each other. The request goes the server's way: encoded, decoded
- * (only what decodes is applied), then hf_store_apply on a small store (4 events, 1024 seats, 48
- * records: every pool fills). After each step: hf_store_check (and the store's own per-mutation
- * checks when built with HF_STORE_CHECKS), the reply encodes and decodes back, a successful HOLD
- * replayed at once answers the same seats and deadline, and the step's changes are applied to a
- * key/value model of the disk. At the end the wheel is run to the final clock, the model's records
- * are loaded in key order into a fresh store, and every event must read the same in both.
+ * Method: the first input byte sizes the change list (HF_OP_CHANGES_MAX .. +15 entries); the rest
+ * is a list of steps; each step advances the clock (0 ms .. 31 h) and either ticks the timer wheel
+ * or builds one request (CREATE_EVENT, HOLD explicit or best, EXTEND, CONFIRM, RELEASE, CANCEL,
+ * AVAIL, SEAT_STATUS, EVENT_INFO) from a few input bytes, with ids drawn mostly from a few hot
+ * values so ops meet each other. The request goes the server's way: encoded, decoded (only what
+ * decodes is applied), then hf_store_apply on a small store (4 events, 1024 seats, 48 records:
+ * every pool fills). hf_store_check runs after every mutation (inside the store when built with
+ * HF_STORE_CHECKS, else after each step); the reply encodes and decodes back; a HOLD that
+ * succeeded, replayed at once, answers the same seats and deadline and writes nothing about the
+ * hold, and the store's next deadline is not after the hold's. The change list is a batch, as in
+ * the shard: it is committed (applied to a key/value model of the disk, then reset) only when it
+ * has no room for one more op, so ticks and ops also run with a nearly full list (time-driven
+ * records deferred). At the end the wheel is run to the final clock, the model's records are loaded
+ * in key order into a fresh store, and every event must read the same in both.
  *
  * Built with libFuzzer by scripts/fuzz.sh; replayed over tests/fuzz/corpus/store by the default
  * suite (fuzz_store_replay). */
 #include "tests/fuzz/fuzz.h"
 
+#include "base/endian.h"
 #include "shards/store.h"
 
 #include <stdio.h>
@@ -30,17 +35,23 @@
 /* Steps of one input: enough for every pool to fill and drain. */
 #define STEPS_MAX 512u
 /* Event ids 0 .. 5: 0 is invalid, and one more than the store holds tests its capacity. */
-#define EVENT_IDS_COUNT (STORE_EVENTS_MAX + 2u)
-#define HOLD_IDS_COUNT	20u
-#define USER_IDS_COUNT	4u
-/* Events of up to 499 seats (two fill the store); seat numbers reach a little past them. */
+#define EVENT_IDS_COUNT	    (STORE_EVENTS_MAX + 2u)
+#define HOLD_IDS_COUNT	    20u
+#define EVENT_IDS_HOT_COUNT 2u /* ids 1 .. 2 */
+#define HOLD_IDS_HOT_COUNT  6u /* ids 1 .. 6 */
+#define USER_IDS_HOT_COUNT  4u /* user ids 0 .. 3 */
+/* Events of up to 499 seats (three can overflow the store); seat numbers reach a little past. */
 #define EVENT_SEATS_SPREAD 500u
 #define SEAT_SPREAD	   560u
-/* A change list that every step fits into, time-driven records included: at most every record
- * ends or is forgotten in one step, plus the op's own. */
+/* The batch's change list: HF_OP_CHANGES_MAX .. + BATCH_EXTRA_MAX entries, from the input. */
+#define BATCH_EXTRA_MAX 15u
+/* The final checks' change list, which every time-driven record fits into: at most every record
+ * ends or is forgotten at once, plus an op's own. */
 #define CHANGES_CAPACITY (2u * STORE_RECORDS_MAX + STORE_EVENTS_MAX + HF_OP_CHANGES_MAX)
 /* Keys the model of the disk may hold: every event and every record the store keeps. */
 #define DISK_KEYS_MAX (STORE_EVENTS_MAX + STORE_RECORDS_MAX)
+/* A hold's record key, as shards/store.h lays it out: be64(event_id) 'R' be64(hold_id). */
+#define HOLD_KEY_SIZE 17u
 /* 2026-01-01T00:00:00Z: wall-clock ms, as the shard passes them. */
 #define CLOCK_START_MS 1767225600000ull
 
@@ -82,14 +93,19 @@ static struct hf_reply rep_decoded;
 static struct disk disk;
 static uint8_t frame[HF_FRAME_SIZE_MAX];
 
+/* Ids are drawn mostly from a few hot values, so that ops meet the holds earlier steps made (an
+ * EXTEND of a booking, a RELEASE of a cancelled one), and sometimes from the whole set, so that
+ * pools still fill. */
 static uint64_t pick_event(struct fz_cursor *c)
 {
-	return fz_u8(c) % EVENT_IDS_COUNT;
+	uint8_t b = fz_u8(c);
+	return b < 192 ? 1u + b % EVENT_IDS_HOT_COUNT : b % EVENT_IDS_COUNT;
 }
 
 static uint64_t pick_hold(struct fz_cursor *c)
 {
-	return fz_u8(c) % HOLD_IDS_COUNT;
+	uint8_t b = fz_u8(c);
+	return b < 192 ? 1u + b % HOLD_IDS_HOT_COUNT : b % HOLD_IDS_COUNT;
 }
 
 /* Milliseconds the clock moves before a step: 0 .. 31 steps of one of eight scales. */
@@ -122,7 +138,9 @@ static void build_hold(struct fz_cursor *c)
 	struct hf_req_hold *h = &req.hold;
 	h->event_id = pick_event(c);
 	h->hold_id = pick_hold(c);
-	h->user_id = fz_u8(c) % USER_IDS_COUNT;
+	/* A few users mostly (their limits bite); sometimes many (the user table fills). */
+	uint8_t u = fz_u8(c);
+	h->user_id = u < 192 ? u % USER_IDS_HOT_COUNT : u;
 	h->ttl_ms = pick_ttl_ms(c);
 	uint8_t m = fz_u8(c);
 	h->mode = m < 160 ? HF_HOLD_EXPLICIT : HF_HOLD_BEST;
@@ -265,14 +283,35 @@ static void check_reply_encodes(const struct hf_reply *r)
 	HF_ASSERT(rep_decoded.request_id == r->request_id);
 }
 
-/* A HOLD that succeeded, sent again at the same time, answers the first answer. */
+/* The shard's batch: committed when one more op might not fit. */
+static void make_room(struct hf_changes *changes)
+{
+	if (hf_changes_has_room(changes))
+		return;
+	disk_apply(changes);
+	hf_changes_reset(changes);
+	HF_ASSERT(hf_changes_has_room(changes));
+}
+
+/* A HOLD that succeeded, sent again at the same time, answers the first answer and writes nothing
+ * about the hold. (It may write time-driven records of others: the first call may have deferred
+ * them for want of room, and the batch may have been committed since.) */
 static void check_hold_replay(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
 	HF_ASSERT(rep.status == HF_OK);
 	HF_ASSERT(decoded.opcode == HF_OP_HOLD);
-	hf_changes_reset(changes);
+	uint8_t key[HOLD_KEY_SIZE];
+	hf_put_be64(key, decoded.hold.event_id);
+	key[8] = 'R';
+	hf_put_be64(key + 9, decoded.hold.hold_id);
+	make_room(changes);
+	uint32_t count_before = changes->count;
 	HF_ASSERT(hf_store_apply(store, &decoded, now_ms, &rep_again, changes) == HF_OK);
-	HF_ASSERT(changes->count == 0);
+	for (uint32_t i = count_before; i < changes->count; i++) {
+		const struct hf_change *ch = &changes->items[i];
+		HF_ASSERT(ch->key_size != HOLD_KEY_SIZE ||
+			  memcmp(ch->key, key, HOLD_KEY_SIZE) != 0);
+	}
 	HF_ASSERT(rep_again.hold.hold_id == rep.hold.hold_id);
 	HF_ASSERT(rep_again.hold.deadline_ms == rep.hold.deadline_ms);
 	HF_ASSERT(rep_again.hold.seats_count == rep.hold.seats_count);
@@ -280,11 +319,31 @@ static void check_hold_replay(struct hf_store *store, uint64_t now_ms, struct hf
 			 rep.hold.seats_count * sizeof(rep.hold.seats[0])) == 0);
 }
 
-/* One request step; its changes are left in *changes. */
+/* The loop sleeps until the store's next deadline: it may be early, never later than the deadline
+ * of a hold that is live (a replay of a confirmed hold also answers OK, with its old deadline). */
+static void check_next_deadline(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
+{
+	static struct hf_request probe;
+	HF_ASSERT(rep.status == HF_OK);
+	HF_ASSERT(rep.hold.seats_count >= 1);
+	memset(&probe, 0, sizeof(probe));
+	probe.opcode = HF_OP_SEAT_STATUS;
+	probe.seat_status.event_id = decoded.hold.event_id;
+	probe.seat_status.seats_count = 1;
+	probe.seat_status.seats[0] = rep.hold.seats[0];
+	make_room(changes);
+	HF_ASSERT(hf_store_apply(store, &probe, now_ms, &rep_again, changes) == HF_OK);
+	const struct hf_seat_info *seat = &rep_again.seat_status.seats[0];
+	if (seat->state == HF_SEAT_HELD && seat->owner_id == rep.hold.hold_id)
+		HF_ASSERT(hf_store_next_deadline_ms(store) <= rep.hold.deadline_ms);
+}
+
+/* One request step; its changes join the batch. */
 static void request_step(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
 	if (!through_the_wire())
 		return;
+	make_room(changes);
 	enum hf_status st = hf_store_apply(store, &decoded, now_ms, &rep, changes);
 	HF_ASSERT(st == rep.status);
 	HF_ASSERT(rep.opcode == decoded.opcode);
@@ -292,7 +351,7 @@ static void request_step(struct hf_store *store, uint64_t now_ms, struct hf_chan
 	HF_ASSERT(changes->count <= changes->capacity);
 	check_reply_encodes(&rep);
 	if (decoded.opcode == HF_OP_HOLD && st == HF_OK) {
-		disk_apply(changes);
+		check_next_deadline(store, now_ms, changes);
 		check_hold_replay(store, now_ms, changes);
 	}
 }
@@ -361,20 +420,22 @@ static void run_steps(struct hf_store *store, struct fz_cursor *c, uint64_t *now
 	for (uint32_t step = 0; step < STEPS_MAX && !fz_empty(c); step++) {
 		enum step_kind kind = (enum step_kind)(fz_u8(c) % STEP_KINDS_COUNT);
 		*now_ms += pick_clock_step_ms(c);
-		hf_changes_reset(changes);
 		if (kind == STEP_TICK) {
+			/* Appends only while the batch has room, as in the shard's loop. */
 			hf_store_tick(store, *now_ms, fz_u8(c) % 8u, changes);
+			HF_ASSERT(changes->count <= changes->capacity);
 		} else {
 			build_request(kind, c, step + 1u);
 			request_step(store, *now_ms, changes);
 		}
-		disk_apply(changes);
 #ifndef HF_STORE_CHECKS
 		/* Test builds (HF_STORE_CHECKS) check inside every mutation already. */
 		hf_store_check(store);
 #endif
 	}
 	hf_store_check(store);
+	disk_apply(changes);
+	hf_changes_reset(changes);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -394,8 +455,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct fz_cursor c;
 	fz_init(&c, data, size);
+	struct hf_changes batch;
+	HF_ASSERT(hf_changes_init(&batch, HF_OP_CHANGES_MAX + fz_u8(&c) % (BATCH_EXTRA_MAX + 1u)) ==
+		  0);
 	uint64_t now_ms = CLOCK_START_MS;
-	run_steps(store, &c, &now_ms, &changes);
+	run_steps(store, &c, &now_ms, &batch);
+	hf_changes_deinit(&batch);
 	check_recovery(store, &cfg, now_ms, &changes);
 	hf_store_destroy(store);
 	return 0;
