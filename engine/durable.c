@@ -179,8 +179,18 @@ static void run_reload(struct hf_durable *d, struct hf_durable_job *job)
 	hf_log_info("store reloaded from disk in %llu ms: %u events, %u holds, %u bookings",
 		    (unsigned long long)(ls.duration_us / 1000u), ls.events_count, ls.holds_count,
 		    ls.bookings_count);
-	d->poisoned = 0;
+	job->writable = hf_persist_writable(d->persist);
+	/* Read-only (the disk is full): commits keep failing until a REOPEN; stay poisoned. */
+	d->poisoned = !job->writable;
 	job->status = 0;
+}
+
+static void run_reopen(struct hf_durable *d, struct hf_durable_job *job)
+{
+	job->status = hf_persist_reopen_writable(d->persist);
+	job->writable = job->status == 0;
+	if (job->writable)
+		d->poisoned = 0;
 }
 
 static void publish_stats(struct hf_durable *d)
@@ -212,6 +222,8 @@ static void *durable_main(void *arg)
 				run_commit(d, job);
 			else if (job->kind == HF_DURABLE_RELOAD)
 				run_reload(d, job);
+			else if (job->kind == HF_DURABLE_REOPEN)
+				run_reopen(d, job);
 			else
 				HF_PANIC("persist thread: job kind %u", (unsigned)job->kind);
 			publish_stats(d);
@@ -268,7 +280,8 @@ int hf_durable_start(uint32_t shard_index, struct hf_persist *persist,
 
 int hf_durable_submit(struct hf_durable *d, struct hf_durable_job *job)
 {
-	HF_ASSERT(job->kind == HF_DURABLE_COMMIT || job->kind == HF_DURABLE_RELOAD);
+	HF_ASSERT(job->kind == HF_DURABLE_COMMIT || job->kind == HF_DURABLE_RELOAD ||
+		  job->kind == HF_DURABLE_REOPEN);
 	/* done must always have room for every job in flight (durable_main's push). */
 	uint32_t in_flight = atomic_load(&d->jobs.tail) - atomic_load(&d->done.head);
 	if (in_flight >= HF_DURABLE_JOBS_MAX)

@@ -38,6 +38,7 @@
 enum hf_durable_job_kind {
 	HF_DURABLE_COMMIT = 1, /* write changes (+ checkpoint) */
 	HF_DURABLE_RELOAD = 2, /* a new store rebuilt from the durable state */
+	HF_DURABLE_REOPEN = 3, /* make a read-only instance writable again (the disk had no room) */
 };
 
 struct hf_durable_job {
@@ -48,10 +49,12 @@ struct hf_durable_job {
 	const char *checkpoint_root;	  /* NULL, or the BACKUP directory (<root>/shard-<i>) */
 	/* Results, written by the persist thread before it completes the job. */
 	int status;	       /* COMMIT: 0, -EIO, or -ECANCELED (poisoned); RELOAD: 0/-errno */
-	int checkpoint_status; /* 0 or -errno (-EEXIST: the directory exists) */
+	int checkpoint_status; /* 0 or -errno (-EEXIST: the directory exists; -EACCES: outside
+				  the backup root) */
 	uint64_t checkpoint_sequence; /* RocksDB sequence of the checkpoint */
 	uint64_t commit_us;	      /* time the commit (write + sync + test delay) took */
 	struct hf_store *store;	      /* RELOAD: the rebuilt store, owned by the shard now */
+	int writable;		      /* RELOAD, REOPEN: commits can be written now */
 };
 
 struct hf_durable;

@@ -148,6 +148,7 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "pool_bytes_in_use", s->pool.bytes_in_use);
 	stat_add(st, "store_reloads", k->store_reloads);
 	stat_add(st, "degraded", s->degraded);
+	stat_add(st, "read_only", s->read_only);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
 	if (s->durable != NULL)
@@ -173,7 +174,7 @@ static void ops_backup(struct hf_shard *s, const struct hf_request *req, struct 
 		hf_ops_error(s, req->opcode, req->request_id, HF_FORBIDDEN, 0, out);
 		return;
 	}
-	if (s->store == NULL) {
+	if (s->store == NULL || s->read_only) {
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
 		return;
 	}
@@ -208,6 +209,11 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	}
 	if (s->store == NULL) {
 		/* A failed commit: the store is being rebuilt from disk, nothing is known. */
+		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
+		return;
+	}
+	if (s->read_only && hf_opcode_is_write(req->opcode)) {
+		/* The disk refuses writes (full): answer at once, the store stays as it is. */
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
 		return;
 	}

@@ -551,15 +551,50 @@ static void shard_on_reload(struct hf_shard *s, struct hf_durable_job *job)
 	s->store = job->store;
 	job->store = NULL;
 	s->c.store_reloads++;
+	if (!job->writable) {
+		s->read_only = 1;
+		s->reopen_retry_ms = hf_clock_mono_ms() + HF_SHARD_RETRY_MS;
+		hf_log_error(
+		    "store reloaded read-only: the disk refuses writes; reads go on, writes "
+		    "answer IO, retrying every %u ms",
+		    HF_SHARD_RETRY_MS);
+	}
 	/* Every batch is done (the failed ones were the last written): no state waits any more. */
 	HF_ASSERT(shard_in_flight(s) == 0);
 	memset(s->dirty_seq, 0, HF_SHARD_DIRTY_BUCKETS * sizeof(*s->dirty_seq));
+}
+
+static void shard_submit_reopen(struct hf_shard *s)
+{
+	HF_ASSERT(s->read_only);
+	HF_ASSERT(!s->reopen_pending);
+	memset(&s->reopen_job, 0, sizeof(s->reopen_job));
+	s->reopen_job.kind = HF_DURABLE_REOPEN;
+	int rc = hf_durable_submit(s->durable, &s->reopen_job);
+	HF_ASSERT(rc == 0); /* read-only: no batch is in flight (writes are refused) */
+	s->reopen_pending = 1;
+}
+
+static void shard_on_reopen(struct hf_shard *s, const struct hf_durable_job *job)
+{
+	HF_ASSERT(s->reopen_pending);
+	s->reopen_pending = 0;
+	if (!job->writable) {
+		s->reopen_retry_ms = hf_clock_mono_ms() + HF_SHARD_RETRY_MS;
+		return;
+	}
+	s->read_only = 0;
+	hf_log_warn("the disk takes writes again: write ops resume");
 }
 
 static void shard_on_job(struct hf_shard *s, struct hf_durable_job *job)
 {
 	if (job->kind == HF_DURABLE_RELOAD) {
 		shard_on_reload(s, job);
+		return;
+	}
+	if (job->kind == HF_DURABLE_REOPEN) {
+		shard_on_reopen(s, job);
 		return;
 	}
 	HF_ASSERT(job->kind == HF_DURABLE_COMMIT);
@@ -614,6 +649,15 @@ static void shard_batch_seal(struct hf_shard *s)
 static void shard_seal_maybe(struct hf_shard *s)
 {
 	struct hf_batch *b = hf_shard_open_batch(s);
+	if (s->read_only) {
+		/* Writes are refused, so only time-driven expiries gathered here: they cannot be
+		 * written, and need not be (recovery expires those holds again). */
+		HF_ASSERT(!b->referenced);
+		HF_ASSERT(!b->has_backup);
+		hf_changes_reset(&b->changes);
+		s->open_full = 0;
+		return;
+	}
 	if (shard_batch_needs_seal(b) && shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX &&
 	    !s->reload_pending)
 		shard_batch_seal(s);
@@ -800,7 +844,7 @@ static void shard_idle_scan(struct hf_shard *s)
 static int shard_drain(struct hf_shard *s)
 {
 	/* Sealed batches are waited for whatever the time: their replies may be owed. */
-	if (shard_in_flight(s) > 0 || s->reload_pending ||
+	if (shard_in_flight(s) > 0 || s->reload_pending || s->reopen_pending ||
 	    shard_batch_needs_seal(hf_shard_open_batch(s)))
 		return 0;
 	int late = s->mono_ms >= s->stop_deadline_ms;
@@ -870,6 +914,8 @@ static int shard_iterate(struct hf_shard *s)
 	if (s->store == NULL && !s->reload_pending && s->durable != NULL &&
 	    s->mono_ms >= s->store_retry_ms)
 		shard_submit_reload(s);
+	if (s->read_only && !s->reopen_pending && s->mono_ms >= s->reopen_retry_ms)
+		shard_submit_reopen(s);
 	if (!s->stopping && !s->accept_armed && s->listen_fd >= 0 &&
 	    s->mono_ms >= s->accept_retry_ms)
 		shard_arm_accept(s);

@@ -295,6 +295,12 @@ struct hf_shard {
 	uint8_t durable_armed;
 	struct hf_durable_job reload_job;
 	uint8_t reload_pending; /* reload_job is at the persist thread */
+	/* The disk refused writes and the instance could only be opened read-only: write ops are
+	 * answered IO at once, reads go on, and a REOPEN is tried every HF_SHARD_RETRY_MS. */
+	uint8_t read_only;
+	struct hf_durable_job reopen_job;
+	uint8_t reopen_pending;
+	uint64_t reopen_retry_ms;
 
 	struct hf_store *store; /* NULL from a failed commit until the reload succeeded */
 	uint64_t store_retry_ms;

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 /* Meta records: name and value bounds (persist.h), and the zero prefix that marks them. */
 #define HF_PERSIST_META_PREFIX_SIZE    8u
@@ -55,6 +56,11 @@
 #define HF_PERSIST_BACKGROUND_JOBS_MAX 2
 #define HF_PERSIST_INFO_LOG_FILES_MAX  4u
 #define HF_PERSIST_INFO_LOG_SIZE_MAX   (16u * 1024u * 1024u)
+#define HF_PERSIST_INFO_LOG_LEVEL      4 /* RocksDB's FATAL_LEVEL: see open_options() */
+/* Free bytes the data directory's file system needs before an instance is closed and reopened
+ * after a write error: an open writes the LOG header, a MANIFEST and a new WAL, and Debian's
+ * librocksdb aborts the process when its LOG writer fails twice (see reopen_has_room). */
+#define HF_PERSIST_REOPEN_FREE_MIN     (1024u * 1024u)
 #define HF_PERSIST_LOAD_READAHEAD_SIZE (2u * 1024u * 1024u)
 
 HF_STATIC_ASSERT(HF_PERSIST_META_PREFIX_SIZE + HF_PERSIST_META_NAME_SIZE_MAX <= 64u,
@@ -77,6 +83,7 @@ struct hf_persist {
 
 	uint32_t fail_commits_count; /* test hook: commits still to fail with -EIO */
 	int write_failed;	     /* 1 after RocksDB refused a write (INVARIANTS 6) */
+	int read_only;		     /* db was opened read-only (a writable reopen failed) */
 
 	/* Counters for STATS, since open. */
 	uint64_t commits_count; /* batches accepted (every mode) */
@@ -178,6 +185,11 @@ static rocksdb_options_t *open_options(int compression)
 	rocksdb_options_set_wal_recovery_mode(options, 2);
 	rocksdb_options_set_keep_log_file_num(options, HF_PERSIST_INFO_LOG_FILES_MAX);
 	rocksdb_options_set_max_log_file_size(options, HF_PERSIST_INFO_LOG_SIZE_MAX);
+	/* RocksDB's own LOG keeps its header and fatal lines only. On a full disk RocksDB logs the
+	 * WAL error to the LOG on that same disk, whose writer already failed, and Debian's
+	 * librocksdb (built with its assertions on) aborts the process there. Every RocksDB error
+	 * that reaches us is logged by holdfastd itself (log_rocksdb_error). */
+	rocksdb_options_set_info_log_level(options, HF_PERSIST_INFO_LOG_LEVEL);
 	return options;
 }
 
@@ -285,20 +297,87 @@ static void close_db(struct hf_persist *persist)
 	persist->options = NULL;
 }
 
+/* Opens the instance read-only (no file is written: works on a full disk). Returns 0 or -EIO. */
+static int open_db_read_only(struct hf_persist *persist)
+{
+	char *err = NULL;
+	rocksdb_options_t *options = open_options(rocksdb_lz4_compression);
+	rocksdb_t *db = rocksdb_open_for_read_only(options, persist->dir, 0, &err);
+	if (err != NULL) {
+		log_rocksdb_error(persist, "open read-only", err);
+		rocksdb_options_destroy(options);
+		return -EIO;
+	}
+	HF_ASSERT(db != NULL);
+	persist->db = db;
+	persist->options = options;
+	return 0;
+}
+
 /* After a failed write: closes and reopens the instance, so RocksDB replays what is really on
- * disk and writes through fresh files. Returns 0 (write_failed cleared) or -EIO (db stays NULL,
- * write_failed stays 1; the next load tries again). */
+ * disk and writes through fresh files. When a writable open fails too (the disk is still full),
+ * opens it read-only: the load shows the durable state and the shard serves reads, while commits
+ * keep failing until hf_persist_reopen_writable succeeds. Returns 0 (write_failed cleared, or
+ * read_only set) or -EIO (db stays NULL, write_failed stays 1; the next load tries again). */
 static int reopen_db(struct hf_persist *persist)
 {
 	HF_ASSERT(persist->write_failed);
 	close_db(persist);
+	persist->read_only = 0;
 	int rc = open_db(persist);
-	if (rc != 0)
-		return rc;
+	if (rc != 0) {
+		rc = open_db_read_only(persist);
+		if (rc != 0)
+			return rc;
+		persist->read_only = 1;
+		hf_log_warn("persist %s: cannot reopen for writing; opened read-only: reads go on, "
+			    "writes answer IO until the disk takes writes again",
+			    persist->dir);
+		return 0;
+	}
 	persist->write_failed = 0;
 	hf_log_warn("persist %s: reopened after a write error; last sequence %llu", persist->dir,
 		    (unsigned long long)rocksdb_get_latest_sequence_number(persist->db));
 	return 0;
+}
+
+/* 1 when the file system holds room for a reopen. On a full disk RocksDB's open writes its LOG
+ * header, fails, writes again and trips an assertion of Debian's librocksdb, so a full disk is
+ * waited out with the open handle instead: it still reads (the failed batch never reached the
+ * memtable), and only writes are refused. */
+static int reopen_has_room(const struct hf_persist *persist)
+{
+	struct statvfs st;
+	if (statvfs(persist->dir, &st) != 0)
+		return 1; /* unknown: try, as before */
+	uint64_t free_bytes = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	return free_bytes >= HF_PERSIST_REOPEN_FREE_MIN;
+}
+
+int hf_persist_writable(const struct hf_persist *persist)
+{
+	return persist->durability == HF_DURABILITY_NONE ||
+	       (!persist->write_failed && persist->db != NULL);
+}
+
+int hf_persist_reopen_writable(struct hf_persist *persist)
+{
+	if (hf_persist_writable(persist))
+		return 0;
+	HF_ASSERT(persist->write_failed);
+	if (!reopen_has_room(persist))
+		return -ENOSPC; /* keep the handle that reads; try again later */
+	close_db(persist);
+	persist->read_only = 0;
+	if (open_db(persist) == 0) {
+		persist->write_failed = 0;
+		hf_log_warn("persist %s: writable again; last sequence %llu", persist->dir,
+			    (unsigned long long)rocksdb_get_latest_sequence_number(persist->db));
+		return 0;
+	}
+	if (open_db_read_only(persist) == 0)
+		persist->read_only = 1;
+	return -EIO;
 }
 
 void hf_persist_close(struct hf_persist *persist)
@@ -447,7 +526,8 @@ static int load_records(struct hf_persist *persist, struct hf_store *store, uint
 		HF_ASSERT(key_size == 0 ||
 			  memcmp(key, lower_bound, key_size < 8 ? key_size : 8) >= 0);
 		if (!hf_changes_has_room(changes)) {
-			rc = hf_persist_commit(persist, changes);
+			/* Read-only: the expiries found are redone by the next load. */
+			rc = persist->read_only ? 0 : hf_persist_commit(persist, changes);
 			if (rc != 0)
 				goto out;
 			hf_changes_reset(changes);
@@ -466,7 +546,7 @@ static int load_records(struct hf_persist *persist, struct hf_store *store, uint
 		rc = -EIO;
 		goto out;
 	}
-	rc = hf_persist_commit(persist, changes);
+	rc = persist->read_only ? 0 : hf_persist_commit(persist, changes);
 	hf_changes_reset(changes);
 
 out:
@@ -488,7 +568,14 @@ int hf_persist_load(struct hf_persist *persist, struct hf_store *store, uint64_t
 		  before.bookings_count == 0);
 	if (persist->durability == HF_DURABILITY_NONE)
 		return 0;
-	if (persist->write_failed) {
+	if (persist->write_failed && persist->db != NULL && !reopen_has_room(persist)) {
+		/* The disk is full: load from the open handle, which still reads and holds exactly
+		 * the batches that were written; commits stay refused until a reopen. */
+		persist->read_only = 1;
+		hf_log_warn("persist %s: the disk is full: loading from the open instance; writes "
+			    "answer IO until there is room",
+			    persist->dir);
+	} else if (persist->write_failed) {
 		/* The load must show the durable state, and the expiries it finds must be writable.
 		 */
 		int rc = reopen_db(persist);
@@ -668,6 +755,7 @@ void hf_persist_stats(const struct hf_persist *persist, struct hf_rep_stats *sta
 	(void)hf_stats_add(
 	    stats, "persist_commit_us_avg",
 	    persist->commits_count > 0 ? persist->commit_us_sum / persist->commits_count : 0);
+	(void)hf_stats_add(stats, "persist_read_only", (uint64_t)persist->read_only);
 }
 
 void hf_persist_fail_next_commits(struct hf_persist *persist, uint32_t count)
