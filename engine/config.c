@@ -3,6 +3,7 @@
 #include "engine/config.h"
 
 #include "base/assert.h"
+#include "engine/ratelimit.h"
 #include "cluster/etcd.h"
 #include "cluster/state.h"
 
@@ -37,6 +38,8 @@ static const char usage[] =
     "                             0600): every connection must AUTH first; admin ops need admin\n"
     "  --backup-root DIR          BACKUP writes only under DIR (created if missing); without it\n"
     "                             BACKUP is refused\n"
+    "  --user-rate N[:BURST]      HOLDs per second per user and event (BURST at once, default N);\n"
+    "                             more are answered RATE_LIMITED (default: no limit)\n"
     "  --hold-lifetime-max SECONDS  hold lifetime for events created with 0 (default 0: the\n"
     "                             store's default, 1800 s)\n"
     "  --events-max N             events per shard (default from the store)\n"
@@ -60,7 +63,8 @@ static const char usage[] =
     "them\n"
     "  HOLDFAST_FAIL_COMMITS_AFTER=M  ... after the first M non-empty commits succeeded "
     "(default 0)\n"
-    "  HOLDFAST_SYNC_DELAY_MS=D       every commit of every shard takes at least D ms longer\n";
+    "  HOLDFAST_SYNC_DELAY_MS=D       every commit of every shard takes at least D ms longer\n"
+    "  HOLDFAST_BATCH_CHANGES_MAX=N   a batch holds N records (8..4096; default 4096)\n";
 
 const char *hf_engine_config_usage(void)
 {
@@ -179,6 +183,26 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	cfg->pin = 1;
 }
 
+static int parse_user_rate(const char *value, struct hf_engine_config *out)
+{
+	char rate[32];
+	const char *colon = strchr(value, ':');
+	size_t len = colon != NULL ? (size_t)(colon - value) : strlen(value);
+	if (len == 0 || len >= sizeof(rate))
+		return -EINVAL;
+	memcpy(rate, value, len);
+	rate[len] = '\0';
+	uint64_t n = 0;
+	uint64_t burst = 0;
+	if (parse_u64(rate, 1, HF_RATE_OPS_MAX, &n) != 0)
+		return -EINVAL;
+	if (colon != NULL && parse_u64(colon + 1, 1, HF_RATE_OPS_MAX, &burst) != 0)
+		return -EINVAL;
+	out->user_rate_per_s = (uint32_t)n;
+	out->user_rate_burst = colon != NULL ? (uint32_t)burst : (uint32_t)n;
+	return 0;
+}
+
 enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus_count,
 					    struct hf_engine_config *out, char *err,
 					    size_t err_size)
@@ -239,6 +263,7 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--cluster",
 		    "--frame-timeout",
 		    "--auth-file",
+		    "--user-rate",
 		    "--backup-root",
 		};
 		int known = 0;
@@ -300,6 +325,13 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return bad(err, err_size, "--frame-timeout: '%s' is not in 1..%u",
 					   value, HF_ENGINE_FRAME_TIMEOUT_MAX_S);
 			out->frame_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--user-rate") == 0) {
+			if (parse_user_rate(value, out) != 0)
+				return bad(
+				    err, err_size,
+				    "--user-rate: '%s' is not OPS_PER_S[:BURST] with both in "
+				    "1..%u",
+				    value, HF_RATE_OPS_MAX);
 		} else if (strcmp(name, "--auth-file") == 0) {
 			if (copy_dir(out->auth_file, value) != 0)
 				return bad(err, err_size,

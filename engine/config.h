@@ -31,6 +31,7 @@ struct hf_auth;
 /* A frame begun (or a connection opened) must be complete within this long by default. */
 #define HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S 5u
 #define HF_ENGINE_FRAME_TIMEOUT_MAX_S	  3600u
+#define HF_ENGINE_BATCH_CHANGES_MAX	  4096u /* records per batch (engine/shard_int.h) */
 #define HF_ENGINE_DIR_SIZE_MAX		  1024u /* bytes of a directory flag, without the NUL */
 #define HF_ENGINE_ETCD_SIZE_MAX		  2047u /* bytes of the --etcd list, without the NUL */
 #define HF_ENGINE_CLUSTER_SIZE_MAX	  64u	/* bytes of --cluster (HF_CLUSTER_NAME_SIZE_MAX) */
@@ -62,6 +63,10 @@ struct hf_engine_config {
 	 * main resolves it to backup_root_real (canonical, created when missing). */
 	char backup_root[HF_ENGINE_DIR_SIZE_MAX + 1];
 	char backup_root_real[PATH_MAX];
+	/* --user-rate OPS_PER_S[:BURST]: HOLDs per second per (event, user), BURST at once
+	 * (engine/ratelimit.h); 0: no limit. */
+	uint32_t user_rate_per_s;
+	uint32_t user_rate_burst;
 	uint32_t
 	    hold_lifetime_max_s; /* lifetime for CREATE_EVENT that says 0; 0: the store's own */
 	struct hf_store_config store; /* per shard */
@@ -82,6 +87,9 @@ struct hf_engine_config {
 	uint32_t test_fail_commits;
 	uint32_t test_fail_commits_after;
 	uint32_t test_sync_delay_ms;
+	/* HOLDFAST_BATCH_CHANGES_MAX=N: a batch holds N records (HF_OP_CHANGES_MAX .. the default),
+	 * so tests reach the pipeline's bounds with few requests. 0: the default. */
+	uint32_t test_batch_changes_max;
 };
 
 /* Result of hf_engine_config_parse. */

@@ -121,8 +121,16 @@ static int read_test_hooks(struct hf_engine_config *cfg)
 {
 	if (read_env_count("HOLDFAST_FAIL_COMMITS", &cfg->test_fail_commits) != 0 ||
 	    read_env_count("HOLDFAST_FAIL_COMMITS_AFTER", &cfg->test_fail_commits_after) != 0 ||
-	    read_env_count("HOLDFAST_SYNC_DELAY_MS", &cfg->test_sync_delay_ms) != 0)
+	    read_env_count("HOLDFAST_SYNC_DELAY_MS", &cfg->test_sync_delay_ms) != 0 ||
+	    read_env_count("HOLDFAST_BATCH_CHANGES_MAX", &cfg->test_batch_changes_max) != 0)
 		return -EINVAL;
+	if (cfg->test_batch_changes_max != 0 &&
+	    (cfg->test_batch_changes_max < HF_OP_CHANGES_MAX * 2u ||
+	     cfg->test_batch_changes_max > HF_ENGINE_BATCH_CHANGES_MAX)) {
+		fprintf(stderr, "holdfastd: HOLDFAST_BATCH_CHANGES_MAX must be in %u..%u\n",
+			HF_OP_CHANGES_MAX * 2u, HF_ENGINE_BATCH_CHANGES_MAX);
+		return -EINVAL;
+	}
 	return 0;
 }
 

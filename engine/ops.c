@@ -105,6 +105,8 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "conns_closed_frame_timeout", k->conns_closed_frame_timeout);
 	stat_add(st, "auth_failures", k->auth_failures);
 	stat_add(st, "replies_forbidden", k->replies_forbidden);
+	stat_add(st, "replies_rate_limited", k->replies_rate_limited);
+	stat_add(st, "busy_pipeline_full", k->busy_pipeline_full);
 	stat_add(st, "conns_parked", k->conns_parked);
 	stat_add(st, "input_overflows", k->input_overflows);
 	stat_add(st, "frames_in", k->frames_in);
@@ -217,8 +219,26 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
 		return;
 	}
+	if (req->opcode == HF_OP_HOLD) {
+		uint32_t wait_ms =
+		    hf_rate_limit_take(&s->rate, event_id, req->hold.user_id, s->mono_ms);
+		if (wait_ms > 0) {
+			s->c.replies_rate_limited++;
+			hf_ops_error(s, req->opcode, req->request_id, HF_RATE_LIMITED, wait_ms,
+				     out);
+			return;
+		}
+	}
 	struct hf_batch *b = hf_shard_open_batch(s);
 	if (!hf_changes_has_room(&b->changes)) {
+		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
+			/* Admission control: the open batch is full and two are at the disk. Shed
+			 * the request at once (the client backs off) rather than let every queue
+			 * and every latency grow. */
+			s->c.busy_pipeline_full++;
+			hf_ops_error(s, req->opcode, req->request_id, HF_BUSY, 0, out);
+			return;
+		}
 		s->open_full = 1;
 		out->kind = HF_OPS_POSTPONE;
 		return;

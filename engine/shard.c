@@ -108,12 +108,17 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 		buf_size_max = HF_CONN_STASH_SIZE_MAX;
 	if (!failed && hf_pool_init(&s->pool, s->conns_max, buf_size_max) != 0)
 		failed = 1;
+	if (!failed &&
+	    hf_rate_limit_init(&s->rate, cfg->user_rate_per_s, cfg->user_rate_burst) != 0)
+		failed = 1;
 	s->lat = calloc(1, sizeof(*s->lat));
 	failed = failed || s->lat == NULL;
 	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++) {
 		s->batches[i].lat = calloc(HF_SHARD_BATCH_LAT_MAX, sizeof(*s->batches[i].lat));
 		failed = s->batches[i].lat == NULL ||
-			 hf_changes_init(&s->batches[i].changes, HF_SHARD_CHANGES_MAX) != 0;
+			 hf_changes_init(&s->batches[i].changes, cfg->test_batch_changes_max != 0
+								     ? cfg->test_batch_changes_max
+								     : HF_SHARD_CHANGES_MAX) != 0;
 	}
 	if (failed) {
 		hf_shard_destroy(s);
@@ -1008,6 +1013,7 @@ void hf_shard_destroy(struct hf_shard *s)
 	free(s->dirty_seq);
 	free(s->held);
 	hf_pool_deinit(&s->pool);
+	hf_rate_limit_deinit(&s->rate);
 	free(s->ready);
 	free(s->touched);
 	free(s->conns);

@@ -17,6 +17,7 @@
 #include "engine/durable.h"
 #include "engine/latency.h"
 #include "engine/pool.h"
+#include "engine/ratelimit.h"
 #include "engine/uring.h"
 #include "proto/proto.h"
 #include "shards/persist.h"
@@ -60,6 +61,7 @@
 #define HF_CONN_SEGS_MAX HF_SHARD_BATCHES_MAX
 
 HF_STATIC_ASSERT(HF_SHARD_CHANGES_MAX >= HF_OP_CHANGES_MAX, "a batch holds at least one op");
+HF_STATIC_ASSERT(HF_SHARD_CHANGES_MAX == HF_ENGINE_BATCH_CHANGES_MAX, "one limit, two names");
 HF_STATIC_ASSERT(HF_SHARD_BATCHES_MAX + 1u <= HF_DURABLE_JOBS_MAX,
 		 "every batch in flight and one reload fit the persist queue");
 HF_STATIC_ASSERT((HF_SHARD_DIRTY_BUCKETS & (HF_SHARD_DIRTY_BUCKETS - 1u)) == 0,
@@ -248,6 +250,8 @@ struct hf_shard_counters {
 	uint64_t replies_held; /* replies that waited for a batch to be durable */
 	uint64_t pool_waits;   /* times a connection waited for a pool buffer */
 	uint64_t lat_untimed;  /* held replies past HF_SHARD_BATCH_LAT_MAX: not in the histograms */
+	uint64_t replies_rate_limited;
+	uint64_t busy_pipeline_full; /* writes answered BUSY: open batch full, two in flight */
 	uint64_t store_reloads;
 	uint64_t holds_expired_tick;
 	uint64_t recv_enobufs;
@@ -276,8 +280,9 @@ struct hf_shard {
 	uint32_t touched_count;
 	uint32_t *ready; /* hold a complete frame not processed yet */
 	uint32_t ready_count;
-	struct hf_pool pool;	  /* every connection buffer */
-	struct hf_lat_shard *lat; /* latency histograms, published in hf_latency_registry */
+	struct hf_pool pool;	   /* every connection buffer */
+	struct hf_rate_limit rate; /* --user-rate buckets */
+	struct hf_lat_shard *lat;  /* latency histograms, published in hf_latency_registry */
 	uint64_t pool_puts; /* buffers given back to the pool (pool waiters retry after one) */
 	uint32_t *held;	    /* have held replies (segs_count > 0) */
 	uint32_t held_count;

@@ -190,6 +190,8 @@ static pid_t spawn(struct hf_srv *srv, const struct hf_srv_opts *opts)
 		set_env_hook("HOLDFAST_FAIL_COMMITS_AFTER",
 			     opts != NULL ? opts->fail_commits_after : NULL);
 		set_env_hook("HOLDFAST_SYNC_DELAY_MS", opts != NULL ? opts->sync_delay_ms : NULL);
+		set_env_hook("HOLDFAST_BATCH_CHANGES_MAX",
+			     opts != NULL ? opts->batch_changes_max : NULL);
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}

@@ -33,6 +33,7 @@ struct hf_srv_opts {
 	const char *fail_commits;	    /* HOLDFAST_FAIL_COMMITS, or NULL */
 	const char *fail_commits_after;	    /* HOLDFAST_FAIL_COMMITS_AFTER, or NULL */
 	const char *sync_delay_ms;	    /* HOLDFAST_SYNC_DELAY_MS, or NULL */
+	const char *batch_changes_max;	    /* HOLDFAST_BATCH_CHANGES_MAX, or NULL */
 	int expect_fail;		    /* the server is expected to exit during start-up */
 	int no_backup_root;		    /* omit --backup-root (default: the server's dir) */
 };
