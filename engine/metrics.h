@@ -2,9 +2,10 @@
  * serving HTTP/1.1 `GET /metrics` (Prometheus text exposition format 0.0.4) and `GET /health`.
  *
  * The metrics thread knows nothing of a shard's internals: for every request it sends the
- * protocol's own STATS request to each local shard's port over loopback, all shards at once, waits
- * at most HF_METRICS_SHARD_TIMEOUT_MS for the answers, and renders what came back. A shard answers
- * STATS between two of its batches like any request, so a scrape costs each shard one small
+ * protocol's own STATS request to each local shard's port over loopback (on one connection per
+ * shard, kept between scrapes, so a shard at its connection cap still answers), all shards at once,
+ * waits at most HF_METRICS_SHARD_TIMEOUT_MS for the answers, and renders what came back. A shard
+ * answers STATS between two of its batches like any request, so a scrape costs each shard one small
  * request and never takes a lock a shard holds. A shard that does not answer in time is reported
  * (holdfast_shard_up 0, /health 503) and the others are still rendered.
  *

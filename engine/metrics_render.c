@@ -56,7 +56,7 @@ static const struct row rows[] = {
 	{"conns_max", "connections_max", KIND_GAUGE, SCALE_ONE, NULL, NULL,
 	 "Connection cap of the shard (--max-connections)."},
 	{"conns_accepted", "connections_accepted_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
-	 "Connections accepted (each /metrics scrape opens one per shard)."},
+	 "Connections accepted (the metrics endpoint keeps one per shard)."},
 	{"conns_rejected", "connections_rejected_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
 	 "Connections closed at accept because the shard was at its cap."},
 	{"conns_closed", "connections_closed_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
