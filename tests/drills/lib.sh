@@ -85,6 +85,15 @@ wait_alert() {
 	fail "alert $name neither pending nor firing after ${PROM_WAIT_S} s"
 }
 
+# forget_pid PID: takes a server that is already gone off the cleanup list.
+forget_pid() {
+	local keep=() p
+	for p in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
+		[ "$p" != "$1" ] && keep+=("$p")
+	done
+	SERVER_PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
 # hf ARGS...: the holdfast CLI against this drill's node, a short timeout.
 hf() {
 	"$cli" --host "127.0.0.1:$port" --timeout 1000 "$@"

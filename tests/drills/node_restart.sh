@@ -53,7 +53,7 @@ st=$(wait_alert "$pport" HoldfastDown)
 operator_sees "alert HoldfastDown: $st (fires after 30 s down)"
 
 say "restarting on the same data directory"
-SERVER_PIDS=()
+forget_pid "$pid"
 start_holdfastd "$build" "$port" 2 "$tmp" fsync --metrics-listen "127.0.0.1:$mport"
 seats=$(hf --json seats 5 0-$((holds - 1)))
 held=$(echo "$seats" | python3 -c 'import json,sys

@@ -32,7 +32,7 @@ for ((i = 12; i < 18; i++)); do
 done
 say "6 more holds after the backup; stopping the node"
 stop_pid "$first"
-SERVER_PIDS=()
+forget_pid "$first"
 
 port=$(free_ports 3)
 mport=$((port + 2))
