@@ -150,6 +150,7 @@ static void probe_retry_or_fail(struct hf_metrics *m, uint32_t i, const char *wh
 
 static void probe_start(struct hf_metrics *m, uint32_t i)
 {
+	HF_ASSERT(i < m->cfg->shards_count);
 	struct probe *p = &m->probes[i];
 	p->start_us = hf_clock_mono_us();
 	m->shards[i].index = i;
@@ -300,6 +301,7 @@ static const char *status_text(int code)
 /* Writes all of buf before deadline_ms (the socket is non-blocking). Returns 0 or -errno. */
 static int write_all(int fd, const char *buf, size_t size, uint64_t deadline_ms)
 {
+	HF_ASSERT(fd >= 0);
 	size_t done = 0;
 	while (done < size) {
 		ssize_t n = send(fd, buf + done, size - done, MSG_NOSIGNAL);
@@ -327,7 +329,8 @@ static void respond(struct mconn *c, int code, const char *type, const char *bod
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n",
 			 code, status_text(code), type, body_size);
-	HF_ASSERT(n > 0 && (size_t)n < sizeof(head));
+	HF_ASSERT(n > 0);
+	HF_ASSERT((size_t)n < sizeof(head));
 	if (write_all(c->fd, head, (size_t)n, c->deadline_ms) == 0 && !head_only)
 		(void)write_all(c->fd, body, body_size, c->deadline_ms);
 }
@@ -391,6 +394,7 @@ static void conn_close(struct hf_metrics *m, struct mconn *c)
 
 static void conn_on_readable(struct hf_metrics *m, struct mconn *c)
 {
+	HF_ASSERT(c->fd >= 0);
 	HF_ASSERT(c->head_size < HF_METRICS_REQUEST_SIZE_MAX);
 	ssize_t n =
 	    recv(c->fd, c->head + c->head_size, HF_METRICS_REQUEST_SIZE_MAX - 1u - c->head_size, 0);
@@ -535,7 +539,8 @@ int hf_metrics_start(const struct hf_engine_config *cfg, const char *version,
 {
 	HF_ASSERT(cfg != NULL);
 	HF_ASSERT(cfg->metrics_enabled);
-	HF_ASSERT(cfg->shards_count >= 1 && cfg->shards_count <= HF_ENGINE_SHARDS_MAX);
+	HF_ASSERT(cfg->shards_count >= 1);
+	HF_ASSERT(cfg->shards_count <= HF_ENGINE_SHARDS_MAX);
 	struct hf_metrics *m = metrics_alloc(cfg, version);
 	if (m == NULL) {
 		hf_log_error("metrics: out of memory");

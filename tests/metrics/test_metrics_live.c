@@ -276,6 +276,23 @@ static void test_kept_connection_replaced(void **state)
 	free(resp);
 }
 
+/* A metrics port that cannot be bound stops the start-up with a clear line and exit 1. */
+static void test_metrics_port_in_use(void **state)
+{
+	(void)state;
+	struct hf_srv other;
+	hf_srv_init(&other);
+	char listen[32];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)metrics_port);
+	struct hf_srv_opts opts = {.shards = 1,
+				   .durability = "none",
+				   .extra = {"--metrics-listen", listen},
+				   .expect_fail = 1};
+	assert_int_equal(hf_srv_start(&other, &opts), 1);
+	assert_true(hf_srv_log_contains(&other, "metrics: cannot listen on"));
+	hf_srv_cleanup(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +300,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_connection_cap_and_time_limit),
 	    cmocka_unit_test(test_kept_connection_replaced),
+	    cmocka_unit_test(test_metrics_port_in_use),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
