@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(gcc pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
-	prometheus tmux gnuplot-nox curl)
+	prometheus tmux gnuplot-nox curl python3)
 
 missing=()
 for p in "${packages[@]}"; do
