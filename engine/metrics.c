@@ -96,7 +96,9 @@ static void probe_fail(struct hf_metrics *m, uint32_t i, const char *why)
 	p->fd = -1;
 	p->phase = PROBE_DONE;
 	m->shards[i].up = 0;
-	snprintf(m->shards[i].reason, sizeof(m->shards[i].reason), "%s", why);
+	/* why may be the reason already there (a timeout keeps the one set at the start). */
+	if (why != m->shards[i].reason)
+		snprintf(m->shards[i].reason, sizeof(m->shards[i].reason), "%s", why);
 }
 
 /* Writes the 24-byte STATS request; the socket buffer is empty, so one send takes it all or

@@ -71,7 +71,7 @@ struct hf_metrics_process {
 	uint64_t start_time_s;	 /* wall-clock start, Unix seconds */
 	uint32_t shards_count;	 /* shards configured */
 	uint64_t scrapes;	 /* /metrics requests served before this one */
-	uint64_t scrape_errors;	 /* shard answers missing in earlier scrapes */
+	uint64_t scrape_errors;	 /* shard answers missing since start, this one included */
 	const char *version;	 /* the server's version string */
 };
 

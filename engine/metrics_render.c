@@ -370,7 +370,8 @@ static void render_process(struct out *o, const struct hf_metrics_process *p)
 		   "Requests for /metrics served before this.");
 	out_printf(o, "holdfast_metrics_scrapes_total %llu\n", (unsigned long long)p->scrapes);
 	out_family(o, "metrics_shard_failures_total", "counter",
-		   "Shard answers missing from earlier scrapes (timeout, refused, bad reply).");
+		   "Shard STATS answers missing (timeout, refused, bad reply) since start, for "
+		   "/metrics and /health, this request included.");
 	out_printf(o, "holdfast_metrics_shard_failures_total %llu\n",
 		   (unsigned long long)p->scrape_errors);
 }
