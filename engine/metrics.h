@@ -10,15 +10,18 @@
  * (holdfast_shard_up 0, /health 503) and the others are still rendered.
  *
  * Three layers, each usable alone (the tests use the first two without a network):
- *   hf_metrics_render      pure: STATS entries of every shard -> exposition text.
- *   hf_metrics_http_answer pure: one HTTP request -> status, content type and body (via render).
- *   hf_metrics_start/stop  the thread: listening socket, bounded connections, the STATS fan-out.
+ *   hf_metrics_render, hf_metrics_healthy  pure: STATS entries of every shard -> exposition text,
+ *                                          and the /health verdict (engine/metrics_render.c).
+ *   hf_metrics_http_route                  pure: a request head -> status code and route.
+ *   hf_metrics_start/stop                  the thread: listening socket, bounded connections,
+ *                                          the STATS fan-out (engine/metrics.c).
  *
- * Names (docs/operations.md, "Metrics", lists them all): prefix holdfast_, base units (_seconds,
- * _bytes), _total on counters, # HELP and # TYPE once per family, label shard="<index>", opcodes
- * and statuses as labels (holdfast_ops_total{op="hold"}), enumerations as one 0/1 series per value
- * (holdfast_ring_mode{mode="defer_taskrun"} 1). A STATS entry the table does not know is still
- * exported, untyped, as holdfast_stat{shard,name}, so a new engine counter is visible at once.
+ * Names (docs/operations.md, "Metrics and alerts", lists them all): prefix holdfast_, base units
+ * (_seconds, _bytes), _total on counters, # HELP and # TYPE once per family, label shard="<index>",
+ * opcodes and statuses as labels (holdfast_ops_total{op="hold"}), enumerations as one 0/1 series
+ * per value (holdfast_ring_mode{mode="defer_taskrun"} 1). A STATS entry the table does not know is
+ * still exported, untyped, as holdfast_stat{shard,name}, so a new engine counter is visible at
+ * once.
  *
  * Latency histograms (not yet recorded by the engine). The renderer takes them in this shape, one
  * struct hf_metrics_histogram per (family, shard, label): `bounds_us` strictly increasing upper
@@ -28,7 +31,9 @@
  * histogram `holdfast_<family>_seconds` (`_bucket{le=...}`, `_sum`, `_count`). The engine will
  * carry them in STATS-like data (per opcode: time from frame parsed to reply sent, time waiting
  * for durability; per shard: sync time); whatever the transport, the collector fills these
- * structs and hands them to hf_metrics_render. Until then hists_count is 0. */
+ * structs and hands them to hf_metrics_render. Until then hists_count is 0. One constraint for
+ * that transport: a STATS reply holds at most HF_STATS_MAX (128) entries and already carries
+ * about 64, so 13 opcodes x ~20 buckets need their own request (or a paged STATS). */
 #ifndef HF_ENGINE_METRICS_H
 #define HF_ENGINE_METRICS_H
 
