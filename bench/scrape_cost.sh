@@ -7,7 +7,7 @@
 #      worst case), and the throughput of each.
 # Release build in build-release (set up when missing). Loopback only; everything it starts is
 # stopped on exit.
-#   bench/scrape_cost.sh [SCRAPES=1000] [DURATION=5]
+#   [ROUNDS=3] bench/scrape_cost.sh [SCRAPES=1000] [DURATION=5]   (ROUNDS: load rounds, medians)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/compare/lib.sh
@@ -67,24 +67,53 @@ fresh_server() {
 	pid=$STARTED_PID
 }
 
-fresh_server
-base=$(run_bench)
-echo "load, no scrapes: $base ops/s"
-fresh_server
-(while :; do curl -sf "$url" -o /dev/null; sleep 1; done) &
-scraper=$!
-s1=$(run_bench)
-kill "$scraper"; wait "$scraper" 2>/dev/null || true
-echo "load, a scrape per second: $s1 ops/s"
-fresh_server
-m0=$(cpu_ns hf-metrics)
-(while :; do curl -sf "${urls[@]:0:100}" >/dev/null; done) &
-scraper=$!
-s2=$(run_bench)
-kill "$scraper"; wait "$scraper" 2>/dev/null || true
-m1=$(cpu_ns hf-metrics)
-n=$(curl -sf "$url" | awk '/^holdfast_metrics_scrapes_total/ {print $2}')
-echo "load, scrapes back to back: $s2 ops/s ($n scrapes in ${duration} s," \
-	"metrics thread $(((m1 - m0) / n / 1000)) us CPU per scrape)"
+# One load run with a scraper mode: none, second (a scrape per second), b2b (back to back).
+# Sets RUN_OUT to "ops/s scrapes metrics_thread_us_per_scrape" (not printed: a $(...) subshell
+# would lose track of the server it starts).
+load_run() {
+	local mode=$1 r m0 m1 n
+	fresh_server
+	m0=$(cpu_ns hf-metrics)
+	case $mode in
+	second) (while :; do curl -sf "$url" -o /dev/null; sleep 1; done) & scraper=$! ;;
+	b2b) (while :; do curl -sf "${urls[@]:0:100}" >/dev/null; done) & scraper=$! ;;
+	esac
+	r=$(run_bench)
+	if [ -n "$scraper" ]; then
+		kill "$scraper"
+		wait "$scraper" 2>/dev/null || true
+		scraper=
+	fi
+	m1=$(cpu_ns hf-metrics)
+	n=$(curl -sf "$url" | awk '/^holdfast_metrics_scrapes_total/ {print $2}')
+	RUN_OUT="$r $n $(((m1 - m0) / (n > 0 ? n : 1) / 1000))"
+}
+
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# ROUNDS rounds, the three modes in a rotated order each round (the machine's load drifts).
+rounds=${ROUNDS:-1}
+modes=(none second b2b)
+: >"$tmp/runs"
+for ((k = 0; k < rounds; k++)); do
+	for ((j = 0; j < 3; j++)); do
+		mode=${modes[$(((j + k) % 3))]}
+		load_run "$mode"
+		out=$RUN_OUT
+		echo "$mode $out" >>"$tmp/runs"
+		echo "round $((k + 1)) $mode: ${out%% *} ops/s"
+	done
+done
+for mode in none second b2b; do
+	med=$(awk -v m="$mode" '$1 == m {print $2}' "$tmp/runs" | median)
+	case $mode in
+	none) echo "load, no scrapes: median $med ops/s" ;;
+	second) echo "load, a scrape per second: median $med ops/s" ;;
+	b2b)
+		extra=$(awk '$1 == "b2b" {print $3 " scrapes, " $4 " us"}' "$tmp/runs" | tail -1)
+		echo "load, scrapes back to back: median $med ops/s (last run: $extra of" \
+			"metrics-thread CPU per scrape)"
+		;;
+	esac
+done
 curl -sf "$url" | grep '^holdfast_shard_stats_seconds'
-scraper=

@@ -160,6 +160,10 @@ struct top {
 	struct hf_rep_stats *cur;
 	uint8_t prev_ok[HF_SLOT_OWNERS_MAX];
 	uint8_t cur_ok[HF_SLOT_OWNERS_MAX];
+	/* The shard index each owner last reported (-1: never), so that a shard that stops
+	 * answering stays in its node; ghost[o] carries it to hf_cli_nodes. */
+	int64_t index_seen[HF_SLOT_OWNERS_MAX];
+	struct hf_rep_stats *ghost; /* HF_SLOT_OWNERS_MAX */
 	char err[HF_SLOT_OWNERS_MAX][32];
 };
 
@@ -259,47 +263,70 @@ static void top_header(const struct top *t, uint16_t nodes)
 	       "conns", "sync_ms", "p99_ms");
 }
 
+/* The stats to group owner o by: its answer, or the shard index it reported last. */
+static const struct hf_rep_stats *top_group_stats(struct top *t, uint16_t o)
+{
+	if (t->cur_ok[o])
+		return &t->cur[o];
+	if (t->index_seen[o] < 0)
+		return NULL;
+	t->ghost[o].stats_count = 0;
+	hf_stats_add(&t->ghost[o], "shard_index", (uint64_t)t->index_seen[o]);
+	return &t->ghost[o];
+}
+
+static void top_draw_node(struct top *t, const struct hf_rep_stats *const *stats,
+			  const uint16_t *node_of, uint16_t n, double seconds)
+{
+	struct row total = {.rates = 1};
+	uint16_t first = UINT16_MAX;
+	uint32_t up = 0;
+	for (uint16_t o = 0; o < t->map->owners_count; o++) {
+		if (node_of[o] != n)
+			continue;
+		first = first == UINT16_MAX ? o : first;
+		if (t->cur_ok[o]) {
+			row_add_owner(&total, t, o, seconds);
+			up++;
+		}
+	}
+	HF_ASSERT(first != UINT16_MAX);
+	char label[96];
+	snprintf(label, sizeof(label), "%s:%u", t->map->owners[first].host,
+		 owner_base_port(t->map, stats[first], first));
+	if (up > 0)
+		row_print(label, &total);
+	else
+		printf("%-24s DOWN\n", label);
+	for (uint16_t o = 0; o < t->map->owners_count; o++) {
+		if (node_of[o] != n)
+			continue;
+		if (!t->cur_ok[o]) {
+			printf("  %s:%u DOWN: %s\n", t->map->owners[o].host, t->map->owners[o].port,
+			       t->err[o]);
+			continue;
+		}
+		struct row r = {.rates = 1};
+		row_add_owner(&r, t, o, seconds);
+		snprintf(label, sizeof(label), "  shard %" PRIu64,
+			 stat_or0(&t->cur[o], "shard_index"));
+		row_print(label, &r);
+	}
+}
+
 static void top_draw(struct top *t)
 {
 	const struct hf_rep_stats *stats[HF_SLOT_OWNERS_MAX];
 	for (uint16_t o = 0; o < t->map->owners_count; o++)
-		stats[o] = t->cur_ok[o] ? &t->cur[o] : NULL;
+		stats[o] = top_group_stats(t, o);
 	uint16_t node_of[HF_SLOT_OWNERS_MAX];
 	uint16_t nodes = hf_cli_nodes(t->map, stats, node_of);
 	double seconds = (double)(t->cur_ms - t->prev_ms) / 1000.0;
 	if (t->tty_out)
 		fputs("\033[H\033[2J", stdout);
 	top_header(t, nodes);
-	for (uint16_t n = 0; n < nodes; n++) {
-		struct row total = {.rates = 1};
-		uint16_t first = UINT16_MAX;
-		for (uint16_t o = 0; o < t->map->owners_count; o++) {
-			if (node_of[o] != n || !t->cur_ok[o])
-				continue;
-			first = first == UINT16_MAX ? o : first;
-			row_add_owner(&total, t, o, seconds);
-		}
-		char label[96];
-		if (first == UINT16_MAX) {
-			for (uint16_t o = 0; o < t->map->owners_count; o++)
-				if (node_of[o] == n)
-					printf("%s:%u  DOWN: %s\n", t->map->owners[o].host,
-					       t->map->owners[o].port, t->err[o]);
-			continue;
-		}
-		snprintf(label, sizeof(label), "%s:%u", t->map->owners[first].host,
-			 owner_base_port(t->map, stats[first], first));
-		row_print(label, &total);
-		for (uint16_t o = 0; o < t->map->owners_count; o++) {
-			if (node_of[o] != n)
-				continue;
-			struct row r = {.rates = 1};
-			row_add_owner(&r, t, o, seconds);
-			snprintf(label, sizeof(label), "  shard %" PRIu64,
-				 stat_or0(&t->cur[o], "shard_index"));
-			row_print(label, &r);
-		}
-	}
+	for (uint16_t n = 0; n < nodes; n++)
+		top_draw_node(t, stats, node_of, n, seconds);
 	fflush(stdout);
 }
 
@@ -314,11 +341,14 @@ static void top_sample(struct top *t)
 		struct hf_request req = {.opcode = HF_OP_STATS};
 		int rc = hf_client_call_shard(t->client, o, &req, t->rep);
 		t->cur_ok[o] = rc == 0 && t->rep->status == HF_OK;
+		uint64_t index = 0;
 		if (t->cur_ok[o]) {
 			/* rep.stats points into client memory valid until the next call. */
 			t->cur[o].stats_count = t->rep->stats.stats_count;
 			memcpy(t->cur[o].stats, t->rep->stats.stats,
 			       t->rep->stats.stats_count * sizeof(*t->rep->stats.stats));
+			if (stat_get(&t->cur[o], "shard_index", &index))
+				t->index_seen[o] = (int64_t)index;
 		} else
 			snprintf(t->err[o], sizeof(t->err[o]), "%s",
 				 rc != 0 ? strerror(-rc) : hf_status_name(t->rep->status));
@@ -410,6 +440,8 @@ static int top_loop(struct top *t)
 		if (t->map->epoch != epoch) {
 			/* Owners may have new indexes: no rates against the old samples. */
 			memset(t->cur_ok, 0, sizeof(t->cur_ok));
+			for (uint32_t o = 0; o < HF_SLOT_OWNERS_MAX; o++)
+				t->index_seen[o] = -1;
 			epoch = t->map->epoch;
 		}
 		top_sample(t);
@@ -450,10 +482,14 @@ int hf_cli_top(const char *host_port, uint32_t timeout_ms, int argc, char **argv
 	t.rep = calloc(1, sizeof(*t.rep));
 	t.prev = calloc(HF_SLOT_OWNERS_MAX, sizeof(*t.prev));
 	t.cur = calloc(HF_SLOT_OWNERS_MAX, sizeof(*t.cur));
-	if (t.rep != NULL && t.prev != NULL && t.cur != NULL)
+	t.ghost = calloc(HF_SLOT_OWNERS_MAX, sizeof(*t.ghost));
+	for (uint32_t o = 0; o < HF_SLOT_OWNERS_MAX; o++)
+		t.index_seen[o] = -1;
+	if (t.rep != NULL && t.prev != NULL && t.cur != NULL && t.ghost != NULL)
 		rc = top_loop(&t);
 	else
 		rc = 2;
+	free(t.ghost);
 	free(t.cur);
 	free(t.prev);
 	free(t.rep);

@@ -5,8 +5,8 @@
  * closes the connection (`Connection: close`: no keep-alive state to bound).
  *
  * The thread touches no shard memory: it reaches the shards through their TCP ports like any
- * client, so it depends on nothing inside engine/shard.c and cannot stall a shard beyond the cost
- * of one STATS request.
+ * client (one connection per shard, kept between scrapes), so it depends on nothing inside
+ * engine/shard.c and cannot stall a shard beyond the cost of one STATS request.
  *
  * INVARIANTS
  *   1. conns[i].fd >= 0 exactly for live connections; conns_open counts them, <= CONNS_MAX.
@@ -49,10 +49,20 @@ struct mconn {
 	char head[HF_METRICS_REQUEST_SIZE_MAX];
 };
 
-/* One shard's STATS round trip during a fan-out. */
+/* One shard's STATS round trip during a fan-out. The connection is kept between scrapes (one
+ * connection per shard for the life of the endpoint: a shard at its connection cap still
+ * answers the scrape, and a scrape costs no TCP set-up); a kept connection that turns out
+ * closed is replaced once within the same scrape. */
+enum probe_phase {
+	PROBE_CONNECTING, /* waiting for the connect to complete */
+	PROBE_WAITING,	  /* request sent, reading the reply */
+	PROBE_DONE,	  /* answered (fd kept) or failed (fd closed) */
+};
+
 struct probe {
-	int fd;
-	int sent;      /* the request is written */
+	int fd; /* -1: none */
+	enum probe_phase phase;
+	int reused;    /* the connection came from an earlier scrape */
 	uint32_t got;  /* bytes of the reply read so far */
 	uint32_t need; /* bytes of the whole reply frame, known once the header is in */
 	uint64_t start_us;
@@ -84,22 +94,35 @@ static void probe_fail(struct hf_metrics *m, uint32_t i, const char *why)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	p->phase = PROBE_DONE;
 	m->shards[i].up = 0;
-	snprintf(m->shards[i].reason, sizeof(m->shards[i].reason), "%s", why);
+	/* why may be the reason already there (a timeout keeps the one set at the start). */
+	if (why != m->shards[i].reason)
+		snprintf(m->shards[i].reason, sizeof(m->shards[i].reason), "%s", why);
 }
 
-static void probe_open(struct hf_metrics *m, uint32_t i)
+/* Writes the 24-byte STATS request; the socket buffer is empty, so one send takes it all or
+ * the connection is broken. */
+static int probe_send_request(struct probe *p)
 {
-	struct probe *p = &m->probes[i];
-	p->sent = 0;
+	struct hf_request req = {.opcode = HF_OP_STATS, .request_id = METRICS_STATS_REQUEST_ID};
+	uint8_t frame[HF_FRAME_HEADER_SIZE];
+	size_t n = hf_request_encode(&req, frame, sizeof(frame));
+	HF_ASSERT(n == HF_FRAME_HEADER_SIZE);
+	if (send(p->fd, frame, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return -1;
+	p->phase = PROBE_WAITING;
 	p->got = 0;
 	p->need = HF_FRAME_HEADER_SIZE;
-	p->start_us = hf_clock_mono_us();
-	m->shards[i].index = i;
-	m->shards[i].up = 0;
-	m->shards[i].stats.stats_count = 0;
-	snprintf(m->shards[i].reason, sizeof(m->shards[i].reason), "no answer within %u ms",
-		 HF_METRICS_SHARD_TIMEOUT_MS);
+	return 0;
+}
+
+static void probe_connect(struct hf_metrics *m, uint32_t i)
+{
+	struct probe *p = &m->probes[i];
+	HF_ASSERT(p->fd < 0);
+	p->reused = 0;
+	p->phase = PROBE_CONNECTING;
 	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
 		probe_fail(m, i, "socket failed");
@@ -114,7 +137,39 @@ static void probe_open(struct hf_metrics *m, uint32_t i)
 		probe_fail(m, i, errno == ECONNREFUSED ? "connection refused" : "connect failed");
 }
 
-static void probe_send(struct hf_metrics *m, uint32_t i)
+/* A kept connection failed: replace it once, else report why. */
+static void probe_retry_or_fail(struct hf_metrics *m, uint32_t i, const char *why)
+{
+	struct probe *p = &m->probes[i];
+	if (!p->reused) {
+		probe_fail(m, i, why);
+		return;
+	}
+	close(p->fd);
+	p->fd = -1;
+	probe_connect(m, i);
+}
+
+static void probe_start(struct hf_metrics *m, uint32_t i)
+{
+	HF_ASSERT(i < m->cfg->shards_count);
+	struct probe *p = &m->probes[i];
+	p->start_us = hf_clock_mono_us();
+	m->shards[i].index = i;
+	m->shards[i].up = 0;
+	m->shards[i].stats.stats_count = 0;
+	snprintf(m->shards[i].reason, sizeof(m->shards[i].reason), "no answer within %u ms",
+		 HF_METRICS_SHARD_TIMEOUT_MS);
+	if (p->fd < 0) {
+		probe_connect(m, i);
+		return;
+	}
+	p->reused = 1;
+	if (probe_send_request(p) != 0)
+		probe_retry_or_fail(m, i, "send failed");
+}
+
+static void probe_on_connected(struct hf_metrics *m, uint32_t i)
 {
 	struct probe *p = &m->probes[i];
 	int err = 0;
@@ -123,16 +178,8 @@ static void probe_send(struct hf_metrics *m, uint32_t i)
 		probe_fail(m, i, err == ECONNREFUSED ? "connection refused" : "connect failed");
 		return;
 	}
-	struct hf_request req = {.opcode = HF_OP_STATS, .request_id = METRICS_STATS_REQUEST_ID};
-	uint8_t frame[HF_FRAME_HEADER_SIZE];
-	size_t n = hf_request_encode(&req, frame, sizeof(frame));
-	HF_ASSERT(n == HF_FRAME_HEADER_SIZE);
-	/* 24 bytes into an empty socket buffer: one send takes them all or the link is broken. */
-	if (send(p->fd, frame, n, MSG_NOSIGNAL) != (ssize_t)n) {
+	if (probe_send_request(p) != 0)
 		probe_fail(m, i, "send failed");
-		return;
-	}
-	p->sent = 1;
 }
 
 static void probe_finish(struct hf_metrics *m, uint32_t i)
@@ -153,8 +200,7 @@ static void probe_finish(struct hf_metrics *m, uint32_t i)
 	m->shards[i].stats = m->reply.stats;
 	m->shards[i].took_us = hf_clock_mono_us() - p->start_us;
 	m->shards[i].up = 1;
-	close(p->fd);
-	p->fd = -1;
+	p->phase = PROBE_DONE; /* the connection stays for the next scrape */
 }
 
 static void probe_recv(struct hf_metrics *m, uint32_t i)
@@ -165,7 +211,10 @@ static void probe_recv(struct hf_metrics *m, uint32_t i)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		probe_fail(m, i, "connection closed before the reply");
+		/* A shard closes a connection it cannot take (its cap) right after accepting. */
+		probe_retry_or_fail(m, i,
+				    "connection closed before the reply (at the shard's "
+				    "connection cap?)");
 		return;
 	}
 	p->got += (uint32_t)n;
@@ -188,7 +237,7 @@ static void collect(struct hf_metrics *m, uint64_t deadline_ms)
 {
 	uint32_t n = m->cfg->shards_count;
 	for (uint32_t i = 0; i < n; i++)
-		probe_open(m, i);
+		probe_start(m, i);
 	uint64_t end_ms = hf_clock_mono_ms() + HF_METRICS_SHARD_TIMEOUT_MS;
 	if (end_ms > deadline_ms)
 		end_ms = deadline_ms;
@@ -198,10 +247,11 @@ static void collect(struct hf_metrics *m, uint64_t deadline_ms)
 	for (;;) {
 		uint32_t k = 0;
 		for (uint32_t i = 0; i < n; i++) {
-			if (m->probes[i].fd < 0)
+			const struct probe *p = &m->probes[i];
+			if (p->phase == PROBE_DONE)
 				continue;
-			fds[k] = (struct pollfd){.fd = m->probes[i].fd,
-						 .events = m->probes[i].sent ? POLLIN : POLLOUT};
+			fds[k] = (struct pollfd){
+			    .fd = p->fd, .events = p->phase == PROBE_WAITING ? POLLIN : POLLOUT};
 			who[k++] = i;
 		}
 		uint64_t now_ms = hf_clock_mono_ms();
@@ -213,14 +263,15 @@ static void collect(struct hf_metrics *m, uint64_t deadline_ms)
 		for (uint32_t j = 0; rc > 0 && j < k; j++) {
 			if (fds[j].revents == 0)
 				continue;
-			if (!m->probes[who[j]].sent)
-				probe_send(m, who[j]);
-			else
+			if (m->probes[who[j]].phase == PROBE_CONNECTING)
+				probe_on_connected(m, who[j]);
+			else if (m->probes[who[j]].phase == PROBE_WAITING)
 				probe_recv(m, who[j]);
 		}
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		if (m->probes[i].fd >= 0)
+		/* Still waiting: the stream's state is unknown, so the connection goes. */
+		if (m->probes[i].phase != PROBE_DONE)
 			probe_fail(m, i, m->shards[i].reason);
 		if (!m->shards[i].up)
 			m->shard_failures++;
@@ -252,6 +303,7 @@ static const char *status_text(int code)
 /* Writes all of buf before deadline_ms (the socket is non-blocking). Returns 0 or -errno. */
 static int write_all(int fd, const char *buf, size_t size, uint64_t deadline_ms)
 {
+	HF_ASSERT(fd >= 0);
 	size_t done = 0;
 	while (done < size) {
 		ssize_t n = send(fd, buf + done, size - done, MSG_NOSIGNAL);
@@ -279,7 +331,8 @@ static void respond(struct mconn *c, int code, const char *type, const char *bod
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n",
 			 code, status_text(code), type, body_size);
-	HF_ASSERT(n > 0 && (size_t)n < sizeof(head));
+	HF_ASSERT(n > 0);
+	HF_ASSERT((size_t)n < sizeof(head));
 	if (write_all(c->fd, head, (size_t)n, c->deadline_ms) == 0 && !head_only)
 		(void)write_all(c->fd, body, body_size, c->deadline_ms);
 }
@@ -343,6 +396,7 @@ static void conn_close(struct hf_metrics *m, struct mconn *c)
 
 static void conn_on_readable(struct hf_metrics *m, struct mconn *c)
 {
+	HF_ASSERT(c->fd >= 0);
 	HF_ASSERT(c->head_size < HF_METRICS_REQUEST_SIZE_MAX);
 	ssize_t n =
 	    recv(c->fd, c->head + c->head_size, HF_METRICS_REQUEST_SIZE_MAX - 1u - c->head_size, 0);
@@ -487,7 +541,8 @@ int hf_metrics_start(const struct hf_engine_config *cfg, const char *version,
 {
 	HF_ASSERT(cfg != NULL);
 	HF_ASSERT(cfg->metrics_enabled);
-	HF_ASSERT(cfg->shards_count >= 1 && cfg->shards_count <= HF_ENGINE_SHARDS_MAX);
+	HF_ASSERT(cfg->shards_count >= 1);
+	HF_ASSERT(cfg->shards_count <= HF_ENGINE_SHARDS_MAX);
 	struct hf_metrics *m = metrics_alloc(cfg, version);
 	if (m == NULL) {
 		hf_log_error("metrics: out of memory");
@@ -541,6 +596,9 @@ void hf_metrics_stop(struct hf_metrics *m)
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	free(m->body);
+	for (uint32_t i = 0; m->probes != NULL && i < m->cfg->shards_count; i++)
+		if (m->probes[i].fd >= 0)
+			close(m->probes[i].fd);
 	free(m->probes);
 	free(m->shards);
 	free(m);

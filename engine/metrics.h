@@ -2,22 +2,26 @@
  * serving HTTP/1.1 `GET /metrics` (Prometheus text exposition format 0.0.4) and `GET /health`.
  *
  * The metrics thread knows nothing of a shard's internals: for every request it sends the
- * protocol's own STATS request to each local shard's port over loopback, all shards at once, waits
- * at most HF_METRICS_SHARD_TIMEOUT_MS for the answers, and renders what came back. A shard answers
- * STATS between two of its batches like any request, so a scrape costs each shard one small
+ * protocol's own STATS request to each local shard's port over loopback (on one connection per
+ * shard, kept between scrapes, so a shard at its connection cap still answers), all shards at once,
+ * waits at most HF_METRICS_SHARD_TIMEOUT_MS for the answers, and renders what came back. A shard
+ * answers STATS between two of its batches like any request, so a scrape costs each shard one small
  * request and never takes a lock a shard holds. A shard that does not answer in time is reported
  * (holdfast_shard_up 0, /health 503) and the others are still rendered.
  *
  * Three layers, each usable alone (the tests use the first two without a network):
- *   hf_metrics_render      pure: STATS entries of every shard -> exposition text.
- *   hf_metrics_http_answer pure: one HTTP request -> status, content type and body (via render).
- *   hf_metrics_start/stop  the thread: listening socket, bounded connections, the STATS fan-out.
+ *   hf_metrics_render, hf_metrics_healthy  pure: STATS entries of every shard -> exposition text,
+ *                                          and the /health verdict (engine/metrics_render.c).
+ *   hf_metrics_http_route                  pure: a request head -> status code and route.
+ *   hf_metrics_start/stop                  the thread: listening socket, bounded connections,
+ *                                          the STATS fan-out (engine/metrics.c).
  *
- * Names (docs/operations.md, "Metrics", lists them all): prefix holdfast_, base units (_seconds,
- * _bytes), _total on counters, # HELP and # TYPE once per family, label shard="<index>", opcodes
- * and statuses as labels (holdfast_ops_total{op="hold"}), enumerations as one 0/1 series per value
- * (holdfast_ring_mode{mode="defer_taskrun"} 1). A STATS entry the table does not know is still
- * exported, untyped, as holdfast_stat{shard,name}, so a new engine counter is visible at once.
+ * Names (docs/operations.md, "Metrics and alerts", lists them all): prefix holdfast_, base units
+ * (_seconds, _bytes), _total on counters, # HELP and # TYPE once per family, label shard="<index>",
+ * opcodes and statuses as labels (holdfast_ops_total{op="hold"}), enumerations as one 0/1 series
+ * per value (holdfast_ring_mode{mode="defer_taskrun"} 1). A STATS entry the table does not know is
+ * still exported, untyped, as holdfast_stat{shard,name}, so a new engine counter is visible at
+ * once.
  *
  * Latency histograms (not yet recorded by the engine). The renderer takes them in this shape, one
  * struct hf_metrics_histogram per (family, shard, label): `bounds_us` strictly increasing upper
@@ -27,7 +31,9 @@
  * histogram `holdfast_<family>_seconds` (`_bucket{le=...}`, `_sum`, `_count`). The engine will
  * carry them in STATS-like data (per opcode: time from frame parsed to reply sent, time waiting
  * for durability; per shard: sync time); whatever the transport, the collector fills these
- * structs and hands them to hf_metrics_render. Until then hists_count is 0. */
+ * structs and hands them to hf_metrics_render. Until then hists_count is 0. One constraint for
+ * that transport: a STATS reply holds at most HF_STATS_MAX (128) entries and already carries
+ * about 64, so 13 opcodes x ~20 buckets need their own request (or a paged STATS). */
 #ifndef HF_ENGINE_METRICS_H
 #define HF_ENGINE_METRICS_H
 
@@ -70,7 +76,7 @@ struct hf_metrics_process {
 	uint64_t start_time_s;	 /* wall-clock start, Unix seconds */
 	uint32_t shards_count;	 /* shards configured */
 	uint64_t scrapes;	 /* /metrics requests served before this one */
-	uint64_t scrape_errors;	 /* shard answers missing in earlier scrapes */
+	uint64_t scrape_errors;	 /* shard answers missing since start, this one included */
 	const char *version;	 /* the server's version string */
 };
 

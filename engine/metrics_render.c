@@ -56,7 +56,7 @@ static const struct row rows[] = {
 	{"conns_max", "connections_max", KIND_GAUGE, SCALE_ONE, NULL, NULL,
 	 "Connection cap of the shard (--max-connections)."},
 	{"conns_accepted", "connections_accepted_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
-	 "Connections accepted (each /metrics scrape opens one per shard)."},
+	 "Connections accepted (the metrics endpoint keeps one per shard)."},
 	{"conns_rejected", "connections_rejected_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
 	 "Connections closed at accept because the shard was at its cap."},
 	{"conns_closed", "connections_closed_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
@@ -370,7 +370,8 @@ static void render_process(struct out *o, const struct hf_metrics_process *p)
 		   "Requests for /metrics served before this.");
 	out_printf(o, "holdfast_metrics_scrapes_total %llu\n", (unsigned long long)p->scrapes);
 	out_family(o, "metrics_shard_failures_total", "counter",
-		   "Shard answers missing from earlier scrapes (timeout, refused, bad reply).");
+		   "Shard STATS answers missing (timeout, refused, bad reply) since start, for "
+		   "/metrics and /health, this request included.");
 	out_printf(o, "holdfast_metrics_shard_failures_total %llu\n",
 		   (unsigned long long)p->scrape_errors);
 }

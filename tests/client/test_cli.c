@@ -525,9 +525,9 @@ static void test_cluster_commands(void **state)
 	assert_int_equal(json_u64("port"), server.port);
 	assert_true(json_u64("epoch") >= 1);
 	run("stats", NULL);
-	/* Node totals first, then each shard. */
+	/* The node's totals first, then every shard. */
 	expect(0, "node 127.0.0.1:");
-	expect_has("2 of 2 shards answered");
+	expect_has(": 2 of 2 shards answered\n");
 	expect_has("\nshard 0 (127.0.0.1:");
 	expect_has("\nshard 1 (127.0.0.1:");
 	run("--json", "stats", NULL);

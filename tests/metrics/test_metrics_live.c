@@ -6,7 +6,9 @@
  * the raw client, then GET /metrics and compare holdfast_ops_total{op="hold"} with N; open
  * HF_METRICS_CONNS_MAX idle connections and check the next one is closed at once (and that a
  * scrape works again once they go); send an oversized head (431), a request in one-byte pieces
- * (200), a POST (405), and a silent connection (closed within the time limit). */
+ * (200), a POST (405), and a silent connection (closed within the time limit); with the shards'
+ * idle timeout at 1 s, scrape across several idle closes of the endpoint's kept connections and
+ * require every shard up in every scrape. */
 #include "engine/metrics.h"
 #include "tests/engine/harness.h"
 
@@ -108,7 +110,9 @@ static int setup(void **state)
 	(void)state;
 	hf_srv_init(&srv);
 	struct hf_srv_opts opts = {
-	    .shards = 2, .durability = "none", .extra = {"--metrics-listen", "127.0.0.1:0"}};
+	    .shards = 2,
+	    .durability = "none",
+	    .extra = {"--metrics-listen", "127.0.0.1:0", "--idle-timeout", "1"}};
 	assert_int_equal(hf_srv_start(&srv, &opts), 0);
 	metrics_port = read_metrics_port();
 	return 0;
@@ -245,12 +249,58 @@ static void test_connection_cap_and_time_limit(void **state)
 	assert_true(ok);
 }
 
+/* The endpoint keeps one connection per shard; a shard's idle timeout closes it between scrapes,
+ * and the next scrape replaces it without reporting the shard down. */
+static void test_kept_connection_replaced(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		char *resp = http("GET /metrics HTTP/1.1\r\n\r\n");
+		assert_int_equal(sample(resp, "holdfast_shard_up{shard=\"0\"}"), 1);
+		assert_int_equal(sample(resp, "holdfast_shard_up{shard=\"1\"}"), 1);
+		free(resp);
+		/* Wait (bounded) until shard 0 closed a connection for idleness: the kept one. */
+		int64_t before = hf_tc_stat_of(srv.port, "conns_closed_idle");
+		uint64_t deadline = hf_mono_ms() + 5000;
+		while (hf_tc_stat_of(srv.port, "conns_closed_idle") == before &&
+		       hf_mono_ms() < deadline)
+			hf_sleep_ms(100);
+		int64_t after = hf_tc_stat_of(srv.port, "conns_closed_idle");
+		printf("round %d: conns_closed_idle %lld -> %lld\n", round, (long long)before,
+		       (long long)after);
+		assert_true(after > before);
+	}
+	char *resp = http("GET /metrics HTTP/1.1\r\n\r\n");
+	assert_int_equal(sample(resp, "holdfast_shard_up{shard=\"0\"}"), 1);
+	assert_true(sample(resp, "holdfast_connections_closed_idle_total{shard=\"0\"}") >= 2);
+	free(resp);
+}
+
+/* A metrics port that cannot be bound stops the start-up with a clear line and exit 1. */
+static void test_metrics_port_in_use(void **state)
+{
+	(void)state;
+	struct hf_srv other;
+	hf_srv_init(&other);
+	char listen[32];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)metrics_port);
+	struct hf_srv_opts opts = {.shards = 1,
+				   .durability = "none",
+				   .extra = {"--metrics-listen", listen},
+				   .expect_fail = 1};
+	assert_int_equal(hf_srv_start(&other, &opts), 1);
+	assert_true(hf_srv_log_contains(&other, "metrics: cannot listen on"));
+	hf_srv_cleanup(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_metrics_follow_holds),
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_connection_cap_and_time_limit),
+	    cmocka_unit_test(test_kept_connection_replaced),
+	    cmocka_unit_test(test_metrics_port_in_use),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

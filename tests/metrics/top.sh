@@ -94,4 +94,17 @@ for o in a:
     assert set(o) == {"owner", "host", "port", "stats"}, o.keys()
     assert "ops_hold" in o["stats"]'
 echo "top: stats prints node totals ($total holds) first; --json keeps its shape"
+# Bad arguments are one clear line and exit 2, before any connection.
+for bad in "--interval 5" "--interval x" "--iterations 0" "--frobnicate"; do
+	set +e
+	# shellcheck disable=SC2086
+	"$cli" --host "$host" top $bad >/dev/null 2>"$tmp/bad.err"
+	rc=$?
+	set -e
+	if [ $rc -ne 2 ] || ! grep -q "^holdfast: top: bad argument" "$tmp/bad.err"; then
+		echo "FAIL: top $bad gave exit $rc: $(cat "$tmp/bad.err")" >&2
+		exit 1
+	fi
+done
+echo "top: bad arguments refused"
 echo "top: PASS"
