@@ -146,8 +146,8 @@ static void run_commit(struct hf_durable *d, struct hf_durable_job *job)
 		d->commits_written++;
 	}
 	job->status = hf_persist_commit(d->persist, job->changes);
-	if (d->hooks.sync_delay_ms > 0 && job->changes->count > 0)
-		sleep_ms(d->hooks.sync_delay_ms);
+	if (job->status != 0 && d->hooks.sync_delay_ms > 0 && job->changes->count > 0)
+		sleep_ms(d->hooks.sync_delay_ms); /* a failing slow disk is slow too */
 	job->commit_us = hf_clock_mono_us() - start_us;
 	if (job->status != 0) {
 		d->poisoned = 1;
@@ -257,6 +257,7 @@ int hf_durable_start(uint32_t shard_index, struct hf_persist *persist,
 	d->store_cfg = store_cfg;
 	d->backup_root = backup_root;
 	d->hooks = *hooks;
+	hf_persist_set_sync_delay(persist, hooks->sync_delay_ms);
 	d->completion_fd = completion_fd;
 	pthread_mutex_init(&d->stats_lock, NULL);
 	hf_persist_stats(persist, &d->stats);

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 /* Meta records: name and value bounds (persist.h), and the zero prefix that marks them. */
 #define HF_PERSIST_META_PREFIX_SIZE    8u
@@ -82,6 +83,7 @@ struct hf_persist {
 	rocksdb_writebatch_t *batch;	     /* reused by every commit; empty between calls */
 
 	uint32_t fail_commits_count; /* test hook: commits still to fail with -EIO */
+	uint32_t sync_delay_ms;	     /* test hook: added to every commit that writes */
 	int write_failed;	     /* 1 after RocksDB refused a write (INVARIANTS 6) */
 	int read_only;		     /* db was opened read-only (a writable reopen failed) */
 
@@ -450,6 +452,12 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 	char *err = NULL;
 	uint64_t start_ns = hf_clock_mono_ns();
 	rocksdb_write(persist->db, persist->write_options, persist->batch, &err);
+	if (persist->sync_delay_ms > 0) {
+		struct timespec ts = {.tv_sec = persist->sync_delay_ms / 1000u,
+				      .tv_nsec = (long)(persist->sync_delay_ms % 1000u) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	uint64_t took_us = (hf_clock_mono_ns() - start_ns) / 1000u;
 	rocksdb_writebatch_clear(persist->batch);
 	if (err != NULL) {
@@ -756,6 +764,12 @@ void hf_persist_stats(const struct hf_persist *persist, struct hf_rep_stats *sta
 	    stats, "persist_commit_us_avg",
 	    persist->commits_count > 0 ? persist->commit_us_sum / persist->commits_count : 0);
 	(void)hf_stats_add(stats, "persist_read_only", (uint64_t)persist->read_only);
+}
+
+void hf_persist_set_sync_delay(struct hf_persist *persist, uint32_t delay_ms)
+{
+	HF_ASSERT(persist != NULL);
+	persist->sync_delay_ms = delay_ms;
 }
 
 void hf_persist_fail_next_commits(struct hf_persist *persist, uint32_t count)

@@ -90,6 +90,10 @@ uint64_t hf_persist_sequence(const struct hf_persist *persist);
 /* Appends persistence counters to a STATS reply ("persist_commits", "persist_errors", ...). */
 void hf_persist_stats(const struct hf_persist *persist, struct hf_rep_stats *stats);
 
+/* Test hook (HOLDFAST_SYNC_DELAY_MS): every commit that writes something takes delay_ms longer,
+ * inside the timed part, as if the device synced slowly. */
+void hf_persist_set_sync_delay(struct hf_persist *persist, uint32_t delay_ms);
+
 /* Test hook: the next `count` commits fail with -EIO as if the disk had refused them. */
 void hf_persist_fail_next_commits(struct hf_persist *persist, uint32_t count);
 

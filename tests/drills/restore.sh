@@ -16,7 +16,8 @@ trap drill_cleanup EXIT
 
 port=$(free_ports 3)
 mport=$((port + 2))
-start_holdfastd "$build" "$port" 2 "$tmp/a" fsync --metrics-listen "127.0.0.1:$mport"
+start_holdfastd "$build" "$port" 2 "$tmp/a" fsync --metrics-listen "127.0.0.1:$mport" \
+	--backup-root "$tmp"
 first=$STARTED_PID
 hf event create 3 --seats 500 >/dev/null
 for ((i = 0; i < 12; i++)); do

@@ -39,11 +39,19 @@ commits=$(metric "$mport" holdfast_persist_commits_total)
 secs=$(metric "$mport" holdfast_persist_commit_seconds_total)
 ops=$(metric "$mport" holdfast_commit_ops_total)
 n=$(metric "$mport" holdfast_commits_total)
-per=$(awk -v s="$secs" -v c="$commits" 'BEGIN { printf "%.1f", c > 0 ? 1000 * s / c : 0 }')
-batch=$(awk -v o="$ops" -v c="$n" 'BEGIN { printf "%.0f", c > 0 ? o / c : 0 }')
+per=$(awk -v s="$secs" -v c="$commits" 'BEGIN { printf "%.1f", (c > 0 ? 1000 * s / c : 0) }')
+batch=$(awk -v o="$ops" -v c="$n" 'BEGIN { printf "%.0f", (c > 0 ? o / c : 0) }')
 operator_sees "/metrics: sync time per commit ${per} ms (max $(metric "$mport" holdfast_persist_commit_max_seconds) s), $batch ops per group commit"
 awk -v p="$per" -v d="$delay_ms" 'BEGIN { exit !(p >= d * 0.9) }' ||
 	fail "sync time per commit $per ms is below the injected $delay_ms ms"
+# The alert reads a rate of commits: keep writing while it is evaluated (bounded by --duration,
+# stopped by pid right after).
+"$bench" --host "127.0.0.1:$port" --workload holds --connections 2 --pipeline 4 \
+	--duration "$PROM_WAIT_S" --no-progress --no-create --event-base 9 --events 1 \
+	--seats 100000 >/dev/null 2>&1 &
+load_pid=$!
 st=$(wait_alert "$pport" HoldfastSyncSlow)
+kill "$load_pid" 2>/dev/null || true
+wait "$load_pid" 2>/dev/null || true
 operator_sees "alert HoldfastSyncSlow: $st (fires after 2 minutes)"
 say "PASS"
