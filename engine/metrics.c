@@ -18,6 +18,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/latency.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,10 +84,11 @@ struct hf_metrics {
 	uint64_t shard_failures;
 	uint32_t conns_open;
 	struct mconn conns[HF_METRICS_CONNS_MAX];
-	struct hf_metrics_shard *shards; /* cfg->shards_count */
-	struct probe *probes;		 /* cfg->shards_count */
-	struct hf_reply reply;		 /* decode scratch */
-	char *body;			 /* HF_METRICS_BODY_SIZE_MAX */
+	struct hf_metrics_shard *shards;    /* cfg->shards_count */
+	struct probe *probes;		    /* cfg->shards_count */
+	struct hf_reply reply;		    /* decode scratch */
+	char *body;			    /* HF_METRICS_BODY_SIZE_MAX */
+	struct hf_metrics_histogram *hists; /* HF_METRICS_HIST_MAX */
 };
 
 static void probe_fail(struct hf_metrics *m, uint32_t i, const char *why)
@@ -337,6 +340,97 @@ static void respond(struct mconn *c, int code, const char *type, const char *bod
 		(void)write_all(c->fd, body, body_size, c->deadline_ms);
 }
 
+/* One histogram of engine/latency.h into the renderer's shape (cumulative counts). */
+static void hist_from_lat(struct hf_metrics_histogram *h, const struct hf_lat_hist *lat)
+{
+	HF_STATIC_ASSERT(HF_LAT_BUCKETS_COUNT <= HF_METRICS_HIST_BUCKETS_MAX,
+			 "every latency bucket has a place");
+	uint64_t cumulative = 0;
+	h->buckets_count = HF_LAT_BUCKETS_COUNT;
+	for (uint32_t b = 0; b < HF_LAT_BUCKETS_COUNT; b++) {
+		cumulative += atomic_load_explicit(&lat->buckets[b], memory_order_relaxed);
+		h->bounds_us[b] = hf_lat_bound_us(b);
+		h->counts[b] = cumulative;
+	}
+	cumulative +=
+	    atomic_load_explicit(&lat->buckets[HF_LAT_BUCKETS_COUNT], memory_order_relaxed);
+	/* Read after the buckets, and never below them: each value only grows. */
+	uint64_t count = atomic_load_explicit(&lat->count, memory_order_relaxed);
+	h->count = count > cumulative ? count : cumulative;
+	h->sum_us = atomic_load_explicit(&lat->sum_us, memory_order_relaxed);
+}
+
+static struct hf_metrics_histogram *hist_next(struct hf_metrics *m, uint32_t *n, uint32_t shard,
+					      const char *family, const char *help)
+{
+	if (*n == HF_METRICS_HIST_MAX)
+		return NULL;
+	struct hf_metrics_histogram *h = &m->hists[(*n)++];
+	memset(h, 0, sizeof(*h));
+	h->family = family;
+	h->help = help;
+	h->shard_index = shard;
+	return h;
+}
+
+static struct hf_lat_shard *lat_of(uint32_t shard)
+{
+	return atomic_load_explicit(&hf_latency_registry[shard], memory_order_acquire);
+}
+
+/* The shards' latency histograms, read from hf_latency_registry (one writer each: relaxed loads
+ * suffice, the shards are joined only after this thread stops), family by family so that each
+ * family's lines are contiguous. Returns how many. */
+static uint32_t collect_histograms(struct hf_metrics *m)
+{
+	uint32_t n = 0;
+	uint32_t shards =
+	    m->cfg->shards_count < HF_LAT_SHARDS_MAX ? m->cfg->shards_count : HF_LAT_SHARDS_MAX;
+	for (uint32_t i = 0; i < shards; i++) {
+		struct hf_lat_shard *lat = lat_of(i);
+		for (uint32_t op = 0; lat != NULL && op < 256u; op++) {
+			const struct hf_op_info *info = hf_op_info((uint8_t)op);
+			if (info == NULL ||
+			    atomic_load_explicit(&lat->op[op].count, memory_order_relaxed) == 0)
+				continue;
+			struct hf_metrics_histogram *h =
+			    hist_next(m, &n, i, "op_latency",
+				      "time from a request parsed to its reply ready");
+			if (h == NULL)
+				return n;
+			h->label_name = "op";
+			size_t k = 0;
+			for (; info->name[k] != '\0' && k < HF_STAT_NAME_SIZE_MAX; k++) {
+				char ch = info->name[k];
+				h->label_value[k] =
+				    (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+			}
+			h->label_value[k] = '\0';
+			hist_from_lat(h, &lat->op[op]);
+		}
+	}
+	for (uint32_t i = 0; i < shards; i++) {
+		struct hf_lat_shard *lat = lat_of(i);
+		struct hf_metrics_histogram *h =
+		    lat == NULL ? NULL
+				: hist_next(m, &n, i, "durable_wait",
+					    "time an op waited from its batch sealed to durable");
+		if (h != NULL)
+			hist_from_lat(h, &lat->durable);
+	}
+	for (uint32_t i = 0; i < shards; i++) {
+		struct hf_lat_shard *lat = lat_of(i);
+		struct hf_metrics_histogram *h =
+		    lat == NULL
+			? NULL
+			: hist_next(m, &n, i, "sync",
+				    "time the persist thread took to write and sync a batch");
+		if (h != NULL)
+			hist_from_lat(h, &lat->sync);
+	}
+	return n;
+}
+
 static void serve_metrics(struct hf_metrics *m, struct mconn *c, int head_only)
 {
 	collect(m, c->deadline_ms);
@@ -347,8 +441,9 @@ static void serve_metrics(struct hf_metrics *m, struct mconn *c, int head_only)
 					  .version = m->version};
 	(void)hf_metrics_read_process(&proc);
 	m->scrapes++;
-	size_t size = hf_metrics_render(m->shards, m->cfg->shards_count, &proc, NULL, 0, m->body,
-					HF_METRICS_BODY_SIZE_MAX);
+	uint32_t hists_count = collect_histograms(m);
+	size_t size = hf_metrics_render(m->shards, m->cfg->shards_count, &proc, m->hists,
+					hists_count, m->body, HF_METRICS_BODY_SIZE_MAX);
 	if (size == 0) {
 		hf_log_error("metrics: the exposition passed %u bytes; answering 500",
 			     HF_METRICS_BODY_SIZE_MAX);
@@ -523,7 +618,8 @@ static struct hf_metrics *metrics_alloc(const struct hf_engine_config *cfg, cons
 	m->shards = calloc(cfg->shards_count, sizeof(*m->shards));
 	m->probes = calloc(cfg->shards_count, sizeof(*m->probes));
 	m->body = malloc(HF_METRICS_BODY_SIZE_MAX);
-	if (m->shards == NULL || m->probes == NULL || m->body == NULL) {
+	m->hists = calloc(HF_METRICS_HIST_MAX, sizeof(*m->hists));
+	if (m->shards == NULL || m->probes == NULL || m->body == NULL || m->hists == NULL) {
 		hf_metrics_stop(m);
 		return NULL;
 	}
@@ -596,6 +692,7 @@ void hf_metrics_stop(struct hf_metrics *m)
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	free(m->body);
+	free(m->hists);
 	for (uint32_t i = 0; m->probes != NULL && i < m->cfg->shards_count; i++)
 		if (m->probes[i].fd >= 0)
 			close(m->probes[i].fd);

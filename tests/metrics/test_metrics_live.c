@@ -165,6 +165,12 @@ static void test_metrics_follow_holds(void **state)
 	assert_int_equal(sample(resp, "holdfast_seats{shard=\"1\",state=\"held\"}"), HOLDS_COUNT);
 	assert_int_equal(sample(resp, "holdfast_seats{shard=\"1\",state=\"free\"}"), 0);
 	assert_int_equal(sample(resp, "holdfast_holds_live{shard=\"1\"}"), HOLDS_COUNT);
+	/* Every hold is in the shard's latency histogram, each under the +Inf bucket. */
+	assert_int_equal(sample(resp, "holdfast_op_latency_seconds_count{shard=\"1\",op=\"hold\"}"),
+			 HOLDS_COUNT);
+	assert_int_equal(
+	    sample(resp, "holdfast_op_latency_seconds_bucket{shard=\"1\",op=\"hold\",le=\"+Inf\"}"),
+	    HOLDS_COUNT);
 	assert_int_equal(sample(resp, "holdfast_shard_up{shard=\"0\"}"), 1);
 	assert_int_equal(sample(resp, "holdfast_persist_durability{shard=\"0\",mode=\"none\"}"), 1);
 	/* RSS is real: far below the reserved pools. */
