@@ -175,6 +175,7 @@ struct row {
 	uint64_t commits;	/* in the interval */
 	uint64_t commit_us_sum; /* in the interval */
 	uint64_t free, held, booked, conns;
+	uint64_t hold_p99_us; /* the worst shard's HOLD p99 since it started (lat_hold_p99_us) */
 };
 
 static const char *const op_stats[TOP_OPS_SHOWN] = {"ops_hold", "ops_confirm", "ops_release",
@@ -195,6 +196,9 @@ static void row_add_owner(struct row *r, const struct top *t, uint16_t o, double
 	r->held += stat_or0(c, "store_held");
 	r->booked += stat_or0(c, "store_booked");
 	r->conns += stat_or0(c, "conns_open");
+	uint64_t p99 = stat_or0(c, "lat_hold_p99_us");
+	if (p99 > r->hold_p99_us)
+		r->hold_p99_us = p99;
 	const struct hf_rep_stats *p = &t->prev[o];
 	/* No rates across a restart: the counters started again from 0. */
 	if (!t->prev_ok[o] || seconds <= 0 || stat_or0(c, "uptime_ms") < stat_or0(p, "uptime_ms")) {
@@ -242,8 +246,11 @@ static void row_print(const char *label, const struct row *r)
 		printf(" %8.3f", (double)r->commit_us_sum / (double)r->commits / 1000.0);
 	else
 		printf(" %8s", "-");
-	/* p99 needs the engine's latency histograms (not in STATS yet). */
-	printf(" %6s\n", "-");
+	/* HOLD p99 since the shard started (STATS lat_hold_p99_us); the worst shard of a node. */
+	if (r->hold_p99_us > 0)
+		printf(" %6.1f\n", (double)r->hold_p99_us / 1000.0);
+	else
+		printf(" %6s\n", "-");
 }
 
 static void top_header(const struct top *t, uint16_t nodes)
