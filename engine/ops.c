@@ -91,6 +91,14 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	const struct hf_shard_counters *k = &s->c;
 	st->stats_count = 0;
 	stat_add(st, "shard_index", s->index);
+	unsigned major = 0, minor = 0, patch = 0;
+	/* HF_VERSION is meson's project version, "MAJOR.MINOR.PATCH". */
+	if (sscanf(HF_VERSION, "%u.%u.%u", &major, &minor, &patch) != 3)
+		major = minor = patch = 0;
+	stat_add(st, "version_major", major);
+	stat_add(st, "version_minor", minor);
+	stat_add(st, "version_patch", patch);
+	stat_add(st, "proto_version", HF_PROTO_VERSION);
 	stat_add(st, "shards_count", s->cfg->shards_count);
 	stat_add(st, "map_epoch", s->map.epoch);
 	stat_add(st, "uptime_ms", hf_clock_mono_ms() - s->start_mono_ms);
