@@ -565,6 +565,39 @@ static enum hf_status req_decode_backup(struct hf_rd *r, struct hf_request *out)
 	return HF_OK;
 }
 
+static enum hf_status req_check_user_records(const struct hf_request *req)
+{
+	return req->user_holds.limit <= HF_USER_RECORDS_PAGE_MAX ? HF_OK : HF_ERR_TOO_LARGE;
+}
+
+/* USER_HOLDS and USER_BOOKINGS share struct hf_req_user_records at the same place in the union. */
+static void req_encode_user_records(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_req_user_records *u = &req->user_holds;
+	wr_u64(w, u->event_id);
+	wr_u64(w, u->user_id);
+	wr_u64(w, u->cursor_seq);
+	wr_u64(w, u->cursor_id);
+	wr_u32(w, u->limit);
+}
+
+static enum hf_status req_decode_user_records(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_req_user_records *u = &out->user_holds;
+	u->event_id = rd_u64(r);
+	u->user_id = rd_u64(r);
+	u->cursor_seq = rd_u64(r);
+	u->cursor_id = rd_u64(r);
+	u->limit = rd_u32(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (u->limit > HF_USER_RECORDS_PAGE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (u->limit == 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Reply bodies (HF_OK replies; every other status carries the 8-byte detail). */
 
@@ -745,9 +778,9 @@ static enum hf_status rep_decode_avail(struct hf_rd *r, struct hf_reply *out)
 	return HF_OK;
 }
 
-static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
+/* SEAT_STATUS entries, and SEAT_INFO's with the owner's user id after them. */
+static void wr_seats(struct hf_wr *w, const struct hf_rep_seat_status *s, int with_user)
 {
-	const struct hf_rep_seat_status *s = &rep->seat_status;
 	HF_ASSERT(s->seats_count <= HF_SEAT_STATUS_SEATS_MAX);
 	wr_u32(w, s->seats_count);
 	for (uint32_t i = 0; i < s->seats_count; i++) {
@@ -758,26 +791,98 @@ static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
 		wr_u8(w, 0);
 		wr_u8(w, 0);
 		wr_u64(w, s->seats[i].owner_id);
+		if (with_user)
+			wr_u64(w, s->seats[i].user_id);
 	}
 }
 
-static enum hf_status rep_decode_seat_status(struct hf_rd *r, struct hf_reply *out)
+static enum hf_status rd_seats(struct hf_rd *r, struct hf_rep_seat_status *s, int with_user)
 {
-	struct hf_rep_seat_status *s = &out->seat_status;
+	uint32_t entry_size = with_user ? HF_REP_SEAT_INFO_ENTRY_SIZE : HF_REP_SEAT_ENTRY_SIZE;
 	s->seats_count = rd_u32(r);
 	if (r->bad)
 		return HF_ERR_MALFORMED;
 	if (s->seats_count > HF_SEAT_STATUS_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
-	if (r->left != (uint64_t)s->seats_count * HF_REP_SEAT_ENTRY_SIZE)
+	if (r->left != (uint64_t)s->seats_count * entry_size)
 		return HF_ERR_MALFORMED;
 	for (uint32_t i = 0; i < s->seats_count; i++) {
 		s->seats[i].seat = rd_u32(r);
 		s->seats[i].state = rd_u8(r);
 		uint8_t reserved = (uint8_t)(rd_u8(r) | rd_u8(r) | rd_u8(r));
 		s->seats[i].owner_id = rd_u64(r);
+		s->seats[i].user_id = with_user ? rd_u64(r) : 0;
 		if (s->seats[i].state > HF_SEAT_BOOKED || reserved != 0)
 			return HF_ERR_MALFORMED;
+	}
+	return HF_OK;
+}
+
+static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_seats(w, &rep->seat_status, 0);
+}
+
+static enum hf_status rep_decode_seat_status(struct hf_rd *r, struct hf_reply *out)
+{
+	return rd_seats(r, &out->seat_status, 0);
+}
+
+static void rep_encode_seat_info(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_seats(w, &rep->seat_info, 1);
+}
+
+static enum hf_status rep_decode_seat_info(struct hf_rd *r, struct hf_reply *out)
+{
+	return rd_seats(r, &out->seat_info, 1);
+}
+
+/* USER_HOLDS and USER_BOOKINGS share struct hf_rep_user_records at the same place in the union. */
+static void rep_encode_user_records(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_user_records *u = &rep->user_holds;
+	HF_ASSERT(u->records_count <= HF_USER_RECORDS_PAGE_MAX);
+	wr_u64(w, u->next_seq);
+	wr_u64(w, u->next_id);
+	wr_u32(w, u->records_count);
+	for (uint32_t i = 0; i < u->records_count; i++) {
+		const struct hf_user_record *rec = &u->records[i];
+		HF_ASSERT(rec->seats_count >= 1);
+		HF_ASSERT(rec->seats_count <= HF_HOLD_SEATS_MAX);
+		wr_u64(w, rec->id);
+		wr_u64(w, rec->created_ms);
+		wr_u64(w, rec->deadline_ms);
+		wr_u32(w, rec->seats_count);
+		for (uint32_t k = 0; k < rec->seats_count; k++)
+			wr_u32(w, rec->seats[k]);
+	}
+}
+
+static enum hf_status rep_decode_user_records(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_user_records *u = &out->user_holds;
+	u->next_seq = rd_u64(r);
+	u->next_id = rd_u64(r);
+	u->records_count = rd_u32(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (u->records_count > HF_USER_RECORDS_PAGE_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < u->records_count; i++) {
+		struct hf_user_record *rec = &u->records[i];
+		rec->id = rd_u64(r);
+		rec->created_ms = rd_u64(r);
+		rec->deadline_ms = rd_u64(r);
+		rec->seats_count = rd_u32(r);
+		if (r->bad)
+			return HF_ERR_MALFORMED;
+		if (rec->seats_count > HF_HOLD_SEATS_MAX)
+			return HF_ERR_TOO_LARGE;
+		if (rec->seats_count == 0 || r->left < (uint64_t)rec->seats_count * 4u)
+			return HF_ERR_MALFORMED;
+		for (uint32_t k = 0; k < rec->seats_count; k++)
+			rec->seats[k] = rd_u32(r);
 	}
 	return HF_OK;
 }
@@ -881,6 +986,8 @@ static enum hf_status rep_decode_stats(struct hf_rd *r, struct hf_reply *out)
 #define SLOT_OWNER_SIZE_MAX  (HF_REP_SLOT_OWNER_FIXED_SIZE + HF_HOST_SIZE_MAX)
 #define STAT_SIZE_MAX	     (HF_REP_STAT_FIXED_SIZE + HF_STAT_NAME_SIZE_MAX)
 
+#define USER_RECORD_SIZE_MAX (HF_REP_USER_RECORD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX)
+
 /* Routed opcodes' bodies open with the event id, so hf_request_event_id reads it through any of
  * them (the union's common initial sequence). */
 HF_STATIC_ASSERT(offsetof(struct hf_req_create_event, event_id) == 0, "event id first");
@@ -890,6 +997,7 @@ HF_STATIC_ASSERT(offsetof(struct hf_req_extend, event_id) == 0, "event id first"
 HF_STATIC_ASSERT(offsetof(struct hf_req_hold_ref, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_avail, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_seat_status, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_user_records, event_id) == 0, "event id first");
 
 /* A shard-level opcode with an empty request body. */
 #define OP_SHARD_EMPTY                                                                             \
@@ -1014,6 +1122,47 @@ static const struct hf_op_info op_table[256] = {
 			   .request_decode = req_decode_seat_status,
 			   .reply_encode = rep_encode_seat_status,
 			   .reply_decode = rep_decode_seat_status},
+    [HF_OP_SEAT_INFO] = {.opcode = HF_OP_SEAT_INFO,
+			 .name = "SEAT_INFO",
+			 .routed = 1,
+			 .request_body_size_min = HF_REQ_SEAT_STATUS_FIXED_SIZE,
+			 .request_body_size_max =
+			     HF_REQ_SEAT_STATUS_FIXED_SIZE + 4u * HF_SEAT_STATUS_SEATS_MAX,
+			 .reply_body_size_min = HF_REP_SEAT_STATUS_FIXED_SIZE,
+			 .reply_body_size_max =
+			     HF_REP_SEAT_STATUS_FIXED_SIZE +
+			     HF_REP_SEAT_INFO_ENTRY_SIZE * HF_SEAT_STATUS_SEATS_MAX,
+			 .request_check = req_check_seat_status,
+			 .request_encode = req_encode_seat_status,
+			 .request_decode = req_decode_seat_status,
+			 .reply_encode = rep_encode_seat_info,
+			 .reply_decode = rep_decode_seat_info},
+    [HF_OP_USER_HOLDS] = {.opcode = HF_OP_USER_HOLDS,
+			  .name = "USER_HOLDS",
+			  .routed = 1,
+			  .request_body_size_min = HF_REQ_USER_RECORDS_BODY_SIZE,
+			  .request_body_size_max = HF_REQ_USER_RECORDS_BODY_SIZE,
+			  .reply_body_size_min = HF_REP_USER_RECORDS_FIXED_SIZE,
+			  .reply_body_size_max = HF_REP_USER_RECORDS_FIXED_SIZE +
+						 USER_RECORD_SIZE_MAX * HF_USER_RECORDS_PAGE_MAX,
+			  .request_check = req_check_user_records,
+			  .request_encode = req_encode_user_records,
+			  .request_decode = req_decode_user_records,
+			  .reply_encode = rep_encode_user_records,
+			  .reply_decode = rep_decode_user_records},
+    [HF_OP_USER_BOOKINGS] = {.opcode = HF_OP_USER_BOOKINGS,
+			     .name = "USER_BOOKINGS",
+			     .routed = 1,
+			     .request_body_size_min = HF_REQ_USER_RECORDS_BODY_SIZE,
+			     .request_body_size_max = HF_REQ_USER_RECORDS_BODY_SIZE,
+			     .reply_body_size_min = HF_REP_USER_RECORDS_FIXED_SIZE,
+			     .reply_body_size_max = HF_REP_USER_RECORDS_FIXED_SIZE +
+						    USER_RECORD_SIZE_MAX * HF_USER_RECORDS_PAGE_MAX,
+			     .request_check = req_check_user_records,
+			     .request_encode = req_encode_user_records,
+			     .request_decode = req_decode_user_records,
+			     .reply_encode = rep_encode_user_records,
+			     .reply_decode = rep_decode_user_records},
     [HF_OP_SLOT_MAP] = {.opcode = HF_OP_SLOT_MAP,
 			.name = "SLOT_MAP",
 			OP_SHARD_EMPTY,
@@ -1046,6 +1195,9 @@ static const struct hf_op_info op_table[256] = {
 
 HF_STATIC_ASSERT(HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u <= HF_FRAME_BODY_SIZE_MAX,
 		 "the largest AVAIL reply fits a frame");
+HF_STATIC_ASSERT(HF_REP_USER_RECORDS_FIXED_SIZE + USER_RECORD_SIZE_MAX * HF_USER_RECORDS_PAGE_MAX <=
+		     HF_FRAME_BODY_SIZE_MAX,
+		 "the largest USER_HOLDS reply fits a frame");
 HF_STATIC_ASSERT(HF_REQ_SEAT_STATUS_FIXED_SIZE + 4u * HF_SEAT_STATUS_SEATS_MAX <=
 		     HF_FRAME_BODY_SIZE_MAX,
 		 "the largest SEAT_STATUS request fits a frame");

@@ -67,6 +67,9 @@ enum hf_opcode {
 	HF_OP_SEAT_STATUS = 0x0a,
 	HF_OP_SLOT_MAP = 0x0b,
 	HF_OP_STATS = 0x0c,
+	HF_OP_SEAT_INFO = 0x0d,	    /* SEAT_STATUS that also names each owner's user */
+	HF_OP_USER_HOLDS = 0x0e,    /* a user's live holds of an event, paged */
+	HF_OP_USER_BOOKINGS = 0x0f, /* a user's live bookings of an event, paged */
 	/* Admin. */
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 };
@@ -94,15 +97,16 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_EVENT_SEATS_MAX	   (16u * 1024u * 1024u) /* seats in one event */
 #define HF_HOLD_SEATS_MAX	   64u			 /* seats in one hold or booking */
 #define HF_SEAT_STATUS_SEATS_MAX   1024u		 /* seats in one SEAT_STATUS request */
-#define HF_AVAIL_RANGE_MAX	   (1024u * 1024u)	 /* seats in one AVAIL bitmap */
-#define HF_HOLD_LIFETIME_MAX_S	   (24u * 3600u)	 /* the largest per-event hold lifetime */
-#define HF_HOLD_LIFETIME_DEFAULT_S 1800u		 /* lifetime used when an event says 0 */
-#define HF_SLOT_OWNERS_MAX	   256u	 /* distinct (host, port) owners in a slot map */
-#define HF_HOST_SIZE_MAX	   63u	 /* bytes of a host string, without the NUL */
-#define HF_STATS_MAX		   128u	 /* entries in one STATS reply */
-#define HF_STAT_NAME_SIZE_MAX	   47u	 /* bytes of a stat name, without the NUL */
-#define HF_ERROR_BODY_SIZE	   8u	 /* body of every non-OK reply: u64 detail */
-#define HF_PATH_SIZE_MAX	   1024u /* bytes of a path in an admin request */
+#define HF_USER_RECORDS_PAGE_MAX   64u /* records in one USER_HOLDS or USER_BOOKINGS reply */
+#define HF_AVAIL_RANGE_MAX	   (1024u * 1024u) /* seats in one AVAIL bitmap */
+#define HF_HOLD_LIFETIME_MAX_S	   (24u * 3600u)   /* the largest per-event hold lifetime */
+#define HF_HOLD_LIFETIME_DEFAULT_S 1800u	   /* lifetime used when an event says 0 */
+#define HF_SLOT_OWNERS_MAX	   256u		   /* distinct (host, port) owners in a slot map */
+#define HF_HOST_SIZE_MAX	   63u		   /* bytes of a host string, without the NUL */
+#define HF_STATS_MAX		   128u		   /* entries in one STATS reply */
+#define HF_STAT_NAME_SIZE_MAX	   47u		   /* bytes of a stat name, without the NUL */
+#define HF_ERROR_BODY_SIZE	   8u		   /* body of every non-OK reply: u64 detail */
+#define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -207,6 +211,17 @@ struct hf_req_seat_status {
 	uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
 };
 
+/* USER_HOLDS and USER_BOOKINGS. The cursor is opaque: zero for the first page, then the reply's
+ * next cursor. Records are listed in the order they joined the list (a hold when placed, a booking
+ * when confirmed); a record that ends between two pages is not listed. */
+struct hf_req_user_records {
+	uint64_t event_id;
+	uint64_t user_id;
+	uint64_t cursor_seq; /* 0 = from the start */
+	uint64_t cursor_id;
+	uint32_t limit; /* records wanted, 1 .. HF_USER_RECORDS_PAGE_MAX */
+};
+
 struct hf_req_backup {
 	char path[HF_PATH_SIZE_MAX + 1]; /* NUL-terminated, absolute, 1 .. HF_PATH_SIZE_MAX bytes */
 };
@@ -224,6 +239,9 @@ struct hf_request {
 		struct hf_req_hold_ref cancel;
 		struct hf_req_avail avail;
 		struct hf_req_seat_status seat_status;
+		struct hf_req_seat_status seat_info; /* the same body as SEAT_STATUS */
+		struct hf_req_user_records user_holds;
+		struct hf_req_user_records user_bookings;
 		struct hf_req_backup backup;
 	};
 };
@@ -295,11 +313,27 @@ struct hf_seat_info {
 	uint32_t seat;
 	uint8_t state;	   /* enum hf_seat_state */
 	uint64_t owner_id; /* hold id (HELD) or booking id (BOOKED); 0 when FREE */
+	uint64_t user_id;  /* SEAT_INFO: the owner's user id (0 when FREE); SEAT_STATUS: 0 */
 };
 
 struct hf_rep_seat_status {
 	uint32_t seats_count;
 	struct hf_seat_info seats[HF_SEAT_STATUS_SEATS_MAX];
+};
+
+struct hf_user_record {
+	uint64_t id;	      /* hold id, or booking id (= the hold id it was confirmed from) */
+	uint64_t created_ms;  /* wall clock of the HOLD */
+	uint64_t deadline_ms; /* holds: the current deadline; bookings: 0 */
+	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+};
+
+struct hf_rep_user_records { /* USER_HOLDS, USER_BOOKINGS */
+	uint64_t next_seq;   /* cursor of the next page; both 0 when no record is left */
+	uint64_t next_id;
+	uint32_t records_count; /* 0 .. HF_USER_RECORDS_PAGE_MAX */
+	struct hf_user_record records[HF_USER_RECORDS_PAGE_MAX];
 };
 
 struct hf_slot_owner {
@@ -341,6 +375,9 @@ struct hf_reply {
 		struct hf_rep_extend extend;
 		struct hf_rep_avail avail;
 		struct hf_rep_seat_status seat_status;
+		struct hf_rep_seat_status seat_info; /* entries carry user_id */
+		struct hf_rep_user_records user_holds;
+		struct hf_rep_user_records user_bookings;
 		struct hf_slot_map slot_map;
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
@@ -362,27 +399,31 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 			       struct hf_reply *out);
 
 /* ---- Body sizes (bytes), from the layout tables of docs/protocol.md section 6 ---- */
-#define HF_REQ_CREATE_EVENT_BODY_SIZE (8u + 4u * 4u)	       /* event_id, 4 x u32 */
-#define HF_REQ_EVENT_BODY_SIZE	      8u		       /* event_id (EVENT_INFO) */
-#define HF_REQ_HOLD_FIXED_SIZE	      (3u * 8u + 4u + 4u + 4u) /* ids, ttl, mode + 3 reserved, count */
-#define HF_REQ_EXTEND_BODY_SIZE	      (2u * 8u + 4u)	       /* event_id, hold_id, ttl_ms */
-#define HF_REQ_HOLD_REF_BODY_SIZE     (2u * 8u)		       /* event_id, hold_id */
-#define HF_REQ_AVAIL_BODY_SIZE	      (8u + 2u * 4u)	       /* event_id, first, count */
-#define HF_REQ_SEAT_STATUS_FIXED_SIZE (8u + 4u)	      /* event_id, count; then u32 per seat */
-#define HF_REQ_BACKUP_FIXED_SIZE      2u	      /* u16 length; then the path bytes */
-#define HF_REP_PING_BODY_SIZE	      8u	      /* epoch */
-#define HF_REP_EVENT_INFO_BODY_SIZE   (8u + 10u * 4u) /* event_id, 9 x u32, reserved u32 */
-#define HF_REP_HOLD_FIXED_SIZE	      (2u * 8u + 4u)  /* hold_id, deadline_ms, count */
-#define HF_REP_CONFIRM_FIXED_SIZE     (8u + 4u)	      /* booking_id, count */
-#define HF_REP_EXTEND_BODY_SIZE	      8u	      /* deadline_ms */
-#define HF_REP_AVAIL_FIXED_SIZE	      (4u * 4u)	      /* seats, free, first, count; then bitmap */
-#define HF_REP_SEAT_STATUS_FIXED_SIZE 4u	      /* count; then HF_REP_SEAT_ENTRY_SIZE each */
-#define HF_REP_SEAT_ENTRY_SIZE	      (4u + 1u + 3u + 8u) /* seat, state, reserved, owner_id */
-#define HF_REP_SLOT_MAP_FIXED_SIZE    (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
-#define HF_REP_SLOT_OWNER_FIXED_SIZE  (2u + 1u) /* port, host length; then the host */
-#define HF_REP_STATS_FIXED_SIZE	      2u	/* count; then the entries */
-#define HF_REP_STAT_FIXED_SIZE	      (1u + 8u) /* name length, value; plus the name */
-#define HF_REP_BACKUP_BODY_SIZE	      8u	/* sequence */
+#define HF_REQ_CREATE_EVENT_BODY_SIZE  (8u + 4u * 4u)		/* event_id, 4 x u32 */
+#define HF_REQ_EVENT_BODY_SIZE	       8u			/* event_id (EVENT_INFO) */
+#define HF_REQ_HOLD_FIXED_SIZE	       (3u * 8u + 4u + 4u + 4u) /* ids, ttl, mode + 3 reserved, count */
+#define HF_REQ_EXTEND_BODY_SIZE	       (2u * 8u + 4u)		/* event_id, hold_id, ttl_ms */
+#define HF_REQ_HOLD_REF_BODY_SIZE      (2u * 8u)		/* event_id, hold_id */
+#define HF_REQ_AVAIL_BODY_SIZE	       (8u + 2u * 4u)		/* event_id, first, count */
+#define HF_REQ_SEAT_STATUS_FIXED_SIZE  (8u + 4u)       /* event_id, count; then u32 per seat */
+#define HF_REQ_BACKUP_FIXED_SIZE       2u	       /* u16 length; then the path bytes */
+#define HF_REP_PING_BODY_SIZE	       8u	       /* epoch */
+#define HF_REP_EVENT_INFO_BODY_SIZE    (8u + 10u * 4u) /* event_id, 9 x u32, reserved u32 */
+#define HF_REP_HOLD_FIXED_SIZE	       (2u * 8u + 4u)  /* hold_id, deadline_ms, count */
+#define HF_REP_CONFIRM_FIXED_SIZE      (8u + 4u)       /* booking_id, count */
+#define HF_REP_EXTEND_BODY_SIZE	       8u	       /* deadline_ms */
+#define HF_REP_AVAIL_FIXED_SIZE	       (4u * 4u)       /* seats, free, first, count; then bitmap */
+#define HF_REP_SEAT_STATUS_FIXED_SIZE  4u	       /* count; then HF_REP_SEAT_ENTRY_SIZE each */
+#define HF_REP_SEAT_ENTRY_SIZE	       (4u + 1u + 3u + 8u) /* seat, state, reserved, owner_id */
+#define HF_REP_SEAT_INFO_ENTRY_SIZE    (HF_REP_SEAT_ENTRY_SIZE + 8u) /* ... then user_id */
+#define HF_REQ_USER_RECORDS_BODY_SIZE  (4u * 8u + 4u) /* event, user, cursor (2 x u64), limit */
+#define HF_REP_USER_RECORDS_FIXED_SIZE (2u * 8u + 4u) /* next cursor, count; then the records */
+#define HF_REP_USER_RECORD_FIXED_SIZE  (3u * 8u + 4u) /* id, created, deadline, count; seats */
+#define HF_REP_SLOT_MAP_FIXED_SIZE     (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE   (2u + 1u) /* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE	       2u	 /* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE	       (1u + 8u) /* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE	       8u	 /* sequence */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

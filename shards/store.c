@@ -24,8 +24,9 @@
  *     per event.
  *  6. A record is in the wheel iff it is HELD (wheel_ms = deadline_ms) or a tombstone
  *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO.
- *  7. For events with a user limit, users[] has one entry per (event, user) owning seats, and its
- *     seats_count is exactly the seats of that user's HELD and BOOKED records (entries > 0 only).
+ *  7. users[] has one entry per (event, user) with a HELD or BOOKED record; its seats_count is
+ *     exactly the seats of those records (> 0), and its two lists hold exactly its HELD and its
+ *     BOOKED records, each in increasing list_seq. The user limit reads seats_count.
  *  8. A HELD record's deadline <= created + lifetime; a wheel slot's lower bound <= its entries'
  *     times.
  *
@@ -153,31 +154,30 @@ static uint32_t user_seats(struct hf_store *store, uint32_t event_index, uint64_
 	return u ? u->seats_count : 0;
 }
 
-void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+/* The entry of (event, user), inserted empty when missing. */
+static struct user_entry *user_get(struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	struct user_entry *u = user_find(store, event_index, user_id);
-	if (u) {
-		u->seats_count += n;
-		return;
-	}
+	if (u)
+		return u;
 	uint32_t mask = store->users_mask;
+	/* At most one entry per live record, and the table has 2 x records_max slots. */
 	HF_ASSERT(store->users_count < mask / 2 + 1);
 	uint32_t i = user_home(store, event_index, user_id);
 	while (store->users[i].event_index_1 != 0)
 		i = (i + 1) & mask;
-	store->users[i] = (struct user_entry){user_id, event_index + 1, n};
+	store->users[i] = (struct user_entry){.user_id = user_id, .event_index_1 = event_index + 1};
 	store->users_count++;
+	return &store->users[i];
 }
 
-static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+/* Empties slot i (an entry without records) with backward-shift deletion. */
+static void user_remove(struct hf_store *store, uint32_t i)
 {
-	struct user_entry *u = user_find(store, event_index, user_id);
-	HF_ASSERT(u && u->seats_count >= n);
-	u->seats_count -= n;
-	if (u->seats_count > 0)
-		return;
 	uint32_t mask = store->users_mask;
-	uint32_t i = (uint32_t)(u - store->users);
+	HF_ASSERT(store->users[i].seats_count == 0);
+	HF_ASSERT(store->users[i].head[USER_LIST_HOLDS] == RECORD_NONE);
+	HF_ASSERT(store->users[i].head[USER_LIST_BOOKINGS] == RECORD_NONE);
 	store->users[i].event_index_1 = 0;
 	store->users_count--;
 	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
@@ -191,6 +191,49 @@ static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user
 			i = j;
 		}
 	}
+}
+
+static uint32_t user_list_of(const struct record *rec)
+{
+	HF_ASSERT(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
+	return rec->state == RECORD_HELD ? USER_LIST_HOLDS : USER_LIST_BOOKINGS;
+}
+
+void store_user_link(struct hf_store *store, struct record *rec)
+{
+	uint32_t list = user_list_of(rec);
+	struct user_entry *u = user_get(store, rec->event_index, rec->user_id);
+	uint32_t self = record_index(store, rec) + 1;
+	rec->list_seq = ++store->list_seq_last;
+	rec->user_prev = u->tail[list];
+	rec->user_next = RECORD_NONE;
+	if (u->tail[list] != RECORD_NONE)
+		record_at(store, u->tail[list])->user_next = self;
+	else
+		u->head[list] = self;
+	u->tail[list] = self;
+	u->seats_count += rec->seats_count;
+}
+
+void store_user_unlink(struct hf_store *store, struct record *rec)
+{
+	uint32_t list = user_list_of(rec);
+	uint32_t i = store_user_slot(store, rec->event_index, rec->user_id);
+	HF_ASSERT(i != UINT32_MAX);
+	struct user_entry *u = &store->users[i];
+	if (rec->user_prev != RECORD_NONE)
+		record_at(store, rec->user_prev)->user_next = rec->user_next;
+	else
+		u->head[list] = rec->user_next;
+	if (rec->user_next != RECORD_NONE)
+		record_at(store, rec->user_next)->user_prev = rec->user_prev;
+	else
+		u->tail[list] = rec->user_prev;
+	rec->user_prev = rec->user_next = RECORD_NONE;
+	HF_ASSERT(u->seats_count >= rec->seats_count);
+	u->seats_count -= rec->seats_count;
+	if (u->seats_count == 0)
+		user_remove(store, i);
 }
 
 /* ---- Seats: the free bitmap, block counts and lazily allocated owner chunks ---- */
@@ -283,8 +326,7 @@ void store_record_seats_free(struct hf_store *store, struct record *rec)
 		store->booked_total -= n;
 		store->bookings_total--;
 	}
-	if (ev->user_limit != 0)
-		user_sub(store, rec->event_index, rec->user_id, n);
+	store_user_unlink(store, rec);
 }
 
 /* ---- Create / destroy ---- */
@@ -666,8 +708,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	store->free_total -= n;
 	store->held_total += n;
 	store->holds_total++;
-	if (ev->user_limit != 0)
-		store_user_add(store, ei, r->user_id, n);
+	store_user_link(store, rec);
 	store_wheel_arm(store, rec, rec->deadline_ms);
 	store_change_put_record(store, changes, rec);
 	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
@@ -756,7 +797,9 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t n = rec->seats_count;
 	store_wheel_cancel(store, rec);
+	store_user_unlink(store, rec);
 	rec->state = RECORD_BOOKED;
+	store_user_link(store, rec);
 	HF_ASSERT(ev->held_count >= n && ev->holds_count > 0);
 	ev->held_count -= n;
 	ev->holds_count--;
@@ -865,6 +908,7 @@ static enum hf_status op_avail(struct hf_store *store, const struct hf_req_avail
 	return HF_OK;
 }
 
+/* SEAT_STATUS and SEAT_INFO (the same answer; SEAT_INFO's encoding adds the user ids). */
 static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req_seat_status *r,
 				     uint64_t now_ms, struct hf_reply *rep)
 {
@@ -885,6 +929,7 @@ static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req
 		si->seat = r->seats[i];
 		si->state = HF_SEAT_FREE;
 		si->owner_id = 0;
+		si->user_id = 0;
 		if (owner == RECORD_NONE)
 			continue;
 		const struct record *rec = &store->records[owner - 1];
@@ -893,8 +938,122 @@ static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req
 			continue;
 		si->state = rec->state == RECORD_HELD ? HF_SEAT_HELD : HF_SEAT_BOOKED;
 		si->owner_id = rec->id;
+		si->user_id = rec->user_id;
 	}
 	return HF_OK;
+}
+
+/* Where a page of a user's list starts: the record the cursor names when it is still in the list
+ * (O(1)), else the first record that joined the list at or after the cursor's sequence (a walk
+ * over the records that joined before it: the cursor's record ended between the pages). */
+static uint32_t user_page_start(const struct hf_store *store, const struct user_entry *u,
+				uint32_t list, const struct hf_req_user_records *r, uint32_t ei)
+{
+	if (r->cursor_seq == 0 && r->cursor_id == 0)
+		return u->head[list];
+	uint32_t at = store_record_find(store, ei, r->cursor_id);
+	if (at != RECORD_NONE) {
+		const struct record *rec = &store->records[at - 1];
+		uint8_t state = list == USER_LIST_HOLDS ? RECORD_HELD : RECORD_BOOKED;
+		if (rec->state == state && rec->user_id == r->user_id &&
+		    rec->list_seq == r->cursor_seq)
+			return at;
+	}
+	uint32_t n = 0;
+	for (at = u->head[list]; at != RECORD_NONE; at = store->records[at - 1].user_next) {
+		HF_ASSERT(n++ < store->cfg.records_max);
+		if (store->records[at - 1].list_seq >= r->cursor_seq)
+			break;
+	}
+	return at;
+}
+
+/* USER_HOLDS (list USER_LIST_HOLDS) and USER_BOOKINGS: one page of a user's live records. Holds
+ * past their deadline that the wheel has not fired yet are left out, as SEAT_STATUS shows their
+ * seats free. */
+static enum hf_status op_user_records(struct hf_store *store, const struct hf_req_user_records *r,
+				      uint32_t list, uint64_t now_ms, struct hf_reply *rep)
+{
+	struct hf_rep_user_records *out = &rep->user_holds;
+	if (r->event_id == 0 || r->limit == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	if (r->limit > HF_USER_RECORDS_PAGE_MAX)
+		return fail(rep, HF_ERR_TOO_LARGE, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	out->records_count = 0;
+	out->next_seq = 0;
+	out->next_id = 0;
+	uint32_t slot = store_user_slot(store, e - 1, r->user_id);
+	if (slot == UINT32_MAX)
+		return HF_OK;
+	uint32_t at = user_page_start(store, &store->users[slot], list, r, e - 1);
+	for (uint32_t n = 0; at != RECORD_NONE; n++) {
+		HF_ASSERT(n < store->cfg.records_max);
+		const struct record *rec = &store->records[at - 1];
+		if (out->records_count == r->limit) {
+			out->next_seq = rec->list_seq;
+			out->next_id = rec->id;
+			break;
+		}
+		at = rec->user_next;
+		if (list == USER_LIST_HOLDS && rec->deadline_ms <= now_ms)
+			continue;
+		struct hf_user_record *o = &out->records[out->records_count++];
+		o->id = rec->id;
+		o->created_ms = rec->created_ms;
+		o->deadline_ms = list == USER_LIST_HOLDS ? rec->deadline_ms : 0;
+		o->seats_count = rec->seats_count;
+		memcpy(o->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+	}
+	HF_ASSERT(out->records_count <= r->limit);
+	return HF_OK;
+}
+
+static enum hf_status op_event_info(struct hf_store *store, const struct hf_req_event *r,
+				    struct hf_reply *rep)
+{
+	if (r->event_id == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	fill_event_info(&store->events[e - 1], &rep->event_info);
+	return HF_OK;
+}
+
+/* Runs the op of req (the opcodes the table marks routed); unknown ones answer HF_ERR_OPCODE. */
+static enum hf_status op_run(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
+			     struct hf_reply *rep, struct hf_changes *changes)
+{
+	switch (req->opcode) {
+	case HF_OP_CREATE_EVENT:
+		return op_create_event(store, &req->create_event, rep, changes);
+	case HF_OP_EVENT_INFO:
+		return op_event_info(store, &req->event_info, rep);
+	case HF_OP_HOLD:
+		return op_hold(store, &req->hold, now_ms, rep, changes);
+	case HF_OP_EXTEND:
+		return op_extend(store, &req->extend, now_ms, rep, changes);
+	case HF_OP_CONFIRM:
+		return op_confirm(store, &req->confirm, now_ms, rep, changes);
+	case HF_OP_RELEASE:
+		return op_release(store, &req->release, now_ms, rep, changes);
+	case HF_OP_CANCEL:
+		return op_cancel(store, &req->cancel, now_ms, rep, changes);
+	case HF_OP_AVAIL:
+		return op_avail(store, &req->avail, rep);
+	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
+		return op_seat_status(store, &req->seat_status, now_ms, rep);
+	case HF_OP_USER_HOLDS:
+		return op_user_records(store, &req->user_holds, USER_LIST_HOLDS, now_ms, rep);
+	case HF_OP_USER_BOOKINGS:
+		return op_user_records(store, &req->user_bookings, USER_LIST_BOOKINGS, now_ms, rep);
+	default:
+		return fail(rep, HF_ERR_OPCODE, 0);
+	}
 }
 
 enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
@@ -913,48 +1072,7 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	store_wheel_run(store, now_ms, &b, changes);
 	uint32_t op_changes_before = changes->count;
 
-	enum hf_status st;
-	switch (req->opcode) {
-	case HF_OP_CREATE_EVENT:
-		st = op_create_event(store, &req->create_event, rep, changes);
-		break;
-	case HF_OP_EVENT_INFO: {
-		uint32_t e = req->event_info.event_id
-				 ? store_event_find(store, req->event_info.event_id)
-				 : 0;
-		if (req->event_info.event_id == 0)
-			st = fail(rep, HF_ERR_INVALID, 0);
-		else if (e == 0)
-			st = fail(rep, HF_NO_EVENT, 0);
-		else
-			fill_event_info(&store->events[e - 1], &rep->event_info), st = HF_OK;
-		break;
-	}
-	case HF_OP_HOLD:
-		st = op_hold(store, &req->hold, now_ms, rep, changes);
-		break;
-	case HF_OP_EXTEND:
-		st = op_extend(store, &req->extend, now_ms, rep, changes);
-		break;
-	case HF_OP_CONFIRM:
-		st = op_confirm(store, &req->confirm, now_ms, rep, changes);
-		break;
-	case HF_OP_RELEASE:
-		st = op_release(store, &req->release, now_ms, rep, changes);
-		break;
-	case HF_OP_CANCEL:
-		st = op_cancel(store, &req->cancel, now_ms, rep, changes);
-		break;
-	case HF_OP_AVAIL:
-		st = op_avail(store, &req->avail, rep);
-		break;
-	case HF_OP_SEAT_STATUS:
-		st = op_seat_status(store, &req->seat_status, now_ms, rep);
-		break;
-	default:
-		st = fail(rep, HF_ERR_OPCODE, 0);
-		break;
-	}
+	enum hf_status st = op_run(store, req, now_ms, rep, changes);
 	HF_ASSERT(rep->status == (uint16_t)st);
 	/* The op's own records (lazily settled records included) fit the HF_OP_CHANGES_MAX the
 	 * caller guaranteed; anything more used room past it (change_append asserts the list never

@@ -80,8 +80,9 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
 }
 
 /* ---- Operations ----
- * hf_store_apply runs one request (any opcode the store handles: CREATE_EVENT, EVENT_INFO, HOLD,
- * EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS) at time now_ms and fills *rep (opcode,
+ * hf_store_apply runs one request (any opcode the table in proto/ marks routed: CREATE_EVENT,
+ * EVENT_INFO, HOLD, EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS, SEAT_INFO, USER_HOLDS,
+ * USER_BOOKINGS) at time now_ms and fills *rep (opcode,
  * request_id, status and body; rep->avail.bitmap then points into store memory valid until the next
  * call on this store). Every write appends its records to *changes (which must have room, see
  * hf_changes_has_room); a request that fails appends nothing and changes nothing. Returns rep->status.
@@ -96,6 +97,10 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
  *   same parameters is HF_OK; with other parameters, HF_EVENT_EXISTS.
  * - A hold whose deadline is <= now_ms is expired, whether or not hf_store_tick has run yet.
  * - The per-user limit counts the user's held and booked seats of the event together.
+ * - USER_HOLDS / USER_BOOKINGS list a user's live records from a per-(event, user) index (no scan):
+ *   a page costs its records, plus, when the cursor's record ended since the last page, a walk
+ *   over the user's records that joined the list before the cursor. Lists are rebuilt in key order
+ *   on load, so cursors do not survive a restart.
  *
  * Details the implementation fixes (shards/store*.c):
  * - Time first: apply runs the timer wheel up to now_ms before the op (expiring due holds, forgetting

@@ -63,11 +63,14 @@ struct record {
 	uint32_t wheel_next;  /* ... also the free-list link when FREE */
 	uint32_t tomb_prev;   /* tombstone FIFO (oldest first) */
 	uint32_t tomb_next;
-	uint32_t wheel_slot;		   /* the wheel slot it is linked in, when in_wheel */
-	uint8_t state;			   /* enum record_state */
-	uint8_t mode;			   /* enum hf_hold_mode */
-	uint8_t seats_count;		   /* 1 .. HF_HOLD_SEATS_MAX */
-	uint8_t in_wheel;		   /* 1 when linked in a wheel slot */
+	uint32_t user_prev; /* the user entry's list of this state (HELD or BOOKED records) */
+	uint32_t user_next;
+	uint64_t list_seq;   /* when it joined that list (store->list_seq_last), for paging */
+	uint32_t wheel_slot; /* the wheel slot it is linked in, when in_wheel */
+	uint8_t state;	     /* enum record_state */
+	uint8_t mode;	     /* enum hf_hold_mode */
+	uint8_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
+	uint8_t in_wheel;    /* 1 when linked in a wheel slot */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* explicit: request order; best: ascending */
 };
 
@@ -91,10 +94,19 @@ struct event {
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
 };
 
+/* The two lists a user entry keeps, indexed by record state: live holds and live bookings. */
+#define USER_LIST_HOLDS	   0u
+#define USER_LIST_BOOKINGS 1u
+#define USER_LISTS_COUNT   2u
+
+/* One (event, user) with at least one live record: the seat total the user limit checks and the
+ * user's live records, each list in the order its records joined it (increasing list_seq). */
 struct user_entry {
 	uint64_t user_id;
-	uint32_t event_index_1; /* event index + 1; 0 = empty slot */
-	uint32_t seats_count;	/* held + booked seats of the user in the event, >= 1 */
+	uint32_t event_index_1;		 /* event index + 1; 0 = empty slot */
+	uint32_t seats_count;		 /* held + booked seats of the user in the event, >= 1 */
+	uint32_t head[USER_LISTS_COUNT]; /* record index + 1, oldest first; 0 = empty */
+	uint32_t tail[USER_LISTS_COUNT];
 };
 
 struct hf_store {
@@ -130,10 +142,11 @@ struct hf_store {
 	uint32_t tomb_head; /* oldest tombstone, index + 1 */
 	uint32_t tomb_tail;
 
-	/* Per (event, user) seat totals, only for events with a user limit. */
+	/* Per (event, user) seat totals and lists of live records, for every event. */
 	struct user_entry *users;
 	uint32_t users_mask;
 	uint32_t users_count;
+	uint64_t list_seq_last;	      /* the last list_seq handed out; grows by one per list join */
 	uint64_t mutations_unchecked; /* HF_STORE_CHECKS: mutations since the last full check */
 
 	/* Hashed timer wheel of records (HELD: deadline; tombstones: forget time). */
@@ -224,7 +237,10 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 			 uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s);
 /* The users[] slot of (event, user), or UINT32_MAX when the user owns no seat of the event. */
 uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uint64_t user_id);
-void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n);
+/* Adds a HELD or BOOKED record to its user's entry (seat total and the list of its state), and
+ * takes it out again; a record changing state is unlinked before and linked after. */
+void store_user_link(struct hf_store *store, struct record *rec);
+void store_user_unlink(struct hf_store *store, struct record *rec);
 void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
 void store_record_seats_free(struct hf_store *store, struct record *rec);
 

@@ -418,29 +418,23 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 		return HF_OK;
 	}
 	/* HELD or BOOKED: take the seats. */
-	rec->state = RECORD_HELD;
+	rec->state = state;
 	for (uint32_t i = 0; i < n; i++)
 		store_seat_take(store, ev, seats[i], self);
 	ev->free_count -= n;
-	ev->held_count += n;
-	ev->holds_count++;
 	store->free_total -= n;
-	store->held_total += n;
-	store->holds_total++;
-	if (ev->user_limit != 0)
-		store_user_add(store, ei, rec->user_id, n);
+	store_user_link(store, rec);
 	if (state == RECORD_BOOKED) {
-		rec->state = RECORD_BOOKED;
-		ev->held_count -= n;
-		ev->holds_count--;
 		ev->booked_count += n;
 		ev->bookings_count++;
-		store->held_total -= n;
-		store->holds_total--;
 		store->booked_total += n;
 		store->bookings_total++;
 		return HF_OK;
 	}
+	ev->held_count += n;
+	ev->holds_count++;
+	store->held_total += n;
+	store->holds_total++;
 	store_wheel_arm(store, rec, rec->deadline_ms);
 	return HF_OK;
 }

@@ -170,9 +170,10 @@ static struct hf_reply g_rep_a;
 static struct hf_reply g_rep_b;
 
 static const uint8_t request_opcodes[] = {
-    HF_OP_PING,	    HF_OP_CREATE_EVENT, HF_OP_EVENT_INFO, HF_OP_HOLD,  HF_OP_EXTEND,
-    HF_OP_CONFIRM,  HF_OP_RELEASE,	HF_OP_CANCEL,	  HF_OP_AVAIL, HF_OP_SEAT_STATUS,
-    HF_OP_SLOT_MAP, HF_OP_STATS,	HF_OP_BACKUP,
+    HF_OP_PING,	  HF_OP_CREATE_EVENT, HF_OP_EVENT_INFO, HF_OP_HOLD,
+    HF_OP_EXTEND, HF_OP_CONFIRM,      HF_OP_RELEASE,	HF_OP_CANCEL,
+    HF_OP_AVAIL,  HF_OP_SEAT_STATUS,  HF_OP_SLOT_MAP,	HF_OP_STATS,
+    HF_OP_BACKUP, HF_OP_SEAT_INFO,    HF_OP_USER_HOLDS, HF_OP_USER_BOOKINGS,
 };
 
 static int opcode_is_known(uint8_t op)
@@ -250,10 +251,19 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		req->avail.count = rng_range(r, 0, sc->avail_max);
 		break;
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		req->seat_status.event_id = rng_id(r);
 		req->seat_status.seats_count = rng_range(r, 1, sc->status_seats_max);
 		for (uint32_t i = 0; i < req->seat_status.seats_count; i++)
 			req->seat_status.seats[i] = rng_u32(r);
+		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS:
+		req->user_holds.event_id = rng_id(r);
+		req->user_holds.user_id = rng_u64(r);
+		req->user_holds.cursor_seq = rng_u64(r);
+		req->user_holds.cursor_id = rng_u64(r);
+		req->user_holds.limit = rng_range(r, 1, HF_USER_RECORDS_PAGE_MAX);
 		break;
 	case HF_OP_BACKUP: {
 		uint32_t len = rng_range(r, 1, sc->path_max);
@@ -331,13 +341,33 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 		a->bitmap = g_bitmap;
 		break;
 	}
-	case HF_OP_SEAT_STATUS: {
+	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO: {
 		struct hf_rep_seat_status *s = &rep->seat_status;
 		s->seats_count = rng_range(r, 0, sc->status_seats_max);
 		for (uint32_t i = 0; i < s->seats_count; i++) {
 			s->seats[i].seat = rng_u32(r);
 			s->seats[i].state = (uint8_t)rng_below(r, 3);
 			s->seats[i].owner_id = s->seats[i].state == HF_SEAT_FREE ? 0 : rng_id(r);
+			if (op == HF_OP_SEAT_INFO && s->seats[i].state != HF_SEAT_FREE)
+				s->seats[i].user_id = rng_u64(r);
+		}
+		break;
+	}
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS: {
+		struct hf_rep_user_records *u = &rep->user_holds;
+		u->next_seq = rng_u64(r);
+		u->next_id = rng_u64(r);
+		u->records_count = rng_range(r, 0, HF_USER_RECORDS_PAGE_MAX);
+		for (uint32_t i = 0; i < u->records_count; i++) {
+			struct hf_user_record *rec = &u->records[i];
+			rec->id = rng_id(r);
+			rec->created_ms = rng_u64(r);
+			rec->deadline_ms = op == HF_OP_USER_HOLDS ? rng_u64(r) : 0;
+			rec->seats_count = rng_range(r, 1, sc->seats_max);
+			for (uint32_t k = 0; k < rec->seats_count; k++)
+				rec->seats[k] = rng_u32(r);
 		}
 		break;
 	}
@@ -429,7 +459,16 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->avail.first, b->avail.first);
 		assert_int_equal(a->avail.count, b->avail.count);
 		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS:
+		assert_int_equal(a->user_holds.event_id, b->user_holds.event_id);
+		assert_int_equal(a->user_holds.user_id, b->user_holds.user_id);
+		assert_int_equal(a->user_holds.cursor_seq, b->user_holds.cursor_seq);
+		assert_int_equal(a->user_holds.cursor_id, b->user_holds.cursor_id);
+		assert_int_equal(a->user_holds.limit, b->user_holds.limit);
+		break;
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		assert_int_equal(a->seat_status.event_id, b->seat_status.event_id);
 		assert_int_equal(a->seat_status.seats_count, b->seat_status.seats_count);
 		for (uint32_t i = 0; i < a->seat_status.seats_count; i++)
@@ -503,9 +542,28 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 			assert_int_equal(hf_avail_bit(a->avail.bitmap, i),
 					 hf_avail_bit(b->avail.bitmap, i));
 		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS: {
+		const struct hf_rep_user_records *x = &a->user_holds, *y = &b->user_holds;
+		assert_int_equal(x->next_seq, y->next_seq);
+		assert_int_equal(x->next_id, y->next_id);
+		assert_int_equal(x->records_count, y->records_count);
+		for (uint32_t i = 0; i < x->records_count; i++) {
+			assert_int_equal(x->records[i].id, y->records[i].id);
+			assert_int_equal(x->records[i].created_ms, y->records[i].created_ms);
+			assert_int_equal(x->records[i].deadline_ms, y->records[i].deadline_ms);
+			assert_int_equal(x->records[i].seats_count, y->records[i].seats_count);
+			assert_memory_equal(x->records[i].seats, y->records[i].seats,
+					    4u * x->records[i].seats_count);
+		}
+		break;
+	}
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		assert_int_equal(a->seat_status.seats_count, b->seat_status.seats_count);
 		for (uint32_t i = 0; i < a->seat_status.seats_count; i++) {
+			assert_int_equal(a->seat_status.seats[i].user_id,
+					 b->seat_status.seats[i].user_id);
 			assert_int_equal(a->seat_status.seats[i].seat,
 					 b->seat_status.seats[i].seat);
 			assert_int_equal(a->seat_status.seats[i].state,
@@ -2504,6 +2562,9 @@ static void test_opcode_names(void **state)
 	    {HF_OP_SLOT_MAP, "SLOT_MAP", 0},
 	    {HF_OP_STATS, "STATS", 0},
 	    {HF_OP_BACKUP, "BACKUP", 0},
+	    {HF_OP_SEAT_INFO, "SEAT_INFO", 0},
+	    {HF_OP_USER_HOLDS, "USER_HOLDS", 0},
+	    {HF_OP_USER_BOOKINGS, "USER_BOOKINGS", 0},
 	};
 	assert_int_equal(HF_ARRAY_SIZE(ops), HF_ARRAY_SIZE(request_opcodes));
 	for (size_t i = 0; i < HF_ARRAY_SIZE(ops); i++) {
@@ -2519,6 +2580,86 @@ static void test_opcode_names(void **state)
 	}
 	assert_int_equal(HF_OP_BACKUP, 0x20);
 	assert_int_equal(HF_OP_STATS, 0x0c);
+}
+
+/* SEAT_INFO: the SEAT_STATUS entry followed by the owner's user id, byte for byte. */
+static void test_reply_seat_info(void **state)
+{
+	(void)state;
+	new_reply(&g_rep_a, HF_OP_SEAT_INFO, 1);
+	g_rep_a.seat_info.seats_count = 1;
+	g_rep_a.seat_info.seats[0].seat = 0x0a0b0c0d;
+	g_rep_a.seat_info.seats[0].state = HF_SEAT_HELD;
+	g_rep_a.seat_info.seats[0].owner_id = 0x0102030405060708ull;
+	g_rep_a.seat_info.seats[0].user_id = 0x1112131415161718ull;
+	size_t n =
+	    reply_roundtrip(&g_rep_a, HF_REP_SEAT_STATUS_FIXED_SIZE + HF_REP_SEAT_INFO_ENTRY_SIZE);
+	static const uint8_t want[28] = {1,    0,    0,	   0,	 0x0d, 0x0c, 0x0b, 0x0a, 1,    0,
+					 0,    0,    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+					 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11};
+	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
+	/* The same seats as SEAT_STATUS carry no user id: old clients see the old body. */
+	g_rep_a.opcode = HF_OP_SEAT_STATUS;
+	assert_int_equal(hf_reply_size(&g_rep_a), HF_FRAME_HEADER_SIZE +
+						      HF_REP_SEAT_STATUS_FIXED_SIZE +
+						      HF_REP_SEAT_ENTRY_SIZE);
+	/* A SEAT_STATUS-sized body under SEAT_INFO is malformed. */
+	n = hf_reply_encode(&g_rep_a, g_frame, sizeof(g_frame));
+	g_frame[3] = HF_OP_SEAT_INFO;
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+}
+
+/* USER_HOLDS / USER_BOOKINGS: the request's limit and ids, and the reply's counts. */
+static void test_user_records(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_USER_HOLDS, 9);
+	g_req_a.user_holds = (struct hf_req_user_records){.event_id = 0x0102030405060708ull,
+							  .user_id = 5,
+							  .cursor_seq = 6,
+							  .cursor_id = 7,
+							  .limit = 3};
+	size_t n = request_roundtrip(&g_req_a, HF_REQ_USER_RECORDS_BODY_SIZE);
+	static const uint8_t want[36] = {8, 7, 6, 5, 4, 3, 2, 1, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0,
+					 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
+	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
+	put32(g_frame + 24 + 32, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	put32(g_frame + 24 + 32, HF_USER_RECORDS_PAGE_MAX + 1);
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + 24 + 32, HF_USER_RECORDS_PAGE_MAX);
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	put64(g_frame + 24, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	g_req_a.user_holds.limit = HF_USER_RECORDS_PAGE_MAX + 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+
+	new_reply(&g_rep_a, HF_OP_USER_BOOKINGS, 2);
+	struct hf_rep_user_records *u = &g_rep_a.user_bookings;
+	u->next_seq = 11;
+	u->next_id = 12;
+	u->records_count = 2;
+	u->records[0] = (struct hf_user_record){.id = 1, .created_ms = 2, .seats_count = 1};
+	u->records[1] = (struct hf_user_record){.id = 3, .created_ms = 4, .seats_count = 2};
+	u->records[1].seats[1] = 77;
+	size_t body = HF_REP_USER_RECORDS_FIXED_SIZE + 2 * HF_REP_USER_RECORD_FIXED_SIZE + 3 * 4;
+	n = reply_roundtrip(&g_rep_a, body);
+	/* The second record's seats count: zero is malformed, past the limit too large, and a count
+	 * that runs past the body malformed. */
+	size_t count_at =
+	    24 + HF_REP_USER_RECORDS_FIXED_SIZE + HF_REP_USER_RECORD_FIXED_SIZE + 4 + 3 * 8;
+	put32(g_frame + count_at, 0);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	put32(g_frame + count_at, HF_HOLD_SEATS_MAX + 1);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + count_at, 3);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	put32(g_frame + count_at, 2);
+	assert_int_equal(decode_reply_frame(n), HF_OK);
+	put32(g_frame + 24 + 16, HF_USER_RECORDS_PAGE_MAX + 1);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + 24 + 16, 3);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
 }
 
 /* ---- The opcode table ---- */
@@ -3030,6 +3171,8 @@ int main(void)
 	    cmocka_unit_test(test_op_table_maxima),
 	    cmocka_unit_test(test_request_validate),
 	    cmocka_unit_test(test_frame_request_id_offset),
+	    cmocka_unit_test(test_reply_seat_info),
+	    cmocka_unit_test(test_user_records),
 	    cmocka_unit_test(test_random_decode),
 	};
 	g_in = malloc(PLACE_SIZE_MAX);

@@ -115,4 +115,15 @@ static inline enum hf_status th_seat(struct hf_store *s, struct hf_changes *ch, 
 	return st;
 }
 
+/* One page of a user's holds (HF_OP_USER_HOLDS) or bookings (HF_OP_USER_BOOKINGS). */
+static inline enum hf_status th_user_page(struct hf_store *s, struct hf_changes *ch, uint8_t opcode,
+					  uint64_t now_ms, struct hf_reply *rep, uint64_t ev,
+					  uint64_t user, uint64_t cursor_seq, uint64_t cursor_id,
+					  uint32_t limit)
+{
+	struct hf_request req = {.opcode = opcode};
+	req.user_holds = (struct hf_req_user_records){ev, user, cursor_seq, cursor_id, limit};
+	return th_apply(s, &req, now_ms, rep, ch);
+}
+
 #endif

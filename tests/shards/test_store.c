@@ -788,6 +788,144 @@ static void test_create_config(void **state)
 	assert_null(s);
 }
 
+/* SEAT_INFO answers SEAT_STATUS's states and owners plus each owner's user id. */
+static void test_seat_info(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_request req = {.opcode = HF_OP_SEAT_INFO};
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 41, 1000, 1, 5u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 2, 42, 1000, 1, 6u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 2), HF_OK);
+	req.seat_info.event_id = EV;
+	req.seat_info.seats_count = 3;
+	req.seat_info.seats[0] = 6;
+	req.seat_info.seats[1] = 5;
+	req.seat_info.seats[2] = 4;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	const struct hf_rep_seat_status *si = &f->rep.seat_info;
+	assert_int_equal(si->seats_count, 3);
+	assert_int_equal(si->seats[0].state, HF_SEAT_BOOKED);
+	assert_int_equal(si->seats[0].owner_id, 2);
+	assert_int_equal(si->seats[0].user_id, 42);
+	assert_int_equal(si->seats[1].state, HF_SEAT_HELD);
+	assert_int_equal(si->seats[1].user_id, 41);
+	assert_int_equal(si->seats[2].state, HF_SEAT_FREE);
+	assert_int_equal(si->seats[2].user_id, 0);
+	/* A hold past its deadline reads as free, user id included. */
+	assert_int_equal(th_apply(f->s, &req, T0 + 1000, &f->rep, &f->ch), HF_OK);
+	assert_int_equal(f->rep.seat_info.seats[1].state, HF_SEAT_FREE);
+	assert_int_equal(f->rep.seat_info.seats[1].user_id, 0);
+	req.seat_info.seats[2] = 100;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_SEAT_RANGE);
+	assert_int_equal(f->rep.detail, 100);
+}
+
+/* Collects every record of a user's list by pages of `limit`, checking the cursor protocol; returns
+ * how many records were listed into ids_out. */
+static uint32_t user_list_all(struct fixture *f, uint8_t opcode, uint64_t now, uint64_t user,
+			      uint32_t limit, uint64_t *ids_out, uint32_t cap)
+{
+	uint64_t seq = 0, id = 0;
+	uint32_t n = 0;
+	for (uint32_t page = 0; page < 1000; page++) {
+		assert_int_equal(
+		    th_user_page(f->s, &f->ch, opcode, now, &f->rep, EV, user, seq, id, limit),
+		    HF_OK);
+		const struct hf_rep_user_records *u = &f->rep.user_holds;
+		assert_true(u->records_count <= limit);
+		for (uint32_t i = 0; i < u->records_count; i++) {
+			assert_true(n < cap);
+			ids_out[n++] = u->records[i].id;
+		}
+		if (u->next_seq == 0 && u->next_id == 0)
+			return n;
+		assert_int_equal(u->records_count, limit);
+		seq = u->next_seq;
+		id = u->next_id;
+	}
+	fail_msg("paging did not end");
+	return n;
+}
+
+/* USER_HOLDS and USER_BOOKINGS: a user's live records of an event in the order they joined the
+ * list, paged by cursor; confirm moves a hold to the bookings; ended records leave; other users and
+ * events are not listed; a cursor whose record ended between pages still resumes in place. */
+static void test_user_records(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ids[64];
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_create(f->s, &f->ch, EV + 1, 100, 0, 0, 60), HF_OK);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 100 + i, 7, 30000, 1, i),
+				 HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 200, 8, 30000, 1, 50u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV + 1, 300, 7, 30000, 1, 0u), HF_OK);
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0, 7, 3, ids, 64), 10);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(ids[i], 100 + i);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0, 7, 3, ids, 64), 0);
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0, 9, 3, ids, 64), 0);
+
+	/* One page's fields. */
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 8, 0, 0, 5),
+			 HF_OK);
+	const struct hf_rep_user_records *u = &f->rep.user_holds;
+	assert_int_equal(u->records_count, 1);
+	assert_int_equal(u->records[0].id, 200);
+	assert_int_equal(u->records[0].created_ms, T0);
+	assert_int_equal(u->records[0].deadline_ms, T0 + 30000);
+	assert_int_equal(u->records[0].seats_count, 1);
+	assert_int_equal(u->records[0].seats[0], 50);
+	assert_int_equal(u->next_seq, 0);
+	assert_int_equal(u->next_id, 0);
+
+	/* Confirm 103 and 105, release 101: holds 100 102 104 106..109, bookings 103 105. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 105), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 103), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 101), HF_OK);
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0, 7, 64, ids, 64), 7);
+	assert_int_equal(ids[0], 100);
+	assert_int_equal(ids[1], 102);
+	assert_int_equal(ids[2], 104);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0, 7, 1, ids, 64), 2);
+	assert_int_equal(ids[0], 105); /* confirmed first */
+	assert_int_equal(ids[1], 103);
+	assert_int_equal(
+	    th_user_page(f->s, &f->ch, HF_OP_USER_BOOKINGS, T0, &f->rep, EV, 7, 0, 0, 1), HF_OK);
+	assert_int_equal(f->rep.user_bookings.records[0].deadline_ms, 0);
+
+	/* The cursor's record ends between pages: the next page starts at the record after it. */
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, 0, 0, 2),
+			 HF_OK);
+	uint64_t seq = f->rep.user_holds.next_seq, id = f->rep.user_holds.next_id;
+	assert_int_equal(id, 104);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 104), HF_OK);
+	assert_int_equal(
+	    th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, seq, id, 2), HF_OK);
+	assert_int_equal(f->rep.user_holds.records_count, 2);
+	assert_int_equal(f->rep.user_holds.records[0].id, 106);
+	assert_int_equal(f->rep.user_holds.records[1].id, 107);
+
+	/* Holds past their deadline are not listed, bookings stay. */
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0 + 30000, 7, 4, ids, 64), 0);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0 + 30000, 7, 4, ids, 64), 2);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0 + 30000, &f->rep, EV, 103), HF_OK);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0 + 30000, 7, 4, ids, 64), 1);
+
+	/* Arguments. */
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, 0, 0, 0),
+			 HF_ERR_INVALID);
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, 0, 0,
+				      HF_USER_RECORDS_PAGE_MAX + 1),
+			 HF_ERR_TOO_LARGE);
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, 99, 7, 0, 0, 1),
+			 HF_NO_EVENT);
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, 0, 7, 0, 0, 1),
+			 HF_ERR_INVALID);
+}
+
 /* Runs hf_store_check in a child process on the store as it is and reports whether it panicked
  * (the checker aborts on the first broken invariant). */
 static int check_panics(struct hf_store *s)
@@ -860,6 +998,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_capacity, setup_small, teardown),
 	    T(test_stats_and_slots),
 	    T(test_check_user_totals),
+	    T(test_seat_info),
+	    T(test_user_records),
 	    cmocka_unit_test(test_create_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

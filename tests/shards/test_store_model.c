@@ -2,16 +2,17 @@
  * random ops, never holds or books a seat twice, and its change records rebuild an identical store.
  * Method: a few small events (so seats collide), many users, random HOLD (explicit and best),
  * replays of old ids with the same and with a different body, EXTEND, CONFIRM, RELEASE, CANCEL,
- * AVAIL, SEAT_STATUS, EVENT_INFO and ticks, with the clock advancing in small steps and occasional
- * jumps past deadlines and tombstone lifetimes. The model is arrays and linear scans. After every
- * op the status, detail and reply are compared; every 2,000 ops every seat's state and owner and
- * all counts are compared; every 1,000 ops hf_store_check runs. All change records go into an
- * in-memory ordered map (PUT/DEL applied); every 100,000 ops and at the end the map is loaded into
- * a fresh store through hf_store_load, compared in full, and the run continues on the reloaded
- * store. HF_SEED=<n> replays a run (the seed is printed); HF_MODEL_OPS=<n> sets the op count
- * (default 1,000,000, or argv[1]). Built twice: against the store without per-mutation checks (the
- * 1M-op run, hf_store_check sampled every 1,000 ops), and against hf_shards_lib as configured (with
- * -Dstore_checks=true, hf_store_check after every mutation) for a shorter run. */
+ * AVAIL, SEAT_STATUS, SEAT_INFO, EVENT_INFO, USER_HOLDS, USER_BOOKINGS and ticks, with the clock
+ * advancing in small steps and occasional jumps past deadlines and tombstone lifetimes. The model
+ * is arrays and linear scans. After every op the status, detail and reply are compared; every 2,000
+ * ops every seat's state, owner and owner's user, all counts, and every user's holds and bookings
+ * (paged with random page sizes) are compared; every 1,000 ops hf_store_check runs. All change
+ * records go into an in-memory ordered map (PUT/DEL applied); every 100,000 ops and at the end the
+ * map is loaded into a fresh store through hf_store_load, compared in full, and the run continues
+ * on the reloaded store. HF_SEED=<n> replays a run (the seed is printed); HF_MODEL_OPS=<n> sets the
+ * op count (default 1,000,000, or argv[1]). Built twice: against the store without per-mutation
+ * checks (the 1M-op run, hf_store_check sampled every 1,000 ops), and against hf_shards_lib as
+ * configured (with -Dstore_checks=true, hf_store_check after every mutation) for a shorter run. */
 #include "shards/store_int.h"
 
 #include <inttypes.h>
@@ -594,6 +595,16 @@ static void compare_event(uint32_t e)
 				 mev[e].owner[s]);
 	}
 
+	q.opcode = HF_OP_SEAT_INFO;
+	hf_changes_reset(&ch);
+	assert_int_equal(hf_store_apply(store, &q, now_ms, &rs, &ch), HF_OK);
+	kv_apply(&ch);
+	for (uint32_t s = 0; s < mev[e].seats; s++) {
+		const struct m_rec *r = mev[e].owner[s] ? m_find(e, mev[e].owner[s]) : NULL;
+		assert_int_equal(rs.seat_info.seats[s].owner_id, mev[e].owner[s]);
+		assert_int_equal(rs.seat_info.seats[s].user_id, r ? r->user : 0);
+	}
+
 	q.opcode = HF_OP_AVAIL;
 	q.avail = (struct hf_req_avail){mev[e].id, 0, mev[e].seats};
 	hf_changes_reset(&ch);
@@ -604,12 +615,86 @@ static void compare_event(uint32_t e)
 		assert_int_equal(hf_avail_bit(rs.avail.bitmap, s), mev[e].owner[s] == 0);
 }
 
+static int user_record_cmp(const void *a, const void *b)
+{
+	const struct hf_user_record *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One user's live holds or bookings of event e, paged with a random page size, against the
+ * model's records of that user in that state (as sets: the store lists them in the order they
+ * joined the list, which a reload resets to key order). */
+static void compare_user_list(uint32_t e, uint64_t user, uint8_t opcode)
+{
+	static struct hf_request q;
+	static struct hf_reply rs;
+	static struct hf_user_record got[512], want[512];
+	uint32_t got_n = 0, want_n = 0;
+	uint8_t state = opcode == HF_OP_USER_HOLDS ? RECORD_HELD : RECORD_BOOKED;
+	for (uint32_t i = 0; i < mrec_count; i++) {
+		const struct m_rec *r = &mrec[i];
+		if (r->ev != e || r->user != user || r->state != state)
+			continue;
+		assert_true(want_n < HF_ARRAY_SIZE(want));
+		struct hf_user_record *w = &want[want_n++];
+		memset(w, 0, sizeof(*w));
+		w->id = r->id;
+		w->created_ms = r->created;
+		w->deadline_ms = state == RECORD_HELD ? r->deadline : 0;
+		w->seats_count = r->n;
+		memcpy(w->seats, r->seats, 4u * r->n);
+	}
+	uint32_t limit = below(4) == 0 ? HF_USER_RECORDS_PAGE_MAX : 1 + below(5);
+	memset(&q, 0, sizeof(q));
+	q.opcode = opcode;
+	q.user_holds = (struct hf_req_user_records){mev[e].id, user, 0, 0, limit};
+	for (uint32_t page = 0;; page++) {
+		assert_true(page <= mrec_count + 1);
+		hf_changes_reset(&ch);
+		assert_int_equal(hf_store_apply(store, &q, now_ms, &rs, &ch), HF_OK);
+		kv_apply(&ch);
+		for (uint32_t i = 0; i < rs.user_holds.records_count; i++) {
+			assert_true(got_n < HF_ARRAY_SIZE(got));
+			got[got_n] = rs.user_holds.records[i];
+			memset(got[got_n].seats + got[got_n].seats_count, 0,
+			       4u * (HF_HOLD_SEATS_MAX - got[got_n].seats_count));
+			got_n++;
+		}
+		if (rs.user_holds.next_seq == 0 && rs.user_holds.next_id == 0)
+			break;
+		q.user_holds.cursor_seq = rs.user_holds.next_seq;
+		q.user_holds.cursor_id = rs.user_holds.next_id;
+	}
+	if (got_n != want_n)
+		fail_msg("op %" PRIu64 ": event %u user %" PRIu64 " %s: store %u, model %u",
+			 ops_done, e, user, hf_opcode_name(opcode), got_n, want_n);
+	qsort(got, got_n, sizeof(got[0]), user_record_cmp);
+	qsort(want, want_n, sizeof(want[0]), user_record_cmp);
+	for (uint32_t i = 0; i < got_n; i++) {
+		assert_int_equal(got[i].id, want[i].id);
+		assert_int_equal(got[i].created_ms, want[i].created_ms);
+		assert_int_equal(got[i].deadline_ms, want[i].deadline_ms);
+		assert_int_equal(got[i].seats_count, want[i].seats_count);
+		assert_memory_equal(got[i].seats, want[i].seats, 4u * want[i].seats_count);
+	}
+}
+
+static void compare_users(uint32_t e)
+{
+	m_advance(now_ms);
+	for (uint64_t user = 1; user <= USERS_COUNT; user++) {
+		compare_user_list(e, user, HF_OP_USER_HOLDS);
+		compare_user_list(e, user, HF_OP_USER_BOOKINGS);
+	}
+}
+
 static void compare_all(void)
 {
 	struct hf_store_counts c;
 	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, holds = 0, bookings = 0;
 	for (uint32_t e = 0; e < MEV_COUNT; e++) {
 		compare_event(e);
+		compare_users(e);
 		struct hf_rep_event_info info;
 		m_counts(e, &info);
 		seats += info.seats_count;
