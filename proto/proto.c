@@ -75,6 +75,8 @@ const char *hf_status_name(uint16_t status)
 		return "HOLD_CONFIRMED";
 	case HF_DUPLICATE_SEAT:
 		return "DUPLICATE_SEAT";
+	case HF_ORPHAN_SEAT:
+		return "ORPHAN_SEAT";
 	default:
 		return "UNKNOWN";
 	}
@@ -135,6 +137,8 @@ const char *hf_status_message(uint16_t status)
 		return "hold is already confirmed";
 	case HF_DUPLICATE_SEAT:
 		return "seat listed twice";
+	case HF_ORPHAN_SEAT:
+		return "would leave a single free seat alone in its row";
 	default:
 		return "unknown status";
 	}
@@ -343,6 +347,63 @@ static enum hf_status req_decode_empty(struct hf_rd *r, struct hf_request *out)
 	return HF_OK;
 }
 
+/* A section's name: 1 .. HF_SECTION_NAME_SIZE_MAX bytes before the NUL. */
+static enum hf_status section_name_check(const struct hf_section *sec)
+{
+	size_t len = strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
+	if (len > HF_SECTION_NAME_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return len >= 1 ? HF_OK : HF_ERR_INVALID;
+}
+
+static enum hf_status req_check_create_event(const struct hf_request *req)
+{
+	const struct hf_req_create_event *c = &req->create_event;
+	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < c->sections_count; i++) {
+		enum hf_status st = section_name_check(&c->sections[i]);
+		if (st != HF_OK)
+			return st;
+	}
+	return HF_OK;
+}
+
+/* A section on the wire: first, count, row_width, tier, name size, name (CREATE_EVENT and
+ * EVENT_SECTIONS). */
+static void wr_section(struct hf_wr *w, const struct hf_section *sec)
+{
+	size_t len = strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
+	HF_ASSERT(len >= 1);
+	HF_ASSERT(len <= HF_SECTION_NAME_SIZE_MAX);
+	wr_u32(w, sec->first);
+	wr_u32(w, sec->count);
+	wr_u32(w, sec->row_width);
+	wr_u16(w, sec->tier);
+	wr_u8(w, (uint8_t)len);
+	wr_bytes(w, sec->name, len);
+}
+
+static enum hf_status rd_section(struct hf_rd *r, struct hf_section *sec)
+{
+	sec->first = rd_u32(r);
+	sec->count = rd_u32(r);
+	sec->row_width = rd_u32(r);
+	sec->tier = rd_u16(r);
+	uint8_t len = rd_u8(r);
+	const uint8_t *name;
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (len > HF_SECTION_NAME_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || !rd_take(r, len, &name) || memchr(name, '\0', len) != NULL)
+		return HF_ERR_MALFORMED;
+	memcpy(sec->name, name, len);
+	sec->name[len] = '\0';
+	return HF_OK;
+}
+
+/* The 24-byte body, then (sections_count > 0 only) a u8 count and the sections. */
 static void req_encode_create_event(struct hf_wr *w, const struct hf_request *req)
 {
 	const struct hf_req_create_event *c = &req->create_event;
@@ -351,6 +412,28 @@ static void req_encode_create_event(struct hf_wr *w, const struct hf_request *re
 	wr_u32(w, c->row_width);
 	wr_u32(w, c->user_limit);
 	wr_u32(w, c->hold_lifetime_max_s);
+	if (c->sections_count == 0)
+		return;
+	wr_u8(w, (uint8_t)c->sections_count);
+	for (uint32_t i = 0; i < c->sections_count; i++)
+		wr_section(w, &c->sections[i]);
+}
+
+static enum hf_status rd_sections(struct hf_rd *r, struct hf_req_create_event *c)
+{
+	c->sections_count = rd_u8(r);
+	/* Too few bytes for the count is a damaged body before it is a count past the limit. */
+	if (r->bad || c->sections_count == 0 ||
+	    r->left < (uint64_t)c->sections_count * (HF_SECTION_FIXED_SIZE + 1u))
+		return HF_ERR_MALFORMED;
+	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < c->sections_count; i++) {
+		enum hf_status st = rd_section(r, &c->sections[i]);
+		if (st != HF_OK)
+			return st;
+	}
+	return HF_OK;
 }
 
 static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request *out)
@@ -361,6 +444,14 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 	c->row_width = rd_u32(r);
 	c->user_limit = rd_u32(r);
 	c->hold_lifetime_max_s = rd_u32(r);
+	c->sections_count = 0;
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (r->left > 0) {
+		enum hf_status st = rd_sections(r, c);
+		if (st != HF_OK)
+			return st;
+	}
 	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
 	if (c->seats_count > HF_EVENT_SEATS_MAX)
@@ -383,9 +474,20 @@ static enum hf_status req_decode_event(struct hf_rd *r, struct hf_request *out)
 	return HF_OK;
 }
 
+/* The mode, flags and scope of a HOLD fit together: a known mode, known flags, and for EXPLICIT no
+ * scope (its seats say where). */
+static int hold_mode_valid(uint8_t mode, uint8_t flags, uint16_t scope)
+{
+	if (mode > HF_HOLD_ANY || (flags & ~HF_HOLD_FLAGS_KNOWN) != 0)
+		return 0;
+	if (mode == HF_HOLD_EXPLICIT && (scope != 0 || (flags & HF_HOLD_FLAG_TIER) != 0))
+		return 0;
+	return 1;
+}
+
 static enum hf_status req_check_hold(const struct hf_request *req)
 {
-	if (req->hold.mode != HF_HOLD_EXPLICIT && req->hold.mode != HF_HOLD_BEST)
+	if (!hold_mode_valid(req->hold.mode, req->hold.flags, req->hold.scope))
 		return HF_ERR_INVALID;
 	if (req->hold.seats_count > HF_HOLD_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
@@ -400,9 +502,8 @@ static void req_encode_hold(struct hf_wr *w, const struct hf_request *req)
 	wr_u64(w, h->user_id);
 	wr_u32(w, h->ttl_ms);
 	wr_u8(w, h->mode);
-	wr_u8(w, 0);
-	wr_u8(w, 0);
-	wr_u8(w, 0);
+	wr_u8(w, h->flags);
+	wr_u16(w, h->scope);
 	wr_u32(w, h->seats_count);
 	if (h->mode == HF_HOLD_EXPLICIT) {
 		for (uint32_t i = 0; i < h->seats_count; i++)
@@ -418,11 +519,10 @@ static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
 	h->user_id = rd_u64(r);
 	h->ttl_ms = rd_u32(r);
 	h->mode = rd_u8(r);
-	uint8_t reserved = (uint8_t)(rd_u8(r) | rd_u8(r) | rd_u8(r));
+	h->flags = rd_u8(r);
+	h->scope = rd_u16(r);
 	h->seats_count = rd_u32(r);
-	if (r->bad || reserved != 0)
-		return HF_ERR_MALFORMED;
-	if (h->mode != HF_HOLD_EXPLICIT && h->mode != HF_HOLD_BEST)
+	if (r->bad || !hold_mode_valid(h->mode, h->flags, h->scope))
 		return HF_ERR_MALFORMED;
 	if (h->seats_count > HF_HOLD_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
@@ -887,6 +987,53 @@ static enum hf_status rep_decode_user_records(struct hf_rd *r, struct hf_reply *
 	return HF_OK;
 }
 
+static void rep_encode_event_sections(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_event_sections *e = &rep->event_sections;
+	HF_ASSERT(e->sections_count <= HF_EVENT_SECTIONS_MAX);
+	HF_ASSERT(e->tiers_count <= e->sections_count);
+	wr_u16(w, e->sections_count);
+	wr_u16(w, e->tiers_count);
+	for (uint32_t i = 0; i < e->sections_count; i++) {
+		wr_section(w, &e->sections[i].section);
+		wr_u32(w, e->sections[i].free_count);
+	}
+	for (uint32_t i = 0; i < e->tiers_count; i++) {
+		wr_u16(w, e->tiers[i].tier);
+		wr_u16(w, 0);
+		wr_u32(w, e->tiers[i].seats_count);
+		wr_u32(w, e->tiers[i].free_count);
+	}
+}
+
+static enum hf_status rep_decode_event_sections(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_event_sections *e = &out->event_sections;
+	e->sections_count = rd_u16(r);
+	e->tiers_count = rd_u16(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (e->sections_count > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (e->tiers_count > e->sections_count)
+		return HF_ERR_MALFORMED;
+	for (uint32_t i = 0; i < e->sections_count; i++) {
+		enum hf_status st = rd_section(r, &e->sections[i].section);
+		if (st != HF_OK)
+			return st;
+		e->sections[i].free_count = rd_u32(r);
+	}
+	for (uint32_t i = 0; i < e->tiers_count; i++) {
+		e->tiers[i].tier = rd_u16(r);
+		uint16_t reserved = rd_u16(r);
+		e->tiers[i].seats_count = rd_u32(r);
+		e->tiers[i].free_count = rd_u32(r);
+		if (reserved != 0)
+			return HF_ERR_MALFORMED;
+	}
+	return r->bad ? HF_ERR_MALFORMED : HF_OK;
+}
+
 static void rep_encode_slot_map(struct hf_wr *w, const struct hf_reply *rep)
 {
 	const struct hf_slot_map *m = &rep->slot_map;
@@ -986,7 +1133,9 @@ static enum hf_status rep_decode_stats(struct hf_rd *r, struct hf_reply *out)
 #define SLOT_OWNER_SIZE_MAX  (HF_REP_SLOT_OWNER_FIXED_SIZE + HF_HOST_SIZE_MAX)
 #define STAT_SIZE_MAX	     (HF_REP_STAT_FIXED_SIZE + HF_STAT_NAME_SIZE_MAX)
 
-#define USER_RECORD_SIZE_MAX (HF_REP_USER_RECORD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX)
+#define SECTION_SIZE_MAX       (HF_SECTION_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX)
+#define SECTION_AVAIL_SIZE_MAX (HF_REP_SECTION_AVAIL_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX)
+#define USER_RECORD_SIZE_MAX   (HF_REP_USER_RECORD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX)
 
 /* Routed opcodes' bodies open with the event id, so hf_request_event_id reads it through any of
  * them (the union's common initial sequence). */
@@ -1012,13 +1161,29 @@ static const struct hf_op_info op_table[256] = {
 		    .reply_body_size_max = HF_REP_PING_BODY_SIZE,
 		    .reply_encode = rep_encode_ping,
 		    .reply_decode = rep_decode_ping},
+    [HF_OP_EVENT_SECTIONS] = {.opcode = HF_OP_EVENT_SECTIONS,
+			      .name = "EVENT_SECTIONS",
+			      .routed = 1,
+			      .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+			      .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+			      .reply_body_size_min = HF_REP_EVENT_SECTIONS_FIXED_SIZE,
+			      .reply_body_size_max =
+				  HF_REP_EVENT_SECTIONS_FIXED_SIZE +
+				  SECTION_AVAIL_SIZE_MAX * HF_EVENT_SECTIONS_MAX +
+				  HF_REP_TIER_AVAIL_SIZE * HF_EVENT_SECTIONS_MAX,
+			      .request_check = req_check_none,
+			      .request_encode = req_encode_event,
+			      .request_decode = req_decode_event,
+			      .reply_encode = rep_encode_event_sections,
+			      .reply_decode = rep_decode_event_sections},
     [HF_OP_CREATE_EVENT] = {.opcode = HF_OP_CREATE_EVENT,
 			    .name = "CREATE_EVENT",
 			    .writes = 1,
 			    .routed = 1,
 			    .request_body_size_min = HF_REQ_CREATE_EVENT_BODY_SIZE,
-			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE,
-			    .request_check = req_check_none,
+			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE + 1u +
+						     SECTION_SIZE_MAX * HF_EVENT_SECTIONS_MAX,
+			    .request_check = req_check_create_event,
 			    .request_encode = req_encode_create_event,
 			    .request_decode = req_decode_create_event,
 			    .reply_encode = rep_encode_empty,

@@ -21,8 +21,11 @@ static inline enum hf_status th_create(struct hf_store *s, struct hf_changes *ch
 				       uint32_t lifetime_s)
 {
 	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
-	req.create_event =
-	    (struct hf_req_create_event){ev, seats, row_width, user_limit, lifetime_s};
+	req.create_event = (struct hf_req_create_event){.event_id = ev,
+							.seats_count = seats,
+							.row_width = row_width,
+							.user_limit = user_limit,
+							.hold_lifetime_max_s = lifetime_s};
 	struct hf_reply rep;
 	return th_apply(s, &req, 0, &rep, ch);
 }

@@ -170,9 +170,12 @@ static void create_events(struct hf_store *store, struct hf_persist *persist,
 {
 	for (uint32_t i = 0; i < EVENTS_COUNT; i++) {
 		struct hf_request req = {.opcode = HF_OP_CREATE_EVENT, .request_id = i};
-		req.create_event = (struct hf_req_create_event){
-		    shapes[i].id, shapes[i].seats_count, shapes[i].row_width, shapes[i].user_limit,
-		    shapes[i].lifetime_s};
+		req.create_event =
+		    (struct hf_req_create_event){.event_id = shapes[i].id,
+						 .seats_count = shapes[i].seats_count,
+						 .row_width = shapes[i].row_width,
+						 .user_limit = shapes[i].user_limit,
+						 .hold_lifetime_max_s = shapes[i].lifetime_s};
 		make_room(persist, changes);
 		assert_int_equal(apply(store, &req, T0_MS, &rep_a, changes), HF_OK);
 	}

@@ -929,8 +929,12 @@ static void test_model(void **state)
 	for (uint32_t e = 0; e < MEV_COUNT; e++) {
 		mev[e].owner = calloc(mev[e].seats, sizeof(uint64_t));
 		struct hf_request q = {.opcode = HF_OP_CREATE_EVENT};
-		q.create_event = (struct hf_req_create_event){mev[e].id, mev[e].seats, mev[e].rw,
-							      mev[e].limit, mev[e].lifetime_s};
+		q.create_event =
+		    (struct hf_req_create_event){.event_id = mev[e].id,
+						 .seats_count = mev[e].seats,
+						 .row_width = mev[e].rw,
+						 .user_limit = mev[e].limit,
+						 .hold_lifetime_max_s = mev[e].lifetime_s};
 		struct hf_reply rep;
 		hf_changes_reset(&ch);
 		assert_int_equal(hf_store_apply(store, &q, now_ms, &rep, &ch), HF_OK);
