@@ -361,7 +361,8 @@ int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
 	s->cfg = *cfg;
 	/* Every event's arrays round up to whole words, blocks and chunks: one extra of each, plus
 	 * alignment, per event. */
-	s->arena_size = event_arena_size(cfg->seats_max) + (size_t)cfg->events_max * 64u;
+	s->arena_size = event_arena_size(cfg->seats_max) + (size_t)cfg->events_max * 64u +
+			(size_t)cfg->events_max * HF_EVENT_SECTIONS_MAX * sizeof(struct hf_section);
 	uint64_t chunks =
 	    (cfg->seats_max + HF_STORE_CHUNK_SEATS - 1) / HF_STORE_CHUNK_SEATS + cfg->events_max;
 	uint64_t chunks_by_records = (uint64_t)cfg->records_max * HF_HOLD_SEATS_MAX;
@@ -455,6 +456,20 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 	return index;
 }
 
+void store_event_sections_set(struct hf_store *store, uint32_t index,
+			      const struct hf_section *sections, uint32_t n)
+{
+	HF_ASSERT(index < store->events_count);
+	HF_ASSERT(n <= HF_EVENT_SECTIONS_MAX);
+	struct event *ev = &store->events[index];
+	HF_ASSERT(ev->sections_count == 0);
+	if (n == 0)
+		return;
+	ev->sections = arena_take(store, sizeof(struct hf_section) * n);
+	memcpy(ev->sections, sections, sizeof(struct hf_section) * n);
+	ev->sections_count = n;
+}
+
 /* ---- Operations ---- */
 
 static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
@@ -462,6 +477,27 @@ static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t
 	rep->status = (uint16_t)status;
 	rep->detail = detail;
 	return status;
+}
+
+static int section_same(const struct hf_section *a, const struct hf_section *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->first == b->first && a->count == b->count &&
+	       a->row_width == b->row_width && a->tier == b->tier;
+}
+
+/* An existing event was created with the same parameters (sections included, in order). */
+static int event_same(const struct event *ev, const struct hf_req_create_event *r,
+		      uint32_t lifetime_s)
+{
+	if (ev->seats_count != r->seats_count || ev->row_width != r->row_width ||
+	    ev->user_limit != r->user_limit || ev->lifetime_s != lifetime_s ||
+	    ev->sections_count != r->sections_count)
+		return 0;
+	for (uint32_t i = 0; i < ev->sections_count; i++) {
+		if (!section_same(&ev->sections[i], &r->sections[i]))
+			return 0;
+	}
+	return 1;
 }
 
 static enum hf_status op_create_event(struct hf_store *store, const struct hf_req_create_event *r,
@@ -472,11 +508,12 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 		return fail(rep, HF_ERR_INVALID, 0);
 	uint32_t lifetime_s =
 	    r->hold_lifetime_max_s ? r->hold_lifetime_max_s : HF_HOLD_LIFETIME_DEFAULT_S;
+	uint32_t bad;
+	if (store_sections_check(r->seats_count, r->sections, r->sections_count, &bad) != HF_OK)
+		return fail(rep, HF_ERR_INVALID, (uint64_t)bad + 1u);
 	uint32_t e = store_event_find(store, r->event_id);
 	if (e != 0) {
-		const struct event *ev = &store->events[e - 1];
-		if (ev->seats_count == r->seats_count && ev->row_width == r->row_width &&
-		    ev->user_limit == r->user_limit && ev->lifetime_s == lifetime_s)
+		if (event_same(&store->events[e - 1], r, lifetime_s))
 			return HF_OK;
 		return fail(rep, HF_EVENT_EXISTS, 0);
 	}
@@ -485,6 +522,7 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 		return fail(rep, HF_ERR_CAPACITY, 0);
 	uint32_t index = store_event_add(store, r->event_id, r->seats_count, r->row_width,
 					 r->user_limit, lifetime_s);
+	store_event_sections_set(store, index, r->sections, r->sections_count);
 	store_change_put_event(changes, &store->events[index]);
 	return HF_OK;
 }
@@ -515,6 +553,10 @@ static uint64_t hold_fingerprint(const struct hf_req_hold *r)
 {
 	uint64_t h = mix64(0x686f6c64u, r->user_id);
 	h = mix64(h, r->mode);
+	/* Flags and scope joined HOLD later: mixed in only when set, so that fingerprints persisted
+	 * before them still match their replays. */
+	if (r->flags != 0 || r->scope != 0)
+		h = mix64(h, (uint64_t)r->flags << 16 | r->scope);
 	h = mix64(h, r->seats_count);
 	if (r->mode == HF_HOLD_EXPLICIT) {
 		for (uint32_t i = 0; i < r->seats_count; i++)
@@ -603,89 +645,102 @@ static uint32_t best_find(const struct event *ev, uint32_t n)
 	return UINT32_MAX;
 }
 
-static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *r, uint64_t now_ms,
-			      struct hf_reply *rep, struct hf_changes *changes)
+/* The answer to a HOLD whose id was seen before (rec): the first answer, the hold's end, or
+ * HF_ID_CONFLICT for another body. */
+static enum hf_status hold_replay(const struct record *rec, const struct hf_req_hold *r,
+				  uint64_t fp, struct hf_reply *rep)
 {
-	if (r->event_id == 0 || r->hold_id == 0 || r->ttl_ms == 0 || r->seats_count == 0 ||
-	    r->seats_count > HF_HOLD_SEATS_MAX ||
-	    (r->mode != HF_HOLD_EXPLICIT && r->mode != HF_HOLD_BEST))
-		return fail(rep, HF_ERR_INVALID, 0);
-	uint32_t e = store_event_find(store, r->event_id);
-	if (e == 0)
-		return fail(rep, HF_NO_EVENT, 0);
-	uint32_t ei = e - 1;
-	struct event *ev = &store->events[ei];
-	if (r->mode == HF_HOLD_BEST && ev->row_width != 0 && r->seats_count > ev->row_width)
-		return fail(rep, HF_ERR_INVALID, 0);
+	if (!hold_same_request(rec, r, fp))
+		return fail(rep, HF_ID_CONFLICT, 0);
+	switch (rec->state) {
+	case RECORD_HELD:
+	case RECORD_BOOKED:
+		fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+		return HF_OK;
+	case RECORD_EXPIRED:
+		return fail(rep, HF_HOLD_EXPIRED, 0);
+	case RECORD_RELEASED:
+		return fail(rep, HF_HOLD_RELEASED, 0);
+	case RECORD_CANCELLED:
+		return fail(rep, HF_BOOKING_CANCELLED, 0);
+	default:
+		HF_PANIC("record %u in state %u", rec->event_index, rec->state);
+	}
+}
 
-	uint64_t fp = hold_fingerprint(r);
-	uint32_t old =
-	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
-	if (old != RECORD_NONE) {
-		const struct record *rec = record_at(store, old);
-		if (!hold_same_request(rec, r, fp))
-			return fail(rep, HF_ID_CONFLICT, 0);
-		switch (rec->state) {
-		case RECORD_HELD:
-		case RECORD_BOOKED:
-			fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
-			return HF_OK;
-		case RECORD_EXPIRED:
-			return fail(rep, HF_HOLD_EXPIRED, 0);
-		case RECORD_RELEASED:
-			return fail(rep, HF_HOLD_RELEASED, 0);
-		case RECORD_CANCELLED:
-			return fail(rep, HF_BOOKING_CANCELLED, 0);
-		default:
-			HF_PANIC("record %u in state %u", old, rec->state);
+/* EXPLICIT: the listed seats, checked in range, distinct, free (expiring a due hold that owns one)
+ * and, with NO_ORPHAN, leaving no lone free seat. */
+static enum hf_status hold_explicit_seats(struct hf_store *store, struct event *ev,
+					  const struct hf_req_hold *r, uint64_t now_ms,
+					  struct hf_reply *rep, struct hf_changes *changes)
+{
+	uint32_t n = r->seats_count;
+	for (uint32_t i = 0; i < n; i++) {
+		if (r->seats[i] >= ev->seats_count)
+			return fail(rep, HF_SEAT_RANGE, r->seats[i]);
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		for (uint32_t j = 0; j < i; j++) {
+			if (r->seats[i] == r->seats[j])
+				return fail(rep, HF_DUPLICATE_SEAT, r->seats[i]);
 		}
 	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s = r->seats[i];
+		if (seat_is_free(ev, s))
+			continue;
+		/* A seat of a hold past its deadline is free: expire that hold now, when the change
+		 * list has room for it beyond this hold's own changes. */
+		struct record *owner = record_at(store, seat_owner(store, ev, s));
+		if (owner->state == RECORD_HELD && owner->deadline_ms <= now_ms) {
+			if (changes_room(changes) <= HF_OP_CHANGES_MAX)
+				return fail(rep, HF_BUSY, 0);
+			store_hold_expire(store, owner, changes);
+			continue;
+		}
+		return fail(rep, HF_SEAT_TAKEN, s);
+	}
+	if (r->flags & HF_HOLD_FLAG_NO_ORPHAN) {
+		uint32_t orphan = store_orphan_find(ev, r->seats, n);
+		if (orphan != UINT32_MAX)
+			return fail(rep, HF_ORPHAN_SEAT, orphan);
+	}
+	return HF_OK;
+}
 
+/* The seats a HOLD takes, into seats_out (explicit: request order; BEST / ANY: ascending). */
+static enum hf_status hold_seats(struct hf_store *store, struct event *ev,
+				 const struct hf_req_hold *r, uint64_t now_ms, struct hf_reply *rep,
+				 struct hf_changes *changes, uint32_t *seats_out)
+{
 	uint32_t n = r->seats_count;
-	uint32_t seats[HF_HOLD_SEATS_MAX];
 	if (r->mode == HF_HOLD_EXPLICIT) {
-		for (uint32_t i = 0; i < n; i++) {
-			if (r->seats[i] >= ev->seats_count)
-				return fail(rep, HF_SEAT_RANGE, r->seats[i]);
-		}
-		for (uint32_t i = 1; i < n; i++) {
-			for (uint32_t j = 0; j < i; j++) {
-				if (r->seats[i] == r->seats[j])
-					return fail(rep, HF_DUPLICATE_SEAT, r->seats[i]);
-			}
-		}
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t s = r->seats[i];
-			if (seat_is_free(ev, s))
-				continue;
-			/* A seat of a hold past its deadline is free: expire that hold now, when
-			 * the change list has room for it beyond this hold's own changes. */
-			struct record *owner = record_at(store, seat_owner(store, ev, s));
-			if (owner->state == RECORD_HELD && owner->deadline_ms <= now_ms) {
-				if (changes_room(changes) <= HF_OP_CHANGES_MAX)
-					return fail(rep, HF_BUSY, 0);
-				store_hold_expire(store, owner, changes);
-				continue;
-			}
-			return fail(rep, HF_SEAT_TAKEN, s);
-		}
-		memcpy(seats, r->seats, sizeof(uint32_t) * n);
-	} else {
+		enum hf_status st = hold_explicit_seats(store, ev, r, now_ms, rep, changes);
+		if (st == HF_OK)
+			memcpy(seats_out, r->seats, sizeof(uint32_t) * n);
+		return st;
+	}
+	if (r->mode == HF_HOLD_BEST && r->flags == 0 && r->scope == 0 && ev->sections_count == 0) {
+		/* The rule best-available always had, with its block-skipping scan. */
 		uint32_t first = best_find(ev, n);
 		if (first == UINT32_MAX)
 			return fail(rep, HF_NOT_ENOUGH, 0);
 		for (uint32_t i = 0; i < n; i++)
-			seats[i] = first + i;
+			seats_out[i] = first + i;
+		return HF_OK;
 	}
-	if (ev->user_limit != 0) {
-		uint32_t have = user_seats(store, ei, r->user_id);
-		if ((uint64_t)have + n > ev->user_limit)
-			return fail(rep, HF_USER_LIMIT, have);
-	}
-	struct record *rec = store_record_acquire(store, changes);
-	if (!rec)
-		return fail(rep, HF_ERR_CAPACITY, 0);
+	uint64_t detail;
+	enum hf_status st = store_pick(ev, r, seats_out, &detail);
+	return st == HF_OK ? HF_OK : fail(rep, st, detail);
+}
 
+/* A new HELD record for r on the seats (checked free), armed, linked and persisted. */
+static void hold_place(struct hf_store *store, uint32_t ei, struct record *rec,
+		       const struct hf_req_hold *r, uint64_t fp, const uint32_t *seats,
+		       uint64_t now_ms, struct hf_changes *changes)
+{
+	struct event *ev = &store->events[ei];
+	uint32_t n = r->seats_count;
 	uint64_t ttl_ms = r->ttl_ms < lifetime_ms(ev) ? r->ttl_ms : lifetime_ms(ev);
 	rec->id = r->hold_id;
 	rec->user_id = r->user_id;
@@ -711,6 +766,51 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	store_user_link(store, rec);
 	store_wheel_arm(store, rec, rec->deadline_ms);
 	store_change_put_record(store, changes, rec);
+}
+
+static int hold_args_valid(const struct hf_req_hold *r)
+{
+	if (r->event_id == 0 || r->hold_id == 0 || r->ttl_ms == 0 || r->seats_count == 0 ||
+	    r->seats_count > HF_HOLD_SEATS_MAX)
+		return 0;
+	if (r->mode > HF_HOLD_ANY || (r->flags & ~HF_HOLD_FLAGS_KNOWN) != 0)
+		return 0;
+	return r->mode != HF_HOLD_EXPLICIT || (r->scope == 0 && !(r->flags & HF_HOLD_FLAG_TIER));
+}
+
+static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *r, uint64_t now_ms,
+			      struct hf_reply *rep, struct hf_changes *changes)
+{
+	if (!hold_args_valid(r))
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	uint32_t ei = e - 1;
+	struct event *ev = &store->events[ei];
+	if (r->mode == HF_HOLD_BEST && r->scope == 0 && !(r->flags & HF_HOLD_FLAG_TIER) &&
+	    ev->row_width != 0 && r->seats_count > ev->row_width)
+		return fail(rep, HF_ERR_INVALID, 0);
+
+	uint64_t fp = hold_fingerprint(r);
+	uint32_t old =
+	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
+	if (old != RECORD_NONE)
+		return hold_replay(record_at(store, old), r, fp, rep);
+
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+	enum hf_status st = hold_seats(store, ev, r, now_ms, rep, changes, seats);
+	if (st != HF_OK)
+		return st;
+	if (ev->user_limit != 0) {
+		uint32_t have = user_seats(store, ei, r->user_id);
+		if ((uint64_t)have + r->seats_count > ev->user_limit)
+			return fail(rep, HF_USER_LIMIT, have);
+	}
+	struct record *rec = store_record_acquire(store, changes);
+	if (!rec)
+		return fail(rep, HF_ERR_CAPACITY, 0);
+	hold_place(store, ei, rec, r, fp, seats, now_ms, changes);
 	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
 	return HF_OK;
 }
@@ -1011,6 +1111,40 @@ static enum hf_status op_user_records(struct hf_store *store, const struct hf_re
 	return HF_OK;
 }
 
+/* EVENT_SECTIONS: the sections in creation order with their free seats, and the tiers ascending
+ * with their seats and free seats. O(seats of the sections / 64). */
+static enum hf_status op_event_sections(struct hf_store *store, const struct hf_req_event *r,
+					struct hf_reply *rep)
+{
+	if (r->event_id == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	const struct event *ev = &store->events[e - 1];
+	struct hf_rep_event_sections *out = &rep->event_sections;
+	out->sections_count = (uint16_t)ev->sections_count;
+	out->tiers_count = 0;
+	for (uint32_t i = 0; i < ev->sections_count; i++) {
+		const struct hf_section *sec = &ev->sections[i];
+		uint32_t free_count = store_count_free(ev, sec->first, sec->first + sec->count);
+		out->sections[i].section = *sec;
+		out->sections[i].free_count = free_count;
+		uint32_t t = 0;
+		while (t < out->tiers_count && out->tiers[t].tier < sec->tier)
+			t++;
+		if (t == out->tiers_count || out->tiers[t].tier != sec->tier) {
+			memmove(&out->tiers[t + 1], &out->tiers[t],
+				sizeof(out->tiers[0]) * (out->tiers_count - t));
+			out->tiers[t] = (struct hf_tier_avail){.tier = sec->tier};
+			out->tiers_count++;
+		}
+		out->tiers[t].seats_count += sec->count;
+		out->tiers[t].free_count += free_count;
+	}
+	return HF_OK;
+}
+
 static enum hf_status op_event_info(struct hf_store *store, const struct hf_req_event *r,
 				    struct hf_reply *rep)
 {
@@ -1032,6 +1166,8 @@ static enum hf_status op_run(struct hf_store *store, const struct hf_request *re
 		return op_create_event(store, &req->create_event, rep, changes);
 	case HF_OP_EVENT_INFO:
 		return op_event_info(store, &req->event_info, rep);
+	case HF_OP_EVENT_SECTIONS:
+		return op_event_sections(store, &req->event_sections, rep);
 	case HF_OP_HOLD:
 		return op_hold(store, &req->hold, now_ms, rep, changes);
 	case HF_OP_EXTEND:

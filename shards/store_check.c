@@ -36,6 +36,10 @@ static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *own
 {
 	const struct event *ev = &store->events[ei];
 	CHECK(store_event_find(store, ev->id) == ei + 1);
+	uint32_t bad;
+	CHECK(store_sections_check(ev->seats_count, ev->sections, ev->sections_count, &bad) ==
+	      HF_OK);
+	CHECK((ev->sections_count == 0) == (ev->sections == NULL));
 	uint64_t free_count = 0;
 	for (uint32_t b = 0; b < ev->blocks_count; b++) {
 		uint64_t block = 0;

@@ -92,6 +92,8 @@ struct event {
 	uint32_t *block_free;	 /* free seats per block */
 	uint32_t *chunk_index;	 /* owner chunk (pool index + 1) per chunk of seats, 0 = all free */
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
+	uint32_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX */
+	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
 };
 
 /* The two lists a user entry keeps, indexed by record state: live holds and live bookings. */
@@ -240,6 +242,9 @@ uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uin
 /* Adds a HELD or BOOKED record to its user's entry (seat total and the list of its state), and
  * takes it out again; a record changing state is unlinked before and linked after. */
 void store_user_link(struct hf_store *store, struct record *rec);
+/* Gives event `index` its sections (checked by store_sections_check), copied into the arena. */
+void store_event_sections_set(struct hf_store *store, uint32_t index,
+			      const struct hf_section *sections, uint32_t n);
 void store_user_unlink(struct hf_store *store, struct record *rec);
 void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
 void store_record_seats_free(struct hf_store *store, struct record *rec);
@@ -260,6 +265,19 @@ void store_wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms)
 void store_wheel_cancel(struct hf_store *store, struct record *rec);
 int store_wheel_run(struct hf_store *store, uint64_t now_ms, struct wheel_budget *b,
 		    struct hf_changes *changes);
+
+/* store_pick.c: sections, rows and seat picking (see its file comment for the rules). */
+/* HF_OK, or HF_ERR_INVALID with *bad_out = the index of the first section that is empty, outside
+ * the event, wider than its row width allows, overlapping or named like an earlier one. */
+enum hf_status store_sections_check(uint32_t seats_count, const struct hf_section *sections,
+				    uint32_t n, uint32_t *bad_out);
+/* Seats for a BEST or ANY hold in its scope, ascending: HF_OK, HF_NOT_ENOUGH, HF_ERR_INVALID (the
+ * scope names no section), HF_ORPHAN_SEAT (ANY with NO_ORPHAN; *detail_out = the seat). */
+enum hf_status store_pick(const struct event *ev, const struct hf_req_hold *r, uint32_t *seats_out,
+			  uint64_t *detail_out);
+/* The lowest seat the n (free) seats would leave orphaned, or UINT32_MAX. */
+uint32_t store_orphan_find(const struct event *ev, const uint32_t *seats, uint32_t n);
+uint32_t store_count_free(const struct event *ev, uint32_t lo, uint32_t hi);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

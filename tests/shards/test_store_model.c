@@ -1,6 +1,8 @@
 /* Goal: the seat store answers exactly like a deliberately simple reference model over millions of
  * random ops, never holds or books a seat twice, and its change records rebuild an identical store.
- * Method: a few small events (so seats collide), many users, random HOLD (explicit and best),
+ * Method: a few small events (so seats collide; the last one has sections with their own row widths
+ * and tiers), many users, random HOLD (explicit, best and any; in the event, a section or a tier;
+ * with and without the no-orphan flag; scopes that do not exist),
  * replays of old ids with the same and with a different body, EXTEND, CONFIRM, RELEASE, CANCEL,
  * AVAIL, SEAT_STATUS, SEAT_INFO, EVENT_INFO, USER_HOLDS, USER_BOOKINGS and ticks, with the clock
  * advancing in small steps and occasional jumps past deadlines and tombstone lifetimes. The model
@@ -60,6 +62,8 @@ struct m_rec {
 	uint32_t ev;
 	uint64_t id, user;
 	uint8_t mode;
+	uint8_t flags;
+	uint16_t scope;
 	uint32_t n;
 	uint32_t req_seats[HF_HOLD_SEATS_MAX];
 	uint32_t seats[HF_HOLD_SEATS_MAX];
@@ -68,10 +72,8 @@ struct m_rec {
 };
 
 static struct m_event mev[] = {
-    {101, 40, 8, 0, 3, NULL},
-    {102, 130, 0, 0, 60, NULL},
-    {103, 70, 10, 6, 10, NULL},
-    {104, 200, 0, 12, 5, NULL},
+    {101, 40, 8, 0, 3, NULL},	{102, 130, 0, 0, 60, NULL}, {103, 70, 10, 6, 10, NULL},
+    {104, 200, 0, 12, 5, NULL}, {105, 140, 20, 0, 8, NULL}, /* sections: see msec */
 };
 #define MEV_COUNT (sizeof(mev) / sizeof(mev[0]))
 
@@ -145,6 +147,170 @@ static uint16_t m_fail(struct hf_reply *rep, uint16_t st, uint64_t detail)
 	return st;
 }
 
+/* ---- Sections, rows and picks in the model: seat by seat, straight from the definitions ---- */
+
+/* Sections of each model event (only the last event has any). */
+static const struct hf_section msec[][4] = {
+    [4] = {{.name = "floor", .first = 0, .count = 40, .row_width = 10, .tier = 1},
+	   {.name = "left", .first = 50, .count = 30, .row_width = 0, .tier = 2},
+	   {.name = "right", .first = 90, .count = 36, .row_width = 6, .tier = 2},
+	   {.name = "box", .first = 130, .count = 8, .row_width = 4, .tier = 3}},
+};
+static const uint32_t msec_count[] = {0, 0, 0, 0, 4};
+
+/* The section of seat s, or -1. */
+static int m_sec_of(uint32_t e, uint32_t s)
+{
+	for (uint32_t k = 0; k < msec_count[e]; k++) {
+		if (s >= msec[e][k].first && s < msec[e][k].first + msec[e][k].count)
+			return (int)k;
+	}
+	return -1;
+}
+
+/* Seats a and b (adjacent indexes) are in one row: same section (or none), same row number. */
+static int m_same_row(uint32_t e, uint32_t a, uint32_t b)
+{
+	int ka = m_sec_of(e, a), kb = m_sec_of(e, b);
+	if (ka != kb)
+		return 0;
+	uint32_t rw = mev[e].rw, base = 0;
+	if (ka >= 0 && msec[e][ka].row_width != 0) {
+		rw = msec[e][ka].row_width;
+		base = msec[e][ka].first;
+	}
+	return rw == 0 || (a - base) / rw == (b - base) / rw;
+}
+
+static int m_in_scope(uint32_t e, uint32_t s, const struct hf_req_hold *q)
+{
+	int k = m_sec_of(e, s);
+	if (q->flags & HF_HOLD_FLAG_TIER)
+		return k >= 0 && msec[e][k].tier == q->scope;
+	return q->scope == 0 || k == (int)q->scope - 1;
+}
+
+static int m_scope_valid(uint32_t e, const struct hf_req_hold *q)
+{
+	if (!(q->flags & HF_HOLD_FLAG_TIER))
+		return q->scope <= msec_count[e];
+	for (uint32_t k = 0; k < msec_count[e]; k++) {
+		if (msec[e][k].tier == q->scope)
+			return 1;
+	}
+	return 0;
+}
+
+static int m_picked(const uint32_t *seats, uint32_t n, uint64_t s)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (seats[i] == s)
+			return 1;
+	}
+	return 0;
+}
+
+/* x (a neighbour of seat s) is a free seat of s's row that the pick leaves free. */
+static int m_stays_free(uint32_t e, const uint32_t *seats, uint32_t n, uint32_t s, int64_t x)
+{
+	return x >= 0 && x < mev[e].seats && m_same_row(e, s, (uint32_t)x) &&
+	       mev[e].owner[x] == 0 && !m_picked(seats, n, (uint64_t)x);
+}
+
+/* The lowest free seat next to a picked one that keeps no free row neighbour, or UINT32_MAX. */
+static uint32_t m_orphan(uint32_t e, const uint32_t *seats, uint32_t n)
+{
+	uint32_t orphan = UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		for (int d = -1; d <= 1; d += 2) {
+			int64_t x = (int64_t)seats[i] + d;
+			if (!m_stays_free(e, seats, n, seats[i], x))
+				continue;
+			if (m_stays_free(e, seats, n, (uint32_t)x, x - 1) ||
+			    m_stays_free(e, seats, n, (uint32_t)x, x + 1))
+				continue;
+			if ((uint32_t)x < orphan)
+				orphan = (uint32_t)x;
+		}
+	}
+	return orphan;
+}
+
+static uint16_t m_best(uint32_t e, const struct hf_req_hold *q, uint32_t *seats)
+{
+	uint32_t n = q->seats_count;
+	for (uint32_t c = 0; c + n <= mev[e].seats; c++) {
+		int ok = 1;
+		for (uint32_t k = 0; k < n && ok; k++) {
+			ok = m_in_scope(e, c + k, q) && mev[e].owner[c + k] == 0 &&
+			     (k == 0 || m_same_row(e, c + k - 1, c + k));
+			seats[k] = c + k;
+		}
+		if (ok &&
+		    (!(q->flags & HF_HOLD_FLAG_NO_ORPHAN) || m_orphan(e, seats, n) == UINT32_MAX))
+			return HF_OK;
+	}
+	return HF_NOT_ENOUGH;
+}
+
+struct m_row {
+	uint32_t lo, hi, free_count;
+};
+
+static uint16_t m_any(uint32_t e, const struct hf_req_hold *q, uint32_t *seats, uint64_t *detail)
+{
+	static struct m_row rows[512];
+	uint32_t rows_count = 0, n = q->seats_count, total = 0;
+	for (uint32_t s = 0; s < mev[e].seats;) {
+		uint32_t end = s + 1;
+		while (end < mev[e].seats && m_same_row(e, end - 1, end))
+			end++;
+		if (m_in_scope(e, s, q)) {
+			struct m_row *row = &rows[rows_count++];
+			*row = (struct m_row){s, end, 0};
+			for (uint32_t t = s; t < end; t++)
+				row->free_count += mev[e].owner[t] == 0;
+			total += row->free_count;
+		}
+		s = end;
+	}
+	if (total < n)
+		return HF_NOT_ENOUGH;
+	/* Rows by free seats, most first; a stable sort keeps the earlier row first on a tie. */
+	for (uint32_t i = 1; i < rows_count; i++) {
+		struct m_row v = rows[i];
+		uint32_t j = i;
+		while (j > 0 && rows[j - 1].free_count < v.free_count) {
+			rows[j] = rows[j - 1];
+			j--;
+		}
+		rows[j] = v;
+	}
+	uint32_t taken = 0;
+	for (uint32_t i = 0; i < rows_count && taken < n; i++) {
+		for (uint32_t t = rows[i].lo; t < rows[i].hi && taken < n; t++) {
+			if (mev[e].owner[t] == 0)
+				seats[taken++] = t;
+		}
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t v = seats[i], j = i;
+		while (j > 0 && seats[j - 1] > v) {
+			seats[j] = seats[j - 1];
+			j--;
+		}
+		seats[j] = v;
+	}
+	if (q->flags & HF_HOLD_FLAG_NO_ORPHAN) {
+		uint32_t orphan = m_orphan(e, seats, n);
+		if (orphan != UINT32_MAX) {
+			*detail = orphan;
+			return HF_ORPHAN_SEAT;
+		}
+	}
+	return HF_OK;
+}
+
 static void m_hold_reply(const struct m_rec *r, struct hf_rep_hold *h, uint64_t deadline)
 {
 	h->hold_id = r->id;
@@ -156,19 +322,23 @@ static void m_hold_reply(const struct m_rec *r, struct hf_rep_hold *h, uint64_t 
 static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_reply *rep)
 {
 	if (q->event_id == 0 || q->hold_id == 0 || q->ttl_ms == 0 || q->seats_count == 0 ||
-	    q->seats_count > HF_HOLD_SEATS_MAX || q->mode > HF_HOLD_BEST)
+	    q->seats_count > HF_HOLD_SEATS_MAX || q->mode > HF_HOLD_ANY ||
+	    (q->flags & ~HF_HOLD_FLAGS_KNOWN) != 0 ||
+	    (q->mode == HF_HOLD_EXPLICIT && (q->scope != 0 || (q->flags & HF_HOLD_FLAG_TIER))))
 		return m_fail(rep, HF_ERR_INVALID, 0);
 	int e = m_find_event(q->event_id);
 	if (e < 0)
 		return m_fail(rep, HF_NO_EVENT, 0);
 	struct m_event *ev = &mev[e];
 	uint32_t n = q->seats_count;
-	if (q->mode == HF_HOLD_BEST && ev->rw != 0 && n > ev->rw)
+	if (q->mode == HF_HOLD_BEST && q->scope == 0 && !(q->flags & HF_HOLD_FLAG_TIER) &&
+	    ev->rw != 0 && n > ev->rw)
 		return m_fail(rep, HF_ERR_INVALID, 0);
 	struct m_rec *old = m_find((uint32_t)e, q->hold_id);
 	if (old) {
 		int same =
 		    old->user == q->user_id && old->mode == q->mode && old->n == n &&
+		    old->flags == q->flags && old->scope == q->scope &&
 		    (q->mode == HF_HOLD_BEST || memcmp(old->req_seats, q->seats, 4u * n) == 0);
 		if (!same)
 			return m_fail(rep, HF_ID_CONFLICT, 0);
@@ -201,22 +371,20 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 			if (ev->owner[q->seats[i]] != 0)
 				return m_fail(rep, HF_SEAT_TAKEN, q->seats[i]);
 		}
+		if (q->flags & HF_HOLD_FLAG_NO_ORPHAN) {
+			uint32_t orphan = m_orphan((uint32_t)e, q->seats, n);
+			if (orphan != UINT32_MAX)
+				return m_fail(rep, HF_ORPHAN_SEAT, orphan);
+		}
 		memcpy(seats, q->seats, 4u * n);
 	} else {
-		uint32_t found = UINT32_MAX;
-		for (uint32_t c = 0; c + n <= ev->seats && found == UINT32_MAX; c++) {
-			if (ev->rw != 0 && c / ev->rw != (c + n - 1) / ev->rw)
-				continue;
-			uint32_t k = 0;
-			while (k < n && ev->owner[c + k] == 0)
-				k++;
-			if (k == n)
-				found = c;
-		}
-		if (found == UINT32_MAX)
-			return m_fail(rep, HF_NOT_ENOUGH, 0);
-		for (uint32_t i = 0; i < n; i++)
-			seats[i] = found + i;
+		if (!m_scope_valid((uint32_t)e, q))
+			return m_fail(rep, HF_ERR_INVALID, 0);
+		uint64_t detail = 0;
+		uint16_t st = q->mode == HF_HOLD_BEST ? m_best((uint32_t)e, q, seats)
+						      : m_any((uint32_t)e, q, seats, &detail);
+		if (st != HF_OK)
+			return m_fail(rep, st, detail);
 	}
 	if (ev->limit != 0) {
 		uint32_t have = m_user_seats((uint32_t)e, q->user_id);
@@ -234,6 +402,8 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 	r->id = q->hold_id;
 	r->user = q->user_id;
 	r->mode = q->mode;
+	r->flags = q->flags;
+	r->scope = q->scope;
 	r->n = n;
 	if (q->mode == HF_HOLD_EXPLICIT)
 		memcpy(r->req_seats, q->seats, 4u * n);
@@ -552,6 +722,48 @@ static void apply_both(struct hf_request *q)
 	}
 }
 
+/* EVENT_SECTIONS against the model: each section's free seats, and the tiers' sums. */
+static void compare_sections(uint32_t e)
+{
+	static struct hf_request q;
+	static struct hf_reply rs;
+	memset(&q, 0, sizeof(q));
+	q.opcode = HF_OP_EVENT_SECTIONS;
+	q.event_sections.event_id = mev[e].id;
+	hf_changes_reset(&ch);
+	assert_int_equal(hf_store_apply(store, &q, now_ms, &rs, &ch), HF_OK);
+	kv_apply(&ch);
+	const struct hf_rep_event_sections *got = &rs.event_sections;
+	assert_int_equal(got->sections_count, msec_count[e]);
+	uint32_t tier_free[8] = {0}, tier_seats[8] = {0};
+	for (uint32_t k = 0; k < msec_count[e]; k++) {
+		const struct hf_section *want = &msec[e][k];
+		uint32_t free_count = 0;
+		for (uint32_t s = want->first; s < want->first + want->count; s++)
+			free_count += mev[e].owner[s] == 0;
+		assert_string_equal(got->sections[k].section.name, want->name);
+		assert_int_equal(got->sections[k].section.first, want->first);
+		assert_int_equal(got->sections[k].section.count, want->count);
+		assert_int_equal(got->sections[k].section.row_width, want->row_width);
+		assert_int_equal(got->sections[k].section.tier, want->tier);
+		assert_int_equal(got->sections[k].free_count, free_count);
+		assert_true(want->tier < 8);
+		tier_free[want->tier] += free_count;
+		tier_seats[want->tier] += want->count;
+	}
+	uint32_t t = 0;
+	for (uint16_t tier = 0; tier < 8; tier++) {
+		if (tier_seats[tier] == 0)
+			continue;
+		assert_true(t < got->tiers_count);
+		assert_int_equal(got->tiers[t].tier, tier);
+		assert_int_equal(got->tiers[t].seats_count, tier_seats[tier]);
+		assert_int_equal(got->tiers[t].free_count, tier_free[tier]);
+		t++;
+	}
+	assert_int_equal(got->tiers_count, t);
+}
+
 static void compare_event(uint32_t e)
 {
 	static struct hf_request q;
@@ -594,6 +806,8 @@ static void compare_event(uint32_t e)
 				 rs.seat_status.seats[s].owner_id, m_seat_state(e, s),
 				 mev[e].owner[s]);
 	}
+
+	compare_sections(e);
 
 	q.opcode = HF_OP_SEAT_INFO;
 	hf_changes_reset(&ch);
@@ -728,6 +942,8 @@ static void compare_replays(void)
 					      .user_id = r->user,
 					      .ttl_ms = 1000,
 					      .mode = r->mode,
+					      .flags = r->flags,
+					      .scope = r->scope,
 					      .seats_count = r->n};
 		memcpy(q.hold.seats, r->req_seats, 4u * r->n);
 		apply_both(&q);
@@ -781,6 +997,29 @@ static void random_seats(struct hf_req_hold *h, uint32_t seats)
 		h->seats[h->seats_count - 1] = h->seats[0]; /* duplicate */
 }
 
+/* A BEST / ANY scope: mostly the event on events without sections; on the sectioned one the event,
+ * a section or a tier; now and then one that does not exist. Flags: NO_ORPHAN a third of the time.
+ */
+static void random_scope(uint32_t e, struct hf_req_hold *h)
+{
+	h->flags = below(3) == 0 ? HF_HOLD_FLAG_NO_ORPHAN : 0;
+	h->scope = 0;
+	uint32_t dice = below(10);
+	if (msec_count[e] == 0) {
+		if (dice == 0)
+			h->scope = 1;
+		else if (dice == 1)
+			h->flags |= HF_HOLD_FLAG_TIER;
+		return;
+	}
+	if (dice < 3) {
+		h->scope = (uint16_t)(1 + below(msec_count[e] + 1));
+	} else if (dice < 6) {
+		h->flags |= HF_HOLD_FLAG_TIER;
+		h->scope = (uint16_t)(below(5));
+	}
+}
+
 static const struct m_rec *pick_rec(int state)
 {
 	if (mrec_count == 0)
@@ -808,6 +1047,7 @@ static void random_op(void)
 		q.hold.user_id = pick_user();
 		q.hold.ttl_ms = below(20) == 0 ? 1000000u : 50 + below(4000);
 		q.hold.mode = HF_HOLD_EXPLICIT;
+		q.hold.flags = below(4) == 0 ? HF_HOLD_FLAG_NO_ORPHAN : 0;
 		q.hold.seats_count = below(30) == 0 ? 5 + below(20) : 1 + below(4);
 		random_seats(&q.hold, mev[e].seats);
 	} else if (dice < 420) { /* best-available */
@@ -816,7 +1056,8 @@ static void random_op(void)
 		q.hold.hold_id = next_id++;
 		q.hold.user_id = pick_user();
 		q.hold.ttl_ms = 50 + below(4000);
-		q.hold.mode = HF_HOLD_BEST;
+		q.hold.mode = below(3) == 0 ? HF_HOLD_ANY : HF_HOLD_BEST;
+		random_scope(e, &q.hold);
 		uint32_t width = mev[e].rw ? mev[e].rw : 70;
 		q.hold.seats_count = 1 + below(below(10) == 0 ? width + 1 : 5);
 	} else if (dice < 520 && (r = pick_rec(-1))) { /* replay, same or different body */
@@ -826,6 +1067,8 @@ static void random_op(void)
 					      .user_id = r->user,
 					      .ttl_ms = 1 + below(5000),
 					      .mode = r->mode,
+					      .flags = r->flags,
+					      .scope = r->scope,
 					      .seats_count = r->n};
 		memcpy(q.hold.seats, r->req_seats, 4u * r->n);
 		switch (below(8)) {
@@ -841,6 +1084,9 @@ static void random_op(void)
 			break;
 		case 3:
 			q.hold.seats_count = r->n % HF_HOLD_SEATS_MAX + 1;
+			break;
+		case 4:
+			q.hold.flags ^= HF_HOLD_FLAG_NO_ORPHAN;
 			break;
 		default:
 			break;
@@ -934,7 +1180,9 @@ static void test_model(void **state)
 						 .seats_count = mev[e].seats,
 						 .row_width = mev[e].rw,
 						 .user_limit = mev[e].limit,
-						 .hold_lifetime_max_s = mev[e].lifetime_s};
+						 .hold_lifetime_max_s = mev[e].lifetime_s,
+						 .sections_count = msec_count[e]};
+		memcpy(q.create_event.sections, msec[e], sizeof(msec[e][0]) * msec_count[e]);
 		struct hf_reply rep;
 		hf_changes_reset(&ch);
 		assert_int_equal(hf_store_apply(store, &q, now_ms, &rep, &ch), HF_OK);
