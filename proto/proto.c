@@ -369,7 +369,7 @@ static enum hf_status req_check_create_event(const struct hf_request *req)
 	return HF_OK;
 }
 
-/* A section on the wire: first, count, row_width, tier, name size, name (CREATE_EVENT and
+/* A section on the wire: first, count, row_width, tier, kind, name size, name (CREATE_EVENT and
  * EVENT_SECTIONS). */
 static void wr_section(struct hf_wr *w, const struct hf_section *sec)
 {
@@ -379,7 +379,8 @@ static void wr_section(struct hf_wr *w, const struct hf_section *sec)
 	wr_u32(w, sec->first);
 	wr_u32(w, sec->count);
 	wr_u32(w, sec->row_width);
-	wr_u16(w, sec->tier);
+	wr_u8(w, sec->tier);
+	wr_u8(w, sec->kind);
 	wr_u8(w, (uint8_t)len);
 	wr_bytes(w, sec->name, len);
 }
@@ -389,10 +390,11 @@ static enum hf_status rd_section(struct hf_rd *r, struct hf_section *sec)
 	sec->first = rd_u32(r);
 	sec->count = rd_u32(r);
 	sec->row_width = rd_u32(r);
-	sec->tier = rd_u16(r);
+	sec->tier = rd_u8(r);
+	sec->kind = rd_u8(r);
 	uint8_t len = rd_u8(r);
 	const uint8_t *name;
-	if (r->bad)
+	if (r->bad || sec->kind > HF_SECTION_GA)
 		return HF_ERR_MALFORMED;
 	if (len > HF_SECTION_NAME_SIZE_MAX)
 		return HF_ERR_TOO_LARGE;

@@ -176,16 +176,23 @@ enum hf_hold_mode {
 #define HF_HOLD_FLAG_TIER      0x02u /* BEST / ANY: scope is a tier, not a section */
 #define HF_HOLD_FLAGS_KNOWN    (HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER)
 
+/* Section kinds. */
+#define HF_SECTION_SEATED 0u /* numbered seats, held by index or best-available */
+#define HF_SECTION_GA	  1u /* general admission: counted places, held by quantity only */
+
 /* A named, contiguous seat range of an event with its price tier. Rows: with row_width != 0 the
  * section's rows start at its first seat (seat s is in row (s - first) / row_width of the
- * section); with 0 the event's rows apply (row s / event row_width, one row when that is 0). */
+ * section); with 0 the event's rows apply (row s / event row_width, one row when that is 0). A
+ * general admission section is `count` places with no rows: a HOLD takes a quantity of them
+ * (BEST or ANY with the section as scope), never named seats. */
 struct hf_section {
 	char name[HF_SECTION_NAME_SIZE_MAX +
 		  1];	    /* NUL-terminated, 1 .. 15 bytes, unique per event */
 	uint32_t first;	    /* first seat; sections do not overlap and lie inside the event */
-	uint32_t count;	    /* seats, >= 1 */
-	uint32_t row_width; /* 0 .. count */
-	uint16_t tier;	    /* any value; the application maps it to a price */
+	uint32_t count;	    /* seats (GA: the capacity), >= 1 */
+	uint32_t row_width; /* 0 .. count; GA: 0 */
+	uint8_t tier;	    /* any value; the application maps it to a price */
+	uint8_t kind;	    /* HF_SECTION_SEATED or HF_SECTION_GA */
 };
 
 struct hf_req_create_event {
@@ -464,8 +471,8 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REP_SEAT_INFO_ENTRY_SIZE	 (HF_REP_SEAT_ENTRY_SIZE + 8u) /* ... then user_id */
 #define HF_REQ_USER_RECORDS_BODY_SIZE	 (4u * 8u + 4u) /* event, user, cursor (2 x u64), limit */
 #define HF_REP_USER_RECORDS_FIXED_SIZE	 (2u * 8u + 4u) /* next cursor, count; then the records */
-#define HF_SECTION_FIXED_SIZE		 (3u * 4u + 2u + 1u) /* first, count, row_width, tier, name size */
-#define HF_REP_EVENT_SECTIONS_FIXED_SIZE (2u + 2u)	     /* sections, tiers; then both lists */
+#define HF_SECTION_FIXED_SIZE		 (3u * 4u + 3u) /* first, count, row_width, tier, kind, name size */
+#define HF_REP_EVENT_SECTIONS_FIXED_SIZE (2u + 2u) /* sections, tiers; then both lists */
 #define HF_REP_SECTION_AVAIL_FIXED_SIZE	 (HF_SECTION_FIXED_SIZE + 4u) /* + name, then free */
 #define HF_REP_TIER_AVAIL_SIZE		 (2u + 2u + 4u + 4u) /* tier, reserved, seats, free */
 #define HF_REP_USER_RECORD_FIXED_SIZE	 (3u * 8u + 4u) /* id, created, deadline, count; seats */

@@ -685,6 +685,11 @@ static enum hf_status hold_explicit_seats(struct hf_store *store, struct event *
 				return fail(rep, HF_DUPLICATE_SEAT, r->seats[i]);
 		}
 	}
+	for (uint32_t i = 0; i < n && ev->sections_count > 0; i++) {
+		/* General admission places are held by quantity, never by name. */
+		if (store_seat_is_ga(ev, r->seats[i]))
+			return fail(rep, HF_ERR_INVALID, r->seats[i]);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t s = r->seats[i];
 		if (seat_is_free(ev, s))

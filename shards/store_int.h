@@ -278,6 +278,8 @@ enum hf_status store_pick(const struct event *ev, const struct hf_req_hold *r, u
 /* The lowest seat the n (free) seats would leave orphaned, or UINT32_MAX. */
 uint32_t store_orphan_find(const struct event *ev, const uint32_t *seats, uint32_t n);
 uint32_t store_count_free(const struct event *ev, uint32_t lo, uint32_t hi);
+/* 1 when seat s lies in a general admission section. O(sections). */
+int store_seat_is_ga(const struct event *ev, uint32_t s);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

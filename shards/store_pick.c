@@ -32,6 +32,7 @@ struct pick_range {
 	uint32_t hi;
 	uint32_t base;
 	uint32_t row_width;
+	uint32_t ga; /* 1: a general admission section (one row, counted places) */
 };
 
 /* The most ranges of an event: every section and a gap before each and after the last. */
@@ -42,6 +43,11 @@ static struct pick_range section_range(const struct event *ev, const struct hf_s
 	struct pick_range g = {.lo = sec->first, .hi = sec->first + sec->count};
 	g.base = sec->row_width != 0 ? sec->first : 0;
 	g.row_width = sec->row_width != 0 ? sec->row_width : ev->row_width;
+	if (sec->kind == HF_SECTION_GA) {
+		g.base = sec->first;
+		g.row_width = 0;
+		g.ga = 1;
+	}
 	return g;
 }
 
@@ -69,34 +75,47 @@ static uint32_t event_ranges(const struct event *ev, struct pick_range *out)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct hf_section *sec = &ev->sections[order[i]];
 		if (sec->first > at)
-			out[count++] = (struct pick_range){at, sec->first, 0, ev->row_width};
+			out[count++] = (struct pick_range){at, sec->first, 0, ev->row_width, 0};
 		out[count++] = section_range(ev, sec);
 		at = sec->first + sec->count;
 	}
 	if (at < ev->seats_count)
-		out[count++] = (struct pick_range){at, ev->seats_count, 0, ev->row_width};
+		out[count++] = (struct pick_range){at, ev->seats_count, 0, ev->row_width, 0};
 	HF_ASSERT(count <= PICK_RANGES_MAX);
 	return count;
 }
 
-/* The ranges a HOLD's scope covers, in seat order; 0 when the scope names no section. */
+/* The ranges a HOLD's scope covers, in seat order; UINT32_MAX when the scope names no section.
+ * The event and a tier cover their numbered seats only: general admission is held by naming its
+ * section. */
 static uint32_t scope_ranges(const struct event *ev, const struct hf_req_hold *r,
 			     struct pick_range *out)
 {
-	if ((r->flags & HF_HOLD_FLAG_TIER) == 0) {
-		if (r->scope == 0)
-			return event_ranges(ev, out);
+	if ((r->flags & HF_HOLD_FLAG_TIER) == 0 && r->scope != 0) {
 		if (r->scope > ev->sections_count)
-			return 0;
+			return UINT32_MAX;
 		out[0] = section_range(ev, &ev->sections[r->scope - 1]);
 		return 1;
 	}
-	uint32_t order[HF_EVENT_SECTIONS_MAX];
-	uint32_t n = sections_sorted(ev, order), count = 0;
+	struct pick_range all[PICK_RANGES_MAX];
+	uint32_t n = event_ranges(ev, all), count = 0, named = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if (ev->sections[order[i]].tier == r->scope)
-			out[count++] = section_range(ev, &ev->sections[order[i]]);
+		int in = (r->flags & HF_HOLD_FLAG_TIER) == 0;
+		if (r->flags & HF_HOLD_FLAG_TIER) {
+			/* A range is a section when a section starts at its first seat. */
+			for (uint32_t k = 0; k < ev->sections_count; k++) {
+				const struct hf_section *sec = &ev->sections[k];
+				if (sec->first == all[i].lo && sec->tier == r->scope) {
+					in = 1;
+					named = 1;
+				}
+			}
+		}
+		if (in && !all[i].ga)
+			out[count++] = all[i];
 	}
+	if ((r->flags & HF_HOLD_FLAG_TIER) && !named)
+		return UINT32_MAX;
 	return count;
 }
 
@@ -149,6 +168,16 @@ static uint32_t count_free(const struct event *ev, uint32_t lo, uint32_t hi)
 		p += take;
 	}
 	return n;
+}
+
+int store_seat_is_ga(const struct event *ev, uint32_t s)
+{
+	for (uint32_t k = 0; k < ev->sections_count; k++) {
+		const struct hf_section *sec = &ev->sections[k];
+		if (sec->kind == HF_SECTION_GA && s >= sec->first && s - sec->first < sec->count)
+			return 1;
+	}
+	return 0;
 }
 
 uint32_t store_count_free(const struct event *ev, uint32_t lo, uint32_t hi)
@@ -299,9 +328,12 @@ enum hf_status store_pick(const struct event *ev, const struct hf_req_hold *r, u
 	*detail_out = 0;
 	struct pick_range ranges[PICK_RANGES_MAX];
 	uint32_t count = scope_ranges(ev, r, ranges);
-	if (count == 0)
+	if (count == UINT32_MAX)
 		return HF_ERR_INVALID;
 	uint32_t n = r->seats_count;
+	/* General admission: a quantity of places, the lowest free ones; no rows, no orphans. */
+	if (count == 1 && ranges[0].ga)
+		return any_pick(ev, ranges, 1, n, seats_out);
 	int no_orphan = (r->flags & HF_HOLD_FLAG_NO_ORPHAN) != 0;
 	if (r->mode == HF_HOLD_BEST) {
 		for (uint32_t i = 0; i < count; i++) {
@@ -334,7 +366,9 @@ enum hf_status store_sections_check(uint32_t seats_count, const struct hf_sectio
 		const struct hf_section *a = &sections[i];
 		size_t len = strnlen(a->name, HF_SECTION_NAME_SIZE_MAX + 1);
 		int bad = len == 0 || len > HF_SECTION_NAME_SIZE_MAX || a->count == 0 ||
-			  (uint64_t)a->first + a->count > seats_count || a->row_width > a->count;
+			  (uint64_t)a->first + a->count > seats_count || a->row_width > a->count ||
+			  a->kind > HF_SECTION_GA ||
+			  (a->kind == HF_SECTION_GA && a->row_width != 0);
 		for (uint32_t j = 0; j < i && !bad; j++) {
 			const struct hf_section *b = &sections[j];
 			bad = strcmp(a->name, b->name) == 0 ||

@@ -17,7 +17,7 @@
 #define EVENT_KEY_SIZE		 9u
 #define EVENT_VERSION_PLAIN	 1u /* no sections */
 #define EVENT_VERSION_SECTIONS	 2u
-#define SECTION_VALUE_FIXED_SIZE (3u * 4u + 2u + 1u)
+#define SECTION_VALUE_FIXED_SIZE (3u * 4u + 3u)
 /* Record values are version 1 unless the hold's mode is ANY, which version 1 readers refuse. */
 #define RECORD_VERSION_ANY 2u
 
@@ -102,7 +102,8 @@ static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
  *   13    4 hold_lifetime_max_s (effective)
  * Version 2 (an event with sections): the same 17 bytes with version 2, then
  *   17    1 sections_count, 1 .. HF_EVENT_SECTIONS_MAX
- *   18  var the sections, each: first u32, count u32, row_width u32, tier u16, name size u8, name
+ *   18  var the sections, each: first u32, count u32, row_width u32, tier u8, kind u8, name size
+ *           u8, name
  *           (the layout of CREATE_EVENT's section list in docs/protocol.md). */
 static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
 {
@@ -112,7 +113,8 @@ static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
 	hf_put_le32(v + 0, sec->first);
 	hf_put_le32(v + 4, sec->count);
 	hf_put_le32(v + 8, sec->row_width);
-	hf_put_le16(v + 12, sec->tier);
+	v[12] = sec->tier;
+	v[13] = sec->kind;
 	v[14] = len;
 	memcpy(v + 15, sec->name, len);
 	return SECTION_VALUE_FIXED_SIZE + len;
@@ -378,7 +380,8 @@ static enum hf_status load_sections(const uint8_t *v, size_t size, uint32_t seat
 		sec->first = hf_get_le32(v + at);
 		sec->count = hf_get_le32(v + at + 4);
 		sec->row_width = hf_get_le32(v + at + 8);
-		sec->tier = hf_get_le16(v + at + 12);
+		sec->tier = v[at + 12];
+		sec->kind = v[at + 13];
 		uint8_t len = v[at + 14];
 		at += SECTION_VALUE_FIXED_SIZE;
 		if (len == 0 || len > HF_SECTION_NAME_SIZE_MAX || size - at < len ||

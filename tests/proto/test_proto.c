@@ -211,7 +211,8 @@ static void fill_section(struct rng *r, struct hf_section *sec)
 	sec->first = rng_u32(r);
 	sec->count = rng_u32(r);
 	sec->row_width = rng_u32(r);
-	sec->tier = (uint16_t)rng_next(r);
+	sec->tier = (uint8_t)rng_next(r);
+	sec->kind = (uint8_t)rng_below(r, 2);
 }
 
 static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, struct hf_request *req)
@@ -456,6 +457,7 @@ static void assert_section_equal(const struct hf_section *a, const struct hf_sec
 	assert_int_equal(a->count, b->count);
 	assert_int_equal(a->row_width, b->row_width);
 	assert_int_equal(a->tier, b->tier);
+	assert_int_equal(a->kind, b->kind);
 }
 
 static void assert_request_equal(const struct hf_request *a, const struct hf_request *b)
@@ -2786,6 +2788,13 @@ static void test_request_create_event_sections(void **state)
 	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
 	g_frame[24 + 24 + 16] = 'A';
 	assert_int_equal(decode_request_frame(n), HF_OK);
+	/* Byte 13 of a section is its kind: 0 seated, 1 general admission, others malformed. */
+	g_frame[24 + 24 + 1 + 13] = HF_SECTION_GA;
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.create_event.sections[0].kind, HF_SECTION_GA);
+	g_frame[24 + 24 + 1 + 13] = 2;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 24 + 1 + 13] = 0;
 	/* More sections than the limit, with bytes for all of them. */
 	new_request(&g_req_a, HF_OP_CREATE_EVENT, 3);
 	g_req_a.create_event.event_id = 9;

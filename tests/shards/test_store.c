@@ -934,9 +934,9 @@ static enum hf_status create_sectioned(struct fixture *f, uint64_t ev, int varia
 	struct hf_req_create_event *c = &req.create_event;
 	*c = (struct hf_req_create_event){
 	    .event_id = ev, .seats_count = 64, .row_width = 8, .sections_count = 3};
-	c->sections[0] = (struct hf_section){"floor", 0, 20, 5, 1};
-	c->sections[1] = (struct hf_section){"balcony", 30, 16, 0, 2};
-	c->sections[2] = (struct hf_section){"box", 46, 4, 4, 2};
+	c->sections[0] = (struct hf_section){"floor", 0, 20, 5, 1, HF_SECTION_SEATED};
+	c->sections[1] = (struct hf_section){"balcony", 30, 16, 0, 2, HF_SECTION_SEATED};
+	c->sections[2] = (struct hf_section){"box", 46, 4, 4, 2, HF_SECTION_SEATED};
 	if (variant == 1)
 		c->sections[2].tier = 3;
 	return th_apply(f->s, &req, 0, &f->rep, &f->ch);
@@ -976,17 +976,20 @@ static void test_sections_create(void **state)
 	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
 	struct hf_req_create_event *c = &req.create_event;
 	*c = (struct hf_req_create_event){.event_id = EV, .seats_count = 64, .sections_count = 2};
-	c->sections[0] = (struct hf_section){"a", 0, 10, 0, 1};
-	c->sections[1] = (struct hf_section){"b", 9, 10, 0, 1}; /* overlaps a */
+	c->sections[0] = (struct hf_section){"a", 0, 10, 0, 1, HF_SECTION_SEATED};
+	c->sections[1] = (struct hf_section){"b", 9, 10, 0, 1, HF_SECTION_SEATED}; /* overlaps a */
 	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
 	assert_int_equal(f->rep.detail, 2);
-	c->sections[1] = (struct hf_section){"a", 10, 10, 0, 1}; /* a second "a" */
+	c->sections[1] =
+	    (struct hf_section){"a", 10, 10, 0, 1, HF_SECTION_SEATED}; /* a second "a" */
 	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
-	c->sections[1] = (struct hf_section){"b", 60, 5, 0, 1}; /* past the event */
+	c->sections[1] =
+	    (struct hf_section){"b", 60, 5, 0, 1, HF_SECTION_SEATED}; /* past the event */
 	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
-	c->sections[1] = (struct hf_section){"b", 10, 5, 6, 1}; /* row wider than the section */
+	c->sections[1] = (struct hf_section){
+	    "b", 10, 5, 6, 1, HF_SECTION_SEATED}; /* row wider than the section */
 	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
-	c->sections[1] = (struct hf_section){"b", 10, 0, 0, 1}; /* empty */
+	c->sections[1] = (struct hf_section){"b", 10, 0, 0, 1, HF_SECTION_SEATED}; /* empty */
 	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
 	assert_int_equal(th_info(f->s, &f->ch, 0, &f->rep, EV), HF_NO_EVENT);
 
@@ -1161,6 +1164,74 @@ static void test_sections_load(void **state)
 	hf_changes_deinit(&lch);
 }
 
+/* General admission: a section of counted places held by quantity (BEST or ANY naming it), with
+ * the whole lifecycle of seat holds; never by named seats; outside event-wide and tier picks. */
+static void test_general_admission(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
+	struct hf_req_create_event *c = &req.create_event;
+	*c = (struct hf_req_create_event){
+	    .event_id = EV, .seats_count = 110, .user_limit = 8, .sections_count = 2};
+	c->sections[0] = (struct hf_section){"stalls", 0, 10, 5, 1, HF_SECTION_SEATED};
+	c->sections[1] = (struct hf_section){"standing", 10, 100, 0, 1, HF_SECTION_GA};
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_OK);
+	c->sections[1].row_width = 10; /* GA has no rows */
+	c->event_id = EV + 1;
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	assert_int_equal(f->rep.detail, 2);
+
+	/* Quantities: 6 then 2 places (ANY and BEST alike), the user limit counts them. */
+	assert_int_equal(hold_in(f, T0, 1, HF_HOLD_ANY, HF_HOLD_FLAG_NO_ORPHAN, 2, 6), HF_OK);
+	assert_held(f, 6, 10u, 11u, 12u, 13u, 14u, 15u);
+	assert_int_equal(hold_in(f, T0, 2, HF_HOLD_BEST, 0, 2, 2), HF_OK);
+	assert_held(f, 2, 16u, 17u);
+	assert_int_equal(hold_in(f, T0, 3, HF_HOLD_ANY, 0, 2, 1), HF_USER_LIMIT);
+	assert_int_equal(f->rep.detail, 8);
+	/* Replays answer the same places; the lifecycle is a hold's. */
+	assert_int_equal(hold_in(f, T0 + 5, 1, HF_HOLD_ANY, HF_HOLD_FLAG_NO_ORPHAN, 2, 6), HF_OK);
+	assert_held(f, 6, 10u, 11u, 12u, 13u, 14u, 15u);
+	assert_int_equal(th_extend(f->s, &f->ch, T0, &f->rep, EV, 1, 50000), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 1), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 2), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, &f->rep, EV, 1), HF_OK);
+	/* Named places are refused; event-wide and tier picks stay in the seated section. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 4, 1, 1000, 1, 50u),
+			 HF_ERR_INVALID);
+	assert_int_equal(f->rep.detail, 50);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, 0, 0, 11), HF_NOT_ENOUGH);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, HF_HOLD_FLAG_TIER, 1, 11), HF_NOT_ENOUGH);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, HF_HOLD_FLAG_TIER, 1, 7), HF_OK);
+	assert_held(f, 7, 0u, 1u, 2u, 3u, 4u, 5u, 6u);
+	/* Sold out: 100 places, 95 held by other users, 6 more is NOT_ENOUGH; expiry gives back. */
+	for (uint32_t i = 0; i < 12; i++) {
+		struct hf_request h = {.opcode = HF_OP_HOLD};
+		h.hold = (struct hf_req_hold){.event_id = EV,
+					      .hold_id = 100 + i,
+					      .user_id = 50 + i,
+					      .ttl_ms = 1000,
+					      .mode = HF_HOLD_ANY,
+					      .scope = 2,
+					      .seats_count = i < 11 ? 8 : 7};
+		assert_int_equal(th_apply(f->s, &h, T0, &f->rep, &f->ch), HF_OK);
+	}
+	req.opcode = HF_OP_EVENT_SECTIONS;
+	req.event_sections.event_id = EV;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	assert_int_equal(f->rep.event_sections.sections[1].section.kind, HF_SECTION_GA);
+	assert_int_equal(f->rep.event_sections.sections[1].free_count, 5);
+	struct hf_request h = {.opcode = HF_OP_HOLD};
+	h.hold = (struct hf_req_hold){.event_id = EV,
+				      .hold_id = 200,
+				      .user_id = 99,
+				      .ttl_ms = 1000,
+				      .mode = HF_HOLD_ANY,
+				      .scope = 2,
+				      .seats_count = 6};
+	assert_int_equal(th_apply(f->s, &h, T0, &f->rep, &f->ch), HF_NOT_ENOUGH);
+	assert_int_equal(th_apply(f->s, &h, T0 + 1000, &f->rep, &f->ch), HF_OK);
+}
+
 /* Runs hf_store_check in a child process on the store as it is and reports whether it panicked
  * (the checker aborts on the first broken invariant). */
 static int check_panics(struct hf_store *s)
@@ -1239,6 +1310,7 @@ int main(void)
 	    T(test_sections_picks),
 	    T(test_sections_any),
 	    T(test_sections_load),
+	    T(test_general_admission),
 	    cmocka_unit_test(test_create_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,7 @@ struct m_rec {
 
 static struct m_event mev[] = {
     {101, 40, 8, 0, 3, NULL},	{102, 130, 0, 0, 60, NULL}, {103, 70, 10, 6, 10, NULL},
-    {104, 200, 0, 12, 5, NULL}, {105, 140, 20, 0, 8, NULL}, /* sections: see msec */
+    {104, 200, 0, 12, 5, NULL}, {105, 170, 20, 0, 8, NULL}, /* sections: see msec */
 };
 #define MEV_COUNT (sizeof(mev) / sizeof(mev[0]))
 
@@ -150,13 +150,14 @@ static uint16_t m_fail(struct hf_reply *rep, uint16_t st, uint64_t detail)
 /* ---- Sections, rows and picks in the model: seat by seat, straight from the definitions ---- */
 
 /* Sections of each model event (only the last event has any). */
-static const struct hf_section msec[][4] = {
+static const struct hf_section msec[][5] = {
     [4] = {{.name = "floor", .first = 0, .count = 40, .row_width = 10, .tier = 1},
 	   {.name = "left", .first = 50, .count = 30, .row_width = 0, .tier = 2},
 	   {.name = "right", .first = 90, .count = 36, .row_width = 6, .tier = 2},
-	   {.name = "box", .first = 130, .count = 8, .row_width = 4, .tier = 3}},
+	   {.name = "box", .first = 130, .count = 8, .row_width = 4, .tier = 3},
+	   {.name = "pit", .first = 140, .count = 30, .tier = 1, .kind = HF_SECTION_GA}},
 };
-static const uint32_t msec_count[] = {0, 0, 0, 0, 4};
+static const uint32_t msec_count[] = {0, 0, 0, 0, 5};
 
 /* The section of seat s, or -1. */
 static int m_sec_of(uint32_t e, uint32_t s)
@@ -182,12 +183,33 @@ static int m_same_row(uint32_t e, uint32_t a, uint32_t b)
 	return rw == 0 || (a - base) / rw == (b - base) / rw;
 }
 
+/* General admission seats are in scope only when their section is the scope. */
 static int m_in_scope(uint32_t e, uint32_t s, const struct hf_req_hold *q)
 {
 	int k = m_sec_of(e, s);
+	int ga = k >= 0 && msec[e][k].kind == HF_SECTION_GA;
 	if (q->flags & HF_HOLD_FLAG_TIER)
-		return k >= 0 && msec[e][k].tier == q->scope;
-	return q->scope == 0 || k == (int)q->scope - 1;
+		return k >= 0 && msec[e][k].tier == q->scope && !ga;
+	return q->scope == 0 ? !ga : k == (int)q->scope - 1;
+}
+
+/* The scope is one general admission section. */
+static int m_scope_ga(uint32_t e, const struct hf_req_hold *q)
+{
+	return !(q->flags & HF_HOLD_FLAG_TIER) && q->scope != 0 &&
+	       msec[e][q->scope - 1].kind == HF_SECTION_GA;
+}
+
+/* A quantity of general admission places: the lowest free ones of the section. */
+static uint16_t m_ga(uint32_t e, const struct hf_req_hold *q, uint32_t *seats)
+{
+	const struct hf_section *sec = &msec[e][q->scope - 1];
+	uint32_t taken = 0;
+	for (uint32_t s = sec->first; s < sec->first + sec->count && taken < q->seats_count; s++) {
+		if (mev[e].owner[s] == 0)
+			seats[taken++] = s;
+	}
+	return taken == q->seats_count ? HF_OK : HF_NOT_ENOUGH;
 }
 
 static int m_scope_valid(uint32_t e, const struct hf_req_hold *q)
@@ -368,6 +390,11 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 			}
 		}
 		for (uint32_t i = 0; i < n; i++) {
+			int k = m_sec_of((uint32_t)e, q->seats[i]);
+			if (k >= 0 && msec[e][k].kind == HF_SECTION_GA)
+				return m_fail(rep, HF_ERR_INVALID, q->seats[i]);
+		}
+		for (uint32_t i = 0; i < n; i++) {
 			if (ev->owner[q->seats[i]] != 0)
 				return m_fail(rep, HF_SEAT_TAKEN, q->seats[i]);
 		}
@@ -381,8 +408,9 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 		if (!m_scope_valid((uint32_t)e, q))
 			return m_fail(rep, HF_ERR_INVALID, 0);
 		uint64_t detail = 0;
-		uint16_t st = q->mode == HF_HOLD_BEST ? m_best((uint32_t)e, q, seats)
-						      : m_any((uint32_t)e, q, seats, &detail);
+		uint16_t st = m_scope_ga((uint32_t)e, q) ? m_ga((uint32_t)e, q, seats)
+			      : q->mode == HF_HOLD_BEST	 ? m_best((uint32_t)e, q, seats)
+							 : m_any((uint32_t)e, q, seats, &detail);
 		if (st != HF_OK)
 			return m_fail(rep, st, detail);
 	}
