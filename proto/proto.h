@@ -164,7 +164,9 @@ static inline uint16_t hf_slot_of(uint64_t event_id)
 
 /* ---- Requests ----
  * Ids (event, hold, booking) are never 0: 0 is HF_ERR_INVALID. A booking's id is the id of the hold
- * it was confirmed from. */
+ * it was confirmed from. Zero a request before filling it (a designated initializer or memset):
+ * fields added in later versions (HOLD's flags and scope, CREATE_EVENT's sections) mean "as
+ * before" at 0, and garbage in them breaks the encoder's contract (hf_request_validate). */
 enum hf_hold_mode {
 	HF_HOLD_EXPLICIT = 0, /* hold exactly the listed seats */
 	HF_HOLD_BEST = 1, /* hold the N adjacent free seats of one row with the lowest indexes */

@@ -425,6 +425,48 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 	return HF_OK;
 }
 
+/* Puts a loaded record (in the table, fields set but its state) where its state says: a tombstone
+ * (a hold already past its deadline becomes the EXPIRED tombstone it is, and claims no seat: a
+ * later hold may own them now, its key can sort before this one), or a live hold or booking that
+ * takes its seats. */
+static void load_record_place(struct hf_store *store, struct event *ev, struct record *rec,
+			      uint8_t state, int expire, struct hf_changes *changes)
+{
+	uint32_t self = record_index(store, rec) + 1;
+	uint32_t n = rec->seats_count;
+	if (state >= RECORD_EXPIRED || expire) {
+		rec->state = expire ? RECORD_EXPIRED : state;
+		if (expire)
+			rec->ended_ms = rec->deadline_ms;
+		tomb_push(store, rec);
+		store_wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
+		if (expire) {
+			store->holds_expired_total++;
+			if (changes_room(changes) >= 1)
+				store_change_put_record(store, changes, rec);
+		}
+		return;
+	}
+	rec->state = state;
+	for (uint32_t i = 0; i < n; i++)
+		store_seat_take(store, ev, rec->seats[i], self);
+	ev->free_count -= n;
+	store->free_total -= n;
+	store_user_link(store, rec);
+	if (state == RECORD_BOOKED) {
+		ev->booked_count += n;
+		ev->bookings_count++;
+		store->booked_total += n;
+		store->bookings_total++;
+		return;
+	}
+	ev->held_count += n;
+	ev->holds_count++;
+	store->held_total += n;
+	store->holds_total++;
+	store_wheel_arm(store, rec, rec->deadline_ms);
+}
+
 static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uint64_t id,
 				  const uint8_t *v, size_t size, uint64_t now_ms,
 				  struct hf_changes *changes)
@@ -485,43 +527,8 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 	rec->mode = mode;
 	rec->seats_count = (uint8_t)n;
 	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
-	uint32_t self = record_index(store, rec) + 1;
-	store_record_table_insert(store, self);
-	if (state >= RECORD_EXPIRED || expire) {
-		/* A hold already past its deadline loads as the EXPIRED tombstone it has become and
-		 * claims no seat: a later hold may own them now (its key can sort before this one).
-		 */
-		rec->state = expire ? RECORD_EXPIRED : state;
-		if (expire)
-			rec->ended_ms = deadline_ms;
-		tomb_push(store, rec);
-		store_wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
-		if (expire) {
-			store->holds_expired_total++;
-			if (changes_room(changes) >= 1)
-				store_change_put_record(store, changes, rec);
-		}
-		return HF_OK;
-	}
-	/* HELD or BOOKED: take the seats. */
-	rec->state = state;
-	for (uint32_t i = 0; i < n; i++)
-		store_seat_take(store, ev, seats[i], self);
-	ev->free_count -= n;
-	store->free_total -= n;
-	store_user_link(store, rec);
-	if (state == RECORD_BOOKED) {
-		ev->booked_count += n;
-		ev->bookings_count++;
-		store->booked_total += n;
-		store->bookings_total++;
-		return HF_OK;
-	}
-	ev->held_count += n;
-	ev->holds_count++;
-	store->held_total += n;
-	store->holds_total++;
-	store_wheel_arm(store, rec, rec->deadline_ms);
+	store_record_table_insert(store, record_index(store, rec) + 1);
+	load_record_place(store, ev, rec, state, expire, changes);
 	return HF_OK;
 }
 
