@@ -199,28 +199,10 @@ static uint32_t user_list_of(const struct record *rec)
 	return rec->state == RECORD_HELD ? USER_LIST_HOLDS : USER_LIST_BOOKINGS;
 }
 
-void store_user_link(struct hf_store *store, struct record *rec)
+/* Takes rec out of list `list` of entry u (its seats stay counted). */
+static void user_list_remove(struct hf_store *store, struct user_entry *u, uint32_t list,
+			     struct record *rec)
 {
-	uint32_t list = user_list_of(rec);
-	struct user_entry *u = user_get(store, rec->event_index, rec->user_id);
-	uint32_t self = record_index(store, rec) + 1;
-	rec->list_seq = ++store->list_seq_last;
-	rec->user_prev = u->tail[list];
-	rec->user_next = RECORD_NONE;
-	if (u->tail[list] != RECORD_NONE)
-		record_at(store, u->tail[list])->user_next = self;
-	else
-		u->head[list] = self;
-	u->tail[list] = self;
-	u->seats_count += rec->seats_count;
-}
-
-void store_user_unlink(struct hf_store *store, struct record *rec)
-{
-	uint32_t list = user_list_of(rec);
-	uint32_t i = store_user_slot(store, rec->event_index, rec->user_id);
-	HF_ASSERT(i != UINT32_MAX);
-	struct user_entry *u = &store->users[i];
 	if (rec->user_prev != RECORD_NONE)
 		record_at(store, rec->user_prev)->user_next = rec->user_next;
 	else
@@ -230,6 +212,45 @@ void store_user_unlink(struct hf_store *store, struct record *rec)
 	else
 		u->tail[list] = rec->user_prev;
 	rec->user_prev = rec->user_next = RECORD_NONE;
+}
+
+/* Appends rec to list `list` of entry u, with the next list sequence number. */
+static void user_list_append(struct hf_store *store, struct user_entry *u, uint32_t list,
+			     struct record *rec)
+{
+	uint32_t self = record_index(store, rec) + 1;
+	rec->list_seq = ++store->list_seq_last;
+	rec->user_prev = u->tail[list];
+	rec->user_next = RECORD_NONE;
+	if (u->tail[list] != RECORD_NONE)
+		record_at(store, u->tail[list])->user_next = self;
+	else
+		u->head[list] = self;
+	u->tail[list] = self;
+}
+
+void store_user_link(struct hf_store *store, struct record *rec)
+{
+	struct user_entry *u = user_get(store, rec->event_index, rec->user_id);
+	user_list_append(store, u, user_list_of(rec), rec);
+	u->seats_count += rec->seats_count;
+}
+
+void store_user_move(struct hf_store *store, struct record *rec, uint8_t state)
+{
+	struct user_entry *u = user_find(store, rec->event_index, rec->user_id);
+	HF_ASSERT(u != NULL);
+	user_list_remove(store, u, user_list_of(rec), rec);
+	rec->state = state;
+	user_list_append(store, u, user_list_of(rec), rec);
+}
+
+void store_user_unlink(struct hf_store *store, struct record *rec)
+{
+	uint32_t i = store_user_slot(store, rec->event_index, rec->user_id);
+	HF_ASSERT(i != UINT32_MAX);
+	struct user_entry *u = &store->users[i];
+	user_list_remove(store, u, user_list_of(rec), rec);
 	HF_ASSERT(u->seats_count >= rec->seats_count);
 	u->seats_count -= rec->seats_count;
 	if (u->seats_count == 0)
@@ -902,9 +923,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t n = rec->seats_count;
 	store_wheel_cancel(store, rec);
-	store_user_unlink(store, rec);
-	rec->state = RECORD_BOOKED;
-	store_user_link(store, rec);
+	store_user_move(store, rec, RECORD_BOOKED);
 	HF_ASSERT(ev->held_count >= n && ev->holds_count > 0);
 	ev->held_count -= n;
 	ev->holds_count--;

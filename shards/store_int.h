@@ -246,6 +246,8 @@ void store_user_link(struct hf_store *store, struct record *rec);
 void store_event_sections_set(struct hf_store *store, uint32_t index,
 			      const struct hf_section *sections, uint32_t n);
 void store_user_unlink(struct hf_store *store, struct record *rec);
+/* HELD -> BOOKED (or back) in place: the record changes list, its seats stay counted. */
+void store_user_move(struct hf_store *store, struct record *rec, uint8_t state);
 void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
 void store_record_seats_free(struct hf_store *store, struct record *rec);
 
