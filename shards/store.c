@@ -29,6 +29,8 @@
  *     BOOKED records, each in increasing list_seq. The user limit reads seats_count.
  *  8. A HELD record's deadline <= created + lifetime; a wheel slot's lower bound <= its entries'
  *     times.
+ *  9. An event's sections pass store_sections_check (inside the event, non-empty, disjoint, names
+ *     unique, GA without rows) and never change after CREATE_EVENT.
  *
  * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to
  * now_ms (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due
