@@ -300,7 +300,8 @@ static int recovery_build(const char *dir, uint32_t bookings, double *ops_per_s_
 	uint64_t start_ns = hf_clock_mono_ns();
 	memset(&req, 0, sizeof(req));
 	req.opcode = HF_OP_CREATE_EVENT;
-	req.create_event = (struct hf_req_create_event){BENCH_EVENT_ID, bookings, 0, 0, 0};
+	req.create_event =
+	    (struct hf_req_create_event){.event_id = BENCH_EVENT_ID, .seats_count = bookings};
 	rc = recovery_apply(store, persist, &req, now_ms, &changes, &ops_in_batch);
 	for (uint32_t i = 0; i < bookings && rc == 0; i++) {
 		memset(&req, 0, offsetof(struct hf_request, hold) + sizeof(req.hold));

@@ -43,8 +43,10 @@ static void ctx_open(struct bench_ctx *c, uint64_t seats, uint32_t records, uint
 	c->now_ms = BENCH_NOW_MS;
 	memset(&c->req, 0, sizeof(c->req));
 	c->req.opcode = HF_OP_CREATE_EVENT;
-	c->req.create_event =
-	    (struct hf_req_create_event){BENCH_EVENT_ID, (uint32_t)seats, row_width, 0, 3600};
+	c->req.create_event = (struct hf_req_create_event){.event_id = BENCH_EVENT_ID,
+							   .seats_count = (uint32_t)seats,
+							   .row_width = row_width,
+							   .hold_lifetime_max_s = 3600};
 	HF_ASSERT(hf_store_apply(c->store, &c->req, BENCH_NOW_MS, &c->rep, &c->changes) == HF_OK);
 }
 
@@ -286,7 +288,8 @@ static void memory_run(uint32_t seats)
 
 	memset(&c.req, 0, sizeof(c.req));
 	c.req.opcode = HF_OP_CREATE_EVENT;
-	c.req.create_event = (struct hf_req_create_event){BENCH_EVENT_ID, seats, 0, 0, 3600};
+	c.req.create_event = (struct hf_req_create_event){
+	    .event_id = BENCH_EVENT_ID, .seats_count = seats, .hold_lifetime_max_s = 3600};
 	HF_ASSERT(run(&c) == HF_OK);
 	uint64_t mem_free = memory_bytes(c.store) - mem0;
 	uint64_t rss_free = rss_bytes() - rss1;

@@ -65,6 +65,9 @@ static void fill_request(struct hf_target_conn *c, const struct hf_bench_op *op)
 		req->hold.user_id = op->user_id;
 		req->hold.ttl_ms = op->ttl_ms;
 		req->hold.mode = op->best ? HF_HOLD_BEST : HF_HOLD_EXPLICIT;
+		/* The scratch request is reused: clear the fields HOLD gained later. */
+		req->hold.flags = 0;
+		req->hold.scope = 0;
 		req->hold.seats_count = op->seats_count;
 		if (!op->best)
 			memcpy(req->hold.seats, op->seats, op->seats_count * sizeof(op->seats[0]));

@@ -157,8 +157,7 @@ static int hold_call(struct hf_client *client, uint64_t event_id, uint64_t hold_
 {
 	if (seats_count > HF_HOLD_SEATS_MAX)
 		return -EINVAL;
-	struct hf_request req;
-	req.opcode = HF_OP_HOLD;
+	struct hf_request req = {.opcode = HF_OP_HOLD};
 	req.request_id = 0;
 	req.hold.event_id = event_id;
 	req.hold.hold_id = hold_id;

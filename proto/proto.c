@@ -75,6 +75,8 @@ const char *hf_status_name(uint16_t status)
 		return "HOLD_CONFIRMED";
 	case HF_DUPLICATE_SEAT:
 		return "DUPLICATE_SEAT";
+	case HF_ORPHAN_SEAT:
+		return "ORPHAN_SEAT";
 	case HF_UNAUTHORIZED:
 		return "UNAUTHORIZED";
 	case HF_FORBIDDEN:
@@ -141,6 +143,8 @@ const char *hf_status_message(uint16_t status)
 		return "hold is already confirmed";
 	case HF_DUPLICATE_SEAT:
 		return "seat listed twice";
+	case HF_ORPHAN_SEAT:
+		return "would leave a single free seat alone in its row";
 	case HF_UNAUTHORIZED:
 		return "no valid token presented (AUTH)";
 	case HF_FORBIDDEN:
@@ -355,6 +359,65 @@ static enum hf_status req_decode_empty(struct hf_rd *r, struct hf_request *out)
 	return HF_OK;
 }
 
+/* A section's name: 1 .. HF_SECTION_NAME_SIZE_MAX bytes before the NUL. */
+static enum hf_status section_name_check(const struct hf_section *sec)
+{
+	size_t len = strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
+	if (len > HF_SECTION_NAME_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return len >= 1 ? HF_OK : HF_ERR_INVALID;
+}
+
+static enum hf_status req_check_create_event(const struct hf_request *req)
+{
+	const struct hf_req_create_event *c = &req->create_event;
+	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < c->sections_count; i++) {
+		enum hf_status st = section_name_check(&c->sections[i]);
+		if (st != HF_OK)
+			return st;
+	}
+	return HF_OK;
+}
+
+/* A section on the wire: first, count, row_width, tier, kind, name size, name (CREATE_EVENT and
+ * EVENT_SECTIONS). */
+static void wr_section(struct hf_wr *w, const struct hf_section *sec)
+{
+	size_t len = strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
+	HF_ASSERT(len >= 1);
+	HF_ASSERT(len <= HF_SECTION_NAME_SIZE_MAX);
+	wr_u32(w, sec->first);
+	wr_u32(w, sec->count);
+	wr_u32(w, sec->row_width);
+	wr_u8(w, sec->tier);
+	wr_u8(w, sec->kind);
+	wr_u8(w, (uint8_t)len);
+	wr_bytes(w, sec->name, len);
+}
+
+static enum hf_status rd_section(struct hf_rd *r, struct hf_section *sec)
+{
+	sec->first = rd_u32(r);
+	sec->count = rd_u32(r);
+	sec->row_width = rd_u32(r);
+	sec->tier = rd_u8(r);
+	sec->kind = rd_u8(r);
+	uint8_t len = rd_u8(r);
+	const uint8_t *name;
+	if (r->bad || sec->kind > HF_SECTION_GA)
+		return HF_ERR_MALFORMED;
+	if (len > HF_SECTION_NAME_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || !rd_take(r, len, &name) || memchr(name, '\0', len) != NULL)
+		return HF_ERR_MALFORMED;
+	memcpy(sec->name, name, len);
+	sec->name[len] = '\0';
+	return HF_OK;
+}
+
+/* The 24-byte body, then (sections_count > 0 only) a u8 count and the sections. */
 static void req_encode_create_event(struct hf_wr *w, const struct hf_request *req)
 {
 	const struct hf_req_create_event *c = &req->create_event;
@@ -363,6 +426,28 @@ static void req_encode_create_event(struct hf_wr *w, const struct hf_request *re
 	wr_u32(w, c->row_width);
 	wr_u32(w, c->user_limit);
 	wr_u32(w, c->hold_lifetime_max_s);
+	if (c->sections_count == 0)
+		return;
+	wr_u8(w, (uint8_t)c->sections_count);
+	for (uint32_t i = 0; i < c->sections_count; i++)
+		wr_section(w, &c->sections[i]);
+}
+
+static enum hf_status rd_sections(struct hf_rd *r, struct hf_req_create_event *c)
+{
+	c->sections_count = rd_u8(r);
+	/* Too few bytes for the count is a damaged body before it is a count past the limit. */
+	if (r->bad || c->sections_count == 0 ||
+	    r->left < (uint64_t)c->sections_count * (HF_SECTION_FIXED_SIZE + 1u))
+		return HF_ERR_MALFORMED;
+	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < c->sections_count; i++) {
+		enum hf_status st = rd_section(r, &c->sections[i]);
+		if (st != HF_OK)
+			return st;
+	}
+	return HF_OK;
 }
 
 static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request *out)
@@ -373,6 +458,14 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 	c->row_width = rd_u32(r);
 	c->user_limit = rd_u32(r);
 	c->hold_lifetime_max_s = rd_u32(r);
+	c->sections_count = 0;
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (r->left > 0) {
+		enum hf_status st = rd_sections(r, c);
+		if (st != HF_OK)
+			return st;
+	}
 	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
 	if (c->seats_count > HF_EVENT_SEATS_MAX)
@@ -395,9 +488,20 @@ static enum hf_status req_decode_event(struct hf_rd *r, struct hf_request *out)
 	return HF_OK;
 }
 
+/* The mode, flags and scope of a HOLD fit together: a known mode, known flags, and for EXPLICIT no
+ * scope (its seats say where). */
+static int hold_mode_valid(uint8_t mode, uint8_t flags, uint16_t scope)
+{
+	if (mode > HF_HOLD_ANY || (flags & ~HF_HOLD_FLAGS_KNOWN) != 0)
+		return 0;
+	if (mode == HF_HOLD_EXPLICIT && (scope != 0 || (flags & HF_HOLD_FLAG_TIER) != 0))
+		return 0;
+	return 1;
+}
+
 static enum hf_status req_check_hold(const struct hf_request *req)
 {
-	if (req->hold.mode != HF_HOLD_EXPLICIT && req->hold.mode != HF_HOLD_BEST)
+	if (!hold_mode_valid(req->hold.mode, req->hold.flags, req->hold.scope))
 		return HF_ERR_INVALID;
 	if (req->hold.seats_count > HF_HOLD_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
@@ -412,9 +516,8 @@ static void req_encode_hold(struct hf_wr *w, const struct hf_request *req)
 	wr_u64(w, h->user_id);
 	wr_u32(w, h->ttl_ms);
 	wr_u8(w, h->mode);
-	wr_u8(w, 0);
-	wr_u8(w, 0);
-	wr_u8(w, 0);
+	wr_u8(w, h->flags);
+	wr_u16(w, h->scope);
 	wr_u32(w, h->seats_count);
 	if (h->mode == HF_HOLD_EXPLICIT) {
 		for (uint32_t i = 0; i < h->seats_count; i++)
@@ -430,11 +533,10 @@ static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
 	h->user_id = rd_u64(r);
 	h->ttl_ms = rd_u32(r);
 	h->mode = rd_u8(r);
-	uint8_t reserved = (uint8_t)(rd_u8(r) | rd_u8(r) | rd_u8(r));
+	h->flags = rd_u8(r);
+	h->scope = rd_u16(r);
 	h->seats_count = rd_u32(r);
-	if (r->bad || reserved != 0)
-		return HF_ERR_MALFORMED;
-	if (h->mode != HF_HOLD_EXPLICIT && h->mode != HF_HOLD_BEST)
+	if (r->bad || !hold_mode_valid(h->mode, h->flags, h->scope))
 		return HF_ERR_MALFORMED;
 	if (h->seats_count > HF_HOLD_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
@@ -573,6 +675,39 @@ static enum hf_status req_decode_backup(struct hf_rd *r, struct hf_request *out)
 	memcpy(out->backup.path, path, len);
 	out->backup.path[len] = '\0';
 	if (path[0] != '/')
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static enum hf_status req_check_user_records(const struct hf_request *req)
+{
+	return req->user_holds.limit <= HF_USER_RECORDS_PAGE_MAX ? HF_OK : HF_ERR_TOO_LARGE;
+}
+
+/* USER_HOLDS and USER_BOOKINGS share struct hf_req_user_records at the same place in the union. */
+static void req_encode_user_records(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_req_user_records *u = &req->user_holds;
+	wr_u64(w, u->event_id);
+	wr_u64(w, u->user_id);
+	wr_u64(w, u->cursor_seq);
+	wr_u64(w, u->cursor_id);
+	wr_u32(w, u->limit);
+}
+
+static enum hf_status req_decode_user_records(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_req_user_records *u = &out->user_holds;
+	u->event_id = rd_u64(r);
+	u->user_id = rd_u64(r);
+	u->cursor_seq = rd_u64(r);
+	u->cursor_id = rd_u64(r);
+	u->limit = rd_u32(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	if (u->limit > HF_USER_RECORDS_PAGE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (u->limit == 0)
 		return HF_ERR_INVALID;
 	return HF_OK;
 }
@@ -757,9 +892,9 @@ static enum hf_status rep_decode_avail(struct hf_rd *r, struct hf_reply *out)
 	return HF_OK;
 }
 
-static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
+/* SEAT_STATUS entries, and SEAT_INFO's with the owner's user id after them. */
+static void wr_seats(struct hf_wr *w, const struct hf_rep_seat_status *s, int with_user)
 {
-	const struct hf_rep_seat_status *s = &rep->seat_status;
 	HF_ASSERT(s->seats_count <= HF_SEAT_STATUS_SEATS_MAX);
 	wr_u32(w, s->seats_count);
 	for (uint32_t i = 0; i < s->seats_count; i++) {
@@ -770,28 +905,147 @@ static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
 		wr_u8(w, 0);
 		wr_u8(w, 0);
 		wr_u64(w, s->seats[i].owner_id);
+		if (with_user)
+			wr_u64(w, s->seats[i].user_id);
 	}
 }
 
-static enum hf_status rep_decode_seat_status(struct hf_rd *r, struct hf_reply *out)
+static enum hf_status rd_seats(struct hf_rd *r, struct hf_rep_seat_status *s, int with_user)
 {
-	struct hf_rep_seat_status *s = &out->seat_status;
+	uint32_t entry_size = with_user ? HF_REP_SEAT_INFO_ENTRY_SIZE : HF_REP_SEAT_ENTRY_SIZE;
 	s->seats_count = rd_u32(r);
 	if (r->bad)
 		return HF_ERR_MALFORMED;
 	if (s->seats_count > HF_SEAT_STATUS_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
-	if (r->left != (uint64_t)s->seats_count * HF_REP_SEAT_ENTRY_SIZE)
+	if (r->left != (uint64_t)s->seats_count * entry_size)
 		return HF_ERR_MALFORMED;
 	for (uint32_t i = 0; i < s->seats_count; i++) {
 		s->seats[i].seat = rd_u32(r);
 		s->seats[i].state = rd_u8(r);
 		uint8_t reserved = (uint8_t)(rd_u8(r) | rd_u8(r) | rd_u8(r));
 		s->seats[i].owner_id = rd_u64(r);
+		s->seats[i].user_id = with_user ? rd_u64(r) : 0;
 		if (s->seats[i].state > HF_SEAT_BOOKED || reserved != 0)
 			return HF_ERR_MALFORMED;
 	}
 	return HF_OK;
+}
+
+static void rep_encode_seat_status(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_seats(w, &rep->seat_status, 0);
+}
+
+static enum hf_status rep_decode_seat_status(struct hf_rd *r, struct hf_reply *out)
+{
+	return rd_seats(r, &out->seat_status, 0);
+}
+
+static void rep_encode_seat_info(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_seats(w, &rep->seat_info, 1);
+}
+
+static enum hf_status rep_decode_seat_info(struct hf_rd *r, struct hf_reply *out)
+{
+	return rd_seats(r, &out->seat_info, 1);
+}
+
+/* USER_HOLDS and USER_BOOKINGS share struct hf_rep_user_records at the same place in the union. */
+static void rep_encode_user_records(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_user_records *u = &rep->user_holds;
+	HF_ASSERT(u->records_count <= HF_USER_RECORDS_PAGE_MAX);
+	wr_u64(w, u->next_seq);
+	wr_u64(w, u->next_id);
+	wr_u32(w, u->records_count);
+	for (uint32_t i = 0; i < u->records_count; i++) {
+		const struct hf_user_record *rec = &u->records[i];
+		HF_ASSERT(rec->seats_count >= 1);
+		HF_ASSERT(rec->seats_count <= HF_HOLD_SEATS_MAX);
+		wr_u64(w, rec->id);
+		wr_u64(w, rec->created_ms);
+		wr_u64(w, rec->deadline_ms);
+		wr_u32(w, rec->seats_count);
+		for (uint32_t k = 0; k < rec->seats_count; k++)
+			wr_u32(w, rec->seats[k]);
+	}
+}
+
+static enum hf_status rep_decode_user_records(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_user_records *u = &out->user_holds;
+	u->next_seq = rd_u64(r);
+	u->next_id = rd_u64(r);
+	u->records_count = rd_u32(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (u->records_count > HF_USER_RECORDS_PAGE_MAX)
+		return HF_ERR_TOO_LARGE;
+	for (uint32_t i = 0; i < u->records_count; i++) {
+		struct hf_user_record *rec = &u->records[i];
+		rec->id = rd_u64(r);
+		rec->created_ms = rd_u64(r);
+		rec->deadline_ms = rd_u64(r);
+		rec->seats_count = rd_u32(r);
+		if (r->bad)
+			return HF_ERR_MALFORMED;
+		if (rec->seats_count > HF_HOLD_SEATS_MAX)
+			return HF_ERR_TOO_LARGE;
+		if (rec->seats_count == 0 || r->left < (uint64_t)rec->seats_count * 4u)
+			return HF_ERR_MALFORMED;
+		for (uint32_t k = 0; k < rec->seats_count; k++)
+			rec->seats[k] = rd_u32(r);
+	}
+	return HF_OK;
+}
+
+static void rep_encode_event_sections(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_event_sections *e = &rep->event_sections;
+	HF_ASSERT(e->sections_count <= HF_EVENT_SECTIONS_MAX);
+	HF_ASSERT(e->tiers_count <= e->sections_count);
+	wr_u16(w, e->sections_count);
+	wr_u16(w, e->tiers_count);
+	for (uint32_t i = 0; i < e->sections_count; i++) {
+		wr_section(w, &e->sections[i].section);
+		wr_u32(w, e->sections[i].free_count);
+	}
+	for (uint32_t i = 0; i < e->tiers_count; i++) {
+		wr_u16(w, e->tiers[i].tier);
+		wr_u16(w, 0);
+		wr_u32(w, e->tiers[i].seats_count);
+		wr_u32(w, e->tiers[i].free_count);
+	}
+}
+
+static enum hf_status rep_decode_event_sections(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_event_sections *e = &out->event_sections;
+	e->sections_count = rd_u16(r);
+	e->tiers_count = rd_u16(r);
+	if (r->bad)
+		return HF_ERR_MALFORMED;
+	if (e->sections_count > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (e->tiers_count > e->sections_count)
+		return HF_ERR_MALFORMED;
+	for (uint32_t i = 0; i < e->sections_count; i++) {
+		enum hf_status st = rd_section(r, &e->sections[i].section);
+		if (st != HF_OK)
+			return st;
+		e->sections[i].free_count = rd_u32(r);
+	}
+	for (uint32_t i = 0; i < e->tiers_count; i++) {
+		e->tiers[i].tier = rd_u16(r);
+		uint16_t reserved = rd_u16(r);
+		e->tiers[i].seats_count = rd_u32(r);
+		e->tiers[i].free_count = rd_u32(r);
+		if (reserved != 0)
+			return HF_ERR_MALFORMED;
+	}
+	return r->bad ? HF_ERR_MALFORMED : HF_OK;
 }
 
 static void rep_encode_slot_map(struct hf_wr *w, const struct hf_reply *rep)
@@ -893,6 +1147,10 @@ static enum hf_status rep_decode_stats(struct hf_rd *r, struct hf_reply *out)
 #define SLOT_OWNER_SIZE_MAX  (HF_REP_SLOT_OWNER_FIXED_SIZE + HF_HOST_SIZE_MAX)
 #define STAT_SIZE_MAX	     (HF_REP_STAT_FIXED_SIZE + HF_STAT_NAME_SIZE_MAX)
 
+#define SECTION_SIZE_MAX       (HF_SECTION_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX)
+#define SECTION_AVAIL_SIZE_MAX (HF_REP_SECTION_AVAIL_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX)
+#define USER_RECORD_SIZE_MAX   (HF_REP_USER_RECORD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX)
+
 /* Routed opcodes' bodies open with the event id, so hf_request_event_id reads it through any of
  * them (the union's common initial sequence). */
 HF_STATIC_ASSERT(offsetof(struct hf_req_create_event, event_id) == 0, "event id first");
@@ -902,6 +1160,7 @@ HF_STATIC_ASSERT(offsetof(struct hf_req_extend, event_id) == 0, "event id first"
 HF_STATIC_ASSERT(offsetof(struct hf_req_hold_ref, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_avail, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_seat_status, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_user_records, event_id) == 0, "event id first");
 
 /* A shard-level opcode with an empty request body. */
 #define OP_SHARD_EMPTY                                                                             \
@@ -964,13 +1223,29 @@ static const struct hf_op_info op_table[256] = {
 		    .reply_body_size_max = HF_REP_PING_BODY_SIZE,
 		    .reply_encode = rep_encode_ping,
 		    .reply_decode = rep_decode_ping},
+    [HF_OP_EVENT_SECTIONS] = {.opcode = HF_OP_EVENT_SECTIONS,
+			      .name = "EVENT_SECTIONS",
+			      .routed = 1,
+			      .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+			      .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+			      .reply_body_size_min = HF_REP_EVENT_SECTIONS_FIXED_SIZE,
+			      .reply_body_size_max =
+				  HF_REP_EVENT_SECTIONS_FIXED_SIZE +
+				  SECTION_AVAIL_SIZE_MAX * HF_EVENT_SECTIONS_MAX +
+				  HF_REP_TIER_AVAIL_SIZE * HF_EVENT_SECTIONS_MAX,
+			      .request_check = req_check_none,
+			      .request_encode = req_encode_event,
+			      .request_decode = req_decode_event,
+			      .reply_encode = rep_encode_event_sections,
+			      .reply_decode = rep_decode_event_sections},
     [HF_OP_CREATE_EVENT] = {.opcode = HF_OP_CREATE_EVENT,
 			    .name = "CREATE_EVENT",
 			    .writes = 1,
 			    .routed = 1,
 			    .request_body_size_min = HF_REQ_CREATE_EVENT_BODY_SIZE,
-			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE,
-			    .request_check = req_check_none,
+			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE + 1u +
+						     SECTION_SIZE_MAX * HF_EVENT_SECTIONS_MAX,
+			    .request_check = req_check_create_event,
 			    .request_encode = req_encode_create_event,
 			    .request_decode = req_decode_create_event,
 			    .reply_encode = rep_encode_empty,
@@ -1074,6 +1349,47 @@ static const struct hf_op_info op_table[256] = {
 			   .request_decode = req_decode_seat_status,
 			   .reply_encode = rep_encode_seat_status,
 			   .reply_decode = rep_decode_seat_status},
+    [HF_OP_SEAT_INFO] = {.opcode = HF_OP_SEAT_INFO,
+			 .name = "SEAT_INFO",
+			 .routed = 1,
+			 .request_body_size_min = HF_REQ_SEAT_STATUS_FIXED_SIZE,
+			 .request_body_size_max =
+			     HF_REQ_SEAT_STATUS_FIXED_SIZE + 4u * HF_SEAT_STATUS_SEATS_MAX,
+			 .reply_body_size_min = HF_REP_SEAT_STATUS_FIXED_SIZE,
+			 .reply_body_size_max =
+			     HF_REP_SEAT_STATUS_FIXED_SIZE +
+			     HF_REP_SEAT_INFO_ENTRY_SIZE * HF_SEAT_STATUS_SEATS_MAX,
+			 .request_check = req_check_seat_status,
+			 .request_encode = req_encode_seat_status,
+			 .request_decode = req_decode_seat_status,
+			 .reply_encode = rep_encode_seat_info,
+			 .reply_decode = rep_decode_seat_info},
+    [HF_OP_USER_HOLDS] = {.opcode = HF_OP_USER_HOLDS,
+			  .name = "USER_HOLDS",
+			  .routed = 1,
+			  .request_body_size_min = HF_REQ_USER_RECORDS_BODY_SIZE,
+			  .request_body_size_max = HF_REQ_USER_RECORDS_BODY_SIZE,
+			  .reply_body_size_min = HF_REP_USER_RECORDS_FIXED_SIZE,
+			  .reply_body_size_max = HF_REP_USER_RECORDS_FIXED_SIZE +
+						 USER_RECORD_SIZE_MAX * HF_USER_RECORDS_PAGE_MAX,
+			  .request_check = req_check_user_records,
+			  .request_encode = req_encode_user_records,
+			  .request_decode = req_decode_user_records,
+			  .reply_encode = rep_encode_user_records,
+			  .reply_decode = rep_decode_user_records},
+    [HF_OP_USER_BOOKINGS] = {.opcode = HF_OP_USER_BOOKINGS,
+			     .name = "USER_BOOKINGS",
+			     .routed = 1,
+			     .request_body_size_min = HF_REQ_USER_RECORDS_BODY_SIZE,
+			     .request_body_size_max = HF_REQ_USER_RECORDS_BODY_SIZE,
+			     .reply_body_size_min = HF_REP_USER_RECORDS_FIXED_SIZE,
+			     .reply_body_size_max = HF_REP_USER_RECORDS_FIXED_SIZE +
+						    USER_RECORD_SIZE_MAX * HF_USER_RECORDS_PAGE_MAX,
+			     .request_check = req_check_user_records,
+			     .request_encode = req_encode_user_records,
+			     .request_decode = req_decode_user_records,
+			     .reply_encode = rep_encode_user_records,
+			     .reply_decode = rep_decode_user_records},
     [HF_OP_SLOT_MAP] = {.opcode = HF_OP_SLOT_MAP,
 			.name = "SLOT_MAP",
 			OP_SHARD_EMPTY,
@@ -1117,6 +1433,9 @@ static const struct hf_op_info op_table[256] = {
 
 HF_STATIC_ASSERT(HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u <= HF_FRAME_BODY_SIZE_MAX,
 		 "the largest AVAIL reply fits a frame");
+HF_STATIC_ASSERT(HF_REP_USER_RECORDS_FIXED_SIZE + USER_RECORD_SIZE_MAX * HF_USER_RECORDS_PAGE_MAX <=
+		     HF_FRAME_BODY_SIZE_MAX,
+		 "the largest USER_HOLDS reply fits a frame");
 HF_STATIC_ASSERT(HF_REQ_SEAT_STATUS_FIXED_SIZE + 4u * HF_SEAT_STATUS_SEATS_MAX <=
 		     HF_FRAME_BODY_SIZE_MAX,
 		 "the largest SEAT_STATUS request fits a frame");

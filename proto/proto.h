@@ -44,6 +44,7 @@ enum hf_status {
 	HF_BOOKING_CANCELLED = 27, /* the booking was cancelled */
 	HF_HOLD_CONFIRMED = 28,	   /* the hold is already a booking (release of a confirmed hold) */
 	HF_DUPLICATE_SEAT = 29,	   /* a seat appears twice in one request; detail = that seat */
+	HF_ORPHAN_SEAT = 30,	   /* a lone free seat would be left in a row; detail = that seat */
 	/* Access (40..). */
 	HF_UNAUTHORIZED = 40, /* no valid AUTH on this connection; the server closes it */
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
@@ -72,6 +73,11 @@ enum hf_opcode {
 	HF_OP_SEAT_STATUS = 0x0a,
 	HF_OP_SLOT_MAP = 0x0b,
 	HF_OP_STATS = 0x0c,
+	HF_OP_SEAT_INFO = 0x0d,	    /* SEAT_STATUS that also names each owner's user */
+	HF_OP_USER_HOLDS = 0x0e,    /* a user's live holds of an event, paged */
+	HF_OP_USER_BOOKINGS = 0x0f, /* a user's live bookings of an event, paged */
+	/* 0x40 .. : opcodes added after the batch and admin ranges were reserved. */
+	HF_OP_EVENT_SECTIONS = 0x40, /* an event's sections and tiers with their free counts */
 	/* Admin. */
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 	/* Connection-level (0x50-0x5f). */
@@ -101,16 +107,19 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_EVENT_SEATS_MAX	   (16u * 1024u * 1024u) /* seats in one event */
 #define HF_HOLD_SEATS_MAX	   64u			 /* seats in one hold or booking */
 #define HF_SEAT_STATUS_SEATS_MAX   1024u		 /* seats in one SEAT_STATUS request */
-#define HF_AVAIL_RANGE_MAX	   (1024u * 1024u)	 /* seats in one AVAIL bitmap */
-#define HF_HOLD_LIFETIME_MAX_S	   (24u * 3600u)	 /* the largest per-event hold lifetime */
-#define HF_HOLD_LIFETIME_DEFAULT_S 1800u		 /* lifetime used when an event says 0 */
-#define HF_SLOT_OWNERS_MAX	   256u	 /* distinct (host, port) owners in a slot map */
-#define HF_HOST_SIZE_MAX	   63u	 /* bytes of a host string, without the NUL */
-#define HF_STATS_MAX		   128u	 /* entries in one STATS reply */
-#define HF_STAT_NAME_SIZE_MAX	   47u	 /* bytes of a stat name, without the NUL */
-#define HF_ERROR_BODY_SIZE	   8u	 /* body of every non-OK reply: u64 detail */
-#define HF_AUTH_TOKEN_SIZE_MAX	   256u	 /* bytes of an AUTH token */
-#define HF_PATH_SIZE_MAX	   1024u /* bytes of a path in an admin request */
+#define HF_EVENT_SECTIONS_MAX	   16u /* sections of one event (they fit one persisted record) */
+#define HF_SECTION_NAME_SIZE_MAX   15u /* bytes of a section name, without the NUL */
+#define HF_USER_RECORDS_PAGE_MAX   64u /* records in one USER_HOLDS or USER_BOOKINGS reply */
+#define HF_AVAIL_RANGE_MAX	   (1024u * 1024u) /* seats in one AVAIL bitmap */
+#define HF_HOLD_LIFETIME_MAX_S	   (24u * 3600u)   /* the largest per-event hold lifetime */
+#define HF_HOLD_LIFETIME_DEFAULT_S 1800u	   /* lifetime used when an event says 0 */
+#define HF_SLOT_OWNERS_MAX	   256u		   /* distinct (host, port) owners in a slot map */
+#define HF_HOST_SIZE_MAX	   63u		   /* bytes of a host string, without the NUL */
+#define HF_STATS_MAX		   128u		   /* entries in one STATS reply */
+#define HF_STAT_NAME_SIZE_MAX	   47u		   /* bytes of a stat name, without the NUL */
+#define HF_ERROR_BODY_SIZE	   8u		   /* body of every non-OK reply: u64 detail */
+#define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
+#define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -163,19 +172,47 @@ static inline uint16_t hf_slot_of(uint64_t event_id)
 
 /* ---- Requests ----
  * Ids (event, hold, booking) are never 0: 0 is HF_ERR_INVALID. A booking's id is the id of the hold
- * it was confirmed from. */
+ * it was confirmed from. Zero a request before filling it (a designated initializer or memset):
+ * fields added in later versions (HOLD's flags and scope, CREATE_EVENT's sections) mean "as
+ * before" at 0, and garbage in them breaks the encoder's contract (hf_request_validate). */
 enum hf_hold_mode {
 	HF_HOLD_EXPLICIT = 0, /* hold exactly the listed seats */
 	HF_HOLD_BEST = 1, /* hold the N adjacent free seats of one row with the lowest indexes */
+	HF_HOLD_ANY = 2,  /* hold N free seats, adjacent or not, in as few rows as possible */
+};
+
+/* HOLD flags (struct hf_req_hold.flags). */
+#define HF_HOLD_FLAG_NO_ORPHAN 0x01u /* refuse seats that would leave a lone free seat in a row */
+#define HF_HOLD_FLAG_TIER      0x02u /* BEST / ANY: scope is a tier, not a section */
+#define HF_HOLD_FLAGS_KNOWN    (HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER)
+
+/* Section kinds. */
+#define HF_SECTION_SEATED 0u /* numbered seats, held by index or best-available */
+#define HF_SECTION_GA	  1u /* general admission: counted places, held by quantity only */
+
+/* A named, contiguous seat range of an event with its price tier. Rows: with row_width != 0 the
+ * section's rows start at its first seat (seat s is in row (s - first) / row_width of the
+ * section); with 0 the event's rows apply (row s / event row_width, one row when that is 0). A
+ * general admission section is `count` places with no rows: a HOLD takes a quantity of them
+ * (BEST or ANY with the section as scope), never named seats. */
+struct hf_section {
+	char name[HF_SECTION_NAME_SIZE_MAX +
+		  1];	    /* NUL-terminated, 1 .. 15 bytes, unique per event */
+	uint32_t first;	    /* first seat; sections do not overlap and lie inside the event */
+	uint32_t count;	    /* seats (GA: the capacity), >= 1 */
+	uint32_t row_width; /* 0 .. count; GA: 0 */
+	uint8_t tier;	    /* any value; the application maps it to a price */
+	uint8_t kind;	    /* HF_SECTION_SEATED or HF_SECTION_GA */
 };
 
 struct hf_req_create_event {
 	uint64_t event_id;
-	uint32_t seats_count; /* 1 .. HF_EVENT_SEATS_MAX */
-	uint32_t row_width;   /* seats per row for adjacency; 0 = one row */
-	uint32_t user_limit;  /* seats one user may hold + own; 0 = no limit */
-	uint32_t
-	    hold_lifetime_max_s; /* a hold never lives longer; 0 = HF_HOLD_LIFETIME_DEFAULT_S */
+	uint32_t seats_count;	      /* 1 .. HF_EVENT_SEATS_MAX */
+	uint32_t row_width;	      /* seats per row for adjacency; 0 = one row */
+	uint32_t user_limit;	      /* seats one user may hold + own; 0 = no limit */
+	uint32_t hold_lifetime_max_s; /* a hold never lives longer; 0 = the server's default */
+	uint32_t sections_count;      /* 0 .. HF_EVENT_SECTIONS_MAX; 0 = the 24-byte body */
+	struct hf_section sections[HF_EVENT_SECTIONS_MAX];
 };
 
 struct hf_req_event {
@@ -186,9 +223,11 @@ struct hf_req_hold {
 	uint64_t event_id;
 	uint64_t hold_id; /* client-chosen idempotency key, unique per event */
 	uint64_t user_id;
-	uint32_t ttl_ms;      /* 1 .. ; clamped to the event's hold lifetime */
-	uint8_t mode;	      /* enum hf_hold_mode */
-	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX: listed seats, or N for best-available */
+	uint32_t ttl_ms; /* 1 .. ; clamped to the event's hold lifetime */
+	uint8_t mode;	 /* enum hf_hold_mode */
+	uint8_t flags;	 /* HF_HOLD_FLAG_*; EXPLICIT takes NO_ORPHAN only */
+	uint16_t scope;	 /* BEST / ANY: 0 = the event, k = section k - 1; with FLAG_TIER a tier */
+	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX: listed seats, or N for BEST / ANY */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* HF_HOLD_EXPLICIT only */
 };
 
@@ -215,6 +254,17 @@ struct hf_req_seat_status {
 	uint32_t seats[HF_SEAT_STATUS_SEATS_MAX];
 };
 
+/* USER_HOLDS and USER_BOOKINGS. The cursor is opaque: zero for the first page, then the reply's
+ * next cursor. Records are listed in the order they joined the list (a hold when placed, a booking
+ * when confirmed); a record that ends between two pages is not listed. */
+struct hf_req_user_records {
+	uint64_t event_id;
+	uint64_t user_id;
+	uint64_t cursor_seq; /* 0 = from the start */
+	uint64_t cursor_id;
+	uint32_t limit; /* records wanted, 1 .. HF_USER_RECORDS_PAGE_MAX */
+};
+
 struct hf_req_backup {
 	char path[HF_PATH_SIZE_MAX + 1]; /* NUL-terminated, absolute, 1 .. HF_PATH_SIZE_MAX bytes */
 };
@@ -237,6 +287,10 @@ struct hf_request {
 		struct hf_req_hold_ref cancel;
 		struct hf_req_avail avail;
 		struct hf_req_seat_status seat_status;
+		struct hf_req_seat_status seat_info; /* the same body as SEAT_STATUS */
+		struct hf_req_user_records user_holds;
+		struct hf_req_user_records user_bookings;
+		struct hf_req_event event_sections;
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
 	};
@@ -309,11 +363,45 @@ struct hf_seat_info {
 	uint32_t seat;
 	uint8_t state;	   /* enum hf_seat_state */
 	uint64_t owner_id; /* hold id (HELD) or booking id (BOOKED); 0 when FREE */
+	uint64_t user_id;  /* SEAT_INFO: the owner's user id (0 when FREE); SEAT_STATUS: 0 */
 };
 
 struct hf_rep_seat_status {
 	uint32_t seats_count;
 	struct hf_seat_info seats[HF_SEAT_STATUS_SEATS_MAX];
+};
+
+struct hf_user_record {
+	uint64_t id;	      /* hold id, or booking id (= the hold id it was confirmed from) */
+	uint64_t created_ms;  /* wall clock of the HOLD */
+	uint64_t deadline_ms; /* holds: the current deadline; bookings: 0 */
+	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+};
+
+struct hf_rep_user_records { /* USER_HOLDS, USER_BOOKINGS */
+	uint64_t next_seq;   /* cursor of the next page; both 0 when no record is left */
+	uint64_t next_id;
+	uint32_t records_count; /* 0 .. HF_USER_RECORDS_PAGE_MAX */
+	struct hf_user_record records[HF_USER_RECORDS_PAGE_MAX];
+};
+
+struct hf_section_avail {
+	struct hf_section section;
+	uint32_t free_count;
+};
+
+struct hf_tier_avail {
+	uint16_t tier;
+	uint32_t seats_count; /* over the tier's sections */
+	uint32_t free_count;
+};
+
+struct hf_rep_event_sections {	 /* EVENT_SECTIONS */
+	uint16_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX, in the order they were created */
+	uint16_t tiers_count;	 /* distinct tiers, ascending */
+	struct hf_section_avail sections[HF_EVENT_SECTIONS_MAX];
+	struct hf_tier_avail tiers[HF_EVENT_SECTIONS_MAX];
 };
 
 struct hf_slot_owner {
@@ -366,6 +454,10 @@ struct hf_reply {
 		struct hf_rep_extend extend;
 		struct hf_rep_avail avail;
 		struct hf_rep_seat_status seat_status;
+		struct hf_rep_seat_status seat_info; /* entries carry user_id */
+		struct hf_rep_user_records user_holds;
+		struct hf_rep_user_records user_bookings;
+		struct hf_rep_event_sections event_sections;
 		struct hf_slot_map slot_map;
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
@@ -388,29 +480,37 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 			       struct hf_reply *out);
 
 /* ---- Body sizes (bytes), from the layout tables of docs/protocol.md section 6 ---- */
-#define HF_REQ_CREATE_EVENT_BODY_SIZE (8u + 4u * 4u)	       /* event_id, 4 x u32 */
-#define HF_REQ_EVENT_BODY_SIZE	      8u		       /* event_id (EVENT_INFO) */
-#define HF_REQ_HOLD_FIXED_SIZE	      (3u * 8u + 4u + 4u + 4u) /* ids, ttl, mode + 3 reserved, count */
-#define HF_REQ_EXTEND_BODY_SIZE	      (2u * 8u + 4u)	       /* event_id, hold_id, ttl_ms */
-#define HF_REQ_HOLD_REF_BODY_SIZE     (2u * 8u)		       /* event_id, hold_id */
-#define HF_REQ_AVAIL_BODY_SIZE	      (8u + 2u * 4u)	       /* event_id, first, count */
-#define HF_REQ_SEAT_STATUS_FIXED_SIZE (8u + 4u)	      /* event_id, count; then u32 per seat */
-#define HF_REQ_BACKUP_FIXED_SIZE      2u	      /* u16 length; then the path bytes */
-#define HF_REP_PING_BODY_SIZE	      8u	      /* epoch */
-#define HF_REP_EVENT_INFO_BODY_SIZE   (8u + 10u * 4u) /* event_id, 9 x u32, reserved u32 */
-#define HF_REP_HOLD_FIXED_SIZE	      (2u * 8u + 4u)  /* hold_id, deadline_ms, count */
-#define HF_REP_CONFIRM_FIXED_SIZE     (8u + 4u)	      /* booking_id, count */
-#define HF_REP_EXTEND_BODY_SIZE	      8u	      /* deadline_ms */
-#define HF_REP_AVAIL_FIXED_SIZE	      (4u * 4u)	      /* seats, free, first, count; then bitmap */
-#define HF_REP_SEAT_STATUS_FIXED_SIZE 4u	      /* count; then HF_REP_SEAT_ENTRY_SIZE each */
-#define HF_REP_SEAT_ENTRY_SIZE	      (4u + 1u + 3u + 8u) /* seat, state, reserved, owner_id */
-#define HF_REP_SLOT_MAP_FIXED_SIZE    (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
-#define HF_REP_SLOT_OWNER_FIXED_SIZE  (2u + 1u) /* port, host length; then the host */
-#define HF_REP_STATS_FIXED_SIZE	      2u	/* count; then the entries */
-#define HF_REP_STAT_FIXED_SIZE	      (1u + 8u) /* name length, value; plus the name */
-#define HF_REP_BACKUP_BODY_SIZE	      8u	/* sequence */
-#define HF_REQ_AUTH_FIXED_SIZE	      2u	/* u16 length; then the token bytes */
-#define HF_REP_AUTH_BODY_SIZE	      8u	/* role, 7 reserved zero bytes */
+#define HF_REQ_CREATE_EVENT_BODY_SIZE	 (8u + 4u * 4u)		  /* event_id, 4 x u32 */
+#define HF_REQ_EVENT_BODY_SIZE		 8u			  /* event_id (EVENT_INFO) */
+#define HF_REQ_HOLD_FIXED_SIZE		 (3u * 8u + 4u + 4u + 4u) /* ids, ttl, mode + 3 reserved, count */
+#define HF_REQ_EXTEND_BODY_SIZE		 (2u * 8u + 4u)		  /* event_id, hold_id, ttl_ms */
+#define HF_REQ_HOLD_REF_BODY_SIZE	 (2u * 8u)		  /* event_id, hold_id */
+#define HF_REQ_AVAIL_BODY_SIZE		 (8u + 2u * 4u)		  /* event_id, first, count */
+#define HF_REQ_SEAT_STATUS_FIXED_SIZE	 (8u + 4u)	 /* event_id, count; then u32 per seat */
+#define HF_REQ_BACKUP_FIXED_SIZE	 2u		 /* u16 length; then the path bytes */
+#define HF_REP_PING_BODY_SIZE		 8u		 /* epoch */
+#define HF_REP_EVENT_INFO_BODY_SIZE	 (8u + 10u * 4u) /* event_id, 9 x u32, reserved u32 */
+#define HF_REP_HOLD_FIXED_SIZE		 (2u * 8u + 4u)	 /* hold_id, deadline_ms, count */
+#define HF_REP_CONFIRM_FIXED_SIZE	 (8u + 4u)	 /* booking_id, count */
+#define HF_REP_EXTEND_BODY_SIZE		 8u		 /* deadline_ms */
+#define HF_REP_AVAIL_FIXED_SIZE		 (4u * 4u) /* seats, free, first, count; then bitmap */
+#define HF_REP_SEAT_STATUS_FIXED_SIZE	 4u	   /* count; then HF_REP_SEAT_ENTRY_SIZE each */
+#define HF_REP_SEAT_ENTRY_SIZE		 (4u + 1u + 3u + 8u) /* seat, state, reserved, owner_id */
+#define HF_REP_SEAT_INFO_ENTRY_SIZE	 (HF_REP_SEAT_ENTRY_SIZE + 8u) /* ... then user_id */
+#define HF_REQ_USER_RECORDS_BODY_SIZE	 (4u * 8u + 4u) /* event, user, cursor (2 x u64), limit */
+#define HF_REP_USER_RECORDS_FIXED_SIZE	 (2u * 8u + 4u) /* next cursor, count; then the records */
+#define HF_SECTION_FIXED_SIZE		 (3u * 4u + 3u) /* first, count, row_width, tier, kind, name size */
+#define HF_REP_EVENT_SECTIONS_FIXED_SIZE (2u + 2u) /* sections, tiers; then both lists */
+#define HF_REP_SECTION_AVAIL_FIXED_SIZE	 (HF_SECTION_FIXED_SIZE + 4u) /* + name, then free */
+#define HF_REP_TIER_AVAIL_SIZE		 (2u + 2u + 4u + 4u) /* tier, reserved, seats, free */
+#define HF_REP_USER_RECORD_FIXED_SIZE	 (3u * 8u + 4u) /* id, created, deadline, count; seats */
+#define HF_REP_SLOT_MAP_FIXED_SIZE	 (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u) /* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE		 2u	   /* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u) /* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE		 8u	   /* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE		 2u	   /* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE		 8u	   /* role, 7 reserved zero bytes */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

@@ -24,10 +24,13 @@
  *     per event.
  *  6. A record is in the wheel iff it is HELD (wheel_ms = deadline_ms) or a tombstone
  *     (wheel_ms = ended_ms + tombstone_ttl_ms); tombstones are exactly the records of the FIFO.
- *  7. For events with a user limit, users[] has one entry per (event, user) owning seats, and its
- *     seats_count is exactly the seats of that user's HELD and BOOKED records (entries > 0 only).
+ *  7. users[] has one entry per (event, user) with a HELD or BOOKED record; its seats_count is
+ *     exactly the seats of those records (> 0), and its two lists hold exactly its HELD and its
+ *     BOOKED records, each in increasing list_seq. The user limit reads seats_count.
  *  8. A HELD record's deadline <= created + lifetime; a wheel slot's lower bound <= its entries'
  *     times.
+ *  9. An event's sections pass store_sections_check (inside the event, non-empty, disjoint, names
+ *     unique, GA without rows) and never change after CREATE_EVENT.
  *
  * Time: a hold is expired when deadline_ms <= now_ms. hf_store_apply first runs the wheel up to
  * now_ms (while the change list has room beyond HF_OP_CHANGES_MAX), so an op normally sees no due
@@ -153,31 +156,30 @@ static uint32_t user_seats(struct hf_store *store, uint32_t event_index, uint64_
 	return u ? u->seats_count : 0;
 }
 
-void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+/* The entry of (event, user), inserted empty when missing. */
+static struct user_entry *user_get(struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	struct user_entry *u = user_find(store, event_index, user_id);
-	if (u) {
-		u->seats_count += n;
-		return;
-	}
+	if (u)
+		return u;
 	uint32_t mask = store->users_mask;
+	/* At most one entry per live record, and the table has 2 x records_max slots. */
 	HF_ASSERT(store->users_count < mask / 2 + 1);
 	uint32_t i = user_home(store, event_index, user_id);
 	while (store->users[i].event_index_1 != 0)
 		i = (i + 1) & mask;
-	store->users[i] = (struct user_entry){user_id, event_index + 1, n};
+	store->users[i] = (struct user_entry){.user_id = user_id, .event_index_1 = event_index + 1};
 	store->users_count++;
+	return &store->users[i];
 }
 
-static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n)
+/* Empties slot i (an entry without records) with backward-shift deletion. */
+static void user_remove(struct hf_store *store, uint32_t i)
 {
-	struct user_entry *u = user_find(store, event_index, user_id);
-	HF_ASSERT(u && u->seats_count >= n);
-	u->seats_count -= n;
-	if (u->seats_count > 0)
-		return;
 	uint32_t mask = store->users_mask;
-	uint32_t i = (uint32_t)(u - store->users);
+	HF_ASSERT(store->users[i].seats_count == 0);
+	HF_ASSERT(store->users[i].head[USER_LIST_HOLDS] == RECORD_NONE);
+	HF_ASSERT(store->users[i].head[USER_LIST_BOOKINGS] == RECORD_NONE);
 	store->users[i].event_index_1 = 0;
 	store->users_count--;
 	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
@@ -191,6 +193,70 @@ static void user_sub(struct hf_store *store, uint32_t event_index, uint64_t user
 			i = j;
 		}
 	}
+}
+
+static uint32_t user_list_of(const struct record *rec)
+{
+	HF_ASSERT(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
+	return rec->state == RECORD_HELD ? USER_LIST_HOLDS : USER_LIST_BOOKINGS;
+}
+
+/* Takes rec out of list `list` of entry u (its seats stay counted). */
+static void user_list_remove(struct hf_store *store, struct user_entry *u, uint32_t list,
+			     struct record *rec)
+{
+	if (rec->user_prev != RECORD_NONE)
+		record_at(store, rec->user_prev)->user_next = rec->user_next;
+	else
+		u->head[list] = rec->user_next;
+	if (rec->user_next != RECORD_NONE)
+		record_at(store, rec->user_next)->user_prev = rec->user_prev;
+	else
+		u->tail[list] = rec->user_prev;
+	rec->user_prev = rec->user_next = RECORD_NONE;
+}
+
+/* Appends rec to list `list` of entry u, with the next list sequence number. */
+static void user_list_append(struct hf_store *store, struct user_entry *u, uint32_t list,
+			     struct record *rec)
+{
+	uint32_t self = record_index(store, rec) + 1;
+	rec->list_seq = ++store->list_seq_last;
+	rec->user_prev = u->tail[list];
+	rec->user_next = RECORD_NONE;
+	if (u->tail[list] != RECORD_NONE)
+		record_at(store, u->tail[list])->user_next = self;
+	else
+		u->head[list] = self;
+	u->tail[list] = self;
+}
+
+void store_user_link(struct hf_store *store, struct record *rec)
+{
+	struct user_entry *u = user_get(store, rec->event_index, rec->user_id);
+	user_list_append(store, u, user_list_of(rec), rec);
+	u->seats_count += rec->seats_count;
+}
+
+void store_user_move(struct hf_store *store, struct record *rec, uint8_t state)
+{
+	struct user_entry *u = user_find(store, rec->event_index, rec->user_id);
+	HF_ASSERT(u != NULL);
+	user_list_remove(store, u, user_list_of(rec), rec);
+	rec->state = state;
+	user_list_append(store, u, user_list_of(rec), rec);
+}
+
+void store_user_unlink(struct hf_store *store, struct record *rec)
+{
+	uint32_t i = store_user_slot(store, rec->event_index, rec->user_id);
+	HF_ASSERT(i != UINT32_MAX);
+	struct user_entry *u = &store->users[i];
+	user_list_remove(store, u, user_list_of(rec), rec);
+	HF_ASSERT(u->seats_count >= rec->seats_count);
+	u->seats_count -= rec->seats_count;
+	if (u->seats_count == 0)
+		user_remove(store, i);
 }
 
 /* ---- Seats: the free bitmap, block counts and lazily allocated owner chunks ---- */
@@ -283,8 +349,7 @@ void store_record_seats_free(struct hf_store *store, struct record *rec)
 		store->booked_total -= n;
 		store->bookings_total--;
 	}
-	if (ev->user_limit != 0)
-		user_sub(store, rec->event_index, rec->user_id, n);
+	store_user_unlink(store, rec);
 }
 
 /* ---- Create / destroy ---- */
@@ -319,7 +384,8 @@ int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
 	s->cfg = *cfg;
 	/* Every event's arrays round up to whole words, blocks and chunks: one extra of each, plus
 	 * alignment, per event. */
-	s->arena_size = event_arena_size(cfg->seats_max) + (size_t)cfg->events_max * 64u;
+	s->arena_size = event_arena_size(cfg->seats_max) + (size_t)cfg->events_max * 64u +
+			(size_t)cfg->events_max * HF_EVENT_SECTIONS_MAX * sizeof(struct hf_section);
 	uint64_t chunks =
 	    (cfg->seats_max + HF_STORE_CHUNK_SEATS - 1) / HF_STORE_CHUNK_SEATS + cfg->events_max;
 	uint64_t chunks_by_records = (uint64_t)cfg->records_max * HF_HOLD_SEATS_MAX;
@@ -413,6 +479,20 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 	return index;
 }
 
+void store_event_sections_set(struct hf_store *store, uint32_t index,
+			      const struct hf_section *sections, uint32_t n)
+{
+	HF_ASSERT(index < store->events_count);
+	HF_ASSERT(n <= HF_EVENT_SECTIONS_MAX);
+	struct event *ev = &store->events[index];
+	HF_ASSERT(ev->sections_count == 0);
+	if (n == 0)
+		return;
+	ev->sections = arena_take(store, sizeof(struct hf_section) * n);
+	memcpy(ev->sections, sections, sizeof(struct hf_section) * n);
+	ev->sections_count = n;
+}
+
 /* ---- Operations ---- */
 
 static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
@@ -420,6 +500,27 @@ static enum hf_status fail(struct hf_reply *rep, enum hf_status status, uint64_t
 	rep->status = (uint16_t)status;
 	rep->detail = detail;
 	return status;
+}
+
+static int section_same(const struct hf_section *a, const struct hf_section *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->first == b->first && a->count == b->count &&
+	       a->row_width == b->row_width && a->tier == b->tier;
+}
+
+/* An existing event was created with the same parameters (sections included, in order). */
+static int event_same(const struct event *ev, const struct hf_req_create_event *r,
+		      uint32_t lifetime_s)
+{
+	if (ev->seats_count != r->seats_count || ev->row_width != r->row_width ||
+	    ev->user_limit != r->user_limit || ev->lifetime_s != lifetime_s ||
+	    ev->sections_count != r->sections_count)
+		return 0;
+	for (uint32_t i = 0; i < ev->sections_count; i++) {
+		if (!section_same(&ev->sections[i], &r->sections[i]))
+			return 0;
+	}
+	return 1;
 }
 
 static enum hf_status op_create_event(struct hf_store *store, const struct hf_req_create_event *r,
@@ -430,11 +531,12 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 		return fail(rep, HF_ERR_INVALID, 0);
 	uint32_t lifetime_s =
 	    r->hold_lifetime_max_s ? r->hold_lifetime_max_s : HF_HOLD_LIFETIME_DEFAULT_S;
+	uint32_t bad;
+	if (store_sections_check(r->seats_count, r->sections, r->sections_count, &bad) != HF_OK)
+		return fail(rep, HF_ERR_INVALID, (uint64_t)bad + 1u);
 	uint32_t e = store_event_find(store, r->event_id);
 	if (e != 0) {
-		const struct event *ev = &store->events[e - 1];
-		if (ev->seats_count == r->seats_count && ev->row_width == r->row_width &&
-		    ev->user_limit == r->user_limit && ev->lifetime_s == lifetime_s)
+		if (event_same(&store->events[e - 1], r, lifetime_s))
 			return HF_OK;
 		return fail(rep, HF_EVENT_EXISTS, 0);
 	}
@@ -443,6 +545,7 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 		return fail(rep, HF_ERR_CAPACITY, 0);
 	uint32_t index = store_event_add(store, r->event_id, r->seats_count, r->row_width,
 					 r->user_limit, lifetime_s);
+	store_event_sections_set(store, index, r->sections, r->sections_count);
 	store_change_put_event(changes, &store->events[index]);
 	return HF_OK;
 }
@@ -473,6 +576,10 @@ static uint64_t hold_fingerprint(const struct hf_req_hold *r)
 {
 	uint64_t h = mix64(0x686f6c64u, r->user_id);
 	h = mix64(h, r->mode);
+	/* Flags and scope joined HOLD later: mixed in only when set, so that fingerprints persisted
+	 * before them still match their replays. */
+	if (r->flags != 0 || r->scope != 0)
+		h = mix64(h, (uint64_t)r->flags << 16 | r->scope);
 	h = mix64(h, r->seats_count);
 	if (r->mode == HF_HOLD_EXPLICIT) {
 		for (uint32_t i = 0; i < r->seats_count; i++)
@@ -561,89 +668,107 @@ static uint32_t best_find(const struct event *ev, uint32_t n)
 	return UINT32_MAX;
 }
 
-static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *r, uint64_t now_ms,
-			      struct hf_reply *rep, struct hf_changes *changes)
+/* The answer to a HOLD whose id was seen before (rec): the first answer, the hold's end, or
+ * HF_ID_CONFLICT for another body. */
+static enum hf_status hold_replay(const struct record *rec, const struct hf_req_hold *r,
+				  uint64_t fp, struct hf_reply *rep)
 {
-	if (r->event_id == 0 || r->hold_id == 0 || r->ttl_ms == 0 || r->seats_count == 0 ||
-	    r->seats_count > HF_HOLD_SEATS_MAX ||
-	    (r->mode != HF_HOLD_EXPLICIT && r->mode != HF_HOLD_BEST))
-		return fail(rep, HF_ERR_INVALID, 0);
-	uint32_t e = store_event_find(store, r->event_id);
-	if (e == 0)
-		return fail(rep, HF_NO_EVENT, 0);
-	uint32_t ei = e - 1;
-	struct event *ev = &store->events[ei];
-	if (r->mode == HF_HOLD_BEST && ev->row_width != 0 && r->seats_count > ev->row_width)
-		return fail(rep, HF_ERR_INVALID, 0);
+	if (!hold_same_request(rec, r, fp))
+		return fail(rep, HF_ID_CONFLICT, 0);
+	switch (rec->state) {
+	case RECORD_HELD:
+	case RECORD_BOOKED:
+		fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+		return HF_OK;
+	case RECORD_EXPIRED:
+		return fail(rep, HF_HOLD_EXPIRED, 0);
+	case RECORD_RELEASED:
+		return fail(rep, HF_HOLD_RELEASED, 0);
+	case RECORD_CANCELLED:
+		return fail(rep, HF_BOOKING_CANCELLED, 0);
+	default:
+		HF_PANIC("record %u in state %u", rec->event_index, rec->state);
+	}
+}
 
-	uint64_t fp = hold_fingerprint(r);
-	uint32_t old =
-	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
-	if (old != RECORD_NONE) {
-		const struct record *rec = record_at(store, old);
-		if (!hold_same_request(rec, r, fp))
-			return fail(rep, HF_ID_CONFLICT, 0);
-		switch (rec->state) {
-		case RECORD_HELD:
-		case RECORD_BOOKED:
-			fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
-			return HF_OK;
-		case RECORD_EXPIRED:
-			return fail(rep, HF_HOLD_EXPIRED, 0);
-		case RECORD_RELEASED:
-			return fail(rep, HF_HOLD_RELEASED, 0);
-		case RECORD_CANCELLED:
-			return fail(rep, HF_BOOKING_CANCELLED, 0);
-		default:
-			HF_PANIC("record %u in state %u", old, rec->state);
+/* EXPLICIT: the listed seats, checked in range, distinct, free (expiring a due hold that owns one)
+ * and, with NO_ORPHAN, leaving no lone free seat. */
+static enum hf_status hold_explicit_seats(struct hf_store *store, struct event *ev,
+					  const struct hf_req_hold *r, uint64_t now_ms,
+					  struct hf_reply *rep, struct hf_changes *changes)
+{
+	uint32_t n = r->seats_count;
+	for (uint32_t i = 0; i < n; i++) {
+		if (r->seats[i] >= ev->seats_count)
+			return fail(rep, HF_SEAT_RANGE, r->seats[i]);
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		for (uint32_t j = 0; j < i; j++) {
+			if (r->seats[i] == r->seats[j])
+				return fail(rep, HF_DUPLICATE_SEAT, r->seats[i]);
 		}
 	}
+	for (uint32_t i = 0; i < n && ev->sections_count > 0; i++) {
+		/* General admission places are held by quantity, never by name. */
+		if (store_seat_is_ga(ev, r->seats[i]))
+			return fail(rep, HF_ERR_INVALID, r->seats[i]);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s = r->seats[i];
+		if (seat_is_free(ev, s))
+			continue;
+		/* A seat of a hold past its deadline is free: expire that hold now, when the change
+		 * list has room for it beyond this hold's own changes. */
+		struct record *owner = record_at(store, seat_owner(store, ev, s));
+		if (owner->state == RECORD_HELD && owner->deadline_ms <= now_ms) {
+			if (changes_room(changes) <= HF_OP_CHANGES_MAX)
+				return fail(rep, HF_BUSY, 0);
+			store_hold_expire(store, owner, changes);
+			continue;
+		}
+		return fail(rep, HF_SEAT_TAKEN, s);
+	}
+	if (r->flags & HF_HOLD_FLAG_NO_ORPHAN) {
+		uint32_t orphan = store_orphan_find(ev, r->seats, n);
+		if (orphan != UINT32_MAX)
+			return fail(rep, HF_ORPHAN_SEAT, orphan);
+	}
+	return HF_OK;
+}
 
+/* The seats a HOLD takes, into seats_out (explicit: request order; BEST / ANY: ascending). */
+static enum hf_status hold_seats(struct hf_store *store, struct event *ev,
+				 const struct hf_req_hold *r, uint64_t now_ms, struct hf_reply *rep,
+				 struct hf_changes *changes, uint32_t *seats_out)
+{
 	uint32_t n = r->seats_count;
-	uint32_t seats[HF_HOLD_SEATS_MAX];
 	if (r->mode == HF_HOLD_EXPLICIT) {
-		for (uint32_t i = 0; i < n; i++) {
-			if (r->seats[i] >= ev->seats_count)
-				return fail(rep, HF_SEAT_RANGE, r->seats[i]);
-		}
-		for (uint32_t i = 1; i < n; i++) {
-			for (uint32_t j = 0; j < i; j++) {
-				if (r->seats[i] == r->seats[j])
-					return fail(rep, HF_DUPLICATE_SEAT, r->seats[i]);
-			}
-		}
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t s = r->seats[i];
-			if (seat_is_free(ev, s))
-				continue;
-			/* A seat of a hold past its deadline is free: expire that hold now, when
-			 * the change list has room for it beyond this hold's own changes. */
-			struct record *owner = record_at(store, seat_owner(store, ev, s));
-			if (owner->state == RECORD_HELD && owner->deadline_ms <= now_ms) {
-				if (changes_room(changes) <= HF_OP_CHANGES_MAX)
-					return fail(rep, HF_BUSY, 0);
-				store_hold_expire(store, owner, changes);
-				continue;
-			}
-			return fail(rep, HF_SEAT_TAKEN, s);
-		}
-		memcpy(seats, r->seats, sizeof(uint32_t) * n);
-	} else {
+		enum hf_status st = hold_explicit_seats(store, ev, r, now_ms, rep, changes);
+		if (st == HF_OK)
+			memcpy(seats_out, r->seats, sizeof(uint32_t) * n);
+		return st;
+	}
+	if (r->mode == HF_HOLD_BEST && r->flags == 0 && r->scope == 0 && ev->sections_count == 0) {
+		/* The rule best-available always had, with its block-skipping scan. */
 		uint32_t first = best_find(ev, n);
 		if (first == UINT32_MAX)
 			return fail(rep, HF_NOT_ENOUGH, 0);
 		for (uint32_t i = 0; i < n; i++)
-			seats[i] = first + i;
+			seats_out[i] = first + i;
+		return HF_OK;
 	}
-	if (ev->user_limit != 0) {
-		uint32_t have = user_seats(store, ei, r->user_id);
-		if ((uint64_t)have + n > ev->user_limit)
-			return fail(rep, HF_USER_LIMIT, have);
-	}
-	struct record *rec = store_record_acquire(store, changes);
-	if (!rec)
-		return fail(rep, HF_ERR_CAPACITY, 0);
+	uint64_t detail;
+	enum hf_status st = store_pick(ev, r, seats_out, &detail);
+	return st == HF_OK ? HF_OK : fail(rep, st, detail);
+}
 
+/* A new HELD record for r on the seats (checked free), armed, linked and persisted. */
+static void hold_place(struct hf_store *store, uint32_t ei, struct record *rec,
+		       const struct hf_req_hold *r, uint64_t fp, const uint32_t *seats,
+		       uint64_t now_ms, struct hf_changes *changes)
+{
+	struct event *ev = &store->events[ei];
+	uint32_t n = r->seats_count;
 	uint64_t ttl_ms = r->ttl_ms < lifetime_ms(ev) ? r->ttl_ms : lifetime_ms(ev);
 	rec->id = r->hold_id;
 	rec->user_id = r->user_id;
@@ -666,10 +791,54 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	store->free_total -= n;
 	store->held_total += n;
 	store->holds_total++;
-	if (ev->user_limit != 0)
-		store_user_add(store, ei, r->user_id, n);
+	store_user_link(store, rec);
 	store_wheel_arm(store, rec, rec->deadline_ms);
 	store_change_put_record(store, changes, rec);
+}
+
+static int hold_args_valid(const struct hf_req_hold *r)
+{
+	if (r->event_id == 0 || r->hold_id == 0 || r->ttl_ms == 0 || r->seats_count == 0 ||
+	    r->seats_count > HF_HOLD_SEATS_MAX)
+		return 0;
+	if (r->mode > HF_HOLD_ANY || (r->flags & ~HF_HOLD_FLAGS_KNOWN) != 0)
+		return 0;
+	return r->mode != HF_HOLD_EXPLICIT || (r->scope == 0 && !(r->flags & HF_HOLD_FLAG_TIER));
+}
+
+static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *r, uint64_t now_ms,
+			      struct hf_reply *rep, struct hf_changes *changes)
+{
+	if (!hold_args_valid(r))
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	uint32_t ei = e - 1;
+	struct event *ev = &store->events[ei];
+	if (r->mode == HF_HOLD_BEST && r->scope == 0 && !(r->flags & HF_HOLD_FLAG_TIER) &&
+	    ev->row_width != 0 && r->seats_count > ev->row_width)
+		return fail(rep, HF_ERR_INVALID, 0);
+
+	uint64_t fp = hold_fingerprint(r);
+	uint32_t old =
+	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
+	if (old != RECORD_NONE)
+		return hold_replay(record_at(store, old), r, fp, rep);
+
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+	enum hf_status st = hold_seats(store, ev, r, now_ms, rep, changes, seats);
+	if (st != HF_OK)
+		return st;
+	if (ev->user_limit != 0) {
+		uint32_t have = user_seats(store, ei, r->user_id);
+		if ((uint64_t)have + r->seats_count > ev->user_limit)
+			return fail(rep, HF_USER_LIMIT, have);
+	}
+	struct record *rec = store_record_acquire(store, changes);
+	if (!rec)
+		return fail(rep, HF_ERR_CAPACITY, 0);
+	hold_place(store, ei, rec, r, fp, seats, now_ms, changes);
 	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
 	return HF_OK;
 }
@@ -756,7 +925,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t n = rec->seats_count;
 	store_wheel_cancel(store, rec);
-	rec->state = RECORD_BOOKED;
+	store_user_move(store, rec, RECORD_BOOKED);
 	HF_ASSERT(ev->held_count >= n && ev->holds_count > 0);
 	ev->held_count -= n;
 	ev->holds_count--;
@@ -865,6 +1034,7 @@ static enum hf_status op_avail(struct hf_store *store, const struct hf_req_avail
 	return HF_OK;
 }
 
+/* SEAT_STATUS and SEAT_INFO (the same answer; SEAT_INFO's encoding adds the user ids). */
 static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req_seat_status *r,
 				     uint64_t now_ms, struct hf_reply *rep)
 {
@@ -885,6 +1055,7 @@ static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req
 		si->seat = r->seats[i];
 		si->state = HF_SEAT_FREE;
 		si->owner_id = 0;
+		si->user_id = 0;
 		if (owner == RECORD_NONE)
 			continue;
 		const struct record *rec = &store->records[owner - 1];
@@ -893,8 +1064,158 @@ static enum hf_status op_seat_status(struct hf_store *store, const struct hf_req
 			continue;
 		si->state = rec->state == RECORD_HELD ? HF_SEAT_HELD : HF_SEAT_BOOKED;
 		si->owner_id = rec->id;
+		si->user_id = rec->user_id;
 	}
 	return HF_OK;
+}
+
+/* Where a page of a user's list starts: the record the cursor names when it is still in the list
+ * (O(1)), else the first record that joined the list at or after the cursor's sequence (a walk
+ * over the records that joined before it: the cursor's record ended between the pages). */
+static uint32_t user_page_start(const struct hf_store *store, const struct user_entry *u,
+				uint32_t list, const struct hf_req_user_records *r, uint32_t ei)
+{
+	if (r->cursor_seq == 0 && r->cursor_id == 0)
+		return u->head[list];
+	uint32_t at = store_record_find(store, ei, r->cursor_id);
+	if (at != RECORD_NONE) {
+		const struct record *rec = &store->records[at - 1];
+		uint8_t state = list == USER_LIST_HOLDS ? RECORD_HELD : RECORD_BOOKED;
+		if (rec->state == state && rec->user_id == r->user_id &&
+		    rec->list_seq == r->cursor_seq)
+			return at;
+	}
+	uint32_t n = 0;
+	for (at = u->head[list]; at != RECORD_NONE; at = store->records[at - 1].user_next) {
+		HF_ASSERT(n++ < store->cfg.records_max);
+		if (store->records[at - 1].list_seq >= r->cursor_seq)
+			break;
+	}
+	return at;
+}
+
+/* USER_HOLDS (list USER_LIST_HOLDS) and USER_BOOKINGS: one page of a user's live records. Holds
+ * past their deadline that the wheel has not fired yet are left out, as SEAT_STATUS shows their
+ * seats free. */
+static enum hf_status op_user_records(struct hf_store *store, const struct hf_req_user_records *r,
+				      uint32_t list, uint64_t now_ms, struct hf_reply *rep)
+{
+	struct hf_rep_user_records *out = &rep->user_holds;
+	if (r->event_id == 0 || r->limit == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	if (r->limit > HF_USER_RECORDS_PAGE_MAX)
+		return fail(rep, HF_ERR_TOO_LARGE, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	out->records_count = 0;
+	out->next_seq = 0;
+	out->next_id = 0;
+	uint32_t slot = store_user_slot(store, e - 1, r->user_id);
+	if (slot == UINT32_MAX)
+		return HF_OK;
+	uint32_t at = user_page_start(store, &store->users[slot], list, r, e - 1);
+	for (uint32_t n = 0; at != RECORD_NONE; n++) {
+		HF_ASSERT(n < store->cfg.records_max);
+		const struct record *rec = &store->records[at - 1];
+		if (out->records_count == r->limit) {
+			out->next_seq = rec->list_seq;
+			out->next_id = rec->id;
+			break;
+		}
+		at = rec->user_next;
+		if (list == USER_LIST_HOLDS && rec->deadline_ms <= now_ms)
+			continue;
+		struct hf_user_record *o = &out->records[out->records_count++];
+		o->id = rec->id;
+		o->created_ms = rec->created_ms;
+		o->deadline_ms = list == USER_LIST_HOLDS ? rec->deadline_ms : 0;
+		o->seats_count = rec->seats_count;
+		memcpy(o->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+	}
+	HF_ASSERT(out->records_count <= r->limit);
+	return HF_OK;
+}
+
+/* EVENT_SECTIONS: the sections in creation order with their free seats, and the tiers ascending
+ * with their seats and free seats. O(seats of the sections / 64). */
+static enum hf_status op_event_sections(struct hf_store *store, const struct hf_req_event *r,
+					struct hf_reply *rep)
+{
+	if (r->event_id == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	const struct event *ev = &store->events[e - 1];
+	struct hf_rep_event_sections *out = &rep->event_sections;
+	out->sections_count = (uint16_t)ev->sections_count;
+	out->tiers_count = 0;
+	for (uint32_t i = 0; i < ev->sections_count; i++) {
+		const struct hf_section *sec = &ev->sections[i];
+		uint32_t free_count = store_count_free(ev, sec->first, sec->first + sec->count);
+		out->sections[i].section = *sec;
+		out->sections[i].free_count = free_count;
+		uint32_t t = 0;
+		while (t < out->tiers_count && out->tiers[t].tier < sec->tier)
+			t++;
+		if (t == out->tiers_count || out->tiers[t].tier != sec->tier) {
+			memmove(&out->tiers[t + 1], &out->tiers[t],
+				sizeof(out->tiers[0]) * (out->tiers_count - t));
+			out->tiers[t] = (struct hf_tier_avail){.tier = sec->tier};
+			out->tiers_count++;
+		}
+		out->tiers[t].seats_count += sec->count;
+		out->tiers[t].free_count += free_count;
+	}
+	return HF_OK;
+}
+
+static enum hf_status op_event_info(struct hf_store *store, const struct hf_req_event *r,
+				    struct hf_reply *rep)
+{
+	if (r->event_id == 0)
+		return fail(rep, HF_ERR_INVALID, 0);
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	fill_event_info(&store->events[e - 1], &rep->event_info);
+	return HF_OK;
+}
+
+/* Runs the op of req (the opcodes the table marks routed); unknown ones answer HF_ERR_OPCODE. */
+static enum hf_status op_run(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
+			     struct hf_reply *rep, struct hf_changes *changes)
+{
+	switch (req->opcode) {
+	case HF_OP_CREATE_EVENT:
+		return op_create_event(store, &req->create_event, rep, changes);
+	case HF_OP_EVENT_INFO:
+		return op_event_info(store, &req->event_info, rep);
+	case HF_OP_EVENT_SECTIONS:
+		return op_event_sections(store, &req->event_sections, rep);
+	case HF_OP_HOLD:
+		return op_hold(store, &req->hold, now_ms, rep, changes);
+	case HF_OP_EXTEND:
+		return op_extend(store, &req->extend, now_ms, rep, changes);
+	case HF_OP_CONFIRM:
+		return op_confirm(store, &req->confirm, now_ms, rep, changes);
+	case HF_OP_RELEASE:
+		return op_release(store, &req->release, now_ms, rep, changes);
+	case HF_OP_CANCEL:
+		return op_cancel(store, &req->cancel, now_ms, rep, changes);
+	case HF_OP_AVAIL:
+		return op_avail(store, &req->avail, rep);
+	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
+		return op_seat_status(store, &req->seat_status, now_ms, rep);
+	case HF_OP_USER_HOLDS:
+		return op_user_records(store, &req->user_holds, USER_LIST_HOLDS, now_ms, rep);
+	case HF_OP_USER_BOOKINGS:
+		return op_user_records(store, &req->user_bookings, USER_LIST_BOOKINGS, now_ms, rep);
+	default:
+		return fail(rep, HF_ERR_OPCODE, 0);
+	}
 }
 
 enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
@@ -913,48 +1234,7 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	store_wheel_run(store, now_ms, &b, changes);
 	uint32_t op_changes_before = changes->count;
 
-	enum hf_status st;
-	switch (req->opcode) {
-	case HF_OP_CREATE_EVENT:
-		st = op_create_event(store, &req->create_event, rep, changes);
-		break;
-	case HF_OP_EVENT_INFO: {
-		uint32_t e = req->event_info.event_id
-				 ? store_event_find(store, req->event_info.event_id)
-				 : 0;
-		if (req->event_info.event_id == 0)
-			st = fail(rep, HF_ERR_INVALID, 0);
-		else if (e == 0)
-			st = fail(rep, HF_NO_EVENT, 0);
-		else
-			fill_event_info(&store->events[e - 1], &rep->event_info), st = HF_OK;
-		break;
-	}
-	case HF_OP_HOLD:
-		st = op_hold(store, &req->hold, now_ms, rep, changes);
-		break;
-	case HF_OP_EXTEND:
-		st = op_extend(store, &req->extend, now_ms, rep, changes);
-		break;
-	case HF_OP_CONFIRM:
-		st = op_confirm(store, &req->confirm, now_ms, rep, changes);
-		break;
-	case HF_OP_RELEASE:
-		st = op_release(store, &req->release, now_ms, rep, changes);
-		break;
-	case HF_OP_CANCEL:
-		st = op_cancel(store, &req->cancel, now_ms, rep, changes);
-		break;
-	case HF_OP_AVAIL:
-		st = op_avail(store, &req->avail, rep);
-		break;
-	case HF_OP_SEAT_STATUS:
-		st = op_seat_status(store, &req->seat_status, now_ms, rep);
-		break;
-	default:
-		st = fail(rep, HF_ERR_OPCODE, 0);
-		break;
-	}
+	enum hf_status st = op_run(store, req, now_ms, rep, changes);
 	HF_ASSERT(rep->status == (uint16_t)st);
 	/* The op's own records (lazily settled records included) fit the HF_OP_CHANGES_MAX the
 	 * caller guaranteed; anything more used room past it (change_append asserts the list never

@@ -1,14 +1,17 @@
 /* The seat store of one shard: events, seats, holds with expiry, bookings, idempotency.
  *
- * Pure logic: no sockets, no disk, no clock, no locks. The caller (one shard thread) passes requests
- * and the current wall-clock time in milliseconds; the store answers with a reply and appends the
- * state changes to persist to a change list (struct hf_changes) as ready-made key/value records. The
- * persistence layer writes those records as they are and, on start, feeds every stored record back
- * through hf_store_load. The store owns the record format (docs/operations.md describes it).
+ * Pure logic: no sockets, no disk, no clock, no locks. The caller (one shard thread) passes
+ * requests and the current wall-clock time in milliseconds; the store answers with a reply and
+ * appends the state changes to persist to a change list (struct hf_changes) as ready-made key/value
+ * records. The persistence layer writes those records as they are and, on start, feeds every stored
+ * record back through hf_store_load. The store owns the record format (docs/operations.md describes
+ * it).
  *
- * Record keys start with the big-endian event id, so an event and all its records are one contiguous
- * key range, and a slot's events are found by their ids:
- *   be64(event_id) 'E'                 -> event parameters
+ * Record keys start with the big-endian event id, so an event and all its records are one
+ * contiguous key range, and a slot's events are found by their ids:
+ *
+ *   be64(event_id) 'E'                 -> event parameters (and its sections)
+ *
  *   be64(event_id) 'R' be64(hold_id)   -> a hold, a booking, or an ended hold's tombstone
  *
  * Thread-safety: a store belongs to one thread. Nothing here is shared between stores.
@@ -25,10 +28,10 @@
 struct hf_store;
 
 struct hf_store_config {
-	uint32_t events_max;      /* events in this store, >= 1 */
-	uint64_t seats_max;       /* seats over all events of this store, >= 1 */
-	uint32_t records_max;     /* live holds + bookings + tombstones, >= 1 */
-	uint32_t tombstone_ttl_ms; /* how long an ended hold or cancelled booking id is remembered */
+	uint32_t events_max;	   /* events in this store, >= 1 */
+	uint64_t seats_max;	   /* seats over all events of this store, >= 1 */
+	uint32_t records_max;	   /* live holds + bookings + tombstones, >= 1 */
+	uint32_t tombstone_ttl_ms; /* how long an ended hold or cancelled booking id lives on */
 };
 
 /* Sane defaults for one shard of a small node (used by holdfastd unless flags say otherwise). */
@@ -44,15 +47,15 @@ enum hf_change_kind {
 	HF_CHANGE_DEL = 2,
 };
 
-#define HF_RECORD_KEY_SIZE_MAX 24u
+#define HF_RECORD_KEY_SIZE_MAX	 24u
 #define HF_RECORD_VALUE_SIZE_MAX 512u
 /* The most changes one call of hf_store_apply appends. */
 #define HF_OP_CHANGES_MAX 4u
 
 struct hf_change {
-	uint8_t kind;       /* enum hf_change_kind */
-	uint8_t key_size;   /* 1 .. HF_RECORD_KEY_SIZE_MAX */
-	uint16_t value_size; /* 0 for DEL; 1 .. HF_RECORD_VALUE_SIZE_MAX for PUT */
+	uint8_t kind;	       /* enum hf_change_kind */
+	uint8_t key_size;      /* 1 .. HF_RECORD_KEY_SIZE_MAX */
+	uint16_t value_size;   /* 0 for DEL; 1 .. HF_RECORD_VALUE_SIZE_MAX for PUT */
 	uint32_t value_offset; /* into hf_changes.values */
 	uint8_t key[HF_RECORD_KEY_SIZE_MAX];
 };
@@ -80,11 +83,13 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
 }
 
 /* ---- Operations ----
- * hf_store_apply runs one request (any opcode the store handles: CREATE_EVENT, EVENT_INFO, HOLD,
- * EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS) at time now_ms and fills *rep (opcode,
+ * hf_store_apply runs one request (any opcode the table in proto/ marks routed: CREATE_EVENT,
+ * EVENT_INFO, HOLD, EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS, SEAT_INFO, USER_HOLDS,
+ * USER_BOOKINGS) at time now_ms and fills *rep (opcode,
  * request_id, status and body; rep->avail.bitmap then points into store memory valid until the next
  * call on this store). Every write appends its records to *changes (which must have room, see
- * hf_changes_has_room); a request that fails appends nothing and changes nothing. Returns rep->status.
+ * hf_changes_has_room); a request that fails appends nothing and changes nothing. Returns
+ * rep->status.
  *
  * Semantics (docs/protocol.md is normative):
  * - All or nothing: a HOLD either holds every seat it asked for or none.
@@ -96,15 +101,19 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
  *   same parameters is HF_OK; with other parameters, HF_EVENT_EXISTS.
  * - A hold whose deadline is <= now_ms is expired, whether or not hf_store_tick has run yet.
  * - The per-user limit counts the user's held and booked seats of the event together.
+ * - USER_HOLDS / USER_BOOKINGS list a user's live records from a per-(event, user) index (no scan):
+ *   a page costs its records, plus, when the cursor's record ended since the last page, a walk
+ *   over the user's records that joined the list before the cursor. Lists are rebuilt in key order
+ *   on load, so cursors do not survive a restart.
  *
  * Details the implementation fixes (shards/store*.c):
- * - Time first: apply runs the timer wheel up to now_ms before the op (expiring due holds, forgetting
- *   due tombstones) using only change-list room beyond HF_OP_CHANGES_MAX. Those time-driven records
- *   may precede the op's own (at most HF_OP_CHANGES_MAX) and appear even when the op fails; "a
- *   failed request appends nothing" is about the op's own effects. When the list had no room for
- *   them: a hold named by id is expired on touch; SEAT_STATUS shows a due hold's seat as free; an
- *   explicit HOLD needing a due hold's seat answers HF_BUSY if that extra record does not fit; AVAIL,
- *   EVENT_INFO and best-available may still count due holds until the next tick.
+ * - Time first: apply runs the timer wheel up to now_ms before the op (expiring due holds,
+ * forgetting due tombstones) using only change-list room beyond HF_OP_CHANGES_MAX. Those
+ * time-driven records may precede the op's own (at most HF_OP_CHANGES_MAX) and appear even when the
+ * op fails; "a failed request appends nothing" is about the op's own effects. When the list had no
+ * room for them: a hold named by id is expired on touch; SEAT_STATUS shows a due hold's seat as
+ * free; an explicit HOLD needing a due hold's seat answers HF_BUSY if that extra record does not
+ * fit; AVAIL, EVENT_INFO and best-available may still count due holds until the next tick.
  * - An expired hold ends at its deadline (ended = deadline_ms) whichever path expires it; a
  *   tombstone is remembered until ended + tombstone_ttl_ms.
  * - HOLD checks, in order: arguments (HF_ERR_INVALID: zero ids, ttl 0, count 0 or > 64, unknown
@@ -135,10 +144,11 @@ uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
 uint64_t hf_store_next_deadline_ms(const struct hf_store *store);
 
 /* ---- Recovery ----
- * Feeds one stored record back (keys in ascending order, as an iterator returns them). Holds already
- * past their deadline at now_ms become EXPIRED tombstones (their seats free) and the change that says
- * so is appended to *changes when it has room. Returns HF_OK, HF_ERR_MALFORMED for a record that does
- * not decode (the caller logs it and stops: it does not guess), or HF_ERR_CAPACITY. */
+ * Feeds one stored record back (keys in ascending order, as an iterator returns them). Holds
+ * already past their deadline at now_ms become EXPIRED tombstones (their seats free) and the change
+ * that says so is appended to *changes when it has room. Returns HF_OK, HF_ERR_MALFORMED for a
+ * record that does not decode (the caller logs it and stops: it does not guess), or
+ * HF_ERR_CAPACITY. */
 enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t key_size,
 			     const uint8_t *value, size_t value_size, uint64_t now_ms,
 			     struct hf_changes *changes);
@@ -146,15 +156,15 @@ enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t 
 /* ---- Inspection ---- */
 struct hf_store_counts {
 	uint32_t events_count;
-	uint64_t seats_count;    /* over all events */
+	uint64_t seats_count; /* over all events */
 	uint64_t free_count;
 	uint64_t held_count;
 	uint64_t booked_count;
-	uint32_t holds_count;    /* live holds */
+	uint32_t holds_count;	 /* live holds */
 	uint32_t bookings_count; /* live bookings */
 	uint32_t tombstones_count;
 	uint64_t holds_expired_total; /* since create */
-	uint64_t memory_bytes;   /* bytes the store allocated (pools, bitmaps, seat owners) */
+	uint64_t memory_bytes;	      /* bytes the store allocated (pools, bitmaps, seat owners) */
 };
 void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out);
 

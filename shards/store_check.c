@@ -36,6 +36,10 @@ static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *own
 {
 	const struct event *ev = &store->events[ei];
 	CHECK(store_event_find(store, ev->id) == ei + 1);
+	uint32_t bad;
+	CHECK(store_sections_check(ev->seats_count, ev->sections, ev->sections_count, &bad) ==
+	      HF_OK);
+	CHECK((ev->sections_count == 0) == (ev->sections == NULL));
 	uint64_t free_count = 0;
 	for (uint32_t b = 0; b < ev->blocks_count; b++) {
 		uint64_t block = 0;
@@ -81,12 +85,43 @@ static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *own
 	*owned_out = held + booked;
 }
 
-/* INVARIANT 7: each (event, user) entry holds exactly the seats of that user's live records in the
- * event, for events with a user limit, and there are no other entries. A sum over all users would
- * miss seats counted against the wrong user; this tallies per entry. */
+/* Walks one list of a user entry: every record is live in the list's state, of the entry's event
+ * and user, linked both ways, in increasing list_seq. Returns the seats listed; *records_out counts
+ * the records. */
+static uint64_t check_user_list(const struct hf_store *store, const struct user_entry *u,
+				uint32_t list, uint32_t *records_out)
+{
+	uint8_t state = list == USER_LIST_HOLDS ? RECORD_HELD : RECORD_BOOKED;
+	uint64_t seats = 0, seq = 0;
+	uint32_t prev = RECORD_NONE, n = 0;
+	for (uint32_t r = u->head[list]; r != RECORD_NONE; r = store->records[r - 1].user_next) {
+		CHECK(n++ < store->cfg.records_max);
+		CHECK(r <= store->records_high);
+		const struct record *rec = &store->records[r - 1];
+		CHECK(rec->state == state);
+		CHECK(rec->event_index + 1 == u->event_index_1);
+		CHECK(rec->user_id == u->user_id);
+		CHECK(rec->user_prev == prev);
+		CHECK(rec->list_seq > seq);
+		CHECK(rec->list_seq <= store->list_seq_last);
+		seq = rec->list_seq;
+		seats += rec->seats_count;
+		prev = r;
+	}
+	CHECK(prev == u->tail[list]);
+	*records_out = n;
+	return seats;
+}
+
+/* INVARIANT 7: each (event, user) entry lists exactly that user's live records of the event, and
+ * its seat total is exactly their seats. Every live record is in one list: the lists together
+ * hold as many records as there are live holds and bookings, and no record is in two lists (its
+ * state picks the one list it can pass the walk in). A sum over all users would miss seats counted
+ * against the wrong user; this checks each entry. */
 static void check_users(const struct hf_store *store)
 {
 	uint32_t users = 0;
+	uint64_t listed = 0;
 	for (uint32_t i = 0; i <= store->users_mask; i++) {
 		const struct user_entry *u = &store->users[i];
 		if (u->event_index_1 == 0)
@@ -94,27 +129,16 @@ static void check_users(const struct hf_store *store)
 		users++;
 		CHECK(u->seats_count > 0);
 		CHECK(u->event_index_1 <= store->events_count);
-		CHECK(store->events[u->event_index_1 - 1].user_limit != 0);
 		CHECK(store_user_slot(store, u->event_index_1 - 1, u->user_id) == i);
+		uint32_t holds, bookings;
+		uint64_t seats = check_user_list(store, u, USER_LIST_HOLDS, &holds);
+		seats += check_user_list(store, u, USER_LIST_BOOKINGS, &bookings);
+		CHECK(seats == u->seats_count);
+		CHECK(holds + bookings > 0);
+		listed += holds + bookings;
 	}
 	CHECK(users == store->users_count);
-	uint32_t *tally = calloc((size_t)store->users_mask + 1u, sizeof(uint32_t));
-	HF_ASSERT(tally != NULL);
-	for (uint32_t i = 0; i < store->records_high; i++) {
-		const struct record *rec = &store->records[i];
-		if (rec->state != RECORD_HELD && rec->state != RECORD_BOOKED)
-			continue;
-		if (store->events[rec->event_index].user_limit == 0)
-			continue;
-		uint32_t slot = store_user_slot(store, rec->event_index, rec->user_id);
-		CHECK(slot != UINT32_MAX);
-		tally[slot] += rec->seats_count;
-	}
-	for (uint32_t i = 0; i <= store->users_mask; i++) {
-		const struct user_entry *u = &store->users[i];
-		CHECK(tally[i] == (u->event_index_1 != 0 ? u->seats_count : 0u));
-	}
-	free(tally);
+	CHECK(listed == (uint64_t)store->holds_total + store->bookings_total);
 }
 
 void hf_store_check(const struct hf_store *store)

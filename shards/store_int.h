@@ -63,11 +63,14 @@ struct record {
 	uint32_t wheel_next;  /* ... also the free-list link when FREE */
 	uint32_t tomb_prev;   /* tombstone FIFO (oldest first) */
 	uint32_t tomb_next;
-	uint32_t wheel_slot;		   /* the wheel slot it is linked in, when in_wheel */
-	uint8_t state;			   /* enum record_state */
-	uint8_t mode;			   /* enum hf_hold_mode */
-	uint8_t seats_count;		   /* 1 .. HF_HOLD_SEATS_MAX */
-	uint8_t in_wheel;		   /* 1 when linked in a wheel slot */
+	uint32_t user_prev; /* the user entry's list of this state (HELD or BOOKED records) */
+	uint32_t user_next;
+	uint64_t list_seq;   /* when it joined that list (store->list_seq_last), for paging */
+	uint32_t wheel_slot; /* the wheel slot it is linked in, when in_wheel */
+	uint8_t state;	     /* enum record_state */
+	uint8_t mode;	     /* enum hf_hold_mode */
+	uint8_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
+	uint8_t in_wheel;    /* 1 when linked in a wheel slot */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* explicit: request order; best: ascending */
 };
 
@@ -89,12 +92,23 @@ struct event {
 	uint32_t *block_free;	 /* free seats per block */
 	uint32_t *chunk_index;	 /* owner chunk (pool index + 1) per chunk of seats, 0 = all free */
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
+	uint32_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX */
+	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
 };
 
+/* The two lists a user entry keeps, indexed by record state: live holds and live bookings. */
+#define USER_LIST_HOLDS	   0u
+#define USER_LIST_BOOKINGS 1u
+#define USER_LISTS_COUNT   2u
+
+/* One (event, user) with at least one live record: the seat total the user limit checks and the
+ * user's live records, each list in the order its records joined it (increasing list_seq). */
 struct user_entry {
 	uint64_t user_id;
-	uint32_t event_index_1; /* event index + 1; 0 = empty slot */
-	uint32_t seats_count;	/* held + booked seats of the user in the event, >= 1 */
+	uint32_t event_index_1;		 /* event index + 1; 0 = empty slot */
+	uint32_t seats_count;		 /* held + booked seats of the user in the event, >= 1 */
+	uint32_t head[USER_LISTS_COUNT]; /* record index + 1, oldest first; 0 = empty */
+	uint32_t tail[USER_LISTS_COUNT];
 };
 
 struct hf_store {
@@ -130,10 +144,11 @@ struct hf_store {
 	uint32_t tomb_head; /* oldest tombstone, index + 1 */
 	uint32_t tomb_tail;
 
-	/* Per (event, user) seat totals, only for events with a user limit. */
+	/* Per (event, user) seat totals and lists of live records, for every event. */
 	struct user_entry *users;
 	uint32_t users_mask;
 	uint32_t users_count;
+	uint64_t list_seq_last;	      /* the last list_seq handed out; grows by one per list join */
 	uint64_t mutations_unchecked; /* HF_STORE_CHECKS: mutations since the last full check */
 
 	/* Hashed timer wheel of records (HELD: deadline; tombstones: forget time). */
@@ -224,7 +239,15 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 			 uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s);
 /* The users[] slot of (event, user), or UINT32_MAX when the user owns no seat of the event. */
 uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uint64_t user_id);
-void store_user_add(struct hf_store *store, uint32_t event_index, uint64_t user_id, uint32_t n);
+/* Adds a HELD or BOOKED record to its user's entry (seat total and the list of its state), and
+ * takes it out again; a record changing state is unlinked before and linked after. */
+void store_user_link(struct hf_store *store, struct record *rec);
+/* Gives event `index` its sections (checked by store_sections_check), copied into the arena. */
+void store_event_sections_set(struct hf_store *store, uint32_t index,
+			      const struct hf_section *sections, uint32_t n);
+void store_user_unlink(struct hf_store *store, struct record *rec);
+/* HELD -> BOOKED (or back) in place: the record changes list, its seats stay counted. */
+void store_user_move(struct hf_store *store, struct record *rec, uint8_t state);
 void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
 void store_record_seats_free(struct hf_store *store, struct record *rec);
 
@@ -244,6 +267,21 @@ void store_wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms)
 void store_wheel_cancel(struct hf_store *store, struct record *rec);
 int store_wheel_run(struct hf_store *store, uint64_t now_ms, struct wheel_budget *b,
 		    struct hf_changes *changes);
+
+/* store_pick.c: sections, rows and seat picking (see its file comment for the rules). */
+/* HF_OK, or HF_ERR_INVALID with *bad_out = the index of the first section that is empty, outside
+ * the event, wider than its row width allows, overlapping or named like an earlier one. */
+enum hf_status store_sections_check(uint32_t seats_count, const struct hf_section *sections,
+				    uint32_t n, uint32_t *bad_out);
+/* Seats for a BEST or ANY hold in its scope, ascending: HF_OK, HF_NOT_ENOUGH, HF_ERR_INVALID (the
+ * scope names no section), HF_ORPHAN_SEAT (ANY with NO_ORPHAN; *detail_out = the seat). */
+enum hf_status store_pick(const struct event *ev, const struct hf_req_hold *r, uint32_t *seats_out,
+			  uint64_t *detail_out);
+/* The lowest seat the n (free) seats would leave orphaned, or UINT32_MAX. */
+uint32_t store_orphan_find(const struct event *ev, const uint32_t *seats, uint32_t n);
+uint32_t store_count_free(const struct event *ev, uint32_t lo, uint32_t hi);
+/* 1 when seat s lies in a general admission section. O(sections). */
+int store_seat_is_ga(const struct event *ev, uint32_t s);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

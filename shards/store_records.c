@@ -15,10 +15,20 @@
 #define RECORD_VALUE_HEADER_SIZE 44u
 #define RECORD_KEY_SIZE		 17u
 #define EVENT_KEY_SIZE		 9u
+#define EVENT_VERSION_PLAIN	 1u /* no sections */
+#define EVENT_VERSION_SECTIONS	 2u
+#define SECTION_VALUE_FIXED_SIZE (3u * 4u + 3u)
+/* Record values are version 1 unless the hold's mode is ANY, which version 1 readers refuse. */
+#define RECORD_VERSION_ANY 2u
 
 HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_VALUE_SIZE_MAX,
 		 "a record value fits the change list's value slot");
 HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits");
+HF_STATIC_ASSERT(EVENT_VALUE_SIZE + 1u +
+			 HF_EVENT_SECTIONS_MAX *
+			     (SECTION_VALUE_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX) <=
+		     HF_RECORD_VALUE_SIZE_MAX,
+		 "an event with every section fits the change list's value slot");
 
 int hf_changes_init(struct hf_changes *changes, uint32_t capacity)
 {
@@ -83,29 +93,56 @@ static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
 	hf_put_be64(key + 9, id);
 }
 
-/* Event value (version 1), little-endian:
+/* Event value, little-endian. Version 1 (an event without sections, 17 bytes):
  *  off size field
  *    0    1 version (1)
  *    1    4 seats_count
  *    5    4 row_width
  *    9    4 user_limit
- *   13    4 hold_lifetime_max_s (effective) */
+ *   13    4 hold_lifetime_max_s (effective)
+ * Version 2 (an event with sections): the same 17 bytes with version 2, then
+ *   17    1 sections_count, 1 .. HF_EVENT_SECTIONS_MAX
+ *   18  var the sections, each: first u32, count u32, row_width u32, tier u8, kind u8, name size
+ *           u8, name
+ *           (the layout of CREATE_EVENT's section list in docs/protocol.md). */
+static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
+{
+	uint8_t len = (uint8_t)strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
+	HF_ASSERT(len >= 1);
+	HF_ASSERT(len <= HF_SECTION_NAME_SIZE_MAX);
+	hf_put_le32(v + 0, sec->first);
+	hf_put_le32(v + 4, sec->count);
+	hf_put_le32(v + 8, sec->row_width);
+	v[12] = sec->tier;
+	v[13] = sec->kind;
+	v[14] = len;
+	memcpy(v + 15, sec->name, len);
+	return SECTION_VALUE_FIXED_SIZE + len;
+}
+
 void store_change_put_event(struct hf_changes *changes, const struct event *ev)
 {
 	uint8_t key[EVENT_KEY_SIZE];
 	event_key(key, ev->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
 	uint8_t *v = changes->values + c->value_offset;
-	v[0] = HF_STORE_RECORD_VERSION;
+	v[0] = ev->sections_count == 0 ? EVENT_VERSION_PLAIN : EVENT_VERSION_SECTIONS;
 	hf_put_le32(v + 1, ev->seats_count);
 	hf_put_le32(v + 5, ev->row_width);
 	hf_put_le32(v + 9, ev->user_limit);
 	hf_put_le32(v + 13, ev->lifetime_s);
-	c->value_size = EVENT_VALUE_SIZE;
-	changes->values_size += EVENT_VALUE_SIZE;
+	uint32_t size = EVENT_VALUE_SIZE;
+	if (ev->sections_count > 0) {
+		v[size++] = (uint8_t)ev->sections_count;
+		for (uint32_t i = 0; i < ev->sections_count; i++)
+			size += put_section(v + size, &ev->sections[i]);
+	}
+	HF_ASSERT(size <= HF_RECORD_VALUE_SIZE_MAX);
+	c->value_size = (uint16_t)size;
+	changes->values_size += size;
 }
 
-/* Record value (version 1), little-endian:
+/* Record value (version 1 or 2), little-endian:
  *  off size field
  *    0    1 version (1)
  *    1    1 state: 1 HELD, 2 BOOKED, 3 EXPIRED, 4 RELEASED, 5 CANCELLED
@@ -116,7 +153,8 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev)
  *   20    8 deadline_ms
  *   28    8 ended_ms (0 unless a tombstone)
  *   36    8 fingerprint
- *   44  4*n seats (u32 each; explicit: request order, best: ascending) */
+ *   44  4*n seats (u32 each; explicit: request order, best and any: ascending)
+ * Version 2 is the same layout for a hold of mode 2 (ANY), which version 1 does not allow. */
 void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 			     const struct record *rec)
 {
@@ -124,7 +162,7 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
 	uint8_t *v = changes->values + c->value_offset;
-	v[0] = HF_STORE_RECORD_VERSION;
+	v[0] = rec->mode == HF_HOLD_ANY ? RECORD_VERSION_ANY : HF_STORE_RECORD_VERSION;
 	v[1] = rec->state;
 	v[2] = rec->mode;
 	v[3] = rec->seats_count;
@@ -324,9 +362,48 @@ struct record *store_record_acquire(struct hf_store *store, struct hf_changes *c
 	return rec;
 }
 
+/* Reads version 2's section list (after the 17 fixed bytes) into sections; *n_out = how many. */
+static enum hf_status load_sections(const uint8_t *v, size_t size, uint32_t seats,
+				    struct hf_section *sections, uint32_t *n_out)
+{
+	if (size < EVENT_VALUE_SIZE + 1u)
+		return HF_ERR_MALFORMED;
+	uint32_t n = v[EVENT_VALUE_SIZE];
+	size_t at = EVENT_VALUE_SIZE + 1u;
+	if (n == 0 || n > HF_EVENT_SECTIONS_MAX)
+		return HF_ERR_MALFORMED;
+	for (uint32_t i = 0; i < n; i++) {
+		if (size - at < SECTION_VALUE_FIXED_SIZE)
+			return HF_ERR_MALFORMED;
+		struct hf_section *sec = &sections[i];
+		memset(sec, 0, sizeof(*sec));
+		sec->first = hf_get_le32(v + at);
+		sec->count = hf_get_le32(v + at + 4);
+		sec->row_width = hf_get_le32(v + at + 8);
+		sec->tier = v[at + 12];
+		sec->kind = v[at + 13];
+		uint8_t len = v[at + 14];
+		at += SECTION_VALUE_FIXED_SIZE;
+		if (len == 0 || len > HF_SECTION_NAME_SIZE_MAX || size - at < len ||
+		    memchr(v + at, '\0', len) != NULL)
+			return HF_ERR_MALFORMED;
+		memcpy(sec->name, v + at, len);
+		at += len;
+	}
+	uint32_t bad;
+	if (at != size || store_sections_check(seats, sections, n, &bad) != HF_OK)
+		return HF_ERR_MALFORMED;
+	*n_out = n;
+	return HF_OK;
+}
+
 static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint8_t *v, size_t size)
 {
-	if (size != EVENT_VALUE_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
+	if (size < EVENT_VALUE_SIZE || id == 0)
+		return HF_ERR_MALFORMED;
+	if (v[0] != EVENT_VERSION_PLAIN && v[0] != EVENT_VERSION_SECTIONS)
+		return HF_ERR_MALFORMED;
+	if (v[0] == EVENT_VERSION_PLAIN && size != EVENT_VALUE_SIZE)
 		return HF_ERR_MALFORMED;
 	uint32_t seats = hf_get_le32(v + 1);
 	uint32_t rw = hf_get_le32(v + 5);
@@ -335,23 +412,74 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 	if (seats == 0 || seats > HF_EVENT_SEATS_MAX || rw > seats || lifetime_s == 0 ||
 	    lifetime_s > HF_HOLD_LIFETIME_MAX_S || store_event_find(store, id) != 0)
 		return HF_ERR_MALFORMED;
+	struct hf_section sections[HF_EVENT_SECTIONS_MAX];
+	uint32_t sections_count = 0;
+	if (v[0] == EVENT_VERSION_SECTIONS &&
+	    load_sections(v, size, seats, sections, &sections_count) != HF_OK)
+		return HF_ERR_MALFORMED;
 	if (store->events_count >= store->cfg.events_max ||
 	    store->seats_total + seats > store->cfg.seats_max)
 		return HF_ERR_CAPACITY;
-	store_event_add(store, id, seats, rw, limit, lifetime_s);
+	uint32_t index = store_event_add(store, id, seats, rw, limit, lifetime_s);
+	store_event_sections_set(store, index, sections, sections_count);
 	return HF_OK;
+}
+
+/* Puts a loaded record (in the table, fields set but its state) where its state says: a tombstone
+ * (a hold already past its deadline becomes the EXPIRED tombstone it is, and claims no seat: a
+ * later hold may own them now, its key can sort before this one), or a live hold or booking that
+ * takes its seats. */
+static void load_record_place(struct hf_store *store, struct event *ev, struct record *rec,
+			      uint8_t state, int expire, struct hf_changes *changes)
+{
+	uint32_t self = record_index(store, rec) + 1;
+	uint32_t n = rec->seats_count;
+	if (state >= RECORD_EXPIRED || expire) {
+		rec->state = expire ? RECORD_EXPIRED : state;
+		if (expire)
+			rec->ended_ms = rec->deadline_ms;
+		tomb_push(store, rec);
+		store_wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
+		if (expire) {
+			store->holds_expired_total++;
+			if (changes_room(changes) >= 1)
+				store_change_put_record(store, changes, rec);
+		}
+		return;
+	}
+	rec->state = state;
+	for (uint32_t i = 0; i < n; i++)
+		store_seat_take(store, ev, rec->seats[i], self);
+	ev->free_count -= n;
+	store->free_total -= n;
+	store_user_link(store, rec);
+	if (state == RECORD_BOOKED) {
+		ev->booked_count += n;
+		ev->bookings_count++;
+		store->booked_total += n;
+		store->bookings_total++;
+		return;
+	}
+	ev->held_count += n;
+	ev->holds_count++;
+	store->held_total += n;
+	store->holds_total++;
+	store_wheel_arm(store, rec, rec->deadline_ms);
 }
 
 static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uint64_t id,
 				  const uint8_t *v, size_t size, uint64_t now_ms,
 				  struct hf_changes *changes)
 {
-	if (size < RECORD_VALUE_HEADER_SIZE || v[0] != HF_STORE_RECORD_VERSION || id == 0)
+	if (size < RECORD_VALUE_HEADER_SIZE || id == 0)
+		return HF_ERR_MALFORMED;
+	if (v[0] != HF_STORE_RECORD_VERSION && v[0] != RECORD_VERSION_ANY)
 		return HF_ERR_MALFORMED;
 	uint8_t state = v[1];
 	uint8_t mode = v[2];
 	uint32_t n = v[3];
-	if (state < RECORD_HELD || state > RECORD_CANCELLED || mode > HF_HOLD_BEST || n == 0 ||
+	uint8_t mode_max = v[0] == RECORD_VERSION_ANY ? HF_HOLD_ANY : HF_HOLD_BEST;
+	if (state < RECORD_HELD || state > RECORD_CANCELLED || mode > mode_max || n == 0 ||
 	    n > HF_HOLD_SEATS_MAX || size != RECORD_VALUE_HEADER_SIZE + 4u * n)
 		return HF_ERR_MALFORMED;
 	uint32_t e = store_event_find(store, event_id);
@@ -399,49 +527,8 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 	rec->mode = mode;
 	rec->seats_count = (uint8_t)n;
 	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
-	uint32_t self = record_index(store, rec) + 1;
-	store_record_table_insert(store, self);
-	if (state >= RECORD_EXPIRED || expire) {
-		/* A hold already past its deadline loads as the EXPIRED tombstone it has become and
-		 * claims no seat: a later hold may own them now (its key can sort before this one).
-		 */
-		rec->state = expire ? RECORD_EXPIRED : state;
-		if (expire)
-			rec->ended_ms = deadline_ms;
-		tomb_push(store, rec);
-		store_wheel_arm(store, rec, rec->ended_ms + store->cfg.tombstone_ttl_ms);
-		if (expire) {
-			store->holds_expired_total++;
-			if (changes_room(changes) >= 1)
-				store_change_put_record(store, changes, rec);
-		}
-		return HF_OK;
-	}
-	/* HELD or BOOKED: take the seats. */
-	rec->state = RECORD_HELD;
-	for (uint32_t i = 0; i < n; i++)
-		store_seat_take(store, ev, seats[i], self);
-	ev->free_count -= n;
-	ev->held_count += n;
-	ev->holds_count++;
-	store->free_total -= n;
-	store->held_total += n;
-	store->holds_total++;
-	if (ev->user_limit != 0)
-		store_user_add(store, ei, rec->user_id, n);
-	if (state == RECORD_BOOKED) {
-		rec->state = RECORD_BOOKED;
-		ev->held_count -= n;
-		ev->holds_count--;
-		ev->booked_count += n;
-		ev->bookings_count++;
-		store->held_total -= n;
-		store->holds_total--;
-		store->booked_total += n;
-		store->bookings_total++;
-		return HF_OK;
-	}
-	store_wheel_arm(store, rec, rec->deadline_ms);
+	store_record_table_insert(store, record_index(store, rec) + 1);
+	load_record_place(store, ev, rec, state, expire, changes);
 	return HF_OK;
 }
 

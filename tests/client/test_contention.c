@@ -185,8 +185,7 @@ static void submit_hold(struct worker *w)
 	h->id = (uint64_t)(w->index + 1) << 32 | (idx + 1);
 	h->seats_count = 1 + (uint32_t)(rng_next(&w->rng) % HOLD_SEATS_MAX);
 	h->best = rng_next(&w->rng) % 2 == 0;
-	struct hf_request req;
-	req.opcode = HF_OP_HOLD;
+	struct hf_request req = {.opcode = HF_OP_HOLD};
 	req.hold.event_id = EVENT_ID;
 	req.hold.hold_id = h->id;
 	req.hold.user_id = w->index;

@@ -116,7 +116,11 @@ static void frame_requests(void)
 	r.opcode = HF_OP_STATS;
 	seed_request("req-stats", &r);
 	r.opcode = HF_OP_CREATE_EVENT;
-	r.create_event = (struct hf_req_create_event){42, 50000, 50, 6, 1800};
+	r.create_event = (struct hf_req_create_event){.event_id = 42,
+						      .seats_count = 50000,
+						      .row_width = 50,
+						      .user_limit = 6,
+						      .hold_lifetime_max_s = 1800};
 	seed_request("req-create-event", &r);
 	r.opcode = HF_OP_EVENT_INFO;
 	r.event_info.event_id = 42;
@@ -211,9 +215,11 @@ static void frame_replies_large(struct hf_reply *r)
 	memset(r, 0, sizeof(*r));
 	r->opcode = HF_OP_SEAT_STATUS;
 	r->seat_status.seats_count = 3;
-	r->seat_status.seats[0] = (struct hf_seat_info){0, HF_SEAT_BOOKED, 99};
-	r->seat_status.seats[1] = (struct hf_seat_info){100, HF_SEAT_HELD, 5};
-	r->seat_status.seats[2] = (struct hf_seat_info){200, HF_SEAT_FREE, 0};
+	r->seat_status.seats[0] =
+	    (struct hf_seat_info){.seat = 0, .state = HF_SEAT_BOOKED, .owner_id = 99};
+	r->seat_status.seats[1] =
+	    (struct hf_seat_info){.seat = 100, .state = HF_SEAT_HELD, .owner_id = 5};
+	r->seat_status.seats[2] = (struct hf_seat_info){.seat = 200, .state = HF_SEAT_FREE};
 	seed_reply("rep-seat-status", r);
 	memset(r, 0, sizeof(*r));
 	r->opcode = HF_OP_SLOT_MAP;
@@ -468,9 +474,11 @@ static void load_state(struct hf_store *store, struct hf_changes *changes)
 	static struct hf_request req;
 	memset(&req, 0, sizeof(req));
 	req.opcode = HF_OP_CREATE_EVENT;
-	req.create_event = (struct hf_req_create_event){42, 200, 20, 8, 0};
+	req.create_event = (struct hf_req_create_event){
+	    .event_id = 42, .seats_count = 200, .row_width = 20, .user_limit = 8};
 	ld_op(store, changes, &req, 0);
-	req.create_event = (struct hf_req_create_event){43, 50, 0, 0, 3600};
+	req.create_event = (struct hf_req_create_event){
+	    .event_id = 43, .seats_count = 50, .hold_lifetime_max_s = 3600};
 	ld_op(store, changes, &req, 0);
 	ld_hold(store, changes, 42, 1, 1, 60000, 3, 0);
 	ld_hold(store, changes, 42, 2, 2, 600000, 4, UINT32_MAX);

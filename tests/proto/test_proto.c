@@ -170,9 +170,10 @@ static struct hf_reply g_rep_a;
 static struct hf_reply g_rep_b;
 
 static const uint8_t request_opcodes[] = {
-    HF_OP_PING,	    HF_OP_CREATE_EVENT, HF_OP_EVENT_INFO, HF_OP_HOLD,  HF_OP_EXTEND,
-    HF_OP_CONFIRM,  HF_OP_RELEASE,	HF_OP_CANCEL,	  HF_OP_AVAIL, HF_OP_SEAT_STATUS,
-    HF_OP_SLOT_MAP, HF_OP_STATS,	HF_OP_BACKUP,	  HF_OP_AUTH,
+    HF_OP_PING,		 HF_OP_CREATE_EVENT,   HF_OP_EVENT_INFO, HF_OP_HOLD,	  HF_OP_EXTEND,
+    HF_OP_CONFIRM,	 HF_OP_RELEASE,	       HF_OP_CANCEL,	 HF_OP_AVAIL,	  HF_OP_SEAT_STATUS,
+    HF_OP_SLOT_MAP,	 HF_OP_STATS,	       HF_OP_BACKUP,	 HF_OP_SEAT_INFO, HF_OP_USER_HOLDS,
+    HF_OP_USER_BOOKINGS, HF_OP_EVENT_SECTIONS, HF_OP_AUTH,
 };
 
 static int opcode_is_known(uint8_t op)
@@ -201,6 +202,19 @@ static const struct scale scale_full = {HF_HOLD_SEATS_MAX,  HF_SEAT_STATUS_SEATS
 					HF_STATS_MAX,	    HF_PATH_SIZE_MAX};
 static const struct scale scale_small = {HF_HOLD_SEATS_MAX, 24, 200, 4, 8, 40};
 
+static void fill_section(struct rng *r, struct hf_section *sec)
+{
+	uint32_t len = rng_range(r, 1, HF_SECTION_NAME_SIZE_MAX);
+	for (uint32_t i = 0; i < len; i++)
+		sec->name[i] = rng_text_byte(r);
+	sec->name[len] = '\0';
+	sec->first = rng_u32(r);
+	sec->count = rng_u32(r);
+	sec->row_width = rng_u32(r);
+	sec->tier = (uint8_t)rng_next(r);
+	sec->kind = (uint8_t)rng_below(r, 2);
+}
+
 static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, struct hf_request *req)
 {
 	memset(req, 0, sizeof(*req));
@@ -217,8 +231,13 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		req->create_event.row_width = rng_u32(r);
 		req->create_event.user_limit = rng_u32(r);
 		req->create_event.hold_lifetime_max_s = rng_range(r, 0, HF_HOLD_LIFETIME_MAX_S);
+		req->create_event.sections_count =
+		    rng_below(r, 2) ? 0 : rng_range(r, 1, HF_EVENT_SECTIONS_MAX);
+		for (uint32_t i = 0; i < req->create_event.sections_count; i++)
+			fill_section(r, &req->create_event.sections[i]);
 		break;
 	case HF_OP_EVENT_INFO:
+	case HF_OP_EVENT_SECTIONS:
 		req->event_info.event_id = rng_id(r);
 		break;
 	case HF_OP_HOLD:
@@ -226,7 +245,13 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		req->hold.hold_id = rng_id(r);
 		req->hold.user_id = rng_u64(r);
 		req->hold.ttl_ms = rng_range(r, 1, UINT32_MAX);
-		req->hold.mode = (uint8_t)rng_below(r, 2);
+		req->hold.mode = (uint8_t)rng_below(r, 3);
+		req->hold.flags = (uint8_t)rng_below(r, HF_HOLD_FLAGS_KNOWN + 1);
+		req->hold.scope = (uint16_t)rng_next(r);
+		if (req->hold.mode == HF_HOLD_EXPLICIT) {
+			req->hold.flags &= HF_HOLD_FLAG_NO_ORPHAN;
+			req->hold.scope = 0;
+		}
 		req->hold.seats_count = rng_range(r, 1, sc->seats_max);
 		if (req->hold.mode == HF_HOLD_EXPLICIT) {
 			for (uint32_t i = 0; i < req->hold.seats_count; i++)
@@ -250,10 +275,19 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		req->avail.count = rng_range(r, 0, sc->avail_max);
 		break;
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		req->seat_status.event_id = rng_id(r);
 		req->seat_status.seats_count = rng_range(r, 1, sc->status_seats_max);
 		for (uint32_t i = 0; i < req->seat_status.seats_count; i++)
 			req->seat_status.seats[i] = rng_u32(r);
+		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS:
+		req->user_holds.event_id = rng_id(r);
+		req->user_holds.user_id = rng_u64(r);
+		req->user_holds.cursor_seq = rng_u64(r);
+		req->user_holds.cursor_id = rng_u64(r);
+		req->user_holds.limit = rng_range(r, 1, HF_USER_RECORDS_PAGE_MAX);
 		break;
 	case HF_OP_BACKUP: {
 		uint32_t len = rng_range(r, 1, sc->path_max);
@@ -340,13 +374,48 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 		a->bitmap = g_bitmap;
 		break;
 	}
-	case HF_OP_SEAT_STATUS: {
+	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO: {
 		struct hf_rep_seat_status *s = &rep->seat_status;
 		s->seats_count = rng_range(r, 0, sc->status_seats_max);
 		for (uint32_t i = 0; i < s->seats_count; i++) {
 			s->seats[i].seat = rng_u32(r);
 			s->seats[i].state = (uint8_t)rng_below(r, 3);
 			s->seats[i].owner_id = s->seats[i].state == HF_SEAT_FREE ? 0 : rng_id(r);
+			if (op == HF_OP_SEAT_INFO && s->seats[i].state != HF_SEAT_FREE)
+				s->seats[i].user_id = rng_u64(r);
+		}
+		break;
+	}
+	case HF_OP_EVENT_SECTIONS: {
+		struct hf_rep_event_sections *e = &rep->event_sections;
+		e->sections_count = (uint16_t)rng_range(r, 0, HF_EVENT_SECTIONS_MAX);
+		e->tiers_count = (uint16_t)rng_range(r, 0, e->sections_count);
+		for (uint32_t i = 0; i < e->sections_count; i++) {
+			fill_section(r, &e->sections[i].section);
+			e->sections[i].free_count = rng_u32(r);
+		}
+		for (uint32_t i = 0; i < e->tiers_count; i++) {
+			e->tiers[i].tier = (uint16_t)rng_next(r);
+			e->tiers[i].seats_count = rng_u32(r);
+			e->tiers[i].free_count = rng_u32(r);
+		}
+		break;
+	}
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS: {
+		struct hf_rep_user_records *u = &rep->user_holds;
+		u->next_seq = rng_u64(r);
+		u->next_id = rng_u64(r);
+		u->records_count = rng_range(r, 0, HF_USER_RECORDS_PAGE_MAX);
+		for (uint32_t i = 0; i < u->records_count; i++) {
+			struct hf_user_record *rec = &u->records[i];
+			rec->id = rng_id(r);
+			rec->created_ms = rng_u64(r);
+			rec->deadline_ms = op == HF_OP_USER_HOLDS ? rng_u64(r) : 0;
+			rec->seats_count = rng_range(r, 1, sc->seats_max);
+			for (uint32_t k = 0; k < rec->seats_count; k++)
+				rec->seats[k] = rng_u32(r);
 		}
 		break;
 	}
@@ -390,6 +459,16 @@ static void fill_error_reply(struct rng *r, struct hf_reply *rep)
 
 /* ---- Equality ---- */
 
+static void assert_section_equal(const struct hf_section *a, const struct hf_section *b)
+{
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->first, b->first);
+	assert_int_equal(a->count, b->count);
+	assert_int_equal(a->row_width, b->row_width);
+	assert_int_equal(a->tier, b->tier);
+	assert_int_equal(a->kind, b->kind);
+}
+
 static void assert_request_equal(const struct hf_request *a, const struct hf_request *b)
 {
 	assert_int_equal(a->opcode, b->opcode);
@@ -406,8 +485,13 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->create_event.user_limit, b->create_event.user_limit);
 		assert_int_equal(a->create_event.hold_lifetime_max_s,
 				 b->create_event.hold_lifetime_max_s);
+		assert_int_equal(a->create_event.sections_count, b->create_event.sections_count);
+		for (uint32_t i = 0; i < a->create_event.sections_count; i++)
+			assert_section_equal(&a->create_event.sections[i],
+					     &b->create_event.sections[i]);
 		break;
 	case HF_OP_EVENT_INFO:
+	case HF_OP_EVENT_SECTIONS:
 		assert_int_equal(a->event_info.event_id, b->event_info.event_id);
 		break;
 	case HF_OP_HOLD:
@@ -416,6 +500,8 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->hold.user_id, b->hold.user_id);
 		assert_int_equal(a->hold.ttl_ms, b->hold.ttl_ms);
 		assert_int_equal(a->hold.mode, b->hold.mode);
+		assert_int_equal(a->hold.flags, b->hold.flags);
+		assert_int_equal(a->hold.scope, b->hold.scope);
 		assert_int_equal(a->hold.seats_count, b->hold.seats_count);
 		if (a->hold.mode == HF_HOLD_EXPLICIT) {
 			for (uint32_t i = 0; i < a->hold.seats_count; i++)
@@ -438,7 +524,16 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->avail.first, b->avail.first);
 		assert_int_equal(a->avail.count, b->avail.count);
 		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS:
+		assert_int_equal(a->user_holds.event_id, b->user_holds.event_id);
+		assert_int_equal(a->user_holds.user_id, b->user_holds.user_id);
+		assert_int_equal(a->user_holds.cursor_seq, b->user_holds.cursor_seq);
+		assert_int_equal(a->user_holds.cursor_id, b->user_holds.cursor_id);
+		assert_int_equal(a->user_holds.limit, b->user_holds.limit);
+		break;
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		assert_int_equal(a->seat_status.event_id, b->seat_status.event_id);
 		assert_int_equal(a->seat_status.seats_count, b->seat_status.seats_count);
 		for (uint32_t i = 0; i < a->seat_status.seats_count; i++)
@@ -519,9 +614,43 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 			assert_int_equal(hf_avail_bit(a->avail.bitmap, i),
 					 hf_avail_bit(b->avail.bitmap, i));
 		break;
+	case HF_OP_EVENT_SECTIONS: {
+		const struct hf_rep_event_sections *x = &a->event_sections, *y = &b->event_sections;
+		assert_int_equal(x->sections_count, y->sections_count);
+		assert_int_equal(x->tiers_count, y->tiers_count);
+		for (uint32_t i = 0; i < x->sections_count; i++) {
+			assert_section_equal(&x->sections[i].section, &y->sections[i].section);
+			assert_int_equal(x->sections[i].free_count, y->sections[i].free_count);
+		}
+		for (uint32_t i = 0; i < x->tiers_count; i++) {
+			assert_int_equal(x->tiers[i].tier, y->tiers[i].tier);
+			assert_int_equal(x->tiers[i].seats_count, y->tiers[i].seats_count);
+			assert_int_equal(x->tiers[i].free_count, y->tiers[i].free_count);
+		}
+		break;
+	}
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS: {
+		const struct hf_rep_user_records *x = &a->user_holds, *y = &b->user_holds;
+		assert_int_equal(x->next_seq, y->next_seq);
+		assert_int_equal(x->next_id, y->next_id);
+		assert_int_equal(x->records_count, y->records_count);
+		for (uint32_t i = 0; i < x->records_count; i++) {
+			assert_int_equal(x->records[i].id, y->records[i].id);
+			assert_int_equal(x->records[i].created_ms, y->records[i].created_ms);
+			assert_int_equal(x->records[i].deadline_ms, y->records[i].deadline_ms);
+			assert_int_equal(x->records[i].seats_count, y->records[i].seats_count);
+			assert_memory_equal(x->records[i].seats, y->records[i].seats,
+					    4u * x->records[i].seats_count);
+		}
+		break;
+	}
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		assert_int_equal(a->seat_status.seats_count, b->seat_status.seats_count);
 		for (uint32_t i = 0; i < a->seat_status.seats_count; i++) {
+			assert_int_equal(a->seat_status.seats[i].user_id,
+					 b->seat_status.seats[i].user_id);
 			assert_int_equal(a->seat_status.seats[i].seat,
 					 b->seat_status.seats[i].seat);
 			assert_int_equal(a->seat_status.seats[i].state,
@@ -1483,6 +1612,8 @@ static void request_samples(struct samples *s)
 		switch (op) {
 		case HF_OP_HOLD:
 			g_req_a.hold.mode = HF_HOLD_EXPLICIT;
+			g_req_a.hold.flags = 0;
+			g_req_a.hold.scope = 0;
 			g_req_a.hold.seats_count = 1;
 			g_req_a.hold.seats[0] = 5;
 			add_request(s, &g_req_a);
@@ -1659,6 +1790,11 @@ static void test_request_truncated(void **state)
 		for (size_t len = 0; len < body_size; len = lengths_next(len, body_size)) {
 			enum hf_status st =
 			    decode_request_body(f->bytes, f->bytes + 24, (uint32_t)len);
+			/* The 24-byte prefix of a CREATE_EVENT with sections is the CREATE_EVENT
+			 * without them (docs/protocol.md 6.2): a shorter valid body. */
+			if (f->bytes[3] == HF_OP_CREATE_EVENT &&
+			    len == HF_REQ_CREATE_EVENT_BODY_SIZE)
+				continue;
 			if (st != HF_ERR_MALFORMED)
 				fail_msg("%s: prefix %zu of %zu: %s", hf_opcode_name(f->bytes[3]),
 					 len, body_size, hf_status_name(st));
@@ -1757,12 +1893,20 @@ static void test_request_hold_mode_and_reserved(void **state)
 	(void)state;
 	size_t n = encode_hold(HF_HOLD_EXPLICIT, 2);
 	assert_int_equal(decode_request_frame(n), HF_OK);
-	for (int mode = 2; mode < 256; mode++) {
+	for (int mode = HF_HOLD_ANY + 1; mode < 256; mode++) {
 		g_frame[24 + 28] = (uint8_t)mode;
 		assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
 	}
 	g_frame[24 + 28] = HF_HOLD_EXPLICIT;
-	for (int at = 29; at < 32; at++) {
+	/* Byte 29 is the flags: unknown bits are malformed; EXPLICIT takes NO_ORPHAN only. */
+	for (int v = 1; v < 256; v <<= 1) {
+		g_frame[24 + 29] = (uint8_t)v;
+		assert_int_equal(decode_request_frame(n),
+				 v == HF_HOLD_FLAG_NO_ORPHAN ? HF_OK : HF_ERR_MALFORMED);
+	}
+	g_frame[24 + 29] = 0;
+	/* Bytes 30-31 are the scope, which EXPLICIT does not take. */
+	for (int at = 30; at < 32; at++) {
 		for (int v = 1; v < 256; v <<= 1) {
 			g_frame[24 + at] = (uint8_t)v;
 			assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
@@ -1770,6 +1914,16 @@ static void test_request_hold_mode_and_reserved(void **state)
 		g_frame[24 + at] = 0;
 	}
 	assert_int_equal(decode_request_frame(n), HF_OK);
+	/* BEST and ANY take a scope and both flags. */
+	n = encode_hold(HF_HOLD_ANY, 2);
+	g_frame[24 + 29] = HF_HOLD_FLAGS_KNOWN;
+	put16(g_frame + 24 + 30, 0xbeef);
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.hold.mode, HF_HOLD_ANY);
+	assert_int_equal(g_req_b.hold.flags, HF_HOLD_FLAGS_KNOWN);
+	assert_int_equal(g_req_b.hold.scope, 0xbeef);
+	g_frame[24 + 29] = 0x04;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
 }
 
 static void test_request_counts_over_limits(void **state)
@@ -2447,6 +2601,7 @@ static const uint16_t all_statuses[] = {
     HF_BOOKING_CANCELLED,
     HF_HOLD_CONFIRMED,
     HF_DUPLICATE_SEAT,
+    HF_ORPHAN_SEAT,
     HF_UNAUTHORIZED,
     HF_FORBIDDEN,
     HF_RATE_LIMITED,
@@ -2468,10 +2623,11 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_ERR_CAPACITY, 11);
 	assert_int_equal(HF_NO_EVENT, 16);
 	assert_int_equal(HF_DUPLICATE_SEAT, 29);
+	assert_int_equal(HF_ORPHAN_SEAT, 30);
 	assert_int_equal(HF_UNAUTHORIZED, 40);
 	assert_int_equal(HF_FORBIDDEN, 41);
 	assert_int_equal(HF_RATE_LIMITED, 42);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 29);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 30);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -2527,6 +2683,10 @@ static void test_opcode_names(void **state)
 	    {HF_OP_SLOT_MAP, "SLOT_MAP", 0},
 	    {HF_OP_STATS, "STATS", 0},
 	    {HF_OP_BACKUP, "BACKUP", 0},
+	    {HF_OP_SEAT_INFO, "SEAT_INFO", 0},
+	    {HF_OP_USER_HOLDS, "USER_HOLDS", 0},
+	    {HF_OP_USER_BOOKINGS, "USER_BOOKINGS", 0},
+	    {HF_OP_EVENT_SECTIONS, "EVENT_SECTIONS", 0},
 	    {HF_OP_AUTH, "AUTH", 0},
 	};
 	assert_int_equal(HF_ARRAY_SIZE(ops), HF_ARRAY_SIZE(request_opcodes));
@@ -2543,6 +2703,164 @@ static void test_opcode_names(void **state)
 	}
 	assert_int_equal(HF_OP_BACKUP, 0x20);
 	assert_int_equal(HF_OP_STATS, 0x0c);
+}
+
+/* SEAT_INFO: the SEAT_STATUS entry followed by the owner's user id, byte for byte. */
+static void test_reply_seat_info(void **state)
+{
+	(void)state;
+	new_reply(&g_rep_a, HF_OP_SEAT_INFO, 1);
+	g_rep_a.seat_info.seats_count = 1;
+	g_rep_a.seat_info.seats[0].seat = 0x0a0b0c0d;
+	g_rep_a.seat_info.seats[0].state = HF_SEAT_HELD;
+	g_rep_a.seat_info.seats[0].owner_id = 0x0102030405060708ull;
+	g_rep_a.seat_info.seats[0].user_id = 0x1112131415161718ull;
+	size_t n =
+	    reply_roundtrip(&g_rep_a, HF_REP_SEAT_STATUS_FIXED_SIZE + HF_REP_SEAT_INFO_ENTRY_SIZE);
+	static const uint8_t want[28] = {1,    0,    0,	   0,	 0x0d, 0x0c, 0x0b, 0x0a, 1,    0,
+					 0,    0,    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+					 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11};
+	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
+	/* The same seats as SEAT_STATUS carry no user id: old clients see the old body. */
+	g_rep_a.opcode = HF_OP_SEAT_STATUS;
+	assert_int_equal(hf_reply_size(&g_rep_a), HF_FRAME_HEADER_SIZE +
+						      HF_REP_SEAT_STATUS_FIXED_SIZE +
+						      HF_REP_SEAT_ENTRY_SIZE);
+	/* A SEAT_STATUS-sized body under SEAT_INFO is malformed. */
+	n = hf_reply_encode(&g_rep_a, g_frame, sizeof(g_frame));
+	g_frame[3] = HF_OP_SEAT_INFO;
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+}
+
+/* USER_HOLDS / USER_BOOKINGS: the request's limit and ids, and the reply's counts. */
+static void test_user_records(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_USER_HOLDS, 9);
+	g_req_a.user_holds = (struct hf_req_user_records){.event_id = 0x0102030405060708ull,
+							  .user_id = 5,
+							  .cursor_seq = 6,
+							  .cursor_id = 7,
+							  .limit = 3};
+	size_t n = request_roundtrip(&g_req_a, HF_REQ_USER_RECORDS_BODY_SIZE);
+	static const uint8_t want[36] = {8, 7, 6, 5, 4, 3, 2, 1, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0,
+					 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
+	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
+	put32(g_frame + 24 + 32, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	put32(g_frame + 24 + 32, HF_USER_RECORDS_PAGE_MAX + 1);
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + 24 + 32, HF_USER_RECORDS_PAGE_MAX);
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	put64(g_frame + 24, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	g_req_a.user_holds.limit = HF_USER_RECORDS_PAGE_MAX + 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+
+	new_reply(&g_rep_a, HF_OP_USER_BOOKINGS, 2);
+	struct hf_rep_user_records *u = &g_rep_a.user_bookings;
+	u->next_seq = 11;
+	u->next_id = 12;
+	u->records_count = 2;
+	u->records[0] = (struct hf_user_record){.id = 1, .created_ms = 2, .seats_count = 1};
+	u->records[1] = (struct hf_user_record){.id = 3, .created_ms = 4, .seats_count = 2};
+	u->records[1].seats[1] = 77;
+	size_t body = HF_REP_USER_RECORDS_FIXED_SIZE + 2 * HF_REP_USER_RECORD_FIXED_SIZE + 3 * 4;
+	n = reply_roundtrip(&g_rep_a, body);
+	/* The second record's seats count: zero is malformed, past the limit too large, and a count
+	 * that runs past the body malformed. */
+	size_t count_at =
+	    24 + HF_REP_USER_RECORDS_FIXED_SIZE + HF_REP_USER_RECORD_FIXED_SIZE + 4 + 3 * 8;
+	put32(g_frame + count_at, 0);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	put32(g_frame + count_at, HF_HOLD_SEATS_MAX + 1);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + count_at, 3);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	put32(g_frame + count_at, 2);
+	assert_int_equal(decode_reply_frame(n), HF_OK);
+	put32(g_frame + 24 + 16, HF_USER_RECORDS_PAGE_MAX + 1);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + 24 + 16, 3);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+}
+
+/* CREATE_EVENT with sections: the 24-byte body, a u8 count, then the sections; and the decoder's
+ * answers for a damaged list. */
+static void test_request_create_event_sections(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_CREATE_EVENT, 3);
+	g_req_a.create_event.event_id = 9;
+	g_req_a.create_event.seats_count = 100;
+	g_req_a.create_event.sections_count = 1;
+	g_req_a.create_event.sections[0] = (struct hf_section){
+	    .name = "AB", .first = 0x10, .count = 0x20, .row_width = 4, .tier = 7};
+	size_t n = request_roundtrip(&g_req_a, 24 + 1 + HF_SECTION_FIXED_SIZE + 2);
+	static const uint8_t want[18] = {1, 0x10, 0, 0, 0, 0x20, 0, 0,	 0,
+					 4, 0,	  0, 0, 7, 0,	 2, 'A', 'B'};
+	expect_bytes(g_frame + 24 + 24, n - 24 - 24, want, sizeof(want));
+	g_frame[24 + 24] = 0;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 24] = 2; /* a second section that is not there */
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 24] = 1;
+	g_frame[24 + 24 + 15] = HF_SECTION_NAME_SIZE_MAX + 1;
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	g_frame[24 + 24 + 15] = 2;
+	g_frame[24 + 24 + 16] = 0;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 24 + 16] = 'A';
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	/* Byte 13 of a section is its kind: 0 seated, 1 general admission, others malformed. */
+	g_frame[24 + 24 + 1 + 13] = HF_SECTION_GA;
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.create_event.sections[0].kind, HF_SECTION_GA);
+	g_frame[24 + 24 + 1 + 13] = 2;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 24 + 1 + 13] = 0;
+	/* More sections than the limit, with bytes for all of them. */
+	new_request(&g_req_a, HF_OP_CREATE_EVENT, 3);
+	g_req_a.create_event.event_id = 9;
+	g_req_a.create_event.seats_count = 100;
+	g_req_a.create_event.sections_count = HF_EVENT_SECTIONS_MAX;
+	for (uint32_t i = 0; i < HF_EVENT_SECTIONS_MAX; i++)
+		strcpy(g_req_a.create_event.sections[i].name, "s");
+	n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
+	assert_int_equal(n, 24 + 24 + 1 + HF_EVENT_SECTIONS_MAX * (HF_SECTION_FIXED_SIZE + 1));
+	memcpy(g_frame + n, g_frame + n - (HF_SECTION_FIXED_SIZE + 1), HF_SECTION_FIXED_SIZE + 1);
+	n += HF_SECTION_FIXED_SIZE + 1;
+	set_body_size(g_frame, (uint32_t)(n - 24));
+	g_frame[24 + 24] = HF_EVENT_SECTIONS_MAX + 1;
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+}
+
+/* EVENT_SECTIONS reply: counts, sections with their free counts, tiers; tiers never outnumber
+ * sections and their reserved field is zero. */
+static void test_reply_event_sections(void **state)
+{
+	(void)state;
+	new_reply(&g_rep_a, HF_OP_EVENT_SECTIONS, 4);
+	struct hf_rep_event_sections *e = &g_rep_a.event_sections;
+	e->sections_count = 1;
+	e->tiers_count = 1;
+	e->sections[0].section =
+	    (struct hf_section){.name = "A", .first = 1, .count = 2, .row_width = 0, .tier = 3};
+	e->sections[0].free_count = 2;
+	e->tiers[0] = (struct hf_tier_avail){.tier = 3, .seats_count = 2, .free_count = 2};
+	size_t body = 4 + HF_REP_SECTION_AVAIL_FIXED_SIZE + 1 + HF_REP_TIER_AVAIL_SIZE;
+	size_t n = reply_roundtrip(&g_rep_a, body);
+	static const uint8_t want[36] = {1, 0,	 1, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0,
+					 1, 'A', 2, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0};
+	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
+	g_frame[24 + 2] = 2; /* two tiers, one section */
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 2] = 1;
+	g_frame[24 + 26] = 1; /* reserved */
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 26] = 0;
+	put16(g_frame + 24, HF_EVENT_SECTIONS_MAX + 1);
+	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
 }
 
 /* ---- The opcode table ---- */
@@ -2662,8 +2980,24 @@ static void test_request_validate(void **state)
 	g_req_a.hold.seats_count = HF_HOLD_SEATS_MAX + 1;
 	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
 	g_req_a.hold.seats_count = 1;
-	g_req_a.hold.mode = 2;
+	g_req_a.hold.mode = HF_HOLD_ANY + 1;
 	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_INVALID);
+	g_req_a.hold.mode = HF_HOLD_EXPLICIT;
+	g_req_a.hold.scope = 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_INVALID);
+	g_req_a.hold.scope = 0;
+	g_req_a.hold.flags = 0x80;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_INVALID);
+	g_req_a.hold.flags = 0;
+	new_request(&g_req_a, HF_OP_CREATE_EVENT, 1);
+	g_req_a.create_event.sections_count = HF_EVENT_SECTIONS_MAX + 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+	g_req_a.create_event.sections_count = 1;
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_INVALID); /* empty name */
+	memset(g_req_a.create_event.sections[0].name, 'n', HF_SECTION_NAME_SIZE_MAX + 1);
+	assert_int_equal(hf_request_validate(&g_req_a), HF_ERR_TOO_LARGE);
+	g_req_a.create_event.sections[0].name[HF_SECTION_NAME_SIZE_MAX] = '\0';
+	assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
 	new_request(&g_req_a, HF_OP_SEAT_STATUS, 1);
 	g_req_a.seat_status.seats_count = HF_SEAT_STATUS_SEATS_MAX;
 	assert_int_equal(hf_request_validate(&g_req_a), HF_OK);
@@ -3054,6 +3388,10 @@ int main(void)
 	    cmocka_unit_test(test_op_table_maxima),
 	    cmocka_unit_test(test_request_validate),
 	    cmocka_unit_test(test_frame_request_id_offset),
+	    cmocka_unit_test(test_reply_seat_info),
+	    cmocka_unit_test(test_user_records),
+	    cmocka_unit_test(test_request_create_event_sections),
+	    cmocka_unit_test(test_reply_event_sections),
 	    cmocka_unit_test(test_random_decode),
 	};
 	g_in = malloc(PLACE_SIZE_MAX);

@@ -21,8 +21,11 @@ static inline enum hf_status th_create(struct hf_store *s, struct hf_changes *ch
 				       uint32_t lifetime_s)
 {
 	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
-	req.create_event =
-	    (struct hf_req_create_event){ev, seats, row_width, user_limit, lifetime_s};
+	req.create_event = (struct hf_req_create_event){.event_id = ev,
+							.seats_count = seats,
+							.row_width = row_width,
+							.user_limit = user_limit,
+							.hold_lifetime_max_s = lifetime_s};
 	struct hf_reply rep;
 	return th_apply(s, &req, 0, &rep, ch);
 }
@@ -113,6 +116,17 @@ static inline enum hf_status th_seat(struct hf_store *s, struct hf_changes *ch, 
 		*owner_out = rep.seat_status.seats[0].owner_id;
 	}
 	return st;
+}
+
+/* One page of a user's holds (HF_OP_USER_HOLDS) or bookings (HF_OP_USER_BOOKINGS). */
+static inline enum hf_status th_user_page(struct hf_store *s, struct hf_changes *ch, uint8_t opcode,
+					  uint64_t now_ms, struct hf_reply *rep, uint64_t ev,
+					  uint64_t user, uint64_t cursor_seq, uint64_t cursor_id,
+					  uint32_t limit)
+{
+	struct hf_request req = {.opcode = opcode};
+	req.user_holds = (struct hf_req_user_records){ev, user, cursor_seq, cursor_id, limit};
+	return th_apply(s, &req, now_ms, rep, ch);
 }
 
 #endif

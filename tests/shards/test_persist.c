@@ -61,6 +61,14 @@ static const struct event_shape shapes[EVENTS_COUNT] = {
     {.id = UINT64_MAX - 3, .seats_count = 64, .row_width = 8, .user_limit = 6, .lifetime_s = 30},
 };
 
+/* The first event has sections (an event value of version 2), one of them general admission. */
+#define SHAPE0_SECTIONS_COUNT 3u
+static const struct hf_section shape0_sections[SHAPE0_SECTIONS_COUNT] = {
+    {.name = "front", .first = 0, .count = 100, .row_width = 10, .tier = 1},
+    {.name = "back", .first = 100, .count = 100, .row_width = 0, .tier = 2},
+    {.name = "pit", .first = 200, .count = 100, .tier = 1, .kind = HF_SECTION_GA},
+};
+
 /* The workload's memory: every op it issued, for the replay check. */
 struct workload {
 	uint64_t rng;
@@ -170,9 +178,16 @@ static void create_events(struct hf_store *store, struct hf_persist *persist,
 {
 	for (uint32_t i = 0; i < EVENTS_COUNT; i++) {
 		struct hf_request req = {.opcode = HF_OP_CREATE_EVENT, .request_id = i};
-		req.create_event = (struct hf_req_create_event){
-		    shapes[i].id, shapes[i].seats_count, shapes[i].row_width, shapes[i].user_limit,
-		    shapes[i].lifetime_s};
+		req.create_event =
+		    (struct hf_req_create_event){.event_id = shapes[i].id,
+						 .seats_count = shapes[i].seats_count,
+						 .row_width = shapes[i].row_width,
+						 .user_limit = shapes[i].user_limit,
+						 .hold_lifetime_max_s = shapes[i].lifetime_s};
+		if (i == 0) {
+			req.create_event.sections_count = SHAPE0_SECTIONS_COUNT;
+			memcpy(req.create_event.sections, shape0_sections, sizeof(shape0_sections));
+		}
 		make_room(persist, changes);
 		assert_int_equal(apply(store, &req, T0_MS, &rep_a, changes), HF_OK);
 	}
@@ -207,7 +222,14 @@ static const struct hf_request *workload_next_op(void)
 		req->hold.ttl_ms = 200 + rng_below(&wl.rng, 20000);
 		req->hold.seats_count = 1 + rng_below(&wl.rng, 4);
 		if (rng_below(&wl.rng, 2) == 0) {
-			req->hold.mode = HF_HOLD_BEST;
+			/* BEST or ANY (a record of version 2); on the sectioned event in a random
+			 * scope (the pit is general admission), now and then without orphans. */
+			req->hold.mode = rng_below(&wl.rng, 3) == 0 ? HF_HOLD_ANY : HF_HOLD_BEST;
+			if (e == 0)
+				req->hold.scope =
+				    (uint16_t)rng_below(&wl.rng, SHAPE0_SECTIONS_COUNT + 1);
+			if (rng_below(&wl.rng, 4) == 0)
+				req->hold.flags = HF_HOLD_FLAG_NO_ORPHAN;
 		} else {
 			req->hold.mode = HF_HOLD_EXPLICIT;
 			uint32_t first = rng_below(&wl.rng, shape->seats_count - 4);
@@ -340,6 +362,7 @@ static void assert_replies_equal(const struct hf_reply *a, const struct hf_reply
 		break;
 	}
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
 		assert_int_equal(a->seat_status.seats_count, b->seat_status.seats_count);
 		for (uint32_t i = 0; i < a->seat_status.seats_count; i++) {
 			const struct hf_seat_info *x = &a->seat_status.seats[i];
@@ -347,7 +370,28 @@ static void assert_replies_equal(const struct hf_reply *a, const struct hf_reply
 			assert_int_equal(x->seat, y->seat);
 			assert_int_equal(x->state, y->state);
 			assert_int_equal(x->owner_id, y->owner_id);
+			assert_int_equal(x->user_id, y->user_id);
 		}
+		break;
+	case HF_OP_EVENT_SECTIONS: {
+		const struct hf_rep_event_sections *x = &a->event_sections;
+		const struct hf_rep_event_sections *y = &b->event_sections;
+		assert_int_equal(x->sections_count, y->sections_count);
+		assert_int_equal(x->tiers_count, y->tiers_count);
+		for (uint32_t i = 0; i < x->sections_count; i++) {
+			assert_string_equal(x->sections[i].section.name,
+					    y->sections[i].section.name);
+			assert_int_equal(x->sections[i].section.kind, y->sections[i].section.kind);
+			assert_int_equal(x->sections[i].free_count, y->sections[i].free_count);
+		}
+		for (uint32_t i = 0; i < x->tiers_count; i++)
+			assert_int_equal(x->tiers[i].free_count, y->tiers[i].free_count);
+		break;
+	}
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS:
+		/* Lists are rebuilt in key order on load: compare what is listed, not the order. */
+		assert_int_equal(a->user_holds.records_count, b->user_holds.records_count);
 		break;
 	default:
 		break;
@@ -389,11 +433,36 @@ static void assert_stores_agree(struct hf_store *a, struct hf_store *b, uint64_t
 		assert_int_equal(rep_a.avail.free_count, rep_b.avail.free_count);
 		assert_memory_equal(avail_copy, rep_b.avail.bitmap, (shape->seats_count + 7) / 8);
 
+		memset(req, 0, sizeof(*req));
+		req->opcode = HF_OP_EVENT_SECTIONS;
+		req->event_sections.event_id = shape->id;
+		hf_changes_reset(&changes);
+		assert_int_equal(apply(a, req, now_ms, &rep_a, &changes), HF_OK);
+		assert_int_equal(rep_a.event_sections.sections_count,
+				 e == 0 ? SHAPE0_SECTIONS_COUNT : 0);
+		hf_changes_reset(&changes);
+		apply(b, req, now_ms, &rep_b, &changes);
+		assert_replies_equal(&rep_a, &rep_b);
+		for (uint64_t user = 1; user <= 5; user++) {
+			for (uint8_t op = HF_OP_USER_HOLDS; op <= HF_OP_USER_BOOKINGS; op++) {
+				memset(req, 0, sizeof(*req));
+				req->opcode = op;
+				req->user_holds = (struct hf_req_user_records){
+				    shape->id, user, 0, 0, HF_USER_RECORDS_PAGE_MAX};
+				hf_changes_reset(&changes);
+				assert_int_equal(apply(a, req, now_ms, &rep_a, &changes), HF_OK);
+				hf_changes_reset(&changes);
+				apply(b, req, now_ms, &rep_b, &changes);
+				assert_replies_equal(&rep_a, &rep_b);
+			}
+		}
+
 		for (uint32_t first = 0; first < shape->seats_count; first += SEAT_STATUS_CHUNK) {
 			uint32_t n = shape->seats_count - first;
 			n = n < SEAT_STATUS_CHUNK ? n : SEAT_STATUS_CHUNK;
 			memset(req, 0, sizeof(*req));
-			req->opcode = HF_OP_SEAT_STATUS;
+			req->opcode =
+			    (first / SEAT_STATUS_CHUNK) % 2 ? HF_OP_SEAT_INFO : HF_OP_SEAT_STATUS;
 			req->seat_status.event_id = shape->id;
 			req->seat_status.seats_count = n;
 			for (uint32_t i = 0; i < n; i++)

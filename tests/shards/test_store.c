@@ -788,6 +788,450 @@ static void test_create_config(void **state)
 	assert_null(s);
 }
 
+/* SEAT_INFO answers SEAT_STATUS's states and owners plus each owner's user id. */
+static void test_seat_info(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_request req = {.opcode = HF_OP_SEAT_INFO};
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 41, 1000, 1, 5u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 2, 42, 1000, 1, 6u), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 2), HF_OK);
+	req.seat_info.event_id = EV;
+	req.seat_info.seats_count = 3;
+	req.seat_info.seats[0] = 6;
+	req.seat_info.seats[1] = 5;
+	req.seat_info.seats[2] = 4;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	const struct hf_rep_seat_status *si = &f->rep.seat_info;
+	assert_int_equal(si->seats_count, 3);
+	assert_int_equal(si->seats[0].state, HF_SEAT_BOOKED);
+	assert_int_equal(si->seats[0].owner_id, 2);
+	assert_int_equal(si->seats[0].user_id, 42);
+	assert_int_equal(si->seats[1].state, HF_SEAT_HELD);
+	assert_int_equal(si->seats[1].user_id, 41);
+	assert_int_equal(si->seats[2].state, HF_SEAT_FREE);
+	assert_int_equal(si->seats[2].user_id, 0);
+	/* A hold past its deadline reads as free, user id included. */
+	assert_int_equal(th_apply(f->s, &req, T0 + 1000, &f->rep, &f->ch), HF_OK);
+	assert_int_equal(f->rep.seat_info.seats[1].state, HF_SEAT_FREE);
+	assert_int_equal(f->rep.seat_info.seats[1].user_id, 0);
+	req.seat_info.seats[2] = 100;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_SEAT_RANGE);
+	assert_int_equal(f->rep.detail, 100);
+}
+
+/* Collects every record of a user's list by pages of `limit`, checking the cursor protocol; returns
+ * how many records were listed into ids_out. */
+static uint32_t user_list_all(struct fixture *f, uint8_t opcode, uint64_t now, uint64_t user,
+			      uint32_t limit, uint64_t *ids_out, uint32_t cap)
+{
+	uint64_t seq = 0, id = 0;
+	uint32_t n = 0;
+	for (uint32_t page = 0; page < 1000; page++) {
+		assert_int_equal(
+		    th_user_page(f->s, &f->ch, opcode, now, &f->rep, EV, user, seq, id, limit),
+		    HF_OK);
+		const struct hf_rep_user_records *u = &f->rep.user_holds;
+		assert_true(u->records_count <= limit);
+		for (uint32_t i = 0; i < u->records_count; i++) {
+			assert_true(n < cap);
+			ids_out[n++] = u->records[i].id;
+		}
+		if (u->next_seq == 0 && u->next_id == 0)
+			return n;
+		assert_int_equal(u->records_count, limit);
+		seq = u->next_seq;
+		id = u->next_id;
+	}
+	fail_msg("paging did not end");
+	return n;
+}
+
+/* USER_HOLDS and USER_BOOKINGS: a user's live records of an event in the order they joined the
+ * list, paged by cursor; confirm moves a hold to the bookings; ended records leave; other users and
+ * events are not listed; a cursor whose record ended between pages still resumes in place. */
+static void test_user_records(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ids[64];
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_create(f->s, &f->ch, EV + 1, 100, 0, 0, 60), HF_OK);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 100 + i, 7, 30000, 1, i),
+				 HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 200, 8, 30000, 1, 50u), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV + 1, 300, 7, 30000, 1, 0u), HF_OK);
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0, 7, 3, ids, 64), 10);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(ids[i], 100 + i);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0, 7, 3, ids, 64), 0);
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0, 9, 3, ids, 64), 0);
+
+	/* One page's fields. */
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 8, 0, 0, 5),
+			 HF_OK);
+	const struct hf_rep_user_records *u = &f->rep.user_holds;
+	assert_int_equal(u->records_count, 1);
+	assert_int_equal(u->records[0].id, 200);
+	assert_int_equal(u->records[0].created_ms, T0);
+	assert_int_equal(u->records[0].deadline_ms, T0 + 30000);
+	assert_int_equal(u->records[0].seats_count, 1);
+	assert_int_equal(u->records[0].seats[0], 50);
+	assert_int_equal(u->next_seq, 0);
+	assert_int_equal(u->next_id, 0);
+
+	/* Confirm 103 and 105, release 101: holds 100 102 104 106..109, bookings 103 105. */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 105), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 103), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 101), HF_OK);
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0, 7, 64, ids, 64), 7);
+	assert_int_equal(ids[0], 100);
+	assert_int_equal(ids[1], 102);
+	assert_int_equal(ids[2], 104);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0, 7, 1, ids, 64), 2);
+	assert_int_equal(ids[0], 105); /* confirmed first */
+	assert_int_equal(ids[1], 103);
+	assert_int_equal(
+	    th_user_page(f->s, &f->ch, HF_OP_USER_BOOKINGS, T0, &f->rep, EV, 7, 0, 0, 1), HF_OK);
+	assert_int_equal(f->rep.user_bookings.records[0].deadline_ms, 0);
+
+	/* The cursor's record ends between pages: the next page starts at the record after it. */
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, 0, 0, 2),
+			 HF_OK);
+	uint64_t seq = f->rep.user_holds.next_seq, id = f->rep.user_holds.next_id;
+	assert_int_equal(id, 104);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 104), HF_OK);
+	assert_int_equal(
+	    th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, seq, id, 2), HF_OK);
+	assert_int_equal(f->rep.user_holds.records_count, 2);
+	assert_int_equal(f->rep.user_holds.records[0].id, 106);
+	assert_int_equal(f->rep.user_holds.records[1].id, 107);
+
+	/* Holds past their deadline are not listed, bookings stay. */
+	assert_int_equal(user_list_all(f, HF_OP_USER_HOLDS, T0 + 30000, 7, 4, ids, 64), 0);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0 + 30000, 7, 4, ids, 64), 2);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0 + 30000, &f->rep, EV, 103), HF_OK);
+	assert_int_equal(user_list_all(f, HF_OP_USER_BOOKINGS, T0 + 30000, 7, 4, ids, 64), 1);
+
+	/* Arguments. */
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, 0, 0, 0),
+			 HF_ERR_INVALID);
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, EV, 7, 0, 0,
+				      HF_USER_RECORDS_PAGE_MAX + 1),
+			 HF_ERR_TOO_LARGE);
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, 99, 7, 0, 0, 1),
+			 HF_NO_EVENT);
+	assert_int_equal(th_user_page(f->s, &f->ch, HF_OP_USER_HOLDS, T0, &f->rep, 0, 7, 0, 0, 1),
+			 HF_ERR_INVALID);
+}
+
+/* An event with sections: seats 0-19 "floor" (rows of 5 of its own, tier 1), 20-29 a gap, 30-45
+ * "balcony" (the event's rows of 8, tier 2), 46-49 "box" (one row of 4, tier 2), 50-63 a gap. */
+static enum hf_status create_sectioned(struct fixture *f, uint64_t ev, int variant)
+{
+	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
+	struct hf_req_create_event *c = &req.create_event;
+	*c = (struct hf_req_create_event){
+	    .event_id = ev, .seats_count = 64, .row_width = 8, .sections_count = 3};
+	c->sections[0] = (struct hf_section){"floor", 0, 20, 5, 1, HF_SECTION_SEATED};
+	c->sections[1] = (struct hf_section){"balcony", 30, 16, 0, 2, HF_SECTION_SEATED};
+	c->sections[2] = (struct hf_section){"box", 46, 4, 4, 2, HF_SECTION_SEATED};
+	if (variant == 1)
+		c->sections[2].tier = 3;
+	return th_apply(f->s, &req, 0, &f->rep, &f->ch);
+}
+
+static enum hf_status hold_in(struct fixture *f, uint64_t now, uint64_t hold, uint8_t mode,
+			      uint8_t flags, uint16_t scope, uint32_t n)
+{
+	struct hf_request req = {.opcode = HF_OP_HOLD};
+	req.hold = (struct hf_req_hold){.event_id = EV,
+					.hold_id = hold,
+					.user_id = 1,
+					.ttl_ms = 60000,
+					.mode = mode,
+					.flags = flags,
+					.scope = scope,
+					.seats_count = n};
+	return th_apply(f->s, &req, now, &f->rep, &f->ch);
+}
+
+static void assert_held(struct fixture *f, uint32_t n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	assert_int_equal(f->rep.hold.seats_count, n);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(f->rep.hold.seats[i], va_arg(ap, uint32_t));
+	va_end(ap);
+}
+
+/* Sections at CREATE_EVENT: checked (each bad section answers INVALID with its index + 1),
+ * idempotent with the same list, EVENT_EXISTS with another; EVENT_SECTIONS counts per section and
+ * tier. */
+static void test_sections_create(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
+	struct hf_req_create_event *c = &req.create_event;
+	*c = (struct hf_req_create_event){.event_id = EV, .seats_count = 64, .sections_count = 2};
+	c->sections[0] = (struct hf_section){"a", 0, 10, 0, 1, HF_SECTION_SEATED};
+	c->sections[1] = (struct hf_section){"b", 9, 10, 0, 1, HF_SECTION_SEATED}; /* overlaps a */
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	assert_int_equal(f->rep.detail, 2);
+	c->sections[1] =
+	    (struct hf_section){"a", 10, 10, 0, 1, HF_SECTION_SEATED}; /* a second "a" */
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	c->sections[1] =
+	    (struct hf_section){"b", 60, 5, 0, 1, HF_SECTION_SEATED}; /* past the event */
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	c->sections[1] = (struct hf_section){
+	    "b", 10, 5, 6, 1, HF_SECTION_SEATED}; /* row wider than the section */
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	c->sections[1] = (struct hf_section){"b", 10, 0, 0, 1, HF_SECTION_SEATED}; /* empty */
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	assert_int_equal(th_info(f->s, &f->ch, 0, &f->rep, EV), HF_NO_EVENT);
+
+	assert_int_equal(create_sectioned(f, EV, 0), HF_OK);
+	assert_int_equal(create_sectioned(f, EV, 0), HF_OK);
+	assert_int_equal(create_sectioned(f, EV, 1), HF_EVENT_EXISTS);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 64, 8, 0, 0), HF_EVENT_EXISTS);
+
+	assert_int_equal(hold_in(f, T0, 1, HF_HOLD_BEST, 0, 2, 3), HF_OK); /* balcony 30-32 */
+	req.opcode = HF_OP_EVENT_SECTIONS;
+	req.event_sections.event_id = EV;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	const struct hf_rep_event_sections *e = &f->rep.event_sections;
+	assert_int_equal(e->sections_count, 3);
+	assert_string_equal(e->sections[1].section.name, "balcony");
+	assert_int_equal(e->sections[0].free_count, 20);
+	assert_int_equal(e->sections[1].free_count, 13);
+	assert_int_equal(e->sections[2].free_count, 4);
+	assert_int_equal(e->tiers_count, 2);
+	assert_int_equal(e->tiers[0].tier, 1);
+	assert_int_equal(e->tiers[0].seats_count, 20);
+	assert_int_equal(e->tiers[1].tier, 2);
+	assert_int_equal(e->tiers[1].seats_count, 20);
+	assert_int_equal(e->tiers[1].free_count, 17);
+	/* An event without sections answers an empty list. */
+	assert_int_equal(th_create(f->s, &f->ch, EV + 1, 10, 0, 0, 0), HF_OK);
+	req.event_sections.event_id = EV + 1;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	assert_int_equal(f->rep.event_sections.sections_count, 0);
+	req.event_sections.event_id = 99;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_NO_EVENT);
+}
+
+/* BEST and ANY in a section, a tier and the event; rows of a section's own width; scopes that
+ * name nothing; the no-orphan rule for BEST (looks further), EXPLICIT and ANY (refused). */
+static void test_sections_picks(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(create_sectioned(f, EV, 0), HF_OK);
+	/* floor rows are 0-4, 5-9, ...: 5 fits a row, 6 does not. */
+	assert_int_equal(hold_in(f, T0, 1, HF_HOLD_BEST, 0, 1, 5), HF_OK);
+	assert_held(f, 5, 0u, 1u, 2u, 3u, 4u);
+	assert_int_equal(hold_in(f, T0, 2, HF_HOLD_BEST, 0, 1, 6), HF_NOT_ENOUGH);
+	/* Tier 2 is balcony (rows 30-31, 32-39, 40-45 of the event's 8) then box. */
+	assert_int_equal(hold_in(f, T0, 3, HF_HOLD_BEST, HF_HOLD_FLAG_TIER, 2, 7), HF_OK);
+	assert_held(f, 7, 32u, 33u, 34u, 35u, 36u, 37u, 38u);
+	assert_int_equal(hold_in(f, T0, 4, HF_HOLD_BEST, HF_HOLD_FLAG_TIER, 2, 4), HF_OK);
+	assert_held(f, 4, 40u, 41u, 42u, 43u);
+	/* No orphan: one seat from 30-31 would leave the other alone; 39 is a stretch of one. */
+	assert_int_equal(
+	    hold_in(f, T0, 5, HF_HOLD_BEST, HF_HOLD_FLAG_TIER | HF_HOLD_FLAG_NO_ORPHAN, 2, 1),
+	    HF_OK);
+	assert_held(f, 1, 39u);
+	assert_int_equal(hold_in(f, T0, 6, HF_HOLD_BEST, HF_HOLD_FLAG_TIER, 2, 1), HF_OK);
+	assert_held(f, 1, 30u);
+	/* Event-wide best on a sectioned event: rows are cut at the sections (floor's are 5 wide;
+	 * the gap 20-29 is rows 20-23 and 24-29 of the event's 8). */
+	assert_int_equal(hold_in(f, T0, 7, HF_HOLD_BEST, 0, 0, 6), HF_OK);
+	assert_held(f, 6, 24u, 25u, 26u, 27u, 28u, 29u);
+	/* Scopes that name nothing. */
+	assert_int_equal(hold_in(f, T0, 8, HF_HOLD_BEST, 0, 4, 1), HF_ERR_INVALID);
+	assert_int_equal(hold_in(f, T0, 8, HF_HOLD_ANY, HF_HOLD_FLAG_TIER, 9, 1), HF_ERR_INVALID);
+	/* EXPLICIT with no orphan: 12 and 13 of row 10-14 leave 14 alone (11 is free). */
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 7), HF_OK);
+	struct hf_request req = {.opcode = HF_OP_HOLD};
+	req.hold = (struct hf_req_hold){.event_id = EV,
+					.hold_id = 9,
+					.user_id = 1,
+					.ttl_ms = 60000,
+					.flags = HF_HOLD_FLAG_NO_ORPHAN,
+					.seats_count = 2,
+					.seats = {12, 13}};
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_ORPHAN_SEAT);
+	assert_int_equal(f->rep.detail, 14);
+	req.hold.seats[1] = 14; /* 12 and 14 leave 13 alone */
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_ORPHAN_SEAT);
+	assert_int_equal(f->rep.detail, 13);
+	req.hold.flags = 0;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+}
+
+/* ANY: N free seats in as few rows as possible, the fullest rows first. */
+static void test_sections_any(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(create_sectioned(f, EV, 0), HF_OK);
+	/* floor rows: leave 2, 3, 1 and 4 free seats in rows 0-4, 5-9, 10-14, 15-19. */
+	struct hf_request req = {.opcode = HF_OP_HOLD};
+	req.hold = (struct hf_req_hold){.event_id = EV,
+					.hold_id = 1,
+					.user_id = 1,
+					.ttl_ms = 60000,
+					.seats_count = 10,
+					.seats = {0, 2, 4, 5, 7, 10, 11, 12, 13, 15}};
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	/* 4 fit row 15-19; 6 take that row and the lowest 2 of the next fullest (5-9: 6, 8). */
+	assert_int_equal(hold_in(f, T0, 2, HF_HOLD_ANY, 0, 1, 4), HF_OK);
+	assert_held(f, 4, 16u, 17u, 18u, 19u);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 2), HF_OK);
+	assert_int_equal(hold_in(f, T0, 3, HF_HOLD_ANY, 0, 1, 6), HF_OK);
+	assert_held(f, 6, 6u, 8u, 16u, 17u, 18u, 19u);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 3), HF_OK);
+	/* With no orphan, 3 of row 15-19's 4 would leave 19 alone: refused. */
+	assert_int_equal(hold_in(f, T0, 4, HF_HOLD_ANY, HF_HOLD_FLAG_NO_ORPHAN, 1, 3),
+			 HF_ORPHAN_SEAT);
+	assert_int_equal(f->rep.detail, 19);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, 0, 1, 11), HF_NOT_ENOUGH);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, 0, 1, 10), HF_OK);
+	/* ANY replays answer the same seats; another scope is another request. */
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, 0, 1, 10), HF_OK);
+	assert_int_equal(f->rep.hold.seats_count, 10);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, 0, 2, 10), HF_ID_CONFLICT);
+}
+
+/* Persistence: a sectioned event is an event value of version 2 and a hold of mode ANY a record
+ * of version 2; both load back; a version 1 event (as written before sections) still loads, and
+ * damaged version 2 values do not. */
+static void test_sections_load(void **state)
+{
+	struct fixture *f = *state;
+	mini_count = 0;
+	assert_int_equal(create_sectioned(f, EV, 0), HF_OK);
+	assert_int_equal(f->ch.items[f->ch.count - 1].key[8], 'E');
+	assert_int_equal(hf_change_value(&f->ch, &f->ch.items[f->ch.count - 1])[0], 2);
+	assert_int_equal(hold_in(f, T0, 1, HF_HOLD_ANY, 0, 3, 2), HF_OK);
+	assert_int_equal(hf_change_value(&f->ch, &f->ch.items[f->ch.count - 1])[0], 2);
+	assert_int_equal(hold_in(f, T0, 2, HF_HOLD_BEST, 0, 1, 2), HF_OK);
+	assert_int_equal(hf_change_value(&f->ch, &f->ch.items[f->ch.count - 1])[0], 1);
+	mini_apply(&f->ch);
+	hf_changes_reset(&f->ch);
+	struct hf_store *fresh;
+	struct hf_store_config cfg = {8, 1u << 20, 4096, 60000};
+	assert_int_equal(hf_store_create(&cfg, &fresh), 0);
+	struct hf_changes lch;
+	assert_int_equal(hf_changes_init(&lch, 16), 0);
+	assert_int_equal(mini_load(fresh, T0, &lch), HF_OK);
+	hf_store_check(fresh);
+	struct hf_store *orig = f->s;
+	f->s = fresh;
+	assert_int_equal(create_sectioned(f, EV, 0), HF_OK); /* the same sections came back */
+	assert_int_equal(hold_in(f, T0, 1, HF_HOLD_ANY, 0, 3, 2), HF_OK);
+	assert_held(f, 2, 46u, 47u);
+	f->s = orig;
+	hf_store_destroy(fresh);
+
+	/* Hand-made values: version 1 event; version 2 with a bad section or trailing bytes. */
+	assert_int_equal(hf_store_create(&cfg, &fresh), 0);
+	uint8_t key[9], v[64];
+	hf_put_be64(key, 42);
+	key[8] = 'E';
+	memset(v, 0, sizeof(v));
+	v[0] = 1;
+	hf_put_le32(v + 1, 100);
+	hf_put_le32(v + 13, 60);
+	assert_int_equal(hf_store_load(fresh, key, 9, v, 17, T0, &lch), HF_OK);
+	hf_put_be64(key, 43);
+	v[0] = 2;
+	v[17] = 1;
+	hf_put_le32(v + 18, 90); /* first */
+	hf_put_le32(v + 22, 10); /* count */
+	v[18 + 14] = 1;		 /* name size */
+	v[18 + 15] = 'x';
+	assert_int_equal(hf_store_load(fresh, key, 9, v, 34, T0, &lch), HF_OK);
+	hf_put_be64(key, 44);
+	assert_int_equal(hf_store_load(fresh, key, 9, v, 35, T0, &lch), HF_ERR_MALFORMED);
+	hf_put_le32(v + 22, 11); /* past the event */
+	assert_int_equal(hf_store_load(fresh, key, 9, v, 34, T0, &lch), HF_ERR_MALFORMED);
+	v[0] = 1; /* version 1 with a section list */
+	assert_int_equal(hf_store_load(fresh, key, 9, v, 34, T0, &lch), HF_ERR_MALFORMED);
+	hf_store_check(fresh);
+	hf_store_destroy(fresh);
+	hf_changes_deinit(&lch);
+}
+
+/* General admission: a section of counted places held by quantity (BEST or ANY naming it), with
+ * the whole lifecycle of seat holds; never by named seats; outside event-wide and tier picks. */
+static void test_general_admission(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_request req = {.opcode = HF_OP_CREATE_EVENT};
+	struct hf_req_create_event *c = &req.create_event;
+	*c = (struct hf_req_create_event){
+	    .event_id = EV, .seats_count = 110, .user_limit = 8, .sections_count = 2};
+	c->sections[0] = (struct hf_section){"stalls", 0, 10, 5, 1, HF_SECTION_SEATED};
+	c->sections[1] = (struct hf_section){"standing", 10, 100, 0, 1, HF_SECTION_GA};
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_OK);
+	c->sections[1].row_width = 10; /* GA has no rows */
+	c->event_id = EV + 1;
+	assert_int_equal(th_apply(f->s, &req, 0, &f->rep, &f->ch), HF_ERR_INVALID);
+	assert_int_equal(f->rep.detail, 2);
+
+	/* Quantities: 6 then 2 places (ANY and BEST alike), the user limit counts them. */
+	assert_int_equal(hold_in(f, T0, 1, HF_HOLD_ANY, HF_HOLD_FLAG_NO_ORPHAN, 2, 6), HF_OK);
+	assert_held(f, 6, 10u, 11u, 12u, 13u, 14u, 15u);
+	assert_int_equal(hold_in(f, T0, 2, HF_HOLD_BEST, 0, 2, 2), HF_OK);
+	assert_held(f, 2, 16u, 17u);
+	assert_int_equal(hold_in(f, T0, 3, HF_HOLD_ANY, 0, 2, 1), HF_USER_LIMIT);
+	assert_int_equal(f->rep.detail, 8);
+	/* Replays answer the same places; the lifecycle is a hold's. */
+	assert_int_equal(hold_in(f, T0 + 5, 1, HF_HOLD_ANY, HF_HOLD_FLAG_NO_ORPHAN, 2, 6), HF_OK);
+	assert_held(f, 6, 10u, 11u, 12u, 13u, 14u, 15u);
+	assert_int_equal(th_extend(f->s, &f->ch, T0, &f->rep, EV, 1, 50000), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, &f->rep, EV, 1), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, &f->rep, EV, 2), HF_OK);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CANCEL, T0, &f->rep, EV, 1), HF_OK);
+	/* Named places are refused; event-wide and tier picks stay in the seated section. */
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 4, 1, 1000, 1, 50u),
+			 HF_ERR_INVALID);
+	assert_int_equal(f->rep.detail, 50);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, 0, 0, 11), HF_NOT_ENOUGH);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, HF_HOLD_FLAG_TIER, 1, 11), HF_NOT_ENOUGH);
+	assert_int_equal(hold_in(f, T0, 5, HF_HOLD_ANY, HF_HOLD_FLAG_TIER, 1, 7), HF_OK);
+	assert_held(f, 7, 0u, 1u, 2u, 3u, 4u, 5u, 6u);
+	/* Sold out: 100 places, 95 held by other users, 6 more is NOT_ENOUGH; expiry gives back. */
+	for (uint32_t i = 0; i < 12; i++) {
+		struct hf_request h = {.opcode = HF_OP_HOLD};
+		h.hold = (struct hf_req_hold){.event_id = EV,
+					      .hold_id = 100 + i,
+					      .user_id = 50 + i,
+					      .ttl_ms = 1000,
+					      .mode = HF_HOLD_ANY,
+					      .scope = 2,
+					      .seats_count = i < 11 ? 8 : 7};
+		assert_int_equal(th_apply(f->s, &h, T0, &f->rep, &f->ch), HF_OK);
+	}
+	req.opcode = HF_OP_EVENT_SECTIONS;
+	req.event_sections.event_id = EV;
+	assert_int_equal(th_apply(f->s, &req, T0, &f->rep, &f->ch), HF_OK);
+	assert_int_equal(f->rep.event_sections.sections[1].section.kind, HF_SECTION_GA);
+	assert_int_equal(f->rep.event_sections.sections[1].free_count, 5);
+	struct hf_request h = {.opcode = HF_OP_HOLD};
+	h.hold = (struct hf_req_hold){.event_id = EV,
+				      .hold_id = 200,
+				      .user_id = 99,
+				      .ttl_ms = 1000,
+				      .mode = HF_HOLD_ANY,
+				      .scope = 2,
+				      .seats_count = 6};
+	assert_int_equal(th_apply(f->s, &h, T0, &f->rep, &f->ch), HF_NOT_ENOUGH);
+	assert_int_equal(th_apply(f->s, &h, T0 + 1000, &f->rep, &f->ch), HF_OK);
+}
+
 /* Runs hf_store_check in a child process on the store as it is and reports whether it panicked
  * (the checker aborts on the first broken invariant). */
 static int check_panics(struct hf_store *s)
@@ -860,6 +1304,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_capacity, setup_small, teardown),
 	    T(test_stats_and_slots),
 	    T(test_check_user_totals),
+	    T(test_seat_info),
+	    T(test_user_records),
+	    T(test_sections_create),
+	    T(test_sections_picks),
+	    T(test_sections_any),
+	    T(test_sections_load),
+	    T(test_general_admission),
 	    cmocka_unit_test(test_create_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,17 +1,20 @@
 /* Goal: the seat store answers exactly like a deliberately simple reference model over millions of
  * random ops, never holds or books a seat twice, and its change records rebuild an identical store.
- * Method: a few small events (so seats collide), many users, random HOLD (explicit and best),
+ * Method: a few small events (so seats collide; the last one has sections with their own row widths
+ * and tiers), many users, random HOLD (explicit, best and any; in the event, a section or a tier;
+ * with and without the no-orphan flag; scopes that do not exist),
  * replays of old ids with the same and with a different body, EXTEND, CONFIRM, RELEASE, CANCEL,
- * AVAIL, SEAT_STATUS, EVENT_INFO and ticks, with the clock advancing in small steps and occasional
- * jumps past deadlines and tombstone lifetimes. The model is arrays and linear scans. After every
- * op the status, detail and reply are compared; every 2,000 ops every seat's state and owner and
- * all counts are compared; every 1,000 ops hf_store_check runs. All change records go into an
- * in-memory ordered map (PUT/DEL applied); every 100,000 ops and at the end the map is loaded into
- * a fresh store through hf_store_load, compared in full, and the run continues on the reloaded
- * store. HF_SEED=<n> replays a run (the seed is printed); HF_MODEL_OPS=<n> sets the op count
- * (default 1,000,000, or argv[1]). Built twice: against the store without per-mutation checks (the
- * 1M-op run, hf_store_check sampled every 1,000 ops), and against hf_shards_lib as configured (with
- * -Dstore_checks=true, hf_store_check after every mutation) for a shorter run. */
+ * AVAIL, SEAT_STATUS, SEAT_INFO, EVENT_INFO, USER_HOLDS, USER_BOOKINGS and ticks, with the clock
+ * advancing in small steps and occasional jumps past deadlines and tombstone lifetimes. The model
+ * is arrays and linear scans. After every op the status, detail and reply are compared; every 2,000
+ * ops every seat's state, owner and owner's user, all counts, and every user's holds and bookings
+ * (paged with random page sizes) are compared; every 1,000 ops hf_store_check runs. All change
+ * records go into an in-memory ordered map (PUT/DEL applied); every 100,000 ops and at the end the
+ * map is loaded into a fresh store through hf_store_load, compared in full, and the run continues
+ * on the reloaded store. HF_SEED=<n> replays a run (the seed is printed); HF_MODEL_OPS=<n> sets the
+ * op count (default 1,000,000, or argv[1]). Built twice: against the store without per-mutation
+ * checks (the 1M-op run, hf_store_check sampled every 1,000 ops), and against hf_shards_lib as
+ * configured (with -Dstore_checks=true, hf_store_check after every mutation) for a shorter run. */
 #include "shards/store_int.h"
 
 #include <inttypes.h>
@@ -59,6 +62,8 @@ struct m_rec {
 	uint32_t ev;
 	uint64_t id, user;
 	uint8_t mode;
+	uint8_t flags;
+	uint16_t scope;
 	uint32_t n;
 	uint32_t req_seats[HF_HOLD_SEATS_MAX];
 	uint32_t seats[HF_HOLD_SEATS_MAX];
@@ -67,10 +72,8 @@ struct m_rec {
 };
 
 static struct m_event mev[] = {
-    {101, 40, 8, 0, 3, NULL},
-    {102, 130, 0, 0, 60, NULL},
-    {103, 70, 10, 6, 10, NULL},
-    {104, 200, 0, 12, 5, NULL},
+    {101, 40, 8, 0, 3, NULL},	{102, 130, 0, 0, 60, NULL}, {103, 70, 10, 6, 10, NULL},
+    {104, 200, 0, 12, 5, NULL}, {105, 170, 20, 0, 8, NULL}, /* sections: see msec */
 };
 #define MEV_COUNT (sizeof(mev) / sizeof(mev[0]))
 
@@ -144,6 +147,192 @@ static uint16_t m_fail(struct hf_reply *rep, uint16_t st, uint64_t detail)
 	return st;
 }
 
+/* ---- Sections, rows and picks in the model: seat by seat, straight from the definitions ---- */
+
+/* Sections of each model event (only the last event has any). */
+static const struct hf_section msec[][5] = {
+    [4] = {{.name = "floor", .first = 0, .count = 40, .row_width = 10, .tier = 1},
+	   {.name = "left", .first = 50, .count = 30, .row_width = 0, .tier = 2},
+	   {.name = "right", .first = 90, .count = 36, .row_width = 6, .tier = 2},
+	   {.name = "box", .first = 130, .count = 8, .row_width = 4, .tier = 3},
+	   {.name = "pit", .first = 140, .count = 30, .tier = 1, .kind = HF_SECTION_GA}},
+};
+static const uint32_t msec_count[] = {0, 0, 0, 0, 5};
+
+/* The section of seat s, or -1. */
+static int m_sec_of(uint32_t e, uint32_t s)
+{
+	for (uint32_t k = 0; k < msec_count[e]; k++) {
+		if (s >= msec[e][k].first && s < msec[e][k].first + msec[e][k].count)
+			return (int)k;
+	}
+	return -1;
+}
+
+/* Seats a and b (adjacent indexes) are in one row: same section (or none), same row number. */
+static int m_same_row(uint32_t e, uint32_t a, uint32_t b)
+{
+	int ka = m_sec_of(e, a), kb = m_sec_of(e, b);
+	if (ka != kb)
+		return 0;
+	uint32_t rw = mev[e].rw, base = 0;
+	if (ka >= 0 && msec[e][ka].row_width != 0) {
+		rw = msec[e][ka].row_width;
+		base = msec[e][ka].first;
+	}
+	return rw == 0 || (a - base) / rw == (b - base) / rw;
+}
+
+/* General admission seats are in scope only when their section is the scope. */
+static int m_in_scope(uint32_t e, uint32_t s, const struct hf_req_hold *q)
+{
+	int k = m_sec_of(e, s);
+	int ga = k >= 0 && msec[e][k].kind == HF_SECTION_GA;
+	if (q->flags & HF_HOLD_FLAG_TIER)
+		return k >= 0 && msec[e][k].tier == q->scope && !ga;
+	return q->scope == 0 ? !ga : k == (int)q->scope - 1;
+}
+
+/* The scope is one general admission section. */
+static int m_scope_ga(uint32_t e, const struct hf_req_hold *q)
+{
+	return !(q->flags & HF_HOLD_FLAG_TIER) && q->scope != 0 &&
+	       msec[e][q->scope - 1].kind == HF_SECTION_GA;
+}
+
+/* A quantity of general admission places: the lowest free ones of the section. */
+static uint16_t m_ga(uint32_t e, const struct hf_req_hold *q, uint32_t *seats)
+{
+	const struct hf_section *sec = &msec[e][q->scope - 1];
+	uint32_t taken = 0;
+	for (uint32_t s = sec->first; s < sec->first + sec->count && taken < q->seats_count; s++) {
+		if (mev[e].owner[s] == 0)
+			seats[taken++] = s;
+	}
+	return taken == q->seats_count ? HF_OK : HF_NOT_ENOUGH;
+}
+
+static int m_scope_valid(uint32_t e, const struct hf_req_hold *q)
+{
+	if (!(q->flags & HF_HOLD_FLAG_TIER))
+		return q->scope <= msec_count[e];
+	for (uint32_t k = 0; k < msec_count[e]; k++) {
+		if (msec[e][k].tier == q->scope)
+			return 1;
+	}
+	return 0;
+}
+
+static int m_picked(const uint32_t *seats, uint32_t n, uint64_t s)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (seats[i] == s)
+			return 1;
+	}
+	return 0;
+}
+
+/* x (a neighbour of seat s) is a free seat of s's row that the pick leaves free. */
+static int m_stays_free(uint32_t e, const uint32_t *seats, uint32_t n, uint32_t s, int64_t x)
+{
+	return x >= 0 && x < mev[e].seats && m_same_row(e, s, (uint32_t)x) &&
+	       mev[e].owner[x] == 0 && !m_picked(seats, n, (uint64_t)x);
+}
+
+/* The lowest free seat next to a picked one that keeps no free row neighbour, or UINT32_MAX. */
+static uint32_t m_orphan(uint32_t e, const uint32_t *seats, uint32_t n)
+{
+	uint32_t orphan = UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		for (int d = -1; d <= 1; d += 2) {
+			int64_t x = (int64_t)seats[i] + d;
+			if (!m_stays_free(e, seats, n, seats[i], x))
+				continue;
+			if (m_stays_free(e, seats, n, (uint32_t)x, x - 1) ||
+			    m_stays_free(e, seats, n, (uint32_t)x, x + 1))
+				continue;
+			if ((uint32_t)x < orphan)
+				orphan = (uint32_t)x;
+		}
+	}
+	return orphan;
+}
+
+static uint16_t m_best(uint32_t e, const struct hf_req_hold *q, uint32_t *seats)
+{
+	uint32_t n = q->seats_count;
+	for (uint32_t c = 0; c + n <= mev[e].seats; c++) {
+		int ok = 1;
+		for (uint32_t k = 0; k < n && ok; k++) {
+			ok = m_in_scope(e, c + k, q) && mev[e].owner[c + k] == 0 &&
+			     (k == 0 || m_same_row(e, c + k - 1, c + k));
+			seats[k] = c + k;
+		}
+		if (ok &&
+		    (!(q->flags & HF_HOLD_FLAG_NO_ORPHAN) || m_orphan(e, seats, n) == UINT32_MAX))
+			return HF_OK;
+	}
+	return HF_NOT_ENOUGH;
+}
+
+struct m_row {
+	uint32_t lo, hi, free_count;
+};
+
+static uint16_t m_any(uint32_t e, const struct hf_req_hold *q, uint32_t *seats, uint64_t *detail)
+{
+	static struct m_row rows[512];
+	uint32_t rows_count = 0, n = q->seats_count, total = 0;
+	for (uint32_t s = 0; s < mev[e].seats;) {
+		uint32_t end = s + 1;
+		while (end < mev[e].seats && m_same_row(e, end - 1, end))
+			end++;
+		if (m_in_scope(e, s, q)) {
+			struct m_row *row = &rows[rows_count++];
+			*row = (struct m_row){s, end, 0};
+			for (uint32_t t = s; t < end; t++)
+				row->free_count += mev[e].owner[t] == 0;
+			total += row->free_count;
+		}
+		s = end;
+	}
+	if (total < n)
+		return HF_NOT_ENOUGH;
+	/* Rows by free seats, most first; a stable sort keeps the earlier row first on a tie. */
+	for (uint32_t i = 1; i < rows_count; i++) {
+		struct m_row v = rows[i];
+		uint32_t j = i;
+		while (j > 0 && rows[j - 1].free_count < v.free_count) {
+			rows[j] = rows[j - 1];
+			j--;
+		}
+		rows[j] = v;
+	}
+	uint32_t taken = 0;
+	for (uint32_t i = 0; i < rows_count && taken < n; i++) {
+		for (uint32_t t = rows[i].lo; t < rows[i].hi && taken < n; t++) {
+			if (mev[e].owner[t] == 0)
+				seats[taken++] = t;
+		}
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t v = seats[i], j = i;
+		while (j > 0 && seats[j - 1] > v) {
+			seats[j] = seats[j - 1];
+			j--;
+		}
+		seats[j] = v;
+	}
+	if (q->flags & HF_HOLD_FLAG_NO_ORPHAN) {
+		uint32_t orphan = m_orphan(e, seats, n);
+		if (orphan != UINT32_MAX) {
+			*detail = orphan;
+			return HF_ORPHAN_SEAT;
+		}
+	}
+	return HF_OK;
+}
+
 static void m_hold_reply(const struct m_rec *r, struct hf_rep_hold *h, uint64_t deadline)
 {
 	h->hold_id = r->id;
@@ -155,19 +344,23 @@ static void m_hold_reply(const struct m_rec *r, struct hf_rep_hold *h, uint64_t 
 static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_reply *rep)
 {
 	if (q->event_id == 0 || q->hold_id == 0 || q->ttl_ms == 0 || q->seats_count == 0 ||
-	    q->seats_count > HF_HOLD_SEATS_MAX || q->mode > HF_HOLD_BEST)
+	    q->seats_count > HF_HOLD_SEATS_MAX || q->mode > HF_HOLD_ANY ||
+	    (q->flags & ~HF_HOLD_FLAGS_KNOWN) != 0 ||
+	    (q->mode == HF_HOLD_EXPLICIT && (q->scope != 0 || (q->flags & HF_HOLD_FLAG_TIER))))
 		return m_fail(rep, HF_ERR_INVALID, 0);
 	int e = m_find_event(q->event_id);
 	if (e < 0)
 		return m_fail(rep, HF_NO_EVENT, 0);
 	struct m_event *ev = &mev[e];
 	uint32_t n = q->seats_count;
-	if (q->mode == HF_HOLD_BEST && ev->rw != 0 && n > ev->rw)
+	if (q->mode == HF_HOLD_BEST && q->scope == 0 && !(q->flags & HF_HOLD_FLAG_TIER) &&
+	    ev->rw != 0 && n > ev->rw)
 		return m_fail(rep, HF_ERR_INVALID, 0);
 	struct m_rec *old = m_find((uint32_t)e, q->hold_id);
 	if (old) {
 		int same =
 		    old->user == q->user_id && old->mode == q->mode && old->n == n &&
+		    old->flags == q->flags && old->scope == q->scope &&
 		    (q->mode == HF_HOLD_BEST || memcmp(old->req_seats, q->seats, 4u * n) == 0);
 		if (!same)
 			return m_fail(rep, HF_ID_CONFLICT, 0);
@@ -197,25 +390,29 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 			}
 		}
 		for (uint32_t i = 0; i < n; i++) {
+			int k = m_sec_of((uint32_t)e, q->seats[i]);
+			if (k >= 0 && msec[e][k].kind == HF_SECTION_GA)
+				return m_fail(rep, HF_ERR_INVALID, q->seats[i]);
+		}
+		for (uint32_t i = 0; i < n; i++) {
 			if (ev->owner[q->seats[i]] != 0)
 				return m_fail(rep, HF_SEAT_TAKEN, q->seats[i]);
 		}
+		if (q->flags & HF_HOLD_FLAG_NO_ORPHAN) {
+			uint32_t orphan = m_orphan((uint32_t)e, q->seats, n);
+			if (orphan != UINT32_MAX)
+				return m_fail(rep, HF_ORPHAN_SEAT, orphan);
+		}
 		memcpy(seats, q->seats, 4u * n);
 	} else {
-		uint32_t found = UINT32_MAX;
-		for (uint32_t c = 0; c + n <= ev->seats && found == UINT32_MAX; c++) {
-			if (ev->rw != 0 && c / ev->rw != (c + n - 1) / ev->rw)
-				continue;
-			uint32_t k = 0;
-			while (k < n && ev->owner[c + k] == 0)
-				k++;
-			if (k == n)
-				found = c;
-		}
-		if (found == UINT32_MAX)
-			return m_fail(rep, HF_NOT_ENOUGH, 0);
-		for (uint32_t i = 0; i < n; i++)
-			seats[i] = found + i;
+		if (!m_scope_valid((uint32_t)e, q))
+			return m_fail(rep, HF_ERR_INVALID, 0);
+		uint64_t detail = 0;
+		uint16_t st = m_scope_ga((uint32_t)e, q) ? m_ga((uint32_t)e, q, seats)
+			      : q->mode == HF_HOLD_BEST	 ? m_best((uint32_t)e, q, seats)
+							 : m_any((uint32_t)e, q, seats, &detail);
+		if (st != HF_OK)
+			return m_fail(rep, st, detail);
 	}
 	if (ev->limit != 0) {
 		uint32_t have = m_user_seats((uint32_t)e, q->user_id);
@@ -233,6 +430,8 @@ static uint16_t m_hold(const struct hf_req_hold *q, uint64_t now, struct hf_repl
 	r->id = q->hold_id;
 	r->user = q->user_id;
 	r->mode = q->mode;
+	r->flags = q->flags;
+	r->scope = q->scope;
 	r->n = n;
 	if (q->mode == HF_HOLD_EXPLICIT)
 		memcpy(r->req_seats, q->seats, 4u * n);
@@ -551,6 +750,48 @@ static void apply_both(struct hf_request *q)
 	}
 }
 
+/* EVENT_SECTIONS against the model: each section's free seats, and the tiers' sums. */
+static void compare_sections(uint32_t e)
+{
+	static struct hf_request q;
+	static struct hf_reply rs;
+	memset(&q, 0, sizeof(q));
+	q.opcode = HF_OP_EVENT_SECTIONS;
+	q.event_sections.event_id = mev[e].id;
+	hf_changes_reset(&ch);
+	assert_int_equal(hf_store_apply(store, &q, now_ms, &rs, &ch), HF_OK);
+	kv_apply(&ch);
+	const struct hf_rep_event_sections *got = &rs.event_sections;
+	assert_int_equal(got->sections_count, msec_count[e]);
+	uint32_t tier_free[8] = {0}, tier_seats[8] = {0};
+	for (uint32_t k = 0; k < msec_count[e]; k++) {
+		const struct hf_section *want = &msec[e][k];
+		uint32_t free_count = 0;
+		for (uint32_t s = want->first; s < want->first + want->count; s++)
+			free_count += mev[e].owner[s] == 0;
+		assert_string_equal(got->sections[k].section.name, want->name);
+		assert_int_equal(got->sections[k].section.first, want->first);
+		assert_int_equal(got->sections[k].section.count, want->count);
+		assert_int_equal(got->sections[k].section.row_width, want->row_width);
+		assert_int_equal(got->sections[k].section.tier, want->tier);
+		assert_int_equal(got->sections[k].free_count, free_count);
+		assert_true(want->tier < 8);
+		tier_free[want->tier] += free_count;
+		tier_seats[want->tier] += want->count;
+	}
+	uint32_t t = 0;
+	for (uint16_t tier = 0; tier < 8; tier++) {
+		if (tier_seats[tier] == 0)
+			continue;
+		assert_true(t < got->tiers_count);
+		assert_int_equal(got->tiers[t].tier, tier);
+		assert_int_equal(got->tiers[t].seats_count, tier_seats[tier]);
+		assert_int_equal(got->tiers[t].free_count, tier_free[tier]);
+		t++;
+	}
+	assert_int_equal(got->tiers_count, t);
+}
+
 static void compare_event(uint32_t e)
 {
 	static struct hf_request q;
@@ -594,6 +835,18 @@ static void compare_event(uint32_t e)
 				 mev[e].owner[s]);
 	}
 
+	compare_sections(e);
+
+	q.opcode = HF_OP_SEAT_INFO;
+	hf_changes_reset(&ch);
+	assert_int_equal(hf_store_apply(store, &q, now_ms, &rs, &ch), HF_OK);
+	kv_apply(&ch);
+	for (uint32_t s = 0; s < mev[e].seats; s++) {
+		const struct m_rec *r = mev[e].owner[s] ? m_find(e, mev[e].owner[s]) : NULL;
+		assert_int_equal(rs.seat_info.seats[s].owner_id, mev[e].owner[s]);
+		assert_int_equal(rs.seat_info.seats[s].user_id, r ? r->user : 0);
+	}
+
 	q.opcode = HF_OP_AVAIL;
 	q.avail = (struct hf_req_avail){mev[e].id, 0, mev[e].seats};
 	hf_changes_reset(&ch);
@@ -604,12 +857,86 @@ static void compare_event(uint32_t e)
 		assert_int_equal(hf_avail_bit(rs.avail.bitmap, s), mev[e].owner[s] == 0);
 }
 
+static int user_record_cmp(const void *a, const void *b)
+{
+	const struct hf_user_record *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One user's live holds or bookings of event e, paged with a random page size, against the
+ * model's records of that user in that state (as sets: the store lists them in the order they
+ * joined the list, which a reload resets to key order). */
+static void compare_user_list(uint32_t e, uint64_t user, uint8_t opcode)
+{
+	static struct hf_request q;
+	static struct hf_reply rs;
+	static struct hf_user_record got[512], want[512];
+	uint32_t got_n = 0, want_n = 0;
+	uint8_t state = opcode == HF_OP_USER_HOLDS ? RECORD_HELD : RECORD_BOOKED;
+	for (uint32_t i = 0; i < mrec_count; i++) {
+		const struct m_rec *r = &mrec[i];
+		if (r->ev != e || r->user != user || r->state != state)
+			continue;
+		assert_true(want_n < HF_ARRAY_SIZE(want));
+		struct hf_user_record *w = &want[want_n++];
+		memset(w, 0, sizeof(*w));
+		w->id = r->id;
+		w->created_ms = r->created;
+		w->deadline_ms = state == RECORD_HELD ? r->deadline : 0;
+		w->seats_count = r->n;
+		memcpy(w->seats, r->seats, 4u * r->n);
+	}
+	uint32_t limit = below(4) == 0 ? HF_USER_RECORDS_PAGE_MAX : 1 + below(5);
+	memset(&q, 0, sizeof(q));
+	q.opcode = opcode;
+	q.user_holds = (struct hf_req_user_records){mev[e].id, user, 0, 0, limit};
+	for (uint32_t page = 0;; page++) {
+		assert_true(page <= mrec_count + 1);
+		hf_changes_reset(&ch);
+		assert_int_equal(hf_store_apply(store, &q, now_ms, &rs, &ch), HF_OK);
+		kv_apply(&ch);
+		for (uint32_t i = 0; i < rs.user_holds.records_count; i++) {
+			assert_true(got_n < HF_ARRAY_SIZE(got));
+			got[got_n] = rs.user_holds.records[i];
+			memset(got[got_n].seats + got[got_n].seats_count, 0,
+			       4u * (HF_HOLD_SEATS_MAX - got[got_n].seats_count));
+			got_n++;
+		}
+		if (rs.user_holds.next_seq == 0 && rs.user_holds.next_id == 0)
+			break;
+		q.user_holds.cursor_seq = rs.user_holds.next_seq;
+		q.user_holds.cursor_id = rs.user_holds.next_id;
+	}
+	if (got_n != want_n)
+		fail_msg("op %" PRIu64 ": event %u user %" PRIu64 " %s: store %u, model %u",
+			 ops_done, e, user, hf_opcode_name(opcode), got_n, want_n);
+	qsort(got, got_n, sizeof(got[0]), user_record_cmp);
+	qsort(want, want_n, sizeof(want[0]), user_record_cmp);
+	for (uint32_t i = 0; i < got_n; i++) {
+		assert_int_equal(got[i].id, want[i].id);
+		assert_int_equal(got[i].created_ms, want[i].created_ms);
+		assert_int_equal(got[i].deadline_ms, want[i].deadline_ms);
+		assert_int_equal(got[i].seats_count, want[i].seats_count);
+		assert_memory_equal(got[i].seats, want[i].seats, 4u * want[i].seats_count);
+	}
+}
+
+static void compare_users(uint32_t e)
+{
+	m_advance(now_ms);
+	for (uint64_t user = 1; user <= USERS_COUNT; user++) {
+		compare_user_list(e, user, HF_OP_USER_HOLDS);
+		compare_user_list(e, user, HF_OP_USER_BOOKINGS);
+	}
+}
+
 static void compare_all(void)
 {
 	struct hf_store_counts c;
 	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, holds = 0, bookings = 0;
 	for (uint32_t e = 0; e < MEV_COUNT; e++) {
 		compare_event(e);
+		compare_users(e);
 		struct hf_rep_event_info info;
 		m_counts(e, &info);
 		seats += info.seats_count;
@@ -643,6 +970,8 @@ static void compare_replays(void)
 					      .user_id = r->user,
 					      .ttl_ms = 1000,
 					      .mode = r->mode,
+					      .flags = r->flags,
+					      .scope = r->scope,
 					      .seats_count = r->n};
 		memcpy(q.hold.seats, r->req_seats, 4u * r->n);
 		apply_both(&q);
@@ -696,6 +1025,29 @@ static void random_seats(struct hf_req_hold *h, uint32_t seats)
 		h->seats[h->seats_count - 1] = h->seats[0]; /* duplicate */
 }
 
+/* A BEST / ANY scope: mostly the event on events without sections; on the sectioned one the event,
+ * a section or a tier; now and then one that does not exist. Flags: NO_ORPHAN a third of the time.
+ */
+static void random_scope(uint32_t e, struct hf_req_hold *h)
+{
+	h->flags = below(3) == 0 ? HF_HOLD_FLAG_NO_ORPHAN : 0;
+	h->scope = 0;
+	uint32_t dice = below(10);
+	if (msec_count[e] == 0) {
+		if (dice == 0)
+			h->scope = 1;
+		else if (dice == 1)
+			h->flags |= HF_HOLD_FLAG_TIER;
+		return;
+	}
+	if (dice < 3) {
+		h->scope = (uint16_t)(1 + below(msec_count[e] + 1));
+	} else if (dice < 6) {
+		h->flags |= HF_HOLD_FLAG_TIER;
+		h->scope = (uint16_t)(below(5));
+	}
+}
+
 static const struct m_rec *pick_rec(int state)
 {
 	if (mrec_count == 0)
@@ -723,6 +1075,7 @@ static void random_op(void)
 		q.hold.user_id = pick_user();
 		q.hold.ttl_ms = below(20) == 0 ? 1000000u : 50 + below(4000);
 		q.hold.mode = HF_HOLD_EXPLICIT;
+		q.hold.flags = below(4) == 0 ? HF_HOLD_FLAG_NO_ORPHAN : 0;
 		q.hold.seats_count = below(30) == 0 ? 5 + below(20) : 1 + below(4);
 		random_seats(&q.hold, mev[e].seats);
 	} else if (dice < 420) { /* best-available */
@@ -731,7 +1084,8 @@ static void random_op(void)
 		q.hold.hold_id = next_id++;
 		q.hold.user_id = pick_user();
 		q.hold.ttl_ms = 50 + below(4000);
-		q.hold.mode = HF_HOLD_BEST;
+		q.hold.mode = below(3) == 0 ? HF_HOLD_ANY : HF_HOLD_BEST;
+		random_scope(e, &q.hold);
 		uint32_t width = mev[e].rw ? mev[e].rw : 70;
 		q.hold.seats_count = 1 + below(below(10) == 0 ? width + 1 : 5);
 	} else if (dice < 520 && (r = pick_rec(-1))) { /* replay, same or different body */
@@ -741,6 +1095,8 @@ static void random_op(void)
 					      .user_id = r->user,
 					      .ttl_ms = 1 + below(5000),
 					      .mode = r->mode,
+					      .flags = r->flags,
+					      .scope = r->scope,
 					      .seats_count = r->n};
 		memcpy(q.hold.seats, r->req_seats, 4u * r->n);
 		switch (below(8)) {
@@ -756,6 +1112,9 @@ static void random_op(void)
 			break;
 		case 3:
 			q.hold.seats_count = r->n % HF_HOLD_SEATS_MAX + 1;
+			break;
+		case 4:
+			q.hold.flags ^= HF_HOLD_FLAG_NO_ORPHAN;
 			break;
 		default:
 			break;
@@ -844,8 +1203,14 @@ static void test_model(void **state)
 	for (uint32_t e = 0; e < MEV_COUNT; e++) {
 		mev[e].owner = calloc(mev[e].seats, sizeof(uint64_t));
 		struct hf_request q = {.opcode = HF_OP_CREATE_EVENT};
-		q.create_event = (struct hf_req_create_event){mev[e].id, mev[e].seats, mev[e].rw,
-							      mev[e].limit, mev[e].lifetime_s};
+		q.create_event =
+		    (struct hf_req_create_event){.event_id = mev[e].id,
+						 .seats_count = mev[e].seats,
+						 .row_width = mev[e].rw,
+						 .user_limit = mev[e].limit,
+						 .hold_lifetime_max_s = mev[e].lifetime_s,
+						 .sections_count = msec_count[e]};
+		memcpy(q.create_event.sections, msec[e], sizeof(msec[e][0]) * msec_count[e]);
 		struct hf_reply rep;
 		hf_changes_reset(&ch);
 		assert_int_equal(hf_store_apply(store, &q, now_ms, &rep, &ch), HF_OK);
