@@ -59,8 +59,16 @@ class Options:
     connect_timeout: float = 2.0
     retries: int = 5
     pipeline_max: int = 1024
+    # For a holdfastd with --auth-file: every connection presents it first (AUTH).
+    token: Optional[str] = None
 
     def check(self) -> "Options":
+        if self.token is not None and (
+            not isinstance(self.token, str)
+            or not 1 <= len(self.token.encode("utf-8")) <= 256
+            or any(ch.isspace() for ch in self.token)
+        ):
+            raise ValueError("token must be 1..256 bytes without white space")
         for name in ("timeout", "deadline", "connect_timeout"):
             v = getattr(self, name)
             if (

@@ -52,6 +52,8 @@ OP_SEAT_STATUS = 0x0A
 OP_SLOT_MAP = 0x0B
 OP_STATS = 0x0C
 OP_BACKUP = 0x20
+OP_AUTH = 0x50
+AUTH_TOKEN_SIZE_MAX = 256
 
 OPCODE_NAMES: Dict[int, str] = {
     OP_PING: "PING",
@@ -67,6 +69,7 @@ OPCODE_NAMES: Dict[int, str] = {
     OP_SLOT_MAP: "SLOT_MAP",
     OP_STATS: "STATS",
     OP_BACKUP: "BACKUP",
+    OP_AUTH: "AUTH",
 }
 
 # The nine store operations: routed by the event's slot (section 4.3).
@@ -106,6 +109,10 @@ STATUS_NAMES: Dict[int, str] = {
     27: "BOOKING_CANCELLED",
     28: "HOLD_CONFIRMED",
     29: "DUPLICATE_SEAT",
+    30: "ORPHAN_SEAT",
+    40: "UNAUTHORIZED",
+    41: "FORBIDDEN",
+    42: "RATE_LIMITED",
 }
 
 STATUS_MESSAGES: Dict[int, str] = {
@@ -134,6 +141,10 @@ STATUS_MESSAGES: Dict[int, str] = {
     27: "booking was cancelled",
     28: "hold is already confirmed",
     29: "seat listed twice",
+    30: "would leave a single free seat alone in its row",
+    40: "no valid token presented (AUTH)",
+    41: "not allowed for this token's role, or outside the backup root",
+    42: "too many requests from this user; retry after the given ms",
 }
 
 # Statuses after which the same request (same ids) is resent: MOVED after a map refresh, the others
@@ -351,6 +362,12 @@ def body_backup(path: str) -> bytes:
     if b"\0" in raw:
         raise ValueError("backup path contains a NUL byte")
     _check_u32("backup path size", len(raw), 1, PATH_SIZE_MAX)
+    return struct.pack("<H", len(raw)) + raw
+
+
+def body_auth(token: str) -> bytes:
+    raw = token.encode("utf-8")
+    _check_u32("token size", len(raw), 1, AUTH_TOKEN_SIZE_MAX)
     return struct.pack("<H", len(raw)) + raw
 
 

@@ -354,6 +354,20 @@ class AsyncClient:
         if self._closed:
             conn.fail(HoldfastError("CLOSED", "the client was closed"))
             raise HoldfastError("CLOSED", "the client was closed")
+        if self.options.token is not None:
+            # A new connection presents the token first; a refusal is final (no resend).
+            rid = self._next_request_id()
+            frame = p.encode_frame(p.OP_AUTH, rid, p.body_auth(self.options.token))
+            status, _ = await conn.send(rid, p.OP_AUTH, frame, timeout_s)
+            if status != 0:
+                err = HoldfastError(
+                    p.status_name(status),
+                    "the server refused the token",
+                    code=status,
+                    opcode="AUTH",
+                )
+                conn.fail(err)
+                raise err
         self._conns[addr] = conn
         return conn
 

@@ -232,8 +232,26 @@ class Client:
         c = self._conns.get(addr)
         if c is None:
             c = _Conn(addr, timeout_s)
+            if self.options.token is not None:
+                self._authenticate(c, timeout_s)
             self._conns[addr] = c
         return c
+
+    def _authenticate(self, c: _Conn, timeout_s: float) -> None:
+        """A new connection presents the token first; a refusal is final (no resend)."""
+        assert self.options.token is not None
+        rid = self._next_request_id()
+        frame = p.encode_frame(p.OP_AUTH, rid, p.body_auth(self.options.token))
+        try:
+            status, _ = c.roundtrip(frame, rid, p.OP_AUTH, timeout_s)
+        except BaseException:
+            c.close()
+            raise
+        if status != 0:
+            c.close()
+            raise HoldfastError(
+                p.status_name(status), "the server refused the token", code=status, opcode="AUTH"
+            )
 
     def _drop(self, addr: Addr) -> None:
         c = self._conns.pop(addr, None)
