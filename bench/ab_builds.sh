@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Side by side: the same holds workload against several holdfastd builds, alternating build by
+# build within each round, so that they share the machine's state. Each run starts a fresh
+# holdfastd (2 shards, the given durability, a fresh data dir under /tmp) on loopback, runs
+# holdfast-bench --workload holds --connections 50 --pipeline 16 for DURATION seconds, reads the
+# server's CPU time from /proc, and stops it by pid.
+#
+#   bench/ab_builds.sh DURABILITY ROUNDS DURATION BUILD_DIR...
+#   e.g. bench/ab_builds.sh fsync 3 5 /tmp/old/build-release build-release
+#
+# Prints one line per run: the build, holds/s, p50, p99, the server's CPU share and CPU per hold.
+# The bench is the first BUILD_DIR's holdfast-bench unless HF_BENCH names one.
+set -euo pipefail
+[ $# -ge 4 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+mode=$1 rounds=$2 duration=$3
+shift 3
+bench=${HF_BENCH:-$1/bench/holdfast-bench}
+for round in $(seq 1 "$rounds"); do
+	for build in "$@"; do
+		dir=$(mktemp -d /tmp/hf-ab.XXXXXX)
+		port=$((20000 + RANDOM % 20000))
+		"$build/engine/holdfastd" --listen "127.0.0.1:$port" --shards 2 --durability "$mode" \
+			--data-dir "$dir/data" --no-pin --log-level warn 2>"$dir/log" &
+		pid=$!
+		for _ in $(seq 1 100); do
+			"$bench" --host "127.0.0.1:$port" --workload ping --duration 0.1 --no-progress \
+				>/dev/null 2>&1 && break
+			sleep 0.05
+		done
+		t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		"$bench" --host "127.0.0.1:$port" --workload holds --connections 50 --pipeline 16 \
+			--duration "$duration" --json --no-progress >"$dir/out.json" 2>/dev/null || true
+		t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		kill "$pid"
+		wait "$pid" 2>/dev/null || true
+		python3 - "$build" "$mode" "$dir/out.json" "$((t1 - t0))" "$duration" <<'PY'
+import json, sys
+build, mode, path, ticks, duration = sys.argv[1:]
+h = json.load(open(path))["ops"]["hold"]
+ticks = int(ticks)
+print("%-40s %-5s holds/s %9.0f  p50 %7.0f us  p99 %7.0f us  server CPU %3.0f %%  %.2f us/hold"
+      % (build, mode, h["ok_per_s"], h["p50_us"], h["p99_us"], ticks / float(duration),
+         ticks * 10000.0 / max(1, h["ok"])))
+PY
+		rm -rf "$dir"
+	done
+done
