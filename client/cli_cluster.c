@@ -23,6 +23,7 @@
 #include "client/cli_cluster.h"
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "client/client_int.h"
 #include "client/holdfast.h"
 #include "cluster/move.h"
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_OK	     0
 #define EXIT_REFUSED 1
@@ -85,8 +87,7 @@ struct cmd_args {
 };
 
 /* Big structs, one command per process. */
-static struct hf_client_reply rep;
-/* The last STATS answer, copied out of the client's memory (freed with the client). */
+/* The last STATS answer of shard_stats. */
 static struct hf_rep_stats stats_copy;
 static struct hf_plan plan;
 static struct hf_slot_map work_map;
@@ -225,36 +226,71 @@ static uint64_t stat_value(const struct hf_rep_stats *st, const char *name, int 
 	return 0;
 }
 
-/* STATS of the shard at host_port, into stats_copy. Returns 0 or the exit status. */
+/* One reply frame from fd into frame (HF_FRAME_SIZE_MAX bytes), decoded into *out. */
+static int read_reply(int fd, uint8_t *frame, struct hf_reply *out, uint64_t deadline_ms)
+{
+	int rc = hf_client_io_full(fd, frame, HF_FRAME_HEADER_SIZE, 0, deadline_ms);
+	if (rc != 0)
+		return rc;
+	struct hf_frame_header h;
+	if (hf_frame_header_decode(frame, &h) != HF_OK || !(h.flags & HF_FLAG_REPLY))
+		return -EPROTO;
+	rc = hf_client_io_full(fd, frame + HF_FRAME_HEADER_SIZE, h.body_size, 0, deadline_ms);
+	if (rc != 0)
+		return rc;
+	return hf_reply_decode(&h, frame + HF_FRAME_HEADER_SIZE, out) == HF_OK ? 0 : -EPROTO;
+}
+
+/* STATS of the shard at host_port, into stats_copy: asked of that address itself (a routing client
+ * would follow the slot map, which may not name a node that owns no slot yet). With a token
+ * (HOLDFAST_TOKEN, or --token-file) it is presented first. Returns 0 or the exit status. */
 static int shard_stats(const struct ctx *c, const char *host_port)
 {
-	struct hf_client_options opts;
-	hf_client_options_default(&opts);
-	opts.timeout_ms = c->o->timeout_ms;
-	opts.connect_timeout_ms = c->o->timeout_ms;
-	opts.retries_max = 1;
-	opts.auth_token = getenv("HOLDFAST_TOKEN"); /* --token-file sets it too */
-	struct hf_client *client = NULL;
-	int rc = hf_client_open(host_port, &opts, &client);
-	if (rc != 0)
-		return say(c, EXIT_USAGE, "node %s: no answer: %s", host_port, strerror(-rc));
+	static uint8_t frame[HF_FRAME_SIZE_MAX];
+	static struct hf_reply wire;
+	char host[HF_HOST_SIZE_MAX + 1];
+	uint16_t port;
+	struct hf_client_addrs addrs;
+	if (hf_client_parse_addr(host_port, host, &port) != 0)
+		return say(c, EXIT_USAGE, "node '%s' is not HOST:PORT", host_port);
+	int rc = hf_client_resolve(host, port, &addrs);
+	int fd = rc == 0 ? hf_client_connect_timed(&addrs, c->o->timeout_ms) : rc;
+	if (fd < 0)
+		return say(c, EXIT_USAGE, "node %s: no answer: %s", host_port, strerror(-fd));
+	uint64_t deadline_ms = hf_clock_mono_ms() + c->o->timeout_ms;
+	size_t size = 0;
+	const char *token = getenv("HOLDFAST_TOKEN"); /* --token-file sets it too */
 	struct hf_request req;
 	memset(&req, 0, sizeof(req));
-	req.opcode = HF_OP_STATS;
-	rc = hf_client_call(client, &req, &rep);
-	if (rc == 0 && rep.status == HF_OK) {
-		HF_ASSERT(rep.stats.stats_count <= HF_STATS_MAX);
-		stats_copy.stats_count = rep.stats.stats_count;
-		memcpy(stats_copy.stats, rep.stats.stats,
-		       rep.stats.stats_count * sizeof(*rep.stats.stats));
+	if (token != NULL && token[0] != '\0' && strlen(token) <= HF_AUTH_TOKEN_SIZE_MAX) {
+		req.opcode = HF_OP_AUTH;
+		req.auth.token_size = (uint16_t)strlen(token);
+		memcpy(req.auth.token, token, req.auth.token_size);
+		size = hf_request_encode(&req, frame, sizeof(frame));
 	}
-	hf_client_close(client);
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_STATS;
+	req.request_id = 1;
+	size += hf_request_encode(&req, frame + size, sizeof(frame) - size);
+	rc = hf_client_io_full(fd, frame, size, 1, deadline_ms);
+	if (rc == 0 && token != NULL && token[0] != '\0') {
+		rc = read_reply(fd, frame, &wire, deadline_ms);
+		if (rc == 0 && wire.status != HF_OK) {
+			close(fd);
+			return say(c, EXIT_USAGE, "node %s refused the token (%s)", host_port,
+				   hf_status_name(wire.status));
+		}
+	}
+	if (rc == 0)
+		rc = read_reply(fd, frame, &wire, deadline_ms);
+	close(fd);
 	if (rc != 0)
 		return say(c, EXIT_USAGE, "node %s: no answer to STATS: %s", host_port,
 			   strerror(-rc));
-	if (rep.status != HF_OK)
+	if (wire.status != HF_OK || wire.opcode != HF_OP_STATS)
 		return say(c, EXIT_REFUSED, "node %s refused STATS (status %u)", host_port,
-			   (unsigned)rep.status);
+			   (unsigned)wire.status);
+	stats_copy = wire.stats;
 	return 0;
 }
 

@@ -92,6 +92,9 @@ int hf_client_connect_finish(int fd);
 /* Connects to the first address of addrs that answers within timeout_ms (each), blocking. Returns
  * the non-blocking socket or -errno (of the last address tried). */
 int hf_client_connect_timed(const struct hf_client_addrs *addrs, uint32_t timeout_ms);
+/* Writes or reads exactly size bytes on a non-blocking socket before deadline_ms (monotonic).
+ * Returns 0, -ETIMEDOUT, -ECONNRESET or -errno. */
+int hf_client_io_full(int fd, uint8_t *buf, size_t size, int writing, uint64_t deadline_ms);
 
 /* ---- The client's state, shared by the client/ sources ----
  *

@@ -18,8 +18,7 @@
 
 /* ---- The slot map ---- */
 
-/* Writes or reads exactly size bytes on a non-blocking socket before deadline_ms. */
-static int io_full(int fd, uint8_t *buf, size_t size, int writing, uint64_t deadline_ms)
+int hf_client_io_full(int fd, uint8_t *buf, size_t size, int writing, uint64_t deadline_ms)
 {
 	size_t done = 0;
 	/* Bounded by the deadline: every pass moves bytes or waits for the time left. */
@@ -56,18 +55,18 @@ static int map_fetch_auth(struct hf_client *c, int fd, uint64_t deadline_ms)
 {
 	if (c->auth_frame_size == 0)
 		return 0;
-	int rc = io_full(fd, c->auth_frame, c->auth_frame_size, 1, deadline_ms);
+	int rc = hf_client_io_full(fd, c->auth_frame, c->auth_frame_size, 1, deadline_ms);
 	if (rc != 0)
 		return rc;
 	uint8_t reply[HF_FRAME_HEADER_SIZE + HF_REP_AUTH_BODY_SIZE];
-	rc = io_full(fd, reply, HF_FRAME_HEADER_SIZE, 0, deadline_ms);
+	rc = hf_client_io_full(fd, reply, HF_FRAME_HEADER_SIZE, 0, deadline_ms);
 	if (rc != 0)
 		return rc;
 	struct hf_frame_header h;
 	if (hf_frame_header_decode(reply, &h) != HF_OK || !(h.flags & HF_FLAG_REPLY) ||
 	    h.opcode != HF_OP_AUTH || h.request_id != 0 || h.body_size > HF_REP_AUTH_BODY_SIZE)
 		return -EPROTO;
-	rc = io_full(fd, reply + HF_FRAME_HEADER_SIZE, h.body_size, 0, deadline_ms);
+	rc = hf_client_io_full(fd, reply + HF_FRAME_HEADER_SIZE, h.body_size, 0, deadline_ms);
 	if (rc != 0)
 		return rc;
 	return h.status == HF_OK ? 0 : -EACCES;
@@ -89,10 +88,10 @@ int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs
 	uint8_t frame[HF_FRAME_HEADER_SIZE];
 	size_t frame_size = hf_request_encode(&req, frame, sizeof(frame));
 	HF_ASSERT(frame_size == HF_FRAME_HEADER_SIZE);
-	rc = io_full(fd, frame, frame_size, 1, deadline_ms);
+	rc = hf_client_io_full(fd, frame, frame_size, 1, deadline_ms);
 	if (rc != 0)
 		goto out_close;
-	rc = io_full(fd, c->map_frame, HF_FRAME_HEADER_SIZE, 0, deadline_ms);
+	rc = hf_client_io_full(fd, c->map_frame, HF_FRAME_HEADER_SIZE, 0, deadline_ms);
 	if (rc != 0)
 		goto out_close;
 	struct hf_frame_header h;
@@ -102,7 +101,7 @@ int hf_client_map_fetch(struct hf_client *c, const struct hf_client_addrs *addrs
 	    h.body_size > HF_CLIENT_MAP_FRAME_SIZE_MAX - HF_FRAME_HEADER_SIZE)
 		goto out_close;
 	uint8_t *body = c->map_frame + HF_FRAME_HEADER_SIZE;
-	rc = io_full(fd, body, h.body_size, 0, deadline_ms);
+	rc = hf_client_io_full(fd, body, h.body_size, 0, deadline_ms);
 	if (rc != 0)
 		goto out_close;
 	rc = -EPROTO;

@@ -224,6 +224,9 @@ static void *durable_main(void *arg)
 				run_reload(d, job);
 			else if (job->kind == HF_DURABLE_REOPEN)
 				run_reopen(d, job);
+			else if (job->kind == HF_DURABLE_META)
+				job->status = hf_persist_meta_put(d->persist, job->meta_name,
+								  job->meta_value, job->meta_size);
 			else
 				HF_PANIC("persist thread: job kind %u", (unsigned)job->kind);
 			publish_stats(d);
@@ -282,7 +285,7 @@ int hf_durable_start(uint32_t shard_index, struct hf_persist *persist,
 int hf_durable_submit(struct hf_durable *d, struct hf_durable_job *job)
 {
 	HF_ASSERT(job->kind == HF_DURABLE_COMMIT || job->kind == HF_DURABLE_RELOAD ||
-		  job->kind == HF_DURABLE_REOPEN);
+		  job->kind == HF_DURABLE_REOPEN || job->kind == HF_DURABLE_META);
 	/* done must always have room for every job in flight (durable_main's push). */
 	uint32_t in_flight = atomic_load(&d->jobs.tail) - atomic_load(&d->done.head);
 	if (in_flight >= HF_DURABLE_JOBS_MAX)

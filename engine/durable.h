@@ -39,6 +39,7 @@ enum hf_durable_job_kind {
 	HF_DURABLE_COMMIT = 1, /* write changes (+ checkpoint) */
 	HF_DURABLE_RELOAD = 2, /* a new store rebuilt from the durable state */
 	HF_DURABLE_REOPEN = 3, /* make a read-only instance writable again (the disk had no room) */
+	HF_DURABLE_META = 4,   /* write one node-metadata blob (a new slot map), synced */
 };
 
 struct hf_durable_job {
@@ -47,6 +48,10 @@ struct hf_durable_job {
 	/* COMMIT inputs. */
 	const struct hf_changes *changes; /* may be empty */
 	const char *checkpoint_root;	  /* NULL, or the BACKUP directory (<root>/shard-<i>) */
+	/* META inputs: a name and a value the shard leaves alone until the job is back. */
+	const char *meta_name;
+	const void *meta_value;
+	size_t meta_size;
 	/* Results, written by the persist thread before it completes the job. */
 	int status;	       /* COMMIT: 0, -EIO, or -ECANCELED (poisoned); RELOAD: 0/-errno */
 	int checkpoint_status; /* 0 or -errno (-EEXIST: the directory exists; -EACCES: outside

@@ -181,14 +181,26 @@ static void log_allocator(void)
 
 /* The control thread's map delivery. The shards' side (a queue per shard and its eventfd) comes
  * with the batch pipeline; until then the node logs the map and keeps serving its local one. */
+/* The node's shards, for the control thread's deliveries. */
+struct deliver_target {
+	struct shard_thread *threads;
+	uint32_t count;
+};
+
 static void control_deliver(void *arg, const struct hf_slot_map *map)
 {
-	(void)arg;
+	const struct deliver_target *t = arg;
 	hf_log_info("cluster map epoch %" PRIu64 " received: %u owners", map->epoch,
 		    (unsigned)map->owners_count);
+	for (uint32_t i = 0; i < t->count; i++) {
+		if (hf_shard_post_map(t->threads[i].shard, map) != 0)
+			hf_log_error("cluster map epoch %" PRIu64 " does not validate; ignored",
+				     map->epoch);
+	}
 }
 
-static int control_start(const struct hf_engine_config *cfg, struct hf_control **out)
+static int control_start(const struct hf_engine_config *cfg, struct deliver_target *target,
+			 struct hf_control **out)
 {
 	*out = NULL;
 	if (cfg->etcd_urls[0] == '\0')
@@ -201,7 +213,7 @@ static int control_start(const struct hf_engine_config *cfg, struct hf_control *
 	    .port = cfg->port,
 	    .shards_count = cfg->shards_count,
 	    .deliver = control_deliver,
-	    .deliver_arg = NULL,
+	    .deliver_arg = target,
 	};
 	return hf_control_start(&cc, out);
 }
@@ -313,7 +325,8 @@ int main(int argc, char **argv)
 			    (unsigned)(cfg.port + cfg.shards_count - 1), cfg.data_dir,
 			    hf_durability_name(cfg.durability));
 		struct hf_control *control = NULL;
-		if (control_start(&cfg, &control) == 0) {
+		struct deliver_target target = {.threads = threads, .count = cfg.shards_count};
+		if (control_start(&cfg, &target, &control) == 0) {
 			int sig = 0;
 			sigwait(&stop_signals, &sig);
 			hf_log_info("signal %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -99,9 +99,14 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->held = calloc(s->conns_max, sizeof(*s->held));
 	s->dirty_seq = calloc(HF_SHARD_DIRTY_BUCKETS, sizeof(*s->dirty_seq));
 	s->map_frame = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	s->meta_buf = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	s->map_posted = malloc(sizeof(*s->map_posted));
+	pthread_mutex_init(&s->map_lock, NULL);
 	s->durable_fd = -1;
+	s->map_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int failed = s->conns == NULL || s->touched == NULL || s->ready == NULL ||
-		     s->held == NULL || s->dirty_seq == NULL || s->map_frame == NULL;
+		     s->held == NULL || s->dirty_seq == NULL || s->map_frame == NULL ||
+		     s->meta_buf == NULL || s->map_posted == NULL || s->map_fd < 0;
 	/* The largest buffer: a reply stream at its bound (conn.c fill_cap_max) or a full stash. */
 	uint64_t buf_size_max = 2u * ((uint64_t)cfg->conn_buffer_size_max + HF_FRAME_SIZE_MAX);
 	if (buf_size_max < HF_CONN_STASH_SIZE_MAX)
@@ -569,6 +574,8 @@ static void shard_on_reload(struct hf_shard *s, struct hf_durable_job *job)
 	memset(s->dirty_seq, 0, HF_SHARD_DIRTY_BUCKETS * sizeof(*s->dirty_seq));
 }
 
+static void shard_on_meta(struct hf_shard *s, const struct hf_durable_job *job);
+
 static void shard_submit_reopen(struct hf_shard *s)
 {
 	HF_ASSERT(s->read_only);
@@ -600,6 +607,10 @@ static void shard_on_job(struct hf_shard *s, struct hf_durable_job *job)
 	}
 	if (job->kind == HF_DURABLE_REOPEN) {
 		shard_on_reopen(s, job);
+		return;
+	}
+	if (job->kind == HF_DURABLE_META) {
+		shard_on_meta(s, job);
 		return;
 	}
 	HF_ASSERT(job->kind == HF_DURABLE_COMMIT);
@@ -683,6 +694,97 @@ static void shard_arm_durable(struct hf_shard *s)
 	s->durable_armed = 1;
 }
 
+/* ---- Slot maps from the cluster ---- */
+
+int hf_shard_post_map(struct hf_shard *s, const struct hf_slot_map *map)
+{
+	if (map->owners_count == 0 || map->owners_count > HF_SLOT_OWNERS_MAX)
+		return -EINVAL;
+	for (uint32_t slot = 0; slot < HF_SLOTS_COUNT; slot++) {
+		if (map->slot_owner[slot] >= map->owners_count)
+			return -EINVAL;
+	}
+	pthread_mutex_lock(&s->map_lock);
+	if (!s->map_posted_set || map->epoch > s->map_posted->epoch) {
+		*s->map_posted = *map;
+		s->map_posted_set = 1;
+	}
+	pthread_mutex_unlock(&s->map_lock);
+	uint64_t one = 1;
+	ssize_t n = write(s->map_fd, &one, sizeof(one));
+	/* A full eventfd counter is readable already: the shard wakes either way. */
+	HF_ASSERT(n == (ssize_t)sizeof(one) || errno == EAGAIN);
+	return 0;
+}
+
+/* The map persists through the persist thread (a META job on its own copy), so the loop never
+ * writes to disk itself; a newer map arriving meanwhile is written after it. */
+static void shard_persist_map(struct hf_shard *s)
+{
+	if (s->durable == NULL)
+		return;
+	if (s->meta_pending) {
+		s->meta_dirty = 1;
+		return;
+	}
+	memcpy(s->meta_buf, s->map_frame, s->map_frame_size);
+	memset(&s->meta_job, 0, sizeof(s->meta_job));
+	s->meta_job.kind = HF_DURABLE_META;
+	s->meta_job.meta_name = META_SLOT_MAP;
+	s->meta_job.meta_value = s->meta_buf;
+	s->meta_job.meta_size = s->map_frame_size;
+	int rc = hf_durable_submit(s->durable, &s->meta_job);
+	HF_ASSERT(rc == 0); /* one META job at a time: the queue has room (shard_int.h) */
+	s->meta_pending = 1;
+	s->meta_dirty = 0;
+}
+
+static void shard_on_meta(struct hf_shard *s, const struct hf_durable_job *job)
+{
+	HF_ASSERT(s->meta_pending);
+	s->meta_pending = 0;
+	if (job->status != 0)
+		hf_log_error("slot map epoch %llu: persisting it failed (%s); it is served, and "
+			     "written again with the next map",
+			     (unsigned long long)s->map.epoch, strerror(-job->status));
+	if (s->meta_dirty)
+		shard_persist_map(s);
+}
+
+/* Installs the newest posted map when it is newer than the shard's. */
+static void shard_take_map(struct hf_shard *s)
+{
+	pthread_mutex_lock(&s->map_lock);
+	int newer = s->map_posted_set && s->map_posted->epoch > s->map.epoch;
+	if (newer)
+		s->map = *s->map_posted;
+	s->map_posted_set = 0;
+	pthread_mutex_unlock(&s->map_lock);
+	if (!newer)
+		return;
+	int owner = hf_slot_map_find_owner(&s->map, s->cfg->advertise_host,
+					   (uint16_t)(s->cfg->port + s->index));
+	s->owner_index = owner >= 0 ? (uint16_t)owner : HF_SHARD_OWNER_NONE;
+	size_t size = hf_slot_map_encode(&s->map, s->map_frame, HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
+	s->map_frame_size = (uint32_t)size;
+	uint32_t owned = 0;
+	for (uint32_t slot = 0; slot < HF_SLOTS_COUNT; slot++)
+		owned += s->owner_index != HF_SHARD_OWNER_NONE && s->map.slot_owner[slot] == owner;
+	hf_log_info("slot map epoch %llu installed: %u of %u slots owned here",
+		    (unsigned long long)s->map.epoch, owned, HF_SLOTS_COUNT);
+	shard_persist_map(s);
+}
+
+static void shard_arm_map(struct hf_shard *s)
+{
+	HF_ASSERT(!s->map_armed);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
+	io_uring_prep_read(sqe, s->map_fd, &s->map_count, sizeof(s->map_count), 0);
+	sqe->user_data = hf_ud_make(HF_UD_MAP, 0, 0);
+	s->map_armed = 1;
+}
+
 /* ---- The loop ---- */
 
 static void shard_arm_accept(struct hf_shard *s)
@@ -754,6 +856,10 @@ static void shard_on_cqe(struct hf_shard *s, const struct io_uring_cqe *cqe)
 			hf_log_error("persist completion eventfd: %s", strerror(-cqe->res));
 		/* The jobs themselves are reaped from the queue, whatever the count said. */
 		shard_reap_durable(s);
+		return;
+	case HF_UD_MAP:
+		s->map_armed = 0;
+		shard_take_map(s);
 		return;
 	case HF_UD_RECV:
 	case HF_UD_SEND: {
@@ -849,7 +955,7 @@ static void shard_idle_scan(struct hf_shard *s)
 static int shard_drain(struct hf_shard *s)
 {
 	/* Sealed batches are waited for whatever the time: their replies may be owed. */
-	if (shard_in_flight(s) > 0 || s->reload_pending || s->reopen_pending ||
+	if (shard_in_flight(s) > 0 || s->reload_pending || s->reopen_pending || s->meta_pending ||
 	    shard_batch_needs_seal(hf_shard_open_batch(s)))
 		return 0;
 	int late = s->mono_ms >= s->stop_deadline_ms;
@@ -926,6 +1032,8 @@ static int shard_iterate(struct hf_shard *s)
 		shard_arm_accept(s);
 	if (s->durable != NULL && !s->durable_armed)
 		shard_arm_durable(s);
+	if (!s->map_armed && !s->stopping)
+		shard_arm_map(s);
 	shard_idle_scan(s);
 	if (s->stopping && shard_drain(s) && s->touched_count == 0)
 		return 1;
@@ -1010,6 +1118,11 @@ void hf_shard_destroy(struct hf_shard *s)
 	free(s->lat);
 	free(s->scratch.data);
 	free(s->map_frame);
+	free(s->meta_buf);
+	free(s->map_posted);
+	if (s->map_fd >= 0)
+		close(s->map_fd);
+	pthread_mutex_destroy(&s->map_lock);
 	free(s->dirty_seq);
 	free(s->held);
 	hf_pool_deinit(&s->pool);

@@ -8,6 +8,7 @@
 #define HF_ENGINE_SHARD_H
 
 #include "engine/config.h"
+#include "shards/slotmap.h"
 
 #include <stdint.h>
 
@@ -28,6 +29,12 @@ int hf_shard_open(struct hf_shard *s);
 /* On the shard's thread, after hf_shard_open: the event loop, until stopped. Returns 0 after a
  * clean stop, -errno when the loop cannot go on. */
 int hf_shard_run(struct hf_shard *s);
+
+/* Hands the shard a newer slot map (the cluster's, from the control thread). Any thread: the map is
+ * copied into the shard's mailbox and the shard is woken; it installs the newest map it was given
+ * when its epoch is higher than its own, answers MOVED for the slots it no longer owns, and
+ * persists the map. Returns 0, or -EINVAL for a map that does not validate. */
+int hf_shard_post_map(struct hf_shard *s, const struct hf_slot_map *map);
 
 /* Closes everything the shard holds (any thread, once its thread is done). NULL is a no-op. */
 void hf_shard_destroy(struct hf_shard *s);

@@ -25,6 +25,7 @@
 #include "shards/store.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* ---- Bounds ---- */
@@ -62,8 +63,10 @@
 
 HF_STATIC_ASSERT(HF_SHARD_CHANGES_MAX >= HF_OP_CHANGES_MAX, "a batch holds at least one op");
 HF_STATIC_ASSERT(HF_SHARD_CHANGES_MAX == HF_ENGINE_BATCH_CHANGES_MAX, "one limit, two names");
-HF_STATIC_ASSERT(HF_SHARD_BATCHES_MAX + 1u <= HF_DURABLE_JOBS_MAX,
-		 "every batch in flight and one reload fit the persist queue");
+HF_STATIC_ASSERT(HF_SHARD_BATCHES_MAX + 3u <= HF_DURABLE_JOBS_MAX,
+		 "every batch in flight, a reload, a reopen and a map write fit the persist queue");
+/* owner_index when the slot map names no slot for this shard (a cluster moved them all away). */
+#define HF_SHARD_OWNER_NONE UINT16_MAX
 HF_STATIC_ASSERT((HF_SHARD_DIRTY_BUCKETS & (HF_SHARD_DIRTY_BUCKETS - 1u)) == 0,
 		 "the dirty table is indexed with a mask");
 HF_STATIC_ASSERT(HF_SHARD_RECV_BUF_SIZE >= HF_FRAME_HEADER_SIZE, "a buffer holds a header");
@@ -77,6 +80,7 @@ enum hf_ud_kind {
 	HF_UD_CANCEL = 4,  /* completions of our cancel requests: ignored */
 	HF_UD_WAKE = 5,	   /* the stop eventfd became readable */
 	HF_UD_DURABLE = 6, /* the persist thread completed jobs (its eventfd was read) */
+	HF_UD_MAP = 7,	   /* a new slot map was posted (its eventfd was read) */
 };
 
 static inline uint64_t hf_ud_make(enum hf_ud_kind kind, uint32_t conn_index, uint32_t gen)
@@ -313,8 +317,22 @@ struct hf_shard {
 	uint8_t degraded;	    /* the last commit failed or the store could not be reloaded */
 
 	struct hf_slot_map map;
-	uint16_t owner_index; /* this shard's entry in map.owners */
-	uint8_t *map_frame;   /* the SLOT_MAP reply, encoded once (request id 0) */
+	uint16_t owner_index; /* this shard's entry in map.owners, or HF_SHARD_OWNER_NONE */
+	/* The mailbox of hf_shard_post_map (any thread -> this one): the newest posted map under
+	 * map_lock, and an eventfd the ring reads. Cold path: a map changes a few times a day. */
+	pthread_mutex_t map_lock;
+	struct hf_slot_map *map_posted; /* valid while map_posted_set */
+	uint8_t map_posted_set;
+	int map_fd;
+	uint64_t map_count; /* read buffer of map_fd */
+	uint8_t map_armed;
+	/* The map's persistence (a META job on the persist thread): its own copy of the encoding.
+	 */
+	struct hf_durable_job meta_job;
+	uint8_t *meta_buf;
+	uint8_t meta_pending;
+	uint8_t meta_dirty; /* a newer map came while meta_job was out: write again */
+	uint8_t *map_frame; /* the SLOT_MAP reply, encoded once (request id 0) */
 	uint32_t map_frame_size;
 
 	struct hf_request req;	 /* the request being handled (large: one per shard) */

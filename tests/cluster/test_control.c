@@ -210,6 +210,40 @@ static struct hf_srv n1, n2, n3;
 static char a1[32], a2[32], a3[32];
 
 /* Two nodes, the cluster created over them, the map in both control threads. */
+/* The map reached the shards: each installed it, and answers for its own slots only (MOVED with
+ * the new epoch for the others). */
+static void check_cluster_routing(void)
+{
+	char line[96];
+	snprintf(line, sizeof(line), "slot map epoch %u installed", (unsigned)st->map.epoch);
+	wait_log(&n1, line, WAIT_MS);
+	wait_log(&n2, line, WAIT_MS);
+	uint16_t o2 = UINT16_MAX;
+	for (uint16_t o = 0; o < st->map.owners_count; o++) {
+		if (st->map.owners[o].port == n2.port)
+			o2 = o;
+	}
+	assert_int_not_equal(o2, UINT16_MAX);
+	uint16_t o1 = o2 == 0 ? 1 : 0;
+	HF_ASSERT(st->map.owners[o1].port == n1.port || st->map.owners[o1].port == n1.port + 1);
+	uint64_t on_n2 = hf_event_owned_by(&st->map, o2, 1000);
+	static struct hf_reply rep;
+	struct hf_request req;
+	int fd = hf_tc_connect(n1.port);
+	hf_req_create(&req, 1, on_n2, 10);
+	/* Either shard of n1 refuses it: n2 owns its slot now. */
+	if (hf_tc_call(fd, &req, &rep) != HF_MOVED)
+		fail_msg("node 1 answered %s for an event of node 2", hf_status_name(rep.status));
+	assert_int_equal(rep.detail, st->map.epoch);
+	close(fd);
+	fd = hf_tc_connect(n2.port);
+	assert_int_equal(hf_tc_call(fd, &req, &rep), HF_OK);
+	uint64_t on_n1 = hf_event_owned_by(&st->map, o1, 1000);
+	hf_req_create(&req, 2, on_n1, 10);
+	assert_int_equal(hf_tc_call(fd, &req, &rep), HF_MOVED);
+	close(fd);
+}
+
 static void create_two_nodes(void)
 {
 	start_node(&n1, 2, "c1");
@@ -231,6 +265,7 @@ static void create_two_nodes(void)
 		 (unsigned)st->map.epoch);
 	wait_log(&n1, line, WAIT_MS);
 	wait_log(&n2, line, WAIT_MS);
+	check_cluster_routing();
 	/* Re-running create changes nothing; another member set is refused. */
 	assert_int_equal(
 	    run_cli("c1", (const char *[]){"--json", "cluster", "create", a1, a2, NULL}), 0);
