@@ -104,6 +104,14 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "uptime_ms", hf_clock_mono_ms() - s->start_mono_ms);
 	stat_add(st, "ring_mode", (uint64_t)s->ring_mode);
 	stat_add(st, "conns_open", s->conns_open);
+	/* Cold path: STATS walks the connection slots for the reply bytes queued (held included).
+	 */
+	uint64_t queued = 0;
+	for (uint32_t i = 0; i < s->conns_max; i++) {
+		if (s->conns[i].state != HF_CONN_FREE)
+			queued += hf_conn_queued(&s->conns[i]);
+	}
+	stat_add(st, "conns_queued_bytes", queued);
 	stat_add(st, "conns_max", s->conns_max);
 	stat_add(st, "conns_accepted", k->conns_accepted);
 	stat_add(st, "conns_rejected", k->conns_rejected);
@@ -165,8 +173,14 @@ void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 		hf_durable_stats(s->durable, st);
 	else
 		hf_persist_stats(s->persist, st);
-	if (s->store != NULL)
+	if (s->store != NULL) {
+		struct hf_store_counts counts;
+		hf_store_counts(s->store, &counts);
+		/* Every live hold and every tombstone waits in the timer wheel. */
+		stat_add(st, "timer_wheel_entries",
+			 (uint64_t)counts.holds_count + counts.tombstones_count);
 		hf_store_stats(s->store, st);
+	}
 }
 
 /* BACKUP joins the open batch: the persist thread takes the checkpoint right after writing it, so
