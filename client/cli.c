@@ -383,6 +383,8 @@ static const char usage_text[] =
     "  cancel EVENT BOOKING_ID\n"
     "  avail EVENT [--range FIRST:COUNT]\n"
     "  seats EVENT SEAT...\n"
+    "  holds EVENT --user U\n"
+    "  bookings EVENT --user U\n"
     "  stats\n"
     "  top [--interval MS] [--iterations N]\n"
     "  slots\n"
@@ -439,6 +441,10 @@ static const struct command_help helps[] = {
     {"avail", "usage: holdfast avail EVENT [--range FIRST:COUNT]\n"
 	      "Prints the free, held and booked counts; with --range, also the free seats among\n"
 	      "FIRST .. FIRST+COUNT-1 (COUNT 1..1048576) as compact ranges like 0-9,12,15-20.\n"},
+    {"holds", "usage: holdfast holds EVENT --user U\n"
+	      "  the user's live holds of the event: ids, seats, deadlines (every page)\n"},
+    {"bookings", "usage: holdfast bookings EVENT --user U\n"
+		 "  the user's bookings of the event: ids and seats (every page)\n"},
     {"seats", "usage: holdfast seats EVENT SEAT...\n"
 	      "Prints each seat's state (free, held, booked) and owner (hold or booking id).\n"
 	      "SEAT may be a range A-B; at most 1024 seats.\n"},
@@ -951,6 +957,82 @@ static const char *seat_state_name(uint8_t state)
 	}
 }
 
+/* Pages of a user's records kept at most (64 each): a bound on the CLI's work and output. */
+#define USER_RECORDS_PAGES_MAX 1024u
+
+static void print_user_record(const struct cli *cli, const struct hf_user_record *r, int first,
+			      int holds)
+{
+	if (cli->json) {
+		printf("%s{\"id\":%" PRIu64 ",\"created_ms\":%" PRIu64, first ? "" : ",", r->id,
+		       r->created_ms);
+		if (holds)
+			printf(",\"deadline_ms\":%" PRIu64, r->deadline_ms);
+		printf(",\"seats\":[");
+		for (uint32_t i = 0; i < r->seats_count; i++)
+			printf("%s%u", i > 0 ? "," : "", r->seats[i]);
+		printf("]}");
+		return;
+	}
+	printf("%s %" PRIu64 ": seats ", holds ? "hold" : "booking", r->id);
+	for (uint32_t i = 0; i < r->seats_count; i++)
+		printf("%s%u", i > 0 ? "," : "", r->seats[i]);
+	if (holds) {
+		printf(", expires ");
+		print_time(r->deadline_ms);
+	}
+	printf("\n");
+}
+
+/* holds|bookings EVENT --user U: the user's live holds or bookings, every page. */
+static int cmd_user_records(struct cli *cli, int argc, char **argv, uint8_t opcode)
+{
+	static struct args a;
+	struct opt opts[] = {{"--user", 1, NULL, 0}};
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	uint64_t event_id, user_id;
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0 ||
+	    (rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	if (!opts[0].seen || parse_u64(opts[0].value, &user_id) != 0)
+		return usage_error(cli, "--user U (an integer) is required");
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	int holds = opcode == HF_OP_USER_HOLDS;
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = opcode;
+	req.user_holds.event_id = event_id;
+	req.user_holds.user_id = user_id;
+	req.user_holds.limit = HF_USER_RECORDS_PAGE_MAX;
+	if (cli->json)
+		printf("{\"event_id\":%" PRIu64 ",\"user\":%" PRIu64 ",\"%s\":[", event_id, user_id,
+		       holds ? "holds" : "bookings");
+	uint32_t shown = 0;
+	for (uint32_t page = 0; page < USER_RECORDS_PAGES_MAX; page++) {
+		rc = hf_client_call(cli->client, &req, &rep);
+		if ((rc = check(cli, rc, &rep, NULL)) != 0)
+			return rc;
+		const struct hf_client_user_records *u = &rep.user_holds;
+		for (uint32_t i = 0; i < u->records_count; i++)
+			print_user_record(cli, &u->records[i], shown++ == 0, holds);
+		if (u->next_seq == 0 && u->next_id == 0)
+			break;
+		req.user_holds.cursor_seq = u->next_seq;
+		req.user_holds.cursor_id = u->next_id;
+	}
+	if (cli->json)
+		printf("]}\n");
+	else if (shown == 0)
+		printf("user %" PRIu64 " has no %s in event %" PRIu64 "\n", user_id,
+		       holds ? "live holds" : "bookings", event_id);
+	return EXIT_OK;
+}
+
 static int cmd_seats(struct cli *cli, int argc, char **argv)
 {
 	static struct args a;
@@ -1458,6 +1540,10 @@ int main(int argc, char **argv)
 		rc = cmd_avail(&cli, cargc, cargv);
 	else if (strcmp(cmd, "seats") == 0)
 		rc = cmd_seats(&cli, cargc, cargv);
+	else if (strcmp(cmd, "holds") == 0)
+		rc = cmd_user_records(&cli, cargc, cargv, HF_OP_USER_HOLDS);
+	else if (strcmp(cmd, "bookings") == 0)
+		rc = cmd_user_records(&cli, cargc, cargv, HF_OP_USER_BOOKINGS);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&cli, cargc, cargv);
 	else if (strcmp(cmd, "top") == 0)

@@ -345,6 +345,17 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 	case HF_OP_BACKUP:
 		out->backup = wire->backup;
 		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS: {
+		/* The two replies share one layout (and one place in both unions). */
+		const struct hf_rep_user_records *w = &wire->user_holds;
+		HF_ASSERT(w->records_count <= HF_USER_RECORDS_PAGE_MAX);
+		out->user_holds.next_seq = w->next_seq;
+		out->user_holds.next_id = w->next_id;
+		out->user_holds.records_count = w->records_count;
+		out->user_holds.records = w->records;
+		break;
+	}
 	default:
 		out->detail = wire->detail; /* bodiless answers: CREATE_EVENT, RELEASE, CANCEL */
 		break;

@@ -221,32 +221,10 @@ int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion
 
 /* ---- Submitting ---- */
 
+/* The encoder's contract, from proto's opcode table (every opcode the table knows). */
 static int request_valid(const struct hf_request *req)
 {
-	switch (req->opcode) {
-	case HF_OP_PING:
-	case HF_OP_CREATE_EVENT:
-	case HF_OP_EVENT_INFO:
-	case HF_OP_EXTEND:
-	case HF_OP_CONFIRM:
-	case HF_OP_RELEASE:
-	case HF_OP_CANCEL:
-	case HF_OP_AVAIL:
-	case HF_OP_SLOT_MAP:
-	case HF_OP_STATS:
-		return 1;
-	case HF_OP_HOLD:
-		return (req->hold.mode == HF_HOLD_EXPLICIT || req->hold.mode == HF_HOLD_BEST) &&
-		       req->hold.seats_count <= HF_HOLD_SEATS_MAX;
-	case HF_OP_SEAT_STATUS:
-		return req->seat_status.seats_count <= HF_SEAT_STATUS_SEATS_MAX;
-	case HF_OP_BACKUP: {
-		size_t len = strnlen(req->backup.path, HF_PATH_SIZE_MAX + 1);
-		return len >= 1 && len <= HF_PATH_SIZE_MAX;
-	}
-	default:
-		return 0;
-	}
+	return hf_request_validate(req) == HF_OK;
 }
 
 /* Encodes req into a free entry and routes it. internal: the client's own request (one slot

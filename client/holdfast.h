@@ -134,6 +134,15 @@ struct hf_client_stats {
 	const struct hf_stat *stats;
 };
 
+/* USER_HOLDS, USER_BOOKINGS: records_count records at records (client-owned), and the cursor of
+ * the next page (both 0: no record left). */
+struct hf_client_user_records {
+	uint64_t next_seq;
+	uint64_t next_id;
+	uint32_t records_count; /* 0 .. HF_USER_RECORDS_PAGE_MAX */
+	const struct hf_user_record *records;
+};
+
 /* The answer to one request. status is the server's (enum hf_status); when it is not HF_OK only
  * detail is meaningful (MOVED's epoch, the offending seat, ...). Otherwise the member named after
  * the request's opcode holds the body. The same field names as the wire bodies of proto.h. */
@@ -153,6 +162,8 @@ struct hf_client_reply {
 		const struct hf_slot_map *slot_map; /* SLOT_MAP: client-owned */
 		struct hf_client_stats stats;
 		struct hf_rep_backup backup;
+		struct hf_client_user_records user_holds;    /* USER_HOLDS */
+		struct hf_client_user_records user_bookings; /* USER_BOOKINGS */
 	};
 };
 

@@ -596,6 +596,33 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* holds / bookings EVENT --user U list a user's live holds and bookings, in text and JSON. */
+static void test_user_records(void **state)
+{
+	(void)state;
+	run("event", "create", "90", "--seats", "100", NULL);
+	expect(0, "event 90 created");
+	run("hold", "90", "--user", "7", "--seats", "1,2", "--id", "11", NULL);
+	expect(0, "hold 11 on event 90");
+	run("hold", "90", "--user", "7", "--best", "3", "--id", "12", NULL);
+	expect(0, "hold 12 on event 90");
+	run("confirm", "90", "11", NULL);
+	expect(0, "booking 11 on event 90");
+	run("holds", "90", "--user", "7", NULL);
+	expect(0, "hold 12: seats 3,4,5, expires ");
+	run("bookings", "90", "--user", "7", NULL);
+	expect(0, "booking 11: seats 1,2\n");
+	run("--json", "holds", "90", "--user", "7", NULL);
+	expect(0, "{\"event_id\":90,\"user\":7,\"holds\":[{\"id\":12,");
+	expect_json();
+	run("--json", "bookings", "90", "--user", "8", NULL);
+	expect(0, "{\"event_id\":90,\"user\":8,\"bookings\":[]}");
+	run("holds", "90", "--user", "8", NULL);
+	expect(0, "user 8 has no live holds in event 90");
+	run("holds", "90", NULL);
+	expect_err(2, "holdfast: holds: --user U");
+}
+
 /* A holdfastd with --auth-file: the CLI presents --token-file's token, or HOLDFAST_TOKEN's; a
  * client token may not BACKUP; without a token the CLI says what to do. */
 static void test_tokens(void **state)
@@ -664,6 +691,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_avail_seats),
 	    cmocka_unit_test(test_cluster_commands),
 	    cmocka_unit_test(test_backup),
+	    cmocka_unit_test(test_user_records),
 	    cmocka_unit_test(test_tokens),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
