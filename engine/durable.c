@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 struct durable_ring {
@@ -91,13 +90,6 @@ static void fd_signal(int fd)
 	HF_ASSERT(n == (ssize_t)sizeof(one) || errno == EAGAIN);
 }
 
-static void sleep_ms(uint32_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static void run_checkpoint(struct hf_durable *d, struct hf_durable_job *job)
 {
 	char dir[PATH_MAX];
@@ -146,8 +138,6 @@ static void run_commit(struct hf_durable *d, struct hf_durable_job *job)
 		d->commits_written++;
 	}
 	job->status = hf_persist_commit(d->persist, job->changes);
-	if (job->status != 0 && d->hooks.sync_delay_ms > 0 && job->changes->count > 0)
-		sleep_ms(d->hooks.sync_delay_ms); /* a failing slow disk is slow too */
 	job->commit_us = hf_clock_mono_us() - start_us;
 	if (job->status != 0) {
 		d->poisoned = 1;

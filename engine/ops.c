@@ -86,7 +86,7 @@ static void ops_latency_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	}
 }
 
-void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
+static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 {
 	const struct hf_shard_counters *k = &s->c;
 	st->stats_count = 0;
@@ -350,7 +350,7 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 		break;
 	case HF_OP_STATS:
 		rep->stats.stats_count = 0;
-		hf_ops_stats(s, &rep->stats);
+		ops_stats(s, &rep->stats);
 		reply_ok(s, req, out);
 		break;
 	case HF_OP_BACKUP:

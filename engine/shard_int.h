@@ -404,7 +404,5 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 /* Fills s->rep with `status` (detail) for a request that got no further (opcode and id echoed). */
 void hf_ops_error(struct hf_shard *s, uint8_t opcode, uint64_t request_id, uint16_t status,
 		  uint64_t detail, struct hf_ops_result *out);
-/* Appends the shard's STATS entries (ops.c owns the names). */
-void hf_ops_stats(struct hf_shard *s, struct hf_rep_stats *st);
 
 #endif

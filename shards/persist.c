@@ -397,6 +397,17 @@ void hf_persist_close(struct hf_persist *persist)
 	free(persist);
 }
 
+/* The HOLDFAST_SYNC_DELAY_MS hook: one place for every commit that writes (or fails to). */
+static void sync_delay(const struct hf_persist *persist)
+{
+	if (persist->sync_delay_ms == 0)
+		return;
+	struct timespec ts = {.tv_sec = persist->sync_delay_ms / 1000u,
+			      .tv_nsec = (long)(persist->sync_delay_ms % 1000u) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *changes)
 {
 	HF_ASSERT(persist != NULL && changes != NULL);
@@ -405,6 +416,7 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 	if (changes->count == 0)
 		return 0;
 	if (persist->fail_commits_count > 0) {
+		sync_delay(persist); /* a failing slow disk is slow too */
 		persist->fail_commits_count--;
 		persist->errors_count++;
 		hf_log_error("persist %s: commit of %u records failed: injected by the test hook",
@@ -452,12 +464,7 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 	char *err = NULL;
 	uint64_t start_ns = hf_clock_mono_ns();
 	rocksdb_write(persist->db, persist->write_options, persist->batch, &err);
-	if (persist->sync_delay_ms > 0) {
-		struct timespec ts = {.tv_sec = persist->sync_delay_ms / 1000u,
-				      .tv_nsec = (long)(persist->sync_delay_ms % 1000u) * 1000000L};
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-	}
+	sync_delay(persist);
 	uint64_t took_us = (hf_clock_mono_ns() - start_ns) / 1000u;
 	rocksdb_writebatch_clear(persist->batch);
 	if (err != NULL) {
