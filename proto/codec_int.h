@@ -6,6 +6,7 @@
 #define HF_PROTO_CODEC_INT_H
 
 #include "base/endian.h"
+#include "proto/proto.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -119,5 +120,12 @@ static inline void wr_bytes(struct hf_wr *w, const void *src, size_t n)
 	if (at && n > 0)
 		memcpy(at, src, n);
 }
+
+/* BATCH's body codecs (batch.c), for its row of the opcode table in proto.c. */
+enum hf_status hf_batch_req_check(const struct hf_request *req);
+void hf_batch_req_encode(struct hf_wr *w, const struct hf_request *req);
+enum hf_status hf_batch_req_decode(struct hf_rd *r, struct hf_request *out);
+void hf_batch_rep_encode(struct hf_wr *w, const struct hf_reply *rep);
+enum hf_status hf_batch_rep_decode(struct hf_rd *r, struct hf_reply *out);
 
 #endif

@@ -1319,7 +1319,21 @@ static const struct hf_op_info op_table[256] = {
 		    .request_decode = req_decode_auth,
 		    .reply_encode = rep_encode_auth,
 		    .reply_decode = rep_decode_auth},
+    [HF_OP_BATCH] = {.opcode = HF_OP_BATCH,
+		     .name = "BATCH", /* not a write itself: its entries are */
+		     .request_body_size_min = HF_BATCH_FIXED_SIZE + HF_BATCH_ENTRY_HEADER_SIZE,
+		     .request_body_size_max = HF_FRAME_BODY_SIZE_MAX,
+		     .reply_body_size_min = HF_BATCH_FIXED_SIZE,
+		     .reply_body_size_max = HF_BATCH_REPLY_BODY_MAX,
+		     .request_check = hf_batch_req_check,
+		     .request_encode = hf_batch_req_encode,
+		     .request_decode = hf_batch_req_decode,
+		     .reply_encode = hf_batch_rep_encode,
+		     .reply_decode = hf_batch_rep_decode},
 };
+
+HF_STATIC_ASSERT(HF_BATCH_REPLY_BODY_MAX <= HF_FRAME_BODY_SIZE_MAX,
+		 "the largest BATCH reply fits a frame");
 
 HF_STATIC_ASSERT(HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u <= HF_FRAME_BODY_SIZE_MAX,
 		 "the largest AVAIL reply fits a frame");

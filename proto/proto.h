@@ -80,6 +80,9 @@ enum hf_opcode {
 	HF_OP_EVENT_SECTIONS = 0x40, /* an event's sections and tiers with their free counts */
 	/* Admin. */
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
+	/* Batch (0x10-0x1f). */
+	HF_OP_BATCH =
+	    0x10, /* several independent store ops in one frame, each with its own answer */
 	/* Connection-level (0x50-0x5f). */
 	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
 };
@@ -120,6 +123,7 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_ERROR_BODY_SIZE	   8u		   /* body of every non-OK reply: u64 detail */
 #define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
+#define HF_BATCH_OPS_MAX	   256u		   /* entries in one BATCH frame */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -274,6 +278,17 @@ struct hf_req_auth {
 	uint8_t token[HF_AUTH_TOKEN_SIZE_MAX]; /* any bytes but NUL and white space */
 };
 
+/* BATCH: `ops_count` entries back to back in `entries` (entries_size bytes), each laid out as
+ * HF_BATCH_ENTRY_HEADER_SIZE bytes (u8 opcode, u8 reserved, u16 reserved, u32 body size, u64
+ * request id) and then the op's own request body. Borrowed: points into the decoded body, or, when
+ * encoding, into the caller's memory. hf_batch_entry_encode writes entries, hf_batch_next walks
+ * them. */
+struct hf_req_batch {
+	uint16_t ops_count; /* 1 .. HF_BATCH_OPS_MAX */
+	uint32_t entries_size;
+	const uint8_t *entries;
+};
+
 struct hf_request {
 	uint8_t opcode;
 	uint64_t request_id;
@@ -293,6 +308,7 @@ struct hf_request {
 		struct hf_req_event event_sections;
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
+		struct hf_req_batch batch;
 	};
 };
 
@@ -441,6 +457,15 @@ struct hf_rep_backup {
 	uint64_t sequence; /* the store's last persisted sequence number in the checkpoint */
 };
 
+/* BATCH's reply: one entry per request entry, in the same order, each HF_BATCH_ENTRY_HEADER_SIZE
+ * bytes (u8 opcode, u8 reserved, u16 status, u32 body size, u64 request id) and then the op's own
+ * reply body (the 8-byte detail when status != HF_OK). Borrowed like struct hf_req_batch. */
+struct hf_rep_batch {
+	uint16_t ops_count;
+	uint32_t entries_size;
+	const uint8_t *entries;
+};
+
 struct hf_reply {
 	uint8_t opcode;
 	uint16_t status;
@@ -462,6 +487,7 @@ struct hf_reply {
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
 		struct hf_rep_auth auth;
+		struct hf_rep_batch batch;
 	};
 };
 
@@ -560,5 +586,46 @@ static inline int hf_avail_bit(const uint8_t *bitmap, uint32_t i)
 {
 	return (bitmap[i / 8] >> (i % 8)) & 1;
 }
+
+/* ---- BATCH (docs/protocol.md, "BATCH") ----
+ * A BATCH frame carries up to HF_BATCH_OPS_MAX independent store ops of one shard; the server
+ * applies them in order, each as if it had come in its own frame (routing, limits, idempotency),
+ * and answers them in one reply frame, one entry each, in order. It is not a transaction: each op
+ * succeeds or fails on its own. The ops that may be entries are the store ops with small replies:
+ * CREATE_EVENT, EVENT_INFO, HOLD, EXTEND, CONFIRM, RELEASE and CANCEL (hf_opcode_is_batchable). */
+#define HF_BATCH_FIXED_SIZE	   8u  /* u16 count, u16 reserved, u32 reserved */
+#define HF_BATCH_ENTRY_HEADER_SIZE 16u /* opcode, reserved, status, body size, request id */
+/* The largest reply body of a batchable op (HOLD with HF_HOLD_SEATS_MAX seats). */
+#define HF_BATCH_ENTRY_REPLY_BODY_MAX (HF_REP_HOLD_FIXED_SIZE + 4u * HF_HOLD_SEATS_MAX)
+#define HF_BATCH_REPLY_BODY_MAX                                                                    \
+	(HF_BATCH_FIXED_SIZE +                                                                     \
+	 HF_BATCH_OPS_MAX * (HF_BATCH_ENTRY_HEADER_SIZE + HF_BATCH_ENTRY_REPLY_BODY_MAX))
+
+/* 1 when opcode may be an entry of a BATCH. */
+int hf_opcode_is_batchable(uint8_t opcode);
+
+/* Writes req (which must validate, be batchable and carry a request id) as one request entry at
+ * buf. Returns the entry's size, or 0 when cap is too small. */
+size_t hf_batch_entry_encode(const struct hf_request *req, uint8_t *buf, size_t cap);
+
+/* Rewrites one encoded request frame (header + body, frame_size bytes, as hf_request_encode wrote
+ * it) as a request entry at out (which has room for frame_size - 8 bytes): same opcode, request id
+ * and body. Returns the entry's size (frame_size - 8). */
+size_t hf_batch_entry_from_frame(const uint8_t *frame, size_t frame_size, uint8_t *out);
+
+/* Writes the BATCH fixed part (count, reserved fields) at buf (HF_BATCH_FIXED_SIZE bytes). */
+void hf_batch_fixed_encode(uint8_t *buf, uint16_t ops_count);
+
+/* Writes rep (well formed, batchable opcode) as one reply entry at buf. Returns the entry's size,
+ * or 0 when cap is too small. */
+size_t hf_batch_reply_entry_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap);
+
+/* Walks the entries of a decoded BATCH request (reply = 0) or reply (reply = 1): from *offset (0
+ * for the first), fills *header as if the entry were a frame of its own (opcode, request id, body
+ * size, status and the reply flag) and *body, and moves *offset past it. Returns 1 for an entry, 0
+ * at the end, -1 when the entries do not decode (never for entries a decoder accepted). The header
+ * can go straight to hf_request_decode / hf_reply_decode. */
+int hf_batch_next(const uint8_t *entries, uint32_t entries_size, uint32_t *offset, int reply,
+		  struct hf_frame_header *header, const uint8_t **body);
 
 #endif

@@ -178,6 +178,8 @@ static const uint8_t request_opcodes[] = {
 
 static int opcode_is_known(uint8_t op)
 {
+	if (op == HF_OP_BATCH)
+		return 1; /* its own tests below: its body is other frames' bodies */
 	for (size_t i = 0; i < HF_ARRAY_SIZE(request_opcodes); i++) {
 		if (request_opcodes[i] == op)
 			return 1;
@@ -1770,8 +1772,8 @@ static void test_request_unknown_opcodes(void **state)
 			assert_int_equal(g_req_b.opcode, op);
 		}
 	}
-	/* The reserved ranges are unknown today. */
-	for (int op = HF_OP_BATCH_FIRST; op <= HF_OP_BATCH_LAST; op++)
+	/* The batch range has BATCH only so far. */
+	for (int op = HF_OP_BATCH_FIRST + 1; op <= HF_OP_BATCH_LAST; op++)
 		assert_string_equal(hf_opcode_name((uint8_t)op), "UNKNOWN");
 	assert_int_equal(HF_OP_ADMIN_FIRST, 0x20);
 	assert_int_equal(HF_OP_ADMIN_LAST, 0x3f);
@@ -2701,8 +2703,11 @@ static void test_opcode_names(void **state)
 		assert_string_equal(hf_opcode_name((uint8_t)op), "UNKNOWN");
 		assert_false(hf_opcode_is_write((uint8_t)op));
 	}
+	assert_string_equal(hf_opcode_name(HF_OP_BATCH), "BATCH");
+	assert_false(hf_opcode_is_write(HF_OP_BATCH));
 	assert_int_equal(HF_OP_BACKUP, 0x20);
 	assert_int_equal(HF_OP_STATS, 0x0c);
+	assert_int_equal(HF_OP_BATCH, 0x10);
 }
 
 /* SEAT_INFO: the SEAT_STATUS entry followed by the owner's user id, byte for byte. */
@@ -2877,6 +2882,8 @@ static void test_op_table_rows(void **state)
 			continue;
 		}
 		assert_non_null(info);
+		if (op == HF_OP_BATCH)
+			continue; /* test_batch_* */
 		assert_int_equal(info->opcode, op);
 		assert_string_equal(info->name, hf_opcode_name((uint8_t)op));
 		assert_int_equal(info->writes, hf_opcode_is_write((uint8_t)op));
@@ -3324,6 +3331,217 @@ static void test_random_decode(void **state)
 	samples_free(&limits_rep);
 }
 
+/* ---- BATCH ---- */
+
+/* Goal: BATCH request entries round-trip: each entry, walked with hf_batch_next and decoded with
+ * hf_request_decode, is the request that was encoded. Method: random batchable requests (every
+ * batchable opcode) encoded as entries, framed, decoded, walked and compared field by field
+ * through their re-encoding; the seed is printed. */
+static void test_batch_request_roundtrip(void **state)
+{
+	(void)state;
+	struct rng r = {seed_from_env("batch_request_roundtrip")};
+	static const uint8_t ops[] = {HF_OP_CREATE_EVENT, HF_OP_EVENT_INFO, HF_OP_HOLD,
+				      HF_OP_EXTEND,	  HF_OP_CONFIRM,    HF_OP_RELEASE,
+				      HF_OP_CANCEL};
+	static uint8_t entries[HF_FRAME_BODY_SIZE_MAX];
+	static uint8_t one[HF_FRAME_SIZE_MAX];
+	static struct hf_request sub[HF_BATCH_OPS_MAX];
+	for (int round = 0; round < 50; round++) {
+		uint32_t count = 1u + (uint32_t)(rng_next(&r) % HF_BATCH_OPS_MAX);
+		uint32_t size = 0;
+		for (uint32_t i = 0; i < count; i++) {
+			fill_request(&r, &scale_small, ops[rng_next(&r) % sizeof(ops)], &sub[i]);
+			sub[i].request_id = 1000u + i;
+			size_t n =
+			    hf_batch_entry_encode(&sub[i], entries + size, sizeof(entries) - size);
+			assert_true(n >= HF_BATCH_ENTRY_HEADER_SIZE);
+			size += (uint32_t)n;
+		}
+		struct hf_request batch = {.opcode = HF_OP_BATCH, .request_id = 7};
+		batch.batch.ops_count = (uint16_t)count;
+		batch.batch.entries = entries;
+		batch.batch.entries_size = size;
+		assert_int_equal(hf_request_validate(&batch), HF_OK);
+		size_t frame = hf_request_encode(&batch, g_frame, sizeof(g_frame));
+		assert_int_equal(frame, HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE + size);
+		assert_int_equal(decode_request_frame(frame), HF_OK);
+		assert_int_equal(g_req_b.batch.ops_count, count);
+		uint32_t off = 0;
+		struct hf_frame_header h;
+		const uint8_t *body;
+		for (uint32_t i = 0; i < count; i++) {
+			assert_int_equal(hf_batch_next(g_req_b.batch.entries,
+						       g_req_b.batch.entries_size, &off, 0, &h,
+						       &body),
+					 1);
+			assert_int_equal(h.opcode, sub[i].opcode);
+			assert_int_equal(h.request_id, sub[i].request_id);
+			struct hf_request got;
+			assert_int_equal(hf_request_decode(&h, body, &got), HF_OK);
+			/* Same request: same bytes when encoded alone. */
+			size_t a = hf_request_encode(&got, one, sizeof(one));
+			static uint8_t want[HF_FRAME_SIZE_MAX];
+			size_t b = hf_request_encode(&sub[i], want, sizeof(want));
+			assert_int_equal(a, b);
+			assert_memory_equal(one, want, a);
+		}
+		assert_int_equal(hf_batch_next(g_req_b.batch.entries, g_req_b.batch.entries_size,
+					       &off, 0, &h, &body),
+				 0);
+	}
+}
+
+/* Goal: the BATCH decoder refuses every framing error and nothing else. Method: a valid
+ * two-entry batch, then one defect at a time: zero count, count past HF_BATCH_OPS_MAX, reserved
+ * bytes set, an entry longer than the body, a count that disagrees with the entries, trailing
+ * bytes, every proper prefix. */
+static void test_batch_request_framing(void **state)
+{
+	(void)state;
+	uint8_t entries[256];
+	struct hf_request a = {.opcode = HF_OP_EVENT_INFO, .request_id = 11};
+	a.event_info.event_id = 5;
+	struct hf_request b = {.opcode = HF_OP_RELEASE, .request_id = 12};
+	b.release.event_id = 5;
+	b.release.hold_id = 9;
+	size_t n1 = hf_batch_entry_encode(&a, entries, sizeof(entries));
+	size_t n2 = hf_batch_entry_encode(&b, entries + n1, sizeof(entries) - n1);
+	assert_int_equal(n1, HF_BATCH_ENTRY_HEADER_SIZE + 8u);
+	assert_int_equal(n2, HF_BATCH_ENTRY_HEADER_SIZE + 16u);
+	struct hf_request batch = {.opcode = HF_OP_BATCH, .request_id = 3};
+	batch.batch.ops_count = 2;
+	batch.batch.entries = entries;
+	batch.batch.entries_size = (uint32_t)(n1 + n2);
+	size_t frame = hf_request_encode(&batch, g_frame, sizeof(g_frame));
+	assert_int_equal(decode_request_frame(frame), HF_OK);
+	static uint8_t good[512];
+	memcpy(good, g_frame, frame);
+	const uint32_t body = HF_FRAME_HEADER_SIZE;
+	/* Every proper prefix is refused (the header says the shorter size). */
+	for (size_t len = HF_FRAME_HEADER_SIZE; len < frame; len++) {
+		memcpy(g_frame, good, len);
+		put32(g_frame + 16, (uint32_t)(len - HF_FRAME_HEADER_SIZE));
+		assert_int_not_equal(decode_request_frame(len), HF_OK);
+	}
+	struct {
+		uint32_t at;
+		uint8_t value;
+		enum hf_status want;
+	} defects[] = {
+	    {body + 0, 0, HF_ERR_INVALID},			     /* count 0 */
+	    {body + 0, 3, HF_ERR_MALFORMED},			     /* count 3, two entries */
+	    {body + 0, 1, HF_ERR_MALFORMED},			     /* count 1, bytes left */
+	    {body + 2, 1, HF_ERR_MALFORMED},			     /* reserved u16 */
+	    {body + 4, 1, HF_ERR_MALFORMED},			     /* reserved u32 */
+	    {body + HF_BATCH_FIXED_SIZE + 1, 1, HF_ERR_MALFORMED},   /* entry reserved u8 */
+	    {body + HF_BATCH_FIXED_SIZE + 2, 1, HF_ERR_MALFORMED},   /* entry reserved u16 */
+	    {body + HF_BATCH_FIXED_SIZE + 4, 200, HF_ERR_MALFORMED}, /* entry too long */
+	    {body + HF_BATCH_FIXED_SIZE + 4, 4, HF_ERR_MALFORMED},   /* entry too short */
+	};
+	for (size_t i = 0; i < HF_ARRAY_SIZE(defects); i++) {
+		memcpy(g_frame, good, frame);
+		g_frame[defects[i].at] = defects[i].value;
+		assert_int_equal(decode_request_frame(frame), defects[i].want);
+	}
+	/* A count past the limit is TOO_LARGE, whatever follows. */
+	memcpy(g_frame, good, frame);
+	put16(g_frame + body, HF_BATCH_OPS_MAX + 1u);
+	assert_int_equal(decode_request_frame(frame), HF_ERR_TOO_LARGE);
+	/* An entry with an opcode that may not be batched still frames: the server answers it. */
+	memcpy(g_frame, good, frame);
+	g_frame[body + HF_BATCH_FIXED_SIZE] = HF_OP_PING;
+	assert_int_equal(decode_request_frame(frame), HF_OK);
+	/* The encoder's contract. */
+	batch.batch.ops_count = 0;
+	assert_int_equal(hf_request_validate(&batch), HF_ERR_INVALID);
+	batch.batch.ops_count = HF_BATCH_OPS_MAX + 1u;
+	assert_int_equal(hf_request_validate(&batch), HF_ERR_TOO_LARGE);
+	batch.batch.ops_count = 3;
+	assert_int_equal(hf_request_validate(&batch), HF_ERR_INVALID);
+}
+
+/* Goal: reply entries carry each op's own status and body, and the largest BATCH reply fits its
+ * bound. Method: OK and error replies of every batchable opcode encoded as entries, framed,
+ * decoded and walked; a full batch of the largest HOLD replies measured against
+ * HF_BATCH_REPLY_BODY_MAX. */
+static void test_batch_reply_entries(void **state)
+{
+	(void)state;
+	static uint8_t entries[HF_FRAME_BODY_SIZE_MAX];
+	uint32_t size = 0;
+	struct hf_reply rep;
+	memset(&rep, 0, sizeof(rep));
+	rep.opcode = HF_OP_HOLD;
+	rep.request_id = 21;
+	rep.hold.hold_id = 77;
+	rep.hold.deadline_ms = 123456;
+	rep.hold.seats_count = HF_HOLD_SEATS_MAX;
+	for (uint32_t i = 0; i < HF_HOLD_SEATS_MAX; i++)
+		rep.hold.seats[i] = i * 3u;
+	for (uint32_t i = 0; i < HF_BATCH_OPS_MAX; i++) {
+		size_t n =
+		    hf_batch_reply_entry_encode(&rep, entries + size, sizeof(entries) - size);
+		assert_int_equal(n, HF_BATCH_ENTRY_HEADER_SIZE + HF_BATCH_ENTRY_REPLY_BODY_MAX);
+		size += (uint32_t)n;
+	}
+	assert_int_equal(HF_BATCH_FIXED_SIZE + size, HF_BATCH_REPLY_BODY_MAX);
+	/* Now a mixed reply: the HOLD, a SEAT_TAKEN and an empty RELEASE. */
+	size = 0;
+	size += (uint32_t)hf_batch_reply_entry_encode(&rep, entries, sizeof(entries));
+	struct hf_reply err = {.opcode = HF_OP_HOLD, .status = HF_SEAT_TAKEN, .request_id = 22};
+	err.detail = 42;
+	size += (uint32_t)hf_batch_reply_entry_encode(&err, entries + size, sizeof(entries) - size);
+	struct hf_reply rel = {.opcode = HF_OP_RELEASE, .status = HF_OK, .request_id = 23};
+	size += (uint32_t)hf_batch_reply_entry_encode(&rel, entries + size, sizeof(entries) - size);
+	struct hf_reply batch = {.opcode = HF_OP_BATCH, .status = HF_OK, .request_id = 20};
+	batch.batch.ops_count = 3;
+	batch.batch.entries = entries;
+	batch.batch.entries_size = size;
+	size_t frame = hf_reply_encode(&batch, g_frame, sizeof(g_frame));
+	assert_int_equal(frame, hf_reply_size(&batch));
+	assert_int_equal(decode_reply_frame(frame), HF_OK);
+	uint32_t off = 0;
+	struct hf_frame_header h;
+	const uint8_t *body;
+	struct hf_reply got;
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    1);
+	assert_int_equal(hf_reply_decode(&h, body, &got), HF_OK);
+	assert_int_equal(got.status, HF_OK);
+	assert_int_equal(got.request_id, 21);
+	assert_int_equal(got.hold.hold_id, 77);
+	assert_int_equal(got.hold.seats_count, HF_HOLD_SEATS_MAX);
+	assert_int_equal(got.hold.seats[5], 15);
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    1);
+	assert_int_equal(hf_reply_decode(&h, body, &got), HF_OK);
+	assert_int_equal(got.status, HF_SEAT_TAKEN);
+	assert_int_equal(got.detail, 42);
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    1);
+	assert_int_equal(hf_reply_decode(&h, body, &got), HF_OK);
+	assert_int_equal(got.opcode, HF_OP_RELEASE);
+	assert_int_equal(got.request_id, 23);
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    0);
+	/* Every batchable op's largest reply fits an entry. */
+	for (int op = 0; op < 256; op++) {
+		if (!hf_opcode_is_batchable((uint8_t)op))
+			continue;
+		const struct hf_op_info *info = hf_op_info((uint8_t)op);
+		assert_non_null(info);
+		assert_true(info->routed);
+		assert_true(info->reply_body_size_max <= HF_BATCH_ENTRY_REPLY_BODY_MAX);
+	}
+	assert_false(hf_opcode_is_batchable(HF_OP_BATCH));
+	assert_false(hf_opcode_is_batchable(HF_OP_AVAIL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3365,6 +3583,9 @@ int main(void)
 	    cmocka_unit_test(test_request_backup_path),
 	    cmocka_unit_test(test_reply_without_reply_flag),
 	    cmocka_unit_test(test_reply_unknown_opcodes),
+	    cmocka_unit_test(test_batch_request_roundtrip),
+	    cmocka_unit_test(test_batch_request_framing),
+	    cmocka_unit_test(test_batch_reply_entries),
 	    cmocka_unit_test(test_reply_truncated),
 	    cmocka_unit_test(test_reply_trailing),
 	    cmocka_unit_test(test_reply_error_body_size),
