@@ -727,6 +727,51 @@ static int reply_depends_on_store(uint8_t opcode, uint16_t status)
 	       status != HF_ERR_VERSION && status != HF_ERR_OPCODE;
 }
 
+/* A BATCH reply of a failed batch, rewritten into s->batch_out: every entry that depends on the
+ * store becomes IO (the others, MOVED or a decode error, stay). Returns the new frame's size. */
+static uint32_t batch_reply_fail(struct hf_shard *s, const uint8_t *frame, uint32_t frame_size)
+{
+	struct hf_frame_header h;
+	enum hf_status st = hf_frame_header_decode(frame, &h);
+	HF_ASSERT(st == HF_OK);
+	struct hf_reply *rep = &s->rep;
+	st = hf_reply_decode(&h, frame + HF_FRAME_HEADER_SIZE, rep);
+	HF_ASSERT(st == HF_OK); /* our own reply */
+	HF_ASSERT(frame_size == HF_FRAME_HEADER_SIZE + h.body_size);
+	const uint8_t *entries = rep->batch.entries;
+	uint32_t entries_size = rep->batch.entries_size;
+	uint16_t count = rep->batch.ops_count;
+	uint8_t *out = s->batch_out;
+	size_t size = HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE;
+	uint32_t off = 0;
+	for (uint16_t i = 0; i < count; i++) {
+		struct hf_frame_header eh;
+		const uint8_t *body;
+		int rc = hf_batch_next(entries, entries_size, &off, 1, &eh, &body);
+		HF_ASSERT(rc == 1);
+		uint16_t status =
+		    reply_depends_on_store(eh.opcode, eh.status) ? HF_ERR_IO : eh.status;
+		uint64_t detail = status == eh.status && status != HF_OK ? hf_get_le64(body) : 0;
+		if (status == HF_OK) {
+			/* An OK that stays OK: never, every routed OK depends on the store. */
+			HF_PANIC("batch entry 0x%02x kept OK in a failed batch", eh.opcode);
+		}
+		struct hf_reply e = {
+		    .opcode = eh.opcode, .status = status, .request_id = eh.request_id};
+		e.detail = detail;
+		size_t n =
+		    hf_batch_reply_entry_encode(&e, out + size, HF_SHARD_BATCH_OUT_SIZE - size);
+		HF_ASSERT(n == HF_BATCH_ENTRY_HEADER_SIZE + HF_ERROR_BODY_SIZE);
+		size += n;
+		if (status == HF_ERR_IO)
+			s->c.replies_io++;
+	}
+	hf_batch_fixed_encode(out + HF_FRAME_HEADER_SIZE, count);
+	h.body_size = (uint32_t)(size - HF_FRAME_HEADER_SIZE);
+	hf_frame_header_encode(out, &h);
+	return (uint32_t)size;
+}
+
 void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c)
 {
 	if (c->segs_count == 0)
@@ -752,7 +797,10 @@ void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c)
 		uint32_t frame_size = HF_FRAME_HEADER_SIZE + h.body_size;
 		HF_ASSERT(frame_size <= region - pos);
 		int64_t rc;
-		if (reply_depends_on_store(h.opcode, h.status)) {
+		if (h.opcode == HF_OP_BATCH && h.status == HF_OK) {
+			uint32_t n = batch_reply_fail(s, s->scratch.data + pos, frame_size);
+			rc = fill_append_raw(s, c, s->batch_out, n, h.request_id);
+		} else if (reply_depends_on_store(h.opcode, h.status)) {
 			struct hf_reply *rep = &s->rep;
 			rep->opcode = h.opcode;
 			rep->status = HF_ERR_IO;

@@ -283,6 +283,90 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	b->ops_count++;
 }
 
+/* One BATCH entry, answered in s->rep as if it had come in a frame of its own. busy: the whole
+ * batch is shed (two batches at the disk and no room in the open one). */
+static void batch_entry(struct hf_shard *s, const struct hf_frame_header *h, const uint8_t *body,
+			int busy, struct hf_ops_result *out)
+{
+	if (!hf_opcode_is_batchable(h->opcode)) {
+		hf_ops_error(s, h->opcode, h->request_id, HF_ERR_OPCODE, 0, out);
+		return;
+	}
+	struct hf_request *sub = &s->sub_req;
+	enum hf_status st = hf_request_decode(h, body, sub);
+	if (st != HF_OK) {
+		hf_ops_error(s, h->opcode, h->request_id, st, 0, out);
+		return;
+	}
+	if (busy || !hf_changes_has_room(&hf_shard_open_batch(s)->changes)) {
+		/* No room left in this batch (expiries can take the room the frame was given): the
+		 * client resends the entry, nothing changed. */
+		hf_ops_error(s, h->opcode, h->request_id, HF_BUSY, 0, out);
+		return;
+	}
+	ops_store(s, sub, out);
+	HF_ASSERT(out->kind == HF_OPS_REPLY);
+	s->c.ops[sub->opcode]++;
+}
+
+/* BATCH: every entry runs as ops_store runs a frame, into the open batch, and the answers leave as
+ * one reply frame built in s->batch_out (HF_OPS_RAW), held behind the latest batch any entry waits
+ * for. The frame is applied in one batch: when the open batch has no room for all its entries it
+ * waits for the next batch like any write (POSTPONE), and with two batches at the disk every entry
+ * is answered BUSY. */
+static void ops_batch(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
+{
+	const struct hf_req_batch *bt = &req->batch;
+	HF_ASSERT(bt->ops_count >= 1);
+	HF_ASSERT(bt->ops_count <= HF_BATCH_OPS_MAX);
+	struct hf_batch *b = hf_shard_open_batch(s);
+	int busy = 0;
+	if (hf_changes_ops_room(&b->changes) < bt->ops_count) {
+		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
+			s->c.busy_pipeline_full++;
+			busy = 1;
+		} else if (b->changes.count > 0) {
+			s->open_full = 1;
+			out->kind = HF_OPS_POSTPONE;
+			return;
+		}
+		/* Else an empty batch smaller than the frame (HOLDFAST_BATCH_CHANGES_MAX): the
+		 * entries past its room are answered BUSY. */
+	}
+	uint8_t *frame = s->batch_out;
+	size_t size = HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE;
+	uint64_t wait_seq = 0;
+	uint32_t off = 0;
+	for (uint16_t i = 0; i < bt->ops_count; i++) {
+		struct hf_frame_header h;
+		const uint8_t *body;
+		int rc = hf_batch_next(bt->entries, bt->entries_size, &off, 0, &h, &body);
+		HF_ASSERT(rc == 1); /* the decoder checked the framing */
+		struct hf_ops_result sub = {.kind = HF_OPS_REPLY};
+		batch_entry(s, &h, body, busy, &sub);
+		if (sub.wait_seq > wait_seq)
+			wait_seq = sub.wait_seq;
+		size_t n = hf_batch_reply_entry_encode(&s->rep, frame + size,
+						       HF_SHARD_BATCH_OUT_SIZE - size);
+		HF_ASSERT(n >= HF_BATCH_ENTRY_HEADER_SIZE);
+		size += n;
+	}
+	HF_ASSERT(off == bt->entries_size);
+	hf_batch_fixed_encode(frame + HF_FRAME_HEADER_SIZE, bt->ops_count);
+	struct hf_frame_header h = {.magic = HF_FRAME_MAGIC,
+				    .version = HF_PROTO_VERSION,
+				    .opcode = HF_OP_BATCH,
+				    .flags = HF_FLAG_REPLY,
+				    .status = HF_OK,
+				    .request_id = req->request_id,
+				    .body_size = (uint32_t)(size - HF_FRAME_HEADER_SIZE)};
+	hf_frame_header_encode(frame, &h);
+	out->kind = HF_OPS_RAW;
+	out->raw = frame;
+	out->raw_size = (uint32_t)size;
+	out->wait_seq = wait_seq;
+}
+
 static void ops_auth(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
 {
 	uint8_t role = s->cfg->auth == NULL ? HF_ROLE_ADMIN
@@ -358,6 +442,9 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 		break;
 	case HF_OP_AUTH:
 		ops_auth(s, req, out);
+		break;
+	case HF_OP_BATCH:
+		ops_batch(s, req, out);
 		break;
 	default:
 		ops_store(s, req, out);

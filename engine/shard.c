@@ -99,6 +99,7 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->held = calloc(s->conns_max, sizeof(*s->held));
 	s->dirty_seq = calloc(HF_SHARD_DIRTY_BUCKETS, sizeof(*s->dirty_seq));
 	s->map_frame = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	s->batch_out = malloc(HF_SHARD_BATCH_OUT_SIZE);
 	s->meta_buf = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
 	s->map_posted = malloc(sizeof(*s->map_posted));
 	pthread_mutex_init(&s->map_lock, NULL);
@@ -106,7 +107,8 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->map_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int failed = s->conns == NULL || s->touched == NULL || s->ready == NULL ||
 		     s->held == NULL || s->dirty_seq == NULL || s->map_frame == NULL ||
-		     s->meta_buf == NULL || s->map_posted == NULL || s->map_fd < 0;
+		     s->batch_out == NULL || s->meta_buf == NULL || s->map_posted == NULL ||
+		     s->map_fd < 0;
 	/* The largest buffer: a reply stream at its bound (conn.c fill_cap_max) or a full stash. */
 	uint64_t buf_size_max = 2u * ((uint64_t)cfg->conn_buffer_size_max + HF_FRAME_SIZE_MAX);
 	if (buf_size_max < HF_CONN_STASH_SIZE_MAX)
@@ -1118,6 +1120,7 @@ void hf_shard_destroy(struct hf_shard *s)
 	free(s->lat);
 	free(s->scratch.data);
 	free(s->map_frame);
+	free(s->batch_out);
 	free(s->meta_buf);
 	free(s->map_posted);
 	if (s->map_fd >= 0)

@@ -58,6 +58,14 @@
 
 /* Held replies whose latency one batch records when it completes (more are counted, not timed). */
 #define HF_SHARD_BATCH_LAT_MAX 16384u
+/* A BATCH reply is built in one shard buffer this big (ops.c), and a failed batch's BATCH replies
+ * are rewritten there (conn.c: every entry then has the 8-byte error body). */
+#define HF_SHARD_BATCH_OUT_SIZE (HF_FRAME_HEADER_SIZE + HF_BATCH_REPLY_BODY_MAX)
+HF_STATIC_ASSERT(HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE +
+			 HF_BATCH_OPS_MAX * (HF_BATCH_ENTRY_HEADER_SIZE + HF_ERROR_BODY_SIZE) <=
+		     HF_SHARD_BATCH_OUT_SIZE,
+		 "a BATCH reply of error entries fits the BATCH buffer");
+
 /* Held reply segments of one connection: one per distinct batch a reply waits for. */
 #define HF_CONN_SEGS_MAX HF_SHARD_BATCHES_MAX
 
@@ -335,8 +343,11 @@ struct hf_shard {
 	uint8_t *map_frame; /* the SLOT_MAP reply, encoded once (request id 0) */
 	uint32_t map_frame_size;
 
-	struct hf_request req;	 /* the request being handled (large: one per shard) */
-	struct hf_reply rep;	 /* its reply */
+	struct hf_request req;	   /* the request being handled (large: one per shard) */
+	struct hf_reply rep;	   /* its reply */
+	struct hf_request sub_req; /* the BATCH entry being handled */
+	uint8_t
+	    *batch_out; /* a BATCH reply being built (HF_FRAME_HEADER_SIZE + its largest body) */
 	struct hf_bytes scratch; /* cold path: rewriting a failed batch's replies */
 
 	uint64_t now_ms;  /* wall clock of this iteration (the store's clock) */

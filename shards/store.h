@@ -76,6 +76,9 @@ void hf_changes_deinit(struct hf_changes *changes);
 void hf_changes_reset(struct hf_changes *changes);
 /* 1 when one more hf_store_apply (HF_OP_CHANGES_MAX changes) is guaranteed to fit. */
 int hf_changes_has_room(const struct hf_changes *changes);
+/* How many more hf_store_apply calls are guaranteed to fit (room / HF_OP_CHANGES_MAX), before
+ * expiries: a call may first spend room on time-driven records (hf_store_apply). */
+uint32_t hf_changes_ops_room(const struct hf_changes *changes);
 static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
 					     const struct hf_change *change)
 {

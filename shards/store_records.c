@@ -66,6 +66,11 @@ int hf_changes_has_room(const struct hf_changes *changes)
 	return changes_room(changes) >= HF_OP_CHANGES_MAX;
 }
 
+uint32_t hf_changes_ops_room(const struct hf_changes *changes)
+{
+	return changes_room(changes) / HF_OP_CHANGES_MAX;
+}
+
 static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
 				       uint8_t key_size)
 {

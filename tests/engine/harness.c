@@ -397,7 +397,7 @@ void hf_tc_write_all(int fd, const void *buf, size_t size)
 
 void hf_tc_send(int fd, const struct hf_request *req)
 {
-	uint8_t buf[8192];
+	static uint8_t buf[HF_FRAME_SIZE_MAX]; /* a BATCH can be this large */
 	size_t n = hf_request_encode(req, buf, sizeof(buf));
 	assert_true(n >= HF_FRAME_HEADER_SIZE);
 	hf_tc_write_all(fd, buf, n);
