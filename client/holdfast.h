@@ -118,6 +118,13 @@ struct hf_client_options {
 	 * HF_AUTH_TOKEN_SIZE_MAX bytes, copied by hf_client_open. A server that refuses it makes
 	 * every request on that connection complete with -EACCES at once (no resend). */
 	const char *auth_token;
+	/* Folds requests queued on one connection into BATCH frames of up to batch_max entries
+	 * (docs/protocol.md, BATCH): fewer frames and one reply frame per batch, so a pipelined
+	 * client costs the server and itself less per request. Only CREATE_EVENT, EVENT_INFO, HOLD,
+	 * EXTEND, CONFIRM, RELEASE and CANCEL are folded, and only when two or more of them wait at
+	 * once; everything else (retries, MOVED, deadlines, one completion per request) is as
+	 * without it. 0 .. HF_BATCH_OPS_MAX (256); 0 and 1: off (the default). */
+	uint32_t batch_max;
 };
 
 /* ---- Replies as the application sees them ---- */
