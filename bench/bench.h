@@ -63,6 +63,7 @@ struct hf_bench_opts {
 	uint8_t workload;			    /* enum hf_bench_workload */
 	uint32_t connections;			    /* 1 .. HF_BENCH_CONNECTIONS_MAX */
 	uint32_t pipeline;	 /* requests in flight per connection, 1 .. HF_BENCH_PIPELINE_MAX */
+	uint32_t batch;		 /* holdfast: BATCH entries per frame (batch_max); 0, 1: off */
 	uint32_t threads;	 /* 1 .. min(connections, HF_BENCH_THREADS_MAX) */
 	double duration_s;	 /* > 0 */
 	double warmup_s;	 /* >= 0, latencies of this first part are dropped */

@@ -58,6 +58,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --connections N          clients (default 50); holdfast: one TCP connection per "
 	    "shard each\n"
 	    "  --pipeline P             requests in flight per client (default 16)\n"
+	    "  --batch B                holdfast: fold up to B queued requests into one BATCH\n"
+	    "                           frame (client option batch_max; 0..256, default 0 = off)\n"
 	    "  --threads T              load threads (default min(2, N))\n"
 	    "  --duration SECONDS       run length (default 10)\n"
 	    "  --ops N                  stop after N operations instead\n"
@@ -171,6 +173,7 @@ enum {
 	OPT_WORKLOAD,
 	OPT_CONNECTIONS,
 	OPT_PIPELINE,
+	OPT_BATCH,
 	OPT_THREADS,
 	OPT_DURATION,
 	OPT_OPS,
@@ -207,6 +210,7 @@ static const struct option long_options[] = {
     {"workload", required_argument, NULL, OPT_WORKLOAD},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"ops", required_argument, NULL, OPT_OPS},
@@ -312,6 +316,9 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 			break;
 		case OPT_PIPELINE:
 			bad = parse_u32(a, 1, HF_BENCH_PIPELINE_MAX, &o->pipeline);
+			break;
+		case OPT_BATCH:
+			bad = parse_u32(a, 0, HF_BATCH_OPS_MAX, &o->batch);
 			break;
 		case OPT_THREADS:
 			bad = parse_u32(a, 1, HF_BENCH_THREADS_MAX, &threads);
@@ -425,6 +432,8 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 		o->seats = 100000;
 	if (o->workload == HF_BENCH_WORKLOAD_ONSALE && o->events != 1)
 		return fail(err, err_size, "--workload onsale uses exactly one event");
+	if (o->batch > 1 && o->target != HF_BENCH_TARGET_HOLDFAST)
+		return fail(err, err_size, "--batch applies to the holdfast target only");
 	if (threads == 0)
 		threads = o->connections < 2 ? o->connections : 2;
 	if (threads > o->connections)
