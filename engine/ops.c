@@ -242,8 +242,13 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		return;
 	}
 	if (req->opcode == HF_OP_HOLD) {
+		/* The event's own rate (CREATE_EVENT user_rate) wins over --user-rate. */
+		uint32_t rate, burst;
 		uint32_t wait_ms =
-		    hf_rate_limit_take(&s->rate, event_id, req->hold.user_id, s->mono_ms);
+		    hf_store_event_rate(s->store, event_id, &rate, &burst)
+			? hf_rate_limit_take_at(&s->rate, event_id, req->hold.user_id, s->mono_ms,
+						rate, burst)
+			: hf_rate_limit_take(&s->rate, event_id, req->hold.user_id, s->mono_ms);
 		if (wait_ms > 0) {
 			s->c.replies_rate_limited++;
 			hf_ops_error(s, req->opcode, req->request_id, HF_RATE_LIMITED, wait_ms,

@@ -261,7 +261,8 @@ static enum hf_status section_name_check(const struct hf_section *sec)
 static enum hf_status req_check_create_event(const struct hf_request *req)
 {
 	const struct hf_req_create_event *c = &req->create_event;
-	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
+	if (c->sections_count > HF_EVENT_SECTIONS_MAX || c->user_rate > HF_USER_RATE_MAX ||
+	    c->user_burst > HF_USER_RATE_MAX)
 		return HF_ERR_TOO_LARGE;
 	for (uint32_t i = 0; i < c->sections_count; i++) {
 		enum hf_status st = section_name_check(&c->sections[i]);
@@ -316,19 +317,26 @@ static void req_encode_create_event(struct hf_wr *w, const struct hf_request *re
 	wr_u32(w, c->row_width);
 	wr_u32(w, c->user_limit);
 	wr_u32(w, c->hold_lifetime_max_s);
-	if (c->sections_count == 0)
+	int rate = c->user_rate != 0 || c->user_burst != 0;
+	if (c->sections_count == 0 && !rate)
 		return;
 	wr_u8(w, (uint8_t)c->sections_count);
 	for (uint32_t i = 0; i < c->sections_count; i++)
 		wr_section(w, &c->sections[i]);
+	if (!rate)
+		return;
+	wr_u32(w, c->user_rate);
+	wr_u32(w, c->user_burst);
 }
 
 static enum hf_status rd_sections(struct hf_rd *r, struct hf_req_create_event *c)
 {
 	c->sections_count = rd_u8(r);
+	/* No sections: only as the prefix of the rate limit (exactly its 8 bytes follow). */
+	if (!r->bad && c->sections_count == 0)
+		return r->left == 8u ? HF_OK : HF_ERR_MALFORMED;
 	/* Too few bytes for the count is a damaged body before it is a count past the limit. */
-	if (r->bad || c->sections_count == 0 ||
-	    r->left < (uint64_t)c->sections_count * (HF_SECTION_FIXED_SIZE + 1u))
+	if (r->bad || r->left < (uint64_t)c->sections_count * (HF_SECTION_FIXED_SIZE + 1u))
 		return HF_ERR_MALFORMED;
 	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
 		return HF_ERR_TOO_LARGE;
@@ -349,6 +357,8 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 	c->user_limit = rd_u32(r);
 	c->hold_lifetime_max_s = rd_u32(r);
 	c->sections_count = 0;
+	c->user_rate = 0;
+	c->user_burst = 0;
 	if (r->bad)
 		return HF_ERR_MALFORMED;
 	if (r->left > 0) {
@@ -356,10 +366,18 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 		if (st != HF_OK)
 			return st;
 	}
+	if (r->left == 8u) {
+		/* Version 3: the per-user rate limit after the (maybe empty) section list. */
+		c->user_rate = rd_u32(r);
+		c->user_burst = rd_u32(r);
+	}
 	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
-	if (c->seats_count > HF_EVENT_SEATS_MAX)
+	if (c->seats_count > HF_EVENT_SEATS_MAX || c->user_rate > HF_USER_RATE_MAX ||
+	    c->user_burst > HF_USER_RATE_MAX)
 		return HF_ERR_TOO_LARGE;
+	if (c->user_burst != 0 && c->user_rate == 0)
+		return HF_ERR_INVALID;
 	if (c->event_id == 0 || c->seats_count == 0 ||
 	    c->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
 		return HF_ERR_INVALID;
@@ -1134,7 +1152,8 @@ static const struct hf_op_info op_table[256] = {
 			    .routed = 1,
 			    .request_body_size_min = HF_REQ_CREATE_EVENT_BODY_SIZE,
 			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE + 1u +
-						     SECTION_SIZE_MAX * HF_EVENT_SECTIONS_MAX,
+						     SECTION_SIZE_MAX * HF_EVENT_SECTIONS_MAX +
+						     8u, /* the rate limit */
 			    .request_check = req_check_create_event,
 			    .request_encode = req_encode_create_event,
 			    .request_decode = req_decode_create_event,

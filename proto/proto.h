@@ -124,6 +124,7 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
 #define HF_BATCH_OPS_MAX	   256u		   /* entries in one BATCH frame */
+#define HF_USER_RATE_MAX	   1000000u	   /* an event's user_rate and user_burst */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -217,6 +218,11 @@ struct hf_req_create_event {
 	uint32_t hold_lifetime_max_s; /* a hold never lives longer; 0 = the server's default */
 	uint32_t sections_count;      /* 0 .. HF_EVENT_SECTIONS_MAX; 0 = the 24-byte body */
 	struct hf_section sections[HF_EVENT_SECTIONS_MAX];
+	/* The event's per-user rate limit for HOLD (a token bucket per user): user_rate holds per
+	 * second, bursts of user_burst (0: user_rate). 0 and 0: the server's --user-rate applies.
+	 * 0 .. HF_USER_RATE_MAX each; a burst needs a rate. */
+	uint32_t user_rate;
+	uint32_t user_burst;
 };
 
 struct hf_req_event {

@@ -514,7 +514,8 @@ static int event_same(const struct event *ev, const struct hf_req_create_event *
 {
 	if (ev->seats_count != r->seats_count || ev->row_width != r->row_width ||
 	    ev->user_limit != r->user_limit || ev->lifetime_s != lifetime_s ||
-	    ev->sections_count != r->sections_count)
+	    ev->sections_count != r->sections_count || ev->user_rate != r->user_rate ||
+	    ev->user_burst != r->user_burst)
 		return 0;
 	for (uint32_t i = 0; i < ev->sections_count; i++) {
 		if (!section_same(&ev->sections[i], &r->sections[i]))
@@ -527,7 +528,9 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 				      struct hf_reply *rep, struct hf_changes *changes)
 {
 	if (r->event_id == 0 || r->seats_count == 0 || r->seats_count > HF_EVENT_SEATS_MAX ||
-	    r->row_width > r->seats_count || r->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
+	    r->row_width > r->seats_count || r->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S ||
+	    r->user_rate > HF_USER_RATE_MAX || r->user_burst > HF_USER_RATE_MAX ||
+	    (r->user_burst != 0 && r->user_rate == 0))
 		return fail(rep, HF_ERR_INVALID, 0);
 	uint32_t lifetime_s =
 	    r->hold_lifetime_max_s ? r->hold_lifetime_max_s : HF_HOLD_LIFETIME_DEFAULT_S;
@@ -546,6 +549,8 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 	uint32_t index = store_event_add(store, r->event_id, r->seats_count, r->row_width,
 					 r->user_limit, lifetime_s);
 	store_event_sections_set(store, index, r->sections, r->sections_count);
+	store->events[index].user_rate = r->user_rate;
+	store->events[index].user_burst = r->user_burst;
 	store_change_put_event(changes, &store->events[index]);
 	return HF_OK;
 }
@@ -1290,4 +1295,16 @@ void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot
 		if (hf_slot_of(store->events[i].id) == slot)
 			fn(store->events[i].id, arg);
 	}
+}
+
+int hf_store_event_rate(const struct hf_store *store, uint64_t event_id, uint32_t *rate_out,
+			uint32_t *burst_out)
+{
+	uint32_t e = store_event_find(store, event_id);
+	if (e == 0 || store->events[e - 1].user_rate == 0)
+		return 0;
+	const struct event *ev = &store->events[e - 1];
+	*rate_out = ev->user_rate;
+	*burst_out = ev->user_burst != 0 ? ev->user_burst : ev->user_rate;
+	return 1;
 }

@@ -157,6 +157,12 @@ enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t 
 			     struct hf_changes *changes);
 
 /* ---- Inspection ---- */
+
+/* The per-user HOLD rate of an event created with one (CREATE_EVENT user_rate): 1 with *rate_out
+ * (holds per second) and *burst_out (bucket size, never 0), or 0 when the event has none or does
+ * not exist (the server's --user-rate then applies). O(1). */
+int hf_store_event_rate(const struct hf_store *store, uint64_t event_id, uint32_t *rate_out,
+			uint32_t *burst_out);
 struct hf_store_counts {
 	uint32_t events_count;
 	uint64_t seats_count; /* over all events */

@@ -94,6 +94,8 @@ struct event {
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
 	uint32_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX */
 	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
+	uint32_t user_rate;  /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
+	uint32_t user_burst; /* its bucket size; 0 = user_rate */
 };
 
 /* The two lists a user entry keeps, indexed by record state: live holds and live bookings. */

@@ -17,6 +17,7 @@
 #define EVENT_KEY_SIZE		 9u
 #define EVENT_VERSION_PLAIN	 1u /* no sections */
 #define EVENT_VERSION_SECTIONS	 2u
+#define EVENT_VERSION_RATE	 3u /* a per-user rate limit (and maybe sections) */
 #define SECTION_VALUE_FIXED_SIZE (3u * 4u + 3u)
 /* Record values are version 1 unless the hold's mode is ANY, which version 1 readers refuse. */
 #define RECORD_VERSION_ANY 2u
@@ -26,7 +27,8 @@ HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_
 HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits");
 HF_STATIC_ASSERT(EVENT_VALUE_SIZE + 1u +
 			 HF_EVENT_SECTIONS_MAX *
-			     (SECTION_VALUE_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX) <=
+			     (SECTION_VALUE_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX) +
+			 8u <=
 		     HF_RECORD_VALUE_SIZE_MAX,
 		 "an event with every section fits the change list's value slot");
 
@@ -109,7 +111,12 @@ static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
  *   17    1 sections_count, 1 .. HF_EVENT_SECTIONS_MAX
  *   18  var the sections, each: first u32, count u32, row_width u32, tier u8, kind u8, name size
  *           u8, name
- *           (the layout of CREATE_EVENT's section list in docs/protocol.md). */
+ *           (the layout of CREATE_EVENT's section list in docs/protocol.md).
+ * Version 3 (an event with a per-user rate limit): the same 17 bytes with version 3, then
+ *   17    1 sections_count, 0 .. HF_EVENT_SECTIONS_MAX, and the sections as in version 2
+ *  end-8  4 user_rate (>= 1)
+ *  end-4  4 user_burst
+ * Versions 1 and 2 are still written for events without a rate, so their records do not change. */
 static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
 {
 	uint8_t len = (uint8_t)strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
@@ -131,16 +138,23 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev)
 	event_key(key, ev->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
 	uint8_t *v = changes->values + c->value_offset;
-	v[0] = ev->sections_count == 0 ? EVENT_VERSION_PLAIN : EVENT_VERSION_SECTIONS;
+	v[0] = ev->user_rate != 0	 ? EVENT_VERSION_RATE
+	       : ev->sections_count == 0 ? EVENT_VERSION_PLAIN
+					 : EVENT_VERSION_SECTIONS;
 	hf_put_le32(v + 1, ev->seats_count);
 	hf_put_le32(v + 5, ev->row_width);
 	hf_put_le32(v + 9, ev->user_limit);
 	hf_put_le32(v + 13, ev->lifetime_s);
 	uint32_t size = EVENT_VALUE_SIZE;
-	if (ev->sections_count > 0) {
+	if (ev->sections_count > 0 || ev->user_rate != 0) {
 		v[size++] = (uint8_t)ev->sections_count;
 		for (uint32_t i = 0; i < ev->sections_count; i++)
 			size += put_section(v + size, &ev->sections[i]);
+	}
+	if (ev->user_rate != 0) {
+		hf_put_le32(v + size, ev->user_rate);
+		hf_put_le32(v + size + 4, ev->user_burst);
+		size += 8;
 	}
 	HF_ASSERT(size <= HF_RECORD_VALUE_SIZE_MAX);
 	c->value_size = (uint16_t)size;
@@ -367,15 +381,16 @@ struct record *store_record_acquire(struct hf_store *store, struct hf_changes *c
 	return rec;
 }
 
-/* Reads version 2's section list (after the 17 fixed bytes) into sections; *n_out = how many. */
-static enum hf_status load_sections(const uint8_t *v, size_t size, uint32_t seats,
+/* Reads the section list of version 2 or 3 (after the 17 fixed bytes, ending at size) into
+ * sections; *n_out = how many (version 3 may have none). */
+static enum hf_status load_sections(const uint8_t *v, size_t size, uint32_t seats, int may_be_empty,
 				    struct hf_section *sections, uint32_t *n_out)
 {
 	if (size < EVENT_VALUE_SIZE + 1u)
 		return HF_ERR_MALFORMED;
 	uint32_t n = v[EVENT_VALUE_SIZE];
 	size_t at = EVENT_VALUE_SIZE + 1u;
-	if (n == 0 || n > HF_EVENT_SECTIONS_MAX)
+	if ((n == 0 && !may_be_empty) || n > HF_EVENT_SECTIONS_MAX)
 		return HF_ERR_MALFORMED;
 	for (uint32_t i = 0; i < n; i++) {
 		if (size - at < SECTION_VALUE_FIXED_SIZE)
@@ -406,7 +421,8 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 {
 	if (size < EVENT_VALUE_SIZE || id == 0)
 		return HF_ERR_MALFORMED;
-	if (v[0] != EVENT_VERSION_PLAIN && v[0] != EVENT_VERSION_SECTIONS)
+	if (v[0] != EVENT_VERSION_PLAIN && v[0] != EVENT_VERSION_SECTIONS &&
+	    v[0] != EVENT_VERSION_RATE)
 		return HF_ERR_MALFORMED;
 	if (v[0] == EVENT_VERSION_PLAIN && size != EVENT_VALUE_SIZE)
 		return HF_ERR_MALFORMED;
@@ -417,16 +433,28 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 	if (seats == 0 || seats > HF_EVENT_SEATS_MAX || rw > seats || lifetime_s == 0 ||
 	    lifetime_s > HF_HOLD_LIFETIME_MAX_S || store_event_find(store, id) != 0)
 		return HF_ERR_MALFORMED;
+	uint32_t user_rate = 0, user_burst = 0;
+	if (v[0] == EVENT_VERSION_RATE) {
+		if (size < EVENT_VALUE_SIZE + 1u + 8u)
+			return HF_ERR_MALFORMED;
+		user_rate = hf_get_le32(v + size - 8);
+		user_burst = hf_get_le32(v + size - 4);
+		size -= 8;
+		if (user_rate == 0 || user_rate > HF_USER_RATE_MAX || user_burst > HF_USER_RATE_MAX)
+			return HF_ERR_MALFORMED;
+	}
 	struct hf_section sections[HF_EVENT_SECTIONS_MAX];
 	uint32_t sections_count = 0;
-	if (v[0] == EVENT_VERSION_SECTIONS &&
-	    load_sections(v, size, seats, sections, &sections_count) != HF_OK)
+	if (v[0] != EVENT_VERSION_PLAIN && load_sections(v, size, seats, v[0] == EVENT_VERSION_RATE,
+							 sections, &sections_count) != HF_OK)
 		return HF_ERR_MALFORMED;
 	if (store->events_count >= store->cfg.events_max ||
 	    store->seats_total + seats > store->cfg.seats_max)
 		return HF_ERR_CAPACITY;
 	uint32_t index = store_event_add(store, id, seats, rw, limit, lifetime_s);
 	store_event_sections_set(store, index, sections, sections_count);
+	store->events[index].user_rate = user_rate;
+	store->events[index].user_burst = user_burst;
 	return HF_OK;
 }
 

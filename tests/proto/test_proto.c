@@ -237,6 +237,10 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		    rng_below(r, 2) ? 0 : rng_range(r, 1, HF_EVENT_SECTIONS_MAX);
 		for (uint32_t i = 0; i < req->create_event.sections_count; i++)
 			fill_section(r, &req->create_event.sections[i]);
+		if (rng_below(r, 3) == 0) {
+			req->create_event.user_rate = rng_range(r, 1, HF_USER_RATE_MAX);
+			req->create_event.user_burst = rng_range(r, 0, HF_USER_RATE_MAX);
+		}
 		break;
 	case HF_OP_EVENT_INFO:
 	case HF_OP_EVENT_SECTIONS:
@@ -3542,6 +3546,56 @@ static void test_batch_reply_entries(void **state)
 	assert_false(hf_opcode_is_batchable(HF_OP_AVAIL));
 }
 
+/* Goal: CREATE_EVENT's rate limit (version 3 of the body) round-trips with and without sections,
+ * old bodies still decode with no limit, and every bad rate is refused with its status. Method:
+ * hand-checked sizes and byte patches on encoded frames. */
+static void test_create_event_rate(void **state)
+{
+	(void)state;
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_CREATE_EVENT;
+	req.request_id = 5;
+	req.create_event.event_id = 9;
+	req.create_event.seats_count = 100;
+	size_t plain = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	assert_int_equal(plain, HF_FRAME_HEADER_SIZE + HF_REQ_CREATE_EVENT_BODY_SIZE);
+	assert_int_equal(decode_request_frame(plain), HF_OK);
+	assert_int_equal(g_req_b.create_event.user_rate, 0);
+	req.create_event.user_rate = 5;
+	req.create_event.user_burst = 10;
+	size_t n = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	/* No sections: an empty section count, then rate and burst. */
+	assert_int_equal(n, plain + 1u + 8u);
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.create_event.sections_count, 0);
+	assert_int_equal(g_req_b.create_event.user_rate, 5);
+	assert_int_equal(g_req_b.create_event.user_burst, 10);
+	/* An empty section count without the rate is malformed, and so is a short rate. */
+	put32(g_frame + 16, HF_REQ_CREATE_EVENT_BODY_SIZE + 1u);
+	assert_int_equal(decode_request_frame(plain + 1u), HF_ERR_MALFORMED);
+	put32(g_frame + 16, HF_REQ_CREATE_EVENT_BODY_SIZE + 1u + 4u);
+	assert_int_equal(decode_request_frame(plain + 5u), HF_ERR_MALFORMED);
+	/* With sections. */
+	req.create_event.sections_count = 1;
+	strcpy(req.create_event.sections[0].name, "floor");
+	req.create_event.sections[0].first = 0;
+	req.create_event.sections[0].count = 10;
+	n = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.create_event.sections_count, 1);
+	assert_int_equal(g_req_b.create_event.user_rate, 5);
+	/* Rate past its limit; a burst without a rate. */
+	req.create_event.user_rate = HF_USER_RATE_MAX + 1u;
+	assert_int_equal(hf_request_validate(&req), HF_ERR_TOO_LARGE);
+	req.create_event.user_rate = 5;
+	n = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	put32(g_frame + n - 8u, HF_USER_RATE_MAX + 1u);
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + n - 8u, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3584,6 +3638,7 @@ int main(void)
 	    cmocka_unit_test(test_reply_without_reply_flag),
 	    cmocka_unit_test(test_reply_unknown_opcodes),
 	    cmocka_unit_test(test_batch_request_roundtrip),
+	    cmocka_unit_test(test_create_event_rate),
 	    cmocka_unit_test(test_batch_request_framing),
 	    cmocka_unit_test(test_batch_reply_entries),
 	    cmocka_unit_test(test_reply_truncated),
