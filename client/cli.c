@@ -17,6 +17,7 @@
  *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
  *                  "booked","holds","bookings"}
  *   hold          {"event_id","hold_id","user_id","deadline_ms","seats":[...]}
+ *   queue, join, room: see client/cli_room.c
  *   extend        {"event_id","hold_id","deadline_ms"}
  *   confirm       {"event_id","booking_id","seats":[...]}
  *   release       {"event_id","hold_id","released":true}
@@ -42,6 +43,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "client/cli_cluster.h"
+#include "client/cli_room.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -418,18 +420,21 @@ static const struct command_help helps[] = {
      "  --row-width W        seats per row, for best-available picks (default: one row)\n"
      "  --user-limit L       seats one user may hold and own together (default: no limit)\n"
      "  --hold-lifetime S    the longest a hold may live, 1..86400 s (default: the engine's)\n"
+     "  --waiting-room       turn the event's waiting room on (see holdfast room --help)\n"
      "Creating the same event again with the same parameters succeeds and changes nothing.\n"},
     {"event info", "usage: holdfast event info EVENT\n"
 		   "Prints the event's parameters and its free, held and booked seat counts.\n"},
-    {"hold", "usage: holdfast hold EVENT --user U (--seats LIST | --best N) [--ttl SECONDS] "
-	     "[--id HOLD_ID]\n"
-	     "Holds seats for user U until a deadline. All or nothing.\n"
-	     "  --seats LIST   the seats, e.g. 3,4,5 or 10-12 (at most 64)\n"
-	     "  --best N       the N adjacent free seats of one row with the lowest numbers\n"
-	     "  --ttl SECONDS  how long the hold lives, 1..86400 (default and upper bound: the\n"
-	     "                 event's hold lifetime)\n"
-	     "  --id HOLD_ID   the hold id (idempotency key); without it one is generated and\n"
-	     "                 printed: resend with the same --id to retry safely\n"},
+    {"hold",
+     "usage: holdfast hold EVENT --user U (--seats LIST | --best N) [--ttl SECONDS] "
+     "[--id HOLD_ID]\n"
+     "Holds seats for user U until a deadline. All or nothing.\n"
+     "  --seats LIST   the seats, e.g. 3,4,5 or 10-12 (at most 64)\n"
+     "  --best N       the N adjacent free seats of one row with the lowest numbers\n"
+     "  --ttl SECONDS  how long the hold lives, 1..86400 (default and upper bound: the\n"
+     "                 event's hold lifetime)\n"
+     "  --id HOLD_ID   the hold id (idempotency key); without it one is generated and\n"
+     "                 printed: resend with the same --id to retry safely\n"
+     "  --token TOKEN  the admission token `holdfast join` printed (waiting-room events)\n"},
     {"extend", "usage: holdfast extend EVENT HOLD_ID --ttl SECONDS\n"
 	       "Moves the hold's deadline to now + SECONDS (never past its lifetime).\n"},
     {"confirm", "usage: holdfast confirm EVENT HOLD_ID\n"
@@ -519,6 +524,31 @@ static int positionals_exact(const struct cli *cli, const struct args *a, uint32
 
 /* ---- Commands ---- */
 
+/* The waiting room's options of `event create` (--waiting-room) and `hold` (--token TOKEN), taken
+ * out of argv before the command's own parsing (cli_room.c has the room's commands). */
+static struct {
+	int waiting_room;
+	const char *token;
+} room_args;
+
+/* Removes the room options from argv; returns the new argc, or -1 for --token without a value. */
+static int room_args_take(int argc, char **argv)
+{
+	int kept = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--waiting-room") == 0) {
+			room_args.waiting_room = 1;
+		} else if (strcmp(argv[i], "--token") == 0) {
+			if (i + 1 >= argc)
+				return -1;
+			room_args.token = argv[++i];
+		} else {
+			argv[kept++] = argv[i];
+		}
+	}
+	return kept;
+}
+
 static int cmd_event_create(struct cli *cli, int argc, char **argv)
 {
 	struct opt opts[] = {
@@ -558,14 +588,23 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 	rc = hf_client_create_event(cli->client, &ce, &rep);
 	if ((rc = check(cli, rc, &rep, NULL)) != 0)
 		return rc;
+	if (room_args.waiting_room) {
+		/* The waiting room, on with the defaults (holdfast room EVENT ... changes them). */
+		struct hf_room_params room;
+		hf_cli_room_params_default(&room);
+		rc = hf_client_room_set(cli->client, ce.event_id, &room, &rep);
+		if ((rc = check(cli, rc, &rep, NULL)) != 0)
+			return rc;
+	}
 	/* The engine fills in its default lifetime: ask for the effective one. */
 	uint32_t lifetime_s = ce.hold_lifetime_max_s;
 	if (hf_client_event_info(cli->client, ce.event_id, &rep2) == 0 && rep2.status == HF_OK)
 		lifetime_s = rep2.event_info.hold_lifetime_max_s;
 	if (cli->json) {
 		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
-		       "\"hold_lifetime_s\":%u}\n",
-		       ce.event_id, ce.seats_count, ce.row_width, ce.user_limit, lifetime_s);
+		       "\"hold_lifetime_s\":%u%s}\n",
+		       ce.event_id, ce.seats_count, ce.row_width, ce.user_limit, lifetime_s,
+		       room_args.waiting_room ? ",\"waiting_room\":true" : "");
 		return EXIT_OK;
 	}
 	printf("event %" PRIu64 " created: %u seats, ", ce.event_id, ce.seats_count);
@@ -577,7 +616,8 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 		printf("user limit %u, ", ce.user_limit);
 	else
 		printf("no user limit, ");
-	printf("hold lifetime %u s\n", lifetime_s);
+	printf("hold lifetime %u s%s\n", lifetime_s,
+	       room_args.waiting_room ? ", waiting room on" : "");
 	return EXIT_OK;
 }
 
@@ -704,11 +744,25 @@ static int cmd_hold(struct cli *cli, int argc, char **argv)
 	uint64_t hold_id = 0;
 	if (opts[4].seen && (rc = parse_id(cli, opts[4].value, "--id", &hold_id)) != 0)
 		return rc;
+	struct hf_room_token token;
+	if (room_args.token != NULL && hf_client_token_parse(room_args.token, &token) != 0)
+		return usage_error(cli, "--token is not the 80 hex digits `holdfast join` printed");
 	if ((rc = cli_connect(cli)) != 0)
 		return rc;
 	if (hold_id == 0)
 		hold_id = hf_client_new_id(cli->client);
-	if (mode == HF_HOLD_EXPLICIT)
+	if (room_args.token != NULL) {
+		/* A waiting-room event: the admission token rides with the HOLD. */
+		struct hf_req_hold h = {.event_id = event_id,
+					.hold_id = hold_id,
+					.user_id = user_id,
+					.ttl_ms = ttl_ms,
+					.mode = mode,
+					.seats_count = seats_count};
+		if (mode == HF_HOLD_EXPLICIT)
+			memcpy(h.seats, seat_list, sizeof(seat_list[0]) * seats_count);
+		rc = hf_client_hold_with_token(cli->client, &h, &token, &rep);
+	} else if (mode == HF_HOLD_EXPLICIT)
 		rc = hf_client_hold_seats(cli->client, event_id, hold_id, user_id, ttl_ms,
 					  seat_list, seats_count, &rep);
 	else
@@ -1503,6 +1557,7 @@ int main(int argc, char **argv)
 	if (help || argc < 2) {
 		fputs(usage_text, help ? stdout : stderr);
 		fputs(hf_cli_cluster_usage, help ? stdout : stderr);
+		fputs(hf_cli_room_usage, help ? stdout : stderr);
 		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
@@ -1524,6 +1579,13 @@ int main(int argc, char **argv)
 		    .json = cli.json,
 		    .timeout_ms = cli.timeout_ms};
 		rc = hf_cli_cluster_main(&co, cmd, cargc, cargv);
+	} else if ((strcmp(cmd, "event") == 0 || strcmp(cmd, "hold") == 0) &&
+		   (cargc = room_args_take(cargc, cargv)) < 0) {
+		rc = usage_error(&cli, "--token needs a value");
+	} else if (hf_cli_room_is_command(cmd)) {
+		struct hf_cli_room_opts ro = {
+		    .host_port = cli.host_port, .timeout_ms = cli.timeout_ms, .json = cli.json};
+		rc = hf_cli_room_main(&ro, cmd, cargc, cargv);
 	} else if (strcmp(cmd, "event") == 0)
 		rc = cmd_event(&cli, cargc, cargv);
 	else if (strcmp(cmd, "hold") == 0)

@@ -417,6 +417,14 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 		out->user_holds.records = w->records;
 		break;
 	}
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		/* The two replies share one layout (and one place in both unions). */
+		out->join = wire->join;
+		break;
+	case HF_OP_ROOM_INFO:
+		out->room_info = wire->room_info;
+		break;
 	default:
 		out->detail = wire->detail; /* bodiless answers: CREATE_EVENT, RELEASE, CANCEL */
 		break;

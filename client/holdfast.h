@@ -171,6 +171,9 @@ struct hf_client_reply {
 		struct hf_rep_backup backup;
 		struct hf_client_user_records user_holds;    /* USER_HOLDS */
 		struct hf_client_user_records user_bookings; /* USER_BOOKINGS */
+		struct hf_rep_room_position join;	     /* JOIN */
+		struct hf_rep_room_position position;	     /* POSITION */
+		struct hf_rep_room_info room_info;	     /* ROOM_INFO */
 	};
 };
 
@@ -279,6 +282,31 @@ HF_EXPORT int hf_client_submit_shard(struct hf_client *client, uint16_t owner_in
 HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
 				    const uint32_t *seats, uint32_t seats_count,
 				    struct hf_client_reply *rep);
+
+/* ---- The waiting room (docs/protocol.md 6.13, 8.8) ----
+ * Blocking like hf_client_call: 0 with rep->status the server's answer, or -errno. JOIN takes a
+ * place (or answers the user's existing one); POSITION asks for it. Once rep->join.state is
+ * HF_ROOM_ADMITTED, rep->join.token lets the user HOLD until token.expires_ms. Poll POSITION (every
+ * second or so) while WAITING; SOLD_OUT means there is nothing left to wait for. */
+HF_EXPORT int hf_client_join(struct hf_client *client, uint64_t event_id, uint64_t user_id,
+			     struct hf_client_reply *rep);
+HF_EXPORT int hf_client_position(struct hf_client *client, uint64_t event_id, uint64_t user_id,
+				 struct hf_client_reply *rep);
+/* ROOM_SET (admin role with tokens): turns the event's room on or off, sets its parameters. */
+HF_EXPORT int hf_client_room_set(struct hf_client *client, uint64_t event_id,
+				 const struct hf_room_params *params, struct hf_client_reply *rep);
+HF_EXPORT int hf_client_room_info(struct hf_client *client, uint64_t event_id,
+				  struct hf_client_reply *rep);
+/* HOLD as described by *args (any mode), carrying token (NULL: none, as a plain HOLD). -EINVAL for
+ * more than HF_HOLD_SEATS_MAX seats. */
+HF_EXPORT int hf_client_hold_with_token(struct hf_client *client, const struct hf_req_hold *args,
+					const struct hf_room_token *token,
+					struct hf_client_reply *rep);
+/* A token as text: the 40 wire bytes in lower-case hex (80 characters), and back. format writes
+ * HF_CLIENT_TOKEN_TEXT_SIZE bytes (NUL included); parse returns 0 or -EINVAL. */
+#define HF_CLIENT_TOKEN_TEXT_SIZE (2u * HF_ROOM_TOKEN_SIZE + 1u)
+HF_EXPORT void hf_client_token_format(const struct hf_room_token *token, char *out);
+HF_EXPORT int hf_client_token_parse(const char *text, struct hf_room_token *out);
 
 /* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid

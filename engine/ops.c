@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -272,6 +273,13 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	}
 	if (req->opcode == HF_OP_CREATE_EVENT && req->create_event.hold_lifetime_max_s == 0)
 		req->create_event.hold_lifetime_max_s = s->cfg->hold_lifetime_max_s;
+	/* A room's token key: fresh random bytes (the store keeps an existing room's key). */
+	if (req->opcode == HF_OP_ROOM_SET && getrandom(req->room_set.key, sizeof(req->room_set.key),
+						       0) != (ssize_t)sizeof(req->room_set.key)) {
+		hf_log_error("room: getrandom failed: %s", strerror(errno));
+		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_INTERNAL, 0, out);
+		return;
+	}
 
 	struct hf_reply *rep = &s->rep;
 	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &b->changes);
@@ -399,7 +407,9 @@ static int ops_authorize(struct hf_shard *s, uint8_t role, const struct hf_frame
 		return 0;
 	}
 	const struct hf_op_info *op = hf_op_info(header->opcode);
-	if (op != NULL && op->admin && role != HF_ROLE_ADMIN) {
+	/* ROOM_SET is the event owner's: with tokens, an admin's. */
+	int admin_only = op != NULL && (op->admin || op->opcode == HF_OP_ROOM_SET);
+	if (admin_only && role != HF_ROLE_ADMIN) {
 		s->c.replies_forbidden++;
 		hf_ops_error(s, header->opcode, header->request_id, HF_FORBIDDEN, 0, out);
 		return 0;

@@ -84,6 +84,17 @@ const char *hf_status_name(uint16_t status)
 		return "FORBIDDEN";
 	case HF_RATE_LIMITED:
 		return "RATE_LIMITED";
+	/* Waiting room. */
+	case HF_NOT_ADMITTED:
+		return "NOT_ADMITTED";
+	case HF_NOT_IN_QUEUE:
+		return "NOT_IN_QUEUE";
+	case HF_ROOM_FULL:
+		return "ROOM_FULL";
+	case HF_NO_ROOM:
+		return "NO_ROOM";
+	case HF_SOLD_OUT:
+		return "SOLD_OUT";
 	default:
 		return "UNKNOWN";
 	}
@@ -152,6 +163,17 @@ const char *hf_status_message(uint16_t status)
 		return "not allowed for this token's role, or outside the backup root";
 	case HF_RATE_LIMITED:
 		return "too many requests from this user; retry after the given ms";
+	/* Waiting room. */
+	case HF_NOT_ADMITTED:
+		return "the event has a waiting room: join it and hold with the admission token";
+	case HF_NOT_IN_QUEUE:
+		return "the user has no place in the waiting room";
+	case HF_ROOM_FULL:
+		return "the waiting room is full";
+	case HF_NO_ROOM:
+		return "the event has no waiting room";
+	case HF_SOLD_OUT:
+		return "sold out: every seat is booked";
 	default:
 		return "unknown status";
 	}
@@ -431,6 +453,10 @@ static void req_encode_hold(struct hf_wr *w, const struct hf_request *req)
 		for (uint32_t i = 0; i < h->seats_count; i++)
 			wr_u32(w, h->seats[i]);
 	}
+	if (h->flags & HF_HOLD_FLAG_TOKEN) {
+		wr_u64(w, h->token.expires_ms);
+		wr_bytes(w, h->token.mac, HF_ROOM_MAC_SIZE);
+	}
 }
 
 static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
@@ -448,12 +474,20 @@ static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
 		return HF_ERR_MALFORMED;
 	if (h->seats_count > HF_HOLD_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
+	uint32_t token_size = (h->flags & HF_HOLD_FLAG_TOKEN) ? HF_ROOM_TOKEN_SIZE : 0u;
 	if (h->mode == HF_HOLD_EXPLICIT) {
-		/* The listed seats must be exactly what is left of the body. */
-		if (r->left != (uint64_t)h->seats_count * 4u)
+		/* The listed seats (and the token) must be exactly what is left of the body. */
+		if (r->left != (uint64_t)h->seats_count * 4u + token_size)
 			return HF_ERR_MALFORMED;
 		for (uint32_t i = 0; i < h->seats_count; i++)
 			h->seats[i] = rd_u32(r);
+	}
+	if (token_size > 0) {
+		const uint8_t *mac;
+		h->token.expires_ms = rd_u64(r);
+		if (!rd_take(r, HF_ROOM_MAC_SIZE, &mac))
+			return HF_ERR_MALFORMED;
+		memcpy(h->token.mac, mac, HF_ROOM_MAC_SIZE);
 	}
 	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
@@ -1069,6 +1103,8 @@ HF_STATIC_ASSERT(offsetof(struct hf_req_hold_ref, event_id) == 0, "event id firs
 HF_STATIC_ASSERT(offsetof(struct hf_req_avail, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_seat_status, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_user_records, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_join, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_room_set, event_id) == 0, "event id first");
 
 /* A shard-level opcode with an empty request body. */
 #define OP_SHARD_EMPTY                                                                             \
@@ -1119,6 +1155,145 @@ static enum hf_status rep_decode_auth(struct hf_rd *r, struct hf_reply *out)
 	if (reserved != 0)
 		return HF_ERR_MALFORMED;
 	if (out->auth.role != HF_ROLE_CLIENT && out->auth.role != HF_ROLE_ADMIN)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+/* ---- Waiting room: JOIN, POSITION, ROOM_SET, ROOM_INFO ---- */
+
+static void req_encode_join(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->join.event_id);
+	wr_u64(w, req->join.user_id);
+}
+
+static enum hf_status req_decode_join(struct hf_rd *r, struct hf_request *out)
+{
+	out->join.event_id = rd_u64(r);
+	out->join.user_id = rd_u64(r);
+	return HF_OK;
+}
+
+static enum hf_status req_check_room_set(const struct hf_request *req)
+{
+	const struct hf_room_params *p = &req->room_set.params;
+	if (p->queue_max > HF_ROOM_QUEUE_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return p->enabled <= 1u && p->policy <= HF_ROOM_DROP ? HF_OK : HF_ERR_INVALID;
+}
+
+static void req_encode_room_set(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_room_params *p = &req->room_set.params;
+	wr_u64(w, req->room_set.event_id);
+	wr_u8(w, p->enabled);
+	wr_u8(w, p->policy);
+	wr_u16(w, p->shoppers_pct);
+	wr_u32(w, p->admit_ttl_ms);
+	wr_u32(w, p->queue_max);
+}
+
+static enum hf_status req_decode_room_set(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_room_params *p = &out->room_set.params;
+	out->room_set.event_id = rd_u64(r);
+	p->enabled = rd_u8(r);
+	p->policy = rd_u8(r);
+	p->shoppers_pct = rd_u16(r);
+	p->admit_ttl_ms = rd_u32(r);
+	p->queue_max = rd_u32(r);
+	memset(out->room_set.key, 0, sizeof(out->room_set.key));
+	if (r->bad || p->enabled > 1u || p->policy > HF_ROOM_DROP)
+		return HF_ERR_MALFORMED;
+	if (p->queue_max > HF_ROOM_QUEUE_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (p->queue_max == 0 || p->shoppers_pct == 0 ||
+	    p->shoppers_pct > HF_ROOM_SHOPPERS_PCT_MAX ||
+	    p->admit_ttl_ms < HF_ROOM_ADMIT_TTL_MS_MIN ||
+	    p->admit_ttl_ms > HF_ROOM_ADMIT_TTL_MS_MAX)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static void rep_encode_room_position(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_room_position *p = &rep->join;
+	wr_u8(w, p->state);
+	for (int i = 0; i < 3; i++)
+		wr_u8(w, 0);
+	wr_u32(w, p->position);
+	wr_u32(w, p->waiting_count);
+	wr_u32(w, p->estimate_ms);
+	wr_u64(w, p->token.expires_ms);
+	wr_bytes(w, p->token.mac, HF_ROOM_MAC_SIZE);
+}
+
+static enum hf_status rep_decode_room_position(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_room_position *p = &out->join;
+	p->state = rd_u8(r);
+	uint8_t reserved = 0;
+	for (int i = 0; i < 3; i++)
+		reserved |= rd_u8(r);
+	p->position = rd_u32(r);
+	p->waiting_count = rd_u32(r);
+	p->estimate_ms = rd_u32(r);
+	p->token.expires_ms = rd_u64(r);
+	const uint8_t *mac;
+	if (!rd_take(r, HF_ROOM_MAC_SIZE, &mac) || reserved != 0)
+		return HF_ERR_MALFORMED;
+	memcpy(p->token.mac, mac, HF_ROOM_MAC_SIZE);
+	if (p->state != HF_ROOM_WAITING && p->state != HF_ROOM_ADMITTED)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+static void rep_encode_room_info(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_room_info *i = &rep->room_info;
+	wr_u8(w, i->params.enabled);
+	wr_u8(w, i->params.policy);
+	wr_u16(w, i->params.shoppers_pct);
+	wr_u32(w, i->params.admit_ttl_ms);
+	wr_u32(w, i->params.queue_max);
+	wr_u32(w, i->waiting_count);
+	wr_u32(w, i->admitted_count);
+	wr_u32(w, i->holding_count);
+	wr_u32(w, i->free_count);
+	wr_u8(w, i->sold_out);
+	for (int k = 0; k < 3; k++)
+		wr_u8(w, 0);
+	wr_u32(w, i->rate_per_min);
+	wr_u32(w, i->estimate_ms);
+	wr_u64(w, i->joins);
+	wr_u64(w, i->admits);
+	wr_u64(w, i->expired);
+	wr_u64(w, i->refused);
+}
+
+static enum hf_status rep_decode_room_info(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_room_info *i = &out->room_info;
+	i->params.enabled = rd_u8(r);
+	i->params.policy = rd_u8(r);
+	i->params.shoppers_pct = rd_u16(r);
+	i->params.admit_ttl_ms = rd_u32(r);
+	i->params.queue_max = rd_u32(r);
+	i->waiting_count = rd_u32(r);
+	i->admitted_count = rd_u32(r);
+	i->holding_count = rd_u32(r);
+	i->free_count = rd_u32(r);
+	i->sold_out = rd_u8(r);
+	uint8_t reserved = 0;
+	for (int k = 0; k < 3; k++)
+		reserved |= rd_u8(r);
+	i->rate_per_min = rd_u32(r);
+	i->estimate_ms = rd_u32(r);
+	i->joins = rd_u64(r);
+	i->admits = rd_u64(r);
+	i->expired = rd_u64(r);
+	i->refused = rd_u64(r);
+	if (reserved != 0 || i->sold_out > 1u)
 		return HF_ERR_MALFORMED;
 	return HF_OK;
 }
@@ -1176,7 +1351,8 @@ static const struct hf_op_info op_table[256] = {
 		    .writes = 1,
 		    .routed = 1,
 		    .request_body_size_min = HF_REQ_HOLD_FIXED_SIZE,
-		    .request_body_size_max = HF_REQ_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
+		    .request_body_size_max =
+			HF_REQ_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX + HF_ROOM_TOKEN_SIZE,
 		    .reply_body_size_min = HF_REP_HOLD_FIXED_SIZE + 4u,
 		    .reply_body_size_max = HF_REP_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
 		    .request_check = req_check_hold,
@@ -1349,6 +1525,57 @@ static const struct hf_op_info op_table[256] = {
 		     .request_decode = hf_batch_req_decode,
 		     .reply_encode = hf_batch_rep_encode,
 		     .reply_decode = hf_batch_rep_decode},
+    /* Waiting room (0x48-0x4f). POSITION writes: it may admit, and admissions are persisted
+     * before a token is answered. */
+    [HF_OP_JOIN] = {.opcode = HF_OP_JOIN,
+		    .name = "JOIN",
+		    .writes = 1,
+		    .routed = 1,
+		    .request_body_size_min = HF_REQ_JOIN_BODY_SIZE,
+		    .request_body_size_max = HF_REQ_JOIN_BODY_SIZE,
+		    .reply_body_size_min = HF_REP_ROOM_POSITION_BODY_SIZE,
+		    .reply_body_size_max = HF_REP_ROOM_POSITION_BODY_SIZE,
+		    .request_check = req_check_none,
+		    .request_encode = req_encode_join,
+		    .request_decode = req_decode_join,
+		    .reply_encode = rep_encode_room_position,
+		    .reply_decode = rep_decode_room_position},
+    [HF_OP_POSITION] = {.opcode = HF_OP_POSITION,
+			.name = "POSITION",
+			.writes = 1,
+			.routed = 1,
+			.request_body_size_min = HF_REQ_JOIN_BODY_SIZE,
+			.request_body_size_max = HF_REQ_JOIN_BODY_SIZE,
+			.reply_body_size_min = HF_REP_ROOM_POSITION_BODY_SIZE,
+			.reply_body_size_max = HF_REP_ROOM_POSITION_BODY_SIZE,
+			.request_check = req_check_none,
+			.request_encode = req_encode_join,
+			.request_decode = req_decode_join,
+			.reply_encode = rep_encode_room_position,
+			.reply_decode = rep_decode_room_position},
+    [HF_OP_ROOM_SET] = {.opcode = HF_OP_ROOM_SET,
+			.name = "ROOM_SET",
+			.writes = 1,
+			.routed = 1,
+			.request_body_size_min = HF_REQ_ROOM_SET_BODY_SIZE,
+			.request_body_size_max = HF_REQ_ROOM_SET_BODY_SIZE,
+			.request_check = req_check_room_set,
+			.request_encode = req_encode_room_set,
+			.request_decode = req_decode_room_set,
+			.reply_encode = rep_encode_empty,
+			.reply_decode = rep_decode_empty},
+    [HF_OP_ROOM_INFO] = {.opcode = HF_OP_ROOM_INFO,
+			 .name = "ROOM_INFO",
+			 .routed = 1,
+			 .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+			 .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+			 .reply_body_size_min = HF_REP_ROOM_INFO_BODY_SIZE,
+			 .reply_body_size_max = HF_REP_ROOM_INFO_BODY_SIZE,
+			 .request_check = req_check_none,
+			 .request_encode = req_encode_event,
+			 .request_decode = req_decode_event,
+			 .reply_encode = rep_encode_room_info,
+			 .reply_decode = rep_decode_room_info},
 };
 
 HF_STATIC_ASSERT(HF_BATCH_REPLY_BODY_MAX <= HF_FRAME_BODY_SIZE_MAX,

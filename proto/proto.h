@@ -50,6 +50,12 @@ enum hf_status {
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
 				 backup root) */
 	HF_RATE_LIMITED = 42, /* the user sent too much too fast; detail = ms to wait */
+	/* Waiting room (43..47). */
+	HF_NOT_ADMITTED = 43, /* HOLD on a room event without a valid, unexpired admission token */
+	HF_NOT_IN_QUEUE = 44, /* POSITION: the user has no place in the event's waiting room */
+	HF_ROOM_FULL = 45,    /* JOIN: the waiting room is at its bound; detail = the bound */
+	HF_NO_ROOM = 46,      /* JOIN / POSITION: the event's waiting room is off */
+	HF_SOLD_OUT = 47,     /* JOIN / POSITION: every seat is booked, nothing left to wait for */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -85,6 +91,11 @@ enum hf_opcode {
 	    0x10, /* several independent store ops in one frame, each with its own answer */
 	/* Connection-level (0x50-0x5f). */
 	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
+	/* Waiting room (0x48-0x4f). */
+	HF_OP_JOIN = 0x48,	/* take a place in the event's waiting room (or see it) */
+	HF_OP_POSITION = 0x49,	/* a user's place, wait estimate and token once admitted */
+	HF_OP_ROOM_SET = 0x4a,	/* turn an event's waiting room on or off, set its parameters */
+	HF_OP_ROOM_INFO = 0x4b, /* the room's length, admitted buyers, rate and estimate */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -189,7 +200,38 @@ enum hf_hold_mode {
 /* HOLD flags (struct hf_req_hold.flags). */
 #define HF_HOLD_FLAG_NO_ORPHAN 0x01u /* refuse seats that would leave a lone free seat in a row */
 #define HF_HOLD_FLAG_TIER      0x02u /* BEST / ANY: scope is a tier, not a section */
-#define HF_HOLD_FLAGS_KNOWN    (HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER)
+#define HF_HOLD_FLAG_TOKEN     0x04u /* an admission token (waiting room) follows the body */
+#define HF_HOLD_FLAGS_KNOWN    (HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER | HF_HOLD_FLAG_TOKEN)
+
+/* ---- Waiting room (docs/protocol.md 6.13) ---- */
+#define HF_ROOM_MAC_SIZE	 32u /* HMAC-SHA256 over (event, user, expiry) */
+#define HF_ROOM_TOKEN_SIZE	 (8u + HF_ROOM_MAC_SIZE) /* expires_ms, mac */
+#define HF_ROOM_KEY_SIZE	 32u			 /* the per-event HMAC key */
+#define HF_ROOM_QUEUE_SIZE_MAX	 1048576u /* places (waiting + admitted) of one room */
+#define HF_ROOM_ADMIT_TTL_MS_MIN 1000u	  /* an admission lives at least 1 s ... */
+#define HF_ROOM_ADMIT_TTL_MS_MAX 3600000u /* ... and at most an hour */
+#define HF_ROOM_SHOPPERS_PCT_MAX 10000u	  /* 100 shoppers per free seat */
+
+enum hf_room_policy {
+	HF_ROOM_REQUEUE = 0, /* an admission not used in time goes to the end of the queue */
+	HF_ROOM_DROP = 1,    /* ... or out of the room */
+};
+
+/* An admission token: valid for (event, user) until expires_ms; the shard checks the MAC with the
+ * event's key, no lookup. */
+struct hf_room_token {
+	uint64_t expires_ms; /* wall clock, ms since the Unix epoch */
+	uint8_t mac[HF_ROOM_MAC_SIZE];
+};
+
+struct hf_room_params {
+	uint8_t enabled; /* 1: HOLD needs a token, JOIN works; 0: the room is off */
+	uint8_t policy;	 /* enum hf_room_policy */
+	uint16_t
+	    shoppers_pct; /* buyers shopping at once per free seat, in hundredths: 1 .. 10000 */
+	uint32_t admit_ttl_ms; /* how long an admission (its token) lasts */
+	uint32_t queue_max;    /* places of the room, 1 .. HF_ROOM_QUEUE_SIZE_MAX; fixed once set */
+};
 
 /* Section kinds. */
 #define HF_SECTION_SEATED 0u /* numbered seats, held by index or best-available */
@@ -239,6 +281,19 @@ struct hf_req_hold {
 	uint16_t scope;	 /* BEST / ANY: 0 = the event, k = section k - 1; with FLAG_TIER a tier */
 	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX: listed seats, or N for BEST / ANY */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* HF_HOLD_EXPLICIT only */
+	struct hf_room_token token;	   /* with HF_HOLD_FLAG_TOKEN only */
+};
+
+struct hf_req_join { /* JOIN, POSITION */
+	uint64_t event_id;
+	uint64_t user_id;
+};
+
+struct hf_req_room_set {
+	uint64_t event_id;
+	struct hf_room_params params;
+	/* Not on the wire: the server fills in a fresh random key; kept when the room has one. */
+	uint8_t key[HF_ROOM_KEY_SIZE];
 };
 
 struct hf_req_extend {
@@ -315,6 +370,10 @@ struct hf_request {
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
 		struct hf_req_batch batch;
+		struct hf_req_join join;
+		struct hf_req_join position;
+		struct hf_req_room_set room_set;
+		struct hf_req_event room_info;
 	};
 };
 
@@ -459,6 +518,34 @@ struct hf_rep_auth {
 	uint8_t role; /* enum hf_role */
 };
 
+enum hf_room_state {
+	HF_ROOM_WAITING = 1,  /* in the queue */
+	HF_ROOM_ADMITTED = 2, /* admitted: the token lets the user HOLD until it expires */
+};
+
+struct hf_rep_room_position {	/* JOIN, POSITION */
+	uint8_t state;		/* enum hf_room_state */
+	uint32_t position;	/* WAITING: 1 = next; ADMITTED: 0 */
+	uint32_t waiting_count; /* buyers waiting in the queue */
+	uint32_t estimate_ms;	/* WAITING: the expected wait; UINT32_MAX unknown; ADMITTED: 0 */
+	struct hf_room_token token; /* ADMITTED; zero while WAITING */
+};
+
+struct hf_rep_room_info {
+	struct hf_room_params params;
+	uint32_t waiting_count;	 /* in the queue */
+	uint32_t admitted_count; /* admitted, token unused, unexpired: shopping now */
+	uint32_t holding_count;	 /* admitted and already placed a hold (until the token expires) */
+	uint32_t free_count;	 /* the event's free seats */
+	uint8_t sold_out;	 /* 1: every seat booked */
+	uint32_t rate_per_min;	 /* admissions per minute, measured over the recent admissions */
+	uint32_t estimate_ms;	 /* the wait of the last in the queue; UINT32_MAX unknown */
+	uint64_t joins;		 /* since the shard loaded the room */
+	uint64_t admits;
+	uint64_t expired; /* admissions not used in time */
+	uint64_t refused; /* HOLDs refused NOT_ADMITTED */
+};
+
 struct hf_rep_backup {
 	uint64_t sequence; /* the store's last persisted sequence number in the checkpoint */
 };
@@ -494,6 +581,9 @@ struct hf_reply {
 		struct hf_rep_backup backup;
 		struct hf_rep_auth auth;
 		struct hf_rep_batch batch;
+		struct hf_rep_room_position join;
+		struct hf_rep_room_position position;
+		struct hf_rep_room_info room_info;
 	};
 };
 
@@ -543,6 +633,11 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REP_BACKUP_BODY_SIZE		 8u	   /* sequence */
 #define HF_REQ_AUTH_FIXED_SIZE		 2u	   /* u16 length; then the token bytes */
 #define HF_REP_AUTH_BODY_SIZE		 8u	   /* role, 7 reserved zero bytes */
+#define HF_REQ_JOIN_BODY_SIZE		 (2u * 8u) /* event_id, user_id (JOIN, POSITION) */
+#define HF_REQ_ROOM_SET_BODY_SIZE	 (8u + 1u + 1u + 2u + 4u + 4u)	     /* event, params */
+#define HF_REP_ROOM_POSITION_BODY_SIZE	 (4u + 3u * 4u + HF_ROOM_TOKEN_SIZE) /* state .. token */
+#define HF_REP_ROOM_INFO_BODY_SIZE	 (12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u) /* params .. refused \
+										   */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

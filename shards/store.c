@@ -420,6 +420,7 @@ void hf_store_destroy(struct hf_store *store)
 {
 	if (!store)
 		return;
+	store_room_destroy_all(store);
 	unreserve(store->arena, store->arena_size);
 	unreserve(store->chunks,
 		  (size_t)store->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
@@ -582,9 +583,11 @@ static uint64_t hold_fingerprint(const struct hf_req_hold *r)
 	uint64_t h = mix64(0x686f6c64u, r->user_id);
 	h = mix64(h, r->mode);
 	/* Flags and scope joined HOLD later: mixed in only when set, so that fingerprints persisted
-	 * before them still match their replays. */
-	if (r->flags != 0 || r->scope != 0)
-		h = mix64(h, (uint64_t)r->flags << 16 | r->scope);
+	 * before them still match their replays. The admission token is no part of the request's
+	 * identity: a resend with a fresh token is the same hold. */
+	uint8_t flags = (uint8_t)(r->flags & ~HF_HOLD_FLAG_TOKEN);
+	if (flags != 0 || r->scope != 0)
+		h = mix64(h, (uint64_t)flags << 16 | r->scope);
 	h = mix64(h, r->seats_count);
 	if (r->mode == HF_HOLD_EXPLICIT) {
 		for (uint32_t i = 0; i < r->seats_count; i++)
@@ -830,6 +833,9 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
 	if (old != RECORD_NONE)
 		return hold_replay(record_at(store, old), r, fp, rep);
+	enum hf_status admitted = store_room_hold_check(store, ev, r, now_ms);
+	if (admitted != HF_OK)
+		return fail(rep, admitted, 0);
 
 	uint32_t seats[HF_HOLD_SEATS_MAX];
 	enum hf_status st = hold_seats(store, ev, r, now_ms, rep, changes, seats);
@@ -1218,6 +1224,11 @@ static enum hf_status op_run(struct hf_store *store, const struct hf_request *re
 		return op_user_records(store, &req->user_holds, USER_LIST_HOLDS, now_ms, rep);
 	case HF_OP_USER_BOOKINGS:
 		return op_user_records(store, &req->user_bookings, USER_LIST_BOOKINGS, now_ms, rep);
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+	case HF_OP_ROOM_SET:
+	case HF_OP_ROOM_INFO:
+		return store_room_op(store, req, now_ms, rep, changes);
 	default:
 		return fail(rep, HF_ERR_OPCODE, 0);
 	}
@@ -1246,6 +1257,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	 * overflows). */
 	HF_ASSERT(changes->count - op_changes_before <= HF_OP_CHANGES_MAX ||
 		  changes_room(changes) >= HF_OP_CHANGES_MAX - 2u);
+	/* Inventory-driven: the room admits as the op freed or took seats. */
+	store_room_after(store, req, st, now_ms, rep, changes);
 	(void)changes_before;
 #ifdef HF_STORE_CHECKS
 	if (changes->count != changes_before)
@@ -1268,7 +1281,8 @@ void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
 	out->tombstones_count = store->tombstones_total;
 	out->holds_expired_total = store->holds_expired_total;
 	out->memory_bytes = store->fixed_bytes + store->arena_used +
-			    (uint64_t)store->chunks_high * HF_STORE_CHUNK_SEATS * sizeof(uint32_t);
+			    (uint64_t)store->chunks_high * HF_STORE_CHUNK_SEATS * sizeof(uint32_t) +
+			    store_room_memory_bytes(store);
 }
 
 void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats)
@@ -1285,6 +1299,7 @@ void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats)
 	hf_stats_add(stats, "store_tombstones", c.tombstones_count);
 	hf_stats_add(stats, "store_holds_expired", c.holds_expired_total);
 	hf_stats_add(stats, "store_memory_bytes", c.memory_bytes);
+	store_room_stats(store, 0, stats);
 }
 
 /* O(events): a scan, since rebalancing is rare and events_max is small next to the op rate. */

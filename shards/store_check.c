@@ -143,6 +143,7 @@ static void check_users(const struct hf_store *store)
 
 void hf_store_check(const struct hf_store *store)
 {
+	store_room_check(store);
 	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, owned = 0;
 	for (uint32_t ei = 0; ei < store->events_count; ei++) {
 		uint64_t ev_owned;

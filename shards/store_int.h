@@ -22,6 +22,8 @@
  * deadlines wait in their slot for more rotations (each entry keeps its exact time). */
 #define HF_STORE_WHEEL_SLOTS   4096u
 #define HF_STORE_WHEEL_TICK_MS 16u
+/* Events of one store that may have a waiting room (each room allocates its own places). */
+#define HF_STORE_ROOMS_MAX 64u
 /* Version byte that opens every record value. */
 #define HF_STORE_RECORD_VERSION 1u
 
@@ -96,6 +98,7 @@ struct event {
 	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
 	uint32_t user_rate;  /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
 	uint32_t user_burst; /* its bucket size; 0 = user_rate */
+	struct hf_room *room;	     /* the event's waiting room (shards/room.h), or NULL */
 };
 
 /* The two lists a user entry keeps, indexed by record state: live holds and live bookings. */
@@ -169,6 +172,10 @@ struct hf_store {
 	uint32_t bookings_total;
 	uint32_t tombstones_total;
 	uint64_t holds_expired_total;
+
+	/* Events with a waiting room (indexes into events), for ticks and stats. */
+	uint32_t rooms[HF_STORE_ROOMS_MAX];
+	uint32_t rooms_count;
 
 	uint64_t fixed_bytes;	/* bytes allocated at create (pools, tables, scratch) */
 	uint8_t *avail_scratch; /* HF_AVAIL_RANGE_MAX / 8 bytes */
@@ -284,6 +291,27 @@ uint32_t store_orphan_find(const struct event *ev, const uint32_t *seats, uint32
 uint32_t store_count_free(const struct event *ev, uint32_t lo, uint32_t hi);
 /* 1 when seat s lies in a general admission section. O(sections). */
 int store_seat_is_ga(const struct event *ev, uint32_t s);
+
+/* store_room.c: the waiting room's side of the store (see its file comment). */
+struct hf_room;
+/* JOIN, POSITION, ROOM_SET, ROOM_INFO. */
+enum hf_status store_room_op(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
+			     struct hf_reply *rep, struct hf_changes *changes);
+/* HOLD on an event with a room: HF_OK or HF_NOT_ADMITTED (counted). */
+enum hf_status store_room_hold_check(struct hf_store *store, const struct event *ev,
+				     const struct hf_req_hold *r, uint64_t now_ms);
+/* After an op: a HOLD's buyer stops shopping; a write on a room event pumps its room. */
+void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
+		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes);
+uint32_t store_room_tick(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes);
+uint64_t store_room_next_ms(const struct hf_store *store);
+/* A 'P' or 'Q' record. */
+enum hf_status store_room_load(struct hf_store *store, const uint8_t *key, size_t key_size,
+			       const uint8_t *value, size_t value_size);
+void store_room_stats(const struct hf_store *store, uint64_t now_ms, struct hf_rep_stats *stats);
+uint64_t store_room_memory_bytes(const struct hf_store *store);
+void store_room_check(const struct hf_store *store);
+void store_room_destroy_all(struct hf_store *store);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

@@ -575,6 +575,8 @@ enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t 
 	else if (key_size == RECORD_KEY_SIZE && key[8] == 'R')
 		st = load_record(store, hf_get_be64(key), hf_get_be64(key + 9), value, value_size,
 				 now_ms, changes);
+	else if (key_size >= EVENT_KEY_SIZE && (key[8] == 'P' || key[8] == 'Q'))
+		st = store_room_load(store, key, key_size, value, value_size);
 #ifdef HF_STORE_CHECKS
 	store_check_after_mutation(store);
 #endif

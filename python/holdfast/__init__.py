@@ -17,7 +17,17 @@ from ._proto import fmix64, slot_of, status_name
 from .aio import AsyncClient
 from .client import Client
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap, SlotOwner
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatStatus,
+    SlotMap,
+    SlotOwner,
+)
 
 __version__ = "0.1.0"
 
@@ -33,6 +43,8 @@ __all__ = [
     "HoldfastUnavailable",
     "Options",
     "ProtocolError",
+    "RoomInfo",
+    "RoomPosition",
     "SeatStatus",
     "SlotMap",
     "SlotOwner",

@@ -18,7 +18,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 from . import _core as core
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatStatus,
+    SlotMap,
+)
 
 T = TypeVar("T")
 
@@ -275,8 +284,39 @@ class AsyncClient:
         best: Optional[int] = None,
         ttl: float = core.TTL_DEFAULT_S,
         id: Optional[int] = None,
+        token: Optional[bytes] = None,
     ) -> Hold:
-        return await self._call(core.req_hold(event_id, user, seats, best, ttl, id))
+        return await self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+
+    # ---- the waiting room (docs/protocol.md 6.13) ----
+
+    async def join(self, event_id: int, user: int) -> RoomPosition:
+        """Takes a place in the event's waiting room (or returns the user's existing one). Once
+        .admitted, pass .token to hold(..., token=...). SOLD_OUT: nothing left to wait for."""
+        return await self._call(core.req_join(p.OP_JOIN, event_id, user))
+
+    async def position(self, event_id: int, user: int) -> RoomPosition:
+        """The user's place, wait estimate, and token once admitted (poll it while waiting)."""
+        return await self._call(core.req_join(p.OP_POSITION, event_id, user))
+
+    async def room_set(
+        self,
+        event_id: int,
+        enabled: bool = True,
+        *,
+        shoppers_per_seat: float = 1.0,
+        admit_ttl: float = 300.0,
+        policy: str = "requeue",
+        queue_max: int = 100000,
+    ) -> None:
+        """Turns the event's waiting room on or off and sets its parameters (an admin's with
+        tokens). admit_ttl: seconds; policy: "requeue" or "drop"."""
+        await self._call(
+            core.req_room_set(event_id, enabled, shoppers_per_seat, admit_ttl, policy, queue_max)
+        )
+
+    async def room_info(self, event_id: int) -> RoomInfo:
+        return await self._call(core.req_room_info(event_id))
 
     async def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
         return await self._call(core.req_extend(event_id, hold_id, ttl))

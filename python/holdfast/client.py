@@ -18,7 +18,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 from . import _core as core
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatStatus,
+    SlotMap,
+)
 
 T = TypeVar("T")
 
@@ -149,11 +158,43 @@ class Client:
         best: Optional[int] = None,
         ttl: float = core.TTL_DEFAULT_S,
         id: Optional[int] = None,
+        token: Optional[bytes] = None,
     ) -> Hold:
         """Holds the listed seats, or the best N adjacent ones (best=N), for ttl seconds (clamped to
         the event's hold lifetime). id: the hold id (the idempotency key); a random one when None.
-        Resending with the same id is safe and returns the first answer."""
-        return self._call(core.req_hold(event_id, user, seats, best, ttl, id))
+        Resending with the same id is safe and returns the first answer. token: the admission
+        token of a waiting-room event (RoomPosition.token), else NOT_ADMITTED there."""
+        return self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+
+    # ---- the waiting room (docs/protocol.md 6.13) ----
+
+    def join(self, event_id: int, user: int) -> RoomPosition:
+        """Takes a place in the event's waiting room (or returns the user's existing one). Once
+        .admitted, pass .token to hold(..., token=...). SOLD_OUT: nothing left to wait for."""
+        return self._call(core.req_join(p.OP_JOIN, event_id, user))
+
+    def position(self, event_id: int, user: int) -> RoomPosition:
+        """The user's place, wait estimate, and token once admitted (poll it while waiting)."""
+        return self._call(core.req_join(p.OP_POSITION, event_id, user))
+
+    def room_set(
+        self,
+        event_id: int,
+        enabled: bool = True,
+        *,
+        shoppers_per_seat: float = 1.0,
+        admit_ttl: float = 300.0,
+        policy: str = "requeue",
+        queue_max: int = 100000,
+    ) -> None:
+        """Turns the event's waiting room on or off and sets its parameters (an admin's with
+        tokens). admit_ttl: seconds; policy: "requeue" or "drop"."""
+        self._call(
+            core.req_room_set(event_id, enabled, shoppers_per_seat, admit_ttl, policy, queue_max)
+        )
+
+    def room_info(self, event_id: int) -> RoomInfo:
+        return self._call(core.req_room_info(event_id))
 
     def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
         """Moves a live hold's deadline to now + ttl (capped); returns the new expiry (Unix

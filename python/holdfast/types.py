@@ -135,3 +135,49 @@ class SlotMap:
 
     def owner_of_slot(self, slot: int) -> SlotOwner:
         return self.owners[self.slot_owner[slot]]
+
+
+@dataclass(frozen=True)
+class RoomPosition:
+    """A buyer's place in an event's waiting room (JOIN, POSITION).
+
+    state: "waiting" or "admitted". While waiting: position (1 = next), length (buyers waiting)
+    and estimate (seconds, from the measured admission rate; None until there is one). Once
+    admitted: token, the 40 bytes to pass as hold(..., token=...), valid until expires_ms."""
+
+    event_id: int
+    user: int
+    state: str
+    position: int
+    length: int
+    estimate: Optional[float]
+    token: Optional[bytes]
+    expires_ms: int
+
+    @property
+    def admitted(self) -> bool:
+        return self.state == "admitted"
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """An event's waiting room (ROOM_INFO): its parameters, length (waiting buyers), admitted
+    buyers shopping, rate (admissions per minute) and estimate (seconds for the last in line)."""
+
+    event_id: int
+    enabled: bool
+    policy: str  # "requeue" or "drop"
+    shoppers_per_seat: float
+    admit_ttl: float  # seconds
+    queue_max: int
+    length: int
+    admitted: int
+    holding: int
+    free: int
+    sold_out: bool
+    rate: int
+    estimate: Optional[float]
+    joins: int
+    admits: int
+    expired: int
+    refused: int

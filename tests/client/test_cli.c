@@ -676,6 +676,75 @@ static void test_tokens(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* The waiting room: event create --waiting-room, join (position, then the token), hold without
+ * and with --token, queue, room --off / --on with parameters, join --wait, and their --json. */
+static void test_room_commands(void **state)
+{
+	(void)state;
+	run("event", "create", "95", "--seats", "1", "--waiting-room", NULL);
+	expect(0, "event 95 created: 1 seats, one row, no user limit, hold lifetime");
+	expect_has("waiting room on");
+	run("--json", "join", "95", "--user", "1", NULL);
+	expect(0, "{\"event_id\":95,\"user_id\":1,\"state\":\"admitted\",\"position\":0,");
+	expect_json();
+	char token[128];
+	const char *at = strstr(r.out, "\"token\":\"");
+	assert_non_null(at);
+	snprintf(token, sizeof(token), "%.80s", at + strlen("\"token\":\""));
+	run("join", "95", "--user", "2", NULL);
+	expect(0, "user 2 waits in event 95's room: position 1 of 1, wait ");
+	run("--json", "join", "95", "--user", "3", NULL);
+	expect(0, "{\"event_id\":95,\"user_id\":3,\"state\":\"waiting\",\"position\":2,"
+		  "\"length\":2,");
+	expect_has("\"token\":null");
+	expect_json();
+	run("hold", "95", "--user", "1", "--best", "1", NULL);
+	expect_err(1, "holdfast: hold refused: NOT_ADMITTED");
+	run("hold", "95", "--user", "1", "--best", "1", "--token", "12ab", NULL);
+	expect_err(2, "holdfast: hold: --token is not the 80 hex digits");
+	run("hold", "95", "--user", "1", "--best", "1", "--token", token, "--id", "950", NULL);
+	expect(0, "hold 950 on event 95: seats 0");
+	run("queue", "95", NULL);
+	expect(0, "event 95 waiting room on: 2 waiting (of 100000 places), 0 admitted shopping, 1 "
+		  "holding, 0 free seats\n");
+	run("--json", "queue", "95", NULL);
+	expect(0, "{\"event_id\":95,\"enabled\":true,\"policy\":\"requeue\","
+		  "\"shoppers_per_seat\":1.00,\"admit_ttl_s\":300,\"queue_max\":100000,"
+		  "\"length\":2,\"admitted\":0,");
+	expect_has("\"rate\":");
+	expect_has("\"estimate\":");
+	expect_json();
+	/* The seat comes back: user 2 is admitted, --wait returns with the token. */
+	run("release", "95", "950", NULL);
+	expect(0, NULL);
+	run("join", "95", "--user", "2", "--wait", "--wait-timeout", "20", NULL);
+	expect(0, "user 2 admitted to event 95 for ");
+	expect_has("\ntoken ");
+	run("--json", "room", "95", "--on", "--shoppers-per-seat", "2.5", "--policy", "drop",
+	    "--admit-ttl", "60", NULL);
+	expect(0, "{\"event_id\":95,\"enabled\":true,\"policy\":\"drop\","
+		  "\"shoppers_per_seat\":2.50,\"admit_ttl_s\":60,\"queue_max\":100000}");
+	expect_json();
+	run("room", "95", "--on", "--shoppers-per-seat", "0", NULL);
+	expect_err(2, "holdfast: room: --shoppers-per-seat is not in 0.01..100");
+	run("room", "95", "--on", "--queue-max", "5", NULL);
+	expect_err(1, "holdfast: room refused: INVALID");
+	run("room", "95", NULL);
+	expect_err(2, "holdfast: room: give exactly one of --on and --off");
+	run("room", "95", "--off", NULL);
+	expect(0, "event 95 waiting room off");
+	run("join", "95", "--user", "4", NULL);
+	expect_err(1, "holdfast: join refused: NO_ROOM");
+	run("hold", "95", "--user", "4", "--best", "1", "--id", "951", NULL);
+	expect(0, "hold 951 on event 95");
+	run("--json", "join", "95", "--user", "4", NULL);
+	expect(1, "{\"error\":\"NO_ROOM\",\"status\":46,");
+	run("queue", "96", NULL);
+	expect_err(1, "holdfast: queue refused: NO_EVENT");
+	run("join", "95", NULL);
+	expect_err(2, "holdfast: join: --user U is required");
+}
+
 int main(int argc, char **argv)
 {
 	holdfastd_path = argc > 1 ? argv[1] : NULL;
@@ -693,6 +762,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_backup),
 	    cmocka_unit_test(test_user_records),
 	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_room_commands),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -170,10 +170,29 @@ static struct hf_reply g_rep_a;
 static struct hf_reply g_rep_b;
 
 static const uint8_t request_opcodes[] = {
-    HF_OP_PING,		 HF_OP_CREATE_EVENT,   HF_OP_EVENT_INFO, HF_OP_HOLD,	  HF_OP_EXTEND,
-    HF_OP_CONFIRM,	 HF_OP_RELEASE,	       HF_OP_CANCEL,	 HF_OP_AVAIL,	  HF_OP_SEAT_STATUS,
-    HF_OP_SLOT_MAP,	 HF_OP_STATS,	       HF_OP_BACKUP,	 HF_OP_SEAT_INFO, HF_OP_USER_HOLDS,
-    HF_OP_USER_BOOKINGS, HF_OP_EVENT_SECTIONS, HF_OP_AUTH,
+    HF_OP_PING,
+    HF_OP_CREATE_EVENT,
+    HF_OP_EVENT_INFO,
+    HF_OP_HOLD,
+    HF_OP_EXTEND,
+    HF_OP_CONFIRM,
+    HF_OP_RELEASE,
+    HF_OP_CANCEL,
+    HF_OP_AVAIL,
+    HF_OP_SEAT_STATUS,
+    HF_OP_SLOT_MAP,
+    HF_OP_STATS,
+    HF_OP_BACKUP,
+    HF_OP_SEAT_INFO,
+    HF_OP_USER_HOLDS,
+    HF_OP_USER_BOOKINGS,
+    HF_OP_EVENT_SECTIONS,
+    HF_OP_AUTH,
+    /* Waiting room. */
+    HF_OP_JOIN,
+    HF_OP_POSITION,
+    HF_OP_ROOM_SET,
+    HF_OP_ROOM_INFO,
 };
 
 static int opcode_is_known(uint8_t op)
@@ -244,7 +263,23 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		break;
 	case HF_OP_EVENT_INFO:
 	case HF_OP_EVENT_SECTIONS:
+	case HF_OP_ROOM_INFO:
 		req->event_info.event_id = rng_id(r);
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		req->join.event_id = rng_id(r);
+		req->join.user_id = rng_u64(r);
+		break;
+	case HF_OP_ROOM_SET:
+		req->room_set.event_id = rng_id(r);
+		req->room_set.params.enabled = (uint8_t)rng_below(r, 2);
+		req->room_set.params.policy = (uint8_t)rng_below(r, 2);
+		req->room_set.params.shoppers_pct =
+		    (uint16_t)rng_range(r, 1, HF_ROOM_SHOPPERS_PCT_MAX);
+		req->room_set.params.admit_ttl_ms =
+		    rng_range(r, HF_ROOM_ADMIT_TTL_MS_MIN, HF_ROOM_ADMIT_TTL_MS_MAX);
+		req->room_set.params.queue_max = rng_range(r, 1, HF_ROOM_QUEUE_SIZE_MAX);
 		break;
 	case HF_OP_HOLD:
 		req->hold.event_id = rng_id(r);
@@ -258,10 +293,17 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 			req->hold.flags &= HF_HOLD_FLAG_NO_ORPHAN;
 			req->hold.scope = 0;
 		}
+		if (rng_below(r, 2))
+			req->hold.flags |= HF_HOLD_FLAG_TOKEN;
 		req->hold.seats_count = rng_range(r, 1, sc->seats_max);
 		if (req->hold.mode == HF_HOLD_EXPLICIT) {
 			for (uint32_t i = 0; i < req->hold.seats_count; i++)
 				req->hold.seats[i] = rng_u32(r);
+		}
+		if (req->hold.flags & HF_HOLD_FLAG_TOKEN) {
+			req->hold.token.expires_ms = rng_u64(r);
+			for (uint32_t i = 0; i < HF_ROOM_MAC_SIZE; i++)
+				req->hold.token.mac[i] = (uint8_t)rng_u32(r);
 		}
 		break;
 	case HF_OP_EXTEND:
@@ -437,6 +479,40 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 			m->slot_owner[s] = (uint16_t)rng_below(r, m->owners_count);
 		break;
 	}
+	case HF_OP_ROOM_SET:
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION: {
+		struct hf_rep_room_position *p = &rep->join;
+		p->state = (uint8_t)rng_range(r, HF_ROOM_WAITING, HF_ROOM_ADMITTED);
+		p->position = rng_u32(r);
+		p->waiting_count = rng_u32(r);
+		p->estimate_ms = rng_u32(r);
+		p->token.expires_ms = rng_u64(r);
+		for (uint32_t i = 0; i < HF_ROOM_MAC_SIZE; i++)
+			p->token.mac[i] = (uint8_t)rng_u32(r);
+		break;
+	}
+	case HF_OP_ROOM_INFO: {
+		struct hf_rep_room_info *i = &rep->room_info;
+		i->params.enabled = (uint8_t)rng_below(r, 2);
+		i->params.policy = (uint8_t)rng_below(r, 2);
+		i->params.shoppers_pct = (uint16_t)rng_u32(r);
+		i->params.admit_ttl_ms = rng_u32(r);
+		i->params.queue_max = rng_u32(r);
+		i->waiting_count = rng_u32(r);
+		i->admitted_count = rng_u32(r);
+		i->holding_count = rng_u32(r);
+		i->free_count = rng_u32(r);
+		i->sold_out = (uint8_t)rng_below(r, 2);
+		i->rate_per_min = rng_u32(r);
+		i->estimate_ms = rng_u32(r);
+		i->joins = rng_u64(r);
+		i->admits = rng_u64(r);
+		i->expired = rng_u64(r);
+		i->refused = rng_u64(r);
+		break;
+	}
 	case HF_OP_STATS: {
 		struct hf_rep_stats *st = &rep->stats;
 		st->stats_count = (uint16_t)rng_range(r, 0, sc->stats_max);
@@ -508,6 +584,10 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->hold.mode, b->hold.mode);
 		assert_int_equal(a->hold.flags, b->hold.flags);
 		assert_int_equal(a->hold.scope, b->hold.scope);
+		if (a->hold.flags & HF_HOLD_FLAG_TOKEN) {
+			assert_int_equal(a->hold.token.expires_ms, b->hold.token.expires_ms);
+			assert_memory_equal(a->hold.token.mac, b->hold.token.mac, HF_ROOM_MAC_SIZE);
+		}
 		assert_int_equal(a->hold.seats_count, b->hold.seats_count);
 		if (a->hold.mode == HF_HOLD_EXPLICIT) {
 			for (uint32_t i = 0; i < a->hold.seats_count; i++)
@@ -551,6 +631,22 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 	case HF_OP_AUTH:
 		assert_int_equal(a->auth.token_size, b->auth.token_size);
 		assert_memory_equal(a->auth.token, b->auth.token, a->auth.token_size);
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		assert_int_equal(a->join.event_id, b->join.event_id);
+		assert_int_equal(a->join.user_id, b->join.user_id);
+		break;
+	case HF_OP_ROOM_INFO:
+		assert_int_equal(a->room_info.event_id, b->room_info.event_id);
+		break;
+	case HF_OP_ROOM_SET:
+		assert_int_equal(a->room_set.event_id, b->room_set.event_id);
+		assert_int_equal(a->room_set.params.enabled, b->room_set.params.enabled);
+		assert_int_equal(a->room_set.params.policy, b->room_set.params.policy);
+		assert_int_equal(a->room_set.params.shoppers_pct, b->room_set.params.shoppers_pct);
+		assert_int_equal(a->room_set.params.admit_ttl_ms, b->room_set.params.admit_ttl_ms);
+		assert_int_equal(a->room_set.params.queue_max, b->room_set.params.queue_max);
 		break;
 	default:
 		fail_msg("no comparison for opcode 0x%02x", a->opcode);
@@ -682,6 +778,37 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 			assert_int_equal(a->stats.stats[i].value, b->stats.stats[i].value);
 		}
 		break;
+	case HF_OP_ROOM_SET:
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		assert_int_equal(a->join.state, b->join.state);
+		assert_int_equal(a->join.position, b->join.position);
+		assert_int_equal(a->join.waiting_count, b->join.waiting_count);
+		assert_int_equal(a->join.estimate_ms, b->join.estimate_ms);
+		assert_int_equal(a->join.token.expires_ms, b->join.token.expires_ms);
+		assert_memory_equal(a->join.token.mac, b->join.token.mac, HF_ROOM_MAC_SIZE);
+		break;
+	case HF_OP_ROOM_INFO: {
+		const struct hf_rep_room_info *x = &a->room_info, *y = &b->room_info;
+		assert_int_equal(x->params.enabled, y->params.enabled);
+		assert_int_equal(x->params.policy, y->params.policy);
+		assert_int_equal(x->params.shoppers_pct, y->params.shoppers_pct);
+		assert_int_equal(x->params.admit_ttl_ms, y->params.admit_ttl_ms);
+		assert_int_equal(x->params.queue_max, y->params.queue_max);
+		assert_int_equal(x->waiting_count, y->waiting_count);
+		assert_int_equal(x->admitted_count, y->admitted_count);
+		assert_int_equal(x->holding_count, y->holding_count);
+		assert_int_equal(x->free_count, y->free_count);
+		assert_int_equal(x->sold_out, y->sold_out);
+		assert_int_equal(x->rate_per_min, y->rate_per_min);
+		assert_int_equal(x->estimate_ms, y->estimate_ms);
+		assert_int_equal(x->joins, y->joins);
+		assert_int_equal(x->admits, y->admits);
+		assert_int_equal(x->expired, y->expired);
+		assert_int_equal(x->refused, y->refused);
+		break;
+	}
 	default:
 		fail_msg("no comparison for opcode 0x%02x", a->opcode);
 	}
@@ -1922,13 +2049,16 @@ static void test_request_hold_mode_and_reserved(void **state)
 	assert_int_equal(decode_request_frame(n), HF_OK);
 	/* BEST and ANY take a scope and both flags. */
 	n = encode_hold(HF_HOLD_ANY, 2);
-	g_frame[24 + 29] = HF_HOLD_FLAGS_KNOWN;
+	g_frame[24 + 29] = HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER;
 	put16(g_frame + 24 + 30, 0xbeef);
 	assert_int_equal(decode_request_frame(n), HF_OK);
 	assert_int_equal(g_req_b.hold.mode, HF_HOLD_ANY);
-	assert_int_equal(g_req_b.hold.flags, HF_HOLD_FLAGS_KNOWN);
+	assert_int_equal(g_req_b.hold.flags, HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER);
 	assert_int_equal(g_req_b.hold.scope, 0xbeef);
-	g_frame[24 + 29] = 0x04;
+	g_frame[24 + 29] = 0x08;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	/* The TOKEN flag without the 40 token bytes. */
+	g_frame[24 + 29] = HF_HOLD_FLAG_TOKEN;
 	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
 }
 
@@ -2611,6 +2741,11 @@ static const uint16_t all_statuses[] = {
     HF_UNAUTHORIZED,
     HF_FORBIDDEN,
     HF_RATE_LIMITED,
+    HF_NOT_ADMITTED,
+    HF_NOT_IN_QUEUE,
+    HF_ROOM_FULL,
+    HF_NO_ROOM,
+    HF_SOLD_OUT,
 };
 
 static int status_is_defined(uint32_t v)
@@ -2633,7 +2768,9 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_UNAUTHORIZED, 40);
 	assert_int_equal(HF_FORBIDDEN, 41);
 	assert_int_equal(HF_RATE_LIMITED, 42);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 30);
+	assert_int_equal(HF_NOT_ADMITTED, 43);
+	assert_int_equal(HF_SOLD_OUT, 47);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 35);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -2694,6 +2831,10 @@ static void test_opcode_names(void **state)
 	    {HF_OP_USER_BOOKINGS, "USER_BOOKINGS", 0},
 	    {HF_OP_EVENT_SECTIONS, "EVENT_SECTIONS", 0},
 	    {HF_OP_AUTH, "AUTH", 0},
+	    {HF_OP_JOIN, "JOIN", 1},
+	    {HF_OP_POSITION, "POSITION", 1},
+	    {HF_OP_ROOM_SET, "ROOM_SET", 1},
+	    {HF_OP_ROOM_INFO, "ROOM_INFO", 0},
 	};
 	assert_int_equal(HF_ARRAY_SIZE(ops), HF_ARRAY_SIZE(request_opcodes));
 	for (size_t i = 0; i < HF_ARRAY_SIZE(ops); i++) {
@@ -2951,6 +3092,7 @@ static void test_op_table_maxima(void **state)
 					    .hold_id = 2,
 					    .ttl_ms = 3,
 					    .mode = HF_HOLD_EXPLICIT,
+					    .flags = HF_HOLD_FLAG_TOKEN,
 					    .seats_count = HF_HOLD_SEATS_MAX};
 	size_t n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
 	assert_int_equal(n, HF_FRAME_HEADER_SIZE + hf_op_info(HF_OP_HOLD)->request_body_size_max);

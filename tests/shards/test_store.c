@@ -758,7 +758,7 @@ static void test_stats_and_slots(void **state)
 	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
 	struct hf_rep_stats stats = {0};
 	hf_store_stats(f->s, &stats);
-	assert_int_equal(stats.stats_count, 10);
+	assert_int_equal(stats.stats_count, 15); /* 10 store_ and 5 room_ */
 	assert_string_equal(stats.stats[0].name, "store_events");
 	assert_int_equal(stats.stats[0].value, 1);
 	assert_string_equal(stats.stats[3].name, "store_held");
