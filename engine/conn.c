@@ -214,6 +214,7 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 	uint32_t used = 0;
 	/* One clock read per input buffer: its frames were all parsed at once. */
 	uint64_t parse_us = hf_clock_mono_us();
+	s->parse_us = parse_us;
 	/* Bounded: each pass consumes a frame, and conn_can_process caps frames per iteration. */
 	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
 		struct hf_frame_header h;

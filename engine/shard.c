@@ -1004,6 +1004,8 @@ static int shard_iterate(struct hf_shard *s)
 	s->c.iterations++;
 	s->now_ms = hf_clock_wall_ms();
 	s->mono_ms = hf_clock_mono_ms();
+	s->iter_start_us = hf_clock_mono_us();
+	s->parse_us = s->iter_start_us;
 
 	shard_reap(s);
 	shard_process_ready(s);
@@ -1039,6 +1041,7 @@ static int shard_iterate(struct hf_shard *s)
 		return 1;
 
 	uint64_t wait_ms = shard_wait_ms(s, tick_saturated);
+	s->prev_busy_us = hf_clock_mono_us() - s->iter_start_us;
 	struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000u),
 				       .tv_nsec = (long long)(wait_ms % 1000u) * 1000000LL};
 	struct io_uring_cqe *cqe = NULL;
