@@ -173,7 +173,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
-	else
+	else if (s->persist != NULL) /* none: only an in-process test shard has none at all */
 		hf_persist_stats(s->persist, st);
 	if (s->store != NULL) {
 		struct hf_store_counts counts;

@@ -418,6 +418,21 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 	return (uint64_t)(c->out.size - c->out_off) + c->fill.size;
 }
 void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c);
+/* In-process entry points for tests (tests/fuzz/fuzz_server.c), on a shard made by
+ * hf_shard_test_open (no ring): hf_conn_test_input processes bytes as one recv of c would have
+ * delivered them; hf_conn_test_take_replies hands out the replies that would be sent now
+ * (*data_out and *size_out, owned by c, valid until the next call on c; size 0 when none). */
+void hf_conn_test_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size);
+void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint8_t **data_out,
+			       uint32_t *size_out);
+
+/* ---- shard.c: in-process entry points for tests (tests/fuzz/fuzz_server.c) ---- */
+/* Makes a shard made by hf_shard_create (durability none) serve without a ring, sockets or disk:
+ * the default slot map of cfg, an empty store. Returns 0 or -errno. */
+int hf_shard_test_open(struct hf_shard *s);
+/* The end of one loop iteration at wall clock now_ms: seals the open batch (durable at once), which
+ * releases the replies held for it; the next iteration begins (frame budgets renew). */
+void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`
