@@ -22,6 +22,8 @@
 #define HF_BENCH_DURATION_S_MAX	  86400.0
 #define HF_BENCH_AVAIL_WINDOW_MAX 65536u /* seats in one AVAIL range a user asks for */
 
+#define HF_BENCH_CLIENT_RETRIES_MAX 100u /* --client-retries */
+
 enum hf_bench_target_kind {
 	HF_BENCH_TARGET_HOLDFAST = 0,
 	HF_BENCH_TARGET_REDIS = 1,
@@ -88,6 +90,10 @@ struct hf_bench_opts {
 	uint32_t server_pid;  /* --server-pid: the local server, for its CPU per op; 0 = none */
 	uint8_t seats_given;  /* --seats was on the command line */
 	uint8_t events_given; /* --events was on the command line */
+	/* --client-retries: libholdfast's retries_max (0 .. HF_BENCH_CLIENT_RETRIES_MAX), when
+	 * given; else the library's default. */
+	uint32_t client_retries;
+	uint8_t client_retries_given;
 };
 
 /* Fills the defaults, parses argv (getopt_long, argv is permuted), resolves the defaults that

@@ -84,6 +84,9 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --json                   one JSON object on stdout instead of the table\n"
 	    "  --server-pid PID         the server's pid on this machine: report its CPU per op\n"
 	    "                           next to the bench's own (cpu.server_us_per_op)\n"
+	    "  --client-retries N       libholdfast's resends of one request (BUSY, TRY_AGAIN,\n"
+	    "                           MOVED, timeouts; default the library's, 5); 0: every BUSY\n"
+	    "                           reaches the bench and counts as an error (overload runs)\n"
 	    "  --plot FILE.svg|.png     draw the run with gnuplot: throughput over time, latency\n"
 	    "                           percentiles, and the sell-out curve for onsale\n"
 	    "  --version                print the version and the protocol version\n");
@@ -198,6 +201,7 @@ enum {
 	OPT_PLOT,
 	OPT_JSON,
 	OPT_SERVER_PID,
+	OPT_CLIENT_RETRIES,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -235,6 +239,7 @@ static const struct option long_options[] = {
     {"plot", required_argument, NULL, OPT_PLOT},
     {"json", no_argument, NULL, OPT_JSON},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"client-retries", required_argument, NULL, OPT_CLIENT_RETRIES},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -404,6 +409,10 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 			break;
 		case OPT_SERVER_PID:
 			bad = parse_u32(a, 1, HF_BENCH_PID_MAX, &o->server_pid);
+			break;
+		case OPT_CLIENT_RETRIES:
+			bad = parse_u32(a, 0, HF_BENCH_CLIENT_RETRIES_MAX, &o->client_retries);
+			o->client_retries_given = 1;
 			break;
 		case OPT_HELP:
 			hf_bench_opts_usage(stdout);

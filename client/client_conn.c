@@ -529,10 +529,10 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 		case HF_BUSY:
 		case HF_TRY_AGAIN:
 			e->attempt++;
-			hf_client_entry_delay(c, idx,
-					      hf_client_backoff_ms(e->attempt,
-								   HF_CLIENT_BACKOFF_BUSY_MS,
-								   HF_CLIENT_BACKOFF_BUSY_MS_MAX));
+			hf_client_entry_delay(
+			    c, idx,
+			    hf_client_backoff_jittered_ms(c, e->attempt, HF_CLIENT_BACKOFF_BUSY_MS,
+							  HF_CLIENT_BACKOFF_BUSY_MS_MAX));
 			return 0;
 		default:
 			break;

@@ -34,6 +34,9 @@ static const char usage[] =
     "  --idle-timeout SECONDS     close connections idle that long (default 600; 0: never)\n"
     "  --frame-timeout SECONDS    close a connection whose frame (or first byte) is not complete\n"
     "                             after that long (default 5)\n"
+    "  --shed-after-ms MS         answer new writes BUSY at once while the oldest batch at the\n"
+    "                             disk, or the loop's backlog, is older than MS (default 500;\n"
+    "                             0: never)\n"
     "  --auth-file FILE           tokens, one 'client TOKEN' or 'admin TOKEN' per line (mode\n"
     "                             0600): every connection must AUTH first; admin ops need admin\n"
     "  --backup-root DIR          BACKUP writes only under DIR (created if missing); without it\n"
@@ -178,6 +181,7 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	cfg->conn_buffer_size_max = HF_ENGINE_CONN_BUFFER_DEFAULT;
 	cfg->idle_timeout_s = HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S;
 	cfg->frame_timeout_s = HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S;
+	cfg->shed_after_ms = HF_ENGINE_SHED_AFTER_MS_DEFAULT;
 	hf_store_config_default(&cfg->store);
 	cfg->log_level = HF_LOG_INFO;
 	cfg->pin = 1;
@@ -262,6 +266,7 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--etcd",
 		    "--cluster",
 		    "--frame-timeout",
+		    "--shed-after-ms",
 		    "--auth-file",
 		    "--user-rate",
 		    "--backup-root",
@@ -325,6 +330,11 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return bad(err, err_size, "--frame-timeout: '%s' is not in 1..%u",
 					   value, HF_ENGINE_FRAME_TIMEOUT_MAX_S);
 			out->frame_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--shed-after-ms") == 0) {
+			if (parse_u64(value, 0, HF_ENGINE_SHED_AFTER_MS_MAX, &n) != 0)
+				return bad(err, err_size, "--shed-after-ms: '%s' is not in 0..%u",
+					   value, HF_ENGINE_SHED_AFTER_MS_MAX);
+			out->shed_after_ms = (uint32_t)n;
 		} else if (strcmp(name, "--user-rate") == 0) {
 			if (parse_user_rate(value, out) != 0)
 				return bad(

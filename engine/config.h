@@ -37,6 +37,12 @@ struct hf_auth;
 #define HF_ENGINE_CLUSTER_SIZE_MAX	  64u	/* bytes of --cluster (HF_CLUSTER_NAME_SIZE_MAX) */
 #define HF_ENGINE_CLUSTER_DEFAULT	  "default"
 
+/* A shard answers new writes BUSY at once while the work it already has waits longer than this
+ * (--shed-after-ms): far above a healthy sync (0.1-5 ms) and a loaded loop pass (also in sanitizer
+ * builds), below what a buyer notices. 0 turns shedding off. */
+#define HF_ENGINE_SHED_AFTER_MS_DEFAULT 500u
+#define HF_ENGINE_SHED_AFTER_MS_MAX	60000u
+
 struct hf_engine_config {
 	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on */
 	uint16_t port;			 /* shard i listens on port + i */
@@ -55,6 +61,9 @@ struct hf_engine_config {
 	/* A partial frame (or a new connection's first byte) older than this closes the
 	 * connection: slowloris and silent connects do not pin a connection slot. */
 	uint32_t frame_timeout_s;
+	/* --shed-after-ms: writes are answered BUSY while the shard's queue delay (the oldest
+	 * batch at the disk, or the loop's own backlog) is past this; 0: never. */
+	uint32_t shed_after_ms;
 	/* --auth-file FILE: tokens and roles (engine/auth.h); empty: every connection is admin.
 	 * main loads it into auth before the shards start. */
 	char auth_file[HF_ENGINE_DIR_SIZE_MAX + 1];

@@ -214,6 +214,7 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 	uint32_t used = 0;
 	/* One clock read per input buffer: its frames were all parsed at once. */
 	uint64_t parse_us = hf_clock_mono_us();
+	s->parse_us = parse_us;
 	/* Bounded: each pass consumes a frame, and conn_can_process caps frames per iteration. */
 	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
 		struct hf_frame_header h;
@@ -540,9 +541,10 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 
 /* ---- Replies ---- */
 
-/* Moves fill.data[0 .. fill_ready) into the idle out and sends it: the whole fill is swapped (no
- * copy) when nothing is held, else the ready prefix is copied and the held rest moves down. */
-static void conn_flush(struct hf_shard *s, struct hf_conn *c)
+/* Moves fill.data[0 .. fill_ready) into the idle out: the whole fill is swapped (no copy) when
+ * nothing is held, else the ready prefix is copied and the held rest moves down. Returns 0, or
+ * -ENOBUFS when the connection was closed for want of a buffer. */
+static int conn_move_ready(struct hf_shard *s, struct hf_conn *c)
 {
 	HF_ASSERT(!c->send_inflight);
 	HF_ASSERT(c->out.size == 0);
@@ -558,7 +560,7 @@ static void conn_flush(struct hf_shard *s, struct hf_conn *c)
 	} else {
 		if (bytes_reserve(s, &c->out, ready, fill_cap_max(s)) != 0) {
 			hf_conn_close(s, c, "no memory for a send buffer");
-			return;
+			return -ENOBUFS;
 		}
 		memcpy(c->out.data, c->fill.data, ready);
 		c->out.size = ready;
@@ -571,7 +573,14 @@ static void conn_flush(struct hf_shard *s, struct hf_conn *c)
 	}
 	c->fill_base += ready;
 	c->fill_ready = 0;
-	conn_send(s, c);
+	return 0;
+}
+
+/* Sends what may leave (INVARIANTS 2 and 4: out is idle, and fill_ready is durable). */
+static void conn_flush(struct hf_shard *s, struct hf_conn *c)
+{
+	if (conn_move_ready(s, c) == 0)
+		conn_send(s, c);
 }
 
 /* A held reply's latency is recorded when the batch it waits for completes. */
@@ -833,4 +842,30 @@ void hf_conn_complete_backup(struct hf_shard *s, struct hf_conn *c, uint64_t pos
 	HF_ASSERT(h.body_size == 8u);
 	hf_put_le16(at + 6, status); /* header offset 6: status */
 	hf_put_le64(at + HF_FRAME_HEADER_SIZE, status == HF_OK ? sequence : 0);
+}
+
+/* ---- In-process entry points for tests (tests/fuzz/fuzz_server.c): no io_uring ---- */
+
+void hf_conn_test_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size)
+{
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(data != NULL || size == 0);
+	conn_input(s, c, data, size);
+}
+
+void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint8_t **data_out,
+			       uint32_t *size_out)
+{
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(!c->send_inflight);
+	/* What the previous call handed out counts as sent. */
+	c->out.size = 0;
+	c->out_off = 0;
+	*data_out = NULL;
+	*size_out = 0;
+	if (c->state == HF_CONN_FREE || c->fill_ready == 0 || conn_move_ready(s, c) != 0)
+		return;
+	s->c.bytes_out += c->out.size;
+	*data_out = c->out.data;
+	*size_out = c->out.size;
 }

@@ -124,6 +124,8 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "replies_forbidden", k->replies_forbidden);
 	stat_add(st, "replies_rate_limited", k->replies_rate_limited);
 	stat_add(st, "busy_pipeline_full", k->busy_pipeline_full);
+	stat_add(st, "busy_shed", k->busy_shed);
+	stat_add(st, "shed_after_ms", s->cfg->shed_after_ms);
 	stat_add(st, "conns_parked", k->conns_parked);
 	stat_add(st, "input_overflows", k->input_overflows);
 	stat_add(st, "frames_in", k->frames_in);
@@ -172,7 +174,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
-	else
+	else if (s->persist != NULL) /* none: only an in-process test shard has none at all */
 		hf_persist_stats(s->persist, st);
 	if (s->store != NULL) {
 		struct hf_store_counts counts;
@@ -222,6 +224,22 @@ static void ops_backup(struct hf_shard *s, const struct hf_request *req, struct 
 	out->wait_seq = b->seq;
 }
 
+/* Admission control before a queue fills: while what the shard already holds waits longer than
+ * --shed-after-ms, a new write would only wait longer still, so it is answered BUSY at once (the
+ * client backs off). Reads go on: they cost little and hold nothing at the disk. Returns 1 when
+ * the request was shed. */
+static int ops_shed(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
+{
+	uint32_t bound_ms = s->cfg->shed_after_ms;
+	if (bound_ms == 0 || !hf_opcode_is_write(req->opcode))
+		return 0;
+	if (hf_shard_queue_delay_us(s) <= (uint64_t)bound_ms * 1000u)
+		return 0;
+	s->c.busy_shed++;
+	hf_ops_error(s, req->opcode, req->request_id, HF_BUSY, 0, out);
+	return 1;
+}
+
 static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_result *out)
 {
 	uint64_t event_id = hf_request_event_id(req);
@@ -257,6 +275,8 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 			return;
 		}
 	}
+	if (ops_shed(s, req, out))
+		return;
 	struct hf_batch *b = hf_shard_open_batch(s);
 	if (!hf_changes_has_room(&b->changes)) {
 		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {

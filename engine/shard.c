@@ -1006,6 +1006,8 @@ static int shard_iterate(struct hf_shard *s)
 	s->c.iterations++;
 	s->now_ms = hf_clock_wall_ms();
 	s->mono_ms = hf_clock_mono_ms();
+	s->iter_start_us = hf_clock_mono_us();
+	s->parse_us = s->iter_start_us;
 
 	shard_reap(s);
 	shard_process_ready(s);
@@ -1041,6 +1043,7 @@ static int shard_iterate(struct hf_shard *s)
 		return 1;
 
 	uint64_t wait_ms = shard_wait_ms(s, tick_saturated);
+	s->prev_busy_us = hf_clock_mono_us() - s->iter_start_us;
 	struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000u),
 				       .tv_nsec = (long long)(wait_ms % 1000u) * 1000000LL};
 	struct io_uring_cqe *cqe = NULL;
@@ -1134,4 +1137,43 @@ void hf_shard_destroy(struct hf_shard *s)
 	free(s->touched);
 	free(s->conns);
 	free(s);
+}
+
+/* ---- In-process entry points for tests (tests/fuzz/fuzz_server.c): no io_uring ---- */
+
+int hf_shard_test_open(struct hf_shard *s)
+{
+	const struct hf_engine_config *cfg = s->cfg;
+	HF_ASSERT(cfg->durability == HF_DURABILITY_NONE);
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(s->store == NULL);
+	s->start_mono_ms = hf_clock_mono_ms();
+	enum hf_status st =
+	    hf_slot_map_init_default(&s->map, cfg->advertise_host, cfg->port, cfg->shards_count);
+	HF_ASSERT(st == HF_OK);
+	size_t size = hf_slot_map_encode(&s->map, s->map_frame, HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
+	s->map_frame_size = (uint32_t)size;
+	int owner =
+	    hf_slot_map_find_owner(&s->map, cfg->advertise_host, (uint16_t)(cfg->port + s->index));
+	HF_ASSERT(owner >= 0);
+	s->owner_index = (uint16_t)owner;
+	return hf_store_create(&cfg->store, &s->store);
+}
+
+void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms)
+{
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(s->durable == NULL);
+	shard_seal_maybe(s);
+	HF_ASSERT(shard_in_flight(s) == 0);
+	s->iteration++;
+	s->c.iterations++;
+	s->now_ms = now_ms;
+	s->mono_ms = hf_clock_mono_ms();
+	s->iter_start_us = hf_clock_mono_us();
+	s->parse_us = s->iter_start_us;
+	s->touched_count = 0;
+	for (uint32_t i = 0; i < s->conns_max; i++)
+		s->conns[i].on_touched = 0;
 }

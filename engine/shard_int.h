@@ -264,6 +264,7 @@ struct hf_shard_counters {
 	uint64_t lat_untimed;  /* held replies past HF_SHARD_BATCH_LAT_MAX: not in the histograms */
 	uint64_t replies_rate_limited;
 	uint64_t busy_pipeline_full; /* writes answered BUSY: open batch full, two in flight */
+	uint64_t busy_shed;	     /* writes answered BUSY: queue delay past --shed-after-ms */
 	uint64_t store_reloads;
 	uint64_t holds_expired_tick;
 	uint64_t recv_enobufs;
@@ -350,6 +351,12 @@ struct hf_shard {
 	    *batch_out; /* a BATCH reply being built (HF_FRAME_HEADER_SIZE + its largest body) */
 	struct hf_bytes scratch; /* cold path: rewriting a failed batch's replies */
 
+	/* The shed signal (--shed-after-ms, hf_shard_queue_delay_us): monotonic µs when this
+	 * iteration began, how long the previous one worked before it waited, and the clock of the
+	 * input buffer being parsed (conn.c reads it once per buffer). */
+	uint64_t iter_start_us;
+	uint64_t prev_busy_us;
+	uint64_t parse_us;
 	uint64_t now_ms;  /* wall clock of this iteration (the store's clock) */
 	uint64_t mono_ms; /* monotonic clock of this iteration */
 	uint64_t start_mono_ms;
@@ -369,6 +376,23 @@ static inline struct hf_batch *hf_shard_open_batch(struct hf_shard *s)
 	HF_ASSERT(b->state == HF_BATCH_OPEN);
 	HF_ASSERT(b->seq == s->open_seq);
 	return b;
+}
+
+/* How long a request parsed now waits before its reply can leave, at least: the age of the oldest
+ * batch at the disk (its replies, and every later one, wait for it), or the loop's own backlog (a
+ * frame reaped in this iteration arrived at most during the previous one's work, and waits for the
+ * end of this one). The larger of the two, in µs, at the clock of the buffer being parsed. */
+static inline uint64_t hf_shard_queue_delay_us(const struct hf_shard *s)
+{
+	uint64_t now_us = s->parse_us;
+	uint64_t loop_us =
+	    s->prev_busy_us + (now_us > s->iter_start_us ? now_us - s->iter_start_us : 0);
+	if (s->open_seq - s->done_seq <= 1u)
+		return loop_us;
+	const struct hf_batch *oldest = &s->batches[(s->done_seq + 1u) % HF_SHARD_BATCHES_MAX];
+	HF_ASSERT(oldest->state == HF_BATCH_SEALED);
+	uint64_t disk_us = now_us > oldest->sealed_us ? now_us - oldest->sealed_us : 0;
+	return disk_us > loop_us ? disk_us : loop_us;
 }
 
 static inline uint64_t *hf_shard_dirty(struct hf_shard *s, uint64_t event_id)
@@ -405,6 +429,21 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 	return (uint64_t)(c->out.size - c->out_off) + c->fill.size;
 }
 void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c);
+/* In-process entry points for tests (tests/fuzz/fuzz_server.c), on a shard made by
+ * hf_shard_test_open (no ring): hf_conn_test_input processes bytes as one recv of c would have
+ * delivered them; hf_conn_test_take_replies hands out the replies that would be sent now
+ * (*data_out and *size_out, owned by c, valid until the next call on c; size 0 when none). */
+void hf_conn_test_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size);
+void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint8_t **data_out,
+			       uint32_t *size_out);
+
+/* ---- shard.c: in-process entry points for tests (tests/fuzz/fuzz_server.c) ---- */
+/* Makes a shard made by hf_shard_create (durability none) serve without a ring, sockets or disk:
+ * the default slot map of cfg, an empty store. Returns 0 or -errno. */
+int hf_shard_test_open(struct hf_shard *s);
+/* The end of one loop iteration at wall clock now_ms: seals the open batch (durable at once), which
+ * releases the replies held for it; the next iteration begins (frame budgets renew). */
+void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`

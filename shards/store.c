@@ -331,8 +331,9 @@ void store_record_seats_free(struct hf_store *store, struct record *rec)
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t owner_1 = record_index(store, rec) + 1;
 	uint32_t n = rec->seats_count;
+	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < n; i++)
-		seat_give_back(store, ev, rec->seats[i], owner_1);
+		seat_give_back(store, ev, seats[i], owner_1);
 	ev->free_count += n;
 	store->free_total += n;
 	if (rec->state == RECORD_HELD) {
@@ -397,13 +398,14 @@ int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
 	s->events = calloc(cfg->events_max, sizeof(*s->events));
 	s->event_table = calloc((size_t)s->event_table_mask + 1, sizeof(uint32_t));
 	s->records = reserve((size_t)cfg->records_max * sizeof(*s->records));
+	s->seat_lists = reserve((size_t)cfg->records_max * HF_HOLD_SEATS_MAX * sizeof(uint32_t));
 	s->record_table = reserve(((size_t)s->record_table_mask + 1) * sizeof(*s->record_table));
 	s->users = calloc((size_t)s->users_mask + 1, sizeof(*s->users));
 	s->avail_scratch = malloc(HF_AVAIL_RANGE_MAX / 8);
 	s->arena = reserve(s->arena_size);
 	s->chunks = reserve((size_t)s->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
-	if (!s->events || !s->event_table || !s->records || !s->record_table || !s->users ||
-	    !s->avail_scratch || !s->arena || !s->chunks) {
+	if (!s->events || !s->event_table || !s->records || !s->seat_lists || !s->record_table ||
+	    !s->users || !s->avail_scratch || !s->arena || !s->chunks) {
 		hf_store_destroy(s);
 		return -ENOMEM;
 	}
@@ -427,6 +429,8 @@ void hf_store_destroy(struct hf_store *store)
 	free(store->events);
 	free(store->event_table);
 	unreserve(store->records, (size_t)store->cfg.records_max * sizeof(*store->records));
+	unreserve(store->seat_lists,
+		  (size_t)store->cfg.records_max * HF_HOLD_SEATS_MAX * sizeof(uint32_t));
 	unreserve(store->record_table,
 		  ((size_t)store->record_table_mask + 1) * sizeof(*store->record_table));
 	free(store->users);
@@ -570,12 +574,13 @@ static void fill_event_info(const struct event *ev, struct hf_rep_event_info *in
 	info->bookings_count = ev->bookings_count;
 }
 
-static void fill_hold_reply(const struct record *rec, struct hf_rep_hold *h, uint64_t deadline_ms)
+static void fill_hold_reply(const struct hf_store *store, const struct record *rec,
+			    struct hf_rep_hold *h, uint64_t deadline_ms)
 {
 	h->hold_id = rec->id;
 	h->deadline_ms = deadline_ms;
 	h->seats_count = rec->seats_count;
-	memcpy(h->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+	memcpy(h->seats, record_seats(store, rec), sizeof(uint32_t) * rec->seats_count);
 }
 
 static uint64_t hold_fingerprint(const struct hf_req_hold *r)
@@ -597,13 +602,15 @@ static uint64_t hold_fingerprint(const struct hf_req_hold *r)
 }
 
 /* 1 when the HOLD request is the one that made rec. */
-static int hold_same_request(const struct record *rec, const struct hf_req_hold *r, uint64_t fp)
+static int hold_same_request(const struct hf_store *store, const struct record *rec,
+			     const struct hf_req_hold *r, uint64_t fp)
 {
 	if (rec->fingerprint != fp || rec->user_id != r->user_id || rec->mode != r->mode ||
 	    rec->seats_count != r->seats_count)
 		return 0;
 	if (r->mode == HF_HOLD_EXPLICIT)
-		return memcmp(rec->seats, r->seats, sizeof(uint32_t) * r->seats_count) == 0;
+		return memcmp(record_seats(store, rec), r->seats,
+			      sizeof(uint32_t) * r->seats_count) == 0;
 	return 1;
 }
 
@@ -678,15 +685,15 @@ static uint32_t best_find(const struct event *ev, uint32_t n)
 
 /* The answer to a HOLD whose id was seen before (rec): the first answer, the hold's end, or
  * HF_ID_CONFLICT for another body. */
-static enum hf_status hold_replay(const struct record *rec, const struct hf_req_hold *r,
-				  uint64_t fp, struct hf_reply *rep)
+static enum hf_status hold_replay(const struct hf_store *store, const struct record *rec,
+				  const struct hf_req_hold *r, uint64_t fp, struct hf_reply *rep)
 {
-	if (!hold_same_request(rec, r, fp))
+	if (!hold_same_request(store, rec, r, fp))
 		return fail(rep, HF_ID_CONFLICT, 0);
 	switch (rec->state) {
 	case RECORD_HELD:
 	case RECORD_BOOKED:
-		fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+		fill_hold_reply(store, rec, &rep->hold, rec->deadline_ms);
 		return HF_OK;
 	case RECORD_EXPIRED:
 		return fail(rep, HF_HOLD_EXPIRED, 0);
@@ -787,8 +794,7 @@ static void hold_place(struct hf_store *store, uint32_t ei, struct record *rec,
 	rec->event_index = ei;
 	rec->state = RECORD_HELD;
 	rec->mode = r->mode;
-	rec->seats_count = (uint8_t)n;
-	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	store_record_seats_set(store, rec, seats, n);
 	uint32_t self = record_index(store, rec) + 1;
 	store_record_table_insert(store, self);
 	for (uint32_t i = 0; i < n; i++)
@@ -832,7 +838,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	uint32_t old =
 	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
 	if (old != RECORD_NONE)
-		return hold_replay(record_at(store, old), r, fp, rep);
+		return hold_replay(store, record_at(store, old), r, fp, rep);
 	enum hf_status admitted = store_room_hold_check(store, ev, r, now_ms);
 	if (admitted != HF_OK)
 		return fail(rep, admitted, 0);
@@ -850,7 +856,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	if (!rec)
 		return fail(rep, HF_ERR_CAPACITY, 0);
 	hold_place(store, ei, rec, r, fp, seats, now_ms, changes);
-	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+	fill_hold_reply(store, rec, &rep->hold, rec->deadline_ms);
 	return HF_OK;
 }
 
@@ -922,7 +928,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	case RECORD_HELD:
 		break;
 	case RECORD_BOOKED:
-		fill_hold_reply(rec, &rep->confirm, 0);
+		fill_hold_reply(store, rec, &rep->confirm, 0);
 		return HF_OK;
 	case RECORD_EXPIRED:
 		return fail(rep, HF_HOLD_EXPIRED, 0);
@@ -947,7 +953,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	store->booked_total += n;
 	store->bookings_total++;
 	store_change_put_record(store, changes, rec);
-	fill_hold_reply(rec, &rep->confirm, 0);
+	fill_hold_reply(store, rec, &rep->confirm, 0);
 	return HF_OK;
 }
 
@@ -1142,7 +1148,7 @@ static enum hf_status op_user_records(struct hf_store *store, const struct hf_re
 		o->created_ms = rec->created_ms;
 		o->deadline_ms = list == USER_LIST_HOLDS ? rec->deadline_ms : 0;
 		o->seats_count = rec->seats_count;
-		memcpy(o->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+		memcpy(o->seats, record_seats(store, rec), sizeof(uint32_t) * rec->seats_count);
 	}
 	HF_ASSERT(out->records_count <= r->limit);
 	return HF_OK;

@@ -24,6 +24,11 @@
 #define HF_STORE_WHEEL_TICK_MS 16u
 /* Events of one store that may have a waiting room (each room allocates its own places). */
 #define HF_STORE_ROOMS_MAX 64u
+/* Seats a record keeps inline. A longer seat list lives in the store's seat-list pool (one list
+ * of HF_HOLD_SEATS_MAX seats per record at most, so the pool never runs out before the records
+ * do): a record is then 128 bytes, two cache lines, where the whole list inline made it 344 (most
+ * holds are of 1-4 seats, and each new record is memory touched for the first time). */
+#define HF_STORE_RECORD_SEATS_INLINE 7u
 /* Version byte that opens every record value. */
 #define HF_STORE_RECORD_VERSION 1u
 
@@ -60,6 +65,7 @@ struct record {
 	uint64_t ended_ms;    /* tombstones: when it ended (the deadline for EXPIRED) */
 	uint64_t fingerprint; /* hash of user, mode, count and explicit seats */
 	uint64_t wheel_ms; /* when the wheel fires it: deadline (HELD) or ended + ttl (tombstone) */
+	uint64_t list_seq; /* when it joined its user list (store->list_seq_last), for paging */
 	uint32_t event_index; /* into store->events */
 	uint32_t wheel_prev;  /* record index + 1 in the wheel slot list; 0 = none */
 	uint32_t wheel_next;  /* ... also the free-list link when FREE */
@@ -67,14 +73,16 @@ struct record {
 	uint32_t tomb_next;
 	uint32_t user_prev; /* the user entry's list of this state (HELD or BOOKED records) */
 	uint32_t user_next;
-	uint64_t list_seq;   /* when it joined that list (store->list_seq_last), for paging */
 	uint32_t wheel_slot; /* the wheel slot it is linked in, when in_wheel */
 	uint8_t state;	     /* enum record_state */
 	uint8_t mode;	     /* enum hf_hold_mode */
 	uint8_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
 	uint8_t in_wheel;    /* 1 when linked in a wheel slot */
-	uint32_t seats[HF_HOLD_SEATS_MAX]; /* explicit: request order; best: ascending */
+	/* The seats (explicit: request order; best: ascending), read through record_seats: inline
+	 * up to HF_STORE_RECORD_SEATS_INLINE, else seats_inline[0] is the seat-list index + 1. */
+	uint32_t seats_inline[HF_STORE_RECORD_SEATS_INLINE];
 };
+HF_STATIC_ASSERT(sizeof(struct record) == 128u, "a record is two cache lines");
 
 struct event {
 	uint64_t id;
@@ -148,6 +156,13 @@ struct hf_store {
 	uint32_t record_table_mask;
 	uint32_t tomb_head; /* oldest tombstone, index + 1 */
 	uint32_t tomb_tail;
+	/* Seat lists of records with more than HF_STORE_RECORD_SEATS_INLINE seats: a reserved pool
+	 * of records_max lists of HF_HOLD_SEATS_MAX u32, touched up to the high water mark; freed
+	 * lists go to a free list linked through their first entry. */
+	uint32_t *seat_lists;
+	uint32_t seat_lists_high;
+	uint32_t seat_lists_used;
+	uint32_t seat_list_free_head; /* index + 1 */
 
 	/* Per (event, user) seat totals and lists of live records, for every event. */
 	struct user_entry *users;
@@ -196,6 +211,17 @@ static inline struct record *record_at(struct hf_store *store, uint32_t index_1)
 {
 	HF_ASSERT(index_1 != RECORD_NONE && index_1 <= store->cfg.records_max);
 	return &store->records[index_1 - 1];
+}
+
+/* The seats of a record (seats_count of them), inline or in its seat list. */
+static inline uint32_t *record_seats(const struct hf_store *store, const struct record *rec)
+{
+	if (rec->seats_count <= HF_STORE_RECORD_SEATS_INLINE)
+		return (uint32_t *)rec->seats_inline;
+	uint32_t list_1 = rec->seats_inline[0];
+	HF_ASSERT(list_1 != 0);
+	HF_ASSERT(list_1 <= store->seat_lists_high);
+	return &store->seat_lists[(size_t)(list_1 - 1) * HF_HOLD_SEATS_MAX];
 }
 
 static inline int record_is_tombstone(const struct record *rec)
@@ -270,6 +296,10 @@ void store_record_end(struct hf_store *store, struct record *rec, uint8_t state,
 void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes);
 void store_record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes);
 struct record *store_record_acquire(struct hf_store *store, struct hf_changes *changes);
+/* Gives rec (seats_count 0: fresh from store_record_acquire) the n seats, 1 .. HF_HOLD_SEATS_MAX,
+ * taking a seat list when they do not fit inline. */
+void store_record_seats_set(struct hf_store *store, struct record *rec, const uint32_t *seats,
+			    uint32_t n);
 
 /* store_wheel.c */
 void store_wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms);

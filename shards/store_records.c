@@ -190,8 +190,9 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 	hf_put_le64(v + 20, rec->deadline_ms);
 	hf_put_le64(v + 28, rec->ended_ms);
 	hf_put_le64(v + 36, rec->fingerprint);
+	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < rec->seats_count; i++)
-		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, rec->seats[i]);
+		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, seats[i]);
 	uint16_t size = (uint16_t)(RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
 	c->value_size = size;
 	changes->values_size += size;
@@ -333,6 +334,43 @@ void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_cha
 	store_change_put_record(store, changes, rec);
 }
 
+void store_record_seats_set(struct hf_store *store, struct record *rec, const uint32_t *seats,
+			    uint32_t n)
+{
+	HF_ASSERT(rec->seats_count == 0);
+	HF_ASSERT(n >= 1);
+	HF_ASSERT(n <= HF_HOLD_SEATS_MAX);
+	if (n > HF_STORE_RECORD_SEATS_INLINE) {
+		uint32_t list_1 = store->seat_list_free_head;
+		if (list_1 != 0) {
+			store->seat_list_free_head =
+			    store->seat_lists[(size_t)(list_1 - 1) * HF_HOLD_SEATS_MAX];
+		} else {
+			/* One list per record at most: the pool has one per record. */
+			HF_ASSERT(store->seat_lists_high < store->cfg.records_max);
+			list_1 = ++store->seat_lists_high;
+		}
+		store->seat_lists_used++;
+		rec->seats_inline[0] = list_1;
+	}
+	rec->seats_count = (uint8_t)n;
+	memcpy(record_seats(store, rec), seats, sizeof(uint32_t) * n);
+}
+
+/* A record's seat list (if it has one) goes back to the pool. */
+static void record_seats_drop(struct hf_store *store, struct record *rec)
+{
+	if (rec->seats_count <= HF_STORE_RECORD_SEATS_INLINE)
+		return;
+	uint32_t list_1 = rec->seats_inline[0];
+	HF_ASSERT(list_1 != 0);
+	HF_ASSERT(list_1 <= store->seat_lists_high);
+	store->seat_lists[(size_t)(list_1 - 1) * HF_HOLD_SEATS_MAX] = store->seat_list_free_head;
+	store->seat_list_free_head = list_1;
+	HF_ASSERT(store->seat_lists_used > 0);
+	store->seat_lists_used--;
+}
+
 /* Drops a record entirely (its id is forgotten). */
 static void record_release_slot(struct hf_store *store, struct record *rec)
 {
@@ -342,7 +380,8 @@ static void record_release_slot(struct hf_store *store, struct record *rec)
 	if (record_is_tombstone(rec))
 		tomb_unlink(store, rec);
 	record_table_remove(store, record_index(store, rec) + 1);
-	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats));
+	record_seats_drop(store, rec);
+	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats_inline));
 	rec->state = RECORD_FREE;
 	rec->wheel_next = store->record_free_head;
 	store->record_free_head = record_index(store, rec) + 1;
@@ -481,8 +520,9 @@ static void load_record_place(struct hf_store *store, struct event *ev, struct r
 		return;
 	}
 	rec->state = state;
+	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < n; i++)
-		store_seat_take(store, ev, rec->seats[i], self);
+		store_seat_take(store, ev, seats[i], self);
 	ev->free_count -= n;
 	store->free_total -= n;
 	store_user_link(store, rec);
@@ -558,8 +598,7 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 	rec->fingerprint = hf_get_le64(v + 36);
 	rec->event_index = ei;
 	rec->mode = mode;
-	rec->seats_count = (uint8_t)n;
-	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	store_record_seats_set(store, rec, seats, n);
 	store_record_table_insert(store, record_index(store, rec) + 1);
 	load_record_place(store, ev, rec, state, expire, changes);
 	return HF_OK;
