@@ -16,19 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char FULL_RESPONSE[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json\r\n"
-    "Content-Length: 70\r\n"
-    "Connection: close\r\n"
-    "Retry-After: 1\r\n\r\n"
-    "{\"status\":\"TOO_MANY_CONNECTIONS\",\"message\":\"connection limit "
-    "reached\"}";
-HF_STATIC_ASSERT(sizeof("{\"status\":\"TOO_MANY_CONNECTIONS\",\"message\":\"connection limit "
-			"reached\"}") -
-			 1 ==
-		     70,
-		 "FULL_RESPONSE's Content-Length");
+static const char FULL_BODY[] =
+    "{\"status\":\"TOO_MANY_CONNECTIONS\",\"message\":\"connection limit reached\"}";
 
 static void conn_parse(struct gw_conn *c);
 
@@ -40,7 +29,7 @@ uint64_t gw_conn_tag(const struct gw_conn *c)
 struct gw_conn *gw_conn_of_tag(struct gw_worker *w, uint64_t tag)
 {
 	uint32_t index = (uint32_t)tag;
-	if (index >= w->conns_max)
+	if (index >= w->slots_count)
 		return NULL;
 	struct gw_conn *c = w->conns[index];
 	if (c == NULL || c->generation != (uint32_t)(tag >> 32) || c->state == GW_CONN_CLOSING)
@@ -52,13 +41,21 @@ static void conn_on_closed(uv_handle_t *handle)
 {
 	struct gw_conn *c = handle->data;
 	struct gw_worker *w = c->worker;
+	HF_ASSERT(c->handles_open > 0);
+	if (--c->handles_open > 0)
+		return;
 	HF_ASSERT(w->conns[c->index] == c);
-	HF_ASSERT(w->conns_count > 0);
 	w->conns[c->index] = NULL;
 	w->generations[c->index]++;
-	HF_ASSERT(w->free_count < w->conns_max);
+	HF_ASSERT(w->free_count < w->slots_count);
 	w->free_slots[w->free_count++] = c->index;
-	w->conns_count--;
+	if (c->is_reject) {
+		HF_ASSERT(w->rejects_count > 0);
+		w->rejects_count--;
+	} else {
+		HF_ASSERT(w->conns_count > 0);
+		w->conns_count--;
+	}
 	free(c);
 }
 
@@ -67,13 +64,49 @@ static void conn_close(struct gw_conn *c)
 	if (c->state == GW_CONN_CLOSING)
 		return;
 	c->state = GW_CONN_CLOSING;
+	c->handles_open = (uint8_t)(c->timer_on ? 2 : 1);
+	if (c->timer_on)
+		uv_close((uv_handle_t *)&c->timer, conn_on_closed);
 	uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+}
+
+static void conn_on_linger_timer(uv_timer_t *timer)
+{
+	conn_close(timer->data);
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)req;
+	(void)status; /* the linger timer or the peer's EOF ends the connection either way */
+}
+
+static void conn_read_set(struct gw_conn *c, int on);
+
+/* The last response has left: send FIN, then drop what the peer still sends until its EOF or
+ * GW_LINGER_MS, so that no reset overtakes the response. */
+static void conn_linger(struct gw_conn *c)
+{
+	HF_ASSERT(c->state == GW_CONN_BUSY || c->state == GW_CONN_WRITING);
+	HF_ASSERT(!c->timer_on);
+	c->state = GW_CONN_LINGER;
+	c->in_used = 0;
+	c->shutdown_req.data = c;
+	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, conn_on_shutdown) != 0 ||
+	    uv_timer_init(&c->worker->loop, &c->timer) != 0) {
+		conn_close(c);
+		return;
+	}
+	c->timer_on = 1;
+	c->timer.data = c;
+	uv_timer_start(&c->timer, conn_on_linger_timer, GW_LINGER_MS, 0);
+	conn_read_set(c, 1);
 }
 
 void gw_conn_close_all(struct gw_worker *w)
 {
 	/* Bounded by the slot table. */
-	for (uint32_t i = 0; i < w->conns_max; i++) {
+	for (uint32_t i = 0; i < w->slots_count; i++) {
 		if (w->conns[i] != NULL)
 			conn_close(w->conns[i]);
 	}
@@ -173,6 +206,10 @@ static int conn_on_header_value(http_parser *p, const char *at, size_t n)
 static int conn_on_headers_complete(http_parser *p)
 {
 	struct gw_request *r = &conn_of(p)->req;
+	if (p->http_major != 1) {
+		r->error_http = 505;
+		return -1;
+	}
 	/* Content-Length is known here (chunked bodies are counted in conn_on_body). */
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > GW_BODY_SIZE_MAX) {
 		r->error_http = 413;
@@ -250,6 +287,8 @@ static const char *reason_of(uint16_t http_status)
 		return "Bad Gateway";
 	case 503:
 		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
 	default:
 		return "Unknown";
 	}
@@ -260,7 +299,7 @@ static void conn_after_response(struct gw_conn *c)
 {
 	HF_ASSERT(c->state == GW_CONN_BUSY || c->state == GW_CONN_WRITING);
 	if (!c->keep_alive) {
-		conn_close(c);
+		conn_linger(c);
 		return;
 	}
 	c->state = GW_CONN_READING;
@@ -305,7 +344,7 @@ void gw_conn_respond(struct gw_conn *c, uint16_t http_status, const char *body, 
 	HF_ASSERT(c->state == GW_CONN_BUSY);
 	HF_ASSERT(body_size <= GW_BODY_OUT_SIZE_MAX);
 	/* A request past a limit leaves unread bytes we cannot frame: close after it. */
-	if (http_status == 413 || http_status == 414 || http_status == 431 ||
+	if (http_status == 413 || http_status == 414 || http_status == 431 || c->is_reject ||
 	    c->req.error_http != 0)
 		c->keep_alive = 0;
 	int head = format_head(c, http_status, body_size, retry_after_s);
@@ -355,7 +394,11 @@ static void conn_parse_failed(struct gw_conn *c)
 		status = "URL_TOO_LONG";
 	else if (code == 431)
 		status = "HEADERS_TOO_LARGE";
-	if (code == 400)
+	else if (code == 505)
+		status = "HTTP_VERSION";
+	if (code == 505)
+		snprintf(message, sizeof(message), "only HTTP/1.0 and HTTP/1.1 are served");
+	else if (code == 400)
 		snprintf(message, sizeof(message), "malformed HTTP request: %s",
 			 http_errno_description(e));
 	else
@@ -364,8 +407,6 @@ static void conn_parse_failed(struct gw_conn *c)
 			 GW_HEADER_SIZE_MAX, GW_URL_SIZE_MAX, GW_BODY_SIZE_MAX);
 	gw_reply_error(c, code, status, message);
 }
-
-static void conn_read_set(struct gw_conn *c, int on);
 
 /* Parses what `in` holds, one request at a time, until it is all parsed or a request is in hand
  * that is not answered yet. */
@@ -391,8 +432,8 @@ static void conn_parse(struct gw_conn *c)
 			break;
 	}
 	c->in_parse = 0;
-	if (c->state == GW_CONN_CLOSING)
-		return;
+	if (c->state == GW_CONN_CLOSING || c->state == GW_CONN_LINGER)
+		return; /* the buffer was dropped with the connection's last response */
 	HF_ASSERT(parsed <= c->in_used);
 	memmove(c->in, c->in + parsed, c->in_used - parsed);
 	c->in_used -= parsed;
@@ -406,6 +447,12 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
 	struct gw_conn *c = stream->data;
 	if (nread == 0 || c->state == GW_CONN_CLOSING)
 		return;
+	if (c->state == GW_CONN_LINGER) {
+		if (nread < 0)
+			conn_close(c);
+		c->in_used = 0; /* dropped */
+		return;
+	}
 	if (nread < 0) {
 		/* EOF or error: a request in hand is dropped (its answer finds no connection). */
 		conn_close(c);
@@ -434,47 +481,48 @@ static void conn_read_set(struct gw_conn *c, int on)
 
 /* ---- Accepting ---- */
 
-static void reject_on_closed(uv_handle_t *handle)
-{
-	free(handle);
-}
-
-/* The worker is full (invariant 4): a 503 on the way out, best effort. */
-static void conn_reject(struct gw_worker *w, uv_stream_t *listener)
-{
-	uv_tcp_t *t = malloc(sizeof(*t));
-	if (t == NULL)
-		return;
-	if (uv_tcp_init(&w->loop, t) != 0) {
-		free(t);
-		return;
-	}
-	if (uv_accept(listener, (uv_stream_t *)t) == 0) {
-		uv_buf_t buf = uv_buf_init((char *)FULL_RESPONSE, sizeof(FULL_RESPONSE) - 1);
-		(void)uv_try_write((uv_stream_t *)t, &buf, 1);
-	}
-	w->rejected_count++;
-	uv_close((uv_handle_t *)t, reject_on_closed);
-}
-
-static struct gw_conn *conn_create(struct gw_worker *w)
+static struct gw_conn *conn_create(struct gw_worker *w, int is_reject)
 {
 	HF_ASSERT(w->free_count > 0);
 	struct gw_conn *c = malloc(sizeof(*c));
 	if (c == NULL)
 		return NULL;
 	memset(c, 0, offsetof(struct gw_conn, req));
+	/* The request's counters and flags (not its buffers): a parse may fail before a message
+	 * begins. */
+	memset(&c->req, 0, offsetof(struct gw_request, field));
 	c->worker = w;
 	c->index = w->free_slots[--w->free_count];
 	HF_ASSERT(w->conns[c->index] == NULL);
 	c->generation = w->generations[c->index];
 	c->state = GW_CONN_READING;
+	c->is_reject = (uint8_t)is_reject;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	c->tcp.data = c;
 	w->conns[c->index] = c;
-	w->conns_count++;
+	if (is_reject)
+		w->rejects_count++;
+	else
+		w->conns_count++;
 	return c;
+}
+
+static void drop_on_closed(uv_handle_t *handle)
+{
+	free(handle);
+}
+
+/* Past GW_REJECTS_MAX lingering rejects a connection is closed without an answer. */
+static void conn_drop(struct gw_worker *w, uv_stream_t *listener)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+	if (t == NULL)
+		return; /* the connection waits in the backlog */
+	HF_ASSERT(uv_tcp_init(&w->loop, t) == 0);
+	(void)uv_accept(listener, (uv_stream_t *)t);
+	w->rejected_count++;
+	uv_close((uv_handle_t *)t, drop_on_closed);
 }
 
 void gw_conn_on_connection(uv_stream_t *listener, int status)
@@ -482,22 +530,26 @@ void gw_conn_on_connection(uv_stream_t *listener, int status)
 	struct gw_worker *w = listener->data;
 	if (status != 0)
 		return;
-	if (w->conns_count >= w->conns_max) {
-		conn_reject(w, listener);
+	int full = w->conns_count >= w->conns_max;
+	if (full && w->rejects_count >= GW_REJECTS_MAX) {
+		conn_drop(w, listener);
 		return;
 	}
-	struct gw_conn *c = conn_create(w);
-	if (c == NULL) {
-		conn_reject(w, listener);
-		return;
-	}
-	if (uv_tcp_init(&w->loop, &c->tcp) != 0) {
-		HF_PANIC("uv_tcp_init failed");
-	}
+	struct gw_conn *c = conn_create(w, full);
+	if (c == NULL)
+		return; /* out of memory: the connection waits in the backlog */
+	HF_ASSERT(uv_tcp_init(&w->loop, &c->tcp) == 0); /* no socket is created: cannot fail */
 	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
 		return;
 	}
 	(void)uv_tcp_nodelay(&c->tcp, 1);
-	conn_read_set(c, 1);
+	if (!full) {
+		conn_read_set(c, 1);
+		return;
+	}
+	/* The worker is full (invariant 4): a 503 on the way out, then linger. */
+	w->rejected_count++;
+	c->state = GW_CONN_BUSY;
+	gw_conn_respond(c, 503, FULL_BODY, sizeof(FULL_BODY) - 1, 1);
 }

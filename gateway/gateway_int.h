@@ -32,7 +32,10 @@
  *   READING --(a whole request parsed: conn_on_message_complete)--> BUSY
  *   BUSY --(gw_conn_respond: written at once)--> READING | CLOSING
  *   BUSY --(gw_conn_respond: write queued)--> WRITING --(conn_on_written)--> READING | CLOSING
- *   any --(peer closed, read error, or a response with Connection: close: conn_close)--> CLOSING */
+ *   BUSY | WRITING --(the last response left: conn_linger)--> LINGER
+ *   any --(peer closed, read error, linger timer: conn_close)--> CLOSING
+ * LINGER exists so that a last response (400, 413, 503 ...) reaches a peer that still sends:
+ * closing with unread bytes would send a reset that can destroy the response on its way. */
 #ifndef HF_GATEWAY_GATEWAY_INT_H
 #define HF_GATEWAY_GATEWAY_INT_H
 
@@ -62,6 +65,8 @@
 #define GW_TTL_S_MAX	       86400u /* the largest "ttl" a hold may ask (the engine's cap) */
 #define GW_PATH_SEGMENTS_MAX   6u     /* /events/{id}/holds/{hold}/confirm has 5 */
 #define GW_TOKEN_FILE_SIZE_MAX 4096u  /* bytes read from --token-file */
+#define GW_REJECTS_MAX	       64u    /* connections per thread being answered 503 (full) */
+#define GW_LINGER_MS	       1000u  /* after a last response: read and drop the peer's bytes */
 
 /* The largest body we format: a hold of 64 seats, or an availability range of
  * GW_AVAIL_COUNT_MAX seats (at most count / 2 + 1 ranges of "[a,b]," with 8-digit numbers). */
@@ -86,7 +91,8 @@ enum gw_conn_state {
 	GW_CONN_READING = 0,
 	GW_CONN_BUSY = 1,
 	GW_CONN_WRITING = 2,
-	GW_CONN_CLOSING = 3,
+	GW_CONN_LINGER = 3, /* last response sent, FIN sent: dropping the peer's bytes until EOF */
+	GW_CONN_CLOSING = 4,
 };
 
 /* What a parsed request asked for and what api.c needs to answer its holdfast completion. */
@@ -129,16 +135,21 @@ struct gw_conn {
 	uint8_t keep_alive;  /* the request in hand allows another one after it */
 	uint8_t in_parse;    /* conn_parse is on the stack: a synchronous answer must not recurse */
 	uint8_t read_on;     /* uv_read_start is in effect */
-	http_parser parser;  /* parser.data is the connection */
-	uint32_t in_used;    /* bytes in `in`, <= GW_IN_SIZE */
-	uint32_t out_size;   /* bytes of the response in `out` */
-	enum gw_op op;	     /* BUSY: what is asked of holdfast */
-	uint64_t event_id;   /* BUSY: the request's event */
-	uint64_t hold_id;    /* BUSY: its hold */
-	uint32_t avail_first;		   /* BUSY: GW_OP_AVAIL's range */
-	uint32_t avail_count;		   /* 0: counts only */
+	uint8_t is_reject;   /* accepted past conns_max: answered 503, counted in rejects_count */
+	uint8_t timer_on;    /* `timer` was initialised (LINGER) */
+	uint8_t handles_open; /* handles still to close before the connection is freed (1 or 2) */
+	http_parser parser;   /* parser.data is the connection */
+	uint32_t in_used;     /* bytes in `in`, <= GW_IN_SIZE */
+	uint32_t out_size;    /* bytes of the response in `out` */
+	enum gw_op op;	      /* BUSY: what is asked of holdfast */
+	uint64_t event_id;    /* BUSY: the request's event */
+	uint64_t hold_id;     /* BUSY: its hold */
+	uint32_t avail_first; /* BUSY: GW_OP_AVAIL's range */
+	uint32_t avail_count; /* 0: counts only */
 	struct hf_req_create_event create; /* BUSY: GW_OP_CREATE_EVENT's arguments */
 	uv_write_t write_req;		   /* WRITING */
+	uv_shutdown_t shutdown_req;	   /* LINGER */
+	uv_timer_t timer;		   /* LINGER: its bound */
 	struct gw_request req;
 	char in[GW_IN_SIZE];
 	char out[GW_OUT_SIZE];
@@ -150,17 +161,21 @@ struct gw_worker {
 	uv_loop_t loop;
 	uv_tcp_t listener;
 	uv_async_t stop;
+	uv_prepare_t prepare; /* before each poll: the timer check of main.c's worker_on_prepare */
+	uv_timer_t rescue;    /* the client's timer when the adapter's is not armed */
 	int listen_fd;
 	struct hf_client *client;
 	struct hf_uv *adapter;
 	pthread_t thread;
-	uint32_t conns_max;		 /* this worker's share of config->conns_max */
-	uint32_t conns_count;		 /* open connections, <= conns_max */
-	uint32_t free_count;		 /* entries of free_slots in use */
-	struct gw_conn **conns;		 /* conns_max slots, NULL when free */
-	uint32_t *generations;		 /* per slot, bumped when a connection leaves it */
-	uint32_t *free_slots;		 /* stack of free slot indexes */
-	uint64_t rejected_count;	 /* connections answered 503 because the worker was full */
+	uint32_t conns_max;	 /* this worker's share of config->conns_max */
+	uint32_t conns_count;	 /* open connections, <= conns_max */
+	uint32_t rejects_count;	 /* connections being answered 503, <= GW_REJECTS_MAX */
+	uint32_t slots_count;	 /* conns_max + GW_REJECTS_MAX: the size of the slot tables */
+	uint32_t free_count;	 /* entries of free_slots in use */
+	struct gw_conn **conns;	 /* slots_count slots, NULL when free */
+	uint32_t *generations;	 /* per slot, bumped when a connection leaves it */
+	uint32_t *free_slots;	 /* stack of free slot indexes */
+	uint64_t rejected_count; /* connections answered 503 because the worker was full */
 	char body[GW_BODY_OUT_SIZE_MAX]; /* scratch for formatting one response body */
 };
 

@@ -233,11 +233,37 @@ static int listener_open(const char *host, uint16_t port, uint16_t *port_out)
 
 /* ---- Workers ---- */
 
+static void worker_on_rescue(uv_timer_t *timer)
+{
+	struct gw_worker *w = timer->data;
+	hf_client_on_ready(w->client, -1, 0);
+}
+
+/* Runs before the loop blocks. libholdfast reports its timer only when its next deadline changes
+ * (client_loop.c, hf_client_loop_report): when the adapter's one-shot timer fired a little before
+ * the client's clock reached that deadline, the deadline is unchanged, no new report comes, and
+ * with requests in flight the loop would wait forever. So while requests are in flight and the
+ * adapter's timer is not armed, keep our own at the client's next deadline. */
+static void worker_on_prepare(uv_prepare_t *prepare)
+{
+	struct gw_worker *w = prepare->data;
+	if (hf_client_in_flight(w->client) == 0 ||
+	    uv_is_active((uv_handle_t *)&w->adapter->timer)) {
+		uv_timer_stop(&w->rescue);
+		return;
+	}
+	int timeout_ms = hf_client_next_timeout_ms(w->client);
+	if (timeout_ms >= 0)
+		uv_timer_start(&w->rescue, worker_on_rescue, (uint64_t)(timeout_ms + 1), 0);
+}
+
 static void worker_on_stop(uv_async_t *async)
 {
 	struct gw_worker *w = async->data;
 	uv_close((uv_handle_t *)&w->listener, NULL);
 	uv_close((uv_handle_t *)&w->stop, NULL);
+	uv_close((uv_handle_t *)&w->prepare, NULL);
+	uv_close((uv_handle_t *)&w->rescue, NULL);
 	gw_conn_close_all(w);
 	hf_uv_destroy(w->adapter);
 }
@@ -271,15 +297,16 @@ static int worker_client_open(struct gw_worker *w)
 /* Everything a worker needs, before its thread starts. Returns 0 or -errno (after a message). */
 static int worker_init(struct gw_worker *w)
 {
-	w->conns = calloc(w->conns_max, sizeof(*w->conns));
-	w->generations = calloc(w->conns_max, sizeof(*w->generations));
-	w->free_slots = calloc(w->conns_max, sizeof(*w->free_slots));
+	w->slots_count = w->conns_max + GW_REJECTS_MAX;
+	w->conns = calloc(w->slots_count, sizeof(*w->conns));
+	w->generations = calloc(w->slots_count, sizeof(*w->generations));
+	w->free_slots = calloc(w->slots_count, sizeof(*w->free_slots));
 	if (w->conns == NULL || w->generations == NULL || w->free_slots == NULL)
 		return -ENOMEM;
-	/* Bounded by conns_max; slot 0 on top. */
-	for (uint32_t i = 0; i < w->conns_max; i++)
-		w->free_slots[i] = w->conns_max - 1 - i;
-	w->free_count = w->conns_max;
+	/* Bounded by slots_count; slot 0 on top. */
+	for (uint32_t i = 0; i < w->slots_count; i++)
+		w->free_slots[i] = w->slots_count - 1 - i;
+	w->free_count = w->slots_count;
 	int rc = worker_client_open(w);
 	if (rc != 0)
 		return rc;
@@ -294,9 +321,16 @@ static int worker_init(struct gw_worker *w)
 		return -EINVAL;
 	}
 	rc = hf_uv_create(&w->loop, w->client, gw_reply_on_complete, w, &w->adapter);
-	if (rc != 0)
+	if (rc != 0) {
 		fprintf(stderr, "holdfast-http: event-loop mode: %s\n", strerror(-rc));
-	return rc;
+		return rc;
+	}
+	HF_ASSERT(uv_timer_init(&w->loop, &w->rescue) == 0);
+	w->rescue.data = w;
+	HF_ASSERT(uv_prepare_init(&w->loop, &w->prepare) == 0);
+	w->prepare.data = w;
+	HF_ASSERT(uv_prepare_start(&w->prepare, worker_on_prepare) == 0);
+	return 0;
 }
 
 /* After the thread ended: the loop ran its closes; free what the worker owns. */
