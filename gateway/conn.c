@@ -103,6 +103,30 @@ static void conn_linger(struct gw_conn *c)
 	conn_read_set(c, 1);
 }
 
+void gw_conn_sweep(struct gw_worker *w)
+{
+	uint64_t now_ms = uv_now(&w->loop);
+	uint64_t idle_ms = (uint64_t)w->config->idle_timeout_s * 1000u;
+	uint64_t request_ms = (uint64_t)w->config->request_timeout_s * 1000u;
+	/* Bounded by the slot table (a few thousand slots, once a second). */
+	for (uint32_t i = 0; i < w->slots_count; i++) {
+		struct gw_conn *c = w->conns[i];
+		if (c == NULL)
+			continue;
+		/* A peer that does not read its answer is as slow as one that does not send. */
+		if (c->state == GW_CONN_WRITING && now_ms - c->since_ms > request_ms) {
+			conn_close(c);
+			continue;
+		}
+		if (c->state != GW_CONN_READING)
+			continue;
+		/* Bytes waiting in `in` are the start of a request too (parsed once read). */
+		int begun = c->in_message || c->in_used > 0;
+		if (now_ms - c->since_ms > (begun ? request_ms : idle_ms))
+			conn_close(c);
+	}
+}
+
 void gw_conn_close_all(struct gw_worker *w)
 {
 	/* Bounded by the slot table. */
@@ -132,7 +156,10 @@ static int header_bytes(struct gw_request *r, size_t n)
 
 static int conn_on_message_begin(http_parser *p)
 {
-	struct gw_request *r = &conn_of(p)->req;
+	struct gw_conn *c = conn_of(p);
+	struct gw_request *r = &c->req;
+	c->in_message = 1;
+	c->since_ms = uv_now(&c->worker->loop);
 	r->header_size = 0;
 	r->url_size = 0;
 	r->body_size = 0;
@@ -238,6 +265,7 @@ static int conn_on_message_complete(http_parser *p)
 	c->req.method = (uint8_t)p->method;
 	c->keep_alive = (uint8_t)http_should_keep_alive(p);
 	c->state = GW_CONN_BUSY;
+	c->in_message = 0;
 	/* One request at a time (invariant 1): the next one stays in `in` until this one is
 	 * answered. */
 	http_parser_pause(p, 1);
@@ -303,6 +331,7 @@ static void conn_after_response(struct gw_conn *c)
 		return;
 	}
 	c->state = GW_CONN_READING;
+	c->since_ms = uv_now(&c->worker->loop);
 	http_parser_pause(&c->parser, 0);
 	/* conn_parse on the stack picks the next request itself (no recursion per request). */
 	if (!c->in_parse)
@@ -364,6 +393,7 @@ void gw_conn_respond(struct gw_conn *c, uint16_t http_status, const char *body, 
 	buf = uv_buf_init(c->out + done, (unsigned)(c->out_size - done));
 	c->write_req.data = c;
 	c->state = GW_CONN_WRITING;
+	c->since_ms = uv_now(&c->worker->loop);
 	if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, conn_on_written) != 0)
 		conn_close(c);
 }
@@ -496,6 +526,7 @@ static struct gw_conn *conn_create(struct gw_worker *w, int is_reject)
 	HF_ASSERT(w->conns[c->index] == NULL);
 	c->generation = w->generations[c->index];
 	c->state = GW_CONN_READING;
+	c->since_ms = uv_now(&w->loop);
 	c->is_reject = (uint8_t)is_reject;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;

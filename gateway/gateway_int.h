@@ -49,24 +49,27 @@
 #include <uv.h>
 
 /* ---- Bounds ---- */
-#define GW_THREADS_MAX	       256u   /* event loops (one per core) */
-#define GW_CONNS_MAX_DEFAULT   10000u /* open HTTP connections over all threads */
-#define GW_CONNS_MAX_LIMIT     1000000u
-#define GW_HEADER_SIZE_MAX     8192u  /* request line + headers of one request: past it 431 */
-#define GW_URL_SIZE_MAX	       2048u  /* request target: past it 414 */
-#define GW_BODY_SIZE_MAX       16384u /* one request body: past it 413 (64 seats need ~1 KiB) */
-#define GW_IDEM_KEY_SIZE_MAX   255u   /* bytes of an Idempotency-Key: past it 400 */
-#define GW_FIELD_SIZE_MAX      32u    /* header names we look at are shorter */
-#define GW_IN_SIZE	       16384u /* bytes read and not yet parsed (pipelined requests) */
-#define GW_OUT_SIZE	       24576u /* one response: headers + body */
-#define GW_OUT_HEAD_SIZE_MAX   512u   /* the status line and headers we write */
-#define GW_AVAIL_COUNT_MAX     1024u  /* seats in one ?count= range (ranges fit a response) */
-#define GW_PIPELINE_MAX	       4096u  /* holdfast requests in flight per thread */
-#define GW_TTL_S_MAX	       86400u /* the largest "ttl" a hold may ask (the engine's cap) */
-#define GW_PATH_SEGMENTS_MAX   6u     /* /events/{id}/holds/{hold}/confirm has 5 */
-#define GW_TOKEN_FILE_SIZE_MAX 4096u  /* bytes read from --token-file */
-#define GW_REJECTS_MAX	       64u    /* connections per thread being answered 503 (full) */
-#define GW_LINGER_MS	       1000u  /* after a last response: read and drop the peer's bytes */
+#define GW_THREADS_MAX		     256u   /* event loops (one per core) */
+#define GW_CONNS_MAX_DEFAULT	     10000u /* open HTTP connections over all threads */
+#define GW_CONNS_MAX_LIMIT	     1000000u
+#define GW_HEADER_SIZE_MAX	     8192u /* request line + headers of one request: past it 431 */
+#define GW_URL_SIZE_MAX		     2048u /* request target: past it 414 */
+#define GW_BODY_SIZE_MAX	     16384u /* one request body: past it 413 (64 seats need ~1 KiB) */
+#define GW_IDEM_KEY_SIZE_MAX	     255u   /* bytes of an Idempotency-Key: past it 400 */
+#define GW_FIELD_SIZE_MAX	     32u    /* header names we look at are shorter */
+#define GW_IN_SIZE		     16384u /* bytes read and not yet parsed (pipelined requests) */
+#define GW_OUT_SIZE		     24576u /* one response: headers + body */
+#define GW_OUT_HEAD_SIZE_MAX	     512u   /* the status line and headers we write */
+#define GW_AVAIL_COUNT_MAX	     1024u  /* seats in one ?count= range (ranges fit a response) */
+#define GW_PIPELINE_MAX		     4096u  /* holdfast requests in flight per thread */
+#define GW_TTL_S_MAX		     86400u /* the largest "ttl" a hold may ask (the engine's cap) */
+#define GW_PATH_SEGMENTS_MAX	     6u	    /* /events/{id}/holds/{hold}/confirm has 5 */
+#define GW_TOKEN_FILE_SIZE_MAX	     4096u  /* bytes read from --token-file */
+#define GW_REJECTS_MAX		     64u    /* connections per thread being answered 503 (full) */
+#define GW_SWEEP_MS		     1000u  /* how often idle and slow connections are looked for */
+#define GW_IDLE_TIMEOUT_S_DEFAULT    60u    /* keep-alive connection without a request: closed */
+#define GW_REQUEST_TIMEOUT_S_DEFAULT 10u    /* a request begun and not complete: closed */
+#define GW_LINGER_MS		     1000u /* after a last response: read and drop the peer's bytes */
 
 /* The largest body we format: a hold of 64 seats, or an availability range of
  * GW_AVAIL_COUNT_MAX seats (at most count / 2 + 1 ranges of "[a,b]," with 8-digit numbers). */
@@ -84,6 +87,8 @@ struct gw_config {
 	uint32_t threads_count;			/* 1 .. GW_THREADS_MAX */
 	uint32_t conns_max;			/* over all threads, 1 .. GW_CONNS_MAX_LIMIT */
 	uint32_t deadline_ms;			/* libholdfast's deadline_ms for every request */
+	uint32_t idle_timeout_s;		/* 1 .. 86400 */
+	uint32_t request_timeout_s;		/* 1 .. 86400 */
 	char token[HF_AUTH_TOKEN_SIZE_MAX + 1]; /* "" when none */
 };
 
@@ -135,6 +140,9 @@ struct gw_conn {
 	uint8_t keep_alive;  /* the request in hand allows another one after it */
 	uint8_t in_parse;    /* conn_parse is on the stack: a synchronous answer must not recurse */
 	uint8_t read_on;     /* uv_read_start is in effect */
+	uint8_t in_message;  /* READING: bytes of a request arrived, the request is not complete */
+	uint64_t since_ms;   /* loop time of the last response (or accept), of a request's start, or
+				of a write's start (WRITING) */
 	uint8_t is_reject;   /* accepted past conns_max: answered 503, counted in rejects_count */
 	uint8_t timer_on;    /* `timer` was initialised (LINGER) */
 	uint8_t handles_open; /* handles still to close before the connection is freed (1 or 2) */
@@ -163,6 +171,7 @@ struct gw_worker {
 	uv_async_t stop;
 	uv_prepare_t prepare; /* before each poll: the timer check of main.c's worker_on_prepare */
 	uv_timer_t rescue;    /* the client's timer when the adapter's is not armed */
+	uv_timer_t sweep;     /* every GW_SWEEP_MS: gw_conn_sweep */
 	int listen_fd;
 	struct hf_client *client;
 	struct hf_uv *adapter;
@@ -189,6 +198,9 @@ void gw_conn_respond(struct gw_conn *c, uint16_t http_status, const char *body, 
 /* The connection of a completion's tag, or NULL when it closed since (invariant 2). */
 struct gw_conn *gw_conn_of_tag(struct gw_worker *w, uint64_t tag);
 uint64_t gw_conn_tag(const struct gw_conn *c);
+/* Closes the connections of w idle past idle_timeout_s, or in a request begun more than
+ * request_timeout_s ago (slow or stalled clients must not keep slots forever). */
+void gw_conn_sweep(struct gw_worker *w);
 /* Closes every connection of w (shutdown). */
 void gw_conn_close_all(struct gw_worker *w);
 

@@ -2,6 +2,7 @@
  *
  *     holdfast-http --listen 127.0.0.1:8080 --holdfast 127.0.0.1:7070 [--threads N]
  *                   [--max-conns N] [--token-file FILE] [--deadline MS]
+ *                   [--idle-timeout S] [--request-timeout S]
  *
  * One event loop per thread (default: one per online CPU), each with its own SO_REUSEPORT
  * listener on the same address (the kernel spreads connections over them), its own libholdfast
@@ -34,12 +35,15 @@
 static const char USAGE[] =
     "usage: holdfast-http [--listen HOST:PORT] [--holdfast HOST:PORT] [--threads N]\n"
     "                     [--max-conns N] [--token-file FILE] [--deadline MS]\n"
+    "                     [--idle-timeout S] [--request-timeout S]\n"
     "  --listen HOST:PORT    where to serve HTTP (default 127.0.0.1:8080; port 0: any)\n"
     "  --holdfast HOST:PORT  any shard of any holdfastd node (default 127.0.0.1:7070)\n"
     "  --threads N           event loops, one per core (default: online CPUs, max 256)\n"
     "  --max-conns N         open HTTP connections in all (default 10000; past it 503)\n"
     "  --token-file FILE     the token for a holdfastd with --auth-file (first line)\n"
     "  --deadline MS         bound on each holdfast request, resends included (default 5000)\n"
+    "  --idle-timeout S      close a keep-alive connection without a request (default 60)\n"
+    "  --request-timeout S   close a connection whose request is not complete (default 10)\n"
     "Routes (JSON in and out; errors {\"status\":NAME,\"message\":TEXT}):\n"
     "  GET    /healthz\n"
     "  POST   /events                             {\"event_id\",\"seats\",\"row_width\",...}\n"
@@ -159,6 +163,16 @@ static int option_one(struct gw_config *cfg, int argc, char **argv, int *i)
 			   ? usage_error("--deadline needs 1..86400000 ms, not %s",
 					 r < 0 ? "nothing" : v)
 			   : 0;
+	if ((r = option_value(argc, argv, i, "--idle-timeout", &v)) != 0)
+		return r < 0 || parse_u32(v, 1, 86400, &cfg->idle_timeout_s) != 0
+			   ? usage_error("--idle-timeout needs 1..86400 s, not %s",
+					 r < 0 ? "nothing" : v)
+			   : 0;
+	if ((r = option_value(argc, argv, i, "--request-timeout", &v)) != 0)
+		return r < 0 || parse_u32(v, 1, 86400, &cfg->request_timeout_s) != 0
+			   ? usage_error("--request-timeout needs 1..86400 s, not %s",
+					 r < 0 ? "nothing" : v)
+			   : 0;
 	if ((r = option_value(argc, argv, i, "--token-file", &v)) != 0)
 		return r < 0 ? usage_error("--token-file needs a %s", "FILE") : token_read(v, cfg);
 	return usage_error("unknown option %s", argv[*i]);
@@ -175,6 +189,8 @@ static int options_parse(struct gw_config *cfg, int argc, char **argv)
 	cfg->threads_count = cpus < 1 ? 1 : cpus > GW_THREADS_MAX ? GW_THREADS_MAX : (uint32_t)cpus;
 	cfg->conns_max = GW_CONNS_MAX_DEFAULT;
 	cfg->deadline_ms = 5000;
+	cfg->idle_timeout_s = GW_IDLE_TIMEOUT_S_DEFAULT;
+	cfg->request_timeout_s = GW_REQUEST_TIMEOUT_S_DEFAULT;
 	/* Bounded by argc. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -257,6 +273,11 @@ static void worker_on_prepare(uv_prepare_t *prepare)
 		uv_timer_start(&w->rescue, worker_on_rescue, (uint64_t)(timeout_ms + 1), 0);
 }
 
+static void worker_on_sweep(uv_timer_t *timer)
+{
+	gw_conn_sweep(timer->data);
+}
+
 static void worker_on_stop(uv_async_t *async)
 {
 	struct gw_worker *w = async->data;
@@ -264,6 +285,7 @@ static void worker_on_stop(uv_async_t *async)
 	uv_close((uv_handle_t *)&w->stop, NULL);
 	uv_close((uv_handle_t *)&w->prepare, NULL);
 	uv_close((uv_handle_t *)&w->rescue, NULL);
+	uv_close((uv_handle_t *)&w->sweep, NULL);
 	gw_conn_close_all(w);
 	hf_uv_destroy(w->adapter);
 }
@@ -330,6 +352,9 @@ static int worker_init(struct gw_worker *w)
 	HF_ASSERT(uv_prepare_init(&w->loop, &w->prepare) == 0);
 	w->prepare.data = w;
 	HF_ASSERT(uv_prepare_start(&w->prepare, worker_on_prepare) == 0);
+	HF_ASSERT(uv_timer_init(&w->loop, &w->sweep) == 0);
+	w->sweep.data = w;
+	HF_ASSERT(uv_timer_start(&w->sweep, worker_on_sweep, GW_SWEEP_MS, GW_SWEEP_MS) == 0);
 	return 0;
 }
 

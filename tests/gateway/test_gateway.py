@@ -356,3 +356,27 @@ def test_command_line() -> None:
         timeout=30,
     )
     assert out.returncode == 1 and b"cannot reach holdfast" in out.stderr
+
+
+def test_idle_and_slow_connections_are_closed(server: hfutil.Server) -> None:
+    g = start_gateway(
+        server.addr(0), "--threads", "1", "--idle-timeout", "1", "--request-timeout", "1"
+    )
+    try:
+        idle = socket.create_connection(("127.0.0.1", g.port), timeout=HTTP_TIMEOUT_S)
+        slow = socket.create_connection(("127.0.0.1", g.port), timeout=HTTP_TIMEOUT_S)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # never completed
+        busy = g.conn()
+        t0 = time.monotonic()
+        # A connection that keeps asking stays open past both timeouts.
+        while time.monotonic() - t0 < 2.5:
+            assert g.call("GET", "/healthz", conn=busy)[0] == 200
+            time.sleep(0.3)
+        # The sweep runs every second: both are closed within timeout + 1 s (+ slack).
+        for s in (idle, slow):
+            assert s.recv(1) == b"", "the gateway did not close an idle or stalled connection"
+            s.close()
+        assert time.monotonic() - t0 < HTTP_TIMEOUT_S
+        busy.close()
+    finally:
+        assert stop_gateway(g) == 0
