@@ -164,6 +164,9 @@ struct hf_client_reply {
 		struct hf_rep_backup backup;
 		struct hf_client_user_records user_holds;    /* USER_HOLDS */
 		struct hf_client_user_records user_bookings; /* USER_BOOKINGS */
+		struct hf_client_seat_status seat_info;	     /* SEAT_INFO: entries carry user_id */
+		/* EVENT_SECTIONS: client-owned (about 1 KiB, so not inline). */
+		const struct hf_rep_event_sections *event_sections;
 	};
 };
 
@@ -272,6 +275,22 @@ HF_EXPORT int hf_client_submit_shard(struct hf_client *client, uint16_t owner_in
 HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
 				    const uint32_t *seats, uint32_t seats_count,
 				    struct hf_client_reply *rep);
+
+/* SEAT_INFO: SEAT_STATUS that also names each held or booked seat's user (rep->seat_info),
+ * blocking. seats_count 1 .. HF_SEAT_STATUS_SEATS_MAX, else -EINVAL. */
+HF_EXPORT int hf_client_seat_info(struct hf_client *client, uint64_t event_id,
+				  const uint32_t *seats, uint32_t seats_count,
+				  struct hf_client_reply *rep);
+
+/* EVENT_SECTIONS: the event's sections and tiers with their free counts
+ * (rep->event_sections, client-owned), blocking. */
+HF_EXPORT int hf_client_event_sections(struct hf_client *client, uint64_t event_id,
+				       struct hf_client_reply *rep);
+
+/* HOLD with every field of the request (mode EXPLICIT / BEST / ANY, flags, scope: a section, a
+ * tier, or a GA section's quantity), blocking. args is copied; -EINVAL when it does not encode. */
+HF_EXPORT int hf_client_hold(struct hf_client *client, const struct hf_req_hold *args,
+			     struct hf_client_reply *rep);
 
 /* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid
