@@ -17,7 +17,21 @@ from ._proto import fmix64, slot_of, status_name
 from .aio import AsyncClient
 from .client import Client
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap, SlotOwner
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    EventSections,
+    Hold,
+    SeatInfo,
+    SeatStatus,
+    Section,
+    SectionAvail,
+    SlotMap,
+    SlotOwner,
+    TierAvail,
+    WatchChange,
+)
 
 __version__ = "0.1.0"
 
@@ -27,15 +41,21 @@ __all__ = [
     "Booking",
     "Client",
     "EventInfo",
+    "EventSections",
     "Hold",
     "HoldfastError",
     "HoldfastTimeout",
     "HoldfastUnavailable",
     "Options",
     "ProtocolError",
+    "SeatInfo",
     "SeatStatus",
+    "Section",
+    "SectionAvail",
     "SlotMap",
     "SlotOwner",
+    "TierAvail",
+    "WatchChange",
     "fmix64",
     "new_id",
     "slot_of",
