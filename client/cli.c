@@ -397,6 +397,7 @@ static const char usage_text[] =
     "  seats EVENT SEAT...\n"
     "  holds EVENT --user U\n"
     "  bookings EVENT --user U\n"
+    "  watch EVENT [--count N]\n"
     "  stats\n"
     "  top [--interval MS] [--iterations N]\n"
     "  slots\n"
@@ -472,6 +473,12 @@ static const struct command_help helps[] = {
     {"seats", "usage: holdfast seats EVENT SEAT...\n"
 	      "Prints each seat's state (free, held, booked) and owner (hold or booking id).\n"
 	      "SEAT may be a range A-B; at most 1024 seats.\n"},
+    {"watch",
+     "usage: holdfast watch EVENT [--count N]\n"
+     "Prints every change of the event's seats as it happens (held, extended, booked,\n"
+     "released, expired, cancelled), once durable, with its sequence number; a gap line\n"
+     "means changes were dropped because this watcher fell behind (re-read with avail).\n"
+     "With --json, one JSON object per line. Runs until Ctrl-C, or N changes (--count).\n"},
     {"stats", "usage: holdfast stats\n"
 	      "Prints the totals of every node (counters summed over its shards), then the\n"
 	      "counters of every shard of every node in the slot map.\n"},
@@ -1220,6 +1227,28 @@ static int cmd_seats(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_watch(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {{"--count", 1, NULL, 0}};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	uint64_t event_id;
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	uint64_t count = 0;
+	if (opts[0].seen && (parse_u64(opts[0].value, &count) != 0 || count == 0))
+		return usage_error(cli, "--count '%s' is not a positive integer", opts[0].value);
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	return hf_cli_watch(cli->client, event_id, cli->json, cli->timeout_ms, count);
+}
+
 static int no_positionals(struct cli *cli, int argc, char **argv, struct opt *opts,
 			  size_t opts_count, int *help_out)
 {
@@ -1683,6 +1712,8 @@ int main(int argc, char **argv)
 		rc = cmd_user_records(&cli, cargc, cargv, HF_OP_USER_BOOKINGS);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&cli, cargc, cargv);
+	else if (strcmp(cmd, "watch") == 0)
+		rc = cmd_watch(&cli, cargc, cargv);
 	else if (strcmp(cmd, "top") == 0)
 		rc = cargc >= 1 && strcmp(cargv[0], "--help") == 0
 			 ? print_help("top")

@@ -4,9 +4,12 @@
 
 #include "base/assert.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Fields of one spec: NAME:FIRST:COUNT:TIER:ROW_WIDTH has the most. */
 #define SPEC_FIELDS_MAX 5u
@@ -272,4 +275,151 @@ void hf_cli_sections_print(const struct hf_rep_event_sections *es, int json)
 		const struct hf_tier_avail *t = &es->tiers[i];
 		printf("  tier %u: %u free of %u\n", t->tier, t->free_count, t->seats_count);
 	}
+}
+
+/* ---- watch ---- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void watch_on_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+static void print_wall(uint64_t wall_ms)
+{
+	time_t secs = (time_t)(wall_ms / 1000u);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	printf("%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	       tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000u));
+}
+
+/* The section that holds every seat of the change, or -1. */
+static int change_section(const struct hf_rep_event_sections *es, const struct hf_watch_change *c)
+{
+	if (c->seats_count == 0)
+		return -1;
+	int k = hf_cli_section_of_seat(es, c->seats[0]);
+	for (uint32_t i = 1; i < c->seats_count && k >= 0; i++) {
+		if (hf_cli_section_of_seat(es, c->seats[i]) != k)
+			return -1;
+	}
+	return k;
+}
+
+static void print_change_json(const struct hf_rep_event_sections *es,
+			      const struct hf_watch_change *c)
+{
+	printf("{\"event_id\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"kind\":\"%s\"", c->event_id, c->seq,
+	       hf_watch_kind_name(c->kind));
+	if (c->kind != HF_WATCH_GAP) {
+		printf(",\"hold_id\":%" PRIu64 ",\"user_id\":%" PRIu64 ",\"deadline_ms\":%" PRIu64
+		       ",\"seats\":[",
+		       c->hold_id, c->user_id, c->deadline_ms);
+		for (uint32_t i = 0; i < c->seats_count; i++)
+			printf("%s%u", i > 0 ? "," : "", c->seats[i]);
+		putchar(']');
+		int k = change_section(es, c);
+		if (k >= 0) {
+			printf(",\"section\":");
+			hf_cli_json_string(es->sections[k].section.name);
+		}
+	}
+	printf("}\n");
+}
+
+static void print_change(const struct hf_rep_event_sections *es, const struct hf_watch_change *c)
+{
+	if (c->kind == HF_WATCH_GAP) {
+		printf("gap: changes were dropped (this watcher fell behind); re-read the seats, "
+		       "changes resume at seq %" PRIu64 "\n",
+		       c->seq);
+		return;
+	}
+	printf("seq %" PRIu64 ": %s ", c->seq, hf_watch_kind_name(c->kind));
+	int k = change_section(es, c);
+	if (k >= 0 && es->sections[k].section.kind == HF_SECTION_GA) {
+		printf("%u places of %s", c->seats_count, es->sections[k].section.name);
+	} else {
+		printf("seats ");
+		for (uint32_t i = 0; i < c->seats_count; i++)
+			printf("%s%u", i > 0 ? "," : "", c->seats[i]);
+		if (k >= 0)
+			printf(" (%s)", es->sections[k].section.name);
+	}
+	int booking = c->kind == HF_WATCH_BOOKED || c->kind == HF_WATCH_CANCELLED;
+	printf(" (%s %" PRIu64 ", user %" PRIu64, booking ? "booking" : "hold", c->hold_id,
+	       c->user_id);
+	if (c->deadline_ms != 0) {
+		printf(", expires ");
+		print_wall(c->deadline_ms);
+	}
+	printf(")\n");
+}
+
+static int watch_refused(const struct hf_client_reply *r, int json, uint64_t event_id)
+{
+	fprintf(stderr, "holdfast: watch refused: %s (%s)\n", hf_status_name(r->status),
+		hf_status_message(r->status));
+	if (json) {
+		printf("{\"error\":");
+		hf_cli_json_string(hf_status_name(r->status));
+		printf(",\"status\":%u,\"detail\":%" PRIu64 ",\"message\":", r->status, r->detail);
+		hf_cli_json_string(hf_status_message(r->status));
+		printf("}\n");
+	}
+	(void)event_id;
+	return 1;
+}
+
+int hf_cli_watch(struct hf_client *client, uint64_t event_id, int json, uint32_t timeout_ms,
+		 uint64_t count_max)
+{
+	static struct hf_client_reply r;
+	static struct hf_rep_event_sections es;
+	int rc = hf_client_event_sections(client, event_id, &r);
+	if (rc == 0 && r.status == HF_OK)
+		es = *r.event_sections;
+	struct hf_client_watch *w = NULL;
+	rc = hf_client_watch_open(client, event_id, timeout_ms, &w, &r);
+	if (rc != 0) {
+		fprintf(stderr, "holdfast: watch: no answer from the engine: %s\n", strerror(-rc));
+		return 2;
+	}
+	if (r.status != HF_OK)
+		return watch_refused(&r, json, event_id);
+	if (json)
+		printf("{\"event_id\":%" PRIu64 ",\"watching\":true,\"seq\":%" PRIu64 "}\n",
+		       event_id, r.watch.seq);
+	else
+		printf("watching event %" PRIu64 " from seq %" PRIu64 " (Ctrl-C stops)\n", event_id,
+		       r.watch.seq);
+	fflush(stdout);
+	signal(SIGINT, watch_on_signal);
+	signal(SIGTERM, watch_on_signal);
+	static struct hf_watch_change c;
+	uint64_t seen = 0;
+	int status = 0;
+	/* Bounded by count_max, the connection, or a signal; each pass waits at most 200 ms. */
+	while (!watch_stop && (count_max == 0 || seen < count_max)) {
+		rc = hf_client_watch_next(w, 200, &c);
+		if (rc == 0)
+			continue;
+		if (rc < 0) {
+			fprintf(stderr, "holdfast: watch: %s\n",
+				rc == -ECONNRESET ? "the engine closed the watch" : strerror(-rc));
+			status = 2;
+			break;
+		}
+		if (json)
+			print_change_json(&es, &c);
+		else
+			print_change(&es, &c);
+		fflush(stdout);
+		seen++;
+	}
+	hf_client_watch_close(w);
+	return status;
 }

@@ -33,4 +33,10 @@ void hf_cli_sections_print(const struct hf_rep_event_sections *es, int json);
 /* Prints a JSON string with its quotes and escapes. */
 void hf_cli_json_string(const char *s);
 
+/* `holdfast watch EVENT`: opens a watch (timeout_ms per attempt), prints "watching ..." then one
+ * line per change (readable, or JSON lines), flushing each, until count_max changes (0: no
+ * bound), the connection ends, or SIGINT/SIGTERM. Returns the exit status: 0, 1 refused (reason
+ * on stderr, JSON error on stdout), 2 no answer or lost connection. */
+int hf_cli_watch(struct hf_client *client, uint64_t event_id, int json, uint32_t timeout_ms,
+		 uint64_t count_max);
 #endif

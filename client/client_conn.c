@@ -342,6 +342,9 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 	case HF_OP_EVENT_SECTIONS:
 		out->event_sections = &wire->event_sections;
 		break;
+	case HF_OP_WATCH:
+		out->watch = wire->watch;
+		break;
 	case HF_OP_SLOT_MAP:
 		out->slot_map = &wire->slot_map;
 		break;
