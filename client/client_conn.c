@@ -395,6 +395,17 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 		out->seat_status.seats_count = wire->seat_status.seats_count;
 		out->seat_status.seats = wire->seat_status.seats;
 		break;
+	case HF_OP_SEAT_INFO:
+		HF_ASSERT(wire->seat_info.seats_count <= HF_SEAT_STATUS_SEATS_MAX);
+		out->seat_info.seats_count = wire->seat_info.seats_count;
+		out->seat_info.seats = wire->seat_info.seats;
+		break;
+	case HF_OP_EVENT_SECTIONS:
+		out->event_sections = &wire->event_sections;
+		break;
+	case HF_OP_WATCH:
+		out->watch = wire->watch;
+		break;
 	case HF_OP_SLOT_MAP:
 		out->slot_map = &wire->slot_map;
 		break;

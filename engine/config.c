@@ -32,6 +32,10 @@ static const char usage[] =
     "reading\n"
     "                             it (default 1048576)\n"
     "  --idle-timeout SECONDS     close connections idle that long (default 600; 0: never)\n"
+    "  --watchers-max N           WATCHing connections per shard (default 1024; 0: none); past\n"
+    "                             it WATCH answers BUSY\n"
+    "  --watch-queue-max BYTES    changes queued for one watcher before they are dropped for a\n"
+    "                             GAP frame (default 262144, 4096..67108864)\n"
     "  --frame-timeout SECONDS    close a connection whose frame (or first byte) is not complete\n"
     "                             after that long (default 5)\n"
     "  --shed-after-ms MS         answer new writes BUSY at once while the oldest batch at the\n"
@@ -180,6 +184,8 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	cfg->connections_max = HF_ENGINE_CONNECTIONS_DEFAULT;
 	cfg->conn_buffer_size_max = HF_ENGINE_CONN_BUFFER_DEFAULT;
 	cfg->idle_timeout_s = HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S;
+	cfg->watchers_max = HF_ENGINE_WATCHERS_DEFAULT;
+	cfg->watch_queue_size_max = HF_ENGINE_WATCH_QUEUE_DEFAULT;
 	cfg->frame_timeout_s = HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S;
 	cfg->shed_after_ms = HF_ENGINE_SHED_AFTER_MS_DEFAULT;
 	hf_store_config_default(&cfg->store);
@@ -270,6 +276,8 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--auth-file",
 		    "--user-rate",
 		    "--backup-root",
+		    "--watchers-max",
+		    "--watch-queue-max",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -325,6 +333,18 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return bad(err, err_size, "--idle-timeout: '%s' is not in 0..%u",
 					   value, HF_ENGINE_IDLE_TIMEOUT_MAX_S);
 			out->idle_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--watchers-max") == 0) {
+			if (parse_u64(value, 0, HF_ENGINE_WATCHERS_MAX, &n) != 0)
+				return bad(err, err_size, "--watchers-max: '%s' is not in 0..%u",
+					   value, HF_ENGINE_WATCHERS_MAX);
+			out->watchers_max = (uint32_t)n;
+		} else if (strcmp(name, "--watch-queue-max") == 0) {
+			if (parse_u64(value, HF_ENGINE_WATCH_QUEUE_MIN, HF_ENGINE_WATCH_QUEUE_MAX,
+				      &n) != 0)
+				return bad(err, err_size,
+					   "--watch-queue-max: '%s' is not in %u..%u", value,
+					   HF_ENGINE_WATCH_QUEUE_MIN, HF_ENGINE_WATCH_QUEUE_MAX);
+			out->watch_queue_size_max = (uint32_t)n;
 		} else if (strcmp(name, "--frame-timeout") == 0) {
 			if (parse_u64(value, 1, HF_ENGINE_FRAME_TIMEOUT_MAX_S, &n) != 0)
 				return bad(err, err_size, "--frame-timeout: '%s' is not in 1..%u",

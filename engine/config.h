@@ -25,6 +25,13 @@ struct hf_auth;
 #define HF_ENGINE_CONN_BUFFER_MIN     (4u * 1024u)
 #define HF_ENGINE_CONN_BUFFER_MAX     (1024u * 1024u * 1024u)
 #define HF_ENGINE_IDLE_TIMEOUT_MAX_S  (7u * 24u * 3600u)
+/* WATCH (engine/watch.h): watchers per shard, and the change bytes one watcher may have queued
+ * (not yet handed to the kernel) before its queue is dropped for a GAP. */
+#define HF_ENGINE_WATCHERS_DEFAULT    1024u
+#define HF_ENGINE_WATCHERS_MAX	      (1u << 20)
+#define HF_ENGINE_WATCH_QUEUE_DEFAULT (256u * 1024u)
+#define HF_ENGINE_WATCH_QUEUE_MIN     (4u * 1024u)
+#define HF_ENGINE_WATCH_QUEUE_MAX     (64u * 1024u * 1024u)
 /* Idle connections are closed after this long by default: an application server's pool reconnects,
  * and a connection that never sends anything must not pin a slot for ever. */
 #define HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S 600u
@@ -58,6 +65,8 @@ struct hf_engine_config {
 	uint32_t
 	    conn_buffer_size_max; /* queued reply bytes per connection before it stops reading */
 	uint32_t idle_timeout_s;  /* 0: connections never time out */
+	uint32_t watchers_max;	  /* WATCHes per shard, 0 .. HF_ENGINE_WATCHERS_MAX (0: none) */
+	uint32_t watch_queue_size_max; /* bytes of changes queued per watcher before a GAP */
 	/* A partial frame (or a new connection's first byte) older than this closes the
 	 * connection: slowloris and silent connects do not pin a connection slot. */
 	uint32_t frame_timeout_s;

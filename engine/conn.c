@@ -27,6 +27,8 @@
 #include "base/clock.h"
 #include "base/endian.h"
 #include "base/log.h"
+#include "engine/watch.h"
+#include "proto/watch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -239,7 +241,9 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		if (!conn_reserve_reply(s, c, h.opcode))
 			break;
 		struct hf_ops_result res;
-		hf_ops_handle(s, c->role, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
+		const uint8_t *body = data + used + HF_FRAME_HEADER_SIZE;
+		if (!hf_watch_intercept(s, c, &h, body, &res))
+			hf_ops_handle(s, c->role, &h, body, &res);
 		if (res.kind == HF_OPS_POSTPONE) {
 			s->c.batch_postponed++;
 			break;
@@ -868,4 +872,67 @@ void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint
 	s->c.bytes_out += c->out.size;
 	*data_out = c->out.data;
 	*size_out = c->out.size;
+}
+
+/* ---- Pushed frames (WATCH, engine/watch.c) ---- */
+
+int hf_conn_push(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
+	if (bytes_reserve(s, &c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0)
+		return -ENOBUFS;
+	memcpy(c->fill.data + c->fill.size, frame, size);
+	c->fill.size += size;
+	/* Durable already: it leaves at once, or right behind the held replies before it. */
+	if (c->segs_count == 0)
+		c->fill_ready = c->fill.size;
+	else
+		c->segs[c->segs_count - 1].end = c->fill.size;
+	s->c.frames_out++;
+	hf_conn_touch(s, c);
+	return 0;
+}
+
+/* Boundaries (fill_ready, segment ends) that sit at old position pos now sit at new_pos. */
+static void drop_map(struct hf_conn *c, const uint32_t *old_ends, uint32_t old_ready, uint32_t pos,
+		     uint32_t new_pos)
+{
+	if (old_ready == pos)
+		c->fill_ready = new_pos;
+	for (uint32_t i = 0; i < c->segs_count; i++) {
+		if (old_ends[i] == pos)
+			c->segs[i].end = new_pos;
+	}
+}
+
+void hf_conn_drop_pushes(struct hf_shard *s, struct hf_conn *c)
+{
+	(void)s;
+	uint32_t pos = 0;
+	uint32_t kept = 0;
+	uint32_t old_ready = c->fill_ready;
+	uint32_t old_ends[HF_CONN_SEGS_MAX];
+	HF_ASSERT(c->segs_count <= HF_CONN_SEGS_MAX);
+	for (uint32_t i = 0; i < c->segs_count; i++)
+		old_ends[i] = c->segs[i].end;
+	/* Bounded by fill.size: every pass consumes one of our own, well-formed frames. */
+	while (pos < c->fill.size) {
+		drop_map(c, old_ends, old_ready, pos, kept);
+		struct hf_frame_header h;
+		HF_ASSERT(c->fill.size - pos >= HF_FRAME_HEADER_SIZE);
+		enum hf_status st = hf_frame_header_decode(c->fill.data + pos, &h);
+		HF_ASSERT(st == HF_OK);
+		uint32_t frame_size = HF_FRAME_HEADER_SIZE + h.body_size;
+		HF_ASSERT(frame_size <= c->fill.size - pos);
+		if (h.opcode != HF_OP_WATCH_CHANGE) {
+			memmove(c->fill.data + kept, c->fill.data + pos, frame_size);
+			kept += frame_size;
+		}
+		pos += frame_size;
+	}
+	HF_ASSERT(pos == c->fill.size);
+	drop_map(c, old_ends, old_ready, pos, kept);
+	c->fill.size = kept;
+	HF_ASSERT(c->fill_ready <= c->fill.size);
 }

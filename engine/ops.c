@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "engine/auth.h"
 #include "engine/datadir.h"
+#include "engine/watch.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -172,6 +173,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "read_only", s->read_only);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
+	hf_watch_stats(s, st);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
 	else if (s->persist != NULL) /* none: only an in-process test shard has none at all */
@@ -302,8 +304,11 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	}
 
 	struct hf_reply *rep = &s->rep;
+	uint32_t changes_before = b->changes.count;
 	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &b->changes);
 	HF_ASSERT(rep->status == st);
+	if (st == HF_OK && req->opcode == HF_OP_EXTEND)
+		hf_watch_note_extend(s, b, changes_before, req->extend.hold_id);
 	HF_ASSERT(rep->request_id == req->request_id);
 	out->kind = HF_OPS_REPLY;
 	uint64_t *dirty = hf_shard_dirty(s, event_id);

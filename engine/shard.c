@@ -39,6 +39,7 @@
 #include "engine/datadir.h"
 #include "engine/durable.h"
 #include "engine/shard_int.h"
+#include "engine/watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -127,6 +128,8 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 								     ? cfg->test_batch_changes_max
 								     : HF_SHARD_CHANGES_MAX) != 0;
 	}
+	if (!failed && hf_watch_create(s) != 0)
+		failed = 1;
 	if (failed) {
 		hf_shard_destroy(s);
 		return -ENOMEM;
@@ -487,6 +490,7 @@ static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
 			hf_conn_complete_backup(s, c, b->backup_pos, status,
 						job != NULL ? job->checkpoint_sequence : 0);
 	}
+	hf_watch_on_durable(s, b);
 	shard_batch_free(s, b);
 	shard_release_held(s);
 }
@@ -537,6 +541,7 @@ static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int statu
 	}
 	shard_release_held(s);
 	HF_ASSERT(s->held_count == 0);
+	hf_watch_on_failed(s);
 	struct hf_batch *open = hf_shard_open_batch(s);
 	hf_changes_reset(&open->changes);
 	open->ops_count = 0;
@@ -672,6 +677,8 @@ static void shard_seal_maybe(struct hf_shard *s)
 		 * written, and need not be (recovery expires those holds again). */
 		HF_ASSERT(!b->referenced);
 		HF_ASSERT(!b->has_backup);
+		if (b->changes.count > 0)
+			hf_watch_on_failed(s); /* expiries the watchers will not see */
 		hf_changes_reset(&b->changes);
 		s->open_full = 0;
 		return;
@@ -1129,6 +1136,7 @@ void hf_shard_destroy(struct hf_shard *s)
 	if (s->map_fd >= 0)
 		close(s->map_fd);
 	pthread_mutex_destroy(&s->map_lock);
+	hf_watch_destroy(s);
 	free(s->dirty_seq);
 	free(s->held);
 	hf_pool_deinit(&s->pool);

@@ -28,6 +28,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+struct hf_watch;
+
 /* ---- Bounds ---- */
 #define HF_SHARD_SQ_ENTRIES		  1024u
 #define HF_SHARD_CQ_ENTRIES		  8192u
@@ -367,6 +369,7 @@ struct hf_shard {
 	int fatal; /* the loop hit an error it cannot go on from */
 
 	struct hf_shard_counters c;
+	struct hf_watch *watch; /* WATCHes of this shard (engine/watch.h) */
 };
 
 /* The open batch. */
@@ -444,6 +447,11 @@ int hf_shard_test_open(struct hf_shard *s);
 /* The end of one loop iteration at wall clock now_ms: seals the open batch (durable at once), which
  * releases the replies held for it; the next iteration begins (frame budgets renew). */
 void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms);
+/* Appends a pushed frame (durable already) after c's replies: it leaves with the last of them.
+ * Returns 0, or -ENOBUFS (no pool buffer, or past the reply bound). */
+int hf_conn_push(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size);
+/* Drops every WATCH_CHANGE frame of c not handed to the kernel yet; replies stay, in order. */
+void hf_conn_drop_pushes(struct hf_shard *s, struct hf_conn *c);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`

@@ -78,6 +78,8 @@ const char *hf_status_name(uint16_t status)
 		return "DUPLICATE_SEAT";
 	case HF_ORPHAN_SEAT:
 		return "ORPHAN_SEAT";
+	case HF_WATCHING:
+		return "WATCHING";
 	case HF_UNAUTHORIZED:
 		return "UNAUTHORIZED";
 	case HF_FORBIDDEN:
@@ -157,6 +159,8 @@ const char *hf_status_message(uint16_t status)
 		return "seat listed twice";
 	case HF_ORPHAN_SEAT:
 		return "would leave a single free seat alone in its row";
+	case HF_WATCHING:
+		return "the connection watches an event: it takes no writes and watches one event";
 	case HF_UNAUTHORIZED:
 		return "no valid token presented (AUTH)";
 	case HF_FORBIDDEN:
@@ -777,6 +781,17 @@ static void rep_encode_extend(struct hf_wr *w, const struct hf_reply *rep)
 static enum hf_status rep_decode_extend(struct hf_rd *r, struct hf_reply *out)
 {
 	out->extend.deadline_ms = rd_u64(r);
+	return HF_OK;
+}
+
+static void rep_encode_watch(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u64(w, rep->watch.seq);
+}
+
+static enum hf_status rep_decode_watch(struct hf_rd *r, struct hf_reply *out)
+{
+	out->watch.seq = rd_u64(r);
 	return HF_OK;
 }
 
@@ -1475,6 +1490,28 @@ static const struct hf_op_info op_table[256] = {
 			     .request_decode = req_decode_user_records,
 			     .reply_encode = rep_encode_user_records,
 			     .reply_decode = rep_decode_user_records},
+    [HF_OP_WATCH] = {.opcode = HF_OP_WATCH,
+		     .name = "WATCH",
+		     .routed = 1,
+		     .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+		     .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+		     .reply_body_size_min = HF_REP_WATCH_BODY_SIZE,
+		     .reply_body_size_max = HF_REP_WATCH_BODY_SIZE,
+		     .request_check = req_check_none,
+		     .request_encode = req_encode_event,
+		     .request_decode = req_decode_event,
+		     .reply_encode = rep_encode_watch,
+		     .reply_decode = rep_decode_watch},
+    [HF_OP_UNWATCH] = {.opcode = HF_OP_UNWATCH,
+		       .name = "UNWATCH",
+		       .routed = 1,
+		       .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+		       .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+		       .request_check = req_check_none,
+		       .request_encode = req_encode_event,
+		       .request_decode = req_decode_event,
+		       .reply_encode = rep_encode_empty,
+		       .reply_decode = rep_decode_empty},
     [HF_OP_SLOT_MAP] = {.opcode = HF_OP_SLOT_MAP,
 			.name = "SLOT_MAP",
 			OP_SHARD_EMPTY,

@@ -45,6 +45,7 @@ enum hf_status {
 	HF_HOLD_CONFIRMED = 28,	   /* the hold is already a booking (release of a confirmed hold) */
 	HF_DUPLICATE_SEAT = 29,	   /* a seat appears twice in one request; detail = that seat */
 	HF_ORPHAN_SEAT = 30,	   /* a lone free seat would be left in a row; detail = that seat */
+	HF_WATCHING = 31, /* the connection watches an event: no writes, one event; detail = it */
 	/* Access (40..). */
 	HF_UNAUTHORIZED = 40, /* no valid AUTH on this connection; the server closes it */
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
@@ -84,6 +85,9 @@ enum hf_opcode {
 	HF_OP_USER_BOOKINGS = 0x0f, /* a user's live bookings of an event, paged */
 	/* 0x40 .. : opcodes added after the batch and admin ranges were reserved. */
 	HF_OP_EVENT_SECTIONS = 0x40, /* an event's sections and tiers with their free counts */
+	HF_OP_WATCH = 0x41,	     /* push this event's changes to this connection */
+	HF_OP_UNWATCH = 0x42,	     /* stop pushing them */
+	/* 0x43 (HF_OP_WATCH_CHANGE, proto/watch.h) is pushed by the server, never a request. */
 	/* Admin. */
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 	/* Batch (0x10-0x1f). */
@@ -367,6 +371,8 @@ struct hf_request {
 		struct hf_req_user_records user_holds;
 		struct hf_req_user_records user_bookings;
 		struct hf_req_event event_sections;
+		struct hf_req_event watch;
+		struct hf_req_event unwatch;
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
 		struct hf_req_batch batch;
@@ -485,6 +491,10 @@ struct hf_rep_event_sections {	 /* EVENT_SECTIONS */
 	struct hf_tier_avail tiers[HF_EVENT_SECTIONS_MAX];
 };
 
+struct hf_rep_watch {
+	uint64_t seq; /* the event's last change sequence; the next push carries seq + 1 */
+};
+
 struct hf_slot_owner {
 	char host[HF_HOST_SIZE_MAX + 1]; /* NUL-terminated, e.g. "127.0.0.1" */
 	uint16_t port;
@@ -576,6 +586,7 @@ struct hf_reply {
 		struct hf_rep_user_records user_holds;
 		struct hf_rep_user_records user_bookings;
 		struct hf_rep_event_sections event_sections;
+		struct hf_rep_watch watch;
 		struct hf_slot_map slot_map;
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
@@ -636,8 +647,10 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REQ_JOIN_BODY_SIZE		 (2u * 8u) /* event_id, user_id (JOIN, POSITION) */
 #define HF_REQ_ROOM_SET_BODY_SIZE	 (8u + 1u + 1u + 2u + 4u + 4u)	     /* event, params */
 #define HF_REP_ROOM_POSITION_BODY_SIZE	 (4u + 3u * 4u + HF_ROOM_TOKEN_SIZE) /* state .. token */
-#define HF_REP_ROOM_INFO_BODY_SIZE	 (12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u) /* params .. refused \
-										   */
+#define HF_REP_ROOM_INFO_BODY_SIZE                                                                 \
+	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u) /* params .. refused                              \
+						  */
+#define HF_REP_WATCH_BODY_SIZE 8u		 /* seq */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

@@ -85,6 +85,35 @@ static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
 	return changes->values + change->value_offset;
 }
 
+/* ---- Reading the change list back (shards/store_change.c) ----
+ * What a hold record's PUT says, for those that watch an event's seats (engine/watch.c): a change
+ * list is the complete story of the seats, since every seat transition rewrites its record. */
+enum hf_store_hold_state {
+	HF_STORE_HOLD_HELD = 1,
+	HF_STORE_HOLD_BOOKED = 2,
+	HF_STORE_HOLD_EXPIRED = 3,
+	HF_STORE_HOLD_RELEASED = 4,
+	HF_STORE_HOLD_CANCELLED = 5,
+};
+
+struct hf_store_hold_change {
+	uint64_t event_id;
+	uint64_t hold_id;
+	uint64_t user_id;
+	uint64_t deadline_ms;
+	uint8_t state; /* enum hf_store_hold_state: the record's state after the change */
+	uint32_t seats_count;
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+};
+
+/* The event id of a change that PUTs a hold record, or 0 for any other change (events, DELs). */
+uint64_t hf_store_change_event_id(const struct hf_change *change);
+
+/* Decodes a hold record's PUT (hf_store_change_event_id != 0) into *out. Returns 0, or -1 for a
+ * change that is not one (the store wrote every change itself, so -1 is a caller's bug). */
+int hf_store_change_hold(const struct hf_changes *changes, const struct hf_change *change,
+			 struct hf_store_hold_change *out);
+
 /* ---- Operations ----
  * hf_store_apply runs one request (any opcode the table in proto/ marks routed: CREATE_EVENT,
  * EVENT_INFO, HOLD, EXTEND, CONFIRM, RELEASE, CANCEL, AVAIL, SEAT_STATUS, SEAT_INFO, USER_HOLDS,

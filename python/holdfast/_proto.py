@@ -61,6 +61,11 @@ OP_AVAIL = 0x09
 OP_SEAT_STATUS = 0x0A
 OP_SLOT_MAP = 0x0B
 OP_STATS = 0x0C
+OP_SEAT_INFO = 0x0D
+OP_EVENT_SECTIONS = 0x40
+OP_WATCH = 0x41
+OP_UNWATCH = 0x42
+OP_WATCH_CHANGE = 0x43  # pushed by the server to a watcher; never a request
 OP_BACKUP = 0x20
 OP_AUTH = 0x50
 AUTH_TOKEN_SIZE_MAX = 256
@@ -87,6 +92,10 @@ OPCODE_NAMES: Dict[int, str] = {
     OP_SEAT_STATUS: "SEAT_STATUS",
     OP_SLOT_MAP: "SLOT_MAP",
     OP_STATS: "STATS",
+    OP_SEAT_INFO: "SEAT_INFO",
+    OP_EVENT_SECTIONS: "EVENT_SECTIONS",
+    OP_WATCH: "WATCH",
+    OP_UNWATCH: "UNWATCH",
     OP_BACKUP: "BACKUP",
     OP_AUTH: "AUTH",
     OP_JOIN: "JOIN",
@@ -95,9 +104,10 @@ OPCODE_NAMES: Dict[int, str] = {
     OP_ROOM_INFO: "ROOM_INFO",
 }
 
-# The nine store operations: routed by the event's slot (section 4.3).
+# The store operations: routed by the event's slot (section 4.3).
 ROUTED_OPCODES = frozenset(range(OP_CREATE_EVENT, OP_SEAT_STATUS + 1)) | frozenset(
-    (OP_JOIN, OP_POSITION, OP_ROOM_SET, OP_ROOM_INFO)
+    (OP_SEAT_INFO, OP_EVENT_SECTIONS, OP_WATCH, OP_UNWATCH, OP_JOIN, OP_POSITION, OP_ROOM_SET,
+     OP_ROOM_INFO)
 )
 
 # ---- Statuses (section 7) ----
@@ -135,6 +145,7 @@ STATUS_NAMES: Dict[int, str] = {
     28: "HOLD_CONFIRMED",
     29: "DUPLICATE_SEAT",
     30: "ORPHAN_SEAT",
+    31: "WATCHING",
     40: "UNAUTHORIZED",
     41: "FORBIDDEN",
     42: "RATE_LIMITED",
@@ -172,6 +183,7 @@ STATUS_MESSAGES: Dict[int, str] = {
     28: "hold is already confirmed",
     29: "seat listed twice",
     30: "would leave a single free seat alone in its row",
+    31: "this connection watches an event: it takes no writes and watches one event",
     40: "no valid token presented (AUTH)",
     41: "not allowed for this token's role, or outside the backup root",
     42: "too many requests from this user; retry after the given ms",

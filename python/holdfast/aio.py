@@ -16,15 +16,18 @@ import asyncio
 from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _core as core
+from . import _inventory as inv
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
 from .types import (
     Avail,
     Booking,
     EventInfo,
+    EventSections,
     Hold,
     RoomInfo,
     RoomPosition,
+    SeatInfo,
     SeatStatus,
     SlotMap,
 )
@@ -267,9 +270,20 @@ class AsyncClient:
         row_width: int = 0,
         user_limit: int = 0,
         hold_lifetime: int = 0,
+        *,
+        sections: Sequence[Any] = (),
+        ga: Sequence[Any] = (),
     ) -> None:
+        """As Client.create_event (sections= and ga= included)."""
+        if not sections and not ga:
+            await self._call(
+                core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+            )
+            return
         await self._call(
-            core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+            inv.req_create_event(
+                event_id, seats, row_width, user_limit, hold_lifetime, sections, ga
+            )
         )
 
     async def event_info(self, event_id: int) -> EventInfo:
@@ -285,8 +299,26 @@ class AsyncClient:
         ttl: float = core.TTL_DEFAULT_S,
         id: Optional[int] = None,
         token: Optional[bytes] = None,
+        section: Optional[str] = None,
+        tier: Optional[int] = None,
+        any: bool = False,
+        no_orphan: bool = False,
+        quantity: Optional[int] = None,
     ) -> Hold:
-        return await self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+        """As Client.hold (section=, tier=, any=, no_orphan= and quantity= included)."""
+        if section is None and tier is None and not any and not no_orphan and quantity is None:
+            return await self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+        mode, flags, count = inv.hold_shape(seats, best, quantity, section, tier, any, no_orphan)
+        scope = tier if tier is not None else 0
+        if section is not None:
+            try:
+                scope = (await self.event_sections(event_id)).scope_of(section)
+            except KeyError:
+                raise ValueError("event %d has no section %r" % (event_id, section)) from None
+        r = inv.req_hold(event_id, user, ttl, id, mode, flags, scope, count, seats or ())
+        if token is not None:
+            r.body = p.body_hold_token(r.body, token)
+        return await self._call(r)
 
     # ---- the waiting room (docs/protocol.md 6.13) ----
 
@@ -317,6 +349,12 @@ class AsyncClient:
 
     async def room_info(self, event_id: int) -> RoomInfo:
         return await self._call(core.req_room_info(event_id))
+
+    async def event_sections(self, event_id: int) -> EventSections:
+        return await self._call(inv.req_event_sections(event_id))
+
+    async def seat_info(self, event_id: int, seats: Sequence[int]) -> List[SeatInfo]:
+        return await self._call(inv.req_seat_info(event_id, seats))
 
     async def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
         return await self._call(core.req_extend(event_id, hold_id, ttl))

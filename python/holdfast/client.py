@@ -16,15 +16,18 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _core as core
+from . import _inventory as inv
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
 from .types import (
     Avail,
     Booking,
     EventInfo,
+    EventSections,
     Hold,
     RoomInfo,
     RoomPosition,
+    SeatInfo,
     SeatStatus,
     SlotMap,
 )
@@ -141,10 +144,23 @@ class Client:
         row_width: int = 0,
         user_limit: int = 0,
         hold_lifetime: int = 0,
+        *,
+        sections: Sequence[Any] = (),
+        ga: Sequence[Any] = (),
     ) -> None:
         """Creates an event (idempotent with the same parameters; else EVENT_EXISTS).
-        hold_lifetime: seconds, 0 = the server's default."""
-        self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+        hold_lifetime: seconds, 0 = the server's default. sections: Section objects or tuples
+        (name, first, count[, tier[, row_width]]) over the numbered seats; ga: general admission
+        areas (name, capacity[, tier]), placed after the `seats` numbered seats (the event then
+        has seats + capacities places)."""
+        if not sections and not ga:
+            self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+            return
+        self._call(
+            inv.req_create_event(
+                event_id, seats, row_width, user_limit, hold_lifetime, sections, ga
+            )
+        )
 
     def event_info(self, event_id: int) -> EventInfo:
         return self._call(core.req_event_info(event_id))
@@ -159,12 +175,32 @@ class Client:
         ttl: float = core.TTL_DEFAULT_S,
         id: Optional[int] = None,
         token: Optional[bytes] = None,
+        section: Optional[str] = None,
+        tier: Optional[int] = None,
+        any: bool = False,
+        no_orphan: bool = False,
+        quantity: Optional[int] = None,
     ) -> Hold:
         """Holds the listed seats, or the best N adjacent ones (best=N), for ttl seconds (clamped to
         the event's hold lifetime). id: the hold id (the idempotency key); a random one when None.
-        Resending with the same id is safe and returns the first answer. token: the admission
-        token of a waiting-room event (RoomPosition.token), else NOT_ADMITTED there."""
-        return self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+        Resending with the same id is safe and returns the first answer.
+        best=N within section="name" or tier=T; any=True: N free seats, adjacent or not, in as
+        few rows as possible; no_orphan=True: refuse a pick that leaves a lone free seat in a row;
+        quantity=N with section="name": N places of a general admission section. token: the
+        admission token of a waiting-room event (RoomPosition.token), else NOT_ADMITTED there."""
+        if section is None and tier is None and not any and not no_orphan and quantity is None:
+            return self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+        mode, flags, count = inv.hold_shape(seats, best, quantity, section, tier, any, no_orphan)
+        scope = tier if tier is not None else 0
+        if section is not None:
+            try:
+                scope = self.event_sections(event_id).scope_of(section)
+            except KeyError:
+                raise ValueError("event %d has no section %r" % (event_id, section)) from None
+        r = inv.req_hold(event_id, user, ttl, id, mode, flags, scope, count, seats or ())
+        if token is not None:
+            r.body = p.body_hold_token(r.body, token)
+        return self._call(r)
 
     # ---- the waiting room (docs/protocol.md 6.13) ----
 
@@ -195,6 +231,14 @@ class Client:
 
     def room_info(self, event_id: int) -> RoomInfo:
         return self._call(core.req_room_info(event_id))
+
+    def event_sections(self, event_id: int) -> EventSections:
+        """The event's sections and tiers with their free counts (EVENT_SECTIONS)."""
+        return self._call(inv.req_event_sections(event_id))
+
+    def seat_info(self, event_id: int, seats: Sequence[int]) -> List[SeatInfo]:
+        """Each listed seat's state, owner id and the owner's user (SEAT_INFO), in order."""
+        return self._call(inv.req_seat_info(event_id, seats))
 
     def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
         """Moves a live hold's deadline to now + ttl (capped); returns the new expiry (Unix

@@ -181,3 +181,76 @@ class RoomInfo:
     admits: int
     expired: int
     refused: int
+class Section:
+    """A named range of an event: numbered seats ("seated") or a general admission area ("ga",
+    counted places held by quantity) with its price tier."""
+
+    name: str
+    first: int  # its first seat (GA: its first place; places are numbered like seats)
+    count: int  # seats, or the GA capacity
+    tier: int = 0  # 0..255, the application maps it to a price
+    row_width: int = 0  # seats per row of the section; 0 = the event's rows; GA: 0
+    kind: str = "seated"  # "seated" or "ga"
+
+
+@dataclass(frozen=True)
+class SectionAvail:
+    section: Section
+    free: int
+
+
+@dataclass(frozen=True)
+class TierAvail:
+    tier: int
+    seats: int  # seats and places of the tier's sections
+    free: int
+
+
+@dataclass(frozen=True)
+class EventSections:
+    """EVENT_SECTIONS: every section with its free count (creation order), and the tiers
+    (ascending) with theirs."""
+
+    event_id: int
+    sections: Tuple[SectionAvail, ...]
+    tiers: Tuple[TierAvail, ...]
+
+    def section(self, name: str) -> SectionAvail:
+        for s in self.sections:
+            if s.section.name == name:
+                return s
+        raise KeyError(name)
+
+    def scope_of(self, name: str) -> int:
+        """The HOLD scope of section `name` (its index + 1); KeyError when there is none."""
+        for i, s in enumerate(self.sections):
+            if s.section.name == name:
+                return i + 1
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SeatInfo:
+    """SEAT_INFO: a seat's state, its owner (hold or booking id) and the owner's user."""
+
+    seat: int
+    state: str  # "free", "held" or "booked"
+    owner_id: int  # 0 when free
+    user_id: int  # 0 when free
+
+
+@dataclass(frozen=True)
+class WatchChange:
+    """One pushed change of a watched event (WATCH_CHANGE), or a gap.
+
+    kind: "held", "extended", "booked", "released", "expired", "cancelled", or "gap" (changes were
+    dropped because the watcher fell behind: re-sync from avail(); seq is where pushes resume).
+    """
+
+    event_id: int
+    seq: int
+    kind: str
+    hold_id: int = 0
+    user_id: int = 0
+    deadline_ms: int = 0
+    seats: Tuple[int, ...] = ()

@@ -506,11 +506,12 @@ static void test_avail_seats(void **state)
 	run("avail", "81", "--range", "5:2", NULL);
 	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\nfree in 5..6: none\n");
 	run("seats", "81", "5", "8", "9", NULL);
-	expect(0, "seat 5: booked (booking 500)\nseat 8: held (hold 501)\nseat 9: free\n");
+	expect(0, "seat 5: booked (booking 500, user 1)\nseat 8: held (hold 501, user 2)\n"
+		  "seat 9: free\n");
 	run("--json", "seats", "81", "4-6", NULL);
 	expect_json();
-	expect_has("{\"seat\":5,\"state\":\"booked\",\"owner_id\":500}");
-	expect_has("{\"seat\":4,\"state\":\"free\",\"owner_id\":0}");
+	expect_has("{\"seat\":5,\"state\":\"booked\",\"owner_id\":500,\"user_id\":1}");
+	expect_has("{\"seat\":4,\"state\":\"free\",\"owner_id\":0,\"user_id\":0}");
 	run("seats", "81", "100", NULL);
 	assert_int_equal(r.status, 1);
 }
@@ -621,6 +622,78 @@ static void test_user_records(void **state)
 	expect(0, "user 8 has no live holds in event 90");
 	run("holds", "90", NULL);
 	expect_err(2, "holdfast: holds: --user U");
+}
+
+/* Sections, tiers and a GA area end to end: event create with --section and --ga, best within a
+ * section and a tier, --any, --no-orphan, GA by quantity, avail and event info per section and
+ * tier, readable and --json; bad specs and unknown sections are clear errors. */
+static void test_sections(void **state)
+{
+	(void)state;
+	run("event", "create", "95", "--seats", "40", "--row-width", "10", "--section",
+	    "stalls:0:20:1", "--section=balcony:20:20:2:5", "--ga", "floor:100:3", NULL);
+	expect(0, "event 95 created: 140 seats, 40 numbered and 100 GA places, rows of 10");
+	expect_has("  section floor (GA, tier 3): 100 free of 100 places\n");
+	run("--json", "event", "create", "96", "--seats", "10", "--ga", "pit:5", NULL);
+	expect_json();
+	expect_has("\"sections\":[{\"name\":\"pit\",\"kind\":\"ga\",\"tier\":0,\"first\":10,"
+		   "\"count\":5,\"row_width\":0,\"free\":5}]");
+	run("hold", "95", "--user", "1", "--best", "2", "--section", "balcony", "--id", "1", NULL);
+	expect(0, "hold 1 on event 95: section balcony, seats 20-21, expires ");
+	run("--json", "hold", "95", "--user", "2", "--best", "3", "--tier", "1", "--id", "2", NULL);
+	expect(0, "{\"event_id\":95,\"hold_id\":2,\"user_id\":2,\"deadline_ms\":");
+	expect_has("\"seats\":[0,1,2]}");
+	/* Row 0 of stalls has 0-2 held: 7 free in it, so --any 8 takes row 1 (10) first. */
+	run("--json", "hold", "95", "--user", "3", "--best", "8", "--any", "--section", "stalls",
+	    "--id", "3", NULL);
+	expect_has("\"seats\":[10,11,12,13,14,15,16,17]");
+	/* Seats 18-19 are left: holding 18 alone orphans 19. */
+	run("hold", "95", "--user", "4", "--seats", "18", "--no-orphan", NULL);
+	expect_err(1, "holdfast: hold refused: ORPHAN_SEAT");
+	run("--json", "hold", "95", "--user", "5", "--section", "floor", "--quantity", "4", "--id",
+	    "5", NULL);
+	expect_json();
+	expect_has("\"seats\":[40,41,42,43],\"section\":\"floor\"}");
+	run("hold", "95", "--user", "6", "--section", "floor", "--quantity", "2", "--id", "6",
+	    NULL);
+	expect(0, "hold 6 on event 95: section floor, places 44-45, expires ");
+	run("avail", "95", NULL);
+	expect(0, "event 95: 121 free of 140 (held 19, booked 0)\n"
+		  "  section stalls (tier 1, seats 0-19): 9 free of 20\n"
+		  "  section balcony (tier 2, seats 20-39, rows of 5): 18 free of 20\n"
+		  "  section floor (GA, tier 3): 94 free of 100 places\n"
+		  "  tier 1: 9 free of 20\n  tier 2: 18 free of 20\n  tier 3: 94 free of 100\n");
+	run("--json", "avail", "95", NULL);
+	expect_json();
+	expect_has("{\"name\":\"floor\",\"kind\":\"ga\",\"tier\":3,\"first\":40,\"count\":100,"
+		   "\"row_width\":0,\"free\":94}");
+	expect_has("\"tiers\":[{\"tier\":1,\"seats\":20,\"free\":9},{\"tier\":2,\"seats\":20,"
+		   "\"free\":18},{\"tier\":3,\"seats\":100,\"free\":94}]");
+	run("event", "info", "95", NULL);
+	expect_has("  section balcony (tier 2, seats 20-39, rows of 5): 18 free of 20\n");
+	run("--json", "event", "info", "95", NULL);
+	expect_json();
+	expect_has("\"sections\":[{\"name\":\"stalls\"");
+	run("seats", "95", "40", NULL);
+	expect(0, "seat 40: held (hold 5, user 5)\n");
+	/* Errors. */
+	run("hold", "95", "--user", "1", "--best", "2", "--section", "nope", NULL);
+	expect_err(1, "holdfast: hold refused: event 95 has no section 'nope'");
+	run("hold", "95", "--user", "1", "--quantity", "2", NULL);
+	expect_err(2, "holdfast: hold: --quantity needs --section NAME");
+	run("hold", "95", "--user", "1", "--seats", "3", "--any", NULL);
+	expect_err(2, "holdfast: hold: --seats takes no --section, --tier or --any");
+	run("hold", "95", "--user", "1", "--best", "2", "--section", "stalls", "--tier", "1", NULL);
+	expect_err(2, "holdfast: hold: give at most one of --section and --tier");
+	run("event", "create", "97", "--seats", "10", "--ga", "x:5:3:4", NULL);
+	expect_err(2, "holdfast: event create: --ga 'x:5:3:4' is not NAME:CAPACITY[:TIER]");
+	run("event", "create", "97", "--seats", "10", "--section", "a:5:10", NULL);
+	expect_err(2, "holdfast: event create: --section a (seats 5..14) is not inside");
+	run("event", "create", "97", "--seats", "10", "--section", "a:0:5", "--section", "a:5:5",
+	    NULL);
+	expect_err(1, "holdfast: event create refused: INVALID");
+	run("event", "create", "97", "--seats", "10", "--section", NULL);
+	expect_err(2, "holdfast: event create: --section needs a value");
 }
 
 /* A holdfastd with --auth-file: the CLI presents --token-file's token, or HOLDFAST_TOKEN's; a
@@ -761,6 +834,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_cluster_commands),
 	    cmocka_unit_test(test_backup),
 	    cmocka_unit_test(test_user_records),
+	    cmocka_unit_test(test_sections),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_room_commands),
 	};

@@ -11,6 +11,8 @@
  * HF_PROTO_FUZZ_ITERATIONS to change its length) that pushes a million random and mutated frames
  * through every decoder and re-encodes whatever decodes. */
 #include "proto/proto.h"
+#include "proto/watch.h"
+#include "base/endian.h"
 
 #include "base/assert.h"
 
@@ -188,6 +190,8 @@ static const uint8_t request_opcodes[] = {
     HF_OP_USER_BOOKINGS,
     HF_OP_EVENT_SECTIONS,
     HF_OP_AUTH,
+    HF_OP_WATCH,
+    HF_OP_UNWATCH,
     /* Waiting room. */
     HF_OP_JOIN,
     HF_OP_POSITION,
@@ -264,6 +268,8 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 	case HF_OP_EVENT_INFO:
 	case HF_OP_EVENT_SECTIONS:
 	case HF_OP_ROOM_INFO:
+	case HF_OP_WATCH:
+	case HF_OP_UNWATCH:
 		req->event_info.event_id = rng_id(r);
 		break;
 	case HF_OP_JOIN:
@@ -374,9 +380,13 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 	case HF_OP_CREATE_EVENT:
 	case HF_OP_RELEASE:
 	case HF_OP_CANCEL:
+	case HF_OP_UNWATCH:
 		break;
 	case HF_OP_PING:
 		rep->ping.epoch = rng_u64(r);
+		break;
+	case HF_OP_WATCH:
+		rep->watch.seq = rng_u64(r);
 		break;
 	case HF_OP_EVENT_INFO: {
 		struct hf_rep_event_info *e = &rep->event_info;
@@ -574,6 +584,8 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		break;
 	case HF_OP_EVENT_INFO:
 	case HF_OP_EVENT_SECTIONS:
+	case HF_OP_WATCH:
+	case HF_OP_UNWATCH:
 		assert_int_equal(a->event_info.event_id, b->event_info.event_id);
 		break;
 	case HF_OP_HOLD:
@@ -666,6 +678,7 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 	case HF_OP_CREATE_EVENT:
 	case HF_OP_RELEASE:
 	case HF_OP_CANCEL:
+	case HF_OP_UNWATCH:
 		break;
 	case HF_OP_PING:
 		assert_int_equal(a->ping.epoch, b->ping.epoch);
@@ -697,6 +710,9 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 	}
 	case HF_OP_EXTEND:
 		assert_int_equal(a->extend.deadline_ms, b->extend.deadline_ms);
+		break;
+	case HF_OP_WATCH:
+		assert_int_equal(a->watch.seq, b->watch.seq);
 		break;
 	case HF_OP_BACKUP:
 		assert_int_equal(a->backup.sequence, b->backup.sequence);
@@ -2741,6 +2757,7 @@ static const uint16_t all_statuses[] = {
     HF_UNAUTHORIZED,
     HF_FORBIDDEN,
     HF_RATE_LIMITED,
+    HF_WATCHING,
     HF_NOT_ADMITTED,
     HF_NOT_IN_QUEUE,
     HF_ROOM_FULL,
@@ -2768,9 +2785,10 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_UNAUTHORIZED, 40);
 	assert_int_equal(HF_FORBIDDEN, 41);
 	assert_int_equal(HF_RATE_LIMITED, 42);
+	assert_int_equal(HF_WATCHING, 31);
 	assert_int_equal(HF_NOT_ADMITTED, 43);
 	assert_int_equal(HF_SOLD_OUT, 47);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 35);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 36);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -2831,6 +2849,8 @@ static void test_opcode_names(void **state)
 	    {HF_OP_USER_BOOKINGS, "USER_BOOKINGS", 0},
 	    {HF_OP_EVENT_SECTIONS, "EVENT_SECTIONS", 0},
 	    {HF_OP_AUTH, "AUTH", 0},
+	    {HF_OP_WATCH, "WATCH", 0},
+	    {HF_OP_UNWATCH, "UNWATCH", 0},
 	    {HF_OP_JOIN, "JOIN", 1},
 	    {HF_OP_POSITION, "POSITION", 1},
 	    {HF_OP_ROOM_SET, "ROOM_SET", 1},
@@ -3011,6 +3031,83 @@ static void test_reply_event_sections(void **state)
 	g_frame[24 + 26] = 0;
 	put16(g_frame + 24, HF_EVENT_SECTIONS_MAX + 1);
 	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
+}
+
+/* ---- WATCH_CHANGE (proto/watch.h) ---- */
+
+/* Pushed change frames: every kind round-trips byte for byte at the documented offsets; a GAP
+ * carries no seats; bad kinds, states, counts, sizes and reserved bytes are refused. */
+static void test_watch_change(void **state)
+{
+	(void)state;
+	struct rng r = {seed_from_env("watch_change")};
+	static struct hf_watch_change a, b;
+	for (uint32_t iter = 0; iter < 500; iter++) {
+		memset(&a, 0, sizeof(a));
+		a.event_id = rng_id(&r);
+		a.seq = rng_u64(&r);
+		a.kind = (uint8_t)rng_range(&r, HF_WATCH_HELD, HF_WATCH_GAP);
+		if (a.kind != HF_WATCH_GAP) {
+			a.state = (uint8_t)rng_below(&r, 3);
+			a.seats_count = rng_range(&r, 1, HF_HOLD_SEATS_MAX);
+			a.hold_id = rng_id(&r);
+			a.user_id = rng_u64(&r);
+			a.deadline_ms = rng_u64(&r);
+			for (uint32_t i = 0; i < a.seats_count; i++)
+				a.seats[i] = rng_u32(&r);
+		}
+		uint64_t rid = rng_u64(&r);
+		size_t n = hf_watch_change_encode(&a, rid, g_frame, sizeof(g_frame));
+		assert_int_equal(n, HF_FRAME_HEADER_SIZE + HF_WATCH_CHANGE_FIXED_SIZE +
+					4u * a.seats_count);
+		assert_int_equal(hf_watch_change_encode(&a, rid, g_frame2, n - 1), 0);
+		struct hf_frame_header h;
+		assert_int_equal(hf_frame_header_decode(g_frame, &h), HF_OK);
+		assert_int_equal(h.opcode, HF_OP_WATCH_CHANGE);
+		assert_int_equal(h.flags, HF_FLAG_REPLY);
+		assert_int_equal(h.request_id, rid);
+		const uint8_t *body = g_frame + HF_FRAME_HEADER_SIZE;
+		assert_int_equal(hf_get_le64(body + 8), a.seq);
+		assert_int_equal(body[16], a.kind);
+		assert_int_equal(hf_get_le32(body + 20), a.seats_count);
+		assert_int_equal(hf_get_le64(body + 24), a.hold_id);
+		assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_OK);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	assert_string_equal(hf_watch_kind_name(HF_WATCH_GAP), "gap");
+	assert_string_equal(hf_watch_kind_name(HF_WATCH_EXTENDED), "extended");
+	assert_string_equal(hf_watch_kind_name(0), "unknown");
+	/* A held change of 2 seats, then broken one field at a time. */
+	memset(&a, 0, sizeof(a));
+	a.event_id = 7;
+	a.seq = 1;
+	a.kind = HF_WATCH_HELD;
+	a.state = HF_SEAT_HELD;
+	a.seats_count = 2;
+	size_t n = hf_watch_change_encode(&a, 9, g_frame, sizeof(g_frame));
+	struct hf_frame_header h;
+	assert_int_equal(hf_frame_header_decode(g_frame, &h), HF_OK);
+	uint8_t *body = g_frame + HF_FRAME_HEADER_SIZE;
+	body[16] = 0;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[16] = HF_WATCH_GAP; /* a GAP with seats */
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[16] = HF_WATCH_HELD;
+	body[17] = 3;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[17] = HF_SEAT_HELD;
+	body[18] = 1;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[18] = 0;
+	put32(body + 20, HF_HOLD_SEATS_MAX + 1u);
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_TOO_LARGE);
+	put32(body + 20, 3);
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	put32(body + 20, 2);
+	h.body_size = HF_WATCH_CHANGE_FIXED_SIZE - 1u;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	h.body_size = (uint32_t)(n - HF_FRAME_HEADER_SIZE);
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_OK);
 }
 
 /* ---- The opcode table ---- */
@@ -3802,6 +3899,7 @@ int main(void)
 	    cmocka_unit_test(test_opcode_names),
 	    cmocka_unit_test(test_stats_add),
 	    cmocka_unit_test(test_op_table_rows),
+	    cmocka_unit_test(test_watch_change),
 	    cmocka_unit_test(test_op_table_bounds),
 	    cmocka_unit_test(test_op_table_maxima),
 	    cmocka_unit_test(test_request_validate),
