@@ -428,11 +428,13 @@ struct command_help {
 static const struct command_help helps[] = {
     {"event create",
      "usage: holdfast event create EVENT --seats N [--row-width W] [--user-limit L]\n"
-     "                             [--hold-lifetime SECONDS]\n"
+     "                             [--hold-lifetime SECONDS] [--user-rate R[:B]]\n"
      "Creates event EVENT (a non-zero id) with N seats (1..16777216), numbered from 0.\n"
      "  --row-width W        seats per row, for best-available picks (default: one row)\n"
      "  --user-limit L       seats one user may hold and own together (default: no limit)\n"
      "  --hold-lifetime S    the longest a hold may live, 1..86400 s (default: the engine's)\n"
+     "  --user-rate R[:B]    each user may send R holds per second for this event, B at once\n"
+     "                       (default B = R; without it the server's --user-rate applies)\n"
      "  --waiting-room       turn the event's waiting room on (see holdfast room --help)\n"
      "  --section NAME:FIRST:COUNT[:TIER[:ROW_WIDTH]]  (repeatable) a named range of the\n"
      "                       numbered seats with its price tier (0..255, default 0) and its\n"
@@ -579,13 +581,30 @@ static int room_args_take(int argc, char **argv)
 	return kept;
 }
 
+/* "RATE[:BURST]" of --user-rate, each 1 .. HF_USER_RATE_MAX; burst 0 (the rate) when absent. */
+static int parse_rate(const char *text, uint32_t *rate, uint32_t *burst)
+{
+	char buf[32];
+	size_t n = strnlen(text, sizeof(buf));
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, n + 1);
+	char *colon = strchr(buf, ':');
+	*burst = 0;
+	if (colon != NULL) {
+		*colon = '\0';
+		if (parse_u32(colon + 1, 1, HF_USER_RATE_MAX, burst) != 0)
+			return -1;
+	}
+	return parse_u32(buf, 1, HF_USER_RATE_MAX, rate);
+}
+
 static int cmd_event_create(struct cli *cli, int argc, char **argv)
 {
 	struct opt opts[] = {
-	    {"--seats", 1, NULL, 0},
-	    {"--row-width", 1, NULL, 0},
-	    {"--user-limit", 1, NULL, 0},
-	    {"--hold-lifetime", 1, NULL, 0},
+	    {"--seats", 1, NULL, 0},	  {"--row-width", 1, NULL, 0},
+	    {"--user-limit", 1, NULL, 0}, {"--hold-lifetime", 1, NULL, 0},
+	    {"--user-rate", 1, NULL, 0},
 	};
 	static struct args a;
 	static struct hf_req_create_event ce;
@@ -616,6 +635,9 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 	    parse_u32(opts[3].value, 1, HF_HOLD_LIFETIME_MAX_S, &ce.hold_lifetime_max_s) != 0)
 		return usage_error(cli, "--hold-lifetime '%s' is not in 1..%u", opts[3].value,
 				   HF_HOLD_LIFETIME_MAX_S);
+	if (opts[4].seen && parse_rate(opts[4].value, &ce.user_rate, &ce.user_burst) != 0)
+		return usage_error(cli, "--user-rate '%s' is not RATE[:BURST], each in 1..%u",
+				   opts[4].value, HF_USER_RATE_MAX);
 	uint32_t numbered = ce.seats_count;
 	if (hf_cli_sections_place(&ce, err, sizeof(err)) != 0)
 		return usage_error(cli, "%s", err);
@@ -640,6 +662,9 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
 		       "\"hold_lifetime_s\":%u",
 		       ce.event_id, ce.seats_count, ce.row_width, ce.user_limit, lifetime_s);
+		if (ce.user_rate != 0)
+			printf(",\"user_rate\":%u,\"user_burst\":%u", ce.user_rate,
+			       ce.user_burst != 0 ? ce.user_burst : ce.user_rate);
 		if (ce.sections_count > 0 &&
 		    hf_client_event_sections(cli->client, ce.event_id, &rep2) == 0 &&
 		    rep2.status == HF_OK) {
@@ -660,6 +685,9 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 		printf("user limit %u, ", ce.user_limit);
 	else
 		printf("no user limit, ");
+	if (ce.user_rate != 0)
+		printf("user rate %u holds/s (bursts of %u), ", ce.user_rate,
+		       ce.user_burst != 0 ? ce.user_burst : ce.user_rate);
 	printf("hold lifetime %u s%s\n", lifetime_s,
 	       room_args.waiting_room ? ", waiting room on" : "");
 	if (ce.sections_count > 0 &&
@@ -1261,11 +1289,12 @@ static int cmd_seats(struct cli *cli, int argc, char **argv)
 	for (uint32_t i = 0; i < ss->seats_count; i++) {
 		const struct hf_seat_info *s = &ss->seats[i];
 		if (s->state == HF_SEAT_HELD)
-			printf("seat %u: held (hold %" PRIu64 ", user %" PRIu64 ")\n", s->seat,
+			/* "held (hold N)" as before users were named: scripts grep for it. */
+			printf("seat %u: held (hold %" PRIu64 ") by user %" PRIu64 "\n", s->seat,
 			       s->owner_id, s->user_id);
 		else if (s->state == HF_SEAT_BOOKED)
-			printf("seat %u: booked (booking %" PRIu64 ", user %" PRIu64 ")\n", s->seat,
-			       s->owner_id, s->user_id);
+			printf("seat %u: booked (booking %" PRIu64 ") by user %" PRIu64 "\n",
+			       s->seat, s->owner_id, s->user_id);
 		else
 			printf("seat %u: %s\n", s->seat, seat_state_name(s->state));
 	}

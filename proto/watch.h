@@ -24,7 +24,8 @@
 #ifndef HF_PROTO_WATCH_H
 #define HF_PROTO_WATCH_H
 
-#include "proto/proto.h"
+/* Relative to this file: also right where it is installed, <holdfast/proto/watch.h>. */
+#include "proto.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -106,8 +106,16 @@ OPCODE_NAMES: Dict[int, str] = {
 
 # The store operations: routed by the event's slot (section 4.3).
 ROUTED_OPCODES = frozenset(range(OP_CREATE_EVENT, OP_SEAT_STATUS + 1)) | frozenset(
-    (OP_SEAT_INFO, OP_EVENT_SECTIONS, OP_WATCH, OP_UNWATCH, OP_JOIN, OP_POSITION, OP_ROOM_SET,
-     OP_ROOM_INFO)
+    (
+        OP_SEAT_INFO,
+        OP_EVENT_SECTIONS,
+        OP_WATCH,
+        OP_UNWATCH,
+        OP_JOIN,
+        OP_POSITION,
+        OP_ROOM_SET,
+        OP_ROOM_INFO,
+    )
 )
 
 # ---- Statuses (section 7) ----
@@ -339,6 +347,19 @@ def body_create_event(
     _check_u32("user_limit", user_limit, 0, U32_MAX)
     _check_u32("hold_lifetime", hold_lifetime_s, 0, HOLD_LIFETIME_MAX_S)
     return struct.pack("<QIIII", event_id, seats, row_width, user_limit, hold_lifetime_s)
+
+
+USER_RATE_MAX = 1_000_000
+
+
+def body_create_event_rate(body: bytes, user_rate: int, user_burst: int) -> bytes:
+    """A CREATE_EVENT body (with or without sections) with the event's per-user HOLD rate: version
+    3 of the body (an empty section count when there are no sections, then rate and burst)."""
+    _check_u32("user_rate", user_rate, 1, USER_RATE_MAX)
+    _check_u32("user_burst", user_burst, 0, USER_RATE_MAX)
+    if len(body) == 24:
+        body += b"\x00"
+    return body + struct.pack("<II", user_rate, user_burst)
 
 
 def body_hold_token(body: bytes, token: bytes) -> bytes:

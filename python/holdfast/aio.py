@@ -273,18 +273,19 @@ class AsyncClient:
         *,
         sections: Sequence[Any] = (),
         ga: Sequence[Any] = (),
+        user_rate: int = 0,
+        user_burst: int = 0,
     ) -> None:
-        """As Client.create_event (sections= and ga= included)."""
+        """As Client.create_event (sections=, ga=, user_rate= and user_burst= included)."""
         if not sections and not ga:
-            await self._call(
-                core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
-            )
-            return
-        await self._call(
-            inv.req_create_event(
+            r = core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+        else:
+            r = inv.req_create_event(
                 event_id, seats, row_width, user_limit, hold_lifetime, sections, ga
             )
-        )
+        if user_rate or user_burst:
+            r.body = p.body_create_event_rate(r.body, user_rate, user_burst)
+        await self._call(r)
 
     async def event_info(self, event_id: int) -> EventInfo:
         return await self._call(core.req_event_info(event_id))
@@ -307,7 +308,9 @@ class AsyncClient:
     ) -> Hold:
         """As Client.hold (section=, tier=, any=, no_orphan= and quantity= included)."""
         if section is None and tier is None and not any and not no_orphan and quantity is None:
-            return await self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+            return await self._call(
+                core.req_hold_token(event_id, user, seats, best, ttl, id, token)
+            )
         mode, flags, count = inv.hold_shape(seats, best, quantity, section, tier, any, no_orphan)
         scope = tier if tier is not None else 0
         if section is not None:

@@ -147,20 +147,24 @@ class Client:
         *,
         sections: Sequence[Any] = (),
         ga: Sequence[Any] = (),
+        user_rate: int = 0,
+        user_burst: int = 0,
     ) -> None:
         """Creates an event (idempotent with the same parameters; else EVENT_EXISTS).
         hold_lifetime: seconds, 0 = the server's default. sections: Section objects or tuples
         (name, first, count[, tier[, row_width]]) over the numbered seats; ga: general admission
         areas (name, capacity[, tier]), placed after the `seats` numbered seats (the event then
-        has seats + capacities places)."""
+        has seats + capacities places). user_rate: HOLDs per second one user may send for this event
+        (bursts of user_burst, 0 = user_rate); 0 = the server's --user-rate applies."""
         if not sections and not ga:
-            self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
-            return
-        self._call(
-            inv.req_create_event(
+            r = core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+        else:
+            r = inv.req_create_event(
                 event_id, seats, row_width, user_limit, hold_lifetime, sections, ga
             )
-        )
+        if user_rate or user_burst:
+            r.body = p.body_create_event_rate(r.body, user_rate, user_burst)
+        self._call(r)
 
     def event_info(self, event_id: int) -> EventInfo:
         return self._call(core.req_event_info(event_id))

@@ -181,6 +181,9 @@ class RoomInfo:
     admits: int
     expired: int
     refused: int
+
+
+@dataclass(frozen=True)
 class Section:
     """A named range of an event: numbered seats ("seated") or a general admission area ("ga",
     counted places held by quantity) with its price tier."""

@@ -408,6 +408,25 @@ static void test_event_commands(void **state)
 	expect_err(1, "holdfast: event info refused: NO_EVENT (no such event)\n");
 	run("--timeout=5000", "event", "create", "79", "--seats=10", NULL);
 	expect(0, "event 79 created: 10 seats, one row, no user limit, hold lifetime ");
+	/* An event with its own per-user rate: the third hold of one user is RATE_LIMITED. */
+	run("event", "create", "180", "--seats", "10", "--user-rate", "1:2", NULL);
+	expect(0, "event 180 created: 10 seats, one row, no user limit, user rate 1 holds/s (bursts "
+		  "of 2), hold lifetime ");
+	run("--json", "event", "create", "180", "--seats", "10", "--user-rate", "1:2", NULL);
+	expect_json();
+	assert_int_equal(json_u64("user_rate"), 1);
+	assert_int_equal(json_u64("user_burst"), 2);
+	run("hold", "180", "--user", "5", "--seats", "0", NULL);
+	expect(0, "hold ");
+	run("hold", "180", "--user", "5", "--seats", "1", NULL);
+	expect(0, "hold ");
+	run("hold", "180", "--user", "5", "--seats", "2", NULL);
+	expect_err(1, "holdfast: hold refused: RATE_LIMITED");
+	run("event", "create", "181", "--seats", "10", "--user-rate", "0", NULL);
+	expect_err(
+	    2, "holdfast: event create: --user-rate '0' is not RATE[:BURST], each in 1..1000000");
+	run("event", "create", "181", "--seats", "10", "--user-rate", "5:x", NULL);
+	expect_err(2, "holdfast: event create: --user-rate '5:x' is not RATE[:BURST]");
 }
 
 static void test_hold_commands(void **state)
@@ -506,7 +525,7 @@ static void test_avail_seats(void **state)
 	run("avail", "81", "--range", "5:2", NULL);
 	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\nfree in 5..6: none\n");
 	run("seats", "81", "5", "8", "9", NULL);
-	expect(0, "seat 5: booked (booking 500, user 1)\nseat 8: held (hold 501, user 2)\n"
+	expect(0, "seat 5: booked (booking 500) by user 1\nseat 8: held (hold 501) by user 2\n"
 		  "seat 9: free\n");
 	run("--json", "seats", "81", "4-6", NULL);
 	expect_json();
@@ -675,7 +694,7 @@ static void test_sections(void **state)
 	expect_json();
 	expect_has("\"sections\":[{\"name\":\"stalls\"");
 	run("seats", "95", "40", NULL);
-	expect(0, "seat 40: held (hold 5, user 5)\n");
+	expect(0, "seat 40: held (hold 5) by user 5\n");
 	/* Errors. */
 	run("hold", "95", "--user", "1", "--best", "2", "--section", "nope", NULL);
 	expect_err(1, "holdfast: hold refused: event 95 has no section 'nope'");
@@ -754,67 +773,67 @@ static void test_tokens(void **state)
 static void test_room_commands(void **state)
 {
 	(void)state;
-	run("event", "create", "95", "--seats", "1", "--waiting-room", NULL);
-	expect(0, "event 95 created: 1 seats, one row, no user limit, hold lifetime");
+	run("event", "create", "195", "--seats", "1", "--waiting-room", NULL);
+	expect(0, "event 195 created: 1 seats, one row, no user limit, hold lifetime");
 	expect_has("waiting room on");
-	run("--json", "join", "95", "--user", "1", NULL);
-	expect(0, "{\"event_id\":95,\"user_id\":1,\"state\":\"admitted\",\"position\":0,");
+	run("--json", "join", "195", "--user", "1", NULL);
+	expect(0, "{\"event_id\":195,\"user_id\":1,\"state\":\"admitted\",\"position\":0,");
 	expect_json();
 	char token[128];
 	const char *at = strstr(r.out, "\"token\":\"");
 	assert_non_null(at);
 	snprintf(token, sizeof(token), "%.80s", at + strlen("\"token\":\""));
-	run("join", "95", "--user", "2", NULL);
-	expect(0, "user 2 waits in event 95's room: position 1 of 1, wait ");
-	run("--json", "join", "95", "--user", "3", NULL);
-	expect(0, "{\"event_id\":95,\"user_id\":3,\"state\":\"waiting\",\"position\":2,"
+	run("join", "195", "--user", "2", NULL);
+	expect(0, "user 2 waits in event 195's room: position 1 of 1, wait ");
+	run("--json", "join", "195", "--user", "3", NULL);
+	expect(0, "{\"event_id\":195,\"user_id\":3,\"state\":\"waiting\",\"position\":2,"
 		  "\"length\":2,");
 	expect_has("\"token\":null");
 	expect_json();
-	run("hold", "95", "--user", "1", "--best", "1", NULL);
+	run("hold", "195", "--user", "1", "--best", "1", NULL);
 	expect_err(1, "holdfast: hold refused: NOT_ADMITTED");
-	run("hold", "95", "--user", "1", "--best", "1", "--token", "12ab", NULL);
+	run("hold", "195", "--user", "1", "--best", "1", "--token", "12ab", NULL);
 	expect_err(2, "holdfast: hold: --token is not the 80 hex digits");
-	run("hold", "95", "--user", "1", "--best", "1", "--token", token, "--id", "950", NULL);
-	expect(0, "hold 950 on event 95: seats 0");
-	run("queue", "95", NULL);
-	expect(0, "event 95 waiting room on: 2 waiting (of 100000 places), 0 admitted shopping, 1 "
+	run("hold", "195", "--user", "1", "--best", "1", "--token", token, "--id", "950", NULL);
+	expect(0, "hold 950 on event 195: seats 0");
+	run("queue", "195", NULL);
+	expect(0, "event 195 waiting room on: 2 waiting (of 100000 places), 0 admitted shopping, 1 "
 		  "holding, 0 free seats\n");
-	run("--json", "queue", "95", NULL);
-	expect(0, "{\"event_id\":95,\"enabled\":true,\"policy\":\"requeue\","
+	run("--json", "queue", "195", NULL);
+	expect(0, "{\"event_id\":195,\"enabled\":true,\"policy\":\"requeue\","
 		  "\"shoppers_per_seat\":1.00,\"admit_ttl_s\":300,\"queue_max\":100000,"
 		  "\"length\":2,\"admitted\":0,");
 	expect_has("\"rate\":");
 	expect_has("\"estimate\":");
 	expect_json();
 	/* The seat comes back: user 2 is admitted, --wait returns with the token. */
-	run("release", "95", "950", NULL);
+	run("release", "195", "950", NULL);
 	expect(0, NULL);
-	run("join", "95", "--user", "2", "--wait", "--wait-timeout", "20", NULL);
-	expect(0, "user 2 admitted to event 95 for ");
+	run("join", "195", "--user", "2", "--wait", "--wait-timeout", "20", NULL);
+	expect(0, "user 2 admitted to event 195 for ");
 	expect_has("\ntoken ");
-	run("--json", "room", "95", "--on", "--shoppers-per-seat", "2.5", "--policy", "drop",
+	run("--json", "room", "195", "--on", "--shoppers-per-seat", "2.5", "--policy", "drop",
 	    "--admit-ttl", "60", NULL);
-	expect(0, "{\"event_id\":95,\"enabled\":true,\"policy\":\"drop\","
+	expect(0, "{\"event_id\":195,\"enabled\":true,\"policy\":\"drop\","
 		  "\"shoppers_per_seat\":2.50,\"admit_ttl_s\":60,\"queue_max\":100000}");
 	expect_json();
-	run("room", "95", "--on", "--shoppers-per-seat", "0", NULL);
+	run("room", "195", "--on", "--shoppers-per-seat", "0", NULL);
 	expect_err(2, "holdfast: room: --shoppers-per-seat is not in 0.01..100");
-	run("room", "95", "--on", "--queue-max", "5", NULL);
+	run("room", "195", "--on", "--queue-max", "5", NULL);
 	expect_err(1, "holdfast: room refused: INVALID");
-	run("room", "95", NULL);
+	run("room", "195", NULL);
 	expect_err(2, "holdfast: room: give exactly one of --on and --off");
-	run("room", "95", "--off", NULL);
-	expect(0, "event 95 waiting room off");
-	run("join", "95", "--user", "4", NULL);
+	run("room", "195", "--off", NULL);
+	expect(0, "event 195 waiting room off");
+	run("join", "195", "--user", "4", NULL);
 	expect_err(1, "holdfast: join refused: NO_ROOM");
-	run("hold", "95", "--user", "4", "--best", "1", "--id", "951", NULL);
-	expect(0, "hold 951 on event 95");
-	run("--json", "join", "95", "--user", "4", NULL);
+	run("hold", "195", "--user", "4", "--best", "1", "--id", "951", NULL);
+	expect(0, "hold 951 on event 195");
+	run("--json", "join", "195", "--user", "4", NULL);
 	expect(1, "{\"error\":\"NO_ROOM\",\"status\":46,");
-	run("queue", "96", NULL);
+	run("queue", "196", NULL);
 	expect_err(1, "holdfast: queue refused: NO_EVENT");
-	run("join", "95", NULL);
+	run("join", "195", NULL);
 	expect_err(2, "holdfast: join: --user U is required");
 }
 
