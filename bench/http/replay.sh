@@ -150,6 +150,7 @@ SERVER_PIDS+=("$pb_pid")
 pb_addr=$(wait_line "$tmp/baseline.log" "listening on" "$pb_pid" | awk '{print $4}')
 
 # ---- the runs ----
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 next_event=1000
 results=()
 failed=0
@@ -225,6 +226,7 @@ done
 fmt_ms() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else if (v >= 1000) printf "%.2f s", v / 1000; else printf "%.2f ms", v }'; }
 echo
 echo "wrk 4.1, ${duration} s per run, $wrk_threads wrk threads, --timeout 10s; $(nproc) CPUs shared by wrk, the service and its store"
+echo "load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| API | connections | service | requests/s | avg | p99 | max | errors |"
 echo "|---|---:|---|---:|---:|---:|---:|---:|"
