@@ -20,6 +20,7 @@ from . import _inventory as inv
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
 from .types import Avail, Booking, EventInfo, EventSections, Hold, SeatInfo, SeatStatus, SlotMap
+from .watch import AsyncWatch, open_async
 
 T = TypeVar("T")
 
@@ -306,6 +307,20 @@ class AsyncClient:
         return await self._call(
             inv.req_hold(event_id, user, ttl, id, mode, flags, scope, count, seats or ())
         )
+
+    async def watch(self, event_id: int, timeout: Optional[float] = None) -> AsyncWatch:
+        """As Client.watch: an AsyncWatch (await w.next(timeout), or async for ch in w)."""
+        await self.connect()
+        t = self.options.timeout if timeout is None else timeout
+        for attempt in range(2):
+            addr = self._router.address(core.Request(p.OP_WATCH, event_id, b"", lambda b: None))
+            try:
+                return await open_async(addr, event_id, self.options.token, t)
+            except HoldfastError as e:
+                if e.status != "MOVED" or attempt == 1:
+                    raise
+                await self.slot_map()
+        raise AssertionError("unreachable")
 
     async def event_sections(self, event_id: int) -> EventSections:
         return await self._call(inv.req_event_sections(event_id))

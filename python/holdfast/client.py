@@ -20,6 +20,12 @@ from . import _inventory as inv
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
 from .types import Avail, Booking, EventInfo, EventSections, Hold, SeatInfo, SeatStatus, SlotMap
+from .watch import Watch
+
+
+def _none(body: bytes) -> None:
+    return None
+
 
 T = TypeVar("T")
 
@@ -187,6 +193,23 @@ class Client:
         return self._call(
             inv.req_hold(event_id, user, ttl, id, mode, flags, scope, count, seats or ())
         )
+
+    def watch(self, event_id: int, timeout: Optional[float] = None) -> "Watch":
+        """Watches the event's seat changes on a connection of its own (holdfast.watch.Watch):
+        w.seq is the last change before the watch; w.next(timeout) the next WatchChange. MOVED
+        refreshes the map and tries again once. timeout: of the connect and the answer
+        (default: the client's timeout)."""
+        t = self.options.timeout if timeout is None else timeout
+        for attempt in range(2):
+            with self._lock:
+                addr = self._router.address(core.Request(p.OP_WATCH, event_id, b"", _none))
+            try:
+                return Watch(addr, event_id, self.options.token, t)
+            except HoldfastError as e:
+                if e.status != "MOVED" or attempt == 1:
+                    raise
+                self.slot_map()
+        raise AssertionError("unreachable")
 
     def event_sections(self, event_id: int) -> EventSections:
         """The event's sections and tiers with their free counts (EVENT_SECTIONS)."""
