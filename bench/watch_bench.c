@@ -1,12 +1,15 @@
 /* watch-bench: WATCH fan-out and what it costs the buyers (docs/bench.md, "Watch fan-out").
  *
  *   watch-bench --host 127.0.0.1:7070 --watchers N [--seconds S] [--pipeline P] [--event E]
+ *               [--server-pid PID]
  *
  * Creates event E (seats for every hold of the run), opens N watches of it (libholdfast's
  * hf_client_watch_open, one reader thread each, counting the change frames and the GAPs it
  * reads), then holds one seat per HOLD, explicit, on one pipelined client for S seconds. Prints one
  * line: holds/s, the pushes/s all watchers read together (holds/s x watchers when none lags),
- * gaps, and the p99 of the holds' round trip. Run it with --watchers 0 for the baseline.
+ * gaps, and the p99 of the holds' round trip; with --server-pid, also holdfastd's CPU time per hold
+ * and per push (from /proc: the part of the cost a loaded machine does not blur). Run it with
+ * --watchers 0 for the baseline.
  *
  * Bounds: watchers 0 .. WATCHERS_MAX, pipeline 1 .. 4096, seconds 1 .. 600; every reader stops
  * within READ_POLL_MS of the end. */
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WATCHERS_MAX	     256u
 #define READ_POLL_MS	     100
@@ -76,7 +80,7 @@ static void on_done(void *arg, uint64_t tag, int error, const struct hf_client_r
 	else
 		l->refused++;
 	uint64_t us = hf_clock_mono_us() - l->sent_us[tag & 65535u];
-	uint64_t b = us / 10u;
+	uint64_t b = us / 50u;
 	l->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1u]++;
 }
 
@@ -108,7 +112,7 @@ static uint64_t p99_us(const struct load *l)
 	for (uint32_t i = 0; i < LAT_BUCKETS; i++) {
 		seen += l->lat[i];
 		if (seen * 100u >= total * 99u)
-			return (uint64_t)i * 10u;
+			return (uint64_t)i * 50u;
 	}
 	return 0;
 }
@@ -131,6 +135,30 @@ static void run_load(struct load *l, uint32_t pipeline, uint32_t seconds)
 	}
 }
 
+/* CPU time (user + system) of process pid in microseconds, from /proc, or 0 when unknown. */
+static uint64_t cpu_us_of(long pid)
+{
+	if (pid <= 0)
+		return 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	unsigned long long utime = 0, stime = 0;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&utime, &stime) != 2)
+		return 0;
+	return (utime + stime) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK);
+}
+
+static long server_pid;
+
 static int parse_args(int argc, char **argv, const char **host, uint32_t *watchers,
 		      uint32_t *seconds, uint32_t *pipeline, uint64_t *event_id)
 {
@@ -146,6 +174,8 @@ static int parse_args(int argc, char **argv, const char **host, uint32_t *watche
 			*pipeline = (uint32_t)v;
 		else if (strcmp(argv[i], "--event") == 0 && v >= 1)
 			*event_id = v;
+		else if (strcmp(argv[i], "--server-pid") == 0 && v >= 1)
+			server_pid = (long)v;
 		else
 			return -1;
 	}
@@ -226,10 +256,16 @@ int main(int argc, char **argv)
 	if (open_readers(&l, readers, watchers) != 0)
 		return 1;
 	uint64_t t0 = hf_clock_mono_us();
+	uint64_t cpu0 = cpu_us_of(server_pid);
 	run_load(&l, pipeline, seconds);
 	double elapsed_s = (double)(hf_clock_mono_us() - t0) / 1e6;
 	uint64_t got = 0, gaps = 0;
 	drain_readers(&l, readers, watchers, &got, &gaps);
+	uint64_t cpu_us = cpu_us_of(server_pid) - cpu0;
+	if (server_pid > 0 && l.ok > 0)
+		printf("server cpu %.2f us per hold, %.3f us per push; ",
+		       (double)cpu_us / (double)l.ok,
+		       watchers > 0 ? (double)cpu_us / (double)(l.ok * watchers) : 0.0);
 	printf("watchers %u: %.0f holds/s (%" PRIu64 " ok, %" PRIu64 " refused, %" PRIu64
 	       " errors), hold p99 %" PRIu64 " us, %.0f pushes/s read (%" PRIu64 " of %" PRIu64
 	       "), %" PRIu64 " gaps, %.1f s\n",
