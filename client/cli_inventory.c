@@ -347,7 +347,7 @@ static void print_change(const struct hf_rep_event_sections *es, const struct hf
 		for (uint32_t i = 0; i < c->seats_count; i++)
 			printf("%s%u", i > 0 ? "," : "", c->seats[i]);
 		if (k >= 0)
-			printf(" (%s)", es->sections[k].section.name);
+			printf(" of %s", es->sections[k].section.name);
 	}
 	int booking = c->kind == HF_WATCH_BOOKED || c->kind == HF_WATCH_CANCELLED;
 	printf(" (%s %" PRIu64 ", user %" PRIu64, booking ? "booking" : "hold", c->hold_id,

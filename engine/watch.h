@@ -1,5 +1,5 @@
 /* WATCH on a shard: the connections that watch an event, and the change frames pushed to them
- * once each change is durable (docs/protocol.md 6.13; the frame is proto/watch.h's).
+ * once each change is durable (docs/protocol.md 6.15; the frame is proto/watch.h's).
  *
  * Where it sits: conn.c hands WATCH, UNWATCH, and any frame of a watching connection to
  * hf_watch_intercept before ops.c; ops.c marks EXTEND's records (hf_watch_note_extend) so they read

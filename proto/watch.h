@@ -1,4 +1,4 @@
-/* The change frames a shard pushes to a connection that WATCHes an event (docs/protocol.md 6.13).
+/* The change frames a shard pushes to a connection that WATCHes an event (docs/protocol.md 6.15).
  *
  * After a WATCH answered OK, the connection receives, besides the replies to its own requests,
  * one WATCH_CHANGE frame (opcode 0x43, REPLY flag, status 0, the WATCH's request id) per change of

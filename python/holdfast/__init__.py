@@ -17,6 +17,7 @@ from ._proto import fmix64, slot_of, status_name
 from .aio import AsyncClient
 from .client import Client
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
+from .watch import AsyncWatch, Watch
 from .types import (
     Avail,
     Booking,
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncClient",
+    "AsyncWatch",
     "Avail",
     "Booking",
     "Client",
@@ -59,6 +61,7 @@ __all__ = [
     "SlotMap",
     "SlotOwner",
     "TierAvail",
+    "Watch",
     "WatchChange",
     "fmix64",
     "new_id",

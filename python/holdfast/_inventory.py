@@ -1,5 +1,5 @@
 """Bodies of the inventory opcodes (docs/protocol.md 6.2 sections, 6.4 HOLD with modes, flags and
-scope, 6.8a SEAT_INFO, 6.8c EVENT_SECTIONS, 6.13 WATCH and its pushed frames): pure functions over
+scope, 6.8a SEAT_INFO, 6.8c EVENT_SECTIONS, 6.15 WATCH and its pushed frames): pure functions over
 bytes, like _proto. Checked the same way: exact sizes, counts within limits, reserved bytes zero.
 """
 

@@ -31,6 +31,7 @@ from .types import (
     SeatStatus,
     SlotMap,
 )
+from .watch import AsyncWatch, open_async
 
 T = TypeVar("T")
 
@@ -352,6 +353,20 @@ class AsyncClient:
 
     async def room_info(self, event_id: int) -> RoomInfo:
         return await self._call(core.req_room_info(event_id))
+
+    async def watch(self, event_id: int, timeout: Optional[float] = None) -> AsyncWatch:
+        """As Client.watch: an AsyncWatch (await w.next(timeout), or async for ch in w)."""
+        await self.connect()
+        t = self.options.timeout if timeout is None else timeout
+        for attempt in range(2):
+            addr = self._router.address(core.Request(p.OP_WATCH, event_id, b"", lambda b: None))
+            try:
+                return await open_async(addr, event_id, self.options.token, t)
+            except HoldfastError as e:
+                if e.status != "MOVED" or attempt == 1:
+                    raise
+                await self.slot_map()
+        raise AssertionError("unreachable")
 
     async def event_sections(self, event_id: int) -> EventSections:
         return await self._call(inv.req_event_sections(event_id))

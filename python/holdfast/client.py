@@ -31,6 +31,12 @@ from .types import (
     SeatStatus,
     SlotMap,
 )
+from .watch import Watch
+
+
+def _none(body: bytes) -> None:
+    return None
+
 
 T = TypeVar("T")
 
@@ -235,6 +241,23 @@ class Client:
 
     def room_info(self, event_id: int) -> RoomInfo:
         return self._call(core.req_room_info(event_id))
+
+    def watch(self, event_id: int, timeout: Optional[float] = None) -> "Watch":
+        """Watches the event's seat changes on a connection of its own (holdfast.watch.Watch):
+        w.seq is the last change before the watch; w.next(timeout) the next WatchChange. MOVED
+        refreshes the map and tries again once. timeout: of the connect and the answer
+        (default: the client's timeout)."""
+        t = self.options.timeout if timeout is None else timeout
+        for attempt in range(2):
+            with self._lock:
+                addr = self._router.address(core.Request(p.OP_WATCH, event_id, b"", _none))
+            try:
+                return Watch(addr, event_id, self.options.token, t)
+            except HoldfastError as e:
+                if e.status != "MOVED" or attempt == 1:
+                    raise
+                self.slot_map()
+        raise AssertionError("unreachable")
 
     def event_sections(self, event_id: int) -> EventSections:
         """The event's sections and tiers with their free counts (EVENT_SECTIONS)."""

@@ -715,6 +715,133 @@ static void test_sections(void **state)
 	expect_err(2, "holdfast: event create: --section needs a value");
 }
 
+/* A `holdfast watch` running beside the test: its stdout is read line by line. */
+struct watch_proc {
+	pid_t pid;
+	int out;
+	char buf[OUT_SIZE_MAX];
+	size_t len;
+};
+
+static void watch_start(struct watch_proc *w, int json, const char *event, const char *count)
+{
+	const char *argv[] = {holdfast_path,
+			      "--host",
+			      server.addr,
+			      json ? "--json" : "watch",
+			      json ? "watch" : event,
+			      json ? event : "--count",
+			      json ? "--count" : count,
+			      json ? count : NULL,
+			      NULL};
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	assert_int_equal(
+	    posix_spawn(&w->pid, holdfast_path, &fa, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	w->out = p[0];
+	w->len = 0;
+}
+
+/* The next line of its output (without the newline), waiting at most RUN_TIMEOUT_MS. */
+static const char *watch_line(struct watch_proc *w)
+{
+	static char line[4096];
+	uint64_t deadline = hf_clock_mono_ms() + RUN_TIMEOUT_MS;
+	for (;;) {
+		char *nl = memchr(w->buf, '\n', w->len);
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - w->buf);
+			assert_true(n < sizeof(line));
+			memcpy(line, w->buf, n);
+			line[n] = '\0';
+			memmove(w->buf, nl + 1, w->len - n - 1);
+			w->len -= n + 1;
+			return line;
+		}
+		uint64_t now = hf_clock_mono_ms();
+		assert_true(now < deadline);
+		struct pollfd pfd = {.fd = w->out, .events = POLLIN};
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		ssize_t k = read(w->out, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+		assert_true(k > 0);
+		w->len += (size_t)k;
+	}
+}
+
+static int watch_wait(struct watch_proc *w)
+{
+	int wstatus;
+	uint64_t deadline = hf_clock_mono_ms() + RUN_TIMEOUT_MS;
+	/* Bounded: the child exits after --count changes; past the deadline it is killed. */
+	while (waitpid(w->pid, &wstatus, WNOHANG) == 0) {
+		if (hf_clock_mono_ms() > deadline) {
+			kill(w->pid, SIGKILL);
+			waitpid(w->pid, &wstatus, 0);
+			break;
+		}
+		poll(NULL, 0, 10);
+	}
+	close(w->out);
+	return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+}
+
+/* holdfast watch EVENT prints every change as it happens, readable and as JSON lines, then
+ * exits after --count changes; a watch of a missing event is refused. */
+static void test_watch(void **state)
+{
+	(void)state;
+	run("event", "create", "98", "--seats", "20", "--ga", "pit:50:2", NULL);
+	expect(0, "event 98 created");
+	static struct watch_proc text, json;
+	watch_start(&text, 0, "98", "4");
+	watch_start(&json, 1, "98", "4");
+	assert_string_equal(watch_line(&text), "watching event 98 from seq 0 (Ctrl-C stops)");
+	assert_string_equal(watch_line(&json), "{\"event_id\":98,\"watching\":true,\"seq\":0}");
+	run("hold", "98", "--user", "3", "--seats", "4,5", "--id", "40", NULL);
+	expect(0, NULL);
+	run("confirm", "98", "40", NULL);
+	expect(0, NULL);
+	run("hold", "98", "--user", "4", "--section", "pit", "--quantity", "3", "--id", "41", NULL);
+	expect(0, NULL);
+	run("release", "98", "41", NULL);
+	expect(0, NULL);
+	const char *l = watch_line(&text);
+	assert_non_null(strstr(l, "seq 1: held seats 4,5 (hold 40, user 3, expires "));
+	assert_string_equal(watch_line(&text), "seq 2: booked seats 4,5 (booking 40, user 3)");
+	l = watch_line(&text);
+	assert_non_null(strstr(l, "seq 3: held 3 places of pit (hold 41, user 4, expires "));
+	assert_string_equal(watch_line(&text), "seq 4: released 3 places of pit (hold 41, user 4)");
+	l = watch_line(&json);
+	assert_non_null(strstr(l, "{\"event_id\":98,\"seq\":1,\"kind\":\"held\",\"hold_id\":40,"
+				  "\"user_id\":3,\"deadline_ms\":"));
+	assert_non_null(strstr(l, "\"seats\":[4,5]}"));
+	assert_string_equal(
+	    watch_line(&json),
+	    "{\"event_id\":98,\"seq\":2,\"kind\":\"booked\",\"hold_id\":40,\"user_id\":3,"
+	    "\"deadline_ms\":0,\"seats\":[4,5]}");
+	l = watch_line(&json);
+	assert_non_null(strstr(l, "\"seats\":[20,21,22],\"section\":\"pit\"}"));
+	assert_string_equal(
+	    watch_line(&json),
+	    "{\"event_id\":98,\"seq\":4,\"kind\":\"released\",\"hold_id\":41,"
+	    "\"user_id\":4,\"deadline_ms\":0,\"seats\":[20,21,22],\"section\":\"pit\"}");
+	assert_int_equal(watch_wait(&text), 0);
+	assert_int_equal(watch_wait(&json), 0);
+	run("watch", "12345", NULL);
+	expect_err(1, "holdfast: watch refused: NO_EVENT");
+	run("--json", "watch", "12345", NULL);
+	expect_json();
+	expect_has("\"error\":\"NO_EVENT\"");
+	run("watch", "98", "--count", "0", NULL);
+	expect_err(2, "holdfast: watch: --count '0' is not a positive integer");
+}
+
 /* A holdfastd with --auth-file: the CLI presents --token-file's token, or HOLDFAST_TOKEN's; a
  * client token may not BACKUP; without a token the CLI says what to do. */
 static void test_tokens(void **state)
@@ -854,6 +981,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_backup),
 	    cmocka_unit_test(test_user_records),
 	    cmocka_unit_test(test_sections),
+	    cmocka_unit_test(test_watch),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_room_commands),
 	};

@@ -107,3 +107,41 @@ def test_async_client(server: hfutil.Server, new_event: NewEvent) -> None:
             assert (info[0].state, info[0].user_id) == ("held", 9)
 
     asyncio.run(run())
+
+
+def test_watch(client: Client, new_event: NewEvent) -> None:
+    e = new_event(1)
+    client.create_event(e, seats=10, ga=[("pit", 20, 1)])
+    with client.watch(e) as w:
+        assert w.seq == 0
+        assert w.next(timeout=0.05) is None
+        h = client.hold(e, user=3, seats=[1, 2])
+        g = client.hold(e, user=4, section="pit", quantity=2)
+        client.confirm(e, h.id)
+        client.release(e, g.id)
+        got = [w.next(timeout=5.0) for _ in range(4)]
+        assert [(c.seq, c.kind, c.hold_id) for c in got if c is not None] == [
+            (1, "held", h.id),
+            (2, "held", g.id),
+            (3, "booked", h.id),
+            (4, "released", g.id),
+        ]
+        assert got[1] is not None and got[1].seats == (10, 11) and got[1].user_id == 4
+    with pytest.raises(HoldfastError) as err:
+        client.watch(new_event(0))
+    assert err.value.status == "NO_EVENT"
+
+
+def test_async_watch(server: hfutil.Server, new_event: NewEvent) -> None:
+    async def run() -> None:
+        async with AsyncClient(server.addr(0)) as c:
+            e = new_event(0)
+            await c.create_event(e, seats=10)
+            w = await c.watch(e)
+            await c.hold(e, user=1, seats=[3])
+            ch = await w.next(timeout=5.0)
+            assert ch is not None and (ch.seq, ch.kind, ch.seats) == (1, "held", (3,))
+            assert await w.next(timeout=0.05) is None
+            await w.close()
+
+    asyncio.run(run())
