@@ -87,6 +87,10 @@ struct hf_bench_opts {
 	uint32_t server_pid;  /* --server-pid: the local server, for its CPU per op; 0 = none */
 	uint8_t seats_given;  /* --seats was on the command line */
 	uint8_t events_given; /* --events was on the command line */
+	/* onsale --waiting-room[=on|off] (bench/room_sale.h): 0 the classic onsale; 1 the buyers
+	 * go through the event's waiting room; 2 the same buyers without a room. */
+	uint8_t waiting_room;
+	uint32_t room_shoppers_pct; /* --room-shoppers X: shoppers per free seat, in hundredths */
 };
 
 /* Fills the defaults, parses argv (getopt_long, argv is permuted), resolves the defaults that

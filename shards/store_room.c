@@ -105,6 +105,29 @@ static uint32_t pump_budget(const struct hf_changes *changes, uint32_t keep)
 	return room > keep ? room - keep : 0u;
 }
 
+/* A HOLD that passed the token check ends its buyer's shopping, whether it got seats or found
+ * none: a buyer who found nothing must not keep a shopper's place from those still waiting. Only
+ * answers that come after the token check count (else a forged token with a bad argument could
+ * end another buyer's admission). */
+static int hold_used_admission(const struct hf_request *req, enum hf_status st)
+{
+	if (!(req->hold.flags & HF_HOLD_FLAG_TOKEN))
+		return 0;
+	switch (st) {
+	case HF_OK:
+	case HF_SEAT_TAKEN:
+	case HF_NOT_ENOUGH:
+	case HF_SEAT_RANGE:
+	case HF_DUPLICATE_SEAT:
+	case HF_ORPHAN_SEAT:
+	case HF_USER_LIMIT:
+	case HF_ERR_CAPACITY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
 		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
 {
@@ -114,7 +137,8 @@ void store_room_after(struct hf_store *store, const struct hf_request *req, enum
 	if (e == 0 || store->events[e - 1].room == NULL)
 		return;
 	struct event *ev = &store->events[e - 1];
-	if (req->opcode == HF_OP_HOLD && st == HF_OK && hf_room_params_get(ev->room)->enabled)
+	if (req->opcode == HF_OP_HOLD && hold_used_admission(req, st) &&
+	    hf_room_params_get(ev->room)->enabled)
 		hf_room_hold_placed(ev->room, req->hold.user_id,
 				    pump_budget(changes, HF_OP_CHANGES_MAX), changes);
 	struct hf_room_inventory inv = event_inventory(ev);
