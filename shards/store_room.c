@@ -1,8 +1,8 @@
 /* The seat store's side of the waiting room (shards/room.h): which events have a room, the room
  * opcodes (JOIN, POSITION, ROOM_SET, ROOM_INFO), the admission check on HOLD, and the pumps that
- * admit buyers as the event's inventory allows (after each write on a room event and on every
- * tick). Part of the store (layout in shards/store_int.h); the room itself knows nothing of seats
- * but the counts passed to it.
+ * admit buyers as the event's inventory allows (after each write on a room event; the timer only
+ * expires admissions). Part of the store (layout in shards/store_int.h); the room itself knows
+ * nothing of seats but the counts passed to it.
  *
  * INVARIANTS
  *   1. store->rooms[0 .. rooms_count) are exactly the indexes of the events whose `room` is set;
@@ -151,24 +151,24 @@ void store_room_after(struct hf_store *store, const struct hf_request *req, enum
 	}
 }
 
+/* The timer expires admissions only. Admitting is left to the writes on the event (JOIN, POSITION,
+ * HOLD, ...): the engine then answers a token only after the batch holding its admission is
+ * durable, since a write that appended records makes its batch the event's last writer. */
 uint32_t store_room_tick(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
-	uint32_t admitted = 0;
+	uint32_t used = 0;
 	for (uint32_t i = 0; i < store->rooms_count; i++) {
 		struct event *ev = &store->events[store->rooms[i]];
-		struct hf_room_inventory inv = event_inventory(ev);
-		admitted += hf_room_pump(ev->room, now_ms, &inv, pump_budget(changes, 0), changes);
+		used += hf_room_expire(ev->room, now_ms, pump_budget(changes, 0), changes);
 	}
-	return admitted;
+	return used;
 }
 
 uint64_t store_room_next_ms(const struct hf_store *store)
 {
 	uint64_t best = UINT64_MAX;
 	for (uint32_t i = 0; i < store->rooms_count; i++) {
-		const struct event *ev = &store->events[store->rooms[i]];
-		struct hf_room_inventory inv = event_inventory(ev);
-		uint64_t at = hf_room_next_ms(ev->room, &inv);
+		uint64_t at = hf_room_next_expiry_ms(store->events[store->rooms[i]].room);
 		if (at < best)
 			best = at;
 	}
