@@ -52,7 +52,8 @@ struct buyer {
 
 struct sale {
 	const struct hf_bench_opts *o;
-	struct hf_client *client;
+	struct hf_client *client;      /* HOLD, CONFIRM, RELEASE: the buyers' purchases */
+	struct hf_client *room_client; /* JOIN, POSITION: the waiting room's traffic */
 	struct buyer *buyers;
 	uint32_t buyers_count;
 	uint32_t done_count;
@@ -117,7 +118,9 @@ static void req_fill(const struct sale *s, const struct buyer *b, uint64_t user,
 	}
 }
 
-/* Sends what is due; stops at a full pipeline. */
+/* Sends what is due; a full pipeline leaves the buyer for the next round. The room's traffic and
+ * the purchases go on connections of their own, as a site's waiting-room front and its checkout
+ * would (one client's replies come in order: purchases must not wait behind a crowd's polls). */
 static void sale_send(struct sale *s, uint64_t now_ms)
 {
 	for (uint32_t i = 0; i < s->buyers_count; i++) {
@@ -126,9 +129,10 @@ static void sale_send(struct sale *s, uint64_t now_ms)
 			continue;
 		struct hf_request req;
 		req_fill(s, b, (uint64_t)i + 1u, &req);
-		int rc = hf_client_submit(s->client, &req, i);
+		int room_op = req.opcode == HF_OP_JOIN || req.opcode == HF_OP_POSITION;
+		int rc = hf_client_submit(room_op ? s->room_client : s->client, &req, i);
 		if (rc == -EAGAIN)
-			return;
+			continue;
 		HF_ASSERT(rc == 0);
 		b->in_flight = 1;
 		b->sent_ns = hf_clock_mono_ns();
@@ -239,6 +243,11 @@ static void on_done(void *arg, uint64_t tag, int error, const struct hf_client_r
 	}
 }
 
+static uint32_t in_flight(const struct sale *s)
+{
+	return hf_client_in_flight(s->client) + hf_client_in_flight(s->room_client);
+}
+
 static int sale_setup(struct sale *s)
 {
 	struct hf_client_reply rep;
@@ -306,10 +315,13 @@ static void sale_report(const struct sale *s, double elapsed_s)
 	       ", errors %" PRIu64 "\n",
 	       s->ends[END_BOUGHT], s->ends[END_RELEASED], s->ends[END_SOLD_OUT],
 	       s->ends[END_ERROR]);
-	printf("  HOLD: %" PRIu64 " requests, p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n",
-	       s->hold_hist.total_count, hf_hist_percentile(&s->hold_hist, 50) / 1e3,
+	printf("  HOLD: %" PRIu64
+	       " requests, min %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, "
+	       "max %.1f us\n",
+	       s->hold_hist.total_count, s->hold_hist.value_min_ns / 1e3,
+	       hf_hist_percentile(&s->hold_hist, 50) / 1e3,
 	       hf_hist_percentile(&s->hold_hist, 99) / 1e3,
-	       hf_hist_percentile(&s->hold_hist, 99.9) / 1e3);
+	       hf_hist_percentile(&s->hold_hist, 99.9) / 1e3, s->hold_hist.value_max_ns / 1e3);
 	printf("  JOIN %" PRIu64 ", POSITION %" PRIu64 " (p99 %.1f us)\n", s->requests[HF_OP_JOIN],
 	       s->requests[HF_OP_POSITION], hf_hist_percentile(&s->join_hist, 99) / 1e3);
 }
@@ -330,7 +342,10 @@ static int sale_open(struct sale *s, const struct hf_bench_opts *o)
 	hf_client_options_default(&co);
 	co.pipeline_max = HF_BENCH_ROOM_PIPELINE;
 	co.deadline_ms = 30000;
-	return hf_client_open(o->host, &co, &s->client);
+	int rc = hf_client_open(o->host, &co, &s->client);
+	if (rc != 0)
+		return rc;
+	return hf_client_open(o->host, &co, &s->room_client);
 }
 
 int hf_bench_room_main(const struct hf_bench_opts *o)
@@ -343,6 +358,7 @@ int hf_bench_room_main(const struct hf_bench_opts *o)
 			fprintf(stderr, "holdfast-bench: cannot connect to %s: %s\n", o->host,
 				strerror(-rc));
 		hf_client_close(s.client);
+		hf_client_close(s.room_client);
 		free(s.buyers);
 		return 2;
 	}
@@ -356,22 +372,26 @@ int hf_bench_room_main(const struct hf_bench_opts *o)
 	uint64_t end_ns = s.start_ns + (uint64_t)(o->duration_s * 1e9);
 	while (s.done_count < s.buyers_count && hf_clock_mono_ns() < end_ns) {
 		sale_send(&s, hf_clock_mono_ns() / 1000000u);
-		rc = hf_client_poll(s.client, hf_client_in_flight(s.client) > 0 ? 5 : 1, on_done,
-				    &s);
+		rc = hf_client_poll(s.room_client, 0, on_done, &s);
+		if (rc >= 0)
+			rc = hf_client_poll(s.client, 1, on_done, &s);
 		if (rc < 0) {
 			fprintf(stderr, "holdfast-bench: poll: %s\n", strerror(-rc));
 			break;
 		}
-		if (hf_client_in_flight(s.client) == 0 && s.done_count < s.buyers_count) {
+		if (in_flight(&s) == 0 && s.done_count < s.buyers_count) {
 			struct timespec ts = {0, 1000000};
 			nanosleep(&ts, NULL);
 		}
 	}
 	/* Drain what is in flight, bounded. */
-	for (int i = 0; i < 2000 && hf_client_in_flight(s.client) > 0; i++)
-		(void)hf_client_poll(s.client, 5, on_done, &s);
+	for (int i = 0; i < 2000 && in_flight(&s) > 0; i++) {
+		(void)hf_client_poll(s.client, 1, on_done, &s);
+		(void)hf_client_poll(s.room_client, 1, on_done, &s);
+	}
 	sale_report(&s, (double)(hf_clock_mono_ns() - s.start_ns) / 1e9);
 	hf_client_close(s.client);
+	hf_client_close(s.room_client);
 	free(s.buyers);
 	return 0;
 }
