@@ -335,6 +335,123 @@ static void test_records_reload_and_corrupt(void **state)
 	hf_room_destroy(room);
 }
 
+/* ---- The room inside the store ---- */
+
+static struct hf_request sreq;
+static struct hf_reply srep;
+
+static enum hf_status store_call(struct hf_store *st, uint64_t now_ms)
+{
+	sreq.request_id++;
+	if (!hf_changes_has_room(&ch)) {
+		map_apply(&ch);
+		hf_changes_reset(&ch);
+	}
+	return hf_store_apply(st, &sreq, now_ms, &srep, &ch);
+}
+
+static void store_room_set(struct hf_store *st, uint64_t event_id, uint32_t queue_max)
+{
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_CREATE_EVENT;
+	sreq.create_event = (struct hf_req_create_event){
+	    .event_id = event_id, .seats_count = 1, .hold_lifetime_max_s = 60};
+	assert_int_equal(store_call(st, 1000), HF_OK);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_ROOM_SET;
+	sreq.room_set.event_id = event_id;
+	sreq.room_set.params = params(queue_max, HF_ROOM_REQUEUE);
+	memcpy(sreq.room_set.key, test_key, sizeof(test_key));
+}
+
+/* Rooms through hf_store_apply: at most HF_STORE_ROOMS_MAX per store (CAPACITY past it), a HOLD
+ * needs a token, a refused HOLD ends the buyer's shopping, and the store's records (events, rooms,
+ * places, holds) load back into a store that answers the same. */
+static void test_store_rooms(void **state)
+{
+	(void)state;
+	struct hf_store_config cfg;
+	hf_store_config_default(&cfg);
+	cfg.events_max = 128;
+	cfg.seats_max = 1024;
+	cfg.records_max = 256;
+	struct hf_store *st;
+	assert_int_equal(hf_store_create(&cfg, &st), 0);
+	map_count = 0;
+	hf_changes_reset(&ch);
+	for (uint64_t e = 1; e <= 64; e++) {
+		store_room_set(st, e, 4);
+		assert_int_equal(store_call(st, 1000), HF_OK);
+	}
+	store_room_set(st, 65, 4);
+	assert_int_equal(store_call(st, 1000), HF_ERR_CAPACITY);
+	/* Event 1: one seat, buyers 7 and 8. */
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_JOIN;
+	sreq.join.event_id = 1;
+	sreq.join.user_id = 7;
+	assert_int_equal(store_call(st, 1000), HF_OK);
+	assert_int_equal(srep.join.state, HF_ROOM_ADMITTED);
+	struct hf_room_token t7 = srep.join.token;
+	sreq.join.user_id = 8;
+	assert_int_equal(store_call(st, 1000), HF_OK);
+	assert_int_equal(srep.join.state, HF_ROOM_WAITING);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_HOLD;
+	sreq.hold = (struct hf_req_hold){.event_id = 1,
+					 .hold_id = 70,
+					 .user_id = 7,
+					 .ttl_ms = 5000,
+					 .mode = HF_HOLD_BEST,
+					 .seats_count = 2};
+	assert_int_equal(store_call(st, 1000), HF_NOT_ADMITTED);
+	sreq.hold.flags = HF_HOLD_FLAG_TOKEN;
+	sreq.hold.token = t7;
+	/* Two seats of one: NOT_ENOUGH, and buyer 7 stops shopping: buyer 8 is admitted. */
+	assert_int_equal(store_call(st, 1000), HF_NOT_ENOUGH);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_POSITION;
+	sreq.position.event_id = 1;
+	sreq.position.user_id = 8;
+	assert_int_equal(store_call(st, 1001), HF_OK);
+	assert_int_equal(srep.position.state, HF_ROOM_ADMITTED);
+	struct hf_room_token t8 = srep.position.token;
+	/* Reload from the records: same places, same key (old tokens verify). */
+	map_apply(&ch);
+	hf_changes_reset(&ch);
+	qsort(map, map_count, sizeof(map[0]), kv_cmp);
+	struct hf_store *back;
+	assert_int_equal(hf_store_create(&cfg, &back), 0);
+	for (uint32_t i = 0; i < map_count; i++)
+		assert_int_equal(hf_store_load(back, map[i].key, map[i].key_size, map[i].value,
+					       map[i].value_size, 1002, &ch),
+				 HF_OK);
+	hf_store_check(back);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_HOLD;
+	sreq.hold = (struct hf_req_hold){.event_id = 1,
+					 .hold_id = 80,
+					 .user_id = 8,
+					 .ttl_ms = 5000,
+					 .mode = HF_HOLD_BEST,
+					 .flags = HF_HOLD_FLAG_TOKEN,
+					 .seats_count = 1,
+					 .token = t8};
+	assert_int_equal(store_call(back, 1003), HF_OK);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_ROOM_INFO;
+	sreq.room_info.event_id = 1;
+	assert_int_equal(store_call(back, 1003), HF_OK);
+	assert_int_equal(srep.room_info.holding_count, 2);
+	assert_int_equal(srep.room_info.free_count, 0);
+	sreq.room_info.event_id = 65;
+	assert_int_equal(store_call(back, 1003), HF_NO_ROOM);
+	struct hf_rep_stats stats = {0};
+	hf_store_stats(back, &stats);
+	hf_store_destroy(back);
+	hf_store_destroy(st);
+}
+
 /* ---- The model-based run ---- */
 
 static uint64_t rng_state;
@@ -593,6 +710,7 @@ int main(void)
 	    cmocka_unit_test(test_join_admit_token),
 	    cmocka_unit_test(test_expiry_policies),
 	    cmocka_unit_test(test_records_reload_and_corrupt),
+	    cmocka_unit_test(test_store_rooms),
 	    cmocka_unit_test(test_model),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
