@@ -121,7 +121,6 @@ static int hold_used_admission(const struct hf_request *req, enum hf_status st)
 	case HF_DUPLICATE_SEAT:
 	case HF_ORPHAN_SEAT:
 	case HF_USER_LIMIT:
-	case HF_ERR_CAPACITY:
 		return 1;
 	default:
 		return 0;
@@ -131,7 +130,8 @@ static int hold_used_admission(const struct hf_request *req, enum hf_status st)
 void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
 		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
 {
-	if (!hf_op_info(req->opcode)->writes)
+	/* Most stores have no room: one compare on every write, not a lookup. */
+	if (store->rooms_count == 0 || !hf_op_info(req->opcode)->writes)
 		return;
 	uint32_t e = store_event_find(store, req->room_info.event_id);
 	if (e == 0 || store->events[e - 1].room == NULL)
