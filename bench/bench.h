@@ -94,6 +94,10 @@ struct hf_bench_opts {
 	 * given; else the library's default. */
 	uint32_t client_retries;
 	uint8_t client_retries_given;
+	/* onsale --waiting-room[=on|off] (bench/room_sale.h): 0 the classic onsale; 1 the buyers
+	 * go through the event's waiting room; 2 the same buyers without a room. */
+	uint8_t waiting_room;
+	uint32_t room_shoppers_pct; /* --room-shoppers X: shoppers per free seat, in hundredths */
 };
 
 /* Fills the defaults, parses argv (getopt_long, argv is permuted), resolves the defaults that

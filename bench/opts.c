@@ -89,6 +89,11 @@ void hf_bench_opts_usage(FILE *out)
 	    "                           reaches the bench and counts as an error (overload runs)\n"
 	    "  --plot FILE.svg|.png     draw the run with gnuplot: throughput over time, latency\n"
 	    "                           percentiles, and the sell-out curve for onsale\n"
+	    "  --waiting-room[=on|off]  onsale: --users buyers (1 or 2 seats each) through the\n"
+	    "                           event's waiting room, or (off) the same buyers without\n"
+	    "                           one; reports time to sell out, admitted buyers who found\n"
+	    "                           nothing and the admitted buyers' HOLD latency\n"
+	    "  --room-shoppers X        buyers admitted per free seat (default 1, 0.01..100)\n"
 	    "  --version                print the version and the protocol version\n");
 }
 
@@ -204,6 +209,8 @@ enum {
 	OPT_CLIENT_RETRIES,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_WAITING_ROOM,
+	OPT_ROOM_SHOPPERS,
 };
 
 static const struct option long_options[] = {
@@ -242,6 +249,8 @@ static const struct option long_options[] = {
     {"client-retries", required_argument, NULL, OPT_CLIENT_RETRIES},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"waiting-room", optional_argument, NULL, OPT_WAITING_ROOM},
+    {"room-shoppers", required_argument, NULL, OPT_ROOM_SHOPPERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -275,6 +284,7 @@ static void set_defaults(struct hf_bench_opts *o)
 	o->check = 1;
 	o->create = 1;
 	o->progress = 1;
+	o->room_shoppers_pct = 100;
 }
 
 int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *err,
@@ -420,6 +430,20 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 		case OPT_VERSION:
 			printf("holdfast-bench %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
 			return 1;
+		case OPT_WAITING_ROOM:
+			if (a == NULL || strcmp(a, "on") == 0)
+				o->waiting_room = 1;
+			else if (strcmp(a, "off") == 0)
+				o->waiting_room = 2;
+			else
+				bad = 1;
+			break;
+		case OPT_ROOM_SHOPPERS: {
+			double v;
+			bad = parse_double(a, 0.01, HF_ROOM_SHOPPERS_PCT_MAX / 100.0, &v);
+			o->room_shoppers_pct = (uint32_t)(v * 100.0 + 0.5);
+			break;
+		}
 		default:
 			return fail(err, err_size, "unknown or incomplete option '%s'",
 				    argv[optind - 1]);
@@ -443,6 +467,12 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 		return fail(err, err_size, "--workload onsale uses exactly one event");
 	if (o->batch > 1 && o->target != HF_BENCH_TARGET_HOLDFAST)
 		return fail(err, err_size, "--batch applies to the holdfast target only");
+	if (o->waiting_room != 0 &&
+	    (o->workload != HF_BENCH_WORKLOAD_ONSALE || o->target != HF_BENCH_TARGET_HOLDFAST))
+		return fail(err, err_size, "--waiting-room is for --workload onsale on holdfast");
+	if (o->waiting_room != 0 && o->users > HF_ROOM_QUEUE_SIZE_MAX)
+		return fail(err, err_size, "--waiting-room takes at most %u --users",
+			    HF_ROOM_QUEUE_SIZE_MAX);
 	if (threads == 0)
 		threads = o->connections < 2 ? o->connections : 2;
 	if (threads > o->connections)

@@ -312,7 +312,13 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	HF_ASSERT(rep->request_id == req->request_id);
 	out->kind = HF_OPS_REPLY;
 	uint64_t *dirty = hf_shard_dirty(s, event_id);
-	if (st == HF_OK && hf_opcode_is_write(req->opcode)) {
+	/* Records appended make the open batch the event's last writer, whatever the answer (a
+	 * waiting room admits buyers on refused HOLDs too). A JOIN or POSITION that appended
+	 * nothing shows only what earlier batches made: it waits like a read. */
+	int appended = b->changes.count != changes_before;
+	int room_unchanged =
+	    (req->opcode == HF_OP_JOIN || req->opcode == HF_OP_POSITION) && !appended;
+	if (appended || (st == HF_OK && hf_opcode_is_write(req->opcode) && !room_unchanged)) {
 		*dirty = b->seq;
 		b->referenced = 1;
 	}

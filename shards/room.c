@@ -462,8 +462,10 @@ static void room_admit(struct hf_room *room, uint64_t now_ms, struct hf_changes 
 	place_put(room, p, changes);
 }
 
-uint32_t hf_room_pump(struct hf_room *room, uint64_t now_ms, const struct hf_room_inventory *inv,
-		      uint32_t changes_max, struct hf_changes *changes)
+/* Expires due admissions; returns the changes appended (at most changes_max), or UINT32_MAX when
+ * one more was due but did not fit. */
+static uint32_t room_expire_due(struct hf_room *room, uint64_t now_ms, uint32_t changes_max,
+				struct hf_changes *changes)
 {
 	uint32_t used = 0;
 	for (uint32_t n = 0; n < HF_ROOM_PUMP_MAX && room->admitted.count > 0; n++) {
@@ -474,13 +476,35 @@ uint32_t hf_room_pump(struct hf_room *room, uint64_t now_ms, const struct hf_roo
 		    head->state == PLACE_ADMITTED && room->params.policy == HF_ROOM_REQUEUE ? 2u
 											    : 1u;
 		if (changes_max - used < need)
-			return 0;
+			return UINT32_MAX;
 		room_expire(room, changes);
 		used += need;
 	}
-	uint32_t admitted = 0;
-	if (!room->params.enabled)
+	HF_ASSERT(used <= changes_max);
+	return used;
+}
+
+uint32_t hf_room_expire(struct hf_room *room, uint64_t now_ms, uint32_t changes_max,
+			struct hf_changes *changes)
+{
+	uint32_t used = room_expire_due(room, now_ms, changes_max, changes);
+	return used == UINT32_MAX ? 0 : used;
+}
+
+uint64_t hf_room_next_expiry_ms(const struct hf_room *room)
+{
+	if (room->admitted.count == 0)
+		return UINT64_MAX;
+	return room->places[fifo_get(room, &room->admitted, 0)].expires_ms;
+}
+
+uint32_t hf_room_pump(struct hf_room *room, uint64_t now_ms, const struct hf_room_inventory *inv,
+		      uint32_t changes_max, struct hf_changes *changes)
+{
+	uint32_t used = room_expire_due(room, now_ms, changes_max, changes);
+	if (used == UINT32_MAX || !room->params.enabled)
 		return 0;
+	uint32_t admitted = 0;
 	uint64_t target = room_target(room, inv);
 	while (admitted < HF_ROOM_PUMP_MAX && room->waiting.count > 0 &&
 	       room->shopping_count < target && used < changes_max) {

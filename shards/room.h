@@ -76,6 +76,11 @@ enum hf_status hf_room_position(const struct hf_room *room, uint64_t user_id, ui
  * made. */
 uint32_t hf_room_pump(struct hf_room *room, uint64_t now_ms, const struct hf_room_inventory *inv,
 		      uint32_t changes_max, struct hf_changes *changes);
+/* Only the expiries of hf_room_pump (no admission): returns the changes appended. */
+uint32_t hf_room_expire(struct hf_room *room, uint64_t now_ms, uint32_t changes_max,
+			struct hf_changes *changes);
+/* The earliest admission expiry, or UINT64_MAX. */
+uint64_t hf_room_next_expiry_ms(const struct hf_room *room);
 /* When the room next wants a pump: 0 when it could admit now, the earliest admission expiry, or
  * UINT64_MAX. */
 uint64_t hf_room_next_ms(const struct hf_room *room, const struct hf_room_inventory *inv);

@@ -1,8 +1,8 @@
 /* The seat store's side of the waiting room (shards/room.h): which events have a room, the room
  * opcodes (JOIN, POSITION, ROOM_SET, ROOM_INFO), the admission check on HOLD, and the pumps that
- * admit buyers as the event's inventory allows (after each write on a room event and on every
- * tick). Part of the store (layout in shards/store_int.h); the room itself knows nothing of seats
- * but the counts passed to it.
+ * admit buyers as the event's inventory allows (after each write on a room event; the timer only
+ * expires admissions). Part of the store (layout in shards/store_int.h); the room itself knows
+ * nothing of seats but the counts passed to it.
  *
  * INVARIANTS
  *   1. store->rooms[0 .. rooms_count) are exactly the indexes of the events whose `room` is set;
@@ -105,16 +105,40 @@ static uint32_t pump_budget(const struct hf_changes *changes, uint32_t keep)
 	return room > keep ? room - keep : 0u;
 }
 
+/* A HOLD that passed the token check ends its buyer's shopping, whether it got seats or found
+ * none: a buyer who found nothing must not keep a shopper's place from those still waiting. Only
+ * answers that come after the token check count (else a forged token with a bad argument could
+ * end another buyer's admission). */
+static int hold_used_admission(const struct hf_request *req, enum hf_status st)
+{
+	if (!(req->hold.flags & HF_HOLD_FLAG_TOKEN))
+		return 0;
+	switch (st) {
+	case HF_OK:
+	case HF_SEAT_TAKEN:
+	case HF_NOT_ENOUGH:
+	case HF_SEAT_RANGE:
+	case HF_DUPLICATE_SEAT:
+	case HF_ORPHAN_SEAT:
+	case HF_USER_LIMIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
 		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
 {
-	if (!hf_op_info(req->opcode)->writes)
+	/* Most stores have no room: one compare on every write, not a lookup. */
+	if (store->rooms_count == 0 || !hf_op_info(req->opcode)->writes)
 		return;
 	uint32_t e = store_event_find(store, req->room_info.event_id);
 	if (e == 0 || store->events[e - 1].room == NULL)
 		return;
 	struct event *ev = &store->events[e - 1];
-	if (req->opcode == HF_OP_HOLD && st == HF_OK && hf_room_params_get(ev->room)->enabled)
+	if (req->opcode == HF_OP_HOLD && hold_used_admission(req, st) &&
+	    hf_room_params_get(ev->room)->enabled)
 		hf_room_hold_placed(ev->room, req->hold.user_id,
 				    pump_budget(changes, HF_OP_CHANGES_MAX), changes);
 	struct hf_room_inventory inv = event_inventory(ev);
@@ -127,24 +151,24 @@ void store_room_after(struct hf_store *store, const struct hf_request *req, enum
 	}
 }
 
+/* The timer expires admissions only. Admitting is left to the writes on the event (JOIN, POSITION,
+ * HOLD, ...): the engine then answers a token only after the batch holding its admission is
+ * durable, since a write that appended records makes its batch the event's last writer. */
 uint32_t store_room_tick(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes)
 {
-	uint32_t admitted = 0;
+	uint32_t used = 0;
 	for (uint32_t i = 0; i < store->rooms_count; i++) {
 		struct event *ev = &store->events[store->rooms[i]];
-		struct hf_room_inventory inv = event_inventory(ev);
-		admitted += hf_room_pump(ev->room, now_ms, &inv, pump_budget(changes, 0), changes);
+		used += hf_room_expire(ev->room, now_ms, pump_budget(changes, 0), changes);
 	}
-	return admitted;
+	return used;
 }
 
 uint64_t store_room_next_ms(const struct hf_store *store)
 {
 	uint64_t best = UINT64_MAX;
 	for (uint32_t i = 0; i < store->rooms_count; i++) {
-		const struct event *ev = &store->events[store->rooms[i]];
-		struct hf_room_inventory inv = event_inventory(ev);
-		uint64_t at = hf_room_next_ms(ev->room, &inv);
+		uint64_t at = hf_room_next_expiry_ms(store->events[store->rooms[i]].room);
 		if (at < best)
 			best = at;
 	}

@@ -221,6 +221,34 @@ def req_join(opcode: int, event_id: int, user: int) -> Request[RoomPosition]:
     return Request(opcode, event_id, body, lambda b: p.decode_room_position(b, event_id, user))
 
 
+@dataclass(frozen=True)
+class RoomParams:
+    """A waiting room's parameters, as room_set takes them (defaults: a new room's)."""
+
+    shoppers_per_seat: float = 1.0
+    admit_ttl: float = 300.0
+    policy: str = "requeue"
+    queue_max: int = 100000
+
+    @staticmethod
+    def of(info: RoomInfo) -> "RoomParams":
+        return RoomParams(info.shoppers_per_seat, info.admit_ttl, info.policy, info.queue_max)
+
+    def merged(
+        self,
+        shoppers_per_seat: Optional[float],
+        admit_ttl: Optional[float],
+        policy: Optional[str],
+        queue_max: Optional[int],
+    ) -> "RoomParams":
+        return RoomParams(
+            self.shoppers_per_seat if shoppers_per_seat is None else shoppers_per_seat,
+            self.admit_ttl if admit_ttl is None else admit_ttl,
+            self.policy if policy is None else policy,
+            self.queue_max if queue_max is None else queue_max,
+        )
+
+
 def req_room_set(
     event_id: int,
     enabled: bool,

@@ -340,15 +340,27 @@ class AsyncClient:
         event_id: int,
         enabled: bool = True,
         *,
-        shoppers_per_seat: float = 1.0,
-        admit_ttl: float = 300.0,
-        policy: str = "requeue",
-        queue_max: int = 100000,
+        shoppers_per_seat: Optional[float] = None,
+        admit_ttl: Optional[float] = None,
+        policy: Optional[str] = None,
+        queue_max: Optional[int] = None,
     ) -> None:
         """Turns the event's waiting room on or off and sets its parameters (an admin's with
-        tokens). admit_ttl: seconds; policy: "requeue" or "drop"."""
+        tokens). admit_ttl: seconds; policy: "requeue" or "drop". A parameter left None keeps
+        the room's current value (a new room: 1.0 shopper per seat, 300 s, "requeue", 100000
+        places; queue_max is fixed once set)."""
+        cur = core.RoomParams()
+        if None in (shoppers_per_seat, admit_ttl, policy, queue_max):
+            try:
+                cur = core.RoomParams.of(await self.room_info(event_id))
+            except HoldfastError as e:
+                if e.status != "NO_ROOM":
+                    raise
+        p_ = cur.merged(shoppers_per_seat, admit_ttl, policy, queue_max)
         await self._call(
-            core.req_room_set(event_id, enabled, shoppers_per_seat, admit_ttl, policy, queue_max)
+            core.req_room_set(
+                event_id, enabled, p_.shoppers_per_seat, p_.admit_ttl, p_.policy, p_.queue_max
+            )
         )
 
     async def room_info(self, event_id: int) -> RoomInfo:

@@ -61,7 +61,9 @@ def test_room_journey(client: Client, new_event: NewEvent, shard: int) -> None:
     client.confirm(e, b.id)
     refused("SOLD_OUT", lambda: client.join(e, user=9))
     assert client.room_info(e).sold_out
-    client.room_set(e, enabled=False, queue_max=10)
+    client.room_set(e, enabled=False)  # the other parameters stay as they were
+    off = client.room_info(e)
+    assert (off.enabled, off.queue_max, off.admit_ttl) == (False, 10, 60.0)
     refused("NO_ROOM", lambda: client.position(e, user=2))
     with pytest.raises(ValueError):
         client.room_set(e, policy="sometimes")

@@ -9,6 +9,7 @@
  * records (PUT/DEL applied to a map). HF_SEED=<n> replays a run (the seed is printed);
  * HF_ROOM_OPS=<n> sets the op count (default 200,000). */
 #include "shards/room.h"
+#include "shards/store_int.h"
 #include "shards/sha256.h"
 
 #include "base/endian.h"
@@ -114,6 +115,23 @@ static void test_params_limits(void **state)
 	assert_int_equal(hf_room_params_check(&p), HF_ERR_INVALID);
 }
 
+/* Tokens: the admitted user's verifies; a forged, another user's, an expired one do not (5
+ * refusals counted). */
+static void check_tokens(struct hf_room *room)
+{
+	struct hf_room_token t;
+	hf_room_token_make(room, 1, 11000, &t);
+	assert_int_equal(hf_room_token_check(room, 1, &t, 5000), HF_OK);
+	assert_int_equal(hf_room_token_check(room, 2, &t, 5000), HF_NOT_ADMITTED);
+	assert_int_equal(hf_room_token_check(room, 1, &t, 11000), HF_NOT_ADMITTED);
+	assert_int_equal(hf_room_token_check(room, 1, NULL, 5000), HF_NOT_ADMITTED);
+	t.mac[31] ^= 1;
+	assert_int_equal(hf_room_token_check(room, 1, &t, 5000), HF_NOT_ADMITTED);
+	t.mac[31] ^= 1;
+	t.expires_ms++;
+	assert_int_equal(hf_room_token_check(room, 1, &t, 5000), HF_NOT_ADMITTED);
+}
+
 /* Joins, positions, the bound, one place per user, admission by free seats, tokens. */
 static void test_join_admit_token(void **state)
 {
@@ -151,18 +169,7 @@ static void test_join_admit_token(void **state)
 	assert_int_equal(hf_room_position(room, 2, 1001, &inv, &pos), HF_OK);
 	assert_int_equal(pos.position, 1);
 	assert_int_not_equal(pos.estimate_ms, UINT32_MAX);
-	/* Tokens: the admitted user's verifies; a forged, another user's, an expired one do not. */
-	struct hf_room_token t;
-	hf_room_token_make(room, 1, 11000, &t);
-	assert_int_equal(hf_room_token_check(room, 1, &t, 5000), HF_OK);
-	assert_int_equal(hf_room_token_check(room, 2, &t, 5000), HF_NOT_ADMITTED);
-	assert_int_equal(hf_room_token_check(room, 1, &t, 11000), HF_NOT_ADMITTED);
-	assert_int_equal(hf_room_token_check(room, 1, NULL, 5000), HF_NOT_ADMITTED);
-	t.mac[31] ^= 1;
-	assert_int_equal(hf_room_token_check(room, 1, &t, 5000), HF_NOT_ADMITTED);
-	t.mac[31] ^= 1;
-	t.expires_ms++;
-	assert_int_equal(hf_room_token_check(room, 1, &t, 5000), HF_NOT_ADMITTED);
+	check_tokens(room);
 	struct hf_rep_room_info info;
 	hf_room_info(room, 5000, &inv, &info);
 	assert_int_equal(info.refused, 5);
@@ -333,6 +340,135 @@ static void test_records_reload_and_corrupt(void **state)
 	assert_int_equal(hf_room_load_place(room, 1, place, sizeof(place)), HF_ERR_MALFORMED);
 	assert_int_equal(hf_room_load_place(room, 100, place, 17), HF_ERR_MALFORMED);
 	hf_room_destroy(room);
+}
+
+/* ---- The room inside the store ---- */
+
+static struct hf_request sreq;
+static struct hf_reply srep;
+
+static enum hf_status store_call(struct hf_store *st, uint64_t now_ms)
+{
+	sreq.request_id++;
+	if (!hf_changes_has_room(&ch)) {
+		map_apply(&ch);
+		hf_changes_reset(&ch);
+	}
+	return hf_store_apply(st, &sreq, now_ms, &srep, &ch);
+}
+
+static void store_room_set(struct hf_store *st, uint64_t event_id, uint32_t queue_max)
+{
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_CREATE_EVENT;
+	sreq.create_event = (struct hf_req_create_event){
+	    .event_id = event_id, .seats_count = 1, .hold_lifetime_max_s = 60};
+	assert_int_equal(store_call(st, 1000), HF_OK);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_ROOM_SET;
+	sreq.room_set.event_id = event_id;
+	sreq.room_set.params = params(queue_max, HF_ROOM_REQUEUE);
+	memcpy(sreq.room_set.key, test_key, sizeof(test_key));
+}
+
+/* A store with HF_STORE_ROOMS_MAX events with a room of 4 places; one more is CAPACITY. */
+static struct hf_store *store_with_rooms(const struct hf_store_config *cfg)
+{
+	struct hf_store *st;
+	assert_int_equal(hf_store_create(cfg, &st), 0);
+	map_count = 0;
+	hf_changes_reset(&ch);
+	for (uint64_t e = 1; e <= HF_STORE_ROOMS_MAX; e++) {
+		store_room_set(st, e, 4);
+		assert_int_equal(store_call(st, 1000), HF_OK);
+	}
+	store_room_set(st, HF_STORE_ROOMS_MAX + 1u, 4);
+	assert_int_equal(store_call(st, 1000), HF_ERR_CAPACITY);
+	return st;
+}
+
+/* A fresh store loaded from the records written so far. */
+static struct hf_store *store_reload(const struct hf_store_config *cfg)
+{
+	map_apply(&ch);
+	hf_changes_reset(&ch);
+	qsort(map, map_count, sizeof(map[0]), kv_cmp);
+	struct hf_store *back;
+	assert_int_equal(hf_store_create(cfg, &back), 0);
+	for (uint32_t i = 0; i < map_count; i++)
+		assert_int_equal(hf_store_load(back, map[i].key, map[i].key_size, map[i].value,
+					       map[i].value_size, 1002, &ch),
+				 HF_OK);
+	hf_store_check(back);
+	return back;
+}
+
+/* Rooms through hf_store_apply: at most HF_STORE_ROOMS_MAX per store (CAPACITY past it), a HOLD
+ * needs a token, a refused HOLD ends the buyer's shopping, and the store's records (events, rooms,
+ * places, holds) load back into a store that answers the same. */
+static void test_store_rooms(void **state)
+{
+	(void)state;
+	struct hf_store_config cfg;
+	hf_store_config_default(&cfg);
+	cfg.events_max = 128;
+	cfg.seats_max = 1024;
+	cfg.records_max = 256;
+	struct hf_store *st = store_with_rooms(&cfg);
+	/* Event 1: one seat, buyers 7 and 8. */
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_JOIN;
+	sreq.join.event_id = 1;
+	sreq.join.user_id = 7;
+	assert_int_equal(store_call(st, 1000), HF_OK);
+	assert_int_equal(srep.join.state, HF_ROOM_ADMITTED);
+	struct hf_room_token t7 = srep.join.token;
+	sreq.join.user_id = 8;
+	assert_int_equal(store_call(st, 1000), HF_OK);
+	assert_int_equal(srep.join.state, HF_ROOM_WAITING);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_HOLD;
+	sreq.hold = (struct hf_req_hold){.event_id = 1,
+					 .hold_id = 70,
+					 .user_id = 7,
+					 .ttl_ms = 5000,
+					 .mode = HF_HOLD_BEST,
+					 .seats_count = 2};
+	assert_int_equal(store_call(st, 1000), HF_NOT_ADMITTED);
+	sreq.hold.flags = HF_HOLD_FLAG_TOKEN;
+	sreq.hold.token = t7;
+	/* Two seats of one: NOT_ENOUGH, and buyer 7 stops shopping: buyer 8 is admitted. */
+	assert_int_equal(store_call(st, 1000), HF_NOT_ENOUGH);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_POSITION;
+	sreq.position.event_id = 1;
+	sreq.position.user_id = 8;
+	assert_int_equal(store_call(st, 1001), HF_OK);
+	assert_int_equal(srep.position.state, HF_ROOM_ADMITTED);
+	struct hf_room_token t8 = srep.position.token;
+	/* Reload from the records: same places, same key (old tokens verify). */
+	struct hf_store *back = store_reload(&cfg);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_HOLD;
+	sreq.hold = (struct hf_req_hold){.event_id = 1,
+					 .hold_id = 80,
+					 .user_id = 8,
+					 .ttl_ms = 5000,
+					 .mode = HF_HOLD_BEST,
+					 .flags = HF_HOLD_FLAG_TOKEN,
+					 .seats_count = 1,
+					 .token = t8};
+	assert_int_equal(store_call(back, 1003), HF_OK);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.opcode = HF_OP_ROOM_INFO;
+	sreq.room_info.event_id = 1;
+	assert_int_equal(store_call(back, 1003), HF_OK);
+	assert_int_equal(srep.room_info.holding_count, 2);
+	assert_int_equal(srep.room_info.free_count, 0);
+	sreq.room_info.event_id = HF_STORE_ROOMS_MAX + 1u;
+	assert_int_equal(store_call(back, 1003), HF_NO_ROOM);
+	hf_store_destroy(back);
+	hf_store_destroy(st);
 }
 
 /* ---- The model-based run ---- */
@@ -593,6 +729,7 @@ int main(void)
 	    cmocka_unit_test(test_join_admit_token),
 	    cmocka_unit_test(test_expiry_policies),
 	    cmocka_unit_test(test_records_reload_and_corrupt),
+	    cmocka_unit_test(test_store_rooms),
 	    cmocka_unit_test(test_model),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
