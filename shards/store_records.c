@@ -228,6 +228,11 @@ uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, u
 	return 0;
 }
 
+const uint64_t *store_record_home(const struct hf_store *store, uint32_t event_index, uint64_t id)
+{
+	return &store->record_table[record_hash(event_index, id) & store->record_table_mask];
+}
+
 void store_record_table_insert(struct hf_store *store, uint32_t index_1)
 {
 	const struct record *rec = &store->records[index_1 - 1];
