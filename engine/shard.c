@@ -124,6 +124,8 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 			 hf_changes_init(&s->batches[i].changes, cfg->test_batch_changes_max != 0
 								     ? cfg->test_batch_changes_max
 								     : HF_SHARD_CHANGES_MAX) != 0;
+		/* Durability none writes no batch anywhere: count the records, build none. */
+		s->batches[i].changes.count_only = cfg->durability == HF_DURABILITY_NONE;
 	}
 	if (failed) {
 		hf_shard_destroy(s);

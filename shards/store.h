@@ -67,6 +67,10 @@ struct hf_changes {
 	uint8_t *values;      /* the PUT values, back to back */
 	uint32_t values_size; /* bytes used */
 	uint32_t values_capacity;
+	/* Set by the owner (a shard in durability none, where nothing reads them): the hold and
+	 * booking records are counted with their value sizes, so every bound works the same, but
+	 * neither their keys nor their values are written. hf_changes_init clears it. */
+	uint8_t count_only;
 };
 
 /* Allocates room for `capacity` changes (values: capacity * HF_RECORD_VALUE_SIZE_MAX bytes).
