@@ -46,6 +46,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -1060,6 +1061,10 @@ int hf_shard_run(struct hf_shard *s)
 	HF_ASSERT(s->index < HF_LAT_SHARDS_MAX);
 	atomic_store_explicit(&hf_latency_registry[s->index], s->lat, memory_order_release);
 	HF_ASSERT(s->ring_ready && s->listen_fd >= 0);
+	/* "hf-shard-N" in top -H, perf sched and /proc/PID/task/TID/comm (at most 15 bytes). */
+	char name[16];
+	snprintf(name, sizeof(name), "hf-shard-%u", s->index);
+	(void)pthread_setname_np(pthread_self(), name);
 	shard_arm_wake(s);
 	shard_arm_accept(s);
 	s->idle_scan_ms = hf_clock_mono_ms() + HF_SHARD_IDLE_SCAN_MS;
