@@ -208,6 +208,36 @@ static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 	return hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
 }
 
+/* Frames of one buffer the prefetch pass looks at: the table slots of this many requests fit the
+ * cache many times over (two lines each). */
+#define CONN_PREFETCH_FRAMES_MAX 256u
+
+/* Before the frames of a buffer are applied one by one: hint the store at the record-table (and,
+ * for HOLD, per-user) slots each will probe, so that their cache misses overlap. Reads only
+ * headers that decode and bodies long enough for the fields (offsets: docs/protocol.md, 6.4-6.7);
+ * the frames are decoded properly when they are processed. */
+static void conn_prefetch(struct hf_shard *s, const uint8_t *data, uint32_t size)
+{
+	if (s->store == NULL)
+		return;
+	uint32_t off = 0;
+	for (uint32_t n = 0; n < CONN_PREFETCH_FRAMES_MAX && size - off >= HF_FRAME_HEADER_SIZE;
+	     n++) {
+		struct hf_frame_header h;
+		if (hf_frame_header_decode(data + off, &h) != HF_OK ||
+		    size - off - HF_FRAME_HEADER_SIZE < h.body_size)
+			return;
+		const uint8_t *body = data + off + HF_FRAME_HEADER_SIZE;
+		int has_user = h.opcode == HF_OP_HOLD && h.body_size >= 24u;
+		int named = h.opcode == HF_OP_CONFIRM || h.opcode == HF_OP_RELEASE ||
+			    h.opcode == HF_OP_EXTEND;
+		if ((has_user || named) && h.body_size >= 16u)
+			hf_store_prefetch(s->store, hf_get_le64(body), hf_get_le64(body + 8),
+					  has_user, has_user ? hf_get_le64(body + 16) : 0);
+		off += HF_FRAME_HEADER_SIZE + h.body_size;
+	}
+}
+
 /* Processes the whole frames at the start of data (size bytes) while c may process. Returns the
  * bytes consumed; all of them when the connection stopped taking input (closed or doomed). */
 static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t *data,
@@ -217,6 +247,7 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 	/* One clock read per input buffer: its frames were all parsed at once. */
 	uint64_t parse_us = hf_clock_mono_us();
 	s->parse_us = parse_us;
+	conn_prefetch(s, data, size);
 	/* Bounded: each pass consumes a frame, and conn_can_process caps frames per iteration. */
 	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
 		struct hf_frame_header h;

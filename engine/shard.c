@@ -47,6 +47,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -127,6 +128,8 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 			 hf_changes_init(&s->batches[i].changes, cfg->test_batch_changes_max != 0
 								     ? cfg->test_batch_changes_max
 								     : HF_SHARD_CHANGES_MAX) != 0;
+		/* Durability none writes no batch anywhere: count the records, build none. */
+		s->batches[i].changes.count_only = cfg->durability == HF_DURABILITY_NONE;
 	}
 	if (!failed && hf_watch_create(s) != 0)
 		failed = 1;
@@ -1067,6 +1070,10 @@ int hf_shard_run(struct hf_shard *s)
 	HF_ASSERT(s->index < HF_LAT_SHARDS_MAX);
 	atomic_store_explicit(&hf_latency_registry[s->index], s->lat, memory_order_release);
 	HF_ASSERT(s->ring_ready && s->listen_fd >= 0);
+	/* "hf-shard-N" in top -H, perf sched and /proc/PID/task/TID/comm (at most 15 bytes). */
+	char name[16];
+	snprintf(name, sizeof(name), "hf-shard-%u", s->index);
+	(void)pthread_setname_np(pthread_self(), name);
 	shard_arm_wake(s);
 	shard_arm_accept(s);
 	s->idle_scan_ms = hf_clock_mono_ms() + HF_SHARD_IDLE_SCAN_MS;

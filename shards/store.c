@@ -144,6 +144,18 @@ uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uin
 	return UINT32_MAX;
 }
 
+void hf_store_prefetch(const struct hf_store *store, uint64_t event_id, uint64_t hold_id,
+		       int has_user, uint64_t user_id)
+{
+	uint32_t e = store_event_find(store, event_id);
+	if (e == 0)
+		return;
+	HF_ASSERT(e <= store->events_count);
+	__builtin_prefetch(store_record_home(store, e - 1, hold_id));
+	if (has_user)
+		__builtin_prefetch(&store->users[user_home(store, e - 1, user_id)]);
+}
+
 static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	uint32_t i = store_user_slot(store, event_index, user_id);

@@ -67,6 +67,10 @@ struct hf_changes {
 	uint8_t *values;      /* the PUT values, back to back */
 	uint32_t values_size; /* bytes used */
 	uint32_t values_capacity;
+	/* Set by the owner (a shard in durability none, where nothing reads them): the hold and
+	 * booking records are counted with their value sizes, so every bound works the same, but
+	 * neither their keys nor their values are written. hf_changes_init clears it. */
+	uint8_t count_only;
 };
 
 /* Allocates room for `capacity` changes (values: capacity * HF_RECORD_VALUE_SIZE_MAX bytes).
@@ -170,6 +174,13 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
  * while it has room. Returns how many holds expired. O(1) per hold (hashed timer wheel). */
 uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
 		       struct hf_changes *changes);
+
+/* A hint that an op on hold or booking hold_id of event_id follows soon (with has_user, one that
+ * also looks up user_id's entry in the event, as a HOLD does): starts loading the table slots the
+ * op will probe, so that the cache misses of many requests overlap instead of coming one after
+ * another. Changes nothing; a no-op for an unknown event. The thread that owns the store. */
+void hf_store_prefetch(const struct hf_store *store, uint64_t event_id, uint64_t hold_id,
+		       int has_user, uint64_t user_id);
 
 /* Wall-clock ms of the earliest pending deadline (hold or tombstone), or UINT64_MAX when none; the
  * loop sleeps no longer than that. May be early (a wheel slot's time), never late. */

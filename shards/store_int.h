@@ -291,6 +291,8 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev);
 void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 			     const struct record *rec);
 uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, uint64_t id);
+/* The record-table slot a lookup of (event_index, id) probes first. */
+const uint64_t *store_record_home(const struct hf_store *store, uint32_t event_index, uint64_t id);
 void store_record_table_insert(struct hf_store *store, uint32_t index_1);
 void store_record_end(struct hf_store *store, struct record *rec, uint8_t state, uint64_t ended_ms);
 void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes);

@@ -87,6 +87,16 @@ static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind,
 	return c;
 }
 
+/* A change counted, not written (changes->count_only). */
+static void change_count_only(struct hf_changes *changes, uint32_t value_size)
+{
+	HF_ASSERT(changes->count_only);
+	HF_ASSERT(changes_room(changes) >= 1);
+	HF_ASSERT(value_size <= HF_RECORD_VALUE_SIZE_MAX);
+	changes->count++;
+	changes->values_size += value_size;
+}
+
 static void event_key(uint8_t *key, uint64_t event_id)
 {
 	hf_put_be64(key, event_id);
@@ -177,6 +187,10 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev)
 void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 			     const struct record *rec)
 {
+	if (changes->count_only) {
+		change_count_only(changes, RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
+		return;
+	}
 	uint8_t key[RECORD_KEY_SIZE];
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
@@ -202,6 +216,10 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 static void change_del_record(struct hf_store *store, struct hf_changes *changes,
 			      const struct record *rec)
 {
+	if (changes->count_only) {
+		change_count_only(changes, 0);
+		return;
+	}
 	uint8_t key[RECORD_KEY_SIZE];
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	change_append(changes, HF_CHANGE_DEL, key, sizeof(key));
@@ -245,6 +263,11 @@ uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, u
 			return r;
 	}
 	return 0;
+}
+
+const uint64_t *store_record_home(const struct hf_store *store, uint32_t event_index, uint64_t id)
+{
+	return &store->record_table[record_hash(event_index, id) & store->record_table_mask];
 }
 
 void store_record_table_insert(struct hf_store *store, uint32_t index_1)

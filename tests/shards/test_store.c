@@ -408,6 +408,33 @@ static void test_long_seat_lists(void **state)
 	assert_int_equal(f->s->seat_lists_high, 2);
 }
 
+/* A change list in count-only mode (durability none) counts each record change with its value size,
+ * as a written one would, and the store behaves the same. */
+static void test_changes_count_only(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	hf_changes_reset(&f->ch);
+	f->ch.count_only = 1;
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 4u, 3u), HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(f->ch.values_size, 44u + 2u * 4u);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 1), HF_OK);
+	assert_int_equal(f->ch.count, 2);
+	assert_seat(f, T0, 3, HF_SEAT_FREE, 0);
+	/* Forgetting the tombstone counts its DEL, which has no value. */
+	assert_int_equal(hf_store_tick(f->s, T0 + 61000, 10, &f->ch), 0);
+	assert_int_equal(f->ch.count, 3);
+	assert_int_equal(f->ch.values_size, 2u * (44u + 2u * 4u));
+	assert_int_equal(hf_changes_has_room(&f->ch), 1);
+	f->ch.count_only = 0;
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 62000, r, EV, 2, 1, 1000, 1, 5u), HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(f->ch.items[0].value_size, 44u + 4u);
+}
+
 static void test_confirm_release_cancel(void **state)
 {
 	struct fixture *f = *state;
@@ -1357,6 +1384,7 @@ int main(void)
 	    T(test_general_admission),
 	    cmocka_unit_test(test_create_config),
 	    cmocka_unit_test_setup_teardown(test_long_seat_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changes_count_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
