@@ -50,6 +50,14 @@ enum hf_status {
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
 				 backup root) */
 	HF_RATE_LIMITED = 42, /* the user sent too much too fast; detail = ms to wait */
+	/* Slot moves and event delete (35..37). */
+	HF_EVENT_HAS_HOLDS = 35, /* EVENT_DELETE without force: the event has live holds; detail =
+				    how many */
+	HF_MOVE_STATE = 36,	 /* the shard is not where this move step needs it (no copy of the
+				    slot, another slot moving, still serving it); detail = its
+				    enum hf_move_state */
+	HF_MOVE_FAILED = 37,	 /* the copy of the slot failed (source unreachable, change log
+				    full, a record the store refused); roll the move back */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -82,6 +90,14 @@ enum hf_opcode {
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 	/* Connection-level (0x50-0x5f). */
 	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
+	/* Slot moves and event delete (admin range 0x21-0x2f; EVENT_DELETE is routed). */
+	HF_OP_EVENT_DELETE = 0x21, /* delete an event and everything of it */
+	HF_OP_MOVE_COPY = 0x22,	   /* target: copy a slot from its source (starts, then reports) */
+	HF_OP_MOVE_EXPORT = 0x23,  /* source: the next chunk of a slot's records and changes */
+	HF_OP_MOVE_FREEZE = 0x24,  /* source: the slot answers TRY_AGAIN */
+	HF_OP_MOVE_PERSISTED = 0x25, /* target: take the last changes, report once durable */
+	HF_OP_MOVE_DROP = 0x26,	     /* either side: delete the shard's copy of a slot */
+	HF_OP_MOVE_UNFREEZE = 0x27,  /* source: serve the slot again (a rolled-back move) */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -120,6 +136,7 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_ERROR_BODY_SIZE	   8u		   /* body of every non-OK reply: u64 detail */
 #define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
+#define HF_MOVE_CHUNK_SIZE_MAX	   (192u * 1024u)  /* record bytes in one MOVE_EXPORT reply */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -274,6 +291,25 @@ struct hf_req_auth {
 	uint8_t token[HF_AUTH_TOKEN_SIZE_MAX]; /* any bytes but NUL and white space */
 };
 
+/* EVENT_DELETE flags. */
+#define HF_EVENT_DELETE_FORCE	    0x1u /* delete even while the event has live holds */
+#define HF_EVENT_DELETE_FLAGS_KNOWN HF_EVENT_DELETE_FORCE
+
+struct hf_req_event_delete {
+	uint64_t event_id;
+	uint32_t flags; /* HF_EVENT_DELETE_* */
+};
+
+/* MOVE_COPY (slot, host, port), MOVE_EXPORT (slot, cursor, log_offset) and MOVE_FREEZE,
+ * MOVE_PERSISTED, MOVE_DROP, MOVE_UNFREEZE (slot). */
+struct hf_req_move {
+	uint16_t slot;			 /* 0 .. HF_SLOTS_COUNT - 1 */
+	uint16_t port;			 /* MOVE_COPY: the source shard's port, >= 1 */
+	char host[HF_HOST_SIZE_MAX + 1]; /* MOVE_COPY: the source's host, NUL-terminated, 1 .. 63 */
+	uint64_t cursor;		 /* MOVE_EXPORT: where the snapshot goes on; 0 = start */
+	uint64_t log_offset;		 /* MOVE_EXPORT: change-log bytes the target applied */
+};
+
 struct hf_request {
 	uint8_t opcode;
 	uint64_t request_id;
@@ -293,6 +329,8 @@ struct hf_request {
 		struct hf_req_event event_sections;
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
+		struct hf_req_event_delete event_delete;
+		struct hf_req_move move; /* every MOVE_* opcode */
 	};
 };
 
@@ -441,6 +479,43 @@ struct hf_rep_backup {
 	uint64_t sequence; /* the store's last persisted sequence number in the checkpoint */
 };
 
+/* A shard's part in a slot move (engine/move.h has the transitions). */
+enum hf_move_state {
+	HF_MOVE_STATE_IDLE = 0,	     /* nothing moving through this shard */
+	HF_MOVE_STATE_DROPPING = 1,  /* target: deleting an old copy before copying */
+	HF_MOVE_STATE_COPYING = 2,   /* target: pulling the snapshot */
+	HF_MOVE_STATE_COPIED = 3,    /* target: snapshot in, following the source's changes */
+	HF_MOVE_STATE_FINISHING = 4, /* target: taking the last changes of the frozen source */
+	HF_MOVE_STATE_PERSISTED = 5, /* target: everything received is durable */
+	HF_MOVE_STATE_FAILED = 6,    /* target: the copy failed (MOVE_DROP resets) */
+	HF_MOVE_STATE_EXPORTING = 7, /* source: the slot is being exported, still served */
+	HF_MOVE_STATE_FROZEN = 8,    /* source: exporting, the slot answers TRY_AGAIN */
+};
+
+/* MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP, MOVE_UNFREEZE. */
+struct hf_rep_move {
+	uint8_t state;	  /* enum hf_move_state of the slot on the answering shard */
+	uint64_t records; /* records received (target) or sent (source) so far */
+	uint64_t bytes;	  /* their bytes (target; 0 on the source) */
+	uint64_t seats;	  /* MOVE_FREEZE, MOVE_PERSISTED: seats of the slot's events here */
+};
+
+/* MOVE_EXPORT flags. */
+#define HF_MOVE_EXPORT_SNAPSHOT_DONE 0x1u /* the snapshot is complete (cursor is final) */
+#define HF_MOVE_EXPORT_FROZEN	     0x2u /* the slot is frozen: data holds every change so far */
+#define HF_MOVE_EXPORT_FLAGS_KNOWN   0x3u
+
+/* MOVE_EXPORT: the change log from log_offset on, then the snapshot's next chunk, as records in
+ * the format of shards/store_move.h. */
+struct hf_rep_move_export {
+	uint64_t cursor;	/* pass it back for the next chunk */
+	uint64_t log_offset;	/* the change log's end after this reply */
+	uint32_t flags;		/* HF_MOVE_EXPORT_* */
+	uint32_t records_count; /* records in data */
+	uint32_t data_size;	/* 0 .. HF_MOVE_CHUNK_SIZE_MAX */
+	const uint8_t *data;	/* borrowed, like avail.bitmap */
+};
+
 struct hf_reply {
 	uint8_t opcode;
 	uint16_t status;
@@ -462,6 +537,8 @@ struct hf_reply {
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
 		struct hf_rep_auth auth;
+		struct hf_rep_move move;
+		struct hf_rep_move_export move_export;
 	};
 };
 
@@ -505,12 +582,18 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REP_TIER_AVAIL_SIZE		 (2u + 2u + 4u + 4u) /* tier, reserved, seats, free */
 #define HF_REP_USER_RECORD_FIXED_SIZE	 (3u * 8u + 4u) /* id, created, deadline, count; seats */
 #define HF_REP_SLOT_MAP_FIXED_SIZE	 (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
-#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u) /* port, host length; then the host */
-#define HF_REP_STATS_FIXED_SIZE		 2u	   /* count; then the entries */
-#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u) /* name length, value; plus the name */
-#define HF_REP_BACKUP_BODY_SIZE		 8u	   /* sequence */
-#define HF_REQ_AUTH_FIXED_SIZE		 2u	   /* u16 length; then the token bytes */
-#define HF_REP_AUTH_BODY_SIZE		 8u	   /* role, 7 reserved zero bytes */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u)	/* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE		 2u		/* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u)	/* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE		 8u		/* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE		 2u		/* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE		 8u		/* role, 7 reserved zero bytes */
+#define HF_REQ_EVENT_DELETE_BODY_SIZE	 (8u + 4u + 4u) /* event_id, flags, reserved */
+#define HF_REQ_MOVE_SLOT_BODY_SIZE	 8u		/* slot, 6 reserved */
+#define HF_REQ_MOVE_COPY_FIXED_SIZE	 8u /* slot, port, host length, 3 reserved; then host */
+#define HF_REQ_MOVE_EXPORT_BODY_SIZE	 (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
+#define HF_REP_MOVE_BODY_SIZE		 (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
+#define HF_REP_MOVE_EXPORT_FIXED_SIZE	 (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's
