@@ -169,6 +169,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "read_only", s->read_only);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
+	hf_move_stats(s->move, st);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
 	else
@@ -231,6 +232,11 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		hf_ops_error(s, req->opcode, req->request_id, HF_MOVED, s->map.epoch, out);
 		return;
 	}
+	if (hf_move_frozen(s->move, slot)) {
+		/* The slot's last changes are being handed to its next owner (engine/move.h). */
+		hf_ops_error(s, req->opcode, req->request_id, HF_TRY_AGAIN, 0, out);
+		return;
+	}
 	if (s->store == NULL) {
 		/* A failed commit: the store is being rebuilt from disk, nothing is known. */
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
@@ -269,7 +275,9 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		req->create_event.hold_lifetime_max_s = s->cfg->hold_lifetime_max_s;
 
 	struct hf_reply *rep = &s->rep;
+	uint32_t changes_before = b->changes.count;
 	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &b->changes);
+	hf_move_capture(s, &b->changes, changes_before);
 	HF_ASSERT(rep->status == st);
 	HF_ASSERT(rep->request_id == req->request_id);
 	out->kind = HF_OPS_REPLY;
@@ -358,6 +366,14 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 		break;
 	case HF_OP_AUTH:
 		ops_auth(s, req, out);
+		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_EXPORT:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		hf_move_handle(s, req, out);
 		break;
 	default:
 		ops_store(s, req, out);

@@ -117,7 +117,7 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	    hf_rate_limit_init(&s->rate, cfg->user_rate_per_s, cfg->user_rate_burst) != 0)
 		failed = 1;
 	s->lat = calloc(1, sizeof(*s->lat));
-	failed = failed || s->lat == NULL;
+	failed = failed || s->lat == NULL || hf_move_shard_create(&s->move) != 0;
 	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++) {
 		s->batches[i].lat = calloc(HF_SHARD_BATCH_LAT_MAX, sizeof(*s->batches[i].lat));
 		failed = s->batches[i].lat == NULL ||
@@ -1012,13 +1012,16 @@ static int shard_iterate(struct hf_shard *s)
 	/* The wheel has work only once its earliest deadline has come. */
 	if (s->store != NULL && hf_store_next_deadline_ms(s->store) <= s->now_ms &&
 	    hf_changes_has_room(&hf_shard_open_batch(s)->changes)) {
+		uint32_t before = hf_shard_open_batch(s)->changes.count;
 		uint32_t expired = hf_store_tick(s->store, s->now_ms, HF_SHARD_TICK_EXPIRIES_MAX,
 						 &hf_shard_open_batch(s)->changes);
+		hf_move_capture(s, &hf_shard_open_batch(s)->changes, before);
 		s->c.holds_expired_tick += expired;
 		tick_saturated = expired >= HF_SHARD_TICK_EXPIRIES_MAX;
 		if (expired > 0)
 			hf_log_debug("expired %u holds", expired);
 	}
+	hf_move_poll(s);
 	shard_seal_maybe(s);
 	shard_settle(s);
 
@@ -1116,6 +1119,7 @@ void hf_shard_destroy(struct hf_shard *s)
 		free(s->batches[i].lat);
 	}
 	free(s->lat);
+	hf_move_shard_destroy(s->move);
 	free(s->scratch.data);
 	free(s->map_frame);
 	free(s->meta_buf);

@@ -16,6 +16,7 @@
 #include "engine/config.h"
 #include "engine/durable.h"
 #include "engine/latency.h"
+#include "engine/move.h"
 #include "engine/pool.h"
 #include "engine/ratelimit.h"
 #include "engine/uring.h"
@@ -349,6 +350,7 @@ struct hf_shard {
 	int fatal; /* the loop hit an error it cannot go on from */
 
 	struct hf_shard_counters c;
+	struct hf_move_shard *move; /* slot moves through this shard (engine/move.h) */
 };
 
 /* The open batch. */
