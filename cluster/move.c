@@ -193,6 +193,8 @@ static int run_steps(struct mover *m, const struct hf_cluster_move *mv)
 		rc = engine_step(m, e->persisted, mv, "persisted");
 	if (rc == 0)
 		rc = set_phase(m, mv, HF_MOVE_PERSISTED);
+	if (rc == 0 && e->flip_ready != NULL)
+		rc = engine_step(m, e->flip_ready, mv, "before the flip");
 	if (rc == 0)
 		rc = flip(m, mv);
 	if (rc == 0)

@@ -1,12 +1,11 @@
 /* A live slot move, as a state machine driven by the holdfast CLI (`move-slot`, `rebalance`,
  * `cluster remove`) and finished or undone by `cluster fix`. The record of a move in progress is
  * the etcd key /holdfast/<cluster>/moves/<slot> (cluster/state.h); the slot's owner is the map key.
- * The data-moving steps need engine opcodes (MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP)
- * that the engine does not have yet: until then the CLI plans moves (`--dry-run`, the plan of
- * `remove` and `move-slot`) and `cluster fix` handles records left in etcd, but no slot's data
- * moves. hf_move_run and hf_move_fix (move.c) drive this machine given the engine steps as
+ * The data-moving steps are engine opcodes (MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP,
+ * MOVE_UNFREEZE; engine/move.h), which client/cli_cluster.c sends to the shards.
+ * hf_move_run and hf_move_fix (move.c) drive this machine given the engine steps as
  * callbacks (struct hf_move_engine); tests/cluster/test_move.c runs them against a fake engine
- * that fails at every step in turn.
+ * that fails at every step in turn, tests/cluster/test_moves.c against real nodes.
  *
  * STATES (the `phase` field of the move record; who writes it, when, and in which txn):
  *
@@ -95,6 +94,9 @@ struct hf_move_engine {
 	int (*drop)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
 	/* owner (the source) serves the slot again after a rolled-back freeze. */
 	int (*unfreeze)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
+	/* Optional (NULL: go on): called with phase PERSISTED written, right before the flip; an
+	 * error stops the move there (a test hook: `move-slot --stop-after persisted`). */
+	int (*flip_ready)(void *arg, const struct hf_cluster_move *mv);
 	void *arg;
 };
 

@@ -327,7 +327,9 @@ static enum hf_status copy_start(struct hf_shard *s, const struct hf_req_move *r
 {
 	struct hf_move_shard *m = s->move;
 	uint8_t st = m->state;
-	if (st != HF_MOVE_STATE_IDLE && st != HF_MOVE_STATE_FAILED)
+	/* PERSISTED of an earlier move: its CLI went on, so that move flipped (the map is on its
+	 * way here) or failed (its fix drops the copy whatever the state says). */
+	if (st != HF_MOVE_STATE_IDLE && st != HF_MOVE_STATE_FAILED && st != HF_MOVE_STATE_PERSISTED)
 		return HF_MOVE_STATE; /* another slot is being copied here */
 	import_reset(m);
 	m->state = HF_MOVE_STATE_DROPPING;
@@ -721,7 +723,8 @@ static int mover_deliver(struct hf_mover *mv, struct hf_move_shard *m, uint32_t 
 	int last = 0;
 	pthread_mutex_lock(&m->lock);
 	if (m->gen == gen && !m->inbox_full) {
-		memcpy(m->inbox, e->data, e->data_size);
+		if (e->data_size > 0)
+			memcpy(m->inbox, e->data, e->data_size);
 		m->inbox_size = e->data_size;
 		m->inbox_full = e->data_size > 0;
 		m->inbox_gen = gen;

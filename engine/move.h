@@ -26,6 +26,7 @@
  *   COPYING --snapshot complete (mover)--> COPIED --MOVE_PERSISTED--> FINISHING
  *   FINISHING --last chunk imported and durable (move_poll)--> PERSISTED
  *   PERSISTED --the map names this shard for the slot (move_poll)--> IDLE
+ *   PERSISTED | FAILED --MOVE_COPY of any slot--> DROPPING
  *   COPYING | COPIED | FINISHING --a pull or an import failed--> FAILED
  *   any --MOVE_DROP of the slot--> IDLE
  * source side: IDLE --MOVE_EXPORT at cursor 0--> EXPORTING --MOVE_FREEZE--> FROZEN
