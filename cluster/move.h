@@ -20,10 +20,12 @@
  *            target streams the slot's events (seats, holds with deadlines, bookings, tombstones)
  *            while the source keeps serving them. Written before the first byte moves.
  *  FROZEN    the CLI asks the source to freeze the slot (MOVE_FREEZE): it answers the slot's
- *            requests with TRY_AGAIN and hands the last changes to the target. Written after the
- *            source confirmed the freeze.
+ *            requests with TRY_AGAIN and hands the last changes to the target. Written right
+ *            before the freeze (so the freeze itself waits for one etcd txn only, the flip's).
  *  PERSISTED the target answered that everything it received is durable (per its durability
- *            mode) (MOVE_PERSISTED). Written by the CLI.
+ *            mode) (MOVE_PERSISTED). Written by the CLI only when the move stops there (the
+ *            flip_ready hook, `--stop-after persisted`); a move that goes on writes it with the
+ *            flip: FROZEN -> FLIPPED in one txn.
  *  FLIPPED   the commit point: ONE txn that compares the map key's mod_revision, writes the map
  *            with epoch + 1 and the slot owned by the target, and sets phase = FLIPPED. The nodes'
  *            control threads see the new map and hand it to their shards; the source answers
@@ -94,8 +96,9 @@ struct hf_move_engine {
 	int (*drop)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
 	/* owner (the source) serves the slot again after a rolled-back freeze. */
 	int (*unfreeze)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
-	/* Optional (NULL: go on): called with phase PERSISTED written, right before the flip; an
-	 * error stops the move there (a test hook: `move-slot --stop-after persisted`). */
+	/* Optional (NULL: go on): called once the target is durable, right before the flip; an
+	 * error stops the move there with phase PERSISTED written (a test hook: `move-slot
+	 * --stop-after persisted`). */
 	int (*flip_ready)(void *arg, const struct hf_cluster_move *mv);
 	void *arg;
 };
