@@ -75,8 +75,9 @@ static int run_cli(const char *const *args)
 	char out_path[] = "/tmp/hf-moves-out-XXXXXX";
 	int fd = mkstemp(out_path);
 	assert_true(fd >= 0);
-	const char *argv[32] = {cli_path, "--etcd", ep.url, "--cluster", "m"};
-	int n = 5;
+	/* Sanitizer builds are slow: a node may take more than the default 2 s to answer. */
+	const char *argv[32] = {cli_path, "--etcd", ep.url, "--cluster", "m", "--timeout", "10000"};
+	int n = 7;
 	for (int i = 0; args[i] != NULL && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -170,7 +171,8 @@ static struct worker workers[WORKERS];
 static atomic_int stop_flag;
 static atomic_int pause_flag;
 static atomic_uint paused_count;
-static uint64_t id_epoch; /* hold ids differ from one workers_start to the next */
+static int workers_running; /* the threads of workers_start run */
+static uint64_t id_epoch;   /* hold ids differ from one workers_start to the next */
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -253,16 +255,28 @@ static void workers_start(uint64_t seed)
 		assert_int_equal(hf_client_open(node_addr[0], &o, &w->client), 0);
 		assert_int_equal(pthread_create(&w->thread, NULL, worker_main, w), 0);
 	}
+	workers_running = 1;
 }
 
 static void workers_stop(void)
 {
+	if (!workers_running)
+		return;
+	workers_running = 0;
 	atomic_store(&stop_flag, 1);
 	for (uint32_t i = 0; i < WORKERS; i++) {
 		pthread_join(workers[i].thread, NULL);
 		hf_client_close(workers[i].client);
 		free(workers[i].bookings);
 	}
+}
+
+/* After each test, also a failed one: no worker outlives it. */
+static int test_teardown(void **state)
+{
+	(void)state;
+	workers_stop();
+	return 0;
 }
 
 static void workers_pause(void)
@@ -397,12 +411,12 @@ static void check_all(void)
 
 /* ---- Setup ---- */
 
-static void pick_events(void)
+static void pick_events(uint64_t base)
 {
-	events[0] = 1000;
+	events[0] = base;
 	slot_moving = hf_slot_of(events[0]);
 	uint32_t n = 1, m = 3;
-	for (uint64_t id = 1001; n < 3 || m < EVENTS; id++) {
+	for (uint64_t id = base + 1; n < 3 || m < EVENTS; id++) {
 		if (hf_slot_of(id) == slot_moving && n < 3)
 			events[n++] = id;
 		else if (hf_slot_of(id) != slot_moving && m < EVENTS)
@@ -429,17 +443,31 @@ static int group_setup(void **state)
 	if (run_cli((const char *[]){"cluster", "create", node_addr[0], node_addr[1], NULL}) != 0)
 		return -1;
 	wait_settled();
-	pick_events();
+	return 0;
+}
+
+/* Each test books fresh events (so seats never run out): the last test's events are deleted
+ * (EVENT_DELETE, forced: their bookings go too), new ones created from id base. */
+static void events_new(uint64_t base)
+{
 	struct hf_client *c = NULL;
 	assert_int_equal(hf_client_open(node_addr[0], NULL, &c), 0);
 	static struct hf_client_reply rep;
+	for (uint32_t e = 0; e < EVENTS && events[0] != 0; e++) {
+		struct hf_request req = {.opcode = HF_OP_EVENT_DELETE};
+		req.event_delete = (struct hf_req_event_delete){events[e], HF_EVENT_DELETE_FORCE};
+		assert_int_equal(hf_client_call(c, &req, &rep), 0);
+		assert_int_equal(rep.status, HF_OK);
+		assert_int_equal(hf_client_event_info(c, events[e], &rep), 0);
+		assert_int_equal(rep.status, HF_NO_EVENT);
+	}
+	pick_events(base);
 	for (uint32_t e = 0; e < EVENTS; e++) {
 		struct hf_req_create_event ce = {.event_id = events[e], .seats_count = EVENT_SEATS};
 		assert_int_equal(hf_client_create_event(c, &ce, &rep), 0);
 		assert_int_equal(rep.status, HF_OK);
 	}
 	hf_client_close(c);
-	return 0;
 }
 
 static int group_teardown(void **state)
@@ -475,11 +503,25 @@ static void slot_owner(uint32_t *node_out, uint32_t *shard_out)
 	fail_msg("the moving slot's owner %s:%u is no node's", o->host, (unsigned)o->port);
 }
 
+/* The last lines of every node's log, for a failure's message. */
+static void dump_logs(void)
+{
+	for (uint32_t i = 0; i < NODES; i++) {
+		char cmd[PATH_MAX + 32];
+		snprintf(cmd, sizeof(cmd), "tail -n 25 '%s' >&2", nodes[i].log_path);
+		fprintf(stderr, "---- node %u (%s) ----\n", i, node_addr[i]);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no log)\n");
+	}
+}
+
 static void move_to(uint32_t node, uint32_t shard)
 {
 	char slot[8];
 	snprintf(slot, sizeof(slot), "%u", (unsigned)slot_moving);
 	int rc = run_cli((const char *[]){"move-slot", slot, "--to", target(node, shard), NULL});
+	if (rc != 0)
+		dump_logs();
 	if (rc != 0)
 		fail_msg("move-slot %s --to %s: exit %d: %s", slot, target(node, shard), rc,
 			 cli_out);
@@ -496,6 +538,7 @@ static void test_moves_under_load(void **state)
 	    getenv("HF_SEED") ? strtoull(getenv("HF_SEED"), NULL, 10) : (uint64_t)time(NULL);
 	printf("moves_under_load: seed %llu (replay with HF_SEED=%llu)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);
+	events_new(1000);
 	workers_start(seed);
 	workers_book(30);
 	/* Round the three shards, twice: between nodes and between two shards of one node. */
@@ -562,6 +605,7 @@ static void test_kills(void **state)
 	    getenv("HF_SEED") ? strtoull(getenv("HF_SEED"), NULL, 10) : (uint64_t)time(NULL);
 	printf("kills: seed %llu (replay with HF_SEED=%llu)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);
+	events_new(50000);
 	workers_start(seed);
 	workers_pause();
 	for (uint32_t phase = 0; phase < 4; phase++)
@@ -585,6 +629,7 @@ static void test_kills(void **state)
 static void test_etcd_down(void **state)
 {
 	(void)state;
+	events_new(90000);
 	workers_start(42);
 	workers_book(10);
 	uint32_t node, shard;
@@ -626,9 +671,9 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_moves_under_load),
-	    cmocka_unit_test(test_kills),
-	    cmocka_unit_test(test_etcd_down),
+	    cmocka_unit_test_teardown(test_moves_under_load, test_teardown),
+	    cmocka_unit_test_teardown(test_kills, test_teardown),
+	    cmocka_unit_test_teardown(test_etcd_down, test_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
