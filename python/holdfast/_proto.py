@@ -113,6 +113,9 @@ STATUS_NAMES: Dict[int, str] = {
     40: "UNAUTHORIZED",
     41: "FORBIDDEN",
     42: "RATE_LIMITED",
+    35: "EVENT_HAS_HOLDS",
+    36: "MOVE_STATE",
+    37: "MOVE_FAILED",
 }
 
 STATUS_MESSAGES: Dict[int, str] = {
@@ -145,6 +148,9 @@ STATUS_MESSAGES: Dict[int, str] = {
     40: "no valid token presented (AUTH)",
     41: "not allowed for this token's role, or outside the backup root",
     42: "too many requests from this user; retry after the given ms",
+    35: "the event has live holds (use --force to delete it anyway)",
+    36: "the shard is not in the state this move step needs",
+    37: "copying the slot failed; roll the move back (cluster fix)",
 }
 
 # Statuses after which the same request (same ids) is resent: MOVED after a map refresh, the others
