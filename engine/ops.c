@@ -228,6 +228,11 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	/* The decoder answers HF_ERR_INVALID for a zero event id of a store op. */
 	HF_ASSERT(event_id != 0);
 	uint16_t slot = hf_slot_of(event_id);
+	if (!s->map_confirmed && s->mono_ms < s->map_wait_until_ms) {
+		/* Just started in a cluster: the persisted map may be older than etcd's. */
+		hf_ops_error(s, req->opcode, req->request_id, HF_TRY_AGAIN, 0, out);
+		return;
+	}
 	if (hf_slot_map_owner(&s->map, slot) != s->owner_index) {
 		hf_ops_error(s, req->opcode, req->request_id, HF_MOVED, s->map.epoch, out);
 		return;

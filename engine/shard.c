@@ -360,6 +360,8 @@ int hf_shard_open(struct hf_shard *s)
 {
 	const struct hf_engine_config *cfg = s->cfg;
 	s->start_mono_ms = hf_clock_mono_ms();
+	s->map_confirmed = s->cfg->etcd_urls[0] == '\0';
+	s->map_wait_until_ms = s->start_mono_ms + HF_SHARD_MAP_WAIT_MS;
 	int rc = hf_ring_init(&s->ring, HF_SHARD_SQ_ENTRIES, HF_SHARD_CQ_ENTRIES, &s->ring_mode);
 	if (rc != 0) {
 		hf_log_error("io_uring setup failed: %s", strerror(-rc));
@@ -755,6 +757,8 @@ static void shard_on_meta(struct hf_shard *s, const struct hf_durable_job *job)
 static void shard_take_map(struct hf_shard *s)
 {
 	pthread_mutex_lock(&s->map_lock);
+	if (s->map_posted_set)
+		s->map_confirmed = 1; /* the cluster's map, newer or the one we had */
 	int newer = s->map_posted_set && s->map_posted->epoch > s->map.epoch;
 	if (newer)
 		s->map = *s->map_posted;
