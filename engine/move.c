@@ -626,6 +626,8 @@ struct hf_mover {
 	uint8_t *frame; /* HF_FRAME_SIZE_MAX: requests out, replies in */
 	struct hf_reply reply;
 	uint64_t request_id;
+	uint16_t token_size; /* HOLDFAST_MOVE_TOKEN, 0 when unset */
+	uint8_t token[HF_AUTH_TOKEN_SIZE_MAX];
 };
 
 static int io_full(int fd, uint8_t *buf, size_t size, int sending)
@@ -700,6 +702,34 @@ static int link_pull(struct hf_mover *mv, struct mover_link *l, uint16_t slot)
 	return 0;
 }
 
+/* With a token (holdfastd's environment HOLDFAST_MOVE_TOKEN: an admin token of the source's
+ * --auth-file), a new link presents it first. Returns 0 or -errno (-EACCES: refused). */
+static int link_auth(struct hf_mover *mv, int fd)
+{
+	if (mv->token_size == 0)
+		return 0;
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_AUTH;
+	req.request_id = ++mv->request_id;
+	req.auth.token_size = mv->token_size;
+	memcpy(req.auth.token, mv->token, mv->token_size);
+	size_t size = hf_request_encode(&req, mv->frame, HF_FRAME_SIZE_MAX);
+	HF_ASSERT(size > 0);
+	int rc = io_full(fd, mv->frame, size, 1);
+	if (rc == 0)
+		rc = io_full(fd, mv->frame, HF_FRAME_HEADER_SIZE, 0);
+	if (rc != 0)
+		return rc;
+	struct hf_frame_header h;
+	if (hf_frame_header_decode(mv->frame, &h) != HF_OK || !(h.flags & HF_FLAG_REPLY))
+		return -EPROTO;
+	rc = io_full(fd, mv->frame + HF_FRAME_HEADER_SIZE, h.body_size, 0);
+	if (rc != 0)
+		return rc;
+	return h.status == HF_OK ? 0 : -EACCES;
+}
+
 static void link_close(struct mover_link *l)
 {
 	if (l->fd >= 0)
@@ -766,9 +796,14 @@ static int mover_step(struct hf_mover *mv, uint32_t i)
 			*l = (struct mover_link){.fd = l->fd, .gen = gen};
 		link_close(l);
 		int fd = link_connect(&from);
-		if (fd < 0) {
+		int rc = fd < 0 ? fd : link_auth(mv, fd);
+		if (rc != 0) {
+			if (fd >= 0)
+				close(fd);
 			if (++l->failures >= HF_MOVE_PULL_ATTEMPTS_MAX)
-				mover_fail(m, gen, "the source does not answer");
+				mover_fail(m, gen,
+					   rc == -EACCES ? "the source refused HOLDFAST_MOVE_TOKEN"
+							 : "the source does not answer");
 			return -1;
 		}
 		l->fd = fd;
@@ -841,6 +876,11 @@ int hf_mover_start(struct hf_shard *const *shards, uint32_t count, struct hf_mov
 	}
 	for (uint32_t i = 0; i < count; i++)
 		mv->links[i].fd = -1;
+	const char *token = getenv("HOLDFAST_MOVE_TOKEN");
+	if (token != NULL && strlen(token) <= HF_AUTH_TOKEN_SIZE_MAX) {
+		mv->token_size = (uint16_t)strlen(token);
+		memcpy(mv->token, token, mv->token_size);
+	}
 	int rc = pthread_create(&mv->thread, NULL, mover_main, mv);
 	if (rc != 0) {
 		free(mv->links);

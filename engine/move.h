@@ -18,8 +18,11 @@
  *     serves S. A forgets its export (and its freeze) when its map no longer names it for S.
  *  5. MOVE_DROP on A deletes A's copy (refused while A serves S unfrozen). A roll-back instead
  *     drops B's copy (B does not own S) and MOVE_UNFREEZE on A ends the export and the freeze.
- * A restarted node holds no export, freeze or import: the next step of the old move fails
- * (MOVE_STATE) and `cluster fix` rolls the move back or forward from the record in etcd.
+ * With --auth-file on the nodes, the mover presents the admin token in holdfastd's environment
+ * variable HOLDFAST_MOVE_TOKEN to the source (without it the source refuses MOVE_EXPORT and the
+ * copy fails: MOVE_FAILED). A restarted node holds no export, freeze or import: the next step of
+ * the old move fails (MOVE_STATE) and `cluster fix` rolls the move back or forward from the record
+ * in etcd.
  *
  * STATES of a shard's part (enum hf_move_state in proto.h), target side:
  *   IDLE --MOVE_COPY--> DROPPING --old copy gone (move_poll)--> COPYING

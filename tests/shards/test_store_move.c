@@ -327,6 +327,18 @@ static void test_import_refused(void **state)
 		found = 1;
 	}
 	assert_true(found);
+	/* A change log at its bound says so (the engine then fails the move): the record that did
+	 * not fit is not half written. */
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 3, 8, 60000, 1, 4u), HF_OK);
+	uint8_t small[40];
+	size = 0;
+	int full = 0;
+	assert_int_equal(hf_store_changes_encode(&f->ch, 0, HF_STORE_SLOTS_ALL, small,
+						 sizeof(small), &size, &full),
+			 0);
+	assert_true(full);
+	assert_int_equal(size, 0);
 	uint8_t st;
 	uint64_t owner;
 	assert_int_equal(th_seat(f->t, &f->ch, T0, EV, 3, &st, &owner), HF_OK);
