@@ -16,6 +16,7 @@
  *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (+ sections)
  *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
  *                  "booked","holds","bookings"} (+ sections)
+ *   event delete  {"event_id","deleted":true}
  *   hold          {"event_id","hold_id","user_id","deadline_ms","seats":[...]} (with --section
  *                 also "section":"<name>")
  *   queue, join, room: see client/cli_room.c
@@ -154,6 +155,11 @@ static void refusal_reason(const struct hf_client_reply *r, char *buf, size_t si
 		break;
 	case HF_MOVED:
 		snprintf(buf, size, "event is served by another shard (map epoch %" PRIu64 ")",
+			 r->detail);
+		break;
+	case HF_EVENT_HAS_HOLDS:
+		snprintf(buf, size,
+			 "the event has %" PRIu64 " live holds; --force deletes it anyway",
 			 r->detail);
 		break;
 	default:
@@ -389,6 +395,7 @@ static const char usage_text[] =
     "               [--section NAME:FIRST:COUNT[:TIER[:ROW_WIDTH]]]... [--ga "
     "NAME:CAPACITY[:TIER]]...\n"
     "  event info EVENT\n"
+    "  event delete EVENT [--force]\n"
     "  hold EVENT --user U (--seats 3,4,5 | --best N [--section S | --tier T] [--any]\n"
     "               | --section S --quantity N) [--no-orphan] [--ttl SECONDS] [--id HOLD_ID]\n"
     "  extend EVENT HOLD_ID --ttl SECONDS\n"
@@ -445,6 +452,12 @@ static const struct command_help helps[] = {
      "Creating the same event again with the same parameters succeeds and changes nothing.\n"},
     {"event info", "usage: holdfast event info EVENT\n"
 		   "Prints the event's parameters and its free, held and booked seat counts.\n"},
+    {"event delete",
+     "usage: holdfast event delete EVENT [--force]\n"
+     "Deletes event EVENT with its holds, bookings and remembered ids; its memory and its\n"
+     "records on disk are freed for new events. Needs an admin token on a server with tokens.\n"
+     "  --force   delete even while the event has live holds (refused otherwise:\n"
+     "            EVENT_HAS_HOLDS, with their count)\n"},
     {"hold",
      "usage: holdfast hold EVENT --user U (--seats LIST | --best N [--section S | --tier T]\n"
      "                     [--any] | --section S --quantity N) [--no-orphan] [--ttl SECONDS]\n"
@@ -748,11 +761,42 @@ static int cmd_event_info(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_event_delete(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {{"--force", 0, NULL, 0}};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	struct hf_request req = {.opcode = HF_OP_EVENT_DELETE};
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &req.event_delete.event_id)) != 0)
+		return rc;
+	req.event_delete.flags = opts[0].seen ? HF_EVENT_DELETE_FORCE : 0;
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	rc = hf_client_call(cli->client, &req, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	if (cli->json)
+		printf("{\"event_id\":%" PRIu64 ",\"deleted\":true}\n", req.event_delete.event_id);
+	else
+		printf("event %" PRIu64 " deleted\n", req.event_delete.event_id);
+	return EXIT_OK;
+}
+
 static int cmd_event(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 1) {
 		cli->what = "event";
-		return usage_error(cli, "expected 'create' or 'info'");
+		return usage_error(cli, "expected 'create', 'info' or 'delete'");
+	}
+	if (strcmp(argv[0], "delete") == 0) {
+		cli->what = "event delete";
+		return cmd_event_delete(cli, argc - 1, argv + 1);
 	}
 	if (strcmp(argv[0], "create") == 0) {
 		cli->what = "event create";
@@ -764,10 +808,12 @@ static int cmd_event(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
 		print_help("event create");
-		return print_help("event info");
+		print_help("event info");
+		return print_help("event delete");
 	}
 	cli->what = "event";
-	return usage_error(cli, "unknown subcommand '%s' (expected 'create' or 'info')", argv[0]);
+	return usage_error(cli, "unknown subcommand '%s' (expected 'create', 'info' or 'delete')",
+			   argv[0]);
 }
 
 static int parse_ttl(const struct cli *cli, const struct opt *o, uint32_t *ttl_ms_out)

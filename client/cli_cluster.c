@@ -4,11 +4,13 @@
  * re-run after it was killed: create and add do nothing when already done, info, --dry-run and the
  * plans only read.
  *
- * Moving a slot's data needs engine opcodes that holdfastd does not have yet (cluster/move.h):
- * rebalance, remove and move-slot print their plan and, when it has moves and --dry-run was not
- * given, refuse (exit 1) without changing anything; remove of a node that owns no slot removes it.
- * cluster fix runs cluster/move.c's hf_move_fix with no engine steps: it rolls back the records
- * that need none (phase planned) and reports the others.
+ * rebalance, remove and move-slot print their plan and, unless --dry-run, run its moves one by one
+ * with cluster/move.c's hf_move_run, whose engine steps are the MOVE_* opcodes sent to the source
+ * and target shards themselves (engine/move.h), with a progress line after each move (moves done /
+ * planned, seats moved, longest freeze); remove then removes the node. cluster fix runs
+ * hf_move_fix with the same steps for every record in etcd. `--stop-after copying|frozen|
+ * persisted|flipped` (move-slot, rebalance) stops a move right after that phase, as a killed CLI
+ * would leave it: a test hook for tests/cluster/test_moves.c.
  *
  * --json prints one JSON value on stdout:
  *   cluster create|add|remove  {"cluster","epoch","members":[...],"changed":bool} (remove of a
@@ -17,7 +19,9 @@
  *                  "alive","node_epoch","slots","shard_slots":[n,...]}],"moves":[{"slot","from",
  *                  "to","phase","epoch"}],"orphan_owners":[{"host","port","slots"}]}
  *   rebalance, move-slot       {"by","dry_run","executed","epoch","moves_planned","moves_skipped",
- *                  "moves":[{"slot","from","to"}],"shards":[{"host","port","before","after"}]}
+ *                  "moves":[{"slot","from","to"}],"shards":[{"host","port","before","after"}]},
+ *                  once executed also "moves_done","seats_moved","records_moved","freeze_ms_max"
+ *                  (the progress lines then go to stderr)
  *   cluster fix    {"moves":[{"slot","phase","action"}]}
  * Hosts and ports of owners print as "HOST:PORT" strings in moves. */
 #include "client/cli_cluster.h"
@@ -59,7 +63,9 @@ const char hf_cli_cluster_usage[] =
     "  cluster info                members, shards, slots per shard, epoch, moves in progress\n"
     "  cluster fix                 finish or roll back every interrupted move\n"
     "  rebalance [--by slots|seats|ops] [--dry-run] [--max-moves N]\n"
-    "  move-slot SLOT --to NODE/SHARD [--dry-run]\n";
+    "  move-slot SLOT --to NODE/SHARD [--dry-run]\n"
+    "  (rebalance and move-slot take --stop-after copying|frozen|persisted|flipped, a test\n"
+    "   hook that leaves a move half done for cluster fix)\n";
 
 struct ctx {
 	const struct hf_cli_cluster_opts *o;
@@ -84,6 +90,7 @@ struct cmd_args {
 	const char *by;
 	const char *max_moves;
 	const char *to;
+	const char *stop_after; /* test hook: stop a move after this phase */
 };
 
 /* Big structs, one command per process. */
@@ -160,6 +167,8 @@ static int args_parse(const struct ctx *c, int argc, char **argv, struct cmd_arg
 			slot = &a->max_moves;
 		else if (strcmp(s, "--to") == 0)
 			slot = &a->to;
+		else if (strcmp(s, "--stop-after") == 0)
+			slot = &a->stop_after;
 		if (slot != NULL) {
 			if (i + 1 >= argc)
 				return say(c, EXIT_USAGE, "%s needs a value", s);
@@ -177,7 +186,8 @@ static int args_parse(const struct ctx *c, int argc, char **argv, struct cmd_arg
 
 static int no_flags(const struct ctx *c, const struct cmd_args *a, int dry_run_ok)
 {
-	if (a->by != NULL || a->max_moves != NULL || a->to != NULL || (a->dry_run && !dry_run_ok))
+	if (a->by != NULL || a->max_moves != NULL || a->to != NULL || a->stop_after != NULL ||
+	    (a->dry_run && !dry_run_ok))
 		return say(c, EXIT_USAGE, "takes no such option");
 	return 0;
 }
@@ -241,53 +251,67 @@ static int read_reply(int fd, uint8_t *frame, struct hf_reply *out, uint64_t dea
 	return hf_reply_decode(&h, frame + HF_FRAME_HEADER_SIZE, out) == HF_OK ? 0 : -EPROTO;
 }
 
-/* STATS of the shard at host_port, into stats_copy: asked of that address itself (a routing client
- * would follow the slot map, which may not name a node that owns no slot yet). With a token
- * (HOLDFAST_TOKEN, or --token-file) it is presented first. Returns 0 or the exit status. */
-static int shard_stats(const struct ctx *c, const char *host_port)
+/* Sends req to the shard at host:port itself (a routing client would follow the slot map, which
+ * may not name a node that owns no slot yet) and reads its answer into *out. With a token
+ * (HOLDFAST_TOKEN, or --token-file) it is presented first. Returns 0, -EACCES when the token was
+ * refused, or -errno. */
+static int addr_call(const struct ctx *c, const char *host, uint16_t port, struct hf_request *req,
+		     struct hf_reply *out)
 {
 	static uint8_t frame[HF_FRAME_SIZE_MAX];
-	static struct hf_reply wire;
-	char host[HF_HOST_SIZE_MAX + 1];
-	uint16_t port;
 	struct hf_client_addrs addrs;
-	if (hf_client_parse_addr(host_port, host, &port) != 0)
-		return say(c, EXIT_USAGE, "node '%s' is not HOST:PORT", host_port);
 	int rc = hf_client_resolve(host, port, &addrs);
 	int fd = rc == 0 ? hf_client_connect_timed(&addrs, c->o->timeout_ms) : rc;
 	if (fd < 0)
-		return say(c, EXIT_USAGE, "node %s: no answer: %s", host_port, strerror(-fd));
+		return fd;
 	uint64_t deadline_ms = hf_clock_mono_ms() + c->o->timeout_ms;
 	size_t size = 0;
 	const char *token = getenv("HOLDFAST_TOKEN"); /* --token-file sets it too */
-	struct hf_request req;
-	memset(&req, 0, sizeof(req));
-	if (token != NULL && token[0] != '\0' && strlen(token) <= HF_AUTH_TOKEN_SIZE_MAX) {
-		req.opcode = HF_OP_AUTH;
-		req.auth.token_size = (uint16_t)strlen(token);
-		memcpy(req.auth.token, token, req.auth.token_size);
-		size = hf_request_encode(&req, frame, sizeof(frame));
+	int with_token =
+	    token != NULL && token[0] != '\0' && strlen(token) <= HF_AUTH_TOKEN_SIZE_MAX;
+	if (with_token) {
+		struct hf_request auth;
+		memset(&auth, 0, sizeof(auth));
+		auth.opcode = HF_OP_AUTH;
+		auth.auth.token_size = (uint16_t)strlen(token);
+		memcpy(auth.auth.token, token, auth.auth.token_size);
+		size = hf_request_encode(&auth, frame, sizeof(frame));
 	}
-	memset(&req, 0, sizeof(req));
-	req.opcode = HF_OP_STATS;
-	req.request_id = 1;
-	size += hf_request_encode(&req, frame + size, sizeof(frame) - size);
+	req->request_id = 1;
+	size += hf_request_encode(req, frame + size, sizeof(frame) - size);
 	rc = hf_client_io_full(fd, frame, size, 1, deadline_ms);
-	if (rc == 0 && token != NULL && token[0] != '\0') {
-		rc = read_reply(fd, frame, &wire, deadline_ms);
-		if (rc == 0 && wire.status != HF_OK) {
-			close(fd);
-			return say(c, EXIT_USAGE, "node %s refused the token (%s)", host_port,
-				   hf_status_name(wire.status));
-		}
+	if (rc == 0 && with_token) {
+		rc = read_reply(fd, frame, out, deadline_ms);
+		if (rc == 0 && out->status != HF_OK)
+			rc = -EACCES;
 	}
 	if (rc == 0)
-		rc = read_reply(fd, frame, &wire, deadline_ms);
+		rc = read_reply(fd, frame, out, deadline_ms);
 	close(fd);
+	if (rc == 0 && out->opcode != req->opcode)
+		rc = -EPROTO;
+	return rc;
+}
+
+/* STATS of the shard at host_port, into stats_copy. Returns 0 or the exit status. */
+static int shard_stats(const struct ctx *c, const char *host_port)
+{
+	static struct hf_reply wire;
+	char host[HF_HOST_SIZE_MAX + 1];
+	uint16_t port;
+	if (hf_client_parse_addr(host_port, host, &port) != 0)
+		return say(c, EXIT_USAGE, "node '%s' is not HOST:PORT", host_port);
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_STATS;
+	int rc = addr_call(c, host, port, &req, &wire);
+	if (rc == -EACCES)
+		return say(c, EXIT_USAGE, "node %s refused the token (%s)", host_port,
+			   hf_status_name(wire.status));
 	if (rc != 0)
 		return say(c, EXIT_USAGE, "node %s: no answer to STATS: %s", host_port,
 			   strerror(-rc));
-	if (wire.status != HF_OK || wire.opcode != HF_OP_STATS)
+	if (wire.status != HF_OK)
 		return say(c, EXIT_REFUSED, "node %s refused STATS (status %u)", host_port,
 			   (unsigned)wire.status);
 	stats_copy = wire.stats;
@@ -397,18 +421,25 @@ static json_t *plan_shards_json(const struct hf_slot_map *map)
 	return shards;
 }
 
+struct move_run;
+static json_t *run_json(const struct move_run *r);
+
+/* The plan, as text or (--json) one object; done: the figures of its run, NULL when not run. */
 static void print_plan(const struct ctx *c, const struct hf_slot_map *map, enum hf_plan_by by,
-		       int dry_run)
+		       int dry_run, const struct move_run *done)
 {
 	HF_ASSERT(plan.moves_count <= HF_SLOTS_COUNT);
 	HF_ASSERT(map->owners_count <= HF_SLOT_OWNERS_MAX);
 	if (c->o->json) {
-		json_print(json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:o, s:o}", "by",
-				     hf_plan_by_name(by), "dry_run", dry_run, "executed", 0,
-				     "epoch", (json_int_t)c->st->map.epoch, "moves_planned",
-				     (json_int_t)plan.moves_count, "moves_skipped",
-				     (json_int_t)plan.moves_skipped, "moves", plan_moves_json(map),
-				     "shards", plan_shards_json(map)));
+		json_t *v = json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:o, s:o}", "by",
+				      hf_plan_by_name(by), "dry_run", dry_run, "executed",
+				      done != NULL, "epoch", (json_int_t)c->st->map.epoch,
+				      "moves_planned", (json_int_t)plan.moves_count,
+				      "moves_skipped", (json_int_t)plan.moves_skipped, "moves",
+				      plan_moves_json(map), "shards", plan_shards_json(map));
+		if (v != NULL && done != NULL)
+			json_object_update(v, run_json(done));
+		json_print(v);
 		return;
 	}
 	printf("plan (by %s, epoch %" PRIu64 "): %u moves%s", hf_plan_by_name(by), c->st->map.epoch,
@@ -429,17 +460,260 @@ static void print_plan(const struct ctx *c, const struct hf_slot_map *map, enum 
 		       (unsigned)map->owners[o].port, plan.load_before[o], plan.load_after[o]);
 }
 
-/* After printing a plan: done when it is empty or a dry run, refused otherwise (the engine cannot
- * move a slot's data yet; nothing was changed). */
-static int plan_outcome(const struct ctx *c, int dry_run)
+/* ---- The engine steps of a move (cluster/move.h): MOVE_* opcodes sent to the shards ---- */
+
+#define CLI_MOVE_STEP_MS      600000u /* the longest a copy or a persist may take (a huge slot) */
+#define CLI_MOVE_POLL_MS      2u      /* between polls of a copy or a persist in progress */
+#define CLI_MOVE_DROP_WAIT_MS 30000u  /* a source may wait this long for the flipped map */
+
+/* One run of moves: its test hook and its progress figures. */
+struct move_run {
+	const struct ctx *c;
+	int stop_after;		  /* enum hf_move_phase to stop after, or -1 */
+	uint16_t last_status;	  /* the last refusal of a step, for the message */
+	uint64_t freeze_start_ms; /* monotonic; 0 while no slot is frozen */
+	uint64_t freeze_ms_max;
+	uint64_t seats_moved;
+	uint64_t records_moved;
+	uint32_t moves_done;
+	uint32_t moves_planned;
+};
+
+static struct move_run run;
+
+static void sleep_ms(uint32_t ms)
 {
-	if (plan.moves_count == 0 || dry_run)
+	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int status_errno(uint16_t status)
+{
+	switch (status) {
+	case HF_MOVE_FAILED:
+	case HF_ERR_IO:
+		return -EIO;
+	case HF_MOVE_STATE:
+		return -ESTALE;
+	case HF_FORBIDDEN:
+	case HF_UNAUTHORIZED:
+		return -EACCES;
+	case HF_TRY_AGAIN:
+	case HF_BUSY:
+		return -EAGAIN;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* One MOVE_* request for slot to owner o; 0 with *rep (status OK), or -errno. */
+static int move_call(struct move_run *r, uint8_t opcode, const struct hf_slot_owner *o,
+		     uint16_t slot, const struct hf_slot_owner *from, struct hf_reply *rep)
+{
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = opcode;
+	req.move.slot = slot;
+	if (from != NULL) {
+		snprintf(req.move.host, sizeof(req.move.host), "%s", from->host);
+		req.move.port = from->port;
+	}
+	int rc = addr_call(r->c, o->host, o->port, &req, rep);
+	if (rc != 0)
+		return rc;
+	if (rep->status != HF_OK) {
+		r->last_status = rep->status;
+		return status_errno(rep->status);
+	}
+	return 0;
+}
+
+/* Repeats a step until the shard reports a state in [lo, hi]; FAILED or a refusal ends it. */
+static int move_poll(struct move_run *r, uint8_t opcode, const struct hf_slot_owner *o,
+		     uint16_t slot, const struct hf_slot_owner *from, uint8_t lo, uint8_t hi,
+		     struct hf_reply *rep)
+{
+	uint64_t deadline_ms = hf_clock_mono_ms() + CLI_MOVE_STEP_MS;
+	for (;;) {
+		int rc = move_call(r, opcode, o, slot, from, rep);
+		if (rc != 0)
+			return rc;
+		if (rep->move.state >= lo && rep->move.state <= hi)
+			return 0;
+		if (rep->move.state == HF_MOVE_STATE_FAILED) {
+			r->last_status = HF_MOVE_FAILED;
+			return -EIO;
+		}
+		if (hf_clock_mono_ms() > deadline_ms)
+			return -ETIMEDOUT;
+		sleep_ms(CLI_MOVE_POLL_MS);
+	}
+}
+
+static int step_copy(void *arg, const struct hf_cluster_move *mv)
+{
+	static struct hf_reply rep;
+	struct move_run *r = arg;
+	int rc = move_poll(r, HF_OP_MOVE_COPY, &mv->to, mv->slot, &mv->from, HF_MOVE_STATE_COPIED,
+			   HF_MOVE_STATE_PERSISTED, &rep);
+	if (rc == 0 && r->stop_after == HF_MOVE_COPYING)
+		return -ECANCELED;
+	return rc;
+}
+
+static int step_freeze(void *arg, const struct hf_cluster_move *mv)
+{
+	static struct hf_reply rep;
+	struct move_run *r = arg;
+	int rc = move_call(r, HF_OP_MOVE_FREEZE, &mv->from, mv->slot, NULL, &rep);
+	if (rc == 0) {
+		r->freeze_start_ms = hf_clock_mono_ms();
+		r->seats_moved += rep.move.seats;
+	}
+	return rc;
+}
+
+static int step_persisted(void *arg, const struct hf_cluster_move *mv)
+{
+	static struct hf_reply rep;
+	struct move_run *r = arg;
+	if (r->stop_after == HF_MOVE_FROZEN)
+		return -ECANCELED;
+	int rc = move_poll(r, HF_OP_MOVE_PERSISTED, &mv->to, mv->slot, NULL,
+			   HF_MOVE_STATE_PERSISTED, HF_MOVE_STATE_PERSISTED, &rep);
+	if (rc == 0)
+		r->records_moved += rep.move.records;
+	return rc;
+}
+
+static int step_flip_ready(void *arg, const struct hf_cluster_move *mv)
+{
+	const struct move_run *r = arg;
+	(void)mv;
+	return r->stop_after == HF_MOVE_PERSISTED ? -ECANCELED : 0;
+}
+
+/* The freeze of the slot ended with the flip (or a roll-back): how long it lasted. */
+static void freeze_end(struct move_run *r)
+{
+	if (r->freeze_start_ms == 0)
+		return;
+	uint64_t ms = hf_clock_mono_ms() - r->freeze_start_ms;
+	if (ms > r->freeze_ms_max)
+		r->freeze_ms_max = ms;
+	r->freeze_start_ms = 0;
+}
+
+/* MOVE_DROP, again while the shard deletes in steps (TRY_AGAIN) or, as the source after the flip,
+ * still serves the slot because the new map has not reached it yet (MOVE_STATE). */
+static int step_drop(void *arg, const struct hf_slot_owner *owner, uint16_t slot)
+{
+	static struct hf_reply rep;
+	struct move_run *r = arg;
+	freeze_end(r);
+	if (r->stop_after == HF_MOVE_FLIPPED)
+		return -ECANCELED;
+	uint64_t deadline_ms = hf_clock_mono_ms() + CLI_MOVE_DROP_WAIT_MS;
+	for (;;) {
+		int rc = move_call(r, HF_OP_MOVE_DROP, owner, slot, NULL, &rep);
+		if ((rc != -EAGAIN && rc != -ESTALE) || hf_clock_mono_ms() > deadline_ms)
+			return rc;
+		sleep_ms(10u * CLI_MOVE_POLL_MS);
+	}
+}
+
+static int step_unfreeze(void *arg, const struct hf_slot_owner *owner, uint16_t slot)
+{
+	static struct hf_reply rep;
+	struct move_run *r = arg;
+	freeze_end(r);
+	return move_call(r, HF_OP_MOVE_UNFREEZE, owner, slot, NULL, &rep);
+}
+
+static const struct hf_move_engine engine = {
+    .copy = step_copy,
+    .freeze = step_freeze,
+    .persisted = step_persisted,
+    .drop = step_drop,
+    .unfreeze = step_unfreeze,
+    .flip_ready = step_flip_ready,
+    .arg = &run,
+};
+
+static int stop_after_parse(const struct ctx *c, const char *s, int *out)
+{
+	*out = -1;
+	if (s == NULL)
+		return 0;
+	enum hf_move_phase phase;
+	if (hf_move_phase_parse(s, &phase) != 0 || phase == HF_MOVE_PLANNED)
+		return say(c, EXIT_USAGE,
+			   "--stop-after '%s' is not copying, frozen, persisted or flipped", s);
+	*out = (int)phase;
+	return 0;
+}
+
+/* "moves_done", "seats_moved", "records_moved", "freeze_ms_max" of a run (a new reference). */
+static json_t *run_json(const struct move_run *r)
+{
+	return json_pack("{s:I, s:I, s:I, s:I}", "moves_done", (json_int_t)r->moves_done,
+			 "seats_moved", (json_int_t)r->seats_moved, "records_moved",
+			 (json_int_t)r->records_moved, "freeze_ms_max",
+			 (json_int_t)r->freeze_ms_max);
+}
+
+static void progress_line(const struct ctx *c)
+{
+	FILE *out = c->o->json ? stderr : stdout;
+	fprintf(out, "moves %u/%u done, %" PRIu64 " seats moved, longest freeze %" PRIu64 " ms\n",
+		run.moves_done, run.moves_planned, run.seats_moved, run.freeze_ms_max);
+	fflush(out);
+}
+
+/* Runs plan.moves one after the other (owners index map). Returns 0 or the exit status. */
+static int run_plan(const struct ctx *c, const struct hf_slot_map *map, int stop_after)
+{
+	char err[CLI_ERR_SIZE];
+	run =
+	    (struct move_run){.c = c, .stop_after = stop_after, .moves_planned = plan.moves_count};
+	for (uint32_t i = 0; i < plan.moves_count; i++) {
+		const struct hf_plan_move *pm = &plan.moves[i];
+		run.last_status = HF_OK;
+		int rc = hf_move_run(c->etcd, c->o->cluster, pm->slot, &map->owners[pm->to],
+				     &engine, err, sizeof(err));
+		if (rc == -ECANCELED)
+			return say(
+			    c, EXIT_REFUSED, "slot %u: stopped after phase %s (--stop-after)",
+			    (unsigned)pm->slot, hf_move_phase_name((enum hf_move_phase)stop_after));
+		if (rc != 0)
+			return say(c, EXIT_REFUSED,
+				   "%s%s%s; `holdfast cluster fix` finishes or rolls it back", err,
+				   run.last_status != HF_OK ? ": " : "",
+				   run.last_status != HF_OK ? hf_status_name(run.last_status) : "");
+		run.moves_done++;
+		progress_line(c);
+	}
+	return 0;
+}
+
+/* After the plan: done when it is empty or a dry run; otherwise its moves run now. With --json
+ * the plan is printed once, after the run, with "executed" and the figures. */
+static int plan_outcome(const struct ctx *c, const struct hf_slot_map *map, enum hf_plan_by by,
+			const struct cmd_args *a)
+{
+	int stop_after = -1;
+	int rc = stop_after_parse(c, a->stop_after, &stop_after);
+	if (rc != 0)
+		return rc;
+	int executes = plan.moves_count > 0 && !a->dry_run;
+	if (!c->o->json || !executes)
+		print_plan(c, map, by, a->dry_run, NULL);
+	if (!executes)
 		return EXIT_OK;
-	return say(c, EXIT_REFUSED,
-		   "%u moves planned, none made: moving a slot's data needs the engine's move "
-		   "opcodes, which this holdfastd does not have yet (nothing changed; --dry-run "
-		   "only plans)",
-		   plan.moves_count);
+	rc = run_plan(c, map, stop_after);
+	if (c->o->json && rc == 0)
+		print_plan(c, map, by, 0, &run);
+	return rc;
 }
 
 /* ---- Building blocks of the commands ---- */
@@ -669,6 +943,7 @@ static int cmd_remove(struct ctx *c, int argc, char **argv)
 		return rc;
 	if (a.pos_count != 1)
 		return say(c, EXIT_USAGE, "needs exactly one NODE (HOST:PORT)");
+	int drained = 0;
 	for (uint32_t attempt = 0; attempt < CLI_COMMIT_RETRIES; attempt++) {
 		uint32_t mi = 0;
 		int owning = 0;
@@ -680,9 +955,20 @@ static int cmd_remove(struct ctx *c, int argc, char **argv)
 		if (rc != 0 || (rc = build_work_map(c)) != 0 ||
 		    (rc = plan_drain(c, &c->st->members[mi], &owning)) != 0)
 			return rc;
-		if (owning > 0 || a.dry_run) {
-			print_plan(c, &work_map, HF_PLAN_BY_SLOTS, a.dry_run);
-			return plan_outcome(c, a.dry_run);
+		if (a.dry_run || (owning > 0 && drained))
+			return plan_outcome(c, &work_map, HF_PLAN_BY_SLOTS, &a);
+		if (owning > 0) {
+			/* Its slots move away first (the text plan and progress lines print now,
+			 * --json prints the plan with the figures at the end); then it leaves. */
+			if (!c->o->json)
+				print_plan(c, &work_map, HF_PLAN_BY_SLOTS, 0, NULL);
+			int stop_after = -1;
+			if ((rc = stop_after_parse(c, a.stop_after, &stop_after)) != 0 ||
+			    (rc = run_plan(c, &work_map, stop_after)) != 0)
+				return rc;
+			drained = 1;
+			attempt = 0;
+			continue;
 		}
 		struct hf_cluster_change ch = {.members_delete = {c->st->members[mi].node_id},
 					       .members_delete_count = 1};
@@ -899,8 +1185,7 @@ static int cmd_rebalance(struct ctx *c, int argc, char **argv)
 	rc = hf_plan_rebalance(&work_map, draining, by == HF_PLAN_BY_SLOTS ? NULL : weights,
 			       moves_max, &plan);
 	HF_ASSERT(rc == 0);
-	print_plan(c, &work_map, by, a.dry_run);
-	return plan_outcome(c, a.dry_run);
+	return plan_outcome(c, &work_map, by, &a);
 }
 
 /* Parses --to NODE/SHARD into the owner index in work_map. Returns 0 or the exit status. */
@@ -957,22 +1242,18 @@ static int cmd_move_slot(struct ctx *c, int argc, char **argv)
 		plan.load_after[from]--;
 		plan.load_after[to]++;
 	}
-	print_plan(c, &work_map, HF_PLAN_BY_SLOTS, a.dry_run);
-	return plan_outcome(c, a.dry_run);
+	return plan_outcome(c, &work_map, HF_PLAN_BY_SLOTS, &a);
 }
 
 /* ---- cluster fix ---- */
-
-/* The engine steps a move needs do not exist yet (cluster/move.h): every one answers
- * -EOPNOTSUPP, so fix resolves only what needs no engine call (records in phase planned). */
-static const struct hf_move_engine no_engine = {0};
 
 /* What fix did with one record: 0 resolved, 1 left, or -(exit status) when etcd failed. */
 static int fix_one(struct ctx *c, const struct hf_cluster_move *mv, json_t *report)
 {
 	enum hf_move_fix_action done = HF_MOVE_FIX_ROLLED_BACK;
-	int rc = hf_move_fix(c->etcd, c->o->cluster, mv->slot, &no_engine, &done, c->err,
-			     sizeof(c->err));
+	run = (struct move_run){.c = c, .stop_after = -1};
+	int rc =
+	    hf_move_fix(c->etcd, c->o->cluster, mv->slot, &engine, &done, c->err, sizeof(c->err));
 	const char *action;
 	if (rc == 0 || rc == -ENOENT)
 		action = rc == -ENOENT			   ? "gone (fixed meanwhile)"
@@ -980,6 +1261,9 @@ static int fix_one(struct ctx *c, const struct hf_cluster_move *mv, json_t *repo
 							   : "rolled forward";
 	else if (rc == -EOPNOTSUPP)
 		action = "left: needs the engine's move opcodes";
+	else if (rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EIO ||
+		 rc == -ESTALE || rc == -EPROTO || rc == -EACCES || rc == -ECONNRESET)
+		action = "left: a node did not do its step (is it up?); run fix again";
 	else if (rc == -EPROTO)
 		action = "left: the map and the phase disagree; needs an operator";
 	else if (rc == -EAGAIN)
@@ -992,6 +1276,8 @@ static int fix_one(struct ctx *c, const struct hf_cluster_move *mv, json_t *repo
 	if (!c->o->json)
 		printf("  slot %u (%s): %s\n", (unsigned)mv->slot, hf_move_phase_name(mv->phase),
 		       action);
+	if (rc != 0 && rc != -ENOENT)
+		fprintf(stderr, "holdfast: cluster fix: %s\n", c->err);
 	return rc == 0 || rc == -ENOENT ? 0 : 1;
 }
 

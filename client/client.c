@@ -22,8 +22,11 @@
 /* Opcodes that are not about one event go to one chosen shard. */
 static int opcode_is_shard_wide(uint8_t opcode)
 {
+	/* Admin opcodes go to the home shard, but for the routed one (EVENT_DELETE). */
+	const struct hf_op_info *op = hf_op_info(opcode);
 	return opcode == HF_OP_PING || opcode == HF_OP_SLOT_MAP || opcode == HF_OP_STATS ||
-	       (opcode >= HF_OP_ADMIN_FIRST && opcode <= HF_OP_ADMIN_LAST);
+	       (opcode >= HF_OP_ADMIN_FIRST && opcode <= HF_OP_ADMIN_LAST &&
+		!(op != NULL && op->routed));
 }
 
 int hf_client_submit(struct hf_client *client, const struct hf_request *req, uint64_t tag)

@@ -526,6 +526,12 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 		hf_client_map_refresh_answered(c, idx, rep);
 		return 0;
 	}
+	if (rep->status == HF_TRY_AGAIN && e->expires_ms != UINT64_MAX) {
+		/* A slot's freeze while it moves lasts milliseconds: with an overall deadline it is
+		 * waited out without spending retries (the age list still ends the request). */
+		hf_client_entry_delay(c, idx, HF_CLIENT_BACKOFF_FREEZE_MS);
+		return 0;
+	}
 	if (e->attempt < c->opts.retries_max) {
 		switch (rep->status) {
 		case HF_MOVED:

@@ -51,6 +51,7 @@
  * use the short one, a refused or failed connect the long one. */
 #define HF_CLIENT_BACKOFF_BUSY_MS	 1u
 #define HF_CLIENT_BACKOFF_BUSY_MS_MAX	 100u
+#define HF_CLIENT_BACKOFF_FREEZE_MS	 2u /* TRY_AGAIN with a deadline: retries not counted */
 #define HF_CLIENT_BACKOFF_CONNECT_MS	 10u
 #define HF_CLIENT_BACKOFF_CONNECT_MS_MAX 1000u
 

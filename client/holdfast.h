@@ -103,9 +103,10 @@ struct hf_client_options {
 	 * and map refreshes included; past it the request completes with -ETIMEDOUT (or the last
 	 * connect error, -ECONNREFUSED ...). While it lasts, a request whose connect fails (so it
 	 * was certainly not sent) keeps retrying with backoff, without counting against
-	 * retries_max: a restarting node has that long to come back. 1 .. 86400000; default 5000;
-	 * 0: no overall bound (retries_max and the timeouts alone end a request, and connect
-	 * failures count against retries_max). */
+	 * retries_max: a restarting node has that long to come back. So does a request answered
+	 * TRY_AGAIN (its slot is frozen while it moves to another shard): resent every 2 ms. 1 ..
+	 * 86400000; default 5000; 0: no overall bound (retries_max and the timeouts alone end a
+	 * request, and connect failures count against retries_max). */
 	uint32_t deadline_ms;
 	/* The per-node circuit breaker (hf_client_breaker): after breaker_timeouts timeouts in a
 	 * row on one shard's address (requests or connects that got no answer in time), requests

@@ -117,7 +117,7 @@ static int flip(struct mover *m, const struct hf_cluster_move *mv)
 	if (rc != 0)
 		return rc;
 	const struct hf_cluster_move *cur = find_move(m->st, mv->slot);
-	if (cur == NULL || cur->phase != HF_MOVE_PERSISTED)
+	if (cur == NULL || (cur->phase != HF_MOVE_FROZEN && cur->phase != HF_MOVE_PERSISTED))
 		return failed(m, -EAGAIN, "slot %u: the move's record changed", (unsigned)mv->slot);
 	m->map = m->st->map;
 	int from = owner_of(&m->map, &mv->from);
@@ -185,14 +185,22 @@ static int run_steps(struct mover *m, const struct hf_cluster_move *mv)
 	int rc = set_phase(m, mv, HF_MOVE_COPYING);
 	if (rc == 0)
 		rc = engine_step(m, e->copy, mv, "copy");
-	if (rc == 0)
-		rc = engine_step(m, e->freeze, mv, "freeze");
+	/* FROZEN is written before the freeze, so that the freeze lasts the target's last pull and
+	 * the flip's one txn only; FROZEN rolls back the same whether or not the source froze yet
+	 * (unfreeze is idempotent). */
 	if (rc == 0)
 		rc = set_phase(m, mv, HF_MOVE_FROZEN);
 	if (rc == 0)
-		rc = engine_step(m, e->persisted, mv, "persisted");
+		rc = engine_step(m, e->freeze, mv, "freeze");
 	if (rc == 0)
-		rc = set_phase(m, mv, HF_MOVE_PERSISTED);
+		rc = engine_step(m, e->persisted, mv, "persisted");
+	if (rc == 0 && e->flip_ready != NULL) {
+		int stop = engine_step(m, e->flip_ready, mv, "before the flip");
+		if (stop != 0) {
+			rc = set_phase(m, mv, HF_MOVE_PERSISTED);
+			return rc != 0 ? rc : stop;
+		}
+	}
 	if (rc == 0)
 		rc = flip(m, mv);
 	if (rc == 0)

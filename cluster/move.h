@@ -1,12 +1,11 @@
 /* A live slot move, as a state machine driven by the holdfast CLI (`move-slot`, `rebalance`,
  * `cluster remove`) and finished or undone by `cluster fix`. The record of a move in progress is
  * the etcd key /holdfast/<cluster>/moves/<slot> (cluster/state.h); the slot's owner is the map key.
- * The data-moving steps need engine opcodes (MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP)
- * that the engine does not have yet: until then the CLI plans moves (`--dry-run`, the plan of
- * `remove` and `move-slot`) and `cluster fix` handles records left in etcd, but no slot's data
- * moves. hf_move_run and hf_move_fix (move.c) drive this machine given the engine steps as
+ * The data-moving steps are engine opcodes (MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP,
+ * MOVE_UNFREEZE; engine/move.h), which client/cli_cluster.c sends to the shards.
+ * hf_move_run and hf_move_fix (move.c) drive this machine given the engine steps as
  * callbacks (struct hf_move_engine); tests/cluster/test_move.c runs them against a fake engine
- * that fails at every step in turn.
+ * that fails at every step in turn, tests/cluster/test_moves.c against real nodes.
  *
  * STATES (the `phase` field of the move record; who writes it, when, and in which txn):
  *
@@ -21,10 +20,12 @@
  *            target streams the slot's events (seats, holds with deadlines, bookings, tombstones)
  *            while the source keeps serving them. Written before the first byte moves.
  *  FROZEN    the CLI asks the source to freeze the slot (MOVE_FREEZE): it answers the slot's
- *            requests with TRY_AGAIN and hands the last changes to the target. Written after the
- *            source confirmed the freeze.
+ *            requests with TRY_AGAIN and hands the last changes to the target. Written right
+ *            before the freeze (so the freeze itself waits for one etcd txn only, the flip's).
  *  PERSISTED the target answered that everything it received is durable (per its durability
- *            mode) (MOVE_PERSISTED). Written by the CLI.
+ *            mode) (MOVE_PERSISTED). Written by the CLI only when the move stops there (the
+ *            flip_ready hook, `--stop-after persisted`); a move that goes on writes it with the
+ *            flip: FROZEN -> FLIPPED in one txn.
  *  FLIPPED   the commit point: ONE txn that compares the map key's mod_revision, writes the map
  *            with epoch + 1 and the slot owned by the target, and sets phase = FLIPPED. The nodes'
  *            control threads see the new map and hand it to their shards; the source answers
@@ -95,6 +96,10 @@ struct hf_move_engine {
 	int (*drop)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
 	/* owner (the source) serves the slot again after a rolled-back freeze. */
 	int (*unfreeze)(void *arg, const struct hf_slot_owner *owner, uint16_t slot);
+	/* Optional (NULL: go on): called once the target is durable, right before the flip; an
+	 * error stops the move there with phase PERSISTED written (a test hook: `move-slot
+	 * --stop-after persisted`). */
+	int (*flip_ready)(void *arg, const struct hf_cluster_move *mv);
 	void *arg;
 };
 

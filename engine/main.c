@@ -10,6 +10,7 @@
 #include "engine/control.h"
 #include "engine/datadir.h"
 #include "engine/metrics.h"
+#include "engine/move.h"
 #include "engine/shard.h"
 #include "engine/uring.h"
 
@@ -218,6 +219,19 @@ static int control_start(const struct hf_engine_config *cfg, struct deliver_targ
 	return hf_control_start(&cc, out);
 }
 
+/* The node's mover thread (engine/move.h), over every shard. The array lives until exit. */
+static int mover_start(struct shard_thread *threads, uint32_t count, struct hf_mover **out)
+{
+	static struct hf_shard *shards[HF_ENGINE_SHARDS_MAX];
+	HF_ASSERT(count <= HF_ENGINE_SHARDS_MAX);
+	for (uint32_t i = 0; i < count; i++)
+		shards[i] = threads[i].shard;
+	int rc = hf_mover_start(shards, count, out);
+	if (rc != 0)
+		hf_log_error("mover thread: %s", strerror(-rc));
+	return rc;
+}
+
 static void stop_shards(int wake_fd)
 {
 	uint64_t one = 1;
@@ -326,13 +340,16 @@ int main(int argc, char **argv)
 			    hf_durability_name(cfg.durability));
 		struct hf_control *control = NULL;
 		struct deliver_target target = {.threads = threads, .count = cfg.shards_count};
-		if (control_start(&cfg, &target, &control) == 0) {
+		struct hf_mover *mover = NULL;
+		if (mover_start(threads, cfg.shards_count, &mover) == 0 &&
+		    control_start(&cfg, &target, &control) == 0) {
 			int sig = 0;
 			sigwait(&stop_signals, &sig);
 			hf_log_info("signal %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 			exit_code = atomic_load(&shard_failed) ? 1 : 0;
 		}
 		hf_control_stop(control);
+		hf_mover_stop(mover);
 	} else {
 		hf_log_error("start-up failed; stopping");
 	}

@@ -174,6 +174,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
 	hf_watch_stats(s, st);
+	hf_move_stats(s->move, st);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
 	else if (s->persist != NULL) /* none: only an in-process test shard has none at all */
@@ -248,8 +249,18 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	/* The decoder answers HF_ERR_INVALID for a zero event id of a store op. */
 	HF_ASSERT(event_id != 0);
 	uint16_t slot = hf_slot_of(event_id);
+	if (!s->map_confirmed && s->mono_ms < s->map_wait_until_ms) {
+		/* Just started in a cluster: the persisted map may be older than etcd's. */
+		hf_ops_error(s, req->opcode, req->request_id, HF_TRY_AGAIN, 0, out);
+		return;
+	}
 	if (hf_slot_map_owner(&s->map, slot) != s->owner_index) {
 		hf_ops_error(s, req->opcode, req->request_id, HF_MOVED, s->map.epoch, out);
+		return;
+	}
+	if (hf_move_frozen(s->move, slot)) {
+		/* The slot's last changes are being handed to its next owner (engine/move.h). */
+		hf_ops_error(s, req->opcode, req->request_id, HF_TRY_AGAIN, 0, out);
 		return;
 	}
 	if (s->store == NULL) {
@@ -306,6 +317,7 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	struct hf_reply *rep = &s->rep;
 	uint32_t changes_before = b->changes.count;
 	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &b->changes);
+	hf_move_capture(s, &b->changes, changes_before);
 	HF_ASSERT(rep->status == st);
 	if (st == HF_OK && req->opcode == HF_OP_EXTEND)
 		hf_watch_note_extend(s, b, changes_before, req->extend.hold_id);
@@ -491,6 +503,14 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 		break;
 	case HF_OP_BATCH:
 		ops_batch(s, req, out);
+		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_EXPORT:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		hf_move_handle(s, req, out);
 		break;
 	default:
 		ops_store(s, req, out);

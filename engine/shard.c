@@ -121,7 +121,7 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	    hf_rate_limit_init(&s->rate, cfg->user_rate_per_s, cfg->user_rate_burst) != 0)
 		failed = 1;
 	s->lat = calloc(1, sizeof(*s->lat));
-	failed = failed || s->lat == NULL;
+	failed = failed || s->lat == NULL || hf_move_shard_create(&s->move) != 0;
 	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && !failed; i++) {
 		s->batches[i].lat = calloc(HF_SHARD_BATCH_LAT_MAX, sizeof(*s->batches[i].lat));
 		failed = s->batches[i].lat == NULL ||
@@ -368,6 +368,8 @@ int hf_shard_open(struct hf_shard *s)
 {
 	const struct hf_engine_config *cfg = s->cfg;
 	s->start_mono_ms = hf_clock_mono_ms();
+	s->map_confirmed = s->cfg->etcd_urls[0] == '\0';
+	s->map_wait_until_ms = s->start_mono_ms + HF_SHARD_MAP_WAIT_MS;
 	int rc = hf_ring_init(&s->ring, HF_SHARD_SQ_ENTRIES, HF_SHARD_CQ_ENTRIES, &s->ring_mode);
 	if (rc != 0) {
 		hf_log_error("io_uring setup failed: %s", strerror(-rc));
@@ -767,6 +769,8 @@ static void shard_on_meta(struct hf_shard *s, const struct hf_durable_job *job)
 static void shard_take_map(struct hf_shard *s)
 {
 	pthread_mutex_lock(&s->map_lock);
+	if (s->map_posted_set)
+		s->map_confirmed = 1; /* the cluster's map, newer or the one we had */
 	int newer = s->map_posted_set && s->map_posted->epoch > s->map.epoch;
 	if (newer)
 		s->map = *s->map_posted;
@@ -1026,13 +1030,16 @@ static int shard_iterate(struct hf_shard *s)
 	/* The wheel has work only once its earliest deadline has come. */
 	if (s->store != NULL && hf_store_next_deadline_ms(s->store) <= s->now_ms &&
 	    hf_changes_has_room(&hf_shard_open_batch(s)->changes)) {
+		uint32_t before = hf_shard_open_batch(s)->changes.count;
 		uint32_t expired = hf_store_tick(s->store, s->now_ms, HF_SHARD_TICK_EXPIRIES_MAX,
 						 &hf_shard_open_batch(s)->changes);
+		hf_move_capture(s, &hf_shard_open_batch(s)->changes, before);
 		s->c.holds_expired_tick += expired;
 		tick_saturated = expired >= HF_SHARD_TICK_EXPIRIES_MAX;
 		if (expired > 0)
 			hf_log_debug("expired %u holds", expired);
 	}
+	hf_move_poll(s);
 	shard_seal_maybe(s);
 	shard_settle(s);
 
@@ -1135,6 +1142,7 @@ void hf_shard_destroy(struct hf_shard *s)
 		free(s->batches[i].lat);
 	}
 	free(s->lat);
+	hf_move_shard_destroy(s->move);
 	free(s->scratch.data);
 	free(s->map_frame);
 	free(s->batch_out);

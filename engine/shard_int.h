@@ -16,6 +16,7 @@
 #include "engine/config.h"
 #include "engine/durable.h"
 #include "engine/latency.h"
+#include "engine/move.h"
 #include "engine/pool.h"
 #include "engine/ratelimit.h"
 #include "engine/uring.h"
@@ -53,6 +54,10 @@ struct hf_watch;
 #define HF_SHARD_DRAIN_MS	    2000u	  /* time given to pending sends at shutdown */
 #define HF_SHARD_RETRY_MS	    1000u	  /* accept re-arm / store reload retry delay */
 #define HF_CONN_STASH_STOP_SIZE	    (64u * 1024u) /* unprocessed input that stops reading */
+/* With --etcd, how long a starting shard answers TRY_AGAIN while it waits for the cluster's map
+ * (a restarted source of a flipped move must not serve the slot from its old persisted map);
+ * then it serves with the map it has (etcd unreachable). */
+#define HF_SHARD_MAP_WAIT_MS 3000u
 /* Unprocessed input one connection may hold: a whole frame past the stop size, plus what the kernel
  * may still deliver before a cancelled recv ends. Past it the connection is closed. */
 #define HF_CONN_STASH_SIZE_MAX (HF_CONN_STASH_STOP_SIZE + HF_FRAME_SIZE_MAX + 2u * 1024u * 1024u)
@@ -342,8 +347,10 @@ struct hf_shard {
 	struct hf_durable_job meta_job;
 	uint8_t *meta_buf;
 	uint8_t meta_pending;
-	uint8_t meta_dirty; /* a newer map came while meta_job was out: write again */
-	uint8_t *map_frame; /* the SLOT_MAP reply, encoded once (request id 0) */
+	uint8_t meta_dirty;	    /* a newer map came while meta_job was out: write again */
+	uint8_t *map_frame;	    /* the SLOT_MAP reply, encoded once (request id 0) */
+	uint8_t map_confirmed;	    /* the control thread posted a map since start (or no --etcd) */
+	uint64_t map_wait_until_ms; /* monotonic: until then store ops wait for that map */
 	uint32_t map_frame_size;
 
 	struct hf_request req;	   /* the request being handled (large: one per shard) */
@@ -370,6 +377,7 @@ struct hf_shard {
 
 	struct hf_shard_counters c;
 	struct hf_watch *watch; /* WATCHes of this shard (engine/watch.h) */
+	struct hf_move_shard *move; /* slot moves through this shard (engine/move.h) */
 };
 
 /* The open batch. */

@@ -97,6 +97,12 @@ const char *hf_status_name(uint16_t status)
 		return "NO_ROOM";
 	case HF_SOLD_OUT:
 		return "SOLD_OUT";
+	case HF_EVENT_HAS_HOLDS: /* moves: 35..37 */
+		return "EVENT_HAS_HOLDS";
+	case HF_MOVE_STATE:
+		return "MOVE_STATE";
+	case HF_MOVE_FAILED:
+		return "MOVE_FAILED";
 	default:
 		return "UNKNOWN";
 	}
@@ -178,6 +184,12 @@ const char *hf_status_message(uint16_t status)
 		return "the event has no waiting room";
 	case HF_SOLD_OUT:
 		return "sold out: every seat is booked";
+	case HF_EVENT_HAS_HOLDS: /* moves: 35..37 */
+		return "the event has live holds (use --force to delete it anyway)";
+	case HF_MOVE_STATE:
+		return "the shard is not in the state this move step needs";
+	case HF_MOVE_FAILED:
+		return "copying the slot failed; roll the move back (cluster fix)";
 	default:
 		return "unknown status";
 	}
@@ -1230,6 +1242,75 @@ static enum hf_status req_decode_room_set(struct hf_rd *r, struct hf_request *ou
 	return HF_OK;
 }
 
+/* ---- Slot moves and event delete ---- */
+
+static enum hf_status req_check_event_delete(const struct hf_request *req)
+{
+	return (req->event_delete.flags & ~HF_EVENT_DELETE_FLAGS_KNOWN) == 0 ? HF_OK
+									     : HF_ERR_INVALID;
+}
+
+static void req_encode_event_delete(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->event_delete.event_id);
+	wr_u32(w, req->event_delete.flags);
+	wr_u32(w, 0);
+}
+
+static enum hf_status req_decode_event_delete(struct hf_rd *r, struct hf_request *out)
+{
+	out->event_delete.event_id = rd_u64(r);
+	out->event_delete.flags = rd_u32(r);
+	uint32_t reserved = rd_u32(r);
+	if (!rd_done(r) || reserved != 0)
+		return HF_ERR_MALFORMED;
+	if ((out->event_delete.flags & ~HF_EVENT_DELETE_FLAGS_KNOWN) != 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static enum hf_status req_check_move_slot(const struct hf_request *req)
+{
+	return req->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
+}
+
+static void req_encode_move_slot(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u16(w, req->move.slot);
+	wr_u16(w, 0);
+	wr_u32(w, 0);
+}
+
+/* The slot and 6 reserved zero bytes (every MOVE_* body starts so). */
+static enum hf_status rd_move_slot(struct hf_rd *r, struct hf_request *out)
+{
+	memset(&out->move, 0, sizeof(out->move));
+	out->move.slot = rd_u16(r);
+	uint16_t reserved16 = rd_u16(r);
+	uint32_t reserved32 = rd_u32(r);
+	if (r->bad || reserved16 != 0 || reserved32 != 0)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+static enum hf_status req_decode_move_slot(struct hf_rd *r, struct hf_request *out)
+{
+	enum hf_status st = rd_move_slot(r, out);
+	if (st != HF_OK || !rd_done(r))
+		return HF_ERR_MALFORMED;
+	return out->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
+}
+
+static enum hf_status req_check_move_copy(const struct hf_request *req)
+{
+	size_t len = strnlen(req->move.host, HF_HOST_SIZE_MAX + 1);
+	if (len > HF_HOST_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || req->move.port == 0 || req->move.slot >= HF_SLOTS_COUNT)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
 static void rep_encode_room_position(struct hf_wr *w, const struct hf_reply *rep)
 {
 	const struct hf_rep_room_position *p = &rep->join;
@@ -1312,6 +1393,132 @@ static enum hf_status rep_decode_room_info(struct hf_rd *r, struct hf_reply *out
 		return HF_ERR_MALFORMED;
 	return HF_OK;
 }
+
+static void req_encode_move_copy(struct hf_wr *w, const struct hf_request *req)
+{
+	size_t len = strnlen(req->move.host, HF_HOST_SIZE_MAX + 1);
+	wr_u16(w, req->move.slot);
+	wr_u16(w, req->move.port);
+	wr_u8(w, (uint8_t)len);
+	wr_u8(w, 0);
+	wr_u16(w, 0);
+	wr_bytes(w, req->move.host, len);
+}
+
+static enum hf_status req_decode_move_copy(struct hf_rd *r, struct hf_request *out)
+{
+	memset(&out->move, 0, sizeof(out->move));
+	out->move.slot = rd_u16(r);
+	out->move.port = rd_u16(r);
+	uint8_t len = rd_u8(r);
+	uint8_t reserved8 = rd_u8(r);
+	uint16_t reserved16 = rd_u16(r);
+	const uint8_t *host;
+	if (r->bad || reserved8 != 0 || reserved16 != 0)
+		return HF_ERR_MALFORMED;
+	if (len > HF_HOST_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || r->left != len || !rd_take(r, len, &host) ||
+	    memchr(host, '\0', len) != NULL)
+		return HF_ERR_MALFORMED;
+	memcpy(out->move.host, host, len);
+	out->move.host[len] = '\0';
+	if (out->move.slot >= HF_SLOTS_COUNT || out->move.port == 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static void req_encode_move_export(struct hf_wr *w, const struct hf_request *req)
+{
+	req_encode_move_slot(w, req);
+	wr_u64(w, req->move.cursor);
+	wr_u64(w, req->move.log_offset);
+}
+
+static enum hf_status req_decode_move_export(struct hf_rd *r, struct hf_request *out)
+{
+	if (rd_move_slot(r, out) != HF_OK)
+		return HF_ERR_MALFORMED;
+	out->move.cursor = rd_u64(r);
+	out->move.log_offset = rd_u64(r);
+	if (!rd_done(r))
+		return HF_ERR_MALFORMED;
+	return out->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
+}
+
+static void rep_encode_move(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u8(w, rep->move.state);
+	for (int i = 0; i < 7; i++)
+		wr_u8(w, 0);
+	wr_u64(w, rep->move.records);
+	wr_u64(w, rep->move.bytes);
+	wr_u64(w, rep->move.seats);
+}
+
+static enum hf_status rep_decode_move(struct hf_rd *r, struct hf_reply *out)
+{
+	out->move.state = rd_u8(r);
+	uint8_t reserved = 0;
+	for (int i = 0; i < 7; i++)
+		reserved |= rd_u8(r);
+	out->move.records = rd_u64(r);
+	out->move.bytes = rd_u64(r);
+	out->move.seats = rd_u64(r);
+	if (r->bad || reserved != 0 || out->move.state > HF_MOVE_STATE_FROZEN)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+static void rep_encode_move_export(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_move_export *e = &rep->move_export;
+	HF_ASSERT(e->data_size <= HF_MOVE_CHUNK_SIZE_MAX);
+	HF_ASSERT(e->data_size == 0 || e->data != NULL);
+	wr_u64(w, e->cursor);
+	wr_u64(w, e->log_offset);
+	wr_u32(w, e->flags);
+	wr_u32(w, e->records_count);
+	wr_u32(w, e->data_size);
+	wr_u32(w, 0);
+	wr_bytes(w, e->data, e->data_size);
+}
+
+static enum hf_status rep_decode_move_export(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_move_export *e = &out->move_export;
+	e->cursor = rd_u64(r);
+	e->log_offset = rd_u64(r);
+	e->flags = rd_u32(r);
+	e->records_count = rd_u32(r);
+	e->data_size = rd_u32(r);
+	uint32_t reserved = rd_u32(r);
+	e->data = NULL;
+	if (r->bad || reserved != 0 || (e->flags & ~HF_MOVE_EXPORT_FLAGS_KNOWN) != 0)
+		return HF_ERR_MALFORMED;
+	if (e->data_size > HF_MOVE_CHUNK_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (r->left != e->data_size)
+		return HF_ERR_MALFORMED;
+	if (e->data_size > 0 && !rd_take(r, e->data_size, &e->data))
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+/* A MOVE_* row whose request is the slot alone and whose reply is struct hf_rep_move. */
+#define OP_MOVE_SLOT(op, text)                                                                     \
+	[op] = {.opcode = op,                                                                      \
+		.name = text,                                                                      \
+		.admin = 1,                                                                        \
+		.request_body_size_min = HF_REQ_MOVE_SLOT_BODY_SIZE,                               \
+		.request_body_size_max = HF_REQ_MOVE_SLOT_BODY_SIZE,                               \
+		.reply_body_size_min = HF_REP_MOVE_BODY_SIZE,                                      \
+		.reply_body_size_max = HF_REP_MOVE_BODY_SIZE,                                      \
+		.request_check = req_check_move_slot,                                              \
+		.request_encode = req_encode_move_slot,                                            \
+		.request_decode = req_decode_move_slot,                                            \
+		.reply_encode = rep_encode_move,                                                   \
+		.reply_decode = rep_decode_move}
 
 static const struct hf_op_info op_table[256] = {
     [HF_OP_PING] = {.opcode = HF_OP_PING,
@@ -1613,10 +1820,56 @@ static const struct hf_op_info op_table[256] = {
 			 .request_decode = req_decode_event,
 			 .reply_encode = rep_encode_room_info,
 			 .reply_decode = rep_decode_room_info},
+    /* Slot moves and event delete (0x21-0x27). */
+    [HF_OP_EVENT_DELETE] = {.opcode = HF_OP_EVENT_DELETE,
+			    .name = "EVENT_DELETE",
+			    .writes = 1,
+			    .routed = 1,
+			    .admin = 1,
+			    .request_body_size_min = HF_REQ_EVENT_DELETE_BODY_SIZE,
+			    .request_body_size_max = HF_REQ_EVENT_DELETE_BODY_SIZE,
+			    .request_check = req_check_event_delete,
+			    .request_encode = req_encode_event_delete,
+			    .request_decode = req_decode_event_delete,
+			    .reply_encode = rep_encode_empty,
+			    .reply_decode = rep_decode_empty},
+    [HF_OP_MOVE_COPY] = {.opcode = HF_OP_MOVE_COPY,
+			 .name = "MOVE_COPY",
+			 .admin = 1,
+			 .request_body_size_min = HF_REQ_MOVE_COPY_FIXED_SIZE + 1u,
+			 .request_body_size_max = HF_REQ_MOVE_COPY_FIXED_SIZE + HF_HOST_SIZE_MAX,
+			 .reply_body_size_min = HF_REP_MOVE_BODY_SIZE,
+			 .reply_body_size_max = HF_REP_MOVE_BODY_SIZE,
+			 .request_check = req_check_move_copy,
+			 .request_encode = req_encode_move_copy,
+			 .request_decode = req_decode_move_copy,
+			 .reply_encode = rep_encode_move,
+			 .reply_decode = rep_decode_move},
+    [HF_OP_MOVE_EXPORT] = {.opcode = HF_OP_MOVE_EXPORT,
+			   .name = "MOVE_EXPORT",
+			   .admin = 1,
+			   .request_body_size_min = HF_REQ_MOVE_EXPORT_BODY_SIZE,
+			   .request_body_size_max = HF_REQ_MOVE_EXPORT_BODY_SIZE,
+			   .reply_body_size_min = HF_REP_MOVE_EXPORT_FIXED_SIZE,
+			   .reply_body_size_max =
+			       HF_REP_MOVE_EXPORT_FIXED_SIZE + HF_MOVE_CHUNK_SIZE_MAX,
+			   .request_check = req_check_move_slot,
+			   .request_encode = req_encode_move_export,
+			   .request_decode = req_decode_move_export,
+			   .reply_encode = rep_encode_move_export,
+			   .reply_decode = rep_decode_move_export},
+    OP_MOVE_SLOT(HF_OP_MOVE_FREEZE, "MOVE_FREEZE"),
+    OP_MOVE_SLOT(HF_OP_MOVE_PERSISTED, "MOVE_PERSISTED"),
+    OP_MOVE_SLOT(HF_OP_MOVE_DROP, "MOVE_DROP"),
+    OP_MOVE_SLOT(HF_OP_MOVE_UNFREEZE, "MOVE_UNFREEZE"),
 };
 
 HF_STATIC_ASSERT(HF_BATCH_REPLY_BODY_MAX <= HF_FRAME_BODY_SIZE_MAX,
 		 "the largest BATCH reply fits a frame");
+
+HF_STATIC_ASSERT(HF_REP_MOVE_EXPORT_FIXED_SIZE + HF_MOVE_CHUNK_SIZE_MAX <= HF_FRAME_BODY_SIZE_MAX,
+		 "the largest MOVE_EXPORT reply fits a frame");
+HF_STATIC_ASSERT(offsetof(struct hf_req_event_delete, event_id) == 0, "event id first");
 
 HF_STATIC_ASSERT(HF_REP_AVAIL_FIXED_SIZE + HF_AVAIL_RANGE_MAX / 8u <= HF_FRAME_BODY_SIZE_MAX,
 		 "the largest AVAIL reply fits a frame");

@@ -57,6 +57,14 @@ enum hf_status {
 	HF_ROOM_FULL = 45,    /* JOIN: the waiting room is at its bound; detail = the bound */
 	HF_NO_ROOM = 46,      /* JOIN / POSITION: the event's waiting room is off */
 	HF_SOLD_OUT = 47,     /* JOIN / POSITION: every seat is booked, nothing left to wait for */
+	/* Slot moves and event delete (35..37). */
+	HF_EVENT_HAS_HOLDS = 35, /* EVENT_DELETE without force: the event has live holds; detail =
+				    how many */
+	HF_MOVE_STATE = 36,	 /* the shard is not where this move step needs it (no copy of the
+				    slot, another slot moving, still serving it); detail = its
+				    enum hf_move_state */
+	HF_MOVE_FAILED = 37,	 /* the copy of the slot failed (source unreachable, change log
+				    full, a record the store refused); roll the move back */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -100,6 +108,14 @@ enum hf_opcode {
 	HF_OP_POSITION = 0x49,	/* a user's place, wait estimate and token once admitted */
 	HF_OP_ROOM_SET = 0x4a,	/* turn an event's waiting room on or off, set its parameters */
 	HF_OP_ROOM_INFO = 0x4b, /* the room's length, admitted buyers, rate and estimate */
+	/* Slot moves and event delete (admin range 0x21-0x2f; EVENT_DELETE is routed). */
+	HF_OP_EVENT_DELETE = 0x21, /* delete an event and everything of it */
+	HF_OP_MOVE_COPY = 0x22,	   /* target: copy a slot from its source (starts, then reports) */
+	HF_OP_MOVE_EXPORT = 0x23,  /* source: the next chunk of a slot's records and changes */
+	HF_OP_MOVE_FREEZE = 0x24,  /* source: the slot answers TRY_AGAIN */
+	HF_OP_MOVE_PERSISTED = 0x25, /* target: take the last changes, report once durable */
+	HF_OP_MOVE_DROP = 0x26,	     /* either side: delete the shard's copy of a slot */
+	HF_OP_MOVE_UNFREEZE = 0x27,  /* source: serve the slot again (a rolled-back move) */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -133,13 +149,14 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_HOLD_LIFETIME_DEFAULT_S 1800u	   /* lifetime used when an event says 0 */
 #define HF_SLOT_OWNERS_MAX	   256u		   /* distinct (host, port) owners in a slot map */
 #define HF_HOST_SIZE_MAX	   63u		   /* bytes of a host string, without the NUL */
-#define HF_STATS_MAX		   128u		   /* entries in one STATS reply */
+#define HF_STATS_MAX		   256u		   /* entries in one STATS reply */
 #define HF_STAT_NAME_SIZE_MAX	   47u		   /* bytes of a stat name, without the NUL */
 #define HF_ERROR_BODY_SIZE	   8u		   /* body of every non-OK reply: u64 detail */
 #define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
 #define HF_BATCH_OPS_MAX	   256u		   /* entries in one BATCH frame */
 #define HF_USER_RATE_MAX	   1000000u	   /* an event's user_rate and user_burst */
+#define HF_MOVE_CHUNK_SIZE_MAX	   (192u * 1024u)  /* record bytes in one MOVE_EXPORT reply */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -354,6 +371,25 @@ struct hf_req_batch {
 	const uint8_t *entries;
 };
 
+/* EVENT_DELETE flags. */
+#define HF_EVENT_DELETE_FORCE	    0x1u /* delete even while the event has live holds */
+#define HF_EVENT_DELETE_FLAGS_KNOWN HF_EVENT_DELETE_FORCE
+
+struct hf_req_event_delete {
+	uint64_t event_id;
+	uint32_t flags; /* HF_EVENT_DELETE_* */
+};
+
+/* MOVE_COPY (slot, host, port), MOVE_EXPORT (slot, cursor, log_offset) and MOVE_FREEZE,
+ * MOVE_PERSISTED, MOVE_DROP, MOVE_UNFREEZE (slot). */
+struct hf_req_move {
+	uint16_t slot;			 /* 0 .. HF_SLOTS_COUNT - 1 */
+	uint16_t port;			 /* MOVE_COPY: the source shard's port, >= 1 */
+	char host[HF_HOST_SIZE_MAX + 1]; /* MOVE_COPY: the source's host, NUL-terminated, 1 .. 63 */
+	uint64_t cursor;		 /* MOVE_EXPORT: where the snapshot goes on; 0 = start */
+	uint64_t log_offset;		 /* MOVE_EXPORT: change-log bytes the target applied */
+};
+
 struct hf_request {
 	uint8_t opcode;
 	uint64_t request_id;
@@ -380,6 +416,8 @@ struct hf_request {
 		struct hf_req_join position;
 		struct hf_req_room_set room_set;
 		struct hf_req_event room_info;
+		struct hf_req_event_delete event_delete;
+		struct hf_req_move move; /* every MOVE_* opcode */
 	};
 };
 
@@ -569,6 +607,43 @@ struct hf_rep_batch {
 	const uint8_t *entries;
 };
 
+/* A shard's part in a slot move (engine/move.h has the transitions). */
+enum hf_move_state {
+	HF_MOVE_STATE_IDLE = 0,	     /* nothing moving through this shard */
+	HF_MOVE_STATE_DROPPING = 1,  /* target: deleting an old copy before copying */
+	HF_MOVE_STATE_COPYING = 2,   /* target: pulling the snapshot */
+	HF_MOVE_STATE_COPIED = 3,    /* target: snapshot in, following the source's changes */
+	HF_MOVE_STATE_FINISHING = 4, /* target: taking the last changes of the frozen source */
+	HF_MOVE_STATE_PERSISTED = 5, /* target: everything received is durable */
+	HF_MOVE_STATE_FAILED = 6,    /* target: the copy failed (MOVE_DROP resets) */
+	HF_MOVE_STATE_EXPORTING = 7, /* source: the slot is being exported, still served */
+	HF_MOVE_STATE_FROZEN = 8,    /* source: exporting, the slot answers TRY_AGAIN */
+};
+
+/* MOVE_COPY, MOVE_FREEZE, MOVE_PERSISTED, MOVE_DROP, MOVE_UNFREEZE. */
+struct hf_rep_move {
+	uint8_t state;	  /* enum hf_move_state of the slot on the answering shard */
+	uint64_t records; /* records received (target) or sent (source) so far */
+	uint64_t bytes;	  /* their bytes (target; 0 on the source) */
+	uint64_t seats;	  /* MOVE_FREEZE, MOVE_PERSISTED: seats of the slot's events here */
+};
+
+/* MOVE_EXPORT flags. */
+#define HF_MOVE_EXPORT_SNAPSHOT_DONE 0x1u /* the snapshot is complete (cursor is final) */
+#define HF_MOVE_EXPORT_FROZEN	     0x2u /* the slot is frozen: data holds every change so far */
+#define HF_MOVE_EXPORT_FLAGS_KNOWN   0x3u
+
+/* MOVE_EXPORT: the change log from log_offset on, then the snapshot's next chunk, as records in
+ * the format of shards/store_move.h. */
+struct hf_rep_move_export {
+	uint64_t cursor;	/* pass it back for the next chunk */
+	uint64_t log_offset;	/* the change log's end after this reply */
+	uint32_t flags;		/* HF_MOVE_EXPORT_* */
+	uint32_t records_count; /* records in data */
+	uint32_t data_size;	/* 0 .. HF_MOVE_CHUNK_SIZE_MAX */
+	const uint8_t *data;	/* borrowed, like avail.bitmap */
+};
+
 struct hf_reply {
 	uint8_t opcode;
 	uint16_t status;
@@ -595,6 +670,8 @@ struct hf_reply {
 		struct hf_rep_room_position join;
 		struct hf_rep_room_position position;
 		struct hf_rep_room_info room_info;
+		struct hf_rep_move move;
+		struct hf_rep_move_export move_export;
 	};
 };
 
@@ -651,6 +728,18 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u) /* params .. refused                              \
 						  */
 #define HF_REP_WATCH_BODY_SIZE 8u		 /* seq */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u)	/* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE		 2u		/* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u)	/* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE		 8u		/* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE		 2u		/* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE		 8u		/* role, 7 reserved zero bytes */
+#define HF_REQ_EVENT_DELETE_BODY_SIZE	 (8u + 4u + 4u) /* event_id, flags, reserved */
+#define HF_REQ_MOVE_SLOT_BODY_SIZE	 8u		/* slot, 6 reserved */
+#define HF_REQ_MOVE_COPY_FIXED_SIZE	 8u /* slot, port, host length, 3 reserved; then host */
+#define HF_REQ_MOVE_EXPORT_BODY_SIZE	 (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
+#define HF_REP_MOVE_BODY_SIZE		 (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
+#define HF_REP_MOVE_EXPORT_FIXED_SIZE	 (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

@@ -459,15 +459,101 @@ static void *arena_take(struct hf_store *store, size_t size)
 	return p;
 }
 
-/* Adds an event (parameters already validated). Returns its index. */
+static size_t event_arrays_size(uint32_t seats_count)
+{
+	uint32_t words = div_ceil32(seats_count, WORD_BITS);
+	uint32_t blocks = div_ceil32(seats_count, HF_STORE_BLOCK_SEATS);
+	uint32_t chunks = div_ceil32(seats_count, HF_STORE_CHUNK_SEATS);
+	return align8((size_t)words * 8) + align8((size_t)blocks * 4) + align8((size_t)chunks * 4) +
+	       align8((size_t)chunks * 2);
+}
+
+/* The first deleted slot whose arena extent holds `need` bytes (index + 1), or 0. The free list
+ * holds events_free_count slots. */
+static uint32_t event_free_fit(const struct hf_store *store, size_t need)
+{
+	uint32_t n = 0;
+	for (uint32_t i = store->event_free_head; i != 0; i = store->events[i - 1].free_next) {
+		HF_ASSERT(n++ < store->events_free_count);
+		if (store->events[i - 1].arena_bytes >= need)
+			return i;
+	}
+	return 0;
+}
+
+int store_event_fits(const struct hf_store *store, uint32_t seats, uint32_t n_sections)
+{
+	if (store->seats_total + seats > store->cfg.seats_max)
+		return 0;
+	if (store->events_count < store->cfg.events_max)
+		return 1; /* the arena was sized for events_max fresh events */
+	if (store->events_free_count == 0)
+		return 0;
+	size_t need = event_arrays_size(seats);
+	size_t sections = sizeof(struct hf_section) * n_sections;
+	if (event_free_fit(store, need) != 0)
+		return store->arena_used + align8(sections) <= store->arena_size;
+	return store->arena_used + need + align8(sections) <= store->arena_size;
+}
+
+/* A slot for a new event and where its arrays go: a deleted slot whose extent fits (reused), else
+ * a fresh slot, else any deleted slot with fresh arena (its old extent is given up). */
+static uint32_t event_slot_take(struct hf_store *store, size_t need, uint8_t **extent_out)
+{
+	uint32_t fit = event_free_fit(store, need);
+	uint32_t take = fit;
+	if (take == 0 && store->events_count < store->cfg.events_max) {
+		*extent_out = NULL;
+		return store->events_count++;
+	}
+	if (take == 0)
+		take = store->event_free_head;
+	HF_ASSERT(take != 0);
+	uint32_t *link = &store->event_free_head;
+	while (*link != take)
+		link = &store->events[*link - 1].free_next;
+	*link = store->events[take - 1].free_next;
+	store->events_free_count--;
+	*extent_out = fit != 0 ? (uint8_t *)store->events[take - 1].free_bits : NULL;
+	if (*extent_out != NULL)
+		memset(*extent_out, 0, store->events[take - 1].arena_bytes);
+	return take - 1;
+}
+
+static void event_arrays_place(struct hf_store *store, struct event *ev, uint8_t *extent)
+{
+	size_t at = 0;
+	size_t sizes[4] = {(size_t)ev->words_count * 8, (size_t)ev->blocks_count * 4,
+			   (size_t)ev->chunks_count * 4, (size_t)ev->chunks_count * 2};
+	void *p[4];
+	for (int i = 0; i < 4; i++) {
+		p[i] = extent != NULL ? extent + at : arena_take(store, sizes[i]);
+		at += align8(sizes[i]);
+	}
+	ev->free_bits = p[0];
+	ev->block_free = p[1];
+	ev->chunk_index = p[2];
+	ev->chunk_used = p[3];
+}
+
+/* Adds an event (parameters already validated, store_event_fits said yes). Returns its index. */
 uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_count,
 			 uint32_t row_width, uint32_t user_limit, uint32_t lifetime_s)
 {
-	HF_ASSERT(store->events_count < store->cfg.events_max);
+	HF_ASSERT(id != 0);
 	HF_ASSERT(store->seats_total + seats_count <= store->cfg.seats_max);
-	uint32_t index = store->events_count++;
+	size_t need = event_arrays_size(seats_count);
+	uint8_t *extent = NULL;
+	uint32_t index = event_slot_take(store, need, &extent);
 	struct event *ev = &store->events[index];
+	/* A reused slot keeps its sections memory; its arrays' extent is kept only when reused. */
+	struct hf_section *sections = ev->sections;
+	uint32_t sections_cap = ev->sections_cap;
+	uint32_t arena_bytes = extent != NULL ? ev->arena_bytes : (uint32_t)need;
 	memset(ev, 0, sizeof(*ev));
+	ev->sections = sections;
+	ev->sections_cap = sections_cap;
+	ev->arena_bytes = arena_bytes;
 	ev->id = id;
 	ev->seats_count = seats_count;
 	ev->row_width = row_width;
@@ -477,10 +563,7 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 	ev->words_count = div_ceil32(seats_count, WORD_BITS);
 	ev->blocks_count = div_ceil32(seats_count, HF_STORE_BLOCK_SEATS);
 	ev->chunks_count = div_ceil32(seats_count, HF_STORE_CHUNK_SEATS);
-	ev->free_bits = arena_take(store, (size_t)ev->words_count * 8);
-	ev->block_free = arena_take(store, (size_t)ev->blocks_count * 4);
-	ev->chunk_index = arena_take(store, (size_t)ev->chunks_count * 4);
-	ev->chunk_used = arena_take(store, (size_t)ev->chunks_count * 2);
+	event_arrays_place(store, ev, extent);
 	for (uint32_t w = 0; w < ev->words_count; w++)
 		ev->free_bits[w] = ~0ull;
 	if (seats_count % WORD_BITS != 0)
@@ -489,11 +572,21 @@ uint32_t store_event_add(struct hf_store *store, uint64_t id, uint32_t seats_cou
 		uint32_t left = seats_count - b * HF_STORE_BLOCK_SEATS;
 		ev->block_free[b] = left < HF_STORE_BLOCK_SEATS ? left : HF_STORE_BLOCK_SEATS;
 	}
-	/* The arena is fresh anonymous memory: chunk_index and chunk_used start at zero. */
+	/* Fresh arena is zero, and a reused extent was cleared: chunk_index and chunk_used start at
+	 * zero. */
 	event_table_insert(store, index + 1);
 	store->seats_total += seats_count;
 	store->free_total += seats_count;
 	return index;
+}
+
+void store_event_table_rebuild(struct hf_store *store)
+{
+	memset(store->event_table, 0, ((size_t)store->event_table_mask + 1) * sizeof(uint32_t));
+	for (uint32_t i = 0; i < store->events_count; i++) {
+		if (!event_is_deleted(&store->events[i]))
+			event_table_insert(store, i + 1);
+	}
 }
 
 void store_event_sections_set(struct hf_store *store, uint32_t index,
@@ -505,7 +598,10 @@ void store_event_sections_set(struct hf_store *store, uint32_t index,
 	HF_ASSERT(ev->sections_count == 0);
 	if (n == 0)
 		return;
-	ev->sections = arena_take(store, sizeof(struct hf_section) * n);
+	if (n > ev->sections_cap) {
+		ev->sections = arena_take(store, sizeof(struct hf_section) * n);
+		ev->sections_cap = n;
+	}
 	memcpy(ev->sections, sections, sizeof(struct hf_section) * n);
 	ev->sections_count = n;
 }
@@ -560,8 +656,7 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 			return HF_OK;
 		return fail(rep, HF_EVENT_EXISTS, 0);
 	}
-	if (store->events_count >= store->cfg.events_max ||
-	    store->seats_total + r->seats_count > store->cfg.seats_max)
+	if (!store_event_fits(store, r->seats_count, r->sections_count))
 		return fail(rep, HF_ERR_CAPACITY, 0);
 	uint32_t index = store_event_add(store, r->event_id, r->seats_count, r->row_width,
 					 r->user_limit, lifetime_s);
@@ -1213,6 +1308,23 @@ static enum hf_status op_event_info(struct hf_store *store, const struct hf_req_
 }
 
 /* Runs the op of req (the opcodes the table marks routed); unknown ones answer HF_ERR_OPCODE. */
+/* EVENT_DELETE: refused while a live hold (deadline still ahead) exists, unless forced. */
+static enum hf_status op_event_delete(struct hf_store *store, const struct hf_req_event_delete *r,
+				      uint64_t now_ms, struct hf_reply *rep,
+				      struct hf_changes *changes)
+{
+	(void)now_ms; /* time ran first (hf_store_apply): due holds have expired */
+	uint32_t e = store_event_find(store, r->event_id);
+	if (e == 0)
+		return fail(rep, HF_NO_EVENT, 0);
+	const struct event *ev = &store->events[e - 1];
+	if (ev->holds_count > 0 && !(r->flags & HF_EVENT_DELETE_FORCE))
+		return fail(rep, HF_EVENT_HAS_HOLDS, ev->holds_count);
+	store_event_delete(store, e - 1, changes);
+	HF_ASSERT(store_event_find(store, r->event_id) == 0);
+	return HF_OK;
+}
+
 static enum hf_status op_run(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
 			     struct hf_reply *rep, struct hf_changes *changes)
 {
@@ -1247,6 +1359,8 @@ static enum hf_status op_run(struct hf_store *store, const struct hf_request *re
 	case HF_OP_ROOM_SET:
 	case HF_OP_ROOM_INFO:
 		return store_room_op(store, req, now_ms, rep, changes);
+	case HF_OP_EVENT_DELETE:
+		return op_event_delete(store, &req->event_delete, now_ms, rep, changes);
 	default:
 		return fail(rep, HF_ERR_OPCODE, 0);
 	}
@@ -1289,7 +1403,7 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 
 void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
 {
-	out->events_count = store->events_count;
+	out->events_count = store->events_count - store->events_free_count;
 	out->seats_count = store->seats_total;
 	out->free_count = store->free_total;
 	out->held_count = store->held_total;
@@ -1325,7 +1439,7 @@ void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot
 				     void (*fn)(uint64_t event_id, void *arg), void *arg)
 {
 	for (uint32_t i = 0; i < store->events_count; i++) {
-		if (hf_slot_of(store->events[i].id) == slot)
+		if (!event_is_deleted(&store->events[i]) && hf_slot_of(store->events[i].id) == slot)
 			fn(store->events[i].id, arg);
 	}
 }

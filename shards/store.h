@@ -45,6 +45,8 @@ void hf_store_destroy(struct hf_store *store);
 enum hf_change_kind {
 	HF_CHANGE_PUT = 1,
 	HF_CHANGE_DEL = 2,
+	/* Deletes every key that starts with the 8-byte key (an event's be64 id): EVENT_DELETE. */
+	HF_CHANGE_DEL_RANGE = 3,
 };
 
 #define HF_RECORD_KEY_SIZE_MAX	 24u

@@ -39,7 +39,8 @@ static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *own
 	uint32_t bad;
 	CHECK(store_sections_check(ev->seats_count, ev->sections, ev->sections_count, &bad) ==
 	      HF_OK);
-	CHECK((ev->sections_count == 0) == (ev->sections == NULL));
+	/* A reused slot keeps its sections memory with no section in it. */
+	CHECK(ev->sections_count == 0 || ev->sections != NULL);
 	uint64_t free_count = 0;
 	for (uint32_t b = 0; b < ev->blocks_count; b++) {
 		uint64_t block = 0;
@@ -148,6 +149,8 @@ void hf_store_check(const struct hf_store *store)
 	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, owned = 0;
 	for (uint32_t ei = 0; ei < store->events_count; ei++) {
 		uint64_t ev_owned;
+		if (event_is_deleted(&store->events[ei]))
+			continue;
 		check_event(store, ei, &ev_owned);
 		const struct event *ev = &store->events[ei];
 		seats += ev->seats_count;
@@ -184,6 +187,7 @@ void hf_store_check(const struct hf_store *store)
 			CHECK(rec->seats_inline[0] <= store->seat_lists_high);
 		}
 		const struct event *ev = &store->events[rec->event_index];
+		CHECK(!event_is_deleted(ev));
 		if (rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) {
 			const uint32_t *seats = record_seats(store, rec);
 			for (uint32_t k = 0; k < rec->seats_count; k++) {

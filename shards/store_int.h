@@ -107,7 +107,19 @@ struct event {
 	uint32_t user_rate;  /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
 	uint32_t user_burst; /* its bucket size; 0 = user_rate */
 	struct hf_room *room;	     /* the event's waiting room (shards/room.h), or NULL */
+	/* Reuse after EVENT_DELETE (store_move.c): the arena extent of the arrays above starts at
+	 * free_bits and is arena_bytes long; sections_cap sections fit at `sections`. A deleted
+	 * event has id 0 and sits on the free list through free_next (index + 1). */
+	uint32_t arena_bytes;
+	uint32_t sections_cap;
+	uint32_t free_next;
 };
+
+/* A deleted event's slot in events[] (id 0, on the free list). */
+static inline int event_is_deleted(const struct event *ev)
+{
+	return ev->id == 0;
+}
 
 /* The two lists a user entry keeps, indexed by record state: live holds and live bookings. */
 #define USER_LIST_HOLDS	   0u
@@ -127,9 +139,12 @@ struct user_entry {
 struct hf_store {
 	struct hf_store_config cfg;
 
-	/* Events: a pool that only grows (events are never deleted) and an id -> index table. */
+	/* Events: a pool (deleted events' slots are reused from a free list) and an id -> index
+	 * table. events_count is the high-water mark: events[0 .. events_count) were used. */
 	struct event *events;
 	uint32_t events_count;
+	uint32_t event_free_head; /* index + 1 of a deleted event's slot; 0 = none */
+	uint32_t events_free_count;
 	uint32_t *event_table; /* index + 1; linear probing */
 	uint32_t event_table_mask;
 
@@ -286,7 +301,25 @@ void store_user_move(struct hf_store *store, struct record *rec, uint8_t state);
 void store_seat_take(struct hf_store *store, struct event *ev, uint32_t seat, uint32_t owner_1);
 void store_record_seats_free(struct hf_store *store, struct record *rec);
 
+/* 1 when an event of `seats` seats with n_sections sections fits (a slot and arena room). */
+int store_event_fits(const struct hf_store *store, uint32_t seats, uint32_t n_sections);
+/* Rebuilds the id -> index table from the live events (after a delete). O(table). */
+void store_event_table_rebuild(struct hf_store *store);
+
+/* store_move.c: EVENT_DELETE and a slot's export and import. */
+/* Deletes event `index` and all its records; appends one DEL_RANGE change. */
+void store_event_delete(struct hf_store *store, uint32_t index, struct hf_changes *changes);
+
 /* store_records.c: change records, the record table, the pool and its transitions. */
+/* Encodes the persisted value of an event or a record into v (room for
+ * HF_RECORD_VALUE_SIZE_MAX); returns its size. */
+uint32_t store_event_value(const struct event *ev, uint8_t *v);
+uint32_t store_record_value(const struct hf_store *store, const struct record *rec, uint8_t *v);
+/* Drops any record (a live one gives its seats back) without a change record. */
+void store_record_drop(struct hf_store *store, struct record *rec);
+/* Appends a change with the given key and value (value_size 0 for DEL and DEL_RANGE). */
+void store_change_raw(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
+		      uint8_t key_size, const uint8_t *value, uint16_t value_size);
 void store_change_put_event(struct hf_changes *changes, const struct event *ev);
 void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 			     const struct record *rec);
@@ -344,6 +377,8 @@ void store_room_stats(const struct hf_store *store, uint64_t now_ms, struct hf_r
 uint64_t store_room_memory_bytes(const struct hf_store *store);
 void store_room_check(const struct hf_store *store);
 void store_room_destroy_all(struct hf_store *store);
+/* Frees the waiting room of event `index` (being deleted), if it has one (store_move.c). */
+void store_room_event_deleted(struct hf_store *store, uint32_t index);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

@@ -142,12 +142,9 @@ static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
 	return SECTION_VALUE_FIXED_SIZE + len;
 }
 
-void store_change_put_event(struct hf_changes *changes, const struct event *ev)
+uint32_t store_event_value(const struct event *ev, uint8_t *v)
 {
-	uint8_t key[EVENT_KEY_SIZE];
-	event_key(key, ev->id);
-	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint8_t *v = changes->values + c->value_offset;
+	HF_ASSERT(!event_is_deleted(ev));
 	v[0] = ev->user_rate != 0	 ? EVENT_VERSION_RATE
 	       : ev->sections_count == 0 ? EVENT_VERSION_PLAIN
 					 : EVENT_VERSION_SECTIONS;
@@ -167,6 +164,15 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev)
 		size += 8;
 	}
 	HF_ASSERT(size <= HF_RECORD_VALUE_SIZE_MAX);
+	return size;
+}
+
+void store_change_put_event(struct hf_changes *changes, const struct event *ev)
+{
+	uint8_t key[EVENT_KEY_SIZE];
+	event_key(key, ev->id);
+	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
+	uint32_t size = store_event_value(ev, changes->values + c->value_offset);
 	c->value_size = (uint16_t)size;
 	changes->values_size += size;
 }
@@ -184,17 +190,10 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev)
  *   36    8 fingerprint
  *   44  4*n seats (u32 each; explicit: request order, best and any: ascending)
  * Version 2 is the same layout for a hold of mode 2 (ANY), which version 1 does not allow. */
-void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
-			     const struct record *rec)
+uint32_t store_record_value(const struct hf_store *store, const struct record *rec, uint8_t *v)
 {
-	if (changes->count_only) {
-		change_count_only(changes, RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
-		return;
-	}
-	uint8_t key[RECORD_KEY_SIZE];
-	record_key(key, store->events[rec->event_index].id, rec->id);
-	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint8_t *v = changes->values + c->value_offset;
+	HF_ASSERT(rec->state != RECORD_FREE);
+	HF_ASSERT(rec->seats_count >= 1 && rec->seats_count <= HF_HOLD_SEATS_MAX);
 	v[0] = rec->mode == HF_HOLD_ANY ? RECORD_VERSION_ANY : HF_STORE_RECORD_VERSION;
 	v[1] = rec->state;
 	v[2] = rec->mode;
@@ -207,9 +206,36 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < rec->seats_count; i++)
 		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, seats[i]);
-	uint16_t size = (uint16_t)(RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
+	return RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count;
+}
+
+void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
+			     const struct record *rec)
+{
+	if (changes->count_only) {
+		change_count_only(changes, RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
+		return;
+	}
+	uint8_t key[RECORD_KEY_SIZE];
+	record_key(key, store->events[rec->event_index].id, rec->id);
+	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
+	uint16_t size =
+	    (uint16_t)store_record_value(store, rec, changes->values + c->value_offset);
 	c->value_size = size;
 	changes->values_size += size;
+	HF_ASSERT(changes->values_size <= changes->values_capacity);
+}
+
+void store_change_raw(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
+		      uint8_t key_size, const uint8_t *value, uint16_t value_size)
+{
+	HF_ASSERT(kind == HF_CHANGE_PUT || value_size == 0);
+	HF_ASSERT(value_size <= HF_RECORD_VALUE_SIZE_MAX);
+	struct hf_change *c = change_append(changes, kind, key, key_size);
+	if (value_size > 0)
+		memcpy(changes->values + c->value_offset, value, value_size);
+	c->value_size = value_size;
+	changes->values_size += value_size;
 	HF_ASSERT(changes->values_size <= changes->values_capacity);
 }
 
@@ -412,6 +438,18 @@ static void record_release_slot(struct hf_store *store, struct record *rec)
 	store->records_used--;
 }
 
+void store_record_drop(struct hf_store *store, struct record *rec)
+{
+	HF_ASSERT(rec->state != RECORD_FREE);
+	if (rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) {
+		if (rec->in_wheel)
+			store_wheel_cancel(store, rec);
+		store_record_seats_free(store, rec);
+	}
+	record_release_slot(store, rec);
+	HF_ASSERT(rec->state == RECORD_FREE);
+}
+
 /* Tombstone -> (none); appends the DEL. */
 void store_record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes)
 {
@@ -510,8 +548,7 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 	if (v[0] != EVENT_VERSION_PLAIN && load_sections(v, size, seats, v[0] == EVENT_VERSION_RATE,
 							 sections, &sections_count) != HF_OK)
 		return HF_ERR_MALFORMED;
-	if (store->events_count >= store->cfg.events_max ||
-	    store->seats_total + seats > store->cfg.seats_max)
+	if (!store_event_fits(store, seats, sections_count))
 		return HF_ERR_CAPACITY;
 	uint32_t index = store_event_add(store, id, seats, rw, limit, lifetime_s);
 	store_event_sections_set(store, index, sections, sections_count);

@@ -243,6 +243,24 @@ void store_room_check(const struct hf_store *store)
 	}
 }
 
+void store_room_event_deleted(struct hf_store *store, uint32_t index)
+{
+	HF_ASSERT(index < store->events_count);
+	struct event *ev = &store->events[index];
+	if (ev->room == NULL)
+		return;
+	hf_room_destroy(ev->room);
+	ev->room = NULL;
+	/* Bounded by HF_STORE_ROOMS_MAX. */
+	for (uint32_t i = 0; i < store->rooms_count; i++) {
+		if (store->rooms[i] == index) {
+			store->rooms[i] = store->rooms[--store->rooms_count];
+			return;
+		}
+	}
+	HF_PANIC("event %u has a room that is not in the store's list", index);
+}
+
 void store_room_destroy_all(struct hf_store *store)
 {
 	for (uint32_t i = 0; i < store->rooms_count; i++) {

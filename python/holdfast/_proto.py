@@ -41,7 +41,7 @@ AVAIL_RANGE_MAX = 1048576
 HOLD_LIFETIME_MAX_S = 86400
 SLOT_OWNERS_MAX = 256
 HOST_SIZE_MAX = 63
-STATS_MAX = 128
+STATS_MAX = 256
 STAT_NAME_SIZE_MAX = 47
 ERROR_BODY_SIZE = 8
 PATH_SIZE_MAX = 1024
@@ -162,6 +162,9 @@ STATUS_NAMES: Dict[int, str] = {
     45: "ROOM_FULL",
     46: "NO_ROOM",
     47: "SOLD_OUT",
+    35: "EVENT_HAS_HOLDS",
+    36: "MOVE_STATE",
+    37: "MOVE_FAILED",
 }
 
 STATUS_MESSAGES: Dict[int, str] = {
@@ -200,6 +203,9 @@ STATUS_MESSAGES: Dict[int, str] = {
     45: "the waiting room is full",
     46: "the event has no waiting room",
     47: "sold out: every seat is booked",
+    35: "the event has live holds (use --force to delete it anyway)",
+    36: "the shard is not in the state this move step needs",
+    37: "copying the slot failed; roll the move back (cluster fix)",
 }
 
 # Statuses after which the same request (same ids) is resent: MOVED after a map refresh, the others

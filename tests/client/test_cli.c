@@ -429,6 +429,45 @@ static void test_event_commands(void **state)
 	expect_err(2, "holdfast: event create: --user-rate '5:x' is not RATE[:BURST]");
 }
 
+/* event delete: refused with live holds, forced, then the id is free; a client token may not. */
+static void test_event_delete(void **state)
+{
+	(void)state;
+	run("event", "create", "90", "--seats", "100", NULL);
+	expect(0, NULL);
+	run("hold", "90", "--user", "7", "--seats", "5,6", "--id", "900", NULL);
+	expect(0, NULL);
+	run("hold", "90", "--user", "7", "--seats", "7", "--id", "901", NULL);
+	run("confirm", "90", "901", NULL);
+	expect(0, NULL);
+	run("event", "delete", "90", NULL);
+	expect_err(1,
+		   "holdfast: event delete refused: EVENT_HAS_HOLDS (the event has 1 live holds; "
+		   "--force deletes it anyway)\n");
+	run("--json", "event", "delete", "90", NULL);
+	expect(1, "{\"error\":\"EVENT_HAS_HOLDS\",\"status\":35,\"detail\":1,");
+	expect_json();
+	run("event", "delete", "90", "--force", NULL);
+	expect(0, "event 90 deleted\n");
+	run("event", "info", "90", NULL);
+	expect_err(1, "holdfast: event info refused: NO_EVENT (no such event)\n");
+	run("event", "delete", "90", NULL);
+	expect_err(1, "holdfast: event delete refused: NO_EVENT (no such event)\n");
+	/* The id is free: a new event with other parameters, the old hold ids forgotten. */
+	run("event", "create", "90", "--seats", "20", NULL);
+	expect(0, "event 90 created: 20 seats");
+	run("hold", "90", "--user", "8", "--seats", "5", "--id", "900", NULL);
+	expect(0, "hold 900 on event 90: seats 5, expires ");
+	run("release", "90", "900", NULL);
+	run("--json", "event", "delete", "90", NULL);
+	expect(0, "{\"event_id\":90,\"deleted\":true}\n");
+	expect_json();
+	run("event", "delete", NULL);
+	expect_err(2, "holdfast: event delete: expected EVENT");
+	run("event", "delete", "90", "--forse", NULL);
+	assert_int_equal(r.status, 2);
+}
+
 static void test_hold_commands(void **state)
 {
 	(void)state;
@@ -884,6 +923,10 @@ static void test_tokens(void **state)
 	run_bare("--host", auth_server.addr, "--token-file", client, "backup", "--to", bk, NULL);
 	assert_int_not_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "FORBIDDEN"));
+	run_bare("--host", auth_server.addr, "--token-file", client, "event", "delete", "5", NULL);
+	expect_err(1, "holdfast: event delete refused: FORBIDDEN");
+	run_bare("--host", auth_server.addr, "--token-file", admin, "event", "delete", "5", NULL);
+	expect(0, "event 5 deleted\n");
 	assert_int_equal(setenv("HOLDFAST_TOKEN", "cli-admin-token", 1), 0);
 	run_bare("--host", auth_server.addr, "backup", "--to", bk, NULL);
 	unsetenv("HOLDFAST_TOKEN");
@@ -975,6 +1018,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_usage_errors),
 	    cmocka_unit_test(test_connection_errors),
 	    cmocka_unit_test(test_event_commands),
+	    cmocka_unit_test(test_event_delete),
 	    cmocka_unit_test(test_hold_commands),
 	    cmocka_unit_test(test_avail_seats),
 	    cmocka_unit_test(test_cluster_commands),

@@ -456,6 +456,14 @@ static void test_busy_retry(void **state)
 	bs.status = HF_TRY_AGAIN;
 	assert_int_equal(hf_client_hold_best(c, 11, 13, 1, 1000, 2, &rep), 0);
 	assert_int_equal(rep.status, HF_OK);
+	/* A slot frozen by a move answers TRY_AGAIN for longer than the retries: with an overall
+	 * deadline the client waits it out and the caller sees only the answer. */
+	bs.busy_times = 20;
+	assert_int_equal(hf_client_hold_best(c, 11, 15, 1, 1000, 2, &rep), 0);
+	assert_int_equal(rep.status, HF_OK);
+	n = fake_server_log(s, log_copy, LOG_COPY_MAX);
+	assert_int_equal(log_count_id(n, last_hold_request_id(n), &hash), 21);
+	bs.busy_times = 2;
 
 	/* Busy for longer than the retries: the caller gets BUSY after 1 + retries_max sends. */
 	bs.status = HF_BUSY;

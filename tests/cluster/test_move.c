@@ -215,7 +215,7 @@ static void test_crash_at_each_step(void **state)
 {
 	(void)state;
 	crash_and_fix(10, 7002, STEP_COPY, HF_MOVE_COPYING);
-	crash_and_fix(10, 7002, STEP_FREEZE, HF_MOVE_COPYING);
+	crash_and_fix(10, 7002, STEP_FREEZE, HF_MOVE_FROZEN); /* written before the freeze */
 	crash_and_fix(10, 7002, STEP_PERSISTED, HF_MOVE_FROZEN);
 	crash_and_fix(10, 7002, STEP_DROP, HF_MOVE_FLIPPED);
 }
@@ -274,7 +274,7 @@ static void test_etcd_lost_mid_move(void **state)
 	assert_int_equal(etcd_restart(&ep), 0);
 	read_state();
 	assert_int_equal(st->moves_count, 1);
-	assert_int_equal(st->moves[0].phase, HF_MOVE_COPYING);
+	assert_int_equal(st->moves[0].phase, HF_MOVE_FROZEN); /* written before the freeze */
 	assert_int_equal(st->map.epoch, epoch);
 	reset(STEP_NONE);
 	enum hf_move_fix_action action;
@@ -296,7 +296,7 @@ static uint64_t splitmix64(uint64_t *x)
 static void test_random_crashes(void **state)
 {
 	(void)state;
-	static const enum hf_move_phase left[] = {HF_MOVE_COPYING, HF_MOVE_COPYING, HF_MOVE_FROZEN,
+	static const enum hf_move_phase left[] = {HF_MOVE_COPYING, HF_MOVE_FROZEN, HF_MOVE_FROZEN,
 						  HF_MOVE_FLIPPED};
 	uint64_t rng = seed;
 	const char *lng = getenv("HF_LONG");

@@ -197,6 +197,14 @@ static const uint8_t request_opcodes[] = {
     HF_OP_POSITION,
     HF_OP_ROOM_SET,
     HF_OP_ROOM_INFO,
+    /* Slot moves and event delete. */
+    HF_OP_EVENT_DELETE,
+    HF_OP_MOVE_COPY,
+    HF_OP_MOVE_EXPORT,
+    HF_OP_MOVE_FREEZE,
+    HF_OP_MOVE_PERSISTED,
+    HF_OP_MOVE_DROP,
+    HF_OP_MOVE_UNFREEZE,
 };
 
 static int opcode_is_known(uint8_t op)
@@ -239,6 +247,8 @@ static void fill_section(struct rng *r, struct hf_section *sec)
 	sec->tier = (uint8_t)rng_next(r);
 	sec->kind = (uint8_t)rng_below(r, 2);
 }
+
+static void fill_text(struct rng *r, char *dst, uint32_t len);
 
 static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, struct hf_request *req)
 {
@@ -357,6 +367,26 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 			req->auth.token[i] = (uint8_t)rng_u32(r);
 		break;
 	}
+	case HF_OP_EVENT_DELETE:
+		req->event_delete.event_id = rng_id(r);
+		req->event_delete.flags = rng_below(r, 2) ? HF_EVENT_DELETE_FORCE : 0;
+		break;
+	case HF_OP_MOVE_COPY:
+		req->move.port = (uint16_t)rng_range(r, 1, UINT16_MAX);
+		fill_text(r, req->move.host, rng_range(r, 1, HF_HOST_SIZE_MAX));
+		req->move.slot = (uint16_t)rng_below(r, HF_SLOTS_COUNT);
+		break;
+	case HF_OP_MOVE_EXPORT:
+		req->move.cursor = rng_u64(r);
+		req->move.log_offset = rng_u64(r);
+		req->move.slot = (uint16_t)rng_below(r, HF_SLOTS_COUNT);
+		break;
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		req->move.slot = (uint16_t)rng_below(r, HF_SLOTS_COUNT);
+		break;
 	default:
 		fail_msg("no builder for opcode 0x%02x", op);
 	}
@@ -381,6 +411,7 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 	case HF_OP_RELEASE:
 	case HF_OP_CANCEL:
 	case HF_OP_UNWATCH:
+	case HF_OP_EVENT_DELETE:
 		break;
 	case HF_OP_PING:
 		rep->ping.epoch = rng_u64(r);
@@ -388,6 +419,29 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 	case HF_OP_WATCH:
 		rep->watch.seq = rng_u64(r);
 		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		rep->move.state = (uint8_t)rng_range(r, 0, HF_MOVE_STATE_FROZEN);
+		rep->move.records = rng_u64(r);
+		rep->move.bytes = rng_u64(r);
+		rep->move.seats = rng_u64(r);
+		break;
+	case HF_OP_MOVE_EXPORT: {
+		struct hf_rep_move_export *e = &rep->move_export;
+		e->cursor = rng_u64(r);
+		e->log_offset = rng_u64(r);
+		e->flags = rng_range(r, 0, HF_MOVE_EXPORT_FLAGS_KNOWN);
+		e->records_count = rng_u32(r);
+		/* avail_max bounds the bytes too (and g_bitmap holds HF_AVAIL_RANGE_MAX / 8). */
+		e->data_size = rng_range(r, 0, sc->avail_max / 8u);
+		for (uint32_t i = 0; i < e->data_size; i++)
+			g_bitmap[i] = (uint8_t)rng_next(r);
+		e->data = g_bitmap;
+		break;
+	}
 	case HF_OP_EVENT_INFO: {
 		struct hf_rep_event_info *e = &rep->event_info;
 		e->event_id = rng_id(r);
@@ -659,6 +713,25 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->room_set.params.shoppers_pct, b->room_set.params.shoppers_pct);
 		assert_int_equal(a->room_set.params.admit_ttl_ms, b->room_set.params.admit_ttl_ms);
 		assert_int_equal(a->room_set.params.queue_max, b->room_set.params.queue_max);
+	case HF_OP_EVENT_DELETE:
+		assert_int_equal(a->event_delete.event_id, b->event_delete.event_id);
+		assert_int_equal(a->event_delete.flags, b->event_delete.flags);
+		break;
+	case HF_OP_MOVE_COPY:
+		assert_string_equal(a->move.host, b->move.host);
+		assert_int_equal(a->move.port, b->move.port);
+		assert_int_equal(a->move.slot, b->move.slot);
+		break;
+	case HF_OP_MOVE_EXPORT:
+		assert_int_equal(a->move.cursor, b->move.cursor);
+		assert_int_equal(a->move.log_offset, b->move.log_offset);
+		assert_int_equal(a->move.slot, b->move.slot);
+		break;
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		assert_int_equal(a->move.slot, b->move.slot);
 		break;
 	default:
 		fail_msg("no comparison for opcode 0x%02x", a->opcode);
@@ -719,6 +792,28 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 		break;
 	case HF_OP_AUTH:
 		assert_int_equal(a->auth.role, b->auth.role);
+		break;
+	case HF_OP_EVENT_DELETE:
+		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		assert_int_equal(a->move.state, b->move.state);
+		assert_int_equal(a->move.records, b->move.records);
+		assert_int_equal(a->move.bytes, b->move.bytes);
+		assert_int_equal(a->move.seats, b->move.seats);
+		break;
+	case HF_OP_MOVE_EXPORT:
+		assert_int_equal(a->move_export.cursor, b->move_export.cursor);
+		assert_int_equal(a->move_export.log_offset, b->move_export.log_offset);
+		assert_int_equal(a->move_export.flags, b->move_export.flags);
+		assert_int_equal(a->move_export.records_count, b->move_export.records_count);
+		assert_int_equal(a->move_export.data_size, b->move_export.data_size);
+		if (a->move_export.data_size > 0)
+			assert_memory_equal(a->move_export.data, b->move_export.data,
+					    a->move_export.data_size);
 		break;
 	case HF_OP_AVAIL:
 		assert_int_equal(a->avail.seats_count, b->avail.seats_count);
@@ -2763,6 +2858,9 @@ static const uint16_t all_statuses[] = {
     HF_ROOM_FULL,
     HF_NO_ROOM,
     HF_SOLD_OUT,
+    HF_EVENT_HAS_HOLDS,
+    HF_MOVE_STATE,
+    HF_MOVE_FAILED,
 };
 
 static int status_is_defined(uint32_t v)
@@ -2788,7 +2886,10 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_WATCHING, 31);
 	assert_int_equal(HF_NOT_ADMITTED, 43);
 	assert_int_equal(HF_SOLD_OUT, 47);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 36);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 39);
+	assert_int_equal(HF_EVENT_HAS_HOLDS, 35);
+	assert_int_equal(HF_MOVE_STATE, 36);
+	assert_int_equal(HF_MOVE_FAILED, 37);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -2855,6 +2956,13 @@ static void test_opcode_names(void **state)
 	    {HF_OP_POSITION, "POSITION", 1},
 	    {HF_OP_ROOM_SET, "ROOM_SET", 1},
 	    {HF_OP_ROOM_INFO, "ROOM_INFO", 0},
+	    {HF_OP_EVENT_DELETE, "EVENT_DELETE", 1},
+	    {HF_OP_MOVE_COPY, "MOVE_COPY", 0},
+	    {HF_OP_MOVE_EXPORT, "MOVE_EXPORT", 0},
+	    {HF_OP_MOVE_FREEZE, "MOVE_FREEZE", 0},
+	    {HF_OP_MOVE_PERSISTED, "MOVE_PERSISTED", 0},
+	    {HF_OP_MOVE_DROP, "MOVE_DROP", 0},
+	    {HF_OP_MOVE_UNFREEZE, "MOVE_UNFREEZE", 0},
 	};
 	assert_int_equal(HF_ARRAY_SIZE(ops), HF_ARRAY_SIZE(request_opcodes));
 	for (size_t i = 0; i < HF_ARRAY_SIZE(ops); i++) {
@@ -3134,7 +3242,8 @@ static void test_op_table_rows(void **state)
 		/* A write is a store op: it is persisted by the shard that owns the event. */
 		if (info->writes)
 			assert_true(info->routed);
-		assert_false(info->routed && info->admin);
+		/* The one routed admin opcode: EVENT_DELETE, an operator's write on one event. */
+		assert_true(!(info->routed && info->admin) || op == HF_OP_EVENT_DELETE);
 		assert_true(info->request_body_size_min <= info->request_body_size_max);
 		assert_true(info->request_body_size_max <= HF_FRAME_BODY_SIZE_MAX);
 		assert_true(info->reply_body_size_min <= info->reply_body_size_max);
