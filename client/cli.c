@@ -1216,11 +1216,11 @@ static int cmd_seats(struct cli *cli, int argc, char **argv)
 	for (uint32_t i = 0; i < ss->seats_count; i++) {
 		const struct hf_seat_info *s = &ss->seats[i];
 		if (s->state == HF_SEAT_HELD)
-			printf("seat %u: held (hold %" PRIu64 ", user %" PRIu64 ")\n", s->seat,
+			printf("seat %u: held (hold %" PRIu64 ") by user %" PRIu64 "\n", s->seat,
 			       s->owner_id, s->user_id);
 		else if (s->state == HF_SEAT_BOOKED)
-			printf("seat %u: booked (booking %" PRIu64 ", user %" PRIu64 ")\n", s->seat,
-			       s->owner_id, s->user_id);
+			printf("seat %u: booked (booking %" PRIu64 ") by user %" PRIu64 "\n",
+			       s->seat, s->owner_id, s->user_id);
 		else
 			printf("seat %u: %s\n", s->seat, seat_state_name(s->state));
 	}

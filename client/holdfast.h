@@ -49,7 +49,7 @@
  * and C++-safe. The library exports the hf_client_* functions declared here, hf_version, and from
  * proto.h the status and opcode vocabulary (hf_status_name, hf_status_message,
  * hf_status_is_retryable, hf_opcode_name, hf_opcode_is_write, hf_request_event_id, and the inline
- * hf_slot_of / hf_avail_bit); proto.h's frame codec (hf_request_encode, hf_reply_decode, ...) and
+ * hf_slot_of / hf_avail_bit) and from proto/watch.h hf_watch_kind_name; proto.h's frame codec (hf_request_encode, hf_reply_decode, ...) and
  * its struct hf_reply are the server's and are not part of the library's interface: replies reach
  * the application as struct hf_client_reply.
  *

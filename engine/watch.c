@@ -204,11 +204,12 @@ static void watch_remove(struct hf_shard *s, struct watcher *x)
 	w->watchers_count--;
 }
 
-/* 1 when x's connection is still the one that watched. */
+/* 1 when x's connection is still the one that watched, and takes pushes (a doomed one only
+ * finishes sending what it has). */
 static int watcher_live(const struct hf_shard *s, const struct watcher *x)
 {
 	const struct hf_conn *c = &s->conns[x->conn];
-	return c->state == HF_CONN_OPEN && c->gen == x->gen;
+	return c->state == HF_CONN_OPEN && c->gen == x->gen && !c->doomed;
 }
 
 /* The watcher of connection c, or NULL (a stale one is dropped on the way). */
@@ -536,6 +537,14 @@ void hf_watch_on_failed(struct hf_shard *s)
 		w->gaps++;
 		(void)push_one(s, x, (uint32_t)n, gap.seq);
 	}
+}
+
+int hf_watch_is_watching(struct hf_shard *s, const struct hf_conn *c)
+{
+	uint32_t ci = (uint32_t)(c - s->conns);
+	HF_ASSERT(ci < s->conns_max);
+	uint32_t idx = s->watch->conn_watcher[ci];
+	return idx != NONE && s->watch->w[idx - 1u].gen == c->gen;
 }
 
 void hf_watch_stats(const struct hf_shard *s, struct hf_rep_stats *st)

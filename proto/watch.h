@@ -24,7 +24,7 @@
 #ifndef HF_PROTO_WATCH_H
 #define HF_PROTO_WATCH_H
 
-#include "proto/proto.h"
+#include "proto.h" /* this folder: also where <holdfast/proto/watch.h> is installed */
 
 #include <stddef.h>
 #include <stdint.h>

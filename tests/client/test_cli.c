@@ -506,7 +506,7 @@ static void test_avail_seats(void **state)
 	run("avail", "81", "--range", "5:2", NULL);
 	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\nfree in 5..6: none\n");
 	run("seats", "81", "5", "8", "9", NULL);
-	expect(0, "seat 5: booked (booking 500, user 1)\nseat 8: held (hold 501, user 2)\n"
+	expect(0, "seat 5: booked (booking 500) by user 1\nseat 8: held (hold 501) by user 2\n"
 		  "seat 9: free\n");
 	run("--json", "seats", "81", "4-6", NULL);
 	expect_json();
@@ -675,7 +675,7 @@ static void test_sections(void **state)
 	expect_json();
 	expect_has("\"sections\":[{\"name\":\"stalls\"");
 	run("seats", "95", "40", NULL);
-	expect(0, "seat 40: held (hold 5, user 5)\n");
+	expect(0, "seat 40: held (hold 5) by user 5\n");
 	/* Errors. */
 	run("hold", "95", "--user", "1", "--best", "2", "--section", "nope", NULL);
 	expect_err(1, "holdfast: hold refused: event 95 has no section 'nope'");
