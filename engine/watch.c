@@ -453,16 +453,17 @@ static void push_event(struct hf_shard *s, struct watch_event *e, uint32_t size,
 	}
 }
 
-static int is_marked(const struct hf_watch *w, const struct hf_batch *b, uint32_t index)
+/* 1 when change `index` of b is an EXTEND's. Marks are appended in change order and asked for in
+ * change order, so *cursor walks them once per batch: O(changes + marks). */
+static int is_marked(const struct hf_watch *w, const struct hf_batch *b, uint32_t index,
+		     uint32_t *cursor)
 {
 	const struct batch_marks *m = &w->marks[b->seq % HF_SHARD_BATCHES_MAX];
 	if (m->seq != b->seq)
 		return 0;
-	for (uint32_t i = 0; i < m->count; i++) {
-		if (m->index[i] == index)
-			return 1;
-	}
-	return 0;
+	while (*cursor < m->count && m->index[*cursor] < index)
+		(*cursor)++;
+	return *cursor < m->count && m->index[*cursor] == index;
 }
 
 /* The frame of one hold record change into w->frame; returns its size. */
@@ -503,6 +504,7 @@ void hf_watch_on_durable(struct hf_shard *s, const struct hf_batch *b)
 	if (w->watchers_count == 0)
 		return;
 	static struct hf_store_hold_change hc;
+	uint32_t cursor = 0;
 	for (uint32_t i = 0; i < b->changes.count && w->watchers_count > 0; i++) {
 		const struct hf_change *c = &b->changes.items[i];
 		uint64_t event_id = hf_store_change_event_id(c);
@@ -514,7 +516,7 @@ void hf_watch_on_durable(struct hf_shard *s, const struct hf_batch *b)
 		int rc = hf_store_change_hold(&b->changes, c, &hc);
 		HF_ASSERT(rc == 0);
 		uint64_t seq = ++e->seq;
-		uint32_t size = change_frame(w, &hc, is_marked(w, b, i), seq);
+		uint32_t size = change_frame(w, &hc, is_marked(w, b, i, &cursor), seq);
 		push_event(s, e, size, seq);
 	}
 }
