@@ -13,7 +13,8 @@
  *
  * --json prints exactly one JSON value on stdout, with these stable keys (ids and counts are JSON
  * numbers; 64-bit ids are printed exactly, so parse them as 64-bit integers):
- *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"}
+ *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (and
+ *                 "waiting_room":true with --waiting-room)
  *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
  *                  "booked","holds","bookings"}
  *   hold          {"event_id","hold_id","user_id","deadline_ms","seats":[...]}
