@@ -127,15 +127,16 @@ static int hold_used_admission(const struct hf_request *req, enum hf_status st)
 	}
 }
 
-void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
-		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
+enum hf_status store_room_after(struct hf_store *store, const struct hf_request *req,
+				enum hf_status st, uint64_t now_ms, struct hf_reply *rep,
+				struct hf_changes *changes)
 {
 	/* Most stores have no room: one compare on every write, not a lookup. */
 	if (store->rooms_count == 0 || !hf_op_info(req->opcode)->writes)
-		return;
+		return st;
 	uint32_t e = store_event_find(store, req->room_info.event_id);
 	if (e == 0 || store->events[e - 1].room == NULL)
-		return;
+		return st;
 	struct event *ev = &store->events[e - 1];
 	if (req->opcode == HF_OP_HOLD && hold_used_admission(req, st) &&
 	    hf_room_params_get(ev->room)->enabled)
@@ -143,12 +144,13 @@ void store_room_after(struct hf_store *store, const struct hf_request *req, enum
 				    pump_budget(changes, HF_OP_CHANGES_MAX), changes);
 	struct hf_room_inventory inv = event_inventory(ev);
 	hf_room_pump(ev->room, now_ms, &inv, pump_budget(changes, HF_OP_CHANGES_MAX), changes);
-	/* A JOIN or POSITION answers what the pump just did (the buyer may be admitted now). */
-	if ((req->opcode == HF_OP_JOIN || req->opcode == HF_OP_POSITION) && st == HF_OK) {
-		enum hf_status again =
-		    hf_room_position(ev->room, req->join.user_id, now_ms, &inv, &rep->join);
-		HF_ASSERT(again == HF_OK);
-	}
+	if ((req->opcode != HF_OP_JOIN && req->opcode != HF_OP_POSITION) || st != HF_OK)
+		return st;
+	/* The answer is the place as the pump left it: admitted now, or its admission expired
+	 * (requeued at the end, or dropped). */
+	enum hf_status again =
+	    hf_room_position(ev->room, req->join.user_id, now_ms, &inv, &rep->join);
+	return again == HF_OK ? HF_OK : room_fail(rep, again, 0);
 }
 
 /* The timer expires admissions only. Admitting is left to the writes on the event (JOIN, POSITION,
