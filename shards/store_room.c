@@ -21,6 +21,13 @@ static struct hf_room_inventory event_inventory(const struct event *ev)
 	return inv;
 }
 
+/* Changes a pump may append and still leave keep for the ops that follow. */
+static uint32_t pump_budget(const struct hf_changes *changes, uint32_t keep)
+{
+	uint32_t room = changes_room(changes);
+	return room > keep ? room - keep : 0u;
+}
+
 static enum hf_status room_fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
 {
 	rep->status = (uint16_t)status;
@@ -60,6 +67,9 @@ enum hf_status store_room_op(struct hf_store *store, const struct hf_request *re
 	struct event *ev = &store->events[e - 1];
 	struct hf_room_inventory inv = event_inventory(ev);
 	enum hf_status st = HF_OK;
+	/* Expired admissions first, so that a JOIN or POSITION sees the place as it now is. */
+	if (ev->room != NULL && (req->opcode == HF_OP_JOIN || req->opcode == HF_OP_POSITION))
+		hf_room_expire(ev->room, now_ms, pump_budget(changes, HF_OP_CHANGES_MAX), changes);
 	switch (req->opcode) {
 	case HF_OP_ROOM_SET:
 		return room_set(store, ev, &req->room_set, rep, changes);
@@ -96,13 +106,6 @@ enum hf_status store_room_hold_check(struct hf_store *store, const struct event 
 		return HF_OK;
 	const struct hf_room_token *token = (r->flags & HF_HOLD_FLAG_TOKEN) ? &r->token : NULL;
 	return hf_room_token_check(ev->room, r->user_id, token, now_ms);
-}
-
-/* Changes a pump may append and still leave keep for the ops that follow. */
-static uint32_t pump_budget(const struct hf_changes *changes, uint32_t keep)
-{
-	uint32_t room = changes_room(changes);
-	return room > keep ? room - keep : 0u;
 }
 
 /* A HOLD that passed the token check ends its buyer's shopping, whether it got seats or found

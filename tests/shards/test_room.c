@@ -510,6 +510,13 @@ static void test_store_expired_admission(void **state)
 		sreq.position.user_id = 2;
 		assert_int_equal(store_call(st, 11000), HF_OK);
 		assert_int_equal(srep.position.state, HF_ROOM_ADMITTED);
+		/* JOIN again: dropped, user 1 takes a new place at the end; requeued, it keeps its.
+		 */
+		sreq.opcode = HF_OP_JOIN;
+		sreq.join.user_id = 1;
+		assert_int_equal(store_call(st, 11001), HF_OK);
+		assert_int_equal(srep.join.state, HF_ROOM_WAITING);
+		assert_int_equal(srep.join.position, 1);
 		hf_store_check(st);
 		hf_store_destroy(st);
 	}
