@@ -13,7 +13,9 @@
  *
  * --json prints exactly one JSON value on stdout, with these stable keys (ids and counts are JSON
  * numbers; 64-bit ids are printed exactly, so parse them as 64-bit integers):
- *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (+ sections)
+ *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (+ sections,
+ *                 "user_rate","user_burst" with --user-rate, "waiting_room":true with
+ *                 --waiting-room)
  *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
  *                  "booked","holds","bookings"} (+ sections)
  *   event delete  {"event_id","deleted":true}

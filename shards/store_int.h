@@ -365,9 +365,12 @@ enum hf_status store_room_op(struct hf_store *store, const struct hf_request *re
 /* HOLD on an event with a room: HF_OK or HF_NOT_ADMITTED (counted). */
 enum hf_status store_room_hold_check(struct hf_store *store, const struct event *ev,
 				     const struct hf_req_hold *r, uint64_t now_ms);
-/* After an op: a HOLD's buyer stops shopping; a write on a room event pumps its room. */
-void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
-		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes);
+/* After an op: a HOLD's buyer stops shopping; a write on a room event pumps its room. Returns
+ * the op's answer: st, or for a JOIN or POSITION what the pump made of the buyer's place (its
+ * expired admission requeued, or dropped: NOT_IN_QUEUE). */
+enum hf_status store_room_after(struct hf_store *store, const struct hf_request *req,
+				enum hf_status st, uint64_t now_ms, struct hf_reply *rep,
+				struct hf_changes *changes);
 uint32_t store_room_tick(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes);
 uint64_t store_room_next_ms(const struct hf_store *store);
 /* A 'P' or 'Q' record. */

@@ -1288,6 +1288,59 @@ static void test_request_create_event(void **state)
 	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
 }
 
+/* The waiting room's bodies, byte for byte as docs/protocol.md 6.13 lays them out, and the
+ * decoder's refusals of values out of their domains. */
+static void test_room_bodies(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_ROOM_SET, 9);
+	g_req_a.room_set.event_id = 0x2a;
+	g_req_a.room_set.params = (struct hf_room_params){1, HF_ROOM_DROP, 67, 300000, 100000};
+	static const uint8_t want_set[20] = {0x2a, 0, 0,    0,	  0,	0, 0,	 0,    0x01, 0x01,
+					     0x43, 0, 0xe0, 0x93, 0x04, 0, 0xa0, 0x86, 0x01, 0};
+	size_t n = request_roundtrip(&g_req_a, 20);
+	expect_bytes(g_frame + 24, n - 24, want_set, sizeof(want_set));
+	g_frame[24 + 8] = 2; /* enabled */
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 8] = 1;
+	g_frame[24 + 10] = 0; /* shoppers_pct 0 */
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	g_frame[24 + 10] = 0x43;
+	put32(g_frame + 24 + 16, HF_ROOM_QUEUE_SIZE_MAX + 1u);
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + 24 + 16, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	put32(g_frame + 24 + 16, 100000);
+	put32(g_frame + 24 + 12, HF_ROOM_ADMIT_TTL_MS_MIN - 1u);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	/* JOIN: event, user; its reply: state, reserved, position, length, estimate, token. */
+	new_request(&g_req_a, HF_OP_JOIN, 3);
+	g_req_a.join = (struct hf_req_join){0x2a, 7};
+	static const uint8_t want_join[16] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0};
+	n = request_roundtrip(&g_req_a, 16);
+	expect_bytes(g_frame + 24, n - 24, want_join, sizeof(want_join));
+	memset(&g_rep_a, 0, sizeof(g_rep_a));
+	g_rep_a.opcode = HF_OP_POSITION;
+	g_rep_a.position = (struct hf_rep_room_position){
+	    .state = HF_ROOM_WAITING, .position = 12, .waiting_count = 40, .estimate_ms = 9000};
+	n = reply_roundtrip(&g_rep_a, HF_REP_ROOM_POSITION_BODY_SIZE);
+	static const uint8_t want_pos[16] = {1,	 0, 0, 0, 12,	0,    0, 0,
+					     40, 0, 0, 0, 0x28, 0x23, 0, 0};
+	expect_bytes(g_frame + 24, 16, want_pos, sizeof(want_pos));
+	g_frame[24] = 3; /* an unknown state */
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	g_frame[24] = 1;
+	g_frame[24 + 1] = 1; /* reserved */
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	memset(&g_rep_a, 0, sizeof(g_rep_a));
+	g_rep_a.opcode = HF_OP_ROOM_INFO;
+	g_rep_a.room_info.sold_out = 1;
+	n = reply_roundtrip(&g_rep_a, HF_REP_ROOM_INFO_BODY_SIZE);
+	assert_int_equal(g_frame[24 + 28], 1);
+	g_frame[24 + 28] = 2;
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+}
+
 static void test_request_event_info(void **state)
 {
 	(void)state;
@@ -3955,6 +4008,7 @@ int main(void)
 	    cmocka_unit_test(test_header_body_size),
 	    cmocka_unit_test(test_request_empty_bodies),
 	    cmocka_unit_test(test_request_create_event),
+	    cmocka_unit_test(test_room_bodies),
 	    cmocka_unit_test(test_request_event_info),
 	    cmocka_unit_test(test_wire_hold_example),
 	    cmocka_unit_test(test_request_hold_explicit),
