@@ -4,6 +4,7 @@
 
 #include "base/assert.h"
 #include "engine/ratelimit.h"
+#include "engine/repl.h"
 #include "cluster/etcd.h"
 #include "cluster/state.h"
 
@@ -53,6 +54,12 @@ static const char usage[] =
     "  --etcd URL[,URL...]        join a cluster whose state lives in this etcd (http://HOST:PORT\n"
     "                             endpoints); without it the node serves its own local map\n"
     "  --cluster NAME             the cluster's name in etcd (default \"default\"; needs --etcd)\n"
+    "  --replica-of HOST:PORT     run every shard i as a replica of the primary shard at\n"
+    "                             HOST:PORT+i: it follows its batches and refuses writes\n"
+    "  --replication MODE         sync (default): a write is answered once every in-sync replica\n"
+    "                             holds it durable; async: once the local disk does\n"
+    "  --repl-timeout MS          a replica that acknowledges nothing that long leaves the\n"
+    "                             in-sync set (default 1000)\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --metrics-listen HOST:PORT serve GET /metrics (Prometheus text format) and GET /health\n"
     "                             over HTTP on this numeric IPv4 address (port 0: any free port)\n"
@@ -164,6 +171,37 @@ static int parse_cluster_flag(const char *name, const char *value, struct hf_eng
 	return 0;
 }
 
+/* --replica-of, --replication and --repl-timeout. Returns 0, or -EINVAL with err set. */
+static int parse_repl_flag(const char *name, const char *value, struct hf_engine_config *cfg,
+			   char *err, size_t err_size)
+{
+	uint64_t n = 0;
+	enum hf_repl_mode mode;
+	if (strcmp(name, "--replica-of") == 0) {
+		if (parse_host_port(value, 1, cfg->replica_of_host, &cfg->replica_of_port) != 0) {
+			bad(err, err_size,
+			    "--replica-of: '%s' is not IPV4_ADDRESS:PORT (e.g. 127.0.0.1:7070)",
+			    value);
+			return -EINVAL;
+		}
+	} else if (strcmp(name, "--replication") == 0) {
+		if (hf_repl_mode_parse(value, &mode) != 0) {
+			bad(err, err_size, "--replication: '%s' is not sync or async", value);
+			return -EINVAL;
+		}
+		cfg->repl_mode = (uint8_t)mode;
+	} else {
+		HF_ASSERT(strcmp(name, "--repl-timeout") == 0);
+		if (parse_u64(value, 1, HF_REPL_TIMEOUT_MS_MAX, &n) != 0) {
+			bad(err, err_size, "--repl-timeout: '%s' is not in 1..%u ms", value,
+			    HF_REPL_TIMEOUT_MS_MAX);
+			return -EINVAL;
+		}
+		cfg->repl_timeout_ms = (uint32_t)n;
+	}
+	return 0;
+}
+
 static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -181,6 +219,8 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	hf_store_config_default(&cfg->store);
 	cfg->log_level = HF_LOG_INFO;
 	cfg->pin = 1;
+	cfg->repl_mode = HF_REPL_MODE_SYNC;
+	cfg->repl_timeout_ms = HF_REPL_TIMEOUT_MS_DEFAULT;
 }
 
 static int parse_user_rate(const char *value, struct hf_engine_config *out)
@@ -265,6 +305,9 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--auth-file",
 		    "--user-rate",
 		    "--backup-root",
+		    "--replica-of",
+		    "--replication",
+		    "--repl-timeout",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -385,6 +428,11 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		} else if (strcmp(name, "--etcd") == 0 || strcmp(name, "--cluster") == 0) {
 			if (parse_cluster_flag(name, value, out, err, err_size) != 0)
 				return HF_CONFIG_BAD;
+		} else if (strcmp(name, "--replica-of") == 0 ||
+			   strcmp(name, "--replication") == 0 ||
+			   strcmp(name, "--repl-timeout") == 0) {
+			if (parse_repl_flag(name, value, out, err, err_size) != 0)
+				return HF_CONFIG_BAD;
 		} else if (strcmp(name, "--log-level") == 0) {
 			if (hf_log_parse_level(value, &out->log_level) != 0)
 				return bad(err, err_size,
@@ -416,6 +464,14 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		return bad(err, err_size, "--cluster needs --etcd URL");
 	if (out->etcd_urls[0] != '\0' && out->cluster[0] == '\0')
 		snprintf(out->cluster, sizeof(out->cluster), "%s", HF_ENGINE_CLUSTER_DEFAULT);
+	if (out->replica_of_port != 0 && out->etcd_urls[0] != '\0')
+		return bad(err, err_size,
+			   "--replica-of with --etcd: not yet (replicas of a cluster are placed by "
+			   "etcd; --replica-of is the static form)");
+	if (out->replica_of_port != 0 &&
+	    (uint32_t)out->replica_of_port + out->shards_count - 1u > UINT16_MAX)
+		return bad(err, err_size, "--replica-of port %u + %u shards passes port 65535",
+			   (unsigned)out->replica_of_port, out->shards_count);
 	if (out->force && out->restore_from[0] == '\0')
 		return bad(err, err_size, "--force only applies to --restore-from");
 	if (out->restore_from[0] != '\0' && out->durability == HF_DURABILITY_NONE)

@@ -246,6 +246,8 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		s->c.frames_in++;
 		c->frames_seen = 1;
 		conn_answer(s, c, &res, parse_us);
+		if (res.repl_attach && c->state == HF_CONN_OPEN)
+			hf_repl_attach(s, c, h.request_id, data + used + HF_FRAME_HEADER_SIZE);
 		if (res.set_role != 0)
 			c->role = res.set_role;
 		if (res.doom) {
@@ -785,4 +787,33 @@ void hf_conn_complete_backup(struct hf_shard *s, struct hf_conn *c, uint64_t pos
 	HF_ASSERT(h.body_size == 8u);
 	hf_put_le16(at + 6, status); /* header offset 6: status */
 	hf_put_le64(at + HF_FRAME_HEADER_SIZE, status == HF_OK ? sequence : 0);
+}
+
+/* ---- Pushed frames (a replication stream, engine/repl.c) ---- */
+
+uint8_t *hf_conn_push_reserve(struct hf_shard *s, struct hf_conn *c, uint32_t size)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT(size <= HF_FRAME_SIZE_MAX);
+	/* A stream carries no held replies: every byte of it may leave as soon as written. */
+	HF_ASSERT(c->segs_count == 0);
+	HF_ASSERT(c->fill_ready == c->fill.size);
+	if (bytes_reserve(s, &c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
+		hf_log_warn("connection %u: replication stream past %llu queued bytes: closing it",
+			    conn_index(s, c), (unsigned long long)fill_cap_max(s));
+		hf_conn_close(s, c, "replication stream too far behind");
+		hf_conn_touch(s, c);
+		return NULL;
+	}
+	return c->fill.data + c->fill.size;
+}
+
+void hf_conn_push_commit(struct hf_shard *s, struct hf_conn *c, uint32_t size)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT((uint64_t)c->fill.size + size <= c->fill.cap);
+	c->fill.size += size;
+	c->fill_ready = c->fill.size;
+	s->c.frames_out++;
+	hf_conn_touch(s, c);
 }

@@ -169,6 +169,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "read_only", s->read_only);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
+	hf_repl_stats(s, st);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
 	else
@@ -236,6 +237,12 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
 		return;
 	}
+	if (hf_opcode_is_write(req->opcode) && hf_repl_is_replica(s->repl)) {
+		/* A replica's store follows its primary only. */
+		hf_ops_error(s, req->opcode, req->request_id, HF_NOT_PRIMARY, hf_repl_epoch(s),
+			     out);
+		return;
+	}
 	if (s->read_only && hf_opcode_is_write(req->opcode)) {
 		/* The disk refuses writes (full): answer at once, the store stays as it is. */
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
@@ -283,6 +290,26 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	b->ops_count++;
 }
 
+/* Replication frames (engine/repl.h): admin only; their bodies are proto/repl.h's. */
+static void ops_repl(struct hf_shard *s, uint8_t role, const struct hf_frame_header *header,
+		     const uint8_t *body, struct hf_ops_result *out)
+{
+	s->req.opcode = header->opcode;
+	s->req.request_id = header->request_id;
+	if (role != HF_ROLE_ADMIN) {
+		s->c.replies_forbidden++;
+		hf_ops_error(s, header->opcode, header->request_id, HF_FORBIDDEN, 0, out);
+		return;
+	}
+	int attach = 0;
+	const uint8_t *raw = NULL;
+	out->raw_size = hf_repl_handle(s, header, body, &raw, &attach);
+	out->raw = raw;
+	out->kind = HF_OPS_RAW;
+	out->repl_attach = (uint8_t)attach;
+	s->c.ops[header->opcode]++;
+}
+
 static void ops_auth(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
 {
 	uint8_t role = s->cfg->auth == NULL ? HF_ROLE_ADMIN
@@ -325,9 +352,14 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 	out->backup = 0;
 	out->set_role = 0;
 	out->doom = 0;
+	out->repl_attach = 0;
 	out->wait_seq = 0;
 	if (!ops_authorize(s, role, header, out))
 		return;
+	if (header->opcode >= HF_OP_REPL_SUBSCRIBE && header->opcode <= HF_OP_REPL_BATCH) {
+		ops_repl(s, role, header, body, out);
+		return;
+	}
 	struct hf_request *req = &s->req;
 	enum hf_status st = hf_request_decode(header, body, req);
 	if (st != HF_OK) {

@@ -18,6 +18,7 @@
 #include "engine/latency.h"
 #include "engine/pool.h"
 #include "engine/ratelimit.h"
+#include "engine/repl.h"
 #include "engine/uring.h"
 #include "proto/proto.h"
 #include "shards/persist.h"
@@ -81,6 +82,7 @@ enum hf_ud_kind {
 	HF_UD_WAKE = 5,	   /* the stop eventfd became readable */
 	HF_UD_DURABLE = 6, /* the persist thread completed jobs (its eventfd was read) */
 	HF_UD_MAP = 7,	   /* a new slot map was posted (its eventfd was read) */
+	HF_UD_REPL = 8,	   /* replica: the follow thread handed frames over (engine/repl.h) */
 };
 
 static inline uint64_t hf_ud_make(enum hf_ud_kind kind, uint32_t conn_index, uint32_t gen)
@@ -197,6 +199,10 @@ struct hf_batch {
 	char backup_root[HF_PATH_SIZE_MAX + 1];
 	uint64_t sealed_us; /* monotonic µs when sealed */
 	struct hf_durable_job job;
+	/* The local disk's answer is in (job reaped, or sealed in durability none); the batch
+	 * completes once replication lets it too (engine/repl.h, hf_repl_gate). */
+	uint8_t local_done;
+	int local_status; /* 0, or the failed job's -errno */
 	/* Replies held for this batch, for the latency histograms: parsed at parse_us. */
 	uint32_t lat_count;
 	struct {
@@ -213,11 +219,12 @@ enum hf_ops_kind {
 };
 
 struct hf_ops_result {
-	uint8_t kind;	   /* enum hf_ops_kind */
-	uint8_t backup;	   /* the reply is a BACKUP's, completed when its batch is durable */
-	uint8_t set_role;  /* AUTH succeeded: the connection's role from now on (0: unchanged) */
-	uint8_t doom;	   /* answer, then close the connection (a failed or missing AUTH) */
-	uint64_t wait_seq; /* the reply leaves once batch wait_seq is durable (0: at once) */
+	uint8_t kind;	     /* enum hf_ops_kind */
+	uint8_t backup;	     /* the reply is a BACKUP's, completed when its batch is durable */
+	uint8_t set_role;    /* AUTH succeeded: the connection's role from now on (0: unchanged) */
+	uint8_t doom;	     /* answer, then close the connection (a failed or missing AUTH) */
+	uint8_t repl_attach; /* REPL_SUBSCRIBE answered OK: the connection becomes a stream */
+	uint64_t wait_seq;   /* the reply leaves once batch wait_seq is durable (0: at once) */
 	const uint8_t *raw;
 	uint32_t raw_size;
 };
@@ -349,6 +356,8 @@ struct hf_shard {
 	int fatal; /* the loop hit an error it cannot go on from */
 
 	struct hf_shard_counters c;
+	struct hf_repl *repl; /* replication, both roles (engine/repl.h) */
+	uint8_t repl_armed;   /* replica: a read of the inbox eventfd is in the ring */
 };
 
 /* The open batch. */
@@ -394,6 +403,11 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 	return (uint64_t)(c->out.size - c->out_off) + c->fill.size;
 }
 void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c);
+/* Replication streams (engine/repl.c): room for size more bytes at the end of c's replies, sent as
+ * soon as hf_conn_push_commit says they are written. NULL when the connection's bound is reached:
+ * it is then closing. Only for connections that hold no held replies. */
+uint8_t *hf_conn_push_reserve(struct hf_shard *s, struct hf_conn *c, uint32_t size);
+void hf_conn_push_commit(struct hf_shard *s, struct hf_conn *c, uint32_t size);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`

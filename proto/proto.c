@@ -83,6 +83,10 @@ const char *hf_status_name(uint16_t status)
 		return "FORBIDDEN";
 	case HF_RATE_LIMITED:
 		return "RATE_LIMITED";
+	case HF_REPL_FENCED: /* replication */
+		return "REPL_FENCED";
+	case HF_NOT_PRIMARY:
+		return "NOT_PRIMARY";
 	default:
 		return "UNKNOWN";
 	}
@@ -151,6 +155,10 @@ const char *hf_status_message(uint16_t status)
 		return "not allowed for this token's role, or outside the backup root";
 	case HF_RATE_LIMITED:
 		return "too many requests from this user; retry after the given ms";
+	case HF_REPL_FENCED: /* replication */
+		return "fenced: a newer epoch exists, the sender is no longer the primary";
+	case HF_NOT_PRIMARY:
+		return "this shard is a replica; writes go to its primary";
 	default:
 		return "unknown status";
 	}

@@ -50,6 +50,9 @@ enum hf_status {
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
 				 backup root) */
 	HF_RATE_LIMITED = 42, /* the user sent too much too fast; detail = ms to wait */
+	/* Replication (12..15; proto/repl.h). */
+	HF_REPL_FENCED = 12, /* the sender's epoch is below one this shard has seen; detail = it */
+	HF_NOT_PRIMARY = 13, /* this shard is a replica: writes go to its primary; detail = epoch */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -82,6 +85,10 @@ enum hf_opcode {
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
 	/* Connection-level (0x50-0x5f). */
 	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
+	/* Replication (admin range 0x30-0x3f, bodies in proto/repl.h; not in the opcode table). */
+	HF_OP_REPL_SUBSCRIBE = 0x30, /* a replica asks for its primary's batch stream */
+	HF_OP_REPL_ACK = 0x31,	     /* a replica says which batch it holds durable */
+	HF_OP_REPL_BATCH = 0x32, /* pushed by the primary: one sealed batch (or snapshot) part */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f

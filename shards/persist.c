@@ -450,6 +450,12 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 			rocksdb_writebatch_put(
 			    persist->batch, (const char *)change->key, change->key_size,
 			    (const char *)hf_change_value(changes, change), change->value_size);
+		} else if (change->kind == HF_CHANGE_DEL_RANGE) {
+			HF_ASSERT(change->value_size >= 1 &&
+				  change->value_size <= HF_RECORD_KEY_SIZE_MAX);
+			rocksdb_writebatch_delete_range(
+			    persist->batch, (const char *)change->key, change->key_size,
+			    (const char *)hf_change_value(changes, change), change->value_size);
 		} else {
 			HF_ASSERT(change->kind == HF_CHANGE_DEL);
 			HF_ASSERT(change->value_size == 0);

@@ -2605,6 +2605,8 @@ static const uint16_t all_statuses[] = {
     HF_UNAUTHORIZED,
     HF_FORBIDDEN,
     HF_RATE_LIMITED,
+    HF_REPL_FENCED, /* replication */
+    HF_NOT_PRIMARY,
 };
 
 static int status_is_defined(uint32_t v)
@@ -2627,7 +2629,9 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_UNAUTHORIZED, 40);
 	assert_int_equal(HF_FORBIDDEN, 41);
 	assert_int_equal(HF_RATE_LIMITED, 42);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 30);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 32);
+	assert_int_equal(HF_REPL_FENCED, 12);
+	assert_int_equal(HF_NOT_PRIMARY, 13);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
