@@ -36,7 +36,7 @@ struct follow_conn {
 	int fd;
 	uint8_t *rbuf;
 	uint32_t rlen;
-	uint64_t acked_sent;
+	uint64_t acked_sent; /* 1 + the last seq sent in this session; 0: none yet */
 	uint64_t ack_sent_ms;
 	uint64_t acks_sent;
 };
@@ -110,17 +110,21 @@ static int send_all(int fd, const uint8_t *buf, size_t size)
 static int follow_ack(struct repl_follow *f, struct follow_conn *fc)
 {
 	uint64_t word = atomic_load(&f->ack_word);
-	uint64_t seq = fc->acked_sent;
-	if ((word >> 48) == (f->session & 0xffffu) && (word & REPL_ACK_SEQ_MASK) > seq)
-		seq = word & REPL_ACK_SEQ_MASK;
+	uint64_t plus_one = fc->acked_sent;
+	if ((word >> 48) == (f->session & 0xffffu) && (word & REPL_ACK_SEQ_MASK) > plus_one)
+		plus_one = word & REPL_ACK_SEQ_MASK;
 	uint64_t now_ms = hf_clock_mono_ms();
-	if (seq == fc->acked_sent && now_ms - fc->ack_sent_ms < REPL_HEARTBEAT_MS)
+	/* Nothing durable in this session yet (a snapshot is being applied): no ACK, not even a
+	 * heartbeat, so the primary cannot count this replica in sync too early. */
+	if (plus_one == 0)
+		return 0;
+	if (plus_one == fc->acked_sent && now_ms - fc->ack_sent_ms < REPL_HEARTBEAT_MS)
 		return 0;
 	uint8_t frame[HF_FRAME_HEADER_SIZE + HF_REPL_ACK_BODY_SIZE];
 	struct hf_repl_ack ack = {
-	    .replica_id = f->replica_id, .epoch = atomic_load(&f->epoch), .seq = seq};
+	    .replica_id = f->replica_id, .epoch = atomic_load(&f->epoch), .seq = plus_one - 1u};
 	size_t n = hf_repl_ack_encode(frame, sizeof(frame), ++fc->acks_sent, &ack);
-	fc->acked_sent = seq;
+	fc->acked_sent = plus_one;
 	fc->ack_sent_ms = now_ms;
 	return send_all(fc->fd, frame, n);
 }

@@ -13,7 +13,7 @@
  *  2. A frame from an epoch below epoch_seen changes nothing (fencing).
  *  3. Nothing is acknowledged while in_snapshot, and an acknowledgement names a primary batch whose
  *     records, and all before it, are in a local batch that is durable.
- *  4. ack_of[i] is 0 or the primary batch completed by the local batch in batches[i]. */
+ *  4. ack_of[i] is 0, or 1 + the primary batch completed by the local batch in batches[i]. */
 #include "engine/repl_int.h"
 
 #include "base/assert.h"
@@ -115,7 +115,7 @@ static void frame_done(struct hf_shard *s, struct hf_batch *b, const struct hf_r
 		return;
 	}
 	r->stream_seq = h->seq;
-	r->ack_of[b->seq % HF_SHARD_BATCHES_MAX] = h->seq;
+	r->ack_of[b->seq % HF_SHARD_BATCHES_MAX] = h->seq + 1u; /* 0 means none */
 	r->ack_session[b->seq % HF_SHARD_BATCHES_MAX] = r->session;
 	b->referenced = 1;
 }
@@ -218,11 +218,12 @@ void hf_repl_on_durable(struct hf_shard *s, uint64_t seq)
 	if (!r->replica)
 		return;
 	uint32_t i = (uint32_t)(seq % HF_SHARD_BATCHES_MAX);
-	uint64_t primary_seq = r->ack_of[i];
+	uint64_t plus_one = r->ack_of[i];
 	r->ack_of[i] = 0;
-	if (primary_seq == 0 || r->ack_session[i] != r->session)
+	if (plus_one == 0 || r->ack_session[i] != r->session)
 		return;
-	HF_ASSERT(primary_seq <= REPL_ACK_SEQ_MASK);
-	atomic_store(&r->follow->ack_word, (r->session & 0xffffu) << 48 | primary_seq);
+	HF_ASSERT(plus_one <= REPL_ACK_SEQ_MASK);
+	/* The word carries seq + 1 (0: nothing acknowledged in this session yet). */
+	atomic_store(&r->follow->ack_word, (r->session & 0xffffu) << 48 | plus_one);
 	repl_follow_signal(r->follow->ack_fd);
 }
