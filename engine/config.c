@@ -71,7 +71,8 @@ static const char usage[] =
     "  HOLDFAST_FAIL_COMMITS_AFTER=M  ... after the first M non-empty commits succeeded "
     "(default 0)\n"
     "  HOLDFAST_SYNC_DELAY_MS=D       every commit of every shard takes at least D ms longer\n"
-    "  HOLDFAST_BATCH_CHANGES_MAX=N   a batch holds N records (8..4096; default 4096)\n";
+    "  HOLDFAST_BATCH_CHANGES_MAX=N   a batch holds N records (8..4096; default 4096)\n"
+    "  HOLDFAST_REPL_EPOCH=E          a primary stamps epoch E on its replication stream\n";
 
 const char *hf_engine_config_usage(void)
 {
