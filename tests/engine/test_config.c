@@ -4,6 +4,7 @@
  * ("--flag value", "--flag=value"), then unknown flags, missing values, values out of range, and
  * combinations that are refused. */
 #include "engine/config.h"
+#include "engine/repl.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,41 @@ static void test_bad_flags(void **state)
 	assert_true(strlen(err) > 0 && strchr(err, '\n') == NULL);
 }
 
+/* Replication: --replica-of, --replication, --repl-timeout, their defaults and their limits. */
+static void test_replication_flags(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 1), HF_CONFIG_OK);
+	assert_int_equal(cfg.replica_of_port, 0);
+	assert_int_equal(cfg.repl_mode, HF_REPL_MODE_SYNC);
+	assert_int_equal(cfg.repl_timeout_ms, HF_REPL_TIMEOUT_MS_DEFAULT);
+	assert_int_equal(parse(&cfg, err, 7, "--replica-of", "10.0.0.5:7070", "--replication",
+			       "async", "--repl-timeout", "250"),
+			 HF_CONFIG_OK);
+	assert_string_equal(cfg.replica_of_host, "10.0.0.5");
+	assert_int_equal(cfg.replica_of_port, 7070);
+	assert_int_equal(cfg.repl_mode, HF_REPL_MODE_ASYNC);
+	assert_int_equal(cfg.repl_timeout_ms, 250);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-of", "10.0.0.5"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-of", "host:7070"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-of", "10.0.0.5:0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replication", "maybe"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "sync or async"));
+	assert_int_equal(parse(&cfg, err, 3, "--repl-timeout", "0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--repl-timeout", "60001"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--repl-timeout", "60000"), HF_CONFIG_OK);
+	/* The last shard's primary port would pass 65535. */
+	assert_int_equal(parse(&cfg, err, 5, "--replica-of", "10.0.0.5:65535", "--shards", "2"),
+			 HF_CONFIG_BAD);
+	/* Replicas of a cluster are placed by etcd: not yet. */
+	assert_int_equal(parse(&cfg, err, 5, "--replica-of", "10.0.0.5:7070", "--etcd",
+			       "http://127.0.0.1:2379"),
+			 HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "not yet"));
+}
+
 /* The slot map must name an address clients can reach: the listen address by default, --advertise
  * when listening on every interface. */
 static void test_advertise(void **state)
@@ -154,6 +190,7 @@ int main(void)
 	    cmocka_unit_test(test_every_flag),
 	    cmocka_unit_test(test_bad_flags),
 	    cmocka_unit_test(test_advertise),
+	    cmocka_unit_test(test_replication_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
