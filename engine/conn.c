@@ -190,7 +190,11 @@ static int conn_reserve_reply(struct hf_shard *s, struct hf_conn *c, uint8_t opc
 /* 1 when the next frame of c may be processed now (INVARIANTS 5). */
 static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 {
-	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping || s->open_full)
+	/* A replication stream's input is its replica's acknowledgements: they are what lets a
+	 * full pipeline drain in sync mode, so neither a full open batch nor the stream's own
+	 * queued bytes stop them. */
+	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping ||
+	    (s->open_full && !c->repl_stream))
 		return 0;
 	if (c->pool_wait) {
 		if (c->pool_wait_puts == s->pool_puts)
@@ -203,7 +207,7 @@ static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 	}
 	if (c->frames_iter >= HF_SHARD_CONN_FRAMES_PER_ITER_MAX)
 		return 0;
-	return hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
+	return c->repl_stream || hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
 }
 
 /* Processes the whole frames at the start of data (size bytes) while c may process. Returns the
@@ -340,6 +344,7 @@ void hf_conn_on_accept(struct hf_shard *s, int fd)
 	c->pool_wait = 0;
 	c->role = s->cfg->auth != NULL ? HF_ROLE_NONE : HF_ROLE_ADMIN;
 	c->frames_seen = 0;
+	c->repl_stream = 0;
 	c->frame_since_ms = s->mono_ms; /* the first frame is due within --frame-timeout */
 	c->active_ms = s->mono_ms;
 	s->conns_open++;
@@ -507,7 +512,7 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 		if (!c->send_inflight && c->fill_ready > 0)
 			conn_flush(s, c);
 		uint64_t queued = hf_conn_queued(c);
-		int over = queued >= s->cfg->conn_buffer_size_max;
+		int over = queued >= s->cfg->conn_buffer_size_max && !c->repl_stream;
 		if (over && !c->parked)
 			s->c.conns_parked++;
 		c->parked = (uint8_t)over;
@@ -528,8 +533,8 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 				c->recv_cancel_sent = 1;
 			}
 			int pool_blocked = c->pool_wait && c->pool_wait_puts == s->pool_puts;
-			if (pending && !over && !c->doomed && !s->stopping && !s->open_full &&
-			    !pool_blocked && !c->on_ready) {
+			if (pending && !over && !c->doomed && !s->stopping &&
+			    (!s->open_full || c->repl_stream) && !pool_blocked && !c->on_ready) {
 				HF_ASSERT(s->ready_count < s->conns_max);
 				c->on_ready = 1;
 				s->ready[s->ready_count++] = conn_index(s, c);

@@ -430,6 +430,7 @@ void hf_repl_attach(struct hf_shard *s, struct hf_conn *c, uint64_t request_id, 
 	sub->replica_id = req.replica_id;
 	sub->request_id = request_id;
 	sub->ack_mono_ms = s->mono_ms;
+	c->repl_stream = 1;
 	hf_log_info("replica %016llx subscribed (epoch %llu): snapshot from batch %llu",
 		    (unsigned long long)req.replica_id, (unsigned long long)req.epoch,
 		    (unsigned long long)(s->open_seq - 1u));

@@ -137,6 +137,7 @@ struct hf_conn {
 	uint8_t pool_wait;   /* the buffer pool had no room for its next reply: waits for a put */
 	uint8_t role;	     /* enum hf_role: what AUTH gave (ADMIN on a server without tokens) */
 	uint8_t frames_seen; /* it sent at least one whole frame */
+	uint8_t repl_stream; /* a replica subscribed on it (engine/repl.c): its ACKs always flow */
 	uint64_t frame_since_ms; /* monotonic ms since when a frame is begun and not complete (or
 				    the connection waits for its first); 0: none */
 	uint64_t pool_wait_puts; /* s->pool_puts when it started waiting */

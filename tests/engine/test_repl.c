@@ -47,11 +47,13 @@ struct pair {
 /* The sanitizer build with store checks on a shared 2-CPU machine applies a large batch in
  * hundreds of ms: the replica gets a generous --repl-timeout unless a test wants it dropped. */
 static const char *g_timeout_ms = "5000";
+static const char *g_batch_changes_max; /* HOLDFAST_BATCH_CHANGES_MAX of the primary, or NULL */
 
 static void start_primary(struct pair *p, const char *mode)
 {
 	struct hf_srv_opts o = {
-	    .extra = {"--replication", mode, "--repl-timeout", g_timeout_ms, STORE_FLAGS, NULL}};
+	    .extra = {"--replication", mode, "--repl-timeout", g_timeout_ms, STORE_FLAGS, NULL},
+	    .batch_changes_max = g_batch_changes_max};
 	assert_int_equal(hf_srv_start(&p->primary, &o), 0);
 	snprintf(p->replica_of, sizeof(p->replica_of), "127.0.0.1:%u", (unsigned)p->primary.port);
 }
@@ -271,6 +273,43 @@ static void wait_same_state(struct pair *p, struct hf_reply *rep)
 	}
 }
 
+/* Batches of 16 records: the open batch is full most of the time, and the replica's ACKs must
+ * still be read (they are what drains the pipeline): no holds fail, no replica is dropped. */
+static void test_full_pipeline_sync(void **state)
+{
+	(void)state;
+	static struct pair p;
+	pair_init(&p);
+	struct hf_reply *rep = hf_reply_new();
+	uint8_t *buf = hf_frame_buf_new();
+	g_batch_changes_max = "16";
+	start_primary(&p, "sync");
+	g_batch_changes_max = NULL;
+	start_replica(&p);
+	wait_stat(p.primary.port, "repl_in_sync", 1);
+	create_event(p.primary.port, rep);
+	int fd = hf_tc_connect(p.primary.port);
+	uint32_t oks = 0;
+	for (uint32_t k = 0; k < 4; k++) {
+		send_holds(fd, k * 250, 250);
+		for (uint32_t i = 0; i < 250; i++) {
+			assert_int_equal(hf_tc_recv(fd, rep, buf), 0);
+			oks += rep->status == HF_OK;
+			/* BUSY: the pipeline was full at that instant; anything else is wrong. */
+			if (rep->status != HF_OK && rep->status != HF_BUSY)
+				fail_msg("hold answered %s", hf_status_name(rep->status));
+		}
+	}
+	close(fd);
+	print_message("1000 holds in 16-record batches: %u OK, the rest BUSY\n", oks);
+	assert_true(oks > 0);
+	assert_int_equal(hf_tc_stat_of(p.primary.port, "repl_replicas_dropped"), 0);
+	wait_same_state(&p, rep);
+	free(rep);
+	free(buf);
+	pair_cleanup(&p);
+}
+
 /* A replica started after the writes gets them by snapshot; killed under load and restarted, it
  * catches up again. */
 static void test_late_replica_catches_up(void **state)
@@ -420,6 +459,7 @@ int main(void)
 	    cmocka_unit_test(test_sync_kill_primary),
 	    cmocka_unit_test(test_async_kill_primary),
 	    cmocka_unit_test(test_replica_refuses_writes),
+	    cmocka_unit_test(test_full_pipeline_sync),
 	    cmocka_unit_test(test_late_replica_catches_up),
 	    cmocka_unit_test(test_silent_replica_sync),
 	    cmocka_unit_test(test_silent_replica_async),
