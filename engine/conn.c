@@ -242,6 +242,13 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		if (!conn_reserve_reply(s, c, h.opcode))
 			break;
 		struct hf_ops_result res;
+		if (c->repl_stream && h.opcode != HF_OP_REPL_ACK) {
+			/* A stream takes acknowledgements only (its replies must never wait). */
+			hf_ops_error(s, h.opcode, h.request_id, HF_ERR_INVALID, 0, &res);
+			conn_answer(s, c, &res, parse_us);
+			c->doomed = 1;
+			return size;
+		}
 		hf_ops_handle(s, c->role, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
 		if (res.kind == HF_OPS_POSTPONE) {
 			s->c.batch_postponed++;
@@ -250,8 +257,14 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		s->c.frames_in++;
 		c->frames_seen = 1;
 		conn_answer(s, c, &res, parse_us);
-		if (res.repl_attach && c->state == HF_CONN_OPEN)
-			hf_repl_attach(s, c, h.request_id, data + used + HF_FRAME_HEADER_SIZE);
+		if (res.repl_attach && c->state == HF_CONN_OPEN) {
+			/* A stream's bytes all leave as written: no reply may wait before it. */
+			if (c->segs_count == 0)
+				hf_repl_attach(s, c, h.request_id,
+					       data + used + HF_FRAME_HEADER_SIZE);
+			else
+				c->doomed = 1;
+		}
 		if (res.set_role != 0)
 			c->role = res.set_role;
 		if (res.doom) {

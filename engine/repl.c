@@ -101,6 +101,9 @@ int hf_repl_create(struct hf_shard *s, struct hf_repl **out)
 	r->replica = s->cfg->replica_of_port != 0;
 	r->mode = (enum hf_repl_mode)s->cfg->repl_mode;
 	r->stream_id = random_u64();
+	const char *hook = getenv("HOLDFAST_REPL_EPOCH");
+	if (hook != NULL && hook[0] != '\0')
+		r->epoch_hook = strtoull(hook, NULL, 10);
 	r->frame = malloc(HF_FRAME_SIZE_MAX);
 	int rc = r->frame == NULL ? -ENOMEM : 0;
 	if (rc == 0)
@@ -164,10 +167,7 @@ uint64_t hf_repl_epoch(const struct hf_shard *s)
 {
 	if (s->repl->replica)
 		return s->repl->epoch_seen;
-	const char *hook = getenv("HOLDFAST_REPL_EPOCH");
-	if (hook != NULL && hook[0] != '\0')
-		return strtoull(hook, NULL, 10);
-	return s->map.epoch;
+	return s->repl->epoch_hook != 0 ? s->repl->epoch_hook : s->map.epoch;
 }
 
 /* ---- The stream ---- */

@@ -182,11 +182,15 @@ static int on_frame(struct repl_follow *f, struct follow_conn *fc, const struct 
 	if (h->opcode != HF_OP_REPL_SUBSCRIBE)
 		return -EPROTO;
 	if (h->status != HF_OK) {
-		hf_log_error("follow: %s:%u refused the subscription: %s (%s)", f->host,
-			     (unsigned)f->port, hf_status_name(h->status),
-			     hf_status_message(h->status));
+		if (f->refused != h->status)
+			hf_log_error("follow: %s:%u refused the subscription: %s (%s); retrying "
+				     "every %u ms",
+				     f->host, (unsigned)f->port, hf_status_name(h->status),
+				     hf_status_message(h->status), HF_REPL_RETRY_MS);
+		f->refused = h->status;
 		return -EPERM;
 	}
+	f->refused = 0;
 	struct hf_repl_subscribed rep;
 	if (hf_repl_subscribed_decode(body, h->body_size, &rep) != HF_OK)
 		return -EPROTO;
@@ -262,7 +266,7 @@ static void follow_session(struct repl_follow *f, struct follow_conn *fc)
 	if (send_all(fc->fd, frame, n) != 0)
 		return;
 	int rc = follow_stream(f, fc);
-	if (!stopping(f))
+	if (!stopping(f) && rc != -EPERM)
 		hf_log_warn("follow: stream from %s:%u ended (%s); reconnecting in %u ms", f->host,
 			    (unsigned)f->port, strerror(rc < 0 ? -rc : ECONNRESET),
 			    HF_REPL_RETRY_MS);

@@ -75,6 +75,7 @@ struct repl_follow {
 	_Atomic uint64_t connects;
 	_Atomic int streaming; /* thread -> STATS: a stream is open */
 	uint64_t session;      /* thread only */
+	uint16_t refused;      /* thread only: the last refusal logged (logged once per status) */
 };
 
 HF_STATIC_ASSERT((HF_REPL_INBOX_FRAMES & (HF_REPL_INBOX_FRAMES - 1u)) == 0,
@@ -87,7 +88,8 @@ HF_STATIC_ASSERT(HF_RECORD_VALUE_SIZE_MAX == HF_REPL_VALUE_SIZE_MAX, "one value 
 struct hf_repl {
 	uint8_t replica; /* 1: this shard follows a primary (--replica-of) */
 	enum hf_repl_mode mode;
-	uint64_t stream_id; /* random per start: a replica sees a restarted primary */
+	uint64_t stream_id;  /* random per start: a replica sees a restarted primary */
+	uint64_t epoch_hook; /* HOLDFAST_REPL_EPOCH (a test hook), 0 when unset */
 	/* Primary side. */
 	struct repl_sub subs[HF_REPL_REPLICAS_MAX];
 	struct hf_changes snap; /* one snapshot frame's records */

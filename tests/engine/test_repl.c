@@ -11,6 +11,9 @@
  * falls) print their seed and take HF_SEED to replay. */
 #include "tests/engine/harness.h"
 
+#include "base/endian.h"
+#include "proto/repl.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -449,6 +452,87 @@ static void test_fencing(void **state)
 	pair_cleanup(&p);
 }
 
+/* Reads one raw frame (any opcode) into buf; returns its header's status, or -1 on EOF. */
+static int raw_recv(int fd, uint8_t *buf, struct hf_frame_header *h)
+{
+	size_t got = 0;
+	while (got < HF_FRAME_HEADER_SIZE) {
+		ssize_t n = read(fd, buf + got, HF_FRAME_HEADER_SIZE - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	assert_int_equal(hf_frame_header_decode(buf, h), HF_OK);
+	while (got < HF_FRAME_HEADER_SIZE + h->body_size) {
+		ssize_t n = read(fd, buf + got, HF_FRAME_HEADER_SIZE + h->body_size - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return h->status;
+}
+
+/* Subscriptions that are wrong get a status, a stream that is sent anything but acks is closed,
+ * and the primary goes on serving. */
+static void test_stream_abuse(void **state)
+{
+	(void)state;
+	static struct pair p;
+	pair_init(&p);
+	struct hf_reply *rep = hf_reply_new();
+	uint8_t *buf = hf_frame_buf_new();
+	start_primary(&p, "sync");
+	start_replica(&p);
+	wait_stat(p.primary.port, "repl_in_sync", 1);
+	uint8_t frame[64];
+	struct hf_frame_header h;
+	struct hf_repl_subscribe sub = {.replica_id = 77, .epoch = 0};
+	/* A short body. */
+	size_t n = hf_repl_subscribe_encode(frame, sizeof(frame), 1, &sub);
+	hf_put_le32(frame + 16, HF_REPL_SUBSCRIBE_BODY_SIZE - 1u);
+	int fd = hf_tc_connect(p.primary.port);
+	hf_tc_write_all(fd, frame, n - 1u);
+	assert_int_equal(raw_recv(fd, buf, &h), HF_ERR_MALFORMED);
+	close(fd);
+	/* A replica is nobody's primary. */
+	n = hf_repl_subscribe_encode(frame, sizeof(frame), 2, &sub);
+	fd = hf_tc_connect(p.replica.port);
+	hf_tc_write_all(fd, frame, n);
+	assert_int_equal(raw_recv(fd, buf, &h), HF_NOT_PRIMARY);
+	close(fd);
+	/* An ack from nobody is ignored. */
+	struct hf_repl_ack ack = {.replica_id = 999, .epoch = 1, .seq = 12345};
+	n = hf_repl_ack_encode(frame, sizeof(frame), 3, &ack);
+	fd = hf_tc_connect(p.primary.port);
+	hf_tc_write_all(fd, frame, n);
+	assert_int_equal(raw_recv(fd, buf, &h), HF_OK);
+	close(fd);
+	/* A stream sent a STATS: answered INVALID and closed. */
+	n = hf_repl_subscribe_encode(frame, sizeof(frame), 4, &sub);
+	fd = hf_tc_connect(p.primary.port);
+	hf_tc_write_all(fd, frame, n);
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_STATS;
+	req.request_id = 5;
+	hf_tc_send(fd, &req);
+	int statuses = 0, invalid = 0;
+	while (statuses < 64 && raw_recv(fd, buf, &h) >= 0) {
+		statuses++;
+		invalid |= h.opcode == HF_OP_STATS && h.status == HF_ERR_INVALID;
+	}
+	/* The INVALID reply may be cut off by the close; the close itself is certain. */
+	print_message("abusive stream: %d frames before the close, INVALID %s\n", statuses,
+		      invalid ? "seen" : "not seen");
+	assert_true(statuses < 64);
+	close(fd);
+	wait_stat(p.primary.port, "repl_replicas", 1);
+	create_event(p.primary.port, rep);
+	free(rep);
+	free(buf);
+	pair_cleanup(&p);
+}
+
 int main(void)
 {
 	const char *seed = getenv("HF_SEED");
@@ -464,6 +548,7 @@ int main(void)
 	    cmocka_unit_test(test_silent_replica_sync),
 	    cmocka_unit_test(test_silent_replica_async),
 	    cmocka_unit_test(test_fencing),
+	    cmocka_unit_test(test_stream_abuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
