@@ -54,12 +54,10 @@ static const char usage[] =
     "  --etcd URL[,URL...]        join a cluster whose state lives in this etcd (http://HOST:PORT\n"
     "                             endpoints); without it the node serves its own local map\n"
     "  --cluster NAME             the cluster's name in etcd (default \"default\"; needs --etcd)\n"
-    "  --replica-of HOST:PORT     run every shard i as a replica of the primary shard at\n"
-    "                             HOST:PORT+i: it follows its batches and refuses writes\n"
-    "  --replication MODE         sync (default): a write is answered once every in-sync replica\n"
-    "                             holds it durable; async: once the local disk does\n"
-    "  --repl-timeout MS          a replica that acknowledges nothing that long leaves the\n"
-    "                             in-sync set (default 1000)\n"
+    "  --replica-of HOST:PORT     shard i follows the primary shard at HOST:PORT+i\n"
+    "  --replication sync|async   sync (default): writes wait for in-sync replicas\n"
+    "  --repl-timeout MS          a silent replica leaves the in-sync set (default 1000)\n"
+    "  --replica-token-file FILE  a replica's admin token for its primary's --auth-file\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --metrics-listen HOST:PORT serve GET /metrics (Prometheus text format) and GET /health\n"
     "                             over HTTP on this numeric IPv4 address (port 0: any free port)\n"
@@ -72,7 +70,7 @@ static const char usage[] =
     "(default 0)\n"
     "  HOLDFAST_SYNC_DELAY_MS=D       every commit of every shard takes at least D ms longer\n"
     "  HOLDFAST_BATCH_CHANGES_MAX=N   a batch holds N records (8..4096; default 4096)\n"
-    "  HOLDFAST_REPL_EPOCH=E          a primary stamps epoch E on its replication stream\n";
+    "  HOLDFAST_REPL_EPOCH=E          the epoch a primary stamps on its stream\n";
 
 const char *hf_engine_config_usage(void)
 {
@@ -183,6 +181,12 @@ static int parse_repl_flag(const char *name, const char *value, struct hf_engine
 			bad(err, err_size,
 			    "--replica-of: '%s' is not IPV4_ADDRESS:PORT (e.g. 127.0.0.1:7070)",
 			    value);
+			return -EINVAL;
+		}
+	} else if (strcmp(name, "--replica-token-file") == 0) {
+		if (copy_dir(cfg->replica_token_file, value) != 0) {
+			bad(err, err_size, "--replica-token-file: empty or longer than %u bytes",
+			    HF_ENGINE_DIR_SIZE_MAX);
 			return -EINVAL;
 		}
 	} else if (strcmp(name, "--replication") == 0) {
@@ -309,6 +313,7 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--replica-of",
 		    "--replication",
 		    "--repl-timeout",
+		    "--replica-token-file",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -431,7 +436,8 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return HF_CONFIG_BAD;
 		} else if (strcmp(name, "--replica-of") == 0 ||
 			   strcmp(name, "--replication") == 0 ||
-			   strcmp(name, "--repl-timeout") == 0) {
+			   strcmp(name, "--repl-timeout") == 0 ||
+			   strcmp(name, "--replica-token-file") == 0) {
 			if (parse_repl_flag(name, value, out, err, err_size) != 0)
 				return HF_CONFIG_BAD;
 		} else if (strcmp(name, "--log-level") == 0) {
@@ -465,6 +471,8 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		return bad(err, err_size, "--cluster needs --etcd URL");
 	if (out->etcd_urls[0] != '\0' && out->cluster[0] == '\0')
 		snprintf(out->cluster, sizeof(out->cluster), "%s", HF_ENGINE_CLUSTER_DEFAULT);
+	if (out->replica_token_file[0] != '\0' && out->replica_of_port == 0)
+		return bad(err, err_size, "--replica-token-file only applies to --replica-of");
 	if (out->replica_of_port != 0 && out->etcd_urls[0] != '\0')
 		return bad(err, err_size,
 			   "--replica-of with --etcd: not yet (replicas of a cluster are placed by "

@@ -89,6 +89,9 @@ struct hf_engine_config {
 	uint16_t replica_of_port;
 	uint8_t repl_mode;
 	uint32_t repl_timeout_ms;
+	/* --replica-token-file FILE: the token a replica presents (AUTH) to a primary with
+	 * --auth-file (an admin token: REPL_SUBSCRIBE is admin); empty: none. */
+	char replica_token_file[HF_ENGINE_DIR_SIZE_MAX + 1];
 	/* Test hooks, from the environment, not flags: HOLDFAST_FAIL_COMMITS=N makes N commits of
 	 * every shard fail as if the disk had refused them, after HOLDFAST_FAIL_COMMITS_AFTER=M
 	 * succeeded (default 0); HOLDFAST_SYNC_DELAY_MS=D makes every commit D ms slower. */

@@ -90,6 +90,29 @@ static int follow_create(struct hf_shard *s, struct hf_repl *r)
 	return 0;
 }
 
+/* The first line of --replica-token-file, without its newline. Returns 0 or -EINVAL (logged). */
+static int read_token(const char *path, struct repl_follow *f)
+{
+	char line[HF_AUTH_TOKEN_SIZE_MAX + 3];
+	FILE *file = fopen(path, "r");
+	if (file == NULL) {
+		hf_log_error("--replica-token-file %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	char *got = fgets(line, sizeof(line), file);
+	fclose(file);
+	size_t len = got != NULL ? strcspn(line, "\r\n") : 0;
+	if (len == 0 || len > HF_AUTH_TOKEN_SIZE_MAX || memchr(line, ' ', len) != NULL) {
+		hf_log_error("--replica-token-file %s: the first line is not a token of 1..%u "
+			     "bytes without spaces",
+			     path, HF_AUTH_TOKEN_SIZE_MAX);
+		return -EINVAL;
+	}
+	memcpy(f->token, line, len);
+	f->token_size = (uint16_t)len;
+	return 0;
+}
+
 int hf_repl_create(struct hf_shard *s, struct hf_repl **out)
 {
 	HF_ASSERT(s->persist != NULL);
@@ -116,6 +139,8 @@ int hf_repl_create(struct hf_shard *s, struct hf_repl **out)
 		r->epoch_seen = hf_get_le64(epoch);
 	if (rc == 0 && r->replica)
 		rc = follow_create(s, r);
+	if (rc == 0 && r->replica && s->cfg->replica_token_file[0] != '\0')
+		rc = read_token(s->cfg->replica_token_file, r->follow);
 	if (rc != 0) {
 		hf_repl_destroy(r);
 		return rc;

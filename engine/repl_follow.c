@@ -171,6 +171,15 @@ static int on_frame(struct repl_follow *f, struct follow_conn *fc, const struct 
 		return -EPROTO;
 	if (h->opcode == HF_OP_REPL_BATCH)
 		return inbox_push(f, fc, frame, HF_FRAME_HEADER_SIZE + h->body_size);
+	if (h->opcode == HF_OP_AUTH) {
+		if (h->status == HF_OK)
+			return 0;
+		if (f->refused != h->status)
+			hf_log_error("follow: %s:%u refused the replica's token: %s", f->host,
+				     (unsigned)f->port, hf_status_name(h->status));
+		f->refused = h->status;
+		return -EPERM;
+	}
 	if (h->opcode == HF_OP_REPL_ACK) {
 		if (h->status == HF_REPL_FENCED) {
 			hf_log_error("follow: %s:%u is fenced (a newer epoch exists)", f->host,
@@ -260,6 +269,19 @@ static void follow_session(struct repl_follow *f, struct follow_conn *fc)
 	struct hf_repl_subscribe sub = {.replica_id = f->replica_id,
 					.epoch = atomic_load(&f->epoch)};
 	size_t n = hf_repl_subscribe_encode(frame, sizeof(frame), f->session, &sub);
+	if (f->token_size > 0) {
+		/* A primary with --auth-file wants AUTH first: sent ahead, no round trip waited. */
+		static struct hf_request auth;
+		memset(&auth, 0, sizeof(auth));
+		auth.opcode = HF_OP_AUTH;
+		auth.auth.token_size = f->token_size;
+		memcpy(auth.auth.token, f->token, f->token_size);
+		uint8_t abuf[HF_FRAME_HEADER_SIZE + 2u + HF_AUTH_TOKEN_SIZE_MAX];
+		size_t an = hf_request_encode(&auth, abuf, sizeof(abuf));
+		HF_ASSERT(an > 0);
+		if (send_all(fc->fd, abuf, an) != 0)
+			return;
+	}
 	fc->rlen = 0;
 	fc->acked_sent = 0;
 	fc->ack_sent_ms = hf_clock_mono_ms();

@@ -76,6 +76,8 @@ struct repl_follow {
 	_Atomic int streaming; /* thread -> STATS: a stream is open */
 	uint64_t session;      /* thread only */
 	uint16_t refused;      /* thread only: the last refusal logged (logged once per status) */
+	uint16_t token_size;   /* --replica-token-file's token (0: none), sent as AUTH first */
+	uint8_t token[HF_AUTH_TOKEN_SIZE_MAX];
 };
 
 HF_STATIC_ASSERT((HF_REPL_INBOX_FRAMES & (HF_REPL_INBOX_FRAMES - 1u)) == 0,

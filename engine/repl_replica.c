@@ -93,6 +93,13 @@ static int apply_record(struct hf_shard *s, struct hf_batch *b, const struct hf_
 					    rec->value, rec->value_size, s->now_ms, &r->scratch);
 	if (st == HF_OK)
 		return 0;
+	if (st == HF_ERR_CAPACITY) {
+		/* No later batch can repair this one: never claim to be in sync without it. */
+		r->divergences++;
+		hf_log_error("replica: the store is full (its --events-max, --seats-max and "
+			     "--records-max must be at least the primary's)");
+		return -EPROTO;
+	}
 	if (r->in_snapshot) {
 		r->records_skipped++; /* a batch further down the stream brings it */
 		return 0;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STORE_FLAGS "--events-max", "16", "--seats-max", "100000", "--records-max", "8192"
@@ -508,6 +509,89 @@ static void test_old_primary_rejoins(void **state)
 	pair_cleanup(&p);
 }
 
+/* A replica whose store is smaller than the primary's data never claims to be in sync. */
+static void test_replica_too_small(void **state)
+{
+	(void)state;
+	static struct pair p;
+	pair_init(&p);
+	struct hf_reply *rep = hf_reply_new();
+	uint8_t *buf = hf_frame_buf_new();
+	start_primary(&p, "sync");
+	create_event(p.primary.port, rep);
+	int fd = hf_tc_connect(p.primary.port);
+	send_holds(fd, 0, 300);
+	assert_int_equal(drain_replies(fd, 300, rep, buf), 300);
+	close(fd);
+	struct hf_srv_opts o = {.extra = {"--replica-of", p.replica_of, "--events-max", "16",
+					  "--seats-max", "100000", "--records-max", "100", NULL}};
+	assert_int_equal(hf_srv_start(&p.replica, &o), 0);
+	uint64_t end = hf_mono_ms() + WAIT_MS;
+	while (!hf_srv_log_contains(&p.replica, "the store is full") && hf_mono_ms() < end)
+		hf_sleep_ms(20);
+	assert_true(hf_srv_log_contains(&p.replica, "the store is full"));
+	assert_int_equal(hf_tc_stat_of(p.primary.port, "repl_in_sync"), 0);
+	/* The primary goes on answering writes. */
+	fd = hf_tc_connect(p.primary.port);
+	send_holds(fd, 300, 10);
+	assert_int_equal(drain_replies(fd, 10, rep, buf), 10);
+	close(fd);
+	free(rep);
+	free(buf);
+	pair_cleanup(&p);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void wait_log(struct hf_srv *srv, const char *needle)
+{
+	uint64_t end = hf_mono_ms() + WAIT_MS;
+	while (!hf_srv_log_contains(srv, needle) && hf_mono_ms() < end)
+		hf_sleep_ms(20);
+	if (!hf_srv_log_contains(srv, needle))
+		fail_msg("'%s' not logged within %d ms", needle, WAIT_MS);
+}
+
+/* A primary with --auth-file takes a replica with an admin token, refuses one with a client
+ * token (SUBSCRIBE is admin) and one with none. */
+static void test_auth(void **state)
+{
+	(void)state;
+	static struct pair p;
+	pair_init(&p);
+	char tokens[PATH_MAX], admin[PATH_MAX], client[PATH_MAX];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", p.primary.dir);
+	snprintf(admin, sizeof(admin), "%s/admin", p.replica.dir);
+	snprintf(client, sizeof(client), "%s/client", p.replica.dir);
+	write_file(tokens, "client c-123456\nadmin a-654321\n");
+	write_file(admin, "a-654321\n");
+	write_file(client, "c-123456\n");
+	struct hf_srv_opts po = {.extra = {"--auth-file", tokens, STORE_FLAGS, NULL}};
+	assert_int_equal(hf_srv_start(&p.primary, &po), 0);
+	snprintf(p.replica_of, sizeof(p.replica_of), "127.0.0.1:%u", (unsigned)p.primary.port);
+	struct hf_srv_opts none = {.extra = {"--replica-of", p.replica_of, STORE_FLAGS, NULL}};
+	assert_int_equal(hf_srv_start(&p.replica, &none), 0);
+	wait_log(&p.replica, "UNAUTHORIZED");
+	assert_int_equal(hf_srv_stop(&p.replica, SIGTERM), 0);
+	struct hf_srv_opts weak = {.extra = {"--replica-of", p.replica_of, "--replica-token-file",
+					     client, STORE_FLAGS, NULL}};
+	assert_int_equal(hf_srv_start(&p.replica, &weak), 0);
+	wait_log(&p.replica, "FORBIDDEN");
+	assert_int_equal(hf_srv_stop(&p.replica, SIGTERM), 0);
+	struct hf_srv_opts good = {.extra = {"--replica-of", p.replica_of, "--replica-token-file",
+					     admin, STORE_FLAGS, NULL}};
+	assert_int_equal(hf_srv_start(&p.replica, &good), 0);
+	wait_log(&p.primary, "is in sync");
+	pair_cleanup(&p);
+}
+
 /* Reads one raw frame (any opcode) into buf; returns its header's status, or -1 on EOF. */
 static int raw_recv(int fd, uint8_t *buf, struct hf_frame_header *h)
 {
@@ -606,6 +690,8 @@ int main(void)
 	    cmocka_unit_test(test_fencing),
 	    cmocka_unit_test(test_stream_abuse),
 	    cmocka_unit_test(test_old_primary_rejoins),
+	    cmocka_unit_test(test_replica_too_small),
+	    cmocka_unit_test(test_auth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
