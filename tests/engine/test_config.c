@@ -148,10 +148,16 @@ static void test_replication_flags(void **state)
 	/* The last shard's primary port would pass 65535. */
 	assert_int_equal(parse(&cfg, err, 5, "--replica-of", "10.0.0.5:65535", "--shards", "2"),
 			 HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-token-file", "/t"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "--replica-of"));
+	assert_int_equal(
+	    parse(&cfg, err, 5, "--replica-token-file", "/t", "--replica-of", "10.0.0.5:7070"),
+	    HF_CONFIG_OK);
+	assert_string_equal(cfg.replica_token_file, "/t");
 	/* Replicas of a cluster are placed by etcd: not yet. */
-	assert_int_equal(parse(&cfg, err, 5, "--replica-of", "10.0.0.5:7070", "--etcd",
-			       "http://127.0.0.1:2379"),
-			 HF_CONFIG_BAD);
+	assert_int_equal(
+	    parse(&cfg, err, 5, "--replica-of", "10.0.0.5:7070", "--etcd", "http://127.0.0.1:2379"),
+	    HF_CONFIG_BAD);
 	assert_non_null(strstr(err, "not yet"));
 }
 
@@ -186,10 +192,8 @@ static void test_advertise(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_every_flag),
-	    cmocka_unit_test(test_bad_flags),
-	    cmocka_unit_test(test_advertise),
+	    cmocka_unit_test(test_defaults),	      cmocka_unit_test(test_every_flag),
+	    cmocka_unit_test(test_bad_flags),	      cmocka_unit_test(test_advertise),
 	    cmocka_unit_test(test_replication_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
