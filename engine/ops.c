@@ -303,8 +303,10 @@ static void ops_repl(struct hf_shard *s, uint8_t role, const struct hf_frame_hea
 	}
 	int attach = 0;
 	const uint8_t *raw = NULL;
-	out->raw_size = hf_repl_handle(s, header, body, &raw, &attach);
+	uint64_t wait_seq = 0;
+	out->raw_size = hf_repl_handle(s, header, body, &raw, &attach, &wait_seq);
 	out->raw = raw;
+	out->wait_seq = wait_seq;
 	out->kind = HF_OPS_RAW;
 	out->repl_attach = (uint8_t)attach;
 	s->c.ops[header->opcode]++;
@@ -356,7 +358,7 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 	out->wait_seq = 0;
 	if (!ops_authorize(s, role, header, out))
 		return;
-	if (header->opcode >= HF_OP_REPL_SUBSCRIBE && header->opcode <= HF_OP_REPL_BATCH) {
+	if (header->opcode >= HF_OP_REPL_SUBSCRIBE && header->opcode <= HF_OP_REPL_PROMOTE) {
 		ops_repl(s, role, header, body, out);
 		return;
 	}

@@ -192,7 +192,10 @@ uint64_t hf_repl_epoch(const struct hf_shard *s)
 {
 	if (s->repl->replica)
 		return s->repl->epoch_seen;
-	return s->repl->epoch_hook != 0 ? s->repl->epoch_hook : s->map.epoch;
+	if (s->repl->epoch_hook != 0)
+		return s->repl->epoch_hook;
+	/* A promoted replica (now or before a restart) goes on at the epoch it took. */
+	return s->repl->epoch_seen > s->map.epoch ? s->repl->epoch_seen : s->map.epoch;
 }
 
 /* ---- The stream ---- */
@@ -407,9 +410,11 @@ static void on_ack(struct hf_shard *s, const struct hf_repl_ack *ack)
 }
 
 uint32_t hf_repl_handle(struct hf_shard *s, const struct hf_frame_header *header,
-			const uint8_t *body, const uint8_t **raw_out, int *attach)
+			const uint8_t *body, const uint8_t **raw_out, int *attach,
+			uint64_t *wait_seq_out)
 {
 	*attach = 0;
+	*wait_seq_out = 0;
 	uint8_t *raw = s->repl->reply;
 	*raw_out = raw;
 	uint64_t id = header->request_id;
@@ -433,6 +438,8 @@ uint32_t hf_repl_handle(struct hf_shard *s, const struct hf_frame_header *header
 						       id, st,
 						       st == HF_REPL_FENCED ? ack.epoch : 0);
 	}
+	if (header->opcode == HF_OP_REPL_PROMOTE)
+		return repl_promote(s, header, body, wait_seq_out);
 	return (uint32_t)hf_repl_status_encode(raw, sizeof(s->repl->reply), header->opcode, id,
 					       HF_ERR_OPCODE, 0);
 }

@@ -75,9 +75,11 @@ uint64_t hf_repl_epoch(const struct hf_shard *s);
 /* ---- Primary side (repl.c) ---- */
 /* Answers REPL_SUBSCRIBE or REPL_ACK (ops.c, admin role checked): *raw_out is the reply frame
  * (in the shard's replication state, valid until the next call) and the return its size; *attach
- * is set when the connection is to become a stream (conn.c then calls hf_repl_attach). */
+ * is set when the connection is to become a stream (conn.c then calls hf_repl_attach);
+ * *wait_seq_out is the batch the reply waits for (REPL_PROMOTE: the one persisting the epoch). */
 uint32_t hf_repl_handle(struct hf_shard *s, const struct hf_frame_header *header,
-			const uint8_t *body, const uint8_t **raw_out, int *attach);
+			const uint8_t *body, const uint8_t **raw_out, int *attach,
+			uint64_t *wait_seq_out);
 /* The connection that just got its SUBSCRIBE reply becomes replica `replica_id`'s stream: the
  * snapshot starts after that reply. */
 void hf_repl_attach(struct hf_shard *s, struct hf_conn *c, uint64_t request_id,

@@ -122,6 +122,10 @@ struct hf_repl {
 	uint64_t divergences; /* a record refused outside a snapshot: resubscribed */
 };
 
+/* repl_replica.c: REPL_PROMOTE (the reply in r->reply; returns its size). */
+uint32_t repl_promote(struct hf_shard *s, const struct hf_frame_header *header, const uint8_t *body,
+		      uint64_t *wait_seq_out);
+
 /* repl_follow.c */
 int repl_follow_start(struct repl_follow *f);
 void repl_follow_stop(struct repl_follow *f);

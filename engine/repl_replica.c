@@ -199,7 +199,8 @@ static int apply_frame(struct hf_shard *s, struct repl_slot *slot)
 void hf_repl_replica_pump(struct hf_shard *s)
 {
 	struct hf_repl *r = s->repl;
-	HF_ASSERT(r->replica);
+	if (!r->replica)
+		return; /* promoted: what is left in the inbox is dropped */
 	struct repl_follow *f = r->follow;
 	/* Bounded: at most the inbox's frames per call. */
 	for (uint32_t i = 0; i < HF_REPL_INBOX_FRAMES; i++) {
@@ -217,6 +218,50 @@ void hf_repl_replica_pump(struct hf_shard *s)
 		atomic_store_explicit(&f->head, head + 1u, memory_order_release);
 		repl_follow_signal(f->space_fd);
 	}
+}
+
+static uint32_t promote_reply(struct hf_shard *s, const struct hf_frame_header *h, uint16_t status,
+			      uint64_t value)
+{
+	uint8_t *raw = s->repl->reply;
+	if (status != HF_OK)
+		return (uint32_t)hf_repl_status_encode(raw, sizeof(s->repl->reply), h->opcode,
+						       h->request_id, status, value);
+	size_t n =
+	    hf_repl_status_encode(raw, sizeof(s->repl->reply), h->opcode, h->request_id, HF_OK, 0);
+	hf_put_le32(raw + 16, HF_REPL_PROMOTE_REPLY_BODY_SIZE);
+	hf_put_le64(raw + n, value);
+	return (uint32_t)(n + HF_REPL_PROMOTE_REPLY_BODY_SIZE);
+}
+
+uint32_t repl_promote(struct hf_shard *s, const struct hf_frame_header *header, const uint8_t *body,
+		      uint64_t *wait_seq_out)
+{
+	struct hf_repl *r = s->repl;
+	if (header->body_size != HF_REPL_PROMOTE_BODY_SIZE)
+		return promote_reply(s, header, HF_ERR_MALFORMED, 0);
+	uint64_t want = hf_get_le64(body);
+	if (!r->replica)
+		return promote_reply(s, header, HF_OK, hf_repl_epoch(s)); /* already serving */
+	if (r->in_snapshot)
+		return promote_reply(s, header, HF_REPL_BEHIND, r->stream_seq);
+	uint64_t epoch = want != 0 ? want : r->epoch_seen + 1u;
+	if (epoch <= r->epoch_seen || epoch <= s->map.epoch)
+		return promote_reply(s, header, HF_ERR_INVALID, r->epoch_seen);
+	struct hf_batch *b = hf_shard_open_batch(s);
+	if (s->store == NULL || s->read_only || hf_changes_room(&b->changes) < 1u)
+		return promote_reply(s, header, HF_BUSY, 0);
+	/* Stop following first (the thread ends on its own; destroy joins it), then serve. */
+	atomic_store(&r->follow->stop, 1);
+	repl_follow_signal(r->follow->stop_fd);
+	r->replica = 0;
+	r->epoch_seen = epoch;
+	persist_epoch(b, epoch);
+	*wait_seq_out = b->seq; /* answered once the new epoch is durable */
+	hf_log_warn("promoted: this shard stops following and serves writes at epoch %llu (it "
+		    "had primary batch %llu)",
+		    (unsigned long long)epoch, (unsigned long long)r->stream_seq);
+	return promote_reply(s, header, HF_OK, epoch);
 }
 
 void hf_repl_on_durable(struct hf_shard *s, uint64_t seq)

@@ -87,6 +87,8 @@ const char *hf_status_name(uint16_t status)
 		return "REPL_FENCED";
 	case HF_NOT_PRIMARY:
 		return "NOT_PRIMARY";
+	case HF_REPL_BEHIND:
+		return "REPL_BEHIND";
 	default:
 		return "UNKNOWN";
 	}
@@ -159,6 +161,8 @@ const char *hf_status_message(uint16_t status)
 		return "fenced: a newer epoch exists, the sender is no longer the primary";
 	case HF_NOT_PRIMARY:
 		return "this shard is a replica; writes go to its primary";
+	case HF_REPL_BEHIND:
+		return "this replica has not caught up with its primary; promoting it would lose data";
 	default:
 		return "unknown status";
 	}

@@ -53,6 +53,8 @@ enum hf_status {
 	/* Replication (12..15; proto/repl.h). */
 	HF_REPL_FENCED = 12, /* the sender's epoch is below one this shard has seen; detail = it */
 	HF_NOT_PRIMARY = 13, /* this shard is a replica: writes go to its primary; detail = epoch */
+	HF_REPL_BEHIND =
+	    14, /* this replica has not applied a whole snapshot: promoting it loses data */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -88,7 +90,8 @@ enum hf_opcode {
 	/* Replication (admin range 0x30-0x3f, bodies in proto/repl.h; not in the opcode table). */
 	HF_OP_REPL_SUBSCRIBE = 0x30, /* a replica asks for its primary's batch stream */
 	HF_OP_REPL_ACK = 0x31,	     /* a replica says which batch it holds durable */
-	HF_OP_REPL_BATCH = 0x32, /* pushed by the primary: one sealed batch (or snapshot) part */
+	HF_OP_REPL_BATCH = 0x32,   /* pushed by the primary: one sealed batch (or snapshot) part */
+	HF_OP_REPL_PROMOTE = 0x33, /* a replica stops following and serves writes, at a new epoch */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f

@@ -45,6 +45,8 @@ enum hf_repl_kind {
  *                                     stream starts after it, with a snapshot)
  * REPL_ACK request (24 bytes):        0 8 replica_id   8 8 epoch   16 8 seq (durable up to)
  * REPL_ACK reply OK:                  empty
+ * REPL_PROMOTE request (8 bytes):     0 8 epoch (0: one past the highest seen; else above it)
+ * REPL_PROMOTE reply OK (8 bytes):    0 8 epoch the shard now stamps on its stream
  * REPL_BATCH (pushed, 24 + records):  0 8 epoch   8 8 seq   16 4 flags   20 4 count (0 .. 448)
  *   then count records:               0 1 kind   1 1 key_size (1..24)   2 2 value_size
  *                                     (PUT 1..512, DEL 0, DEL_RANGE 1..24: the end key)
@@ -53,6 +55,8 @@ enum hf_repl_kind {
 #define HF_REPL_SUBSCRIBE_REPLY_BODY_SIZE 24u
 #define HF_REPL_ACK_BODY_SIZE		  24u
 #define HF_REPL_BATCH_FIXED_SIZE	  24u
+#define HF_REPL_PROMOTE_BODY_SIZE	  8u /* request: epoch (0: one past the highest seen) */
+#define HF_REPL_PROMOTE_REPLY_BODY_SIZE	  8u /* reply: the epoch it now serves at */
 
 HF_STATIC_ASSERT(HF_REPL_BATCH_FIXED_SIZE + HF_REPL_FRAME_RECORDS_MAX * HF_REPL_RECORD_SIZE_MAX <=
 		     HF_FRAME_BODY_SIZE_MAX,

@@ -2607,6 +2607,7 @@ static const uint16_t all_statuses[] = {
     HF_RATE_LIMITED,
     HF_REPL_FENCED, /* replication */
     HF_NOT_PRIMARY,
+    HF_REPL_BEHIND,
 };
 
 static int status_is_defined(uint32_t v)
@@ -2629,7 +2630,7 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_UNAUTHORIZED, 40);
 	assert_int_equal(HF_FORBIDDEN, 41);
 	assert_int_equal(HF_RATE_LIMITED, 42);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 32);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 33);
 	assert_int_equal(HF_REPL_FENCED, 12);
 	assert_int_equal(HF_NOT_PRIMARY, 13);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
