@@ -162,7 +162,7 @@ const char *hf_status_message(uint16_t status)
 	case HF_NOT_PRIMARY:
 		return "this shard is a replica; writes go to its primary";
 	case HF_REPL_BEHIND:
-		return "this replica has not caught up with its primary; promoting it would lose data";
+		return "this replica has not caught up; promoting it would lose data";
 	default:
 		return "unknown status";
 	}
