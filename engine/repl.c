@@ -555,7 +555,8 @@ int hf_repl_tick(struct hf_shard *s)
 void hf_repl_stats(struct hf_shard *s, struct hf_rep_stats *st)
 {
 	struct hf_repl *r = s->repl;
-	uint64_t replicas = 0, in_sync = 0, lag = 0;
+	uint64_t replicas = 0, in_sync = 0, lag = 0, lag_ms = 0;
+	uint64_t now_ms = hf_clock_mono_ms();
 	for (uint32_t i = 0; i < HF_REPL_REPLICAS_MAX; i++) {
 		const struct repl_sub *sub = &r->subs[i];
 		if (sub->state == REPL_SUB_FREE)
@@ -565,6 +566,11 @@ void hf_repl_stats(struct hf_shard *s, struct hf_rep_stats *st)
 		uint64_t behind = s->open_seq - 1u - sub->acked_seq;
 		if (behind > lag)
 			lag = behind;
+		/* Behind: how long since it last acknowledged anything. */
+		uint64_t ms =
+		    behind > 0 && now_ms > sub->ack_mono_ms ? now_ms - sub->ack_mono_ms : 0;
+		if (ms > lag_ms)
+			lag_ms = ms;
 	}
 	(void)hf_stats_add(st, "repl_replica", r->replica);
 	(void)hf_stats_add(st, "repl_sync", r->mode == HF_REPL_MODE_SYNC);
@@ -573,6 +579,7 @@ void hf_repl_stats(struct hf_shard *s, struct hf_rep_stats *st)
 		(void)hf_stats_add(st, "repl_replicas", replicas);
 		(void)hf_stats_add(st, "repl_in_sync", in_sync);
 		(void)hf_stats_add(st, "repl_lag_batches", lag);
+		(void)hf_stats_add(st, "repl_lag_ms", lag_ms);
 		(void)hf_stats_add(st, "repl_batches_streamed", r->batches_streamed);
 		(void)hf_stats_add(st, "repl_snapshots_sent", r->snapshots_sent);
 		(void)hf_stats_add(st, "repl_replicas_dropped", r->replicas_dropped);
@@ -582,6 +589,9 @@ void hf_repl_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	(void)hf_stats_add(st, "repl_streaming", (uint64_t)atomic_load(&r->follow->streaming));
 	(void)hf_stats_add(st, "repl_connects", atomic_load(&r->follow->connects));
 	(void)hf_stats_add(st, "repl_stream_seq", r->stream_seq);
+	/* How stale a read here may be while the primary writes: since the last frame applied. */
+	(void)hf_stats_add(st, "repl_applied_ago_ms",
+			   r->applied_mono_ms != 0 ? hf_clock_mono_ms() - r->applied_mono_ms : 0);
 	(void)hf_stats_add(st, "repl_in_snapshot", r->in_snapshot);
 	(void)hf_stats_add(st, "repl_frames_applied", r->frames_applied);
 	(void)hf_stats_add(st, "repl_records_applied", r->records_applied);

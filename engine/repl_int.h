@@ -106,6 +106,7 @@ struct hf_repl {
 	uint64_t session;	   /* the follow session of the last snapshot begun */
 	uint8_t in_snapshot;	   /* between SNAP_BEGIN and SNAP_END: apply errors are expected */
 	uint64_t stream_seq;	   /* the last primary batch complete in the store */
+	uint64_t applied_mono_ms;  /* when the last frame was applied (0: never) */
 	struct hf_changes scratch; /* changes the store's own transitions write during replay */
 	uint64_t ack_of[HF_SHARD_BATCHES_MAX];	    /* local batch -> primary batch it completes */
 	uint64_t ack_session[HF_SHARD_BATCHES_MAX]; /* ... and in which session */

@@ -114,6 +114,7 @@ static void frame_done(struct hf_shard *s, struct hf_batch *b, const struct hf_r
 {
 	struct hf_repl *r = s->repl;
 	r->frames_applied++;
+	r->applied_mono_ms = s->mono_ms;
 	if (h->flags & HF_REPL_F_SNAP_END) {
 		r->in_snapshot = 0;
 		hf_log_info("replica: snapshot applied, at primary batch %llu",

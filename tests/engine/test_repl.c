@@ -242,6 +242,10 @@ static void test_replica_refuses_writes(void **state)
 	seat_states(p.replica.port, 10, 2, got, rep);
 	assert_int_equal(got[10], HF_SEAT_HELD);
 	assert_int_equal(got[11], HF_SEAT_HELD);
+	/* Lag and staleness are reported. */
+	assert_true(hf_tc_stat_of(p.primary.port, "repl_lag_ms") >= 0);
+	assert_true(hf_tc_stat_of(p.replica.port, "repl_applied_ago_ms") >= 0);
+	assert_true(hf_tc_stat_of(p.replica.port, "repl_stream_seq") >= 2);
 	free(rep);
 	pair_cleanup(&p);
 }
