@@ -4,6 +4,7 @@
 
 #include "base/assert.h"
 #include "engine/ratelimit.h"
+#include "engine/repl.h"
 #include "cluster/etcd.h"
 #include "cluster/state.h"
 
@@ -60,22 +61,36 @@ static const char usage[] =
     "  --etcd URL[,URL...]        join a cluster whose state lives in this etcd (http://HOST:PORT\n"
     "                             endpoints); without it the node serves its own local map\n"
     "  --cluster NAME             the cluster's name in etcd (default \"default\"; needs --etcd)\n"
+    "  --replica-of HOST:PORT     shard i follows the primary shard at HOST:PORT+i\n"
+    "  --replication sync|async   sync (default): writes wait for in-sync replicas\n"
+    "  --repl-timeout MS          a silent replica leaves the in-sync set (default 1000)\n"
+    "  --replica-token-file FILE  a replica's admin token for its primary's --auth-file\n"
     "  --no-pin                   do not pin shard threads to CPUs\n"
     "  --metrics-listen HOST:PORT serve GET /metrics (Prometheus text format) and GET /health\n"
     "                             over HTTP on this numeric IPv4 address (port 0: any free port)\n"
     "  --version                  print the version and the protocol version\n"
-    "  --help                     print this text\n"
+    "  --help                     print this text\n";
+
+/* Two strings: C guarantees string literals of 4095 bytes only. */
+static const char usage_hooks[] =
     "Test hooks (environment variables; durability fsync or wal only):\n"
     "  HOLDFAST_FAIL_COMMITS=N        N commits of every shard fail as if the disk had refused "
     "them\n"
     "  HOLDFAST_FAIL_COMMITS_AFTER=M  ... after the first M non-empty commits succeeded "
     "(default 0)\n"
     "  HOLDFAST_SYNC_DELAY_MS=D       every commit of every shard takes at least D ms longer\n"
-    "  HOLDFAST_BATCH_CHANGES_MAX=N   a batch holds N records (8..4096; default 4096)\n";
+    "  HOLDFAST_BATCH_CHANGES_MAX=N   a batch holds N records (8..4096; default 4096)\n"
+    "  HOLDFAST_REPL_EPOCH=E          the epoch a primary stamps on its stream\n";
 
 const char *hf_engine_config_usage(void)
 {
-	return usage;
+	/* Joined on first use (main thread, before any other thread starts). */
+	static char joined[sizeof(usage) + sizeof(usage_hooks) - 1u];
+	if (joined[0] == '\0') {
+		memcpy(joined, usage, sizeof(usage) - 1u);
+		memcpy(joined + sizeof(usage) - 1u, usage_hooks, sizeof(usage_hooks));
+	}
+	return joined;
 }
 
 static enum hf_config_parse bad(char *err, size_t err_size, const char *fmt, ...)
@@ -171,6 +186,43 @@ static int parse_cluster_flag(const char *name, const char *value, struct hf_eng
 	return 0;
 }
 
+/* --replica-of, --replication and --repl-timeout. Returns 0, or -EINVAL with err set. */
+static int parse_repl_flag(const char *name, const char *value, struct hf_engine_config *cfg,
+			   char *err, size_t err_size)
+{
+	uint64_t n = 0;
+	enum hf_repl_mode mode;
+	if (strcmp(name, "--replica-of") == 0) {
+		if (parse_host_port(value, 1, cfg->replica_of_host, &cfg->replica_of_port) != 0) {
+			bad(err, err_size,
+			    "--replica-of: '%s' is not IPV4_ADDRESS:PORT (e.g. 127.0.0.1:7070)",
+			    value);
+			return -EINVAL;
+		}
+	} else if (strcmp(name, "--replica-token-file") == 0) {
+		if (copy_dir(cfg->replica_token_file, value) != 0) {
+			bad(err, err_size, "--replica-token-file: empty or longer than %u bytes",
+			    HF_ENGINE_DIR_SIZE_MAX);
+			return -EINVAL;
+		}
+	} else if (strcmp(name, "--replication") == 0) {
+		if (hf_repl_mode_parse(value, &mode) != 0) {
+			bad(err, err_size, "--replication: '%s' is not sync or async", value);
+			return -EINVAL;
+		}
+		cfg->repl_mode = (uint8_t)mode;
+	} else {
+		HF_ASSERT(strcmp(name, "--repl-timeout") == 0);
+		if (parse_u64(value, 1, HF_REPL_TIMEOUT_MS_MAX, &n) != 0) {
+			bad(err, err_size, "--repl-timeout: '%s' is not in 1..%u ms", value,
+			    HF_REPL_TIMEOUT_MS_MAX);
+			return -EINVAL;
+		}
+		cfg->repl_timeout_ms = (uint32_t)n;
+	}
+	return 0;
+}
+
 static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -191,6 +243,8 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	hf_store_config_default(&cfg->store);
 	cfg->log_level = HF_LOG_INFO;
 	cfg->pin = 1;
+	cfg->repl_mode = HF_REPL_MODE_SYNC;
+	cfg->repl_timeout_ms = HF_REPL_TIMEOUT_MS_DEFAULT;
 }
 
 static int parse_user_rate(const char *value, struct hf_engine_config *out)
@@ -278,6 +332,10 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--backup-root",
 		    "--watchers-max",
 		    "--watch-queue-max",
+		    "--replica-of",
+		    "--replication",
+		    "--repl-timeout",
+		    "--replica-token-file",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -415,6 +473,12 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		} else if (strcmp(name, "--etcd") == 0 || strcmp(name, "--cluster") == 0) {
 			if (parse_cluster_flag(name, value, out, err, err_size) != 0)
 				return HF_CONFIG_BAD;
+		} else if (strcmp(name, "--replica-of") == 0 ||
+			   strcmp(name, "--replication") == 0 ||
+			   strcmp(name, "--repl-timeout") == 0 ||
+			   strcmp(name, "--replica-token-file") == 0) {
+			if (parse_repl_flag(name, value, out, err, err_size) != 0)
+				return HF_CONFIG_BAD;
 		} else if (strcmp(name, "--log-level") == 0) {
 			if (hf_log_parse_level(value, &out->log_level) != 0)
 				return bad(err, err_size,
@@ -446,6 +510,16 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		return bad(err, err_size, "--cluster needs --etcd URL");
 	if (out->etcd_urls[0] != '\0' && out->cluster[0] == '\0')
 		snprintf(out->cluster, sizeof(out->cluster), "%s", HF_ENGINE_CLUSTER_DEFAULT);
+	if (out->replica_token_file[0] != '\0' && out->replica_of_port == 0)
+		return bad(err, err_size, "--replica-token-file only applies to --replica-of");
+	if (out->replica_of_port != 0 && out->etcd_urls[0] != '\0')
+		return bad(err, err_size,
+			   "--replica-of with --etcd: not yet (replicas of a cluster are placed by "
+			   "etcd; --replica-of is the static form)");
+	if (out->replica_of_port != 0 &&
+	    (uint32_t)out->replica_of_port + out->shards_count - 1u > UINT16_MAX)
+		return bad(err, err_size, "--replica-of port %u + %u shards passes port 65535",
+			   (unsigned)out->replica_of_port, out->shards_count);
 	if (out->force && out->restore_from[0] == '\0')
 		return bad(err, err_size, "--force only applies to --restore-from");
 	if (out->restore_from[0] != '\0' && out->durability == HF_DURABILITY_NONE)

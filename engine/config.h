@@ -99,6 +99,17 @@ struct hf_engine_config {
 	 * empty for a single node with its own local map; cluster is then empty too. */
 	char etcd_urls[HF_ENGINE_ETCD_SIZE_MAX + 1];
 	char cluster[HF_ENGINE_CLUSTER_SIZE_MAX + 1];
+	/* Replication (engine/repl.h). --replica-of HOST:PORT: every shard i is a replica of the
+	 * shard at HOST:PORT+i (replica_of_port 0: a primary). --replication sync|async (repl_mode,
+	 * enum hf_repl_mode). --repl-timeout MS: a replica silent that long leaves the in-sync set.
+	 */
+	char replica_of_host[HF_HOST_SIZE_MAX + 1];
+	uint16_t replica_of_port;
+	uint8_t repl_mode;
+	uint32_t repl_timeout_ms;
+	/* --replica-token-file FILE: the token a replica presents (AUTH) to a primary with
+	 * --auth-file (an admin token: REPL_SUBSCRIBE is admin); empty: none. */
+	char replica_token_file[HF_ENGINE_DIR_SIZE_MAX + 1];
 	/* Test hooks, from the environment, not flags: HOLDFAST_FAIL_COMMITS=N makes N commits of
 	 * every shard fail as if the disk had refused them, after HOLDFAST_FAIL_COMMITS_AFTER=M
 	 * succeeded (default 0); HOLDFAST_SYNC_DELAY_MS=D makes every commit D ms slower. */

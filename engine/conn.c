@@ -194,7 +194,11 @@ static int conn_reserve_reply(struct hf_shard *s, struct hf_conn *c, uint8_t opc
 /* 1 when the next frame of c may be processed now (INVARIANTS 5). */
 static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 {
-	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping || s->open_full)
+	/* A replication stream's input is its replica's acknowledgements: they are what lets a
+	 * full pipeline drain in sync mode, so neither a full open batch nor the stream's own
+	 * queued bytes stop them. */
+	if (c->state != HF_CONN_OPEN || c->doomed || s->stopping ||
+	    (s->open_full && !c->repl_stream))
 		return 0;
 	if (c->pool_wait) {
 		if (c->pool_wait_puts == s->pool_puts)
@@ -207,7 +211,7 @@ static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 	}
 	if (c->frames_iter >= HF_SHARD_CONN_FRAMES_PER_ITER_MAX)
 		return 0;
-	return hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
+	return c->repl_stream || hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
 }
 
 /* Frames of one buffer the prefetch pass looks at: the table slots of this many requests fit the
@@ -273,7 +277,15 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 			break;
 		if (!conn_reserve_reply(s, c, h.opcode))
 			break;
-		struct hf_ops_result res;
+		/* Zeroed: hf_watch_intercept and hf_ops_handle each set only what they use. */
+		struct hf_ops_result res = {.kind = HF_OPS_REPLY};
+		if (c->repl_stream && h.opcode != HF_OP_REPL_ACK) {
+			/* A stream takes acknowledgements only (its replies must never wait). */
+			hf_ops_error(s, h.opcode, h.request_id, HF_ERR_INVALID, 0, &res);
+			conn_answer(s, c, &res, parse_us);
+			c->doomed = 1;
+			return size;
+		}
 		const uint8_t *body = data + used + HF_FRAME_HEADER_SIZE;
 		if (!hf_watch_intercept(s, c, &h, body, &res))
 			hf_ops_handle(s, c->role, &h, body, &res);
@@ -284,6 +296,14 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		s->c.frames_in++;
 		c->frames_seen = 1;
 		conn_answer(s, c, &res, parse_us);
+		if (res.repl_attach && c->state == HF_CONN_OPEN) {
+			/* A stream's bytes all leave as written: no reply may wait before it. */
+			if (c->segs_count == 0)
+				hf_repl_attach(s, c, h.request_id,
+					       data + used + HF_FRAME_HEADER_SIZE);
+			else
+				c->doomed = 1;
+		}
 		if (res.set_role != 0)
 			c->role = res.set_role;
 		if (res.doom) {
@@ -376,6 +396,7 @@ void hf_conn_on_accept(struct hf_shard *s, int fd)
 	c->pool_wait = 0;
 	c->role = s->cfg->auth != NULL ? HF_ROLE_NONE : HF_ROLE_ADMIN;
 	c->frames_seen = 0;
+	c->repl_stream = 0;
 	c->frame_since_ms = s->mono_ms; /* the first frame is due within --frame-timeout */
 	c->active_ms = s->mono_ms;
 	s->conns_open++;
@@ -543,7 +564,7 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 		if (!c->send_inflight && c->fill_ready > 0)
 			conn_flush(s, c);
 		uint64_t queued = hf_conn_queued(c);
-		int over = queued >= s->cfg->conn_buffer_size_max;
+		int over = queued >= s->cfg->conn_buffer_size_max && !c->repl_stream;
 		if (over && !c->parked)
 			s->c.conns_parked++;
 		c->parked = (uint8_t)over;
@@ -564,8 +585,8 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 				c->recv_cancel_sent = 1;
 			}
 			int pool_blocked = c->pool_wait && c->pool_wait_puts == s->pool_puts;
-			if (pending && !over && !c->doomed && !s->stopping && !s->open_full &&
-			    !pool_blocked && !c->on_ready) {
+			if (pending && !over && !c->doomed && !s->stopping &&
+			    (!s->open_full || c->repl_stream) && !pool_blocked && !c->on_ready) {
 				HF_ASSERT(s->ready_count < s->conns_max);
 				c->on_ready = 1;
 				s->ready[s->ready_count++] = conn_index(s, c);
@@ -968,4 +989,33 @@ void hf_conn_drop_pushes(struct hf_shard *s, struct hf_conn *c)
 	drop_map(c, old_ends, old_ready, pos, kept);
 	c->fill.size = kept;
 	HF_ASSERT(c->fill_ready <= c->fill.size);
+}
+
+/* ---- Pushed frames (a replication stream, engine/repl.c) ---- */
+
+uint8_t *hf_conn_push_reserve(struct hf_shard *s, struct hf_conn *c, uint32_t size)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT(size <= HF_FRAME_SIZE_MAX);
+	/* A stream carries no held replies: every byte of it may leave as soon as written. */
+	HF_ASSERT(c->segs_count == 0);
+	HF_ASSERT(c->fill_ready == c->fill.size);
+	if (bytes_reserve(s, &c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0) {
+		hf_log_warn("connection %u: replication stream past %llu queued bytes: closing it",
+			    conn_index(s, c), (unsigned long long)fill_cap_max(s));
+		hf_conn_close(s, c, "replication stream too far behind");
+		hf_conn_touch(s, c);
+		return NULL;
+	}
+	return c->fill.data + c->fill.size;
+}
+
+void hf_conn_push_commit(struct hf_shard *s, struct hf_conn *c, uint32_t size)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT((uint64_t)c->fill.size + size <= c->fill.cap);
+	c->fill.size += size;
+	c->fill_ready = c->fill.size;
+	s->c.frames_out++;
+	hf_conn_touch(s, c);
 }

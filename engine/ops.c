@@ -175,6 +175,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
 	hf_watch_stats(s, st);
 	hf_move_stats(s->move, st);
+	hf_repl_stats(s, st);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
 	else if (s->persist != NULL) /* none: only an in-process test shard has none at all */
@@ -266,6 +267,12 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	if (s->store == NULL) {
 		/* A failed commit: the store is being rebuilt from disk, nothing is known. */
 		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_IO, 0, out);
+		return;
+	}
+	if (hf_opcode_is_write(req->opcode) && hf_repl_is_replica(s->repl)) {
+		/* A replica's store follows its primary only. */
+		hf_ops_error(s, req->opcode, req->request_id, HF_NOT_PRIMARY, hf_repl_epoch(s),
+			     out);
 		return;
 	}
 	if (s->read_only && hf_opcode_is_write(req->opcode)) {
@@ -423,6 +430,28 @@ static void ops_batch(struct hf_shard *s, const struct hf_request *req, struct h
 	out->wait_seq = wait_seq;
 }
 
+/* Replication frames (engine/repl.h): admin only; their bodies are proto/repl.h's. */
+static void ops_repl(struct hf_shard *s, uint8_t role, const struct hf_frame_header *header,
+		     const uint8_t *body, struct hf_ops_result *out)
+{
+	s->req.opcode = header->opcode;
+	s->req.request_id = header->request_id;
+	if (role != HF_ROLE_ADMIN) {
+		s->c.replies_forbidden++;
+		hf_ops_error(s, header->opcode, header->request_id, HF_FORBIDDEN, 0, out);
+		return;
+	}
+	int attach = 0;
+	const uint8_t *raw = NULL;
+	uint64_t wait_seq = 0;
+	out->raw_size = hf_repl_handle(s, header, body, &raw, &attach, &wait_seq);
+	out->raw = raw;
+	out->wait_seq = wait_seq;
+	out->kind = HF_OPS_RAW;
+	out->repl_attach = (uint8_t)attach;
+	s->c.ops[header->opcode]++;
+}
+
 static void ops_auth(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
 {
 	uint8_t role = s->cfg->auth == NULL ? HF_ROLE_ADMIN
@@ -467,9 +496,14 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 	out->backup = 0;
 	out->set_role = 0;
 	out->doom = 0;
+	out->repl_attach = 0;
 	out->wait_seq = 0;
 	if (!ops_authorize(s, role, header, out))
 		return;
+	if (header->opcode >= HF_OP_REPL_SUBSCRIBE && header->opcode <= HF_OP_REPL_PROMOTE) {
+		ops_repl(s, role, header, body, out);
+		return;
+	}
 	struct hf_request *req = &s->req;
 	enum hf_status st = hf_request_decode(header, body, req);
 	if (st != HF_OK) {

@@ -29,7 +29,8 @@
  *  4. The loop never sleeps past the store's next deadline, nor past HF_SHARD_WAIT_MS_MAX, and does
  *     not sleep at all while a connection holds frames it could process.
  *  5. Batches complete in seq order (the persist thread runs them in order): each completion is
- *     for done_seq + 1. */
+ *     for done_seq + 1. A batch completes once its job is back (local_done) and, with sync
+ *     replication, every in-sync replica acknowledged it (hf_repl_gate): shard_complete. */
 #include "engine/shard.h"
 
 #include "base/assert.h"
@@ -38,6 +39,7 @@
 #include "base/log.h"
 #include "engine/datadir.h"
 #include "engine/durable.h"
+#include "engine/repl.h"
 #include "engine/shard_int.h"
 #include "engine/watch.h"
 
@@ -128,8 +130,11 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 			 hf_changes_init(&s->batches[i].changes, cfg->test_batch_changes_max != 0
 								     ? cfg->test_batch_changes_max
 								     : HF_SHARD_CHANGES_MAX) != 0;
-		/* Durability none writes no batch anywhere: count the records, build none. */
-		s->batches[i].changes.count_only = cfg->durability == HF_DURABILITY_NONE;
+		/* Every batch builds its change records, in durability none too: WATCH pushes them,
+		 * a slot move captures them and a primary streams them to its replicas, and any of
+		 * those may start while a batch is open. (count_only, which skips building them, is
+		 * for a shard that can have none of the three: not wired yet.) */
+		s->batches[i].changes.count_only = 0;
 	}
 	if (!failed && hf_watch_create(s) != 0)
 		failed = 1;
@@ -403,8 +408,14 @@ int hf_shard_open(struct hf_shard *s)
 	rc = shard_load_store(s);
 	if (rc != 0)
 		return rc;
+	rc = hf_repl_create(s, &s->repl);
+	if (rc != 0)
+		return rc;
 
 	rc = shard_start_durable(s);
+	if (rc != 0)
+		return rc;
+	rc = hf_repl_start(s);
 	if (rc != 0)
 		return rc;
 	return shard_listen(s);
@@ -498,6 +509,7 @@ static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
 	hf_watch_on_durable(s, b);
 	shard_batch_free(s, b);
 	shard_release_held(s);
+	hf_repl_on_durable(s, b->seq);
 }
 
 static void shard_submit_reload(struct hf_shard *s)
@@ -527,6 +539,7 @@ static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int statu
 	}
 	s->c.commit_failures++;
 	s->degraded = 1;
+	hf_repl_on_failed(s);
 	hf_log_error("batch %llu (%u changes, %u ops) failed to commit (%s): answering it and the "
 		     "%u batches after it with IO and rebuilding the store from disk",
 		     (unsigned long long)b->seq, b->changes.count, b->ops_count, strerror(-status),
@@ -611,6 +624,29 @@ static void shard_on_reopen(struct hf_shard *s, const struct hf_durable_job *job
 	hf_log_warn("the disk takes writes again: write ops resume");
 }
 
+/* Completes, in batch order, the sealed batches whose local commit is back and that replication
+ * lets go (INVARIANTS 5). A failed batch completes at once: nothing waits for its replicas. */
+static void shard_complete(struct hf_shard *s)
+{
+	/* Bounded: at most HF_SHARD_BATCHES_INFLIGHT_MAX batches are sealed. */
+	for (uint32_t i = 0; i < HF_SHARD_BATCHES_MAX && s->done_seq + 1u < s->open_seq; i++) {
+		struct hf_batch *b = &s->batches[(s->done_seq + 1u) % HF_SHARD_BATCHES_MAX];
+		HF_ASSERT(b->state == HF_BATCH_SEALED);
+		HF_ASSERT(b->seq == s->done_seq + 1u);
+		if (!b->local_done)
+			return;
+		int ok = b->local_status == 0 && s->store != NULL;
+		if (ok && !hf_repl_gate(s, b->seq))
+			return;
+		b->local_done = 0;
+		if (ok)
+			shard_batch_durable(s, b, s->durable != NULL ? &b->job : NULL);
+		else
+			shard_batch_failed(s, b,
+					   b->local_status != 0 ? b->local_status : -ECANCELED);
+	}
+}
+
 static void shard_on_job(struct hf_shard *s, struct hf_durable_job *job)
 {
 	if (job->kind == HF_DURABLE_RELOAD) {
@@ -626,15 +662,16 @@ static void shard_on_job(struct hf_shard *s, struct hf_durable_job *job)
 		return;
 	}
 	HF_ASSERT(job->kind == HF_DURABLE_COMMIT);
-	/* INVARIANTS 5 */
-	HF_ASSERT(job->seq == s->done_seq + 1u);
+	/* INVARIANTS 5: jobs come back in order; earlier batches may still wait for replicas. */
+	HF_ASSERT(job->seq > s->done_seq);
+	HF_ASSERT(job->seq < s->open_seq);
 	struct hf_batch *b = &s->batches[job->seq % HF_SHARD_BATCHES_MAX];
 	HF_ASSERT(b->state == HF_BATCH_SEALED);
 	HF_ASSERT(&b->job == job);
-	if (job->status == 0 && s->store != NULL)
-		shard_batch_durable(s, b, job);
-	else
-		shard_batch_failed(s, b, job->status != 0 ? job->status : -ECANCELED);
+	HF_ASSERT(!b->local_done);
+	b->local_done = 1;
+	b->local_status = job->status;
+	shard_complete(s);
 }
 
 static void shard_reap_durable(struct hf_shard *s)
@@ -659,9 +696,13 @@ static void shard_batch_seal(struct hf_shard *s)
 	HF_ASSERT(shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX);
 	b->state = HF_BATCH_SEALED;
 	b->sealed_us = hf_clock_mono_us();
+	b->local_done = 0;
 	shard_batch_open(s);
+	hf_repl_on_seal(s, b);
 	if (s->durable == NULL) {
-		shard_batch_durable(s, b, NULL);
+		b->local_done = 1;
+		b->local_status = 0;
+		shard_complete(s);
 		return;
 	}
 	memset(&b->job, 0, sizeof(b->job));
@@ -803,6 +844,18 @@ static void shard_arm_map(struct hf_shard *s)
 
 /* ---- The loop ---- */
 
+/* Replica: wake when the follow thread handed frames over. */
+static void shard_arm_repl(struct hf_shard *s)
+{
+	HF_ASSERT(!s->repl_armed);
+	int fd = hf_repl_inbox_fd(s->repl);
+	HF_ASSERT(fd >= 0);
+	struct io_uring_sqe *sqe = hf_ring_sqe(&s->ring);
+	io_uring_prep_read(sqe, fd, hf_repl_inbox_count(s->repl), sizeof(uint64_t), 0);
+	sqe->user_data = hf_ud_make(HF_UD_REPL, 0, 0);
+	s->repl_armed = 1;
+}
+
 static void shard_arm_accept(struct hf_shard *s)
 {
 	HF_ASSERT(!s->accept_armed && s->listen_fd >= 0);
@@ -876,6 +929,10 @@ static void shard_on_cqe(struct hf_shard *s, const struct io_uring_cqe *cqe)
 	case HF_UD_MAP:
 		s->map_armed = 0;
 		shard_take_map(s);
+		return;
+	case HF_UD_REPL:
+		s->repl_armed = 0;
+		hf_repl_replica_pump(s);
 		return;
 	case HF_UD_RECV:
 	case HF_UD_SEND: {
@@ -1041,6 +1098,8 @@ static int shard_iterate(struct hf_shard *s)
 			hf_log_debug("expired %u holds", expired);
 	}
 	hf_move_poll(s);
+	tick_saturated |= hf_repl_tick(s);
+	shard_complete(s);
 	shard_seal_maybe(s);
 	shard_settle(s);
 
@@ -1056,6 +1115,8 @@ static int shard_iterate(struct hf_shard *s)
 		shard_arm_durable(s);
 	if (!s->map_armed && !s->stopping)
 		shard_arm_map(s);
+	if (hf_repl_is_replica(s->repl) && !s->repl_armed && !s->stopping)
+		shard_arm_repl(s);
 	shard_idle_scan(s);
 	if (s->stopping && shard_drain(s) && s->touched_count == 0)
 		return 1;
@@ -1107,6 +1168,8 @@ void hf_shard_destroy(struct hf_shard *s)
 {
 	if (s == NULL)
 		return;
+	hf_repl_destroy(s->repl); /* its follow thread first: it reads nothing of ours */
+	s->repl = NULL;
 	if (s->ring_ready) {
 		/* Closing the ring cancels what is still in flight; the buffers it may have used
 		 * are freed below, after it. */

@@ -19,6 +19,7 @@
 #include "engine/move.h"
 #include "engine/pool.h"
 #include "engine/ratelimit.h"
+#include "engine/repl.h"
 #include "engine/uring.h"
 #include "proto/proto.h"
 #include "shards/persist.h"
@@ -96,6 +97,7 @@ enum hf_ud_kind {
 	HF_UD_WAKE = 5,	   /* the stop eventfd became readable */
 	HF_UD_DURABLE = 6, /* the persist thread completed jobs (its eventfd was read) */
 	HF_UD_MAP = 7,	   /* a new slot map was posted (its eventfd was read) */
+	HF_UD_REPL = 8,	   /* replica: the follow thread handed frames over (engine/repl.h) */
 };
 
 static inline uint64_t hf_ud_make(enum hf_ud_kind kind, uint32_t conn_index, uint32_t gen)
@@ -150,6 +152,7 @@ struct hf_conn {
 	uint8_t pool_wait;   /* the buffer pool had no room for its next reply: waits for a put */
 	uint8_t role;	     /* enum hf_role: what AUTH gave (ADMIN on a server without tokens) */
 	uint8_t frames_seen; /* it sent at least one whole frame */
+	uint8_t repl_stream; /* a replica subscribed on it (engine/repl.c): its ACKs always flow */
 	uint64_t frame_since_ms; /* monotonic ms since when a frame is begun and not complete (or
 				    the connection waits for its first); 0: none */
 	uint64_t pool_wait_puts; /* s->pool_puts when it started waiting */
@@ -212,6 +215,10 @@ struct hf_batch {
 	char backup_root[HF_PATH_SIZE_MAX + 1];
 	uint64_t sealed_us; /* monotonic µs when sealed */
 	struct hf_durable_job job;
+	/* The local disk's answer is in (job reaped, or sealed in durability none); the batch
+	 * completes once replication lets it too (engine/repl.h, hf_repl_gate). */
+	uint8_t local_done;
+	int local_status; /* 0, or the failed job's -errno */
 	/* Replies held for this batch, for the latency histograms: parsed at parse_us. */
 	uint32_t lat_count;
 	struct {
@@ -228,11 +235,12 @@ enum hf_ops_kind {
 };
 
 struct hf_ops_result {
-	uint8_t kind;	   /* enum hf_ops_kind */
-	uint8_t backup;	   /* the reply is a BACKUP's, completed when its batch is durable */
-	uint8_t set_role;  /* AUTH succeeded: the connection's role from now on (0: unchanged) */
-	uint8_t doom;	   /* answer, then close the connection (a failed or missing AUTH) */
-	uint64_t wait_seq; /* the reply leaves once batch wait_seq is durable (0: at once) */
+	uint8_t kind;	     /* enum hf_ops_kind */
+	uint8_t backup;	     /* the reply is a BACKUP's, completed when its batch is durable */
+	uint8_t set_role;    /* AUTH succeeded: the connection's role from now on (0: unchanged) */
+	uint8_t doom;	     /* answer, then close the connection (a failed or missing AUTH) */
+	uint8_t repl_attach; /* REPL_SUBSCRIBE answered OK: the connection becomes a stream */
+	uint64_t wait_seq;   /* the reply leaves once batch wait_seq is durable (0: at once) */
 	const uint8_t *raw;
 	uint32_t raw_size;
 };
@@ -376,8 +384,10 @@ struct hf_shard {
 	int fatal; /* the loop hit an error it cannot go on from */
 
 	struct hf_shard_counters c;
-	struct hf_watch *watch; /* WATCHes of this shard (engine/watch.h) */
+	struct hf_watch *watch;	    /* WATCHes of this shard (engine/watch.h) */
 	struct hf_move_shard *move; /* slot moves through this shard (engine/move.h) */
+	struct hf_repl *repl;	    /* replication, both roles (engine/repl.h) */
+	uint8_t repl_armed;	    /* replica: a read of the inbox eventfd is in the ring */
 };
 
 /* The open batch. */
@@ -460,6 +470,11 @@ void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms);
 int hf_conn_push(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size);
 /* Drops every WATCH_CHANGE frame of c not handed to the kernel yet; replies stay, in order. */
 void hf_conn_drop_pushes(struct hf_shard *s, struct hf_conn *c);
+/* Replication streams (engine/repl.c): room for size more bytes at the end of c's replies, sent as
+ * soon as hf_conn_push_commit says they are written. NULL when the connection's bound is reached:
+ * it is then closing. Only for connections that hold no held replies. */
+uint8_t *hf_conn_push_reserve(struct hf_shard *s, struct hf_conn *c, uint32_t size);
+void hf_conn_push_commit(struct hf_shard *s, struct hf_conn *c, uint32_t size);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`

@@ -103,6 +103,12 @@ const char *hf_status_name(uint16_t status)
 		return "MOVE_STATE";
 	case HF_MOVE_FAILED:
 		return "MOVE_FAILED";
+	case HF_REPL_FENCED: /* replication */
+		return "REPL_FENCED";
+	case HF_NOT_PRIMARY:
+		return "NOT_PRIMARY";
+	case HF_REPL_BEHIND:
+		return "REPL_BEHIND";
 	default:
 		return "UNKNOWN";
 	}
@@ -190,6 +196,12 @@ const char *hf_status_message(uint16_t status)
 		return "the shard is not in the state this move step needs";
 	case HF_MOVE_FAILED:
 		return "copying the slot failed; roll the move back (cluster fix)";
+	case HF_REPL_FENCED: /* replication */
+		return "fenced: a newer epoch exists, the sender is no longer the primary";
+	case HF_NOT_PRIMARY:
+		return "this shard is a replica; writes go to its primary";
+	case HF_REPL_BEHIND:
+		return "this replica has not caught up; promoting it would lose data";
 	default:
 		return "unknown status";
 	}

@@ -65,6 +65,11 @@ enum hf_status {
 				    enum hf_move_state */
 	HF_MOVE_FAILED = 37,	 /* the copy of the slot failed (source unreachable, change log
 				    full, a record the store refused); roll the move back */
+	/* Replication (12..15; proto/repl.h). */
+	HF_REPL_FENCED = 12, /* the sender's epoch is below one this shard has seen; detail = it */
+	HF_NOT_PRIMARY = 13, /* this shard is a replica: writes go to its primary; detail = epoch */
+	HF_REPL_BEHIND =
+	    14, /* this replica has not applied a whole snapshot: promoting it loses data */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -116,6 +121,11 @@ enum hf_opcode {
 	HF_OP_MOVE_PERSISTED = 0x25, /* target: take the last changes, report once durable */
 	HF_OP_MOVE_DROP = 0x26,	     /* either side: delete the shard's copy of a slot */
 	HF_OP_MOVE_UNFREEZE = 0x27,  /* source: serve the slot again (a rolled-back move) */
+	/* Replication (admin range 0x30-0x3f, bodies in proto/repl.h; not in the opcode table). */
+	HF_OP_REPL_SUBSCRIBE = 0x30, /* a replica asks for its primary's batch stream */
+	HF_OP_REPL_ACK = 0x31,	     /* a replica says which batch it holds durable */
+	HF_OP_REPL_BATCH = 0x32,   /* pushed by the primary: one sealed batch (or snapshot) part */
+	HF_OP_REPL_PROMOTE = 0x33, /* a replica stops following and serves writes, at a new epoch */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -725,21 +735,21 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REQ_ROOM_SET_BODY_SIZE	 (8u + 1u + 1u + 2u + 4u + 4u)	     /* event, params */
 #define HF_REP_ROOM_POSITION_BODY_SIZE	 (4u + 3u * 4u + HF_ROOM_TOKEN_SIZE) /* state .. token */
 #define HF_REP_ROOM_INFO_BODY_SIZE                                                                 \
-	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u) /* params .. refused                              \
-						  */
-#define HF_REP_WATCH_BODY_SIZE 8u		 /* seq */
-#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u)	/* port, host length; then the host */
-#define HF_REP_STATS_FIXED_SIZE		 2u		/* count; then the entries */
-#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u)	/* name length, value; plus the name */
-#define HF_REP_BACKUP_BODY_SIZE		 8u		/* sequence */
-#define HF_REQ_AUTH_FIXED_SIZE		 2u		/* u16 length; then the token bytes */
-#define HF_REP_AUTH_BODY_SIZE		 8u		/* role, 7 reserved zero bytes */
-#define HF_REQ_EVENT_DELETE_BODY_SIZE	 (8u + 4u + 4u) /* event_id, flags, reserved */
-#define HF_REQ_MOVE_SLOT_BODY_SIZE	 8u		/* slot, 6 reserved */
-#define HF_REQ_MOVE_COPY_FIXED_SIZE	 8u /* slot, port, host length, 3 reserved; then host */
-#define HF_REQ_MOVE_EXPORT_BODY_SIZE	 (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
-#define HF_REP_MOVE_BODY_SIZE		 (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
-#define HF_REP_MOVE_EXPORT_FIXED_SIZE	 (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
+	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u)     /* params .. refused                          \
+						      */
+#define HF_REP_WATCH_BODY_SIZE	      8u	     /* seq */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE  (2u + 1u)	     /* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE	      2u	     /* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE	      (1u + 8u)	     /* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE	      8u	     /* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE	      2u	     /* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE	      8u	     /* role, 7 reserved zero bytes */
+#define HF_REQ_EVENT_DELETE_BODY_SIZE (8u + 4u + 4u) /* event_id, flags, reserved */
+#define HF_REQ_MOVE_SLOT_BODY_SIZE    8u	     /* slot, 6 reserved */
+#define HF_REQ_MOVE_COPY_FIXED_SIZE   8u /* slot, port, host length, 3 reserved; then host */
+#define HF_REQ_MOVE_EXPORT_BODY_SIZE  (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
+#define HF_REP_MOVE_BODY_SIZE	      (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
+#define HF_REP_MOVE_EXPORT_FIXED_SIZE (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
-all_harnesses=(frame store load server)
+all_harnesses=(frame store load server repl)
 seconds=${HF_FUZZ_SECONDS:-30}
 if [ "${HF_LONG:-0}" = "1" ] && [ -z "${HF_FUZZ_SECONDS:-}" ]; then
 	seconds=600

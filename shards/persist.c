@@ -451,15 +451,11 @@ int hf_persist_commit(struct hf_persist *persist, const struct hf_changes *chang
 			    persist->batch, (const char *)change->key, change->key_size,
 			    (const char *)hf_change_value(changes, change), change->value_size);
 		} else if (change->kind == HF_CHANGE_DEL_RANGE) {
-			/* Every key of the event: be64(id) then 'E' or 'R', all below id || 0xff.
-			 */
-			HF_ASSERT(change->key_size == 8u);
-			uint8_t end[9];
-			memcpy(end, change->key, 8);
-			end[8] = 0xff;
-			rocksdb_writebatch_delete_range(persist->batch, (const char *)change->key,
-							change->key_size, (const char *)end,
-							sizeof(end));
+			HF_ASSERT(change->value_size >= 1 &&
+				  change->value_size <= HF_RECORD_KEY_SIZE_MAX);
+			rocksdb_writebatch_delete_range(
+			    persist->batch, (const char *)change->key, change->key_size,
+			    (const char *)hf_change_value(changes, change), change->value_size);
 		} else {
 			HF_ASSERT(change->kind == HF_CHANGE_DEL);
 			HF_ASSERT(change->value_size == 0);

@@ -45,7 +45,8 @@ void hf_store_destroy(struct hf_store *store);
 enum hf_change_kind {
 	HF_CHANGE_PUT = 1,
 	HF_CHANGE_DEL = 2,
-	/* Deletes every key that starts with the 8-byte key (an event's be64 id): EVENT_DELETE. */
+	/* Deletes the keys in [key, value): an event's whole range (EVENT_DELETE, key be64(id) and
+	 * value be64(id) 0xff) or a replica's wipe before a snapshot. */
 	HF_CHANGE_DEL_RANGE = 3,
 };
 
@@ -57,7 +58,8 @@ enum hf_change_kind {
 struct hf_change {
 	uint8_t kind;	       /* enum hf_change_kind */
 	uint8_t key_size;      /* 1 .. HF_RECORD_KEY_SIZE_MAX */
-	uint16_t value_size;   /* 0 for DEL; 1 .. HF_RECORD_VALUE_SIZE_MAX for PUT */
+	uint16_t value_size;   /* 0 for DEL; 1 .. HF_RECORD_VALUE_SIZE_MAX for PUT; the end key's
+				  size (1 .. HF_RECORD_KEY_SIZE_MAX) for DEL_RANGE */
 	uint32_t value_offset; /* into hf_changes.values */
 	uint8_t key[HF_RECORD_KEY_SIZE_MAX];
 };
@@ -85,6 +87,12 @@ int hf_changes_has_room(const struct hf_changes *changes);
 /* How many more hf_store_apply calls are guaranteed to fit (room / HF_OP_CHANGES_MAX), before
  * expiries: a call may first spend room on time-driven records (hf_store_apply). */
 uint32_t hf_changes_ops_room(const struct hf_changes *changes);
+/* Appends one change as given (replication copies a primary's records). Returns 0, or -ENOSPC
+ * when the list has no room for a full-size change. */
+int hf_changes_append(struct hf_changes *changes, uint8_t kind, const uint8_t *key, size_t key_size,
+		      const uint8_t *value, size_t value_size);
+/* Changes that surely still fit (each at most one full value). */
+uint32_t hf_changes_room(const struct hf_changes *changes);
 static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
 					     const struct hf_change *change)
 {
@@ -197,6 +205,31 @@ uint64_t hf_store_next_deadline_ms(const struct hf_store *store);
 enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t key_size,
 			     const uint8_t *value, size_t value_size, uint64_t now_ms,
 			     struct hf_changes *changes);
+
+/* ---- Replication (store_replay.c) ----
+ * Applies one change record of a primary to this (replica's) store, whatever the store held for
+ * the key before: a PUT record's state replaces the key's (a hold, booking or tombstone is
+ * dropped, then the record is loaded as hf_store_load would, expiring it when past its deadline
+ * at now_ms); a DEL forgets the key. scratch (capacity >= 2) takes the changes the store's own
+ * transitions write; the caller discards them. Returns HF_OK, HF_NO_EVENT for a record of an
+ * event this store does not have, HF_ERR_INVALID for an event DEL (not supported), or what
+ * hf_store_load answers (HF_ERR_MALFORMED, HF_ERR_CAPACITY). */
+enum hf_status hf_store_replay(struct hf_store *store, uint8_t kind, const uint8_t *key,
+			       size_t key_size, const uint8_t *value, size_t value_size,
+			       uint64_t now_ms, struct hf_changes *scratch);
+
+/* A cursor over the whole store for a replica's snapshot: events first, then every record (as
+ * change records; a slot's export for a move is shards/store_move.h's hf_store_export). */
+struct hf_store_snapshot {
+	uint8_t phase;	/* 0: events, 1: records, 2: done */
+	uint32_t index; /* next event or record index of the phase */
+};
+void hf_store_snapshot_begin(struct hf_store_snapshot *cursor);
+/* Appends PUT records for up to `limit` more events or records (while changes has room) and
+ * advances the cursor. Returns 1 once everything was exported. Records created after the cursor
+ * passed them are not revisited: the caller streams later changes separately. */
+int hf_store_snapshot(struct hf_store *store, struct hf_store_snapshot *cursor, uint32_t limit,
+		      struct hf_changes *changes);
 
 /* ---- Inspection ---- */
 

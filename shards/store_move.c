@@ -59,9 +59,10 @@ int hf_move_record_next(const uint8_t *buf, size_t size, size_t *off_io, struct 
 	if (out->kind < HF_CHANGE_PUT || out->kind > HF_CHANGE_DEL_RANGE || out->key_size == 0 ||
 	    out->key_size > HF_RECORD_KEY_SIZE_MAX || out->value_size > HF_RECORD_VALUE_SIZE_MAX)
 		return -1;
-	if ((out->kind == HF_CHANGE_PUT) != (out->value_size > 0))
+	if ((out->kind == HF_CHANGE_DEL) != (out->value_size == 0))
 		return -1;
-	if (out->kind == HF_CHANGE_DEL_RANGE && out->key_size != KEY_RANGE_SIZE)
+	if (out->kind == HF_CHANGE_DEL_RANGE &&
+	    (out->key_size != KEY_RANGE_SIZE || out->value_size != KEY_RANGE_SIZE + 1u))
 		return -1;
 	size_t need = HF_MOVE_RECORD_HEADER_SIZE + out->key_size + out->value_size;
 	if (size - off < need)
@@ -181,7 +182,11 @@ void store_event_delete(struct hf_store *store, uint32_t index, struct hf_change
 	HF_ASSERT(ev->free_count == ev->seats_count);
 	uint8_t key[KEY_RANGE_SIZE];
 	hf_put_be64(key, ev->id);
-	store_change_raw(changes, HF_CHANGE_DEL_RANGE, key, sizeof(key), NULL, 0);
+	/* Every key of the event: [be64(id), be64(id) 0xff). */
+	uint8_t end[KEY_RANGE_SIZE + 1];
+	memcpy(end, key, KEY_RANGE_SIZE);
+	end[KEY_RANGE_SIZE] = 0xff;
+	store_change_raw(changes, HF_CHANGE_DEL_RANGE, key, sizeof(key), end, sizeof(end));
 	store->seats_total -= ev->seats_count;
 	store->free_total -= ev->seats_count;
 	store_room_event_deleted(store, index);

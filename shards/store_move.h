@@ -7,7 +7,8 @@
  *  off size field (one record; little-endian)
  *    0    1 kind: 1 PUT, 2 DEL, 3 DEL_RANGE (enum hf_change_kind)
  *    1    1 key_size, 1 .. HF_RECORD_KEY_SIZE_MAX (DEL_RANGE: 8, the event's be64 id)
- *    2    2 value_size: PUT 1 .. HF_RECORD_VALUE_SIZE_MAX, otherwise 0
+ *    2    2 value_size: PUT 1 .. HF_RECORD_VALUE_SIZE_MAX, DEL_RANGE 9 (the end key,
+ *             be64(id) 0xff: the range is [key, value)), DEL 0
  *    4  var key, then value
  *
  * The export walks the store in two phases (every event of the slot, then every record of those

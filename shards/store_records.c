@@ -219,8 +219,7 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 	uint8_t key[RECORD_KEY_SIZE];
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint16_t size =
-	    (uint16_t)store_record_value(store, rec, changes->values + c->value_offset);
+	uint16_t size = (uint16_t)store_record_value(store, rec, changes->values + c->value_offset);
 	c->value_size = size;
 	changes->values_size += size;
 	HF_ASSERT(changes->values_size <= changes->values_capacity);
@@ -229,7 +228,8 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 void store_change_raw(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
 		      uint8_t key_size, const uint8_t *value, uint16_t value_size)
 {
-	HF_ASSERT(kind == HF_CHANGE_PUT || value_size == 0);
+	/* PUT carries its value, DEL_RANGE its end key, DEL nothing. */
+	HF_ASSERT((kind == HF_CHANGE_DEL) == (value_size == 0));
 	HF_ASSERT(value_size <= HF_RECORD_VALUE_SIZE_MAX);
 	struct hf_change *c = change_append(changes, kind, key, key_size);
 	if (value_size > 0)

@@ -4,6 +4,7 @@
  * ("--flag value", "--flag=value"), then unknown flags, missing values, values out of range, and
  * combinations that are refused. */
 #include "engine/config.h"
+#include "engine/repl.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,12 +183,53 @@ static void test_advertise(void **state)
 	assert_int_equal(parse(&cfg, err, 2, "--advertise"), HF_CONFIG_BAD);
 }
 
+/* Replication: --replica-of, --replication, --repl-timeout, their defaults and their limits. */
+static void test_replication_flags(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 1), HF_CONFIG_OK);
+	assert_int_equal(cfg.replica_of_port, 0);
+	assert_int_equal(cfg.repl_mode, HF_REPL_MODE_SYNC);
+	assert_int_equal(cfg.repl_timeout_ms, HF_REPL_TIMEOUT_MS_DEFAULT);
+	assert_int_equal(parse(&cfg, err, 7, "--replica-of", "10.0.0.5:7070", "--replication",
+			       "async", "--repl-timeout", "250"),
+			 HF_CONFIG_OK);
+	assert_string_equal(cfg.replica_of_host, "10.0.0.5");
+	assert_int_equal(cfg.replica_of_port, 7070);
+	assert_int_equal(cfg.repl_mode, HF_REPL_MODE_ASYNC);
+	assert_int_equal(cfg.repl_timeout_ms, 250);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-of", "10.0.0.5"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-of", "host:7070"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-of", "10.0.0.5:0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replication", "maybe"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "sync or async"));
+	assert_int_equal(parse(&cfg, err, 3, "--repl-timeout", "0"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--repl-timeout", "60001"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--repl-timeout", "60000"), HF_CONFIG_OK);
+	/* The last shard's primary port would pass 65535. */
+	assert_int_equal(parse(&cfg, err, 5, "--replica-of", "10.0.0.5:65535", "--shards", "2"),
+			 HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--replica-token-file", "/t"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "--replica-of"));
+	assert_int_equal(
+	    parse(&cfg, err, 5, "--replica-token-file", "/t", "--replica-of", "10.0.0.5:7070"),
+	    HF_CONFIG_OK);
+	assert_string_equal(cfg.replica_token_file, "/t");
+	/* Replicas of a cluster are placed by etcd: not yet. */
+	assert_int_equal(
+	    parse(&cfg, err, 5, "--replica-of", "10.0.0.5:7070", "--etcd", "http://127.0.0.1:2379"),
+	    HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "not yet"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_every_flag),
-	    cmocka_unit_test(test_bad_flags), cmocka_unit_test(test_watch_limits),
-	    cmocka_unit_test(test_advertise),
+	    cmocka_unit_test(test_defaults),	      cmocka_unit_test(test_every_flag),
+	    cmocka_unit_test(test_bad_flags),	      cmocka_unit_test(test_watch_limits),
+	    cmocka_unit_test(test_replication_flags), cmocka_unit_test(test_advertise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

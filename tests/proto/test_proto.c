@@ -2914,6 +2914,9 @@ static const uint16_t all_statuses[] = {
     HF_EVENT_HAS_HOLDS,
     HF_MOVE_STATE,
     HF_MOVE_FAILED,
+    HF_REPL_FENCED, /* replication */
+    HF_NOT_PRIMARY,
+    HF_REPL_BEHIND,
 };
 
 static int status_is_defined(uint32_t v)
@@ -2939,10 +2942,12 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_WATCHING, 31);
 	assert_int_equal(HF_NOT_ADMITTED, 43);
 	assert_int_equal(HF_SOLD_OUT, 47);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 39);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 42);
 	assert_int_equal(HF_EVENT_HAS_HOLDS, 35);
 	assert_int_equal(HF_MOVE_STATE, 36);
 	assert_int_equal(HF_MOVE_FAILED, 37);
+	assert_int_equal(HF_REPL_FENCED, 12);
+	assert_int_equal(HF_NOT_PRIMARY, 13);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
