@@ -380,3 +380,16 @@ def test_idle_and_slow_connections_are_closed(server: hfutil.Server) -> None:
         busy.close()
     finally:
         assert stop_gateway(g) == 0
+
+
+def test_chunked_body_is_read(gw: Gateway, event: int) -> None:
+    body = b'{"user": 3, "seats": [42]}'
+    req = b"POST /events/%d/holds HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n" % event
+    req += b"Connection: close\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+        10,
+        body[:10],
+        len(body) - 10,
+        body[10:],
+    )
+    ((status, answer),) = parse_responses(gw.raw(req))
+    assert status == 201 and b'"seats":[42]' in answer
