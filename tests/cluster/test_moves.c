@@ -5,7 +5,8 @@
  * error at all while the moves ran, only answers (TRY_AGAIN and MOVED are retried inside the
  * library). Kills: the CLI stops after each phase (`--stop-after`, as a killed CLI leaves it),
  * then the source or the target is SIGKILLed and restarted, then fix. etcd stopped mid-move: the
- * nodes keep serving, fix fails cleanly, and completes once etcd is back.
+ * nodes keep serving, fix fails cleanly, and completes once etcd is back. Grow and shrink: a third
+ * node joins, slots move to it (move-slot, rebalance), then `cluster remove` moves them back.
  *
  * Method: one private etcd (etcd_proc.c), two holdfastd nodes (2 shards and 1 shard, durability
  * wal) started by the engine harness on free loopback ports and stopped by pid, the holdfast CLI
