@@ -8,7 +8,11 @@
 #   bench/ab_builds.sh DURABILITY ROUNDS DURATION BUILD_DIR...
 #   e.g. bench/ab_builds.sh fsync 3 5 /tmp/old/build-release build-release
 #
-# Prints one line per run: the build, holds/s, p50, p99, the server's CPU share and CPU per hold.
+# Prints one line per run: the build, holds/s, p50, p99, the server's CPU share and CPU per hold
+# (and its user-space part),
+# and the server's resident memory per live hold (VmRSS growth over the holds run / holds). With
+# HF_AB_PING=1 each run first loads the same server with the ping workload (same connections,
+# same duration) and the line adds pings/s, the server's CPU per ping and HOLD/PING (ok/s).
 # The bench is the first BUILD_DIR's holdfast-bench unless HF_BENCH names one.
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
@@ -27,20 +31,43 @@ for round in $(seq 1 "$rounds"); do
 				>/dev/null 2>&1 && break
 			sleep 0.05
 		done
+		pticks=0
+		echo '{}' >"$dir/ping.json"
+		if [ "${HF_AB_PING:-0}" = "1" ]; then
+			p0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+			"$bench" --host "127.0.0.1:$port" --workload ping --connections 50 \
+				--pipeline 16 --duration "$duration" --json --no-progress \
+				>"$dir/ping.json" 2>/dev/null || true
+			p1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+			pticks=$((p1 - p0))
+		fi
+		rss0=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
 		t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		u0=$(awk '{print $14}' "/proc/$pid/stat")
 		"$bench" --host "127.0.0.1:$port" --workload holds --connections 50 --pipeline 16 \
 			--duration "$duration" --json --no-progress >"$dir/out.json" 2>/dev/null || true
 		t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		u1=$(awk '{print $14}' "/proc/$pid/stat")
+		rss1=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
 		kill "$pid"
 		wait "$pid" 2>/dev/null || true
-		python3 - "$build" "$mode" "$dir/out.json" "$((t1 - t0))" "$duration" <<'PY'
+		python3 - "$build" "$mode" "$dir/out.json" "$((t1 - t0))" "$duration" \
+			"$((rss1 - rss0))" "$dir/ping.json" "$pticks" "$((u1 - u0))" <<'PY'
 import json, sys
-build, mode, path, ticks, duration = sys.argv[1:]
+build, mode, path, ticks, duration, rss_kib, ping_path, pticks, uticks = sys.argv[1:]
 h = json.load(open(path))["ops"]["hold"]
 ticks = int(ticks)
-print("%-40s %-5s holds/s %9.0f  p50 %7.0f us  p99 %7.0f us  server CPU %3.0f %%  %.2f us/hold"
-      % (build, mode, h["ok_per_s"], h["p50_us"], h["p99_us"], ticks / float(duration),
-         ticks * 10000.0 / max(1, h["ok"])))
+line = ("%-40s %-5s holds/s %9.0f  p50 %7.0f us  p99 %7.0f us  server CPU %3.0f %%  %.2f us/hold"
+        " (user %.2f)  %4.0f B RSS/hold"
+        % (build, mode, h["ok_per_s"], h["p50_us"], h["p99_us"], ticks / float(duration),
+           ticks * 10000.0 / max(1, h["ok"]), int(uticks) * 10000.0 / max(1, h["ok"]),
+           int(rss_kib) * 1024.0 / max(1, h["ok"])))
+p = json.load(open(ping_path)).get("ops", {}).get("ping")
+if p:
+    line += ("  pings/s %9.0f  %.2f us/ping  HOLD/PING %.2f"
+             % (p["ok_per_s"], int(pticks) * 10000.0 / max(1, p["ok"]),
+                h["ok_per_s"] / max(1.0, p["ok_per_s"])))
+print(line)
 PY
 		rm -rf "$dir"
 	done

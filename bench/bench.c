@@ -29,6 +29,7 @@
 #include "bench/hist.h"
 #include "bench/plot.h"
 #include "bench/report.h"
+#include "bench/room_sale.h"
 #include "bench/target.h"
 #include "bench/workload.h"
 
@@ -582,6 +583,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	run.opts = &opts;
+	if (opts.waiting_room != 0)
+		return hf_bench_room_main(&opts);
 	if (opts.server_pid != 0) {
 		double cpu_s;
 		rc = hf_bench_process_cpu_s(opts.server_pid, &cpu_s);

@@ -22,6 +22,8 @@
 #define HF_BENCH_DURATION_S_MAX	  86400.0
 #define HF_BENCH_AVAIL_WINDOW_MAX 65536u /* seats in one AVAIL range a user asks for */
 
+#define HF_BENCH_CLIENT_RETRIES_MAX 100u /* --client-retries */
+
 enum hf_bench_target_kind {
 	HF_BENCH_TARGET_HOLDFAST = 0,
 	HF_BENCH_TARGET_REDIS = 1,
@@ -63,6 +65,7 @@ struct hf_bench_opts {
 	uint8_t workload;			    /* enum hf_bench_workload */
 	uint32_t connections;			    /* 1 .. HF_BENCH_CONNECTIONS_MAX */
 	uint32_t pipeline;	 /* requests in flight per connection, 1 .. HF_BENCH_PIPELINE_MAX */
+	uint32_t batch;		 /* holdfast: BATCH entries per frame (batch_max); 0, 1: off */
 	uint32_t threads;	 /* 1 .. min(connections, HF_BENCH_THREADS_MAX) */
 	double duration_s;	 /* > 0 */
 	double warmup_s;	 /* >= 0, latencies of this first part are dropped */
@@ -87,6 +90,14 @@ struct hf_bench_opts {
 	uint32_t server_pid;  /* --server-pid: the local server, for its CPU per op; 0 = none */
 	uint8_t seats_given;  /* --seats was on the command line */
 	uint8_t events_given; /* --events was on the command line */
+	/* --client-retries: libholdfast's retries_max (0 .. HF_BENCH_CLIENT_RETRIES_MAX), when
+	 * given; else the library's default. */
+	uint32_t client_retries;
+	uint8_t client_retries_given;
+	/* onsale --waiting-room[=on|off] (bench/room_sale.h): 0 the classic onsale; 1 the buyers
+	 * go through the event's waiting room; 2 the same buyers without a room. */
+	uint8_t waiting_room;
+	uint32_t room_shoppers_pct; /* --room-shoppers X: shoppers per free seat, in hundredths */
 };
 
 /* Fills the defaults, parses argv (getopt_long, argv is permuted), resolves the defaults that

@@ -58,6 +58,8 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --connections N          clients (default 50); holdfast: one TCP connection per "
 	    "shard each\n"
 	    "  --pipeline P             requests in flight per client (default 16)\n"
+	    "  --batch B                holdfast: fold up to B queued requests into one BATCH\n"
+	    "                           frame (client option batch_max; 0..256, default 0 = off)\n"
 	    "  --threads T              load threads (default min(2, N))\n"
 	    "  --duration SECONDS       run length (default 10)\n"
 	    "  --ops N                  stop after N operations instead\n"
@@ -82,8 +84,16 @@ void hf_bench_opts_usage(FILE *out)
 	    "  --json                   one JSON object on stdout instead of the table\n"
 	    "  --server-pid PID         the server's pid on this machine: report its CPU per op\n"
 	    "                           next to the bench's own (cpu.server_us_per_op)\n"
+	    "  --client-retries N       libholdfast's resends of one request (BUSY, TRY_AGAIN,\n"
+	    "                           MOVED, timeouts; default the library's, 5); 0: every BUSY\n"
+	    "                           reaches the bench and counts as an error (overload runs)\n"
 	    "  --plot FILE.svg|.png     draw the run with gnuplot: throughput over time, latency\n"
 	    "                           percentiles, and the sell-out curve for onsale\n"
+	    "  --waiting-room[=on|off]  onsale: --users buyers (1 or 2 seats each) through the\n"
+	    "                           event's waiting room, or (off) the same buyers without\n"
+	    "                           one; reports time to sell out, admitted buyers who found\n"
+	    "                           nothing and the admitted buyers' HOLD latency\n"
+	    "  --room-shoppers X        buyers admitted per free seat (default 1, 0.01..100)\n"
 	    "  --version                print the version and the protocol version\n");
 }
 
@@ -171,6 +181,7 @@ enum {
 	OPT_WORKLOAD,
 	OPT_CONNECTIONS,
 	OPT_PIPELINE,
+	OPT_BATCH,
 	OPT_THREADS,
 	OPT_DURATION,
 	OPT_OPS,
@@ -195,8 +206,11 @@ enum {
 	OPT_PLOT,
 	OPT_JSON,
 	OPT_SERVER_PID,
+	OPT_CLIENT_RETRIES,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_WAITING_ROOM,
+	OPT_ROOM_SHOPPERS,
 };
 
 static const struct option long_options[] = {
@@ -207,6 +221,7 @@ static const struct option long_options[] = {
     {"workload", required_argument, NULL, OPT_WORKLOAD},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"ops", required_argument, NULL, OPT_OPS},
@@ -231,8 +246,11 @@ static const struct option long_options[] = {
     {"plot", required_argument, NULL, OPT_PLOT},
     {"json", no_argument, NULL, OPT_JSON},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"client-retries", required_argument, NULL, OPT_CLIENT_RETRIES},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"waiting-room", optional_argument, NULL, OPT_WAITING_ROOM},
+    {"room-shoppers", required_argument, NULL, OPT_ROOM_SHOPPERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -266,6 +284,7 @@ static void set_defaults(struct hf_bench_opts *o)
 	o->check = 1;
 	o->create = 1;
 	o->progress = 1;
+	o->room_shoppers_pct = 100;
 }
 
 int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *err,
@@ -312,6 +331,9 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 			break;
 		case OPT_PIPELINE:
 			bad = parse_u32(a, 1, HF_BENCH_PIPELINE_MAX, &o->pipeline);
+			break;
+		case OPT_BATCH:
+			bad = parse_u32(a, 0, HF_BATCH_OPS_MAX, &o->batch);
 			break;
 		case OPT_THREADS:
 			bad = parse_u32(a, 1, HF_BENCH_THREADS_MAX, &threads);
@@ -398,12 +420,30 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 		case OPT_SERVER_PID:
 			bad = parse_u32(a, 1, HF_BENCH_PID_MAX, &o->server_pid);
 			break;
+		case OPT_CLIENT_RETRIES:
+			bad = parse_u32(a, 0, HF_BENCH_CLIENT_RETRIES_MAX, &o->client_retries);
+			o->client_retries_given = 1;
+			break;
 		case OPT_HELP:
 			hf_bench_opts_usage(stdout);
 			return 1;
 		case OPT_VERSION:
 			printf("holdfast-bench %s (protocol %d)\n", HF_VERSION, HF_PROTO_VERSION);
 			return 1;
+		case OPT_WAITING_ROOM:
+			if (a == NULL || strcmp(a, "on") == 0)
+				o->waiting_room = 1;
+			else if (strcmp(a, "off") == 0)
+				o->waiting_room = 2;
+			else
+				bad = 1;
+			break;
+		case OPT_ROOM_SHOPPERS: {
+			double v;
+			bad = parse_double(a, 0.01, HF_ROOM_SHOPPERS_PCT_MAX / 100.0, &v);
+			o->room_shoppers_pct = (uint32_t)(v * 100.0 + 0.5);
+			break;
+		}
 		default:
 			return fail(err, err_size, "unknown or incomplete option '%s'",
 				    argv[optind - 1]);
@@ -425,6 +465,14 @@ int hf_bench_opts_parse(struct hf_bench_opts *o, int argc, char **argv, char *er
 		o->seats = 100000;
 	if (o->workload == HF_BENCH_WORKLOAD_ONSALE && o->events != 1)
 		return fail(err, err_size, "--workload onsale uses exactly one event");
+	if (o->batch > 1 && o->target != HF_BENCH_TARGET_HOLDFAST)
+		return fail(err, err_size, "--batch applies to the holdfast target only");
+	if (o->waiting_room != 0 &&
+	    (o->workload != HF_BENCH_WORKLOAD_ONSALE || o->target != HF_BENCH_TARGET_HOLDFAST))
+		return fail(err, err_size, "--waiting-room is for --workload onsale on holdfast");
+	if (o->waiting_room != 0 && o->users > HF_ROOM_QUEUE_SIZE_MAX)
+		return fail(err, err_size, "--waiting-room takes at most %u --users",
+			    HF_ROOM_QUEUE_SIZE_MAX);
 	if (threads == 0)
 		threads = o->connections < 2 ? o->connections : 2;
 	if (threads > o->connections)

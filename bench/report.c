@@ -199,11 +199,12 @@ void hf_bench_report_json(FILE *out, const struct hf_bench_report *r)
 	fprintf(out, ", \"workload\": ");
 	json_string(out, hf_bench_workload_name(o->workload));
 	fprintf(out,
-		", \"connections\": %u, \"pipeline\": %u, \"threads\": %u, \"duration_s\": %.3f"
+		", \"connections\": %u, \"pipeline\": %u, \"batch\": %u, \"threads\": %u"
+		", \"duration_s\": %.3f"
 		", \"rate\": %.1f, \"seed\": %" PRIu64 ", \"event_base\": %" PRIu64
 		", \"seats\": %u, \"events\": %u, \"pick\": \"%s\", \"ops\": {",
-		o->connections, o->pipeline, o->threads, r->duration_s, o->rate_ops_per_s, o->seed,
-		o->event_base, o->seats, o->events, o->pick_best ? "best" : "random");
+		o->connections, o->pipeline, o->batch, o->threads, r->duration_s, o->rate_ops_per_s,
+		o->seed, o->event_base, o->seats, o->events, o->pick_best ? "best" : "random");
 	int first = 1;
 	uint64_t ok_total = 0;
 	for (unsigned k = 0; k < HF_BENCH_OP_KINDS; k++) {

@@ -33,6 +33,9 @@ static int hf_open(const struct hf_bench_opts *opts, uint32_t pipeline, void **c
 	struct hf_client_options copts;
 	hf_client_options_default(&copts);
 	copts.pipeline_max = pipeline;
+	copts.batch_max = opts->batch;
+	if (opts->client_retries_given)
+		copts.retries_max = opts->client_retries;
 	int rc = hf_client_open(opts->host, &copts, &c->client);
 	if (rc != 0) {
 		free(c);

@@ -13,18 +13,27 @@
  *
  * --json prints exactly one JSON value on stdout, with these stable keys (ids and counts are JSON
  * numbers; 64-bit ids are printed exactly, so parse them as 64-bit integers):
- *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"}
+ *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (+ sections)
  *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
- *                  "booked","holds","bookings"}
+ *                  "booked","holds","bookings"} (+ sections)
  *   event delete  {"event_id","deleted":true}
- *   hold          {"event_id","hold_id","user_id","deadline_ms","seats":[...]}
+ *   hold          {"event_id","hold_id","user_id","deadline_ms","seats":[...]} (with --section
+ *                 also "section":"<name>")
+ *   queue, join, room: see client/cli_room.c
  *   extend        {"event_id","hold_id","deadline_ms"}
  *   confirm       {"event_id","booking_id","seats":[...]}
  *   release       {"event_id","hold_id","released":true}
  *   cancel        {"event_id","booking_id","cancelled":true}
  *   avail         {"event_id","seats","free","held","booked"}, with --range also
  *                 "range_first","range_count","range_free" and "free_ranges":[[first,last],...]
- *   seats         {"event_id","seats":[{"seat","state":"free"|"held"|"booked","owner_id"},...]}
+ *                 (+ sections)
+ *   seats         {"event_id","seats":[{"seat","state":"free"|"held"|"booked","owner_id",
+ *                  "user_id"},...]}
+ *   watch         one object per line: {"event_id","seq","kind":"held"|"extended"|"booked"|
+ *                  "released"|"expired"|"cancelled","hold_id","user_id","deadline_ms",
+ *                  "seats":[...]}, or {"event_id","seq","kind":"gap"} (seq: where it resumes)
+ *   (+ sections)  for an event with sections: "sections":[{"name","kind":"seated"|"ga","tier",
+ *                  "first","count","row_width","free"},...],"tiers":[{"tier","seats","free"},...]
  *   stats         [{"owner","host","port","stats":{"<name>":<value>,...}},...]
  *                 (an owner that did not answer has "error":"<reason>" instead of "stats")
  *   slots         {"epoch","owners":[{"owner","host","port","slots_count","slots":[[first,last],
@@ -43,6 +52,8 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "client/cli_cluster.h"
+#include "client/cli_inventory.h"
+#include "client/cli_room.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -381,9 +392,12 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  event create EVENT --seats N [--row-width W] [--user-limit L] [--hold-lifetime SECONDS]\n"
+    "               [--section NAME:FIRST:COUNT[:TIER[:ROW_WIDTH]]]... [--ga "
+    "NAME:CAPACITY[:TIER]]...\n"
     "  event info EVENT\n"
     "  event delete EVENT [--force]\n"
-    "  hold EVENT --user U (--seats 3,4,5 | --best N) [--ttl SECONDS] [--id HOLD_ID]\n"
+    "  hold EVENT --user U (--seats 3,4,5 | --best N [--section S | --tier T] [--any]\n"
+    "               | --section S --quantity N) [--no-orphan] [--ttl SECONDS] [--id HOLD_ID]\n"
     "  extend EVENT HOLD_ID --ttl SECONDS\n"
     "  confirm EVENT HOLD_ID\n"
     "  release EVENT HOLD_ID\n"
@@ -392,6 +406,7 @@ static const char usage_text[] =
     "  seats EVENT SEAT...\n"
     "  holds EVENT --user U\n"
     "  bookings EVENT --user U\n"
+    "  watch EVENT [--count N]\n"
     "  stats\n"
     "  top [--interval MS] [--iterations N]\n"
     "  slots\n"
@@ -420,11 +435,20 @@ struct command_help {
 static const struct command_help helps[] = {
     {"event create",
      "usage: holdfast event create EVENT --seats N [--row-width W] [--user-limit L]\n"
-     "                             [--hold-lifetime SECONDS]\n"
+     "                             [--hold-lifetime SECONDS] [--user-rate R[:B]]\n"
      "Creates event EVENT (a non-zero id) with N seats (1..16777216), numbered from 0.\n"
      "  --row-width W        seats per row, for best-available picks (default: one row)\n"
      "  --user-limit L       seats one user may hold and own together (default: no limit)\n"
      "  --hold-lifetime S    the longest a hold may live, 1..86400 s (default: the engine's)\n"
+     "  --user-rate R[:B]    each user may send R holds per second for this event, B at once\n"
+     "                       (default B = R; without it the server's --user-rate applies)\n"
+     "  --waiting-room       turn the event's waiting room on (see holdfast room --help)\n"
+     "  --section NAME:FIRST:COUNT[:TIER[:ROW_WIDTH]]  (repeatable) a named range of the\n"
+     "                       numbered seats with its price tier (0..255, default 0) and its\n"
+     "                       own row width (default: the event's rows)\n"
+     "  --ga NAME:CAPACITY[:TIER]  (repeatable) a general admission area of CAPACITY places,\n"
+     "                       held by quantity; placed after the N numbered seats\n"
+     "At most 16 sections in all; names 1..15 bytes, unique.\n"
      "Creating the same event again with the same parameters succeeds and changes nothing.\n"},
     {"event info", "usage: holdfast event info EVENT\n"
 		   "Prints the event's parameters and its free, held and booked seat counts.\n"},
@@ -434,15 +458,22 @@ static const struct command_help helps[] = {
      "records on disk are freed for new events. Needs an admin token on a server with tokens.\n"
      "  --force   delete even while the event has live holds (refused otherwise:\n"
      "            EVENT_HAS_HOLDS, with their count)\n"},
-    {"hold", "usage: holdfast hold EVENT --user U (--seats LIST | --best N) [--ttl SECONDS] "
-	     "[--id HOLD_ID]\n"
-	     "Holds seats for user U until a deadline. All or nothing.\n"
-	     "  --seats LIST   the seats, e.g. 3,4,5 or 10-12 (at most 64)\n"
-	     "  --best N       the N adjacent free seats of one row with the lowest numbers\n"
-	     "  --ttl SECONDS  how long the hold lives, 1..86400 (default and upper bound: the\n"
-	     "                 event's hold lifetime)\n"
-	     "  --id HOLD_ID   the hold id (idempotency key); without it one is generated and\n"
-	     "                 printed: resend with the same --id to retry safely\n"},
+    {"hold",
+     "usage: holdfast hold EVENT --user U (--seats LIST | --best N [--section S | --tier T]\n"
+     "                     [--any] | --section S --quantity N) [--no-orphan] [--ttl SECONDS]\n"
+     "                     [--id HOLD_ID] [--token TOKEN]\n"
+     "Holds seats for user U until a deadline. All or nothing.\n"
+     "  --seats LIST   the seats, e.g. 3,4,5 or 10-12 (at most 64)\n"
+     "  --best N       the N adjacent free seats of one row with the lowest numbers\n"
+     "  --section S    --best within section S; with --quantity N: N places of GA section S\n"
+     "  --tier T       --best within the sections of price tier T\n"
+     "  --any          with --best: N free seats, adjacent or not, in as few rows as possible\n"
+     "  --no-orphan    refuse a pick that leaves a lone free seat in a row\n"
+     "  --ttl SECONDS  how long the hold lives, 1..86400 (default and upper bound: the\n"
+     "                 event's hold lifetime)\n"
+     "  --id HOLD_ID   the hold id (idempotency key); without it one is generated and\n"
+     "                 printed: resend with the same --id to retry safely\n"
+     "  --token TOKEN  the admission token `holdfast join` printed (waiting-room events)\n"},
     {"extend", "usage: holdfast extend EVENT HOLD_ID --ttl SECONDS\n"
 	       "Moves the hold's deadline to now + SECONDS (never past its lifetime).\n"},
     {"confirm", "usage: holdfast confirm EVENT HOLD_ID\n"
@@ -461,6 +492,12 @@ static const struct command_help helps[] = {
     {"seats", "usage: holdfast seats EVENT SEAT...\n"
 	      "Prints each seat's state (free, held, booked) and owner (hold or booking id).\n"
 	      "SEAT may be a range A-B; at most 1024 seats.\n"},
+    {"watch",
+     "usage: holdfast watch EVENT [--count N]\n"
+     "Prints every change of the event's seats as it happens (held, extended, booked,\n"
+     "released, expired, cancelled), once durable, with its sequence number; a gap line\n"
+     "means changes were dropped because this watcher fell behind (re-read with avail).\n"
+     "With --json, one JSON object per line. Runs until Ctrl-C, or N changes (--count).\n"},
     {"stats", "usage: holdfast stats\n"
 	      "Prints the totals of every node (counters summed over its shards), then the\n"
 	      "counters of every shard of every node in the slot map.\n"},
@@ -532,15 +569,61 @@ static int positionals_exact(const struct cli *cli, const struct args *a, uint32
 
 /* ---- Commands ---- */
 
+/* The waiting room's options of `event create` (--waiting-room) and `hold` (--token TOKEN), taken
+ * out of argv before the command's own parsing (cli_room.c has the room's commands). */
+static struct {
+	int waiting_room;
+	const char *token;
+} room_args;
+
+/* Removes the room options from argv; returns the new argc, or -1 for --token without a value. */
+static int room_args_take(int argc, char **argv)
+{
+	int kept = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--waiting-room") == 0) {
+			room_args.waiting_room = 1;
+		} else if (strcmp(argv[i], "--token") == 0) {
+			if (i + 1 >= argc)
+				return -1;
+			room_args.token = argv[++i];
+		} else {
+			argv[kept++] = argv[i];
+		}
+	}
+	return kept;
+}
+
+/* "RATE[:BURST]" of --user-rate, each 1 .. HF_USER_RATE_MAX; burst 0 (the rate) when absent. */
+static int parse_rate(const char *text, uint32_t *rate, uint32_t *burst)
+{
+	char buf[32];
+	size_t n = strnlen(text, sizeof(buf));
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, n + 1);
+	char *colon = strchr(buf, ':');
+	*burst = 0;
+	if (colon != NULL) {
+		*colon = '\0';
+		if (parse_u32(colon + 1, 1, HF_USER_RATE_MAX, burst) != 0)
+			return -1;
+	}
+	return parse_u32(buf, 1, HF_USER_RATE_MAX, rate);
+}
+
 static int cmd_event_create(struct cli *cli, int argc, char **argv)
 {
 	struct opt opts[] = {
-	    {"--seats", 1, NULL, 0},
-	    {"--row-width", 1, NULL, 0},
-	    {"--user-limit", 1, NULL, 0},
-	    {"--hold-lifetime", 1, NULL, 0},
+	    {"--seats", 1, NULL, 0},	  {"--row-width", 1, NULL, 0},
+	    {"--user-limit", 1, NULL, 0}, {"--hold-lifetime", 1, NULL, 0},
+	    {"--user-rate", 1, NULL, 0},
 	};
 	static struct args a;
+	static struct hf_req_create_event ce;
+	char err[256];
+	if (hf_cli_sections_take(&argc, argv, &ce, err, sizeof(err)) != 0)
+		return usage_error(cli, "%s", err);
 	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
 	if (rc != 0)
 		return rc;
@@ -548,7 +631,6 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 		return print_help(cli->what);
 	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
 		return rc;
-	struct hf_req_create_event ce = {0};
 	if ((rc = parse_id(cli, a.positional[0], "EVENT", &ce.event_id)) != 0)
 		return rc;
 	if (!opts[0].seen)
@@ -566,22 +648,48 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 	    parse_u32(opts[3].value, 1, HF_HOLD_LIFETIME_MAX_S, &ce.hold_lifetime_max_s) != 0)
 		return usage_error(cli, "--hold-lifetime '%s' is not in 1..%u", opts[3].value,
 				   HF_HOLD_LIFETIME_MAX_S);
+	if (opts[4].seen && parse_rate(opts[4].value, &ce.user_rate, &ce.user_burst) != 0)
+		return usage_error(cli, "--user-rate '%s' is not RATE[:BURST], each in 1..%u",
+				   opts[4].value, HF_USER_RATE_MAX);
+	uint32_t numbered = ce.seats_count;
+	if (hf_cli_sections_place(&ce, err, sizeof(err)) != 0)
+		return usage_error(cli, "%s", err);
 	if ((rc = cli_connect(cli)) != 0)
 		return rc;
 	rc = hf_client_create_event(cli->client, &ce, &rep);
 	if ((rc = check(cli, rc, &rep, NULL)) != 0)
 		return rc;
+	if (room_args.waiting_room) {
+		/* The waiting room, on with the defaults (holdfast room EVENT ... changes them). */
+		struct hf_room_params room;
+		hf_cli_room_params_default(&room);
+		rc = hf_client_room_set(cli->client, ce.event_id, &room, &rep);
+		if ((rc = check(cli, rc, &rep, NULL)) != 0)
+			return rc;
+	}
 	/* The engine fills in its default lifetime: ask for the effective one. */
 	uint32_t lifetime_s = ce.hold_lifetime_max_s;
 	if (hf_client_event_info(cli->client, ce.event_id, &rep2) == 0 && rep2.status == HF_OK)
 		lifetime_s = rep2.event_info.hold_lifetime_max_s;
 	if (cli->json) {
 		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
-		       "\"hold_lifetime_s\":%u}\n",
+		       "\"hold_lifetime_s\":%u",
 		       ce.event_id, ce.seats_count, ce.row_width, ce.user_limit, lifetime_s);
+		if (ce.user_rate != 0)
+			printf(",\"user_rate\":%u,\"user_burst\":%u", ce.user_rate,
+			       ce.user_burst != 0 ? ce.user_burst : ce.user_rate);
+		if (ce.sections_count > 0 &&
+		    hf_client_event_sections(cli->client, ce.event_id, &rep2) == 0 &&
+		    rep2.status == HF_OK) {
+			putchar(',');
+			hf_cli_sections_print(rep2.event_sections, 1);
+		}
+		printf("%s}\n", room_args.waiting_room ? ",\"waiting_room\":true" : "");
 		return EXIT_OK;
 	}
 	printf("event %" PRIu64 " created: %u seats, ", ce.event_id, ce.seats_count);
+	if (numbered != ce.seats_count)
+		printf("%u numbered and %u GA places, ", numbered, ce.seats_count - numbered);
 	if (ce.row_width != 0)
 		printf("rows of %u, ", ce.row_width);
 	else
@@ -590,7 +698,14 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 		printf("user limit %u, ", ce.user_limit);
 	else
 		printf("no user limit, ");
-	printf("hold lifetime %u s\n", lifetime_s);
+	if (ce.user_rate != 0)
+		printf("user rate %u holds/s (bursts of %u), ", ce.user_rate,
+		       ce.user_burst != 0 ? ce.user_burst : ce.user_rate);
+	printf("hold lifetime %u s%s\n", lifetime_s,
+	       room_args.waiting_room ? ", waiting room on" : "");
+	if (ce.sections_count > 0 &&
+	    hf_client_event_sections(cli->client, ce.event_id, &rep2) == 0 && rep2.status == HF_OK)
+		hf_cli_sections_print(rep2.event_sections, 0);
 	return EXIT_OK;
 }
 
@@ -613,13 +728,21 @@ static int cmd_event_info(struct cli *cli, int argc, char **argv)
 	if ((rc = check(cli, rc, &rep, NULL)) != 0)
 		return rc;
 	const struct hf_rep_event_info *e = &rep.event_info;
+	rc = hf_client_event_sections(cli->client, event_id, &rep2);
+	if ((rc = check(cli, rc, &rep2, NULL)) != 0)
+		return rc;
 	if (cli->json) {
 		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
 		       "\"hold_lifetime_s\":%u,\"free\":%u,\"held\":%u,\"booked\":%u,\"holds\":%u,"
-		       "\"bookings\":%u}\n",
+		       "\"bookings\":%u",
 		       e->event_id, e->seats_count, e->row_width, e->user_limit,
 		       e->hold_lifetime_max_s, e->free_count, e->held_count, e->booked_count,
 		       e->holds_count, e->bookings_count);
+		if (rep2.event_sections->sections_count > 0) {
+			putchar(',');
+			hf_cli_sections_print(rep2.event_sections, 1);
+		}
+		printf("}\n");
 		return EXIT_OK;
 	}
 	printf("event %" PRIu64 ": %u seats, ", e->event_id, e->seats_count);
@@ -634,6 +757,7 @@ static int cmd_event_info(struct cli *cli, int argc, char **argv)
 	printf("hold lifetime %u s\n", e->hold_lifetime_max_s);
 	printf("free %u, held %u, booked %u; %u live holds, %u bookings\n", e->free_count,
 	       e->held_count, e->booked_count, e->holds_count, e->bookings_count);
+	hf_cli_sections_print(rep2.event_sections, 0);
 	return EXIT_OK;
 }
 
@@ -702,13 +826,122 @@ static int parse_ttl(const struct cli *cli, const struct opt *o, uint32_t *ttl_m
 	return 0;
 }
 
+/* What `hold` asks for, from its options. */
+struct hold_args {
+	struct hf_req_hold req;
+	const char *section; /* --section NAME, resolved once connected */
+	int ga;		     /* the section is general admission */
+};
+
+/* --seats / --best / --quantity and their modifiers into h (no connection needed). */
+static int hold_parse_pick(const struct cli *cli, struct opt *o, struct hold_args *h)
+{
+	/* o: 1 --seats, 2 --best, 5 --section, 6 --tier, 7 --any, 8 --no-orphan, 9 --quantity */
+	if (o[1].seen + o[2].seen + o[9].seen != 1)
+		return usage_error(cli, "give exactly one of --seats LIST, --best N and "
+					"--section NAME --quantity N");
+	if (o[5].seen && o[6].seen)
+		return usage_error(cli, "give at most one of --section and --tier");
+	if (o[8].seen)
+		h->req.flags |= HF_HOLD_FLAG_NO_ORPHAN;
+	if (o[1].seen) {
+		if (o[5].seen || o[6].seen || o[7].seen)
+			return usage_error(cli, "--seats takes no --section, --tier or --any");
+		int rc = parse_seat_list(o[1].value, h->req.seats, &h->req.seats_count,
+					 HF_HOLD_SEATS_MAX);
+		if (rc == -2)
+			return usage_error(cli, "--seats lists more than %u seats",
+					   HF_HOLD_SEATS_MAX);
+		if (rc != 0)
+			return usage_error(cli, "--seats '%s' is not a list like 3,4,5 or 10-12",
+					   o[1].value);
+		h->req.mode = HF_HOLD_EXPLICIT;
+		return 0;
+	}
+	const struct opt *n = o[2].seen ? &o[2] : &o[9];
+	if (parse_u32(n->value, 1, HF_HOLD_SEATS_MAX, &h->req.seats_count) != 0)
+		return usage_error(cli, "%s '%s' is not in 1..%u", n->name, n->value,
+				   HF_HOLD_SEATS_MAX);
+	if (o[9].seen && !o[5].seen)
+		return usage_error(cli, "--quantity needs --section NAME (a GA section)");
+	if (o[9].seen && (o[6].seen || o[7].seen))
+		return usage_error(cli, "--quantity takes no --tier or --any");
+	h->req.mode = o[7].seen ? HF_HOLD_ANY : HF_HOLD_BEST;
+	if (o[5].seen)
+		h->section = o[5].value;
+	if (o[6].seen) {
+		uint32_t tier;
+		if (parse_u32(o[6].value, 0, 255, &tier) != 0)
+			return usage_error(cli, "--tier '%s' is not in 0..255", o[6].value);
+		h->req.flags |= HF_HOLD_FLAG_TIER;
+		h->req.scope = (uint16_t)tier;
+	}
+	return 0;
+}
+
+/* --section NAME: its scope, from the event's sections. */
+static int hold_resolve_section(struct cli *cli, struct hold_args *h)
+{
+	if (h->section == NULL)
+		return 0;
+	int rc = hf_client_event_sections(cli->client, h->req.event_id, &rep2);
+	if ((rc = check(cli, rc, &rep2, NULL)) != 0)
+		return rc;
+	h->req.scope = hf_cli_section_scope(rep2.event_sections, h->section);
+	if (h->req.scope == 0) {
+		fprintf(stderr, "holdfast: %s refused: event %" PRIu64 " has no section '%s'\n",
+			cli->what, h->req.event_id, h->section);
+		if (cli->json) {
+			printf("{\"error\":\"NO_SECTION\",\"status\":%u,\"detail\":0,\"message\":",
+			       HF_ERR_INVALID);
+			hf_cli_json_string("no such section");
+			printf("}\n");
+		}
+		return EXIT_REFUSED;
+	}
+	/* Kept now: rep2 points into client memory that the HOLD reply reuses. */
+	h->ga = rep2.event_sections->sections[h->req.scope - 1u].section.kind == HF_SECTION_GA;
+	return 0;
+}
+
+static void hold_print(const struct cli *cli, const struct hold_args *h)
+{
+	const struct hf_rep_hold *r = &rep.hold;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"hold_id\":%" PRIu64 ",\"user_id\":%" PRIu64
+		       ",\"deadline_ms\":%" PRIu64 ",\"seats\":",
+		       h->req.event_id, r->hold_id, h->req.user_id, r->deadline_ms);
+		print_seat_array(r->seats, r->seats_count);
+		if (h->section != NULL) {
+			printf(",\"section\":");
+			hf_cli_json_string(h->section);
+		}
+		printf("}\n");
+		return;
+	}
+	uint32_t sorted[HF_HOLD_SEATS_MAX];
+	memcpy(sorted, r->seats, sizeof(sorted[0]) * r->seats_count);
+	qsort(sorted, r->seats_count, sizeof(sorted[0]), cmp_u32);
+	printf("hold %" PRIu64 " on event %" PRIu64 ": ", r->hold_id, h->req.event_id);
+	if (h->section != NULL)
+		printf("section %s, ", h->section);
+	printf("%s ", h->ga ? "places" : "seats");
+	print_ranges(sorted, r->seats_count);
+	printf(", expires ");
+	print_time(r->deadline_ms);
+	printf("\n");
+}
+
 static int cmd_hold(struct cli *cli, int argc, char **argv)
 {
 	struct opt opts[] = {
-	    {"--user", 1, NULL, 0}, {"--seats", 1, NULL, 0}, {"--best", 1, NULL, 0},
-	    {"--ttl", 1, NULL, 0},  {"--id", 1, NULL, 0},
+	    {"--user", 1, NULL, 0},	{"--seats", 1, NULL, 0}, {"--best", 1, NULL, 0},
+	    {"--ttl", 1, NULL, 0},	{"--id", 1, NULL, 0},	 {"--section", 1, NULL, 0},
+	    {"--tier", 1, NULL, 0},	{"--any", 0, NULL, 0},	 {"--no-orphan", 0, NULL, 0},
+	    {"--quantity", 1, NULL, 0},
 	};
 	static struct args a;
+	static struct hold_args h;
 	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
 	if (rc != 0)
 		return rc;
@@ -716,75 +949,44 @@ static int cmd_hold(struct cli *cli, int argc, char **argv)
 		return print_help(cli->what);
 	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
 		return rc;
-	uint64_t event_id;
-	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &h.req.event_id)) != 0)
 		return rc;
-	uint64_t user_id;
 	if (!opts[0].seen)
 		return usage_error(cli, "--user is required");
-	if (parse_u64(opts[0].value, &user_id) != 0)
+	if (parse_u64(opts[0].value, &h.req.user_id) != 0)
 		return usage_error(cli, "--user '%s' is not an integer in 0..%" PRIu64,
 				   opts[0].value, UINT64_MAX);
-	if (opts[1].seen == opts[2].seen)
-		return usage_error(cli, "give exactly one of --seats LIST and --best N");
-	uint32_t seats_count = 0;
-	uint8_t mode = HF_HOLD_EXPLICIT;
-	if (opts[1].seen) {
-		rc = parse_seat_list(opts[1].value, seat_list, &seats_count, HF_HOLD_SEATS_MAX);
-		if (rc == -2)
-			return usage_error(cli, "--seats lists more than %u seats",
-					   HF_HOLD_SEATS_MAX);
-		if (rc != 0)
-			return usage_error(cli, "--seats '%s' is not a list like 3,4,5 or 10-12",
-					   opts[1].value);
-	} else {
-		mode = HF_HOLD_BEST;
-		if (parse_u32(opts[2].value, 1, HF_HOLD_SEATS_MAX, &seats_count) != 0)
-			return usage_error(cli, "--best '%s' is not in 1..%u", opts[2].value,
-					   HF_HOLD_SEATS_MAX);
-	}
+	if ((rc = hold_parse_pick(cli, opts, &h)) != 0)
+		return rc;
 	/* Without --ttl, ask for the longest: the engine clamps it to the event's lifetime. */
-	uint32_t ttl_ms = HF_HOLD_LIFETIME_MAX_S * 1000u;
-	if (opts[3].seen && (rc = parse_ttl(cli, &opts[3], &ttl_ms)) != 0)
+	h.req.ttl_ms = HF_HOLD_LIFETIME_MAX_S * 1000u;
+	if (opts[3].seen && (rc = parse_ttl(cli, &opts[3], &h.req.ttl_ms)) != 0)
 		return rc;
-	uint64_t hold_id = 0;
-	if (opts[4].seen && (rc = parse_id(cli, opts[4].value, "--id", &hold_id)) != 0)
+	if (opts[4].seen && (rc = parse_id(cli, opts[4].value, "--id", &h.req.hold_id)) != 0)
 		return rc;
+	struct hf_room_token token;
+	if (room_args.token != NULL && hf_client_token_parse(room_args.token, &token) != 0)
+		return usage_error(cli, "--token is not the 80 hex digits `holdfast join` printed");
 	if ((rc = cli_connect(cli)) != 0)
 		return rc;
-	if (hold_id == 0)
-		hold_id = hf_client_new_id(cli->client);
-	if (mode == HF_HOLD_EXPLICIT)
-		rc = hf_client_hold_seats(cli->client, event_id, hold_id, user_id, ttl_ms,
-					  seat_list, seats_count, &rep);
+	if ((rc = hold_resolve_section(cli, &h)) != 0)
+		return rc;
+	if (h.req.hold_id == 0)
+		h.req.hold_id = hf_client_new_id(cli->client);
+	if (room_args.token != NULL)
+		/* A waiting-room event: the admission token rides with the HOLD. */
+		rc = hf_client_hold_with_token(cli->client, &h.req, &token, &rep);
 	else
-		rc = hf_client_hold_best(cli->client, event_id, hold_id, user_id, ttl_ms,
-					 seats_count, &rep);
+		rc = hf_client_hold(cli->client, &h.req, &rep);
 	char hint[64];
-	snprintf(hint, sizeof(hint), " (resend with --id %" PRIu64 " to retry safely)", hold_id);
+	snprintf(hint, sizeof(hint), " (resend with --id %" PRIu64 " to retry safely)",
+		 h.req.hold_id);
 	if ((rc = check(cli, rc, &rep, hint)) != 0)
 		return rc;
-	const struct hf_rep_hold *h = &rep.hold;
-	if (cli->json) {
-		printf("{\"event_id\":%" PRIu64 ",\"hold_id\":%" PRIu64 ",\"user_id\":%" PRIu64
-		       ",\"deadline_ms\":%" PRIu64 ",\"seats\":",
-		       event_id, h->hold_id, user_id, h->deadline_ms);
-		print_seat_array(h->seats, h->seats_count);
-		printf("}\n");
-		return EXIT_OK;
-	}
-	uint32_t sorted[HF_HOLD_SEATS_MAX];
-	memcpy(sorted, h->seats, sizeof(sorted[0]) * h->seats_count);
-	qsort(sorted, h->seats_count, sizeof(sorted[0]), cmp_u32);
-	printf("hold %" PRIu64 " on event %" PRIu64 ": seats ", h->hold_id, event_id);
-	print_ranges(sorted, h->seats_count);
-	printf(", expires ");
-	print_time(h->deadline_ms);
-	printf("\n");
+	hold_print(cli, &h);
 	return EXIT_OK;
 }
 
-/* EVENT and HOLD_ID (or BOOKING_ID) positionals of extend, confirm, release, cancel. */
 static int parse_event_and_id(const struct cli *cli, const struct args *a, const char *id_name,
 			      uint64_t *event_id, uint64_t *id)
 {
@@ -961,6 +1163,12 @@ static int cmd_avail(struct cli *cli, int argc, char **argv)
 	if ((rc = check(cli, rc, &rep2, NULL)) != 0)
 		return rc;
 	const struct hf_rep_event_info *e = &rep2.event_info;
+	/* The sections' counts come in their own snapshot, copied: the next call reuses it. */
+	static struct hf_rep_event_sections sections;
+	rc = hf_client_event_sections(cli->client, event_id, &rep);
+	if ((rc = check(cli, rc, &rep, NULL)) != 0)
+		return rc;
+	sections = *rep.event_sections;
 	if (count > 0) {
 		rc = hf_client_avail(cli->client, event_id, first, count, &rep);
 		if ((rc = check(cli, rc, &rep, NULL)) != 0)
@@ -976,11 +1184,16 @@ static int cmd_avail(struct cli *cli, int argc, char **argv)
 			       rep.avail.first, rep.avail.count, count_free(&rep.avail));
 			print_free_ranges(&rep.avail, 1);
 		}
+		if (sections.sections_count > 0) {
+			putchar(',');
+			hf_cli_sections_print(&sections, 1);
+		}
 		printf("}\n");
 		return EXIT_OK;
 	}
 	printf("event %" PRIu64 ": %u free of %u (held %u, booked %u)\n", event_id, e->free_count,
 	       e->seats_count, e->held_count, e->booked_count);
+	hf_cli_sections_print(&sections, 0);
 	if (count > 0) {
 		printf("free in %u..%u: ", rep.avail.first, rep.avail.first + rep.avail.count - 1);
 		print_free_ranges(&rep.avail, 0);
@@ -1104,29 +1317,56 @@ static int cmd_seats(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_connect(cli)) != 0)
 		return rc;
-	rc = hf_client_seat_status(cli->client, event_id, seat_list, count, &rep);
+	rc = hf_client_seat_info(cli->client, event_id, seat_list, count, &rep);
 	if ((rc = check(cli, rc, &rep, NULL)) != 0)
 		return rc;
-	const struct hf_client_seat_status *ss = &rep.seat_status;
+	const struct hf_client_seat_status *ss = &rep.seat_info;
 	if (cli->json) {
 		printf("{\"event_id\":%" PRIu64 ",\"seats\":[", event_id);
 		for (uint32_t i = 0; i < ss->seats_count; i++)
-			printf("%s{\"seat\":%u,\"state\":\"%s\",\"owner_id\":%" PRIu64 "}",
+			printf("%s{\"seat\":%u,\"state\":\"%s\",\"owner_id\":%" PRIu64
+			       ",\"user_id\":%" PRIu64 "}",
 			       i > 0 ? "," : "", ss->seats[i].seat,
-			       seat_state_name(ss->seats[i].state), ss->seats[i].owner_id);
+			       seat_state_name(ss->seats[i].state), ss->seats[i].owner_id,
+			       ss->seats[i].user_id);
 		printf("]}\n");
 		return EXIT_OK;
 	}
 	for (uint32_t i = 0; i < ss->seats_count; i++) {
 		const struct hf_seat_info *s = &ss->seats[i];
 		if (s->state == HF_SEAT_HELD)
-			printf("seat %u: held (hold %" PRIu64 ")\n", s->seat, s->owner_id);
+			/* "held (hold N)" as before users were named: scripts grep for it. */
+			printf("seat %u: held (hold %" PRIu64 ") by user %" PRIu64 "\n", s->seat,
+			       s->owner_id, s->user_id);
 		else if (s->state == HF_SEAT_BOOKED)
-			printf("seat %u: booked (booking %" PRIu64 ")\n", s->seat, s->owner_id);
+			printf("seat %u: booked (booking %" PRIu64 ") by user %" PRIu64 "\n",
+			       s->seat, s->owner_id, s->user_id);
 		else
 			printf("seat %u: %s\n", s->seat, seat_state_name(s->state));
 	}
 	return EXIT_OK;
+}
+
+static int cmd_watch(struct cli *cli, int argc, char **argv)
+{
+	struct opt opts[] = {{"--count", 1, NULL, 0}};
+	static struct args a;
+	int rc = args_parse(cli, argc, argv, opts, HF_ARRAY_SIZE(opts), &a);
+	if (rc != 0)
+		return rc;
+	if (a.help)
+		return print_help(cli->what);
+	if ((rc = positionals_exact(cli, &a, 1, "EVENT")) != 0)
+		return rc;
+	uint64_t event_id;
+	if ((rc = parse_id(cli, a.positional[0], "EVENT", &event_id)) != 0)
+		return rc;
+	uint64_t count = 0;
+	if (opts[0].seen && (parse_u64(opts[0].value, &count) != 0 || count == 0))
+		return usage_error(cli, "--count '%s' is not a positive integer", opts[0].value);
+	if ((rc = cli_connect(cli)) != 0)
+		return rc;
+	return hf_cli_watch(cli->client, event_id, cli->json, cli->timeout_ms, count);
 }
 
 static int no_positionals(struct cli *cli, int argc, char **argv, struct opt *opts,
@@ -1549,6 +1789,7 @@ int main(int argc, char **argv)
 	if (help || argc < 2) {
 		fputs(usage_text, help ? stdout : stderr);
 		fputs(hf_cli_cluster_usage, help ? stdout : stderr);
+		fputs(hf_cli_room_usage, help ? stdout : stderr);
 		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
@@ -1570,6 +1811,13 @@ int main(int argc, char **argv)
 		    .json = cli.json,
 		    .timeout_ms = cli.timeout_ms};
 		rc = hf_cli_cluster_main(&co, cmd, cargc, cargv);
+	} else if ((strcmp(cmd, "event") == 0 || strcmp(cmd, "hold") == 0) &&
+		   (cargc = room_args_take(cargc, cargv)) < 0) {
+		rc = usage_error(&cli, "--token needs a value");
+	} else if (hf_cli_room_is_command(cmd)) {
+		struct hf_cli_room_opts ro = {
+		    .host_port = cli.host_port, .timeout_ms = cli.timeout_ms, .json = cli.json};
+		rc = hf_cli_room_main(&ro, cmd, cargc, cargv);
 	} else if (strcmp(cmd, "event") == 0)
 		rc = cmd_event(&cli, cargc, cargv);
 	else if (strcmp(cmd, "hold") == 0)
@@ -1592,6 +1840,8 @@ int main(int argc, char **argv)
 		rc = cmd_user_records(&cli, cargc, cargv, HF_OP_USER_BOOKINGS);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&cli, cargc, cargv);
+	else if (strcmp(cmd, "watch") == 0)
+		rc = cmd_watch(&cli, cargc, cargv);
 	else if (strcmp(cmd, "top") == 0)
 		rc = cargc >= 1 && strcmp(cargv[0], "--help") == 0
 			 ? print_help("top")

@@ -283,6 +283,7 @@ void hf_client_options_default(struct hf_client_options *opts)
 	opts->breaker_timeouts = 3;
 	opts->breaker_cooldown_ms = 1000;
 	opts->auth_token = NULL;
+	opts->batch_max = 0;
 }
 
 static int options_valid(const struct hf_client_options *o)
@@ -293,7 +294,8 @@ static int options_valid(const struct hf_client_options *o)
 	       o->retries_max <= HF_CLIENT_RETRIES_MAX &&
 	       o->deadline_ms <= HF_CLIENT_DEADLINE_MS_MAX &&
 	       o->breaker_timeouts <= HF_CLIENT_BREAKER_TIMEOUTS_MAX &&
-	       o->breaker_cooldown_ms <= HF_CLIENT_BREAKER_COOLDOWN_MS_MAX;
+	       o->breaker_cooldown_ms <= HF_CLIENT_BREAKER_COOLDOWN_MS_MAX &&
+	       o->batch_max <= HF_BATCH_OPS_MAX;
 }
 
 static uint64_t seed_random(const struct hf_client *c)

@@ -247,6 +247,59 @@ void hf_client_conn_on_connect(struct hf_client *c, struct conn *conn)
 
 /* Copies queued frames into the send buffer (as many as fit) and writes it, a bounded number of
  * times. Opens the connection first when it is closed and has work. */
+/* How many QUEUED entries from conn->unsent on go into one BATCH frame that fits the send buffer
+ * (at most opts.batch_max, batchable opcodes only), and its size in *frame_size_out. */
+static uint32_t batch_span(const struct hf_client *c, const struct conn *conn,
+			   uint32_t *frame_size_out)
+{
+	uint32_t count = 0;
+	uint32_t size = HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE;
+	/* Bounded by batch_max (<= HF_BATCH_OPS_MAX). */
+	for (uint32_t idx = conn->unsent; idx != NONE && count < c->opts.batch_max;) {
+		const struct entry *e = &c->entries[idx];
+		HF_ASSERT(e->state == ENTRY_QUEUED);
+		if (!hf_opcode_is_batchable(e->opcode))
+			break;
+		/* An entry is its frame less 8 bytes (the 24-byte header becomes 16). */
+		uint32_t entry_size =
+		    e->frame_size - (HF_FRAME_HEADER_SIZE - HF_BATCH_ENTRY_HEADER_SIZE);
+		if (conn->send_tail + size + entry_size > HF_CLIENT_SEND_BUFFER_SIZE)
+			break;
+		size += entry_size;
+		count++;
+		idx = e->next;
+	}
+	*frame_size_out = size;
+	return count;
+}
+
+/* Writes `count` QUEUED entries from conn->unsent on as one BATCH frame of frame_size bytes at the
+ * send buffer's tail (its request id is the first entry's; each entry keeps its own). */
+static void batch_write(struct hf_client *c, struct conn *conn, uint32_t count, uint32_t frame_size)
+{
+	HF_ASSERT(count >= 2);
+	HF_ASSERT(count <= HF_BATCH_OPS_MAX);
+	uint8_t *frame = conn->send_buf + conn->send_tail;
+	uint32_t pos = HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE;
+	uint64_t first_id = c->entries[conn->unsent].request_id;
+	for (uint32_t i = 0; i < count; i++) {
+		struct entry *e = &c->entries[conn->unsent];
+		HF_ASSERT(e->state == ENTRY_QUEUED && e->conn == conn);
+		pos += (uint32_t)hf_batch_entry_from_frame(e->frame, e->frame_size, frame + pos);
+		e->state = ENTRY_SENT;
+		conn->unsent = e->next;
+	}
+	HF_ASSERT(pos == frame_size);
+	hf_batch_fixed_encode(frame + HF_FRAME_HEADER_SIZE, (uint16_t)count);
+	struct hf_frame_header h = {.magic = HF_FRAME_MAGIC,
+				    .version = HF_PROTO_VERSION,
+				    .opcode = HF_OP_BATCH,
+				    .request_id = first_id,
+				    .body_size = frame_size - HF_FRAME_HEADER_SIZE};
+	hf_frame_header_encode(frame, &h);
+	conn->send_tail += frame_size;
+}
+
 void hf_client_conn_flush(struct hf_client *c, struct conn *conn)
 {
 	if (conn->state == CONN_CLOSED) {
@@ -267,6 +320,14 @@ void hf_client_conn_flush(struct hf_client *c, struct conn *conn)
 		while (conn->unsent != NONE) {
 			struct entry *e = &c->entries[conn->unsent];
 			HF_ASSERT(e->state == ENTRY_QUEUED && e->conn == conn);
+			if (c->opts.batch_max >= 2) {
+				uint32_t frame_size;
+				uint32_t count = batch_span(c, conn, &frame_size);
+				if (count >= 2) {
+					batch_write(c, conn, count, frame_size);
+					continue;
+				}
+			}
 			if (conn->send_tail + e->frame_size > HF_CLIENT_SEND_BUFFER_SIZE)
 				break;
 			memcpy(conn->send_buf + conn->send_tail, e->frame, e->frame_size);
@@ -334,6 +395,17 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 		out->seat_status.seats_count = wire->seat_status.seats_count;
 		out->seat_status.seats = wire->seat_status.seats;
 		break;
+	case HF_OP_SEAT_INFO:
+		HF_ASSERT(wire->seat_info.seats_count <= HF_SEAT_STATUS_SEATS_MAX);
+		out->seat_info.seats_count = wire->seat_info.seats_count;
+		out->seat_info.seats = wire->seat_info.seats;
+		break;
+	case HF_OP_EVENT_SECTIONS:
+		out->event_sections = &wire->event_sections;
+		break;
+	case HF_OP_WATCH:
+		out->watch = wire->watch;
+		break;
 	case HF_OP_SLOT_MAP:
 		out->slot_map = &wire->slot_map;
 		break;
@@ -356,6 +428,14 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 		out->user_holds.records = w->records;
 		break;
 	}
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		/* The two replies share one layout (and one place in both unions). */
+		out->join = wire->join;
+		break;
+	case HF_OP_ROOM_INFO:
+		out->room_info = wire->room_info;
+		break;
 	default:
 		out->detail = wire->detail; /* bodiless answers: CREATE_EVENT, RELEASE, CANCEL */
 		break;
@@ -385,6 +465,35 @@ static void entry_deliver_reply(struct hf_client *c, uint32_t idx, const struct 
 	hf_client_entry_deliver(c, idx, 0, rep);
 }
 
+static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_frame_header *h,
+		    const uint8_t *body);
+
+/* A BATCH reply: each entry is handled as the reply frame of its own request. Anything but OK on
+ * the frame itself means its entries got no answer: -EPROTO fails the connection and resends
+ * them. */
+static int on_batch_reply(struct hf_client *c, struct conn *conn, const struct hf_frame_header *h,
+			  const uint8_t *body)
+{
+	if (h->status != HF_OK || hf_reply_decode(h, body, c->reply) != HF_OK)
+		return -EPROTO;
+	/* Entries point into the receive buffer, which stays put while they are handled. */
+	const uint8_t *entries = c->reply->batch.entries;
+	uint32_t entries_size = c->reply->batch.entries_size;
+	uint16_t count = c->reply->batch.ops_count;
+	uint32_t off = 0;
+	for (uint16_t i = 0; i < count; i++) {
+		struct hf_frame_header eh;
+		const uint8_t *eb;
+		if (hf_batch_next(entries, entries_size, &off, 1, &eh, &eb) != 1 ||
+		    eh.opcode == HF_OP_BATCH)
+			return -EPROTO;
+		int rc = on_reply(c, conn, &eh, eb);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* One reply frame (header decoded, body complete) from conn. Returns 0; 1 when it failed the
  * connection itself (our AUTH was refused); -EPROTO when the reply does not decode or does not
  * answer its request: the caller then fails the connection (the request, still SENT on it, is
@@ -399,6 +508,8 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 		hf_client_conn_fail(c, conn, -EACCES, FAIL_AUTH);
 		return 1;
 	}
+	if (h->opcode == HF_OP_BATCH)
+		return on_batch_reply(c, conn, h, body);
 	uint32_t idx = (uint32_t)(h->request_id & c->table_mask);
 	struct entry *e = &c->entries[idx];
 	if (h->request_id == 0 || e->request_id != h->request_id || e->state != ENTRY_SENT ||
@@ -435,10 +546,10 @@ static int on_reply(struct hf_client *c, struct conn *conn, const struct hf_fram
 		case HF_BUSY:
 		case HF_TRY_AGAIN:
 			e->attempt++;
-			hf_client_entry_delay(c, idx,
-					      hf_client_backoff_ms(e->attempt,
-								   HF_CLIENT_BACKOFF_BUSY_MS,
-								   HF_CLIENT_BACKOFF_BUSY_MS_MAX));
+			hf_client_entry_delay(
+			    c, idx,
+			    hf_client_backoff_jittered_ms(c, e->attempt, HF_CLIENT_BACKOFF_BUSY_MS,
+							  HF_CLIENT_BACKOFF_BUSY_MS_MAX));
 			return 0;
 		default:
 			break;

@@ -221,10 +221,11 @@ int hf_client_poll_run(struct hf_client *c, int timeout_ms, hf_client_completion
 
 /* ---- Submitting ---- */
 
-/* The encoder's contract, from proto's opcode table (every opcode the table knows). */
+/* The encoder's contract, from proto's opcode table (every opcode the table knows). BATCH is
+ * the client's own framing (opts.batch_max), never a request of the caller's. */
 static int request_valid(const struct hf_request *req)
 {
-	return hf_request_validate(req) == HF_OK;
+	return req->opcode != HF_OP_BATCH && hf_request_validate(req) == HF_OK;
 }
 
 /* Encodes req into a free entry and routes it. internal: the client's own request (one slot

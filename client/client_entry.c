@@ -24,6 +24,18 @@ uint32_t hf_client_backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t max_m
 	return v > max_ms ? max_ms : (uint32_t)v;
 }
 
+uint32_t hf_client_backoff_jittered_ms(struct hf_client *c, uint32_t attempt, uint32_t base_ms,
+				       uint32_t max_ms)
+{
+	uint32_t v = hf_client_backoff_ms(attempt, base_ms, max_ms);
+	uint32_t half = v / 2u;
+	uint32_t wait_ms =
+	    half + (uint32_t)(hf_client_rng_next(&c->rng) % (uint64_t)(v - half + 1u));
+	HF_ASSERT(wait_ms >= half);
+	HF_ASSERT(wait_ms <= v);
+	return wait_ms;
+}
+
 /* ---- Lists ---- */
 
 void hf_client_list_init(struct list *l)

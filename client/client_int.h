@@ -327,6 +327,10 @@ struct hf_client {
 /* client_entry.c: the in-flight table's lists and the entry transitions. */
 uint64_t hf_client_rng_next(uint64_t *state);
 uint32_t hf_client_backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t max_ms);
+/* The same with equal jitter: uniform in [v/2, v] for that v, from c's random state, so that the
+ * clients a BUSY shard shed do not all come back at the same instant. */
+uint32_t hf_client_backoff_jittered_ms(struct hf_client *c, uint32_t attempt, uint32_t base_ms,
+				       uint32_t max_ms);
 void hf_client_list_init(struct list *l);
 void hf_client_list_push(struct hf_client *c, struct list *l, uint32_t idx);
 void hf_client_list_remove(struct hf_client *c, struct list *l, uint32_t idx);

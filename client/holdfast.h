@@ -45,11 +45,12 @@
  * new owners.
  *
  * Installed as <holdfast/holdfast.h> (with the wire vocabulary it includes,
- * <holdfast/proto/proto.h>): `pkg-config --cflags --libs holdfast`. The header is self-contained
- * and C++-safe. The library exports the hf_client_* functions declared here, hf_version, and from
- * proto.h the status and opcode vocabulary (hf_status_name, hf_status_message,
- * hf_status_is_retryable, hf_opcode_name, hf_opcode_is_write, hf_request_event_id, and the inline
- * hf_slot_of / hf_avail_bit); proto.h's frame codec (hf_request_encode, hf_reply_decode, ...) and
+ * <holdfast/proto/proto.h> and <holdfast/proto/watch.h>): `pkg-config --cflags --libs holdfast`.
+ * The header is self-contained and C++-safe. The library exports the hf_client_* functions
+ * declared here, hf_version, and from proto.h the status and opcode vocabulary (hf_status_name,
+ * hf_status_message, hf_status_is_retryable, hf_opcode_name, hf_opcode_is_write,
+ * hf_request_event_id, and the inline hf_slot_of / hf_avail_bit) and from watch.h
+ * hf_watch_kind_name; proto.h's frame codec (hf_request_encode, hf_reply_decode, ...) and
  * its struct hf_reply are the server's and are not part of the library's interface: replies reach
  * the application as struct hf_client_reply.
  *
@@ -84,6 +85,7 @@ extern "C" {
 #endif
 
 #include "proto/proto.h"
+#include "proto/watch.h"
 
 /* The version of the library linked at run time ("0.2.0"): compare with HF_VERSION_STRING, the
  * version the program was compiled against. Static string; any thread. */
@@ -119,6 +121,13 @@ struct hf_client_options {
 	 * HF_AUTH_TOKEN_SIZE_MAX bytes, copied by hf_client_open. A server that refuses it makes
 	 * every request on that connection complete with -EACCES at once (no resend). */
 	const char *auth_token;
+	/* Folds requests queued on one connection into BATCH frames of up to batch_max entries
+	 * (docs/protocol.md, BATCH): fewer frames and one reply frame per batch, so a pipelined
+	 * client costs the server and itself less per request. Only CREATE_EVENT, EVENT_INFO, HOLD,
+	 * EXTEND, CONFIRM, RELEASE and CANCEL are folded, and only when two or more of them wait at
+	 * once; everything else (retries, MOVED, deadlines, one completion per request) is as
+	 * without it. 0 .. HF_BATCH_OPS_MAX (256); 0 and 1: off (the default). */
+	uint32_t batch_max;
 };
 
 /* ---- Replies as the application sees them ---- */
@@ -165,6 +174,13 @@ struct hf_client_reply {
 		struct hf_rep_backup backup;
 		struct hf_client_user_records user_holds;    /* USER_HOLDS */
 		struct hf_client_user_records user_bookings; /* USER_BOOKINGS */
+		struct hf_rep_room_position join;	     /* JOIN */
+		struct hf_rep_room_position position;	     /* POSITION */
+		struct hf_rep_room_info room_info;	     /* ROOM_INFO */
+		struct hf_client_seat_status seat_info;	     /* SEAT_INFO: entries carry user_id */
+		/* EVENT_SECTIONS: client-owned (about 1 KiB, so not inline). */
+		const struct hf_rep_event_sections *event_sections;
+		struct hf_rep_watch watch; /* WATCH (hf_client_watch_open) */
 	};
 };
 
@@ -273,6 +289,79 @@ HF_EXPORT int hf_client_submit_shard(struct hf_client *client, uint16_t owner_in
 HF_EXPORT int hf_client_seat_status(struct hf_client *client, uint64_t event_id,
 				    const uint32_t *seats, uint32_t seats_count,
 				    struct hf_client_reply *rep);
+
+/* ---- The waiting room (docs/protocol.md 6.13, 8.8) ----
+ * Blocking like hf_client_call: 0 with rep->status the server's answer, or -errno. JOIN takes a
+ * place (or answers the user's existing one); POSITION asks for it. Once rep->join.state is
+ * HF_ROOM_ADMITTED, rep->join.token lets the user HOLD until token.expires_ms. Poll POSITION (every
+ * second or so) while WAITING; SOLD_OUT means there is nothing left to wait for. */
+HF_EXPORT int hf_client_join(struct hf_client *client, uint64_t event_id, uint64_t user_id,
+			     struct hf_client_reply *rep);
+HF_EXPORT int hf_client_position(struct hf_client *client, uint64_t event_id, uint64_t user_id,
+				 struct hf_client_reply *rep);
+/* ROOM_SET (admin role with tokens): turns the event's room on or off, sets its parameters. */
+HF_EXPORT int hf_client_room_set(struct hf_client *client, uint64_t event_id,
+				 const struct hf_room_params *params, struct hf_client_reply *rep);
+HF_EXPORT int hf_client_room_info(struct hf_client *client, uint64_t event_id,
+				  struct hf_client_reply *rep);
+/* HOLD as described by *args (any mode), carrying token (NULL: none, as a plain HOLD). -EINVAL for
+ * more than HF_HOLD_SEATS_MAX seats. */
+HF_EXPORT int hf_client_hold_with_token(struct hf_client *client, const struct hf_req_hold *args,
+					const struct hf_room_token *token,
+					struct hf_client_reply *rep);
+/* A token as text: the 40 wire bytes in lower-case hex (80 characters), and back. format writes
+ * HF_CLIENT_TOKEN_TEXT_SIZE bytes (NUL included); parse returns 0 or -EINVAL. */
+#define HF_CLIENT_TOKEN_TEXT_SIZE (2u * HF_ROOM_TOKEN_SIZE + 1u)
+HF_EXPORT void hf_client_token_format(const struct hf_room_token *token, char *out);
+HF_EXPORT int hf_client_token_parse(const char *text, struct hf_room_token *out);
+/* SEAT_INFO: SEAT_STATUS that also names each held or booked seat's user (rep->seat_info),
+ * blocking. seats_count 1 .. HF_SEAT_STATUS_SEATS_MAX, else -EINVAL. */
+HF_EXPORT int hf_client_seat_info(struct hf_client *client, uint64_t event_id,
+				  const uint32_t *seats, uint32_t seats_count,
+				  struct hf_client_reply *rep);
+
+/* EVENT_SECTIONS: the event's sections and tiers with their free counts
+ * (rep->event_sections, client-owned), blocking. */
+HF_EXPORT int hf_client_event_sections(struct hf_client *client, uint64_t event_id,
+				       struct hf_client_reply *rep);
+
+/* HOLD with every field of the request (mode EXPLICIT / BEST / ANY, flags, scope: a section, a
+ * tier, or a GA section's quantity), blocking. args is copied; -EINVAL when it does not encode. */
+HF_EXPORT int hf_client_hold(struct hf_client *client, const struct hf_req_hold *args,
+			     struct hf_client_reply *rep);
+
+/* ---- WATCH: an event's changes as they happen ----
+ *
+ * A watch is a connection of its own to the shard that owns the event (found through the client's
+ * slot map), which receives one struct hf_watch_change (proto/watch.h) per seat change of the
+ * event, in order, each once it is durable, with consecutive sequence numbers; or a GAP (kind
+ * HF_WATCH_GAP) when it fell behind: changes were dropped, re-read the seats (AVAIL,
+ * EVENT_SECTIONS) and go on from the GAP's seq. Blocking: hf_client_watch_next waits for the next
+ * change. From an event loop: watch hf_client_watch_fd for readability and call
+ * hf_client_watch_next(w, 0, ...) until it answers 0. A watch belongs to one thread at a time; it
+ * does not use its client after open (close them in any order). Memory: about 70 KiB per watch. */
+struct hf_client_watch;
+
+/* Opens a watch of event_id: connects (AUTH with the client's token), sends WATCH and waits for
+ * its answer (timeout_ms per attempt; MOVED refreshes the map and tries again, a few times).
+ * Returns 0 with the answer in *rep: rep->status HF_OK and *out the watch (rep->watch.seq: the
+ * event's last change; the next carries seq + 1), or another status (NO_EVENT, BUSY past the
+ * server's --watchers-max, ...) and *out NULL. -errno when no answer came (-ETIMEDOUT, -EACCES for
+ * a refused token, -ECONNREFUSED ...). */
+HF_EXPORT int hf_client_watch_open(struct hf_client *client, uint64_t event_id, uint32_t timeout_ms,
+				   struct hf_client_watch **out, struct hf_client_reply *rep);
+
+/* The next change into *out: 1, 0 when none came within timeout_ms (0: do not wait; -1: wait as
+ * long as it takes), -ECONNRESET when the server closed the watch, -EPROTO for a frame that does
+ * not decode, -errno. After an error only hf_client_watch_close is left. */
+HF_EXPORT int hf_client_watch_next(struct hf_client_watch *watch, int timeout_ms,
+				   struct hf_watch_change *out);
+
+/* The watch's socket, to poll for readability. */
+HF_EXPORT int hf_client_watch_fd(const struct hf_client_watch *watch);
+
+/* Closes the watch's connection (the server forgets the watcher) and frees it. NULL is a no-op. */
+HF_EXPORT void hf_client_watch_close(struct hf_client_watch *watch);
 
 /* Note on AVAIL: in a completion callback reply->avail.bitmap is valid during the call; after a
  * blocking call (hf_client_avail, hf_client_call) it points into memory owned by the client, valid

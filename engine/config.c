@@ -32,8 +32,15 @@ static const char usage[] =
     "reading\n"
     "                             it (default 1048576)\n"
     "  --idle-timeout SECONDS     close connections idle that long (default 600; 0: never)\n"
+    "  --watchers-max N           WATCHing connections per shard (default 1024; 0: none); past\n"
+    "                             it WATCH answers BUSY\n"
+    "  --watch-queue-max BYTES    changes queued for one watcher before they are dropped for a\n"
+    "                             GAP frame (default 262144, 4096..67108864)\n"
     "  --frame-timeout SECONDS    close a connection whose frame (or first byte) is not complete\n"
     "                             after that long (default 5)\n"
+    "  --shed-after-ms MS         answer new writes BUSY at once while the oldest batch at the\n"
+    "                             disk, or the loop's backlog, is older than MS (default 500;\n"
+    "                             0: never)\n"
     "  --auth-file FILE           tokens, one 'client TOKEN' or 'admin TOKEN' per line (mode\n"
     "                             0600): every connection must AUTH first; admin ops need admin\n"
     "  --backup-root DIR          BACKUP writes only under DIR (created if missing); without it\n"
@@ -177,7 +184,10 @@ static void set_defaults(struct hf_engine_config *cfg, uint32_t cpus_count)
 	cfg->connections_max = HF_ENGINE_CONNECTIONS_DEFAULT;
 	cfg->conn_buffer_size_max = HF_ENGINE_CONN_BUFFER_DEFAULT;
 	cfg->idle_timeout_s = HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S;
+	cfg->watchers_max = HF_ENGINE_WATCHERS_DEFAULT;
+	cfg->watch_queue_size_max = HF_ENGINE_WATCH_QUEUE_DEFAULT;
 	cfg->frame_timeout_s = HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S;
+	cfg->shed_after_ms = HF_ENGINE_SHED_AFTER_MS_DEFAULT;
 	hf_store_config_default(&cfg->store);
 	cfg->log_level = HF_LOG_INFO;
 	cfg->pin = 1;
@@ -262,9 +272,12 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 		    "--etcd",
 		    "--cluster",
 		    "--frame-timeout",
+		    "--shed-after-ms",
 		    "--auth-file",
 		    "--user-rate",
 		    "--backup-root",
+		    "--watchers-max",
+		    "--watch-queue-max",
 		};
 		int known = 0;
 		for (size_t k = 0; k < HF_ARRAY_SIZE(valued) && !known; k++)
@@ -320,11 +333,28 @@ enum hf_config_parse hf_engine_config_parse(int argc, char **argv, uint32_t cpus
 				return bad(err, err_size, "--idle-timeout: '%s' is not in 0..%u",
 					   value, HF_ENGINE_IDLE_TIMEOUT_MAX_S);
 			out->idle_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--watchers-max") == 0) {
+			if (parse_u64(value, 0, HF_ENGINE_WATCHERS_MAX, &n) != 0)
+				return bad(err, err_size, "--watchers-max: '%s' is not in 0..%u",
+					   value, HF_ENGINE_WATCHERS_MAX);
+			out->watchers_max = (uint32_t)n;
+		} else if (strcmp(name, "--watch-queue-max") == 0) {
+			if (parse_u64(value, HF_ENGINE_WATCH_QUEUE_MIN, HF_ENGINE_WATCH_QUEUE_MAX,
+				      &n) != 0)
+				return bad(err, err_size,
+					   "--watch-queue-max: '%s' is not in %u..%u", value,
+					   HF_ENGINE_WATCH_QUEUE_MIN, HF_ENGINE_WATCH_QUEUE_MAX);
+			out->watch_queue_size_max = (uint32_t)n;
 		} else if (strcmp(name, "--frame-timeout") == 0) {
 			if (parse_u64(value, 1, HF_ENGINE_FRAME_TIMEOUT_MAX_S, &n) != 0)
 				return bad(err, err_size, "--frame-timeout: '%s' is not in 1..%u",
 					   value, HF_ENGINE_FRAME_TIMEOUT_MAX_S);
 			out->frame_timeout_s = (uint32_t)n;
+		} else if (strcmp(name, "--shed-after-ms") == 0) {
+			if (parse_u64(value, 0, HF_ENGINE_SHED_AFTER_MS_MAX, &n) != 0)
+				return bad(err, err_size, "--shed-after-ms: '%s' is not in 0..%u",
+					   value, HF_ENGINE_SHED_AFTER_MS_MAX);
+			out->shed_after_ms = (uint32_t)n;
 		} else if (strcmp(name, "--user-rate") == 0) {
 			if (parse_user_rate(value, out) != 0)
 				return bad(

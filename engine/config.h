@@ -25,6 +25,13 @@ struct hf_auth;
 #define HF_ENGINE_CONN_BUFFER_MIN     (4u * 1024u)
 #define HF_ENGINE_CONN_BUFFER_MAX     (1024u * 1024u * 1024u)
 #define HF_ENGINE_IDLE_TIMEOUT_MAX_S  (7u * 24u * 3600u)
+/* WATCH (engine/watch.h): watchers per shard, and the change bytes one watcher may have queued
+ * (not yet handed to the kernel) before its queue is dropped for a GAP. */
+#define HF_ENGINE_WATCHERS_DEFAULT    1024u
+#define HF_ENGINE_WATCHERS_MAX	      (1u << 20)
+#define HF_ENGINE_WATCH_QUEUE_DEFAULT (256u * 1024u)
+#define HF_ENGINE_WATCH_QUEUE_MIN     (4u * 1024u)
+#define HF_ENGINE_WATCH_QUEUE_MAX     (64u * 1024u * 1024u)
 /* Idle connections are closed after this long by default: an application server's pool reconnects,
  * and a connection that never sends anything must not pin a slot for ever. */
 #define HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S 600u
@@ -36,6 +43,12 @@ struct hf_auth;
 #define HF_ENGINE_ETCD_SIZE_MAX		  2047u /* bytes of the --etcd list, without the NUL */
 #define HF_ENGINE_CLUSTER_SIZE_MAX	  64u	/* bytes of --cluster (HF_CLUSTER_NAME_SIZE_MAX) */
 #define HF_ENGINE_CLUSTER_DEFAULT	  "default"
+
+/* A shard answers new writes BUSY at once while the work it already has waits longer than this
+ * (--shed-after-ms): far above a healthy sync (0.1-5 ms) and a loaded loop pass (also in sanitizer
+ * builds), below what a buyer notices. 0 turns shedding off. */
+#define HF_ENGINE_SHED_AFTER_MS_DEFAULT 500u
+#define HF_ENGINE_SHED_AFTER_MS_MAX	60000u
 
 struct hf_engine_config {
 	char host[HF_HOST_SIZE_MAX + 1]; /* numeric IPv4 address to listen on */
@@ -52,9 +65,14 @@ struct hf_engine_config {
 	uint32_t
 	    conn_buffer_size_max; /* queued reply bytes per connection before it stops reading */
 	uint32_t idle_timeout_s;  /* 0: connections never time out */
+	uint32_t watchers_max;	  /* WATCHes per shard, 0 .. HF_ENGINE_WATCHERS_MAX (0: none) */
+	uint32_t watch_queue_size_max; /* bytes of changes queued per watcher before a GAP */
 	/* A partial frame (or a new connection's first byte) older than this closes the
 	 * connection: slowloris and silent connects do not pin a connection slot. */
 	uint32_t frame_timeout_s;
+	/* --shed-after-ms: writes are answered BUSY while the shard's queue delay (the oldest
+	 * batch at the disk, or the loop's own backlog) is past this; 0: never. */
+	uint32_t shed_after_ms;
 	/* --auth-file FILE: tokens and roles (engine/auth.h); empty: every connection is admin.
 	 * main loads it into auth before the shards start. */
 	char auth_file[HF_ENGINE_DIR_SIZE_MAX + 1];

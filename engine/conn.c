@@ -27,6 +27,8 @@
 #include "base/clock.h"
 #include "base/endian.h"
 #include "base/log.h"
+#include "engine/watch.h"
+#include "proto/watch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -206,6 +208,36 @@ static int conn_can_process(struct hf_shard *s, struct hf_conn *c)
 	return hf_conn_queued(c) < s->cfg->conn_buffer_size_max;
 }
 
+/* Frames of one buffer the prefetch pass looks at: the table slots of this many requests fit the
+ * cache many times over (two lines each). */
+#define CONN_PREFETCH_FRAMES_MAX 256u
+
+/* Before the frames of a buffer are applied one by one: hint the store at the record-table (and,
+ * for HOLD, per-user) slots each will probe, so that their cache misses overlap. Reads only
+ * headers that decode and bodies long enough for the fields (offsets: docs/protocol.md, 6.4-6.7);
+ * the frames are decoded properly when they are processed. */
+static void conn_prefetch(struct hf_shard *s, const uint8_t *data, uint32_t size)
+{
+	if (s->store == NULL)
+		return;
+	uint32_t off = 0;
+	for (uint32_t n = 0; n < CONN_PREFETCH_FRAMES_MAX && size - off >= HF_FRAME_HEADER_SIZE;
+	     n++) {
+		struct hf_frame_header h;
+		if (hf_frame_header_decode(data + off, &h) != HF_OK ||
+		    size - off - HF_FRAME_HEADER_SIZE < h.body_size)
+			return;
+		const uint8_t *body = data + off + HF_FRAME_HEADER_SIZE;
+		int has_user = h.opcode == HF_OP_HOLD && h.body_size >= 24u;
+		int named = h.opcode == HF_OP_CONFIRM || h.opcode == HF_OP_RELEASE ||
+			    h.opcode == HF_OP_EXTEND;
+		if ((has_user || named) && h.body_size >= 16u)
+			hf_store_prefetch(s->store, hf_get_le64(body), hf_get_le64(body + 8),
+					  has_user, has_user ? hf_get_le64(body + 16) : 0);
+		off += HF_FRAME_HEADER_SIZE + h.body_size;
+	}
+}
+
 /* Processes the whole frames at the start of data (size bytes) while c may process. Returns the
  * bytes consumed; all of them when the connection stopped taking input (closed or doomed). */
 static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t *data,
@@ -214,6 +246,8 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 	uint32_t used = 0;
 	/* One clock read per input buffer: its frames were all parsed at once. */
 	uint64_t parse_us = hf_clock_mono_us();
+	s->parse_us = parse_us;
+	conn_prefetch(s, data, size);
 	/* Bounded: each pass consumes a frame, and conn_can_process caps frames per iteration. */
 	while (size - used >= HF_FRAME_HEADER_SIZE && conn_can_process(s, c)) {
 		struct hf_frame_header h;
@@ -238,7 +272,9 @@ static uint32_t conn_parse(struct hf_shard *s, struct hf_conn *c, const uint8_t 
 		if (!conn_reserve_reply(s, c, h.opcode))
 			break;
 		struct hf_ops_result res;
-		hf_ops_handle(s, c->role, &h, data + used + HF_FRAME_HEADER_SIZE, &res);
+		const uint8_t *body = data + used + HF_FRAME_HEADER_SIZE;
+		if (!hf_watch_intercept(s, c, &h, body, &res))
+			hf_ops_handle(s, c->role, &h, body, &res);
 		if (res.kind == HF_OPS_POSTPONE) {
 			s->c.batch_postponed++;
 			break;
@@ -540,9 +576,10 @@ void hf_conn_settle(struct hf_shard *s, struct hf_conn *c)
 
 /* ---- Replies ---- */
 
-/* Moves fill.data[0 .. fill_ready) into the idle out and sends it: the whole fill is swapped (no
- * copy) when nothing is held, else the ready prefix is copied and the held rest moves down. */
-static void conn_flush(struct hf_shard *s, struct hf_conn *c)
+/* Moves fill.data[0 .. fill_ready) into the idle out: the whole fill is swapped (no copy) when
+ * nothing is held, else the ready prefix is copied and the held rest moves down. Returns 0, or
+ * -ENOBUFS when the connection was closed for want of a buffer. */
+static int conn_move_ready(struct hf_shard *s, struct hf_conn *c)
 {
 	HF_ASSERT(!c->send_inflight);
 	HF_ASSERT(c->out.size == 0);
@@ -558,7 +595,7 @@ static void conn_flush(struct hf_shard *s, struct hf_conn *c)
 	} else {
 		if (bytes_reserve(s, &c->out, ready, fill_cap_max(s)) != 0) {
 			hf_conn_close(s, c, "no memory for a send buffer");
-			return;
+			return -ENOBUFS;
 		}
 		memcpy(c->out.data, c->fill.data, ready);
 		c->out.size = ready;
@@ -571,7 +608,14 @@ static void conn_flush(struct hf_shard *s, struct hf_conn *c)
 	}
 	c->fill_base += ready;
 	c->fill_ready = 0;
-	conn_send(s, c);
+	return 0;
+}
+
+/* Sends what may leave (INVARIANTS 2 and 4: out is idle, and fill_ready is durable). */
+static void conn_flush(struct hf_shard *s, struct hf_conn *c)
+{
+	if (conn_move_ready(s, c) == 0)
+		conn_send(s, c);
 }
 
 /* A held reply's latency is recorded when the batch it waits for completes. */
@@ -727,6 +771,51 @@ static int reply_depends_on_store(uint8_t opcode, uint16_t status)
 	       status != HF_ERR_VERSION && status != HF_ERR_OPCODE;
 }
 
+/* A BATCH reply of a failed batch, rewritten into s->batch_out: every entry that depends on the
+ * store becomes IO (the others, MOVED or a decode error, stay). Returns the new frame's size. */
+static uint32_t batch_reply_fail(struct hf_shard *s, const uint8_t *frame, uint32_t frame_size)
+{
+	struct hf_frame_header h;
+	enum hf_status st = hf_frame_header_decode(frame, &h);
+	HF_ASSERT(st == HF_OK);
+	struct hf_reply *rep = &s->rep;
+	st = hf_reply_decode(&h, frame + HF_FRAME_HEADER_SIZE, rep);
+	HF_ASSERT(st == HF_OK); /* our own reply */
+	HF_ASSERT(frame_size == HF_FRAME_HEADER_SIZE + h.body_size);
+	const uint8_t *entries = rep->batch.entries;
+	uint32_t entries_size = rep->batch.entries_size;
+	uint16_t count = rep->batch.ops_count;
+	uint8_t *out = s->batch_out;
+	size_t size = HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE;
+	uint32_t off = 0;
+	for (uint16_t i = 0; i < count; i++) {
+		struct hf_frame_header eh;
+		const uint8_t *body;
+		int rc = hf_batch_next(entries, entries_size, &off, 1, &eh, &body);
+		HF_ASSERT(rc == 1);
+		uint16_t status =
+		    reply_depends_on_store(eh.opcode, eh.status) ? HF_ERR_IO : eh.status;
+		uint64_t detail = status == eh.status && status != HF_OK ? hf_get_le64(body) : 0;
+		if (status == HF_OK) {
+			/* An OK that stays OK: never, every routed OK depends on the store. */
+			HF_PANIC("batch entry 0x%02x kept OK in a failed batch", eh.opcode);
+		}
+		struct hf_reply e = {
+		    .opcode = eh.opcode, .status = status, .request_id = eh.request_id};
+		e.detail = detail;
+		size_t n =
+		    hf_batch_reply_entry_encode(&e, out + size, HF_SHARD_BATCH_OUT_SIZE - size);
+		HF_ASSERT(n == HF_BATCH_ENTRY_HEADER_SIZE + HF_ERROR_BODY_SIZE);
+		size += n;
+		if (status == HF_ERR_IO)
+			s->c.replies_io++;
+	}
+	hf_batch_fixed_encode(out + HF_FRAME_HEADER_SIZE, count);
+	h.body_size = (uint32_t)(size - HF_FRAME_HEADER_SIZE);
+	hf_frame_header_encode(out, &h);
+	return (uint32_t)size;
+}
+
 void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c)
 {
 	if (c->segs_count == 0)
@@ -752,7 +841,10 @@ void hf_conn_fail_held(struct hf_shard *s, struct hf_conn *c)
 		uint32_t frame_size = HF_FRAME_HEADER_SIZE + h.body_size;
 		HF_ASSERT(frame_size <= region - pos);
 		int64_t rc;
-		if (reply_depends_on_store(h.opcode, h.status)) {
+		if (h.opcode == HF_OP_BATCH && h.status == HF_OK) {
+			uint32_t n = batch_reply_fail(s, s->scratch.data + pos, frame_size);
+			rc = fill_append_raw(s, c, s->batch_out, n, h.request_id);
+		} else if (reply_depends_on_store(h.opcode, h.status)) {
 			struct hf_reply *rep = &s->rep;
 			rep->opcode = h.opcode;
 			rep->status = HF_ERR_IO;
@@ -785,4 +877,93 @@ void hf_conn_complete_backup(struct hf_shard *s, struct hf_conn *c, uint64_t pos
 	HF_ASSERT(h.body_size == 8u);
 	hf_put_le16(at + 6, status); /* header offset 6: status */
 	hf_put_le64(at + HF_FRAME_HEADER_SIZE, status == HF_OK ? sequence : 0);
+}
+
+/* ---- In-process entry points for tests (tests/fuzz/fuzz_server.c): no io_uring ---- */
+
+void hf_conn_test_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size)
+{
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(data != NULL || size == 0);
+	conn_input(s, c, data, size);
+}
+
+void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint8_t **data_out,
+			       uint32_t *size_out)
+{
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(!c->send_inflight);
+	/* What the previous call handed out counts as sent. */
+	c->out.size = 0;
+	c->out_off = 0;
+	*data_out = NULL;
+	*size_out = 0;
+	if (c->state == HF_CONN_FREE || c->fill_ready == 0 || conn_move_ready(s, c) != 0)
+		return;
+	s->c.bytes_out += c->out.size;
+	*data_out = c->out.data;
+	*size_out = c->out.size;
+}
+
+/* ---- Pushed frames (WATCH, engine/watch.c) ---- */
+
+int hf_conn_push(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size)
+{
+	HF_ASSERT(c->state == HF_CONN_OPEN);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
+	if (bytes_reserve(s, &c->fill, (uint64_t)c->fill.size + size, fill_cap_max(s)) != 0)
+		return -ENOBUFS;
+	memcpy(c->fill.data + c->fill.size, frame, size);
+	c->fill.size += size;
+	/* Durable already: it leaves at once, or right behind the held replies before it. */
+	if (c->segs_count == 0)
+		c->fill_ready = c->fill.size;
+	else
+		c->segs[c->segs_count - 1].end = c->fill.size;
+	s->c.frames_out++;
+	hf_conn_touch(s, c);
+	return 0;
+}
+
+/* Boundaries (fill_ready, segment ends) that sit at old position pos now sit at new_pos. */
+static void drop_map(struct hf_conn *c, const uint32_t *old_ends, uint32_t old_ready, uint32_t pos,
+		     uint32_t new_pos)
+{
+	if (old_ready == pos)
+		c->fill_ready = new_pos;
+	for (uint32_t i = 0; i < c->segs_count; i++) {
+		if (old_ends[i] == pos)
+			c->segs[i].end = new_pos;
+	}
+}
+
+void hf_conn_drop_pushes(struct hf_shard *s, struct hf_conn *c)
+{
+	(void)s;
+	uint32_t pos = 0;
+	uint32_t kept = 0;
+	uint32_t old_ready = c->fill_ready;
+	uint32_t old_ends[HF_CONN_SEGS_MAX];
+	HF_ASSERT(c->segs_count <= HF_CONN_SEGS_MAX);
+	for (uint32_t i = 0; i < c->segs_count; i++)
+		old_ends[i] = c->segs[i].end;
+	/* Bounded by fill.size: every pass consumes one of our own, well-formed frames. */
+	while (pos < c->fill.size) {
+		drop_map(c, old_ends, old_ready, pos, kept);
+		struct hf_frame_header h;
+		HF_ASSERT(c->fill.size - pos >= HF_FRAME_HEADER_SIZE);
+		enum hf_status st = hf_frame_header_decode(c->fill.data + pos, &h);
+		HF_ASSERT(st == HF_OK);
+		uint32_t frame_size = HF_FRAME_HEADER_SIZE + h.body_size;
+		HF_ASSERT(frame_size <= c->fill.size - pos);
+		if (h.opcode != HF_OP_WATCH_CHANGE) {
+			memmove(c->fill.data + kept, c->fill.data + pos, frame_size);
+			kept += frame_size;
+		}
+		pos += frame_size;
+	}
+	HF_ASSERT(pos == c->fill.size);
+	drop_map(c, old_ends, old_ready, pos, kept);
+	c->fill.size = kept;
+	HF_ASSERT(c->fill_ready <= c->fill.size);
 }

@@ -128,6 +128,17 @@ static const struct row rows[] = {
 	{"store_memory_bytes", "store_reserved_bytes", KIND_GAUGE, SCALE_ONE, NULL, NULL,
 	 "Store pools reserved at start plus arena and seat chunks in use: address space, not "
 	 "resident memory (see holdfast_process_resident_memory_bytes)."},
+	/* Waiting room. */
+	{"room_joins", "room_joins_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
+	 "Buyers who took a place in a waiting room."},
+	{"room_admits", "room_admits_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
+	 "Buyers admitted from a waiting room."},
+	{"room_admissions_expired", "room_admissions_expired_total", KIND_COUNTER, SCALE_ONE, NULL,
+	 NULL, "Admissions not used before their token expired."},
+	{"room_holds_refused", "room_holds_refused_total", KIND_COUNTER, SCALE_ONE, NULL, NULL,
+	 "HOLDs refused NOT_ADMITTED (no valid admission token)."},
+	{"room_waiting", "room_waiting", KIND_GAUGE, SCALE_ONE, NULL, NULL,
+	 "Buyers waiting in the shard's waiting rooms."},
 };
 /* clang-format on */
 

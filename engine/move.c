@@ -482,6 +482,10 @@ void hf_move_capture(struct hf_shard *s, const struct hf_changes *changes, uint3
 	struct hf_move_shard *m = s->move;
 	if (!m->exporting || m->log_full || from == changes->count)
 		return;
+	if (changes->count_only) {
+		m->log_full = 1; /* records were counted, not built: nothing to ship */
+		return;
+	}
 	size_t size = m->log_size;
 	int full = 0;
 	(void)hf_store_changes_encode(changes, from, m->export_slot, m->log, HF_MOVE_LOG_SIZE_MAX,

@@ -22,9 +22,11 @@
 #include "base/log.h"
 #include "engine/auth.h"
 #include "engine/datadir.h"
+#include "engine/watch.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,6 +125,8 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "replies_forbidden", k->replies_forbidden);
 	stat_add(st, "replies_rate_limited", k->replies_rate_limited);
 	stat_add(st, "busy_pipeline_full", k->busy_pipeline_full);
+	stat_add(st, "busy_shed", k->busy_shed);
+	stat_add(st, "shed_after_ms", s->cfg->shed_after_ms);
 	stat_add(st, "conns_parked", k->conns_parked);
 	stat_add(st, "input_overflows", k->input_overflows);
 	stat_add(st, "frames_in", k->frames_in);
@@ -169,10 +173,11 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "read_only", s->read_only);
 	stat_add(st, "holds_expired_by_tick", k->holds_expired_tick);
 	stat_add(st, "recv_enobufs", k->recv_enobufs);
+	hf_watch_stats(s, st);
 	hf_move_stats(s->move, st);
 	if (s->durable != NULL)
 		hf_durable_stats(s->durable, st);
-	else
+	else if (s->persist != NULL) /* none: only an in-process test shard has none at all */
 		hf_persist_stats(s->persist, st);
 	if (s->store != NULL) {
 		struct hf_store_counts counts;
@@ -222,6 +227,22 @@ static void ops_backup(struct hf_shard *s, const struct hf_request *req, struct 
 	out->wait_seq = b->seq;
 }
 
+/* Admission control before a queue fills: while what the shard already holds waits longer than
+ * --shed-after-ms, a new write would only wait longer still, so it is answered BUSY at once (the
+ * client backs off). Reads go on: they cost little and hold nothing at the disk. Returns 1 when
+ * the request was shed. */
+static int ops_shed(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
+{
+	uint32_t bound_ms = s->cfg->shed_after_ms;
+	if (bound_ms == 0 || !hf_opcode_is_write(req->opcode))
+		return 0;
+	if (hf_shard_queue_delay_us(s) <= (uint64_t)bound_ms * 1000u)
+		return 0;
+	s->c.busy_shed++;
+	hf_ops_error(s, req->opcode, req->request_id, HF_BUSY, 0, out);
+	return 1;
+}
+
 static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_result *out)
 {
 	uint64_t event_id = hf_request_event_id(req);
@@ -256,8 +277,13 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		return;
 	}
 	if (req->opcode == HF_OP_HOLD) {
+		/* The event's own rate (CREATE_EVENT user_rate) wins over --user-rate. */
+		uint32_t rate, burst;
 		uint32_t wait_ms =
-		    hf_rate_limit_take(&s->rate, event_id, req->hold.user_id, s->mono_ms);
+		    hf_store_event_rate(s->store, event_id, &rate, &burst)
+			? hf_rate_limit_take_at(&s->rate, event_id, req->hold.user_id, s->mono_ms,
+						rate, burst)
+			: hf_rate_limit_take(&s->rate, event_id, req->hold.user_id, s->mono_ms);
 		if (wait_ms > 0) {
 			s->c.replies_rate_limited++;
 			hf_ops_error(s, req->opcode, req->request_id, HF_RATE_LIMITED, wait_ms,
@@ -265,6 +291,8 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 			return;
 		}
 	}
+	if (ops_shed(s, req, out))
+		return;
 	struct hf_batch *b = hf_shard_open_batch(s);
 	if (!hf_changes_has_room(&b->changes)) {
 		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
@@ -281,22 +309,121 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 	}
 	if (req->opcode == HF_OP_CREATE_EVENT && req->create_event.hold_lifetime_max_s == 0)
 		req->create_event.hold_lifetime_max_s = s->cfg->hold_lifetime_max_s;
+	/* A room's token key: fresh random bytes (the store keeps an existing room's key). */
+	if (req->opcode == HF_OP_ROOM_SET && getrandom(req->room_set.key, sizeof(req->room_set.key),
+						       0) != (ssize_t)sizeof(req->room_set.key)) {
+		hf_log_error("room: getrandom failed: %s", strerror(errno));
+		hf_ops_error(s, req->opcode, req->request_id, HF_ERR_INTERNAL, 0, out);
+		return;
+	}
 
 	struct hf_reply *rep = &s->rep;
 	uint32_t changes_before = b->changes.count;
 	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, rep, &b->changes);
 	hf_move_capture(s, &b->changes, changes_before);
 	HF_ASSERT(rep->status == st);
+	if (st == HF_OK && req->opcode == HF_OP_EXTEND)
+		hf_watch_note_extend(s, b, changes_before, req->extend.hold_id);
 	HF_ASSERT(rep->request_id == req->request_id);
 	out->kind = HF_OPS_REPLY;
 	uint64_t *dirty = hf_shard_dirty(s, event_id);
-	if (st == HF_OK && hf_opcode_is_write(req->opcode)) {
+	/* Records appended make the open batch the event's last writer, whatever the answer (a
+	 * waiting room admits buyers on refused HOLDs too). A JOIN or POSITION that appended
+	 * nothing shows only what earlier batches made: it waits like a read. */
+	int appended = b->changes.count != changes_before;
+	int room_unchanged =
+	    (req->opcode == HF_OP_JOIN || req->opcode == HF_OP_POSITION) && !appended;
+	if (appended || (st == HF_OK && hf_opcode_is_write(req->opcode) && !room_unchanged)) {
 		*dirty = b->seq;
 		b->referenced = 1;
 	}
 	HF_ASSERT(*dirty <= b->seq);
 	out->wait_seq = *dirty;
 	b->ops_count++;
+}
+
+/* One BATCH entry, answered in s->rep as if it had come in a frame of its own. busy: the whole
+ * batch is shed (two batches at the disk and no room in the open one). */
+static void batch_entry(struct hf_shard *s, const struct hf_frame_header *h, const uint8_t *body,
+			int busy, struct hf_ops_result *out)
+{
+	if (!hf_opcode_is_batchable(h->opcode)) {
+		hf_ops_error(s, h->opcode, h->request_id, HF_ERR_OPCODE, 0, out);
+		return;
+	}
+	struct hf_request *sub = &s->sub_req;
+	enum hf_status st = hf_request_decode(h, body, sub);
+	if (st != HF_OK) {
+		hf_ops_error(s, h->opcode, h->request_id, st, 0, out);
+		return;
+	}
+	if (busy || !hf_changes_has_room(&hf_shard_open_batch(s)->changes)) {
+		/* No room left in this batch (expiries can take the room the frame was given): the
+		 * client resends the entry, nothing changed. */
+		hf_ops_error(s, h->opcode, h->request_id, HF_BUSY, 0, out);
+		return;
+	}
+	ops_store(s, sub, out);
+	HF_ASSERT(out->kind == HF_OPS_REPLY);
+	s->c.ops[sub->opcode]++;
+}
+
+/* BATCH: every entry runs as ops_store runs a frame, into the open batch, and the answers leave as
+ * one reply frame built in s->batch_out (HF_OPS_RAW), held behind the latest batch any entry waits
+ * for. The frame is applied in one batch: when the open batch has no room for all its entries it
+ * waits for the next batch like any write (POSTPONE), and with two batches at the disk every entry
+ * is answered BUSY. */
+static void ops_batch(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
+{
+	const struct hf_req_batch *bt = &req->batch;
+	HF_ASSERT(bt->ops_count >= 1);
+	HF_ASSERT(bt->ops_count <= HF_BATCH_OPS_MAX);
+	struct hf_batch *b = hf_shard_open_batch(s);
+	int busy = 0;
+	if (hf_changes_ops_room(&b->changes) < bt->ops_count) {
+		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
+			s->c.busy_pipeline_full++;
+			busy = 1;
+		} else if (b->changes.count > 0) {
+			s->open_full = 1;
+			out->kind = HF_OPS_POSTPONE;
+			return;
+		}
+		/* Else an empty batch smaller than the frame (HOLDFAST_BATCH_CHANGES_MAX): the
+		 * entries past its room are answered BUSY. */
+	}
+	uint8_t *frame = s->batch_out;
+	size_t size = HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE;
+	uint64_t wait_seq = 0;
+	uint32_t off = 0;
+	for (uint16_t i = 0; i < bt->ops_count; i++) {
+		struct hf_frame_header h;
+		const uint8_t *body;
+		int rc = hf_batch_next(bt->entries, bt->entries_size, &off, 0, &h, &body);
+		HF_ASSERT(rc == 1); /* the decoder checked the framing */
+		struct hf_ops_result sub = {.kind = HF_OPS_REPLY};
+		batch_entry(s, &h, body, busy, &sub);
+		if (sub.wait_seq > wait_seq)
+			wait_seq = sub.wait_seq;
+		size_t n = hf_batch_reply_entry_encode(&s->rep, frame + size,
+						       HF_SHARD_BATCH_OUT_SIZE - size);
+		HF_ASSERT(n >= HF_BATCH_ENTRY_HEADER_SIZE);
+		size += n;
+	}
+	HF_ASSERT(off == bt->entries_size);
+	hf_batch_fixed_encode(frame + HF_FRAME_HEADER_SIZE, bt->ops_count);
+	struct hf_frame_header h = {.magic = HF_FRAME_MAGIC,
+				    .version = HF_PROTO_VERSION,
+				    .opcode = HF_OP_BATCH,
+				    .flags = HF_FLAG_REPLY,
+				    .status = HF_OK,
+				    .request_id = req->request_id,
+				    .body_size = (uint32_t)(size - HF_FRAME_HEADER_SIZE)};
+	hf_frame_header_encode(frame, &h);
+	out->kind = HF_OPS_RAW;
+	out->raw = frame;
+	out->raw_size = (uint32_t)size;
+	out->wait_seq = wait_seq;
 }
 
 static void ops_auth(struct hf_shard *s, const struct hf_request *req, struct hf_ops_result *out)
@@ -326,7 +453,9 @@ static int ops_authorize(struct hf_shard *s, uint8_t role, const struct hf_frame
 		return 0;
 	}
 	const struct hf_op_info *op = hf_op_info(header->opcode);
-	if (op != NULL && op->admin && role != HF_ROLE_ADMIN) {
+	/* ROOM_SET is the event owner's: with tokens, an admin's. */
+	int admin_only = op != NULL && (op->admin || op->opcode == HF_OP_ROOM_SET);
+	if (admin_only && role != HF_ROLE_ADMIN) {
 		s->c.replies_forbidden++;
 		hf_ops_error(s, header->opcode, header->request_id, HF_FORBIDDEN, 0, out);
 		return 0;
@@ -374,6 +503,9 @@ void hf_ops_handle(struct hf_shard *s, uint8_t role, const struct hf_frame_heade
 		break;
 	case HF_OP_AUTH:
 		ops_auth(s, req, out);
+		break;
+	case HF_OP_BATCH:
+		ops_batch(s, req, out);
 		break;
 	case HF_OP_MOVE_COPY:
 	case HF_OP_MOVE_EXPORT:

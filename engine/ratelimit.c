@@ -22,8 +22,6 @@ int hf_rate_limit_init(struct hf_rate_limit *rl, uint32_t ops_per_s, uint32_t bu
 	rl->burst = burst != 0 ? burst : (ops_per_s != 0 ? ops_per_s : 1u);
 	rl->buckets = NULL;
 	rl->evictions = 0;
-	if (ops_per_s == 0)
-		return 0;
 	rl->buckets = calloc(HF_RATE_BUCKETS_COUNT, sizeof(*rl->buckets));
 	return rl->buckets != NULL ? 0 : -ENOMEM;
 }
@@ -35,7 +33,7 @@ void hf_rate_limit_deinit(struct hf_rate_limit *rl)
 }
 
 static struct hf_rate_bucket *find(struct hf_rate_limit *rl, uint64_t event_id, uint64_t user_id,
-				   uint64_t now_ms)
+				   uint64_t now_ms, uint32_t burst)
 {
 	uint64_t h = hf_hash64(event_id ^ hf_hash64(user_id));
 	struct hf_rate_bucket *empty = NULL;
@@ -57,7 +55,7 @@ static struct hf_rate_bucket *find(struct hf_rate_limit *rl, uint64_t event_id, 
 	HF_ASSERT(b != NULL);
 	b->event_id = event_id;
 	b->user_id = user_id;
-	b->tokens_milli = (uint64_t)rl->burst * 1000u;
+	b->tokens_milli = (uint64_t)burst * 1000u;
 	b->last_ms = now_ms;
 	return b;
 }
@@ -67,22 +65,33 @@ uint32_t hf_rate_limit_take(struct hf_rate_limit *rl, uint64_t event_id, uint64_
 {
 	if (rl->ops_per_s == 0)
 		return 0;
+	return hf_rate_limit_take_at(rl, event_id, user_id, now_ms, rl->ops_per_s, rl->burst);
+}
+
+uint32_t hf_rate_limit_take_at(struct hf_rate_limit *rl, uint64_t event_id, uint64_t user_id,
+			       uint64_t now_ms, uint32_t ops_per_s, uint32_t burst)
+{
 	HF_ASSERT(event_id != 0);
-	struct hf_rate_bucket *b = find(rl, event_id, user_id, now_ms);
-	uint64_t cap_milli = (uint64_t)rl->burst * 1000u;
+	HF_ASSERT(ops_per_s >= 1);
+	HF_ASSERT(ops_per_s <= HF_RATE_OPS_MAX);
+	HF_ASSERT(burst >= 1);
+	HF_ASSERT(rl->buckets != NULL);
+	struct hf_rate_bucket *b = find(rl, event_id, user_id, now_ms, burst);
+	uint64_t cap_milli = (uint64_t)burst * 1000u;
 	if (now_ms > b->last_ms) {
 		/* ops_per_s tokens per 1000 ms = ops_per_s milli-tokens per ms. */
-		uint64_t refill = (now_ms - b->last_ms) * rl->ops_per_s;
+		uint64_t refill = (now_ms - b->last_ms) * ops_per_s;
 		b->tokens_milli =
 		    b->tokens_milli + refill > cap_milli ? cap_milli : b->tokens_milli + refill;
 		b->last_ms = now_ms;
 	}
-	HF_ASSERT(b->tokens_milli <= cap_milli);
+	if (b->tokens_milli > cap_milli)
+		b->tokens_milli = cap_milli;
 	if (b->tokens_milli >= 1000u) {
 		b->tokens_milli -= 1000u;
 		return 0;
 	}
 	uint64_t missing = 1000u - b->tokens_milli;
-	uint64_t wait_ms = (missing + rl->ops_per_s - 1u) / rl->ops_per_s;
+	uint64_t wait_ms = (missing + ops_per_s - 1u) / ops_per_s;
 	return wait_ms > 0 ? (uint32_t)wait_ms : 1u;
 }

@@ -31,13 +31,20 @@ struct hf_rate_limit {
 	uint64_t evictions;
 };
 
-/* Allocates the table when ops_per_s > 0 (burst 0 means ops_per_s). Returns 0 or -ENOMEM. */
+/* Sets the shard's default rate (holdfastd --user-rate; 0: none; burst 0 means ops_per_s) and
+ * allocates the table (always: an event may bring a rate of its own, CREATE_EVENT user_rate).
+ * Returns 0 or -ENOMEM. */
 int hf_rate_limit_init(struct hf_rate_limit *rl, uint32_t ops_per_s, uint32_t burst);
 void hf_rate_limit_deinit(struct hf_rate_limit *rl);
 
-/* Takes one token for (event, user) at now_ms. Returns 0 when allowed, else the ms to wait until a
- * token is back (>= 1). Always 0 without a limit. */
+/* Takes one token for (event, user) at now_ms under the default rate. Returns 0 when allowed, else
+ * the ms to wait until a token is back (>= 1). Always 0 without a limit. */
 uint32_t hf_rate_limit_take(struct hf_rate_limit *rl, uint64_t event_id, uint64_t user_id,
 			    uint64_t now_ms);
+/* Same under an event's own rate: ops_per_s 1 .. HF_RATE_OPS_MAX, burst >= 1. The event's
+ * buckets are the same slots: a rate that changes (it cannot: an event's rate is fixed at its
+ * creation) would carry the tokens over. */
+uint32_t hf_rate_limit_take_at(struct hf_rate_limit *rl, uint64_t event_id, uint64_t user_id,
+			       uint64_t now_ms, uint32_t ops_per_s, uint32_t burst);
 
 #endif

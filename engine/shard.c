@@ -39,6 +39,7 @@
 #include "engine/datadir.h"
 #include "engine/durable.h"
 #include "engine/shard_int.h"
+#include "engine/watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -99,6 +101,7 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->held = calloc(s->conns_max, sizeof(*s->held));
 	s->dirty_seq = calloc(HF_SHARD_DIRTY_BUCKETS, sizeof(*s->dirty_seq));
 	s->map_frame = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	s->batch_out = malloc(HF_SHARD_BATCH_OUT_SIZE);
 	s->meta_buf = malloc(HF_SLOT_MAP_ENCODED_SIZE_MAX);
 	s->map_posted = malloc(sizeof(*s->map_posted));
 	pthread_mutex_init(&s->map_lock, NULL);
@@ -106,7 +109,8 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 	s->map_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int failed = s->conns == NULL || s->touched == NULL || s->ready == NULL ||
 		     s->held == NULL || s->dirty_seq == NULL || s->map_frame == NULL ||
-		     s->meta_buf == NULL || s->map_posted == NULL || s->map_fd < 0;
+		     s->batch_out == NULL || s->meta_buf == NULL || s->map_posted == NULL ||
+		     s->map_fd < 0;
 	/* The largest buffer: a reply stream at its bound (conn.c fill_cap_max) or a full stash. */
 	uint64_t buf_size_max = 2u * ((uint64_t)cfg->conn_buffer_size_max + HF_FRAME_SIZE_MAX);
 	if (buf_size_max < HF_CONN_STASH_SIZE_MAX)
@@ -124,7 +128,13 @@ int hf_shard_create(uint32_t index, const struct hf_engine_config *cfg, int wake
 			 hf_changes_init(&s->batches[i].changes, cfg->test_batch_changes_max != 0
 								     ? cfg->test_batch_changes_max
 								     : HF_SHARD_CHANGES_MAX) != 0;
+		/* Durability none writes no batch anywhere: count the records, build none. */
+		/* ... unless in a cluster: a slot move reads the change list (engine/move.c). */
+		s->batches[i].changes.count_only =
+		    cfg->durability == HF_DURABILITY_NONE && cfg->etcd_urls[0] == '\0';
 	}
+	if (!failed && hf_watch_create(s) != 0)
+		failed = 1;
 	if (failed) {
 		hf_shard_destroy(s);
 		return -ENOMEM;
@@ -487,6 +497,7 @@ static void shard_batch_durable(struct hf_shard *s, struct hf_batch *b,
 			hf_conn_complete_backup(s, c, b->backup_pos, status,
 						job != NULL ? job->checkpoint_sequence : 0);
 	}
+	hf_watch_on_durable(s, b);
 	shard_batch_free(s, b);
 	shard_release_held(s);
 }
@@ -537,6 +548,7 @@ static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int statu
 	}
 	shard_release_held(s);
 	HF_ASSERT(s->held_count == 0);
+	hf_watch_on_failed(s);
 	struct hf_batch *open = hf_shard_open_batch(s);
 	hf_changes_reset(&open->changes);
 	open->ops_count = 0;
@@ -672,6 +684,8 @@ static void shard_seal_maybe(struct hf_shard *s)
 		 * written, and need not be (recovery expires those holds again). */
 		HF_ASSERT(!b->referenced);
 		HF_ASSERT(!b->has_backup);
+		if (b->changes.count > 0)
+			hf_watch_on_failed(s); /* expiries the watchers will not see */
 		hf_changes_reset(&b->changes);
 		s->open_full = 0;
 		return;
@@ -1008,6 +1022,8 @@ static int shard_iterate(struct hf_shard *s)
 	s->c.iterations++;
 	s->now_ms = hf_clock_wall_ms();
 	s->mono_ms = hf_clock_mono_ms();
+	s->iter_start_us = hf_clock_mono_us();
+	s->parse_us = s->iter_start_us;
 
 	shard_reap(s);
 	shard_process_ready(s);
@@ -1046,6 +1062,7 @@ static int shard_iterate(struct hf_shard *s)
 		return 1;
 
 	uint64_t wait_ms = shard_wait_ms(s, tick_saturated);
+	s->prev_busy_us = hf_clock_mono_us() - s->iter_start_us;
 	struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000u),
 				       .tv_nsec = (long long)(wait_ms % 1000u) * 1000000LL};
 	struct io_uring_cqe *cqe = NULL;
@@ -1062,6 +1079,10 @@ int hf_shard_run(struct hf_shard *s)
 	HF_ASSERT(s->index < HF_LAT_SHARDS_MAX);
 	atomic_store_explicit(&hf_latency_registry[s->index], s->lat, memory_order_release);
 	HF_ASSERT(s->ring_ready && s->listen_fd >= 0);
+	/* "hf-shard-N" in top -H, perf sched and /proc/PID/task/TID/comm (at most 15 bytes). */
+	char name[16];
+	snprintf(name, sizeof(name), "hf-shard-%u", s->index);
+	(void)pthread_setname_np(pthread_self(), name);
 	shard_arm_wake(s);
 	shard_arm_accept(s);
 	s->idle_scan_ms = hf_clock_mono_ms() + HF_SHARD_IDLE_SCAN_MS;
@@ -1126,11 +1147,13 @@ void hf_shard_destroy(struct hf_shard *s)
 	hf_move_shard_destroy(s->move);
 	free(s->scratch.data);
 	free(s->map_frame);
+	free(s->batch_out);
 	free(s->meta_buf);
 	free(s->map_posted);
 	if (s->map_fd >= 0)
 		close(s->map_fd);
 	pthread_mutex_destroy(&s->map_lock);
+	hf_watch_destroy(s);
 	free(s->dirty_seq);
 	free(s->held);
 	hf_pool_deinit(&s->pool);
@@ -1139,4 +1162,43 @@ void hf_shard_destroy(struct hf_shard *s)
 	free(s->touched);
 	free(s->conns);
 	free(s);
+}
+
+/* ---- In-process entry points for tests (tests/fuzz/fuzz_server.c): no io_uring ---- */
+
+int hf_shard_test_open(struct hf_shard *s)
+{
+	const struct hf_engine_config *cfg = s->cfg;
+	HF_ASSERT(cfg->durability == HF_DURABILITY_NONE);
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(s->store == NULL);
+	s->start_mono_ms = hf_clock_mono_ms();
+	enum hf_status st =
+	    hf_slot_map_init_default(&s->map, cfg->advertise_host, cfg->port, cfg->shards_count);
+	HF_ASSERT(st == HF_OK);
+	size_t size = hf_slot_map_encode(&s->map, s->map_frame, HF_SLOT_MAP_ENCODED_SIZE_MAX);
+	HF_ASSERT(size >= HF_FRAME_HEADER_SIZE);
+	s->map_frame_size = (uint32_t)size;
+	int owner =
+	    hf_slot_map_find_owner(&s->map, cfg->advertise_host, (uint16_t)(cfg->port + s->index));
+	HF_ASSERT(owner >= 0);
+	s->owner_index = (uint16_t)owner;
+	return hf_store_create(&cfg->store, &s->store);
+}
+
+void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms)
+{
+	HF_ASSERT(!s->ring_ready);
+	HF_ASSERT(s->durable == NULL);
+	shard_seal_maybe(s);
+	HF_ASSERT(shard_in_flight(s) == 0);
+	s->iteration++;
+	s->c.iterations++;
+	s->now_ms = now_ms;
+	s->mono_ms = hf_clock_mono_ms();
+	s->iter_start_us = hf_clock_mono_us();
+	s->parse_us = s->iter_start_us;
+	s->touched_count = 0;
+	for (uint32_t i = 0; i < s->conns_max; i++)
+		s->conns[i].on_touched = 0;
 }

@@ -29,6 +29,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+struct hf_watch;
+
 /* ---- Bounds ---- */
 #define HF_SHARD_SQ_ENTRIES		  1024u
 #define HF_SHARD_CQ_ENTRIES		  8192u
@@ -63,6 +65,14 @@
 
 /* Held replies whose latency one batch records when it completes (more are counted, not timed). */
 #define HF_SHARD_BATCH_LAT_MAX 16384u
+/* A BATCH reply is built in one shard buffer this big (ops.c), and a failed batch's BATCH replies
+ * are rewritten there (conn.c: every entry then has the 8-byte error body). */
+#define HF_SHARD_BATCH_OUT_SIZE (HF_FRAME_HEADER_SIZE + HF_BATCH_REPLY_BODY_MAX)
+HF_STATIC_ASSERT(HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE +
+			 HF_BATCH_OPS_MAX * (HF_BATCH_ENTRY_HEADER_SIZE + HF_ERROR_BODY_SIZE) <=
+		     HF_SHARD_BATCH_OUT_SIZE,
+		 "a BATCH reply of error entries fits the BATCH buffer");
+
 /* Held reply segments of one connection: one per distinct batch a reply waits for. */
 #define HF_CONN_SEGS_MAX HF_SHARD_BATCHES_MAX
 
@@ -261,6 +271,7 @@ struct hf_shard_counters {
 	uint64_t lat_untimed;  /* held replies past HF_SHARD_BATCH_LAT_MAX: not in the histograms */
 	uint64_t replies_rate_limited;
 	uint64_t busy_pipeline_full; /* writes answered BUSY: open batch full, two in flight */
+	uint64_t busy_shed;	     /* writes answered BUSY: queue delay past --shed-after-ms */
 	uint64_t store_reloads;
 	uint64_t holds_expired_tick;
 	uint64_t recv_enobufs;
@@ -342,10 +353,19 @@ struct hf_shard {
 	uint64_t map_wait_until_ms; /* monotonic: until then store ops wait for that map */
 	uint32_t map_frame_size;
 
-	struct hf_request req;	 /* the request being handled (large: one per shard) */
-	struct hf_reply rep;	 /* its reply */
+	struct hf_request req;	   /* the request being handled (large: one per shard) */
+	struct hf_reply rep;	   /* its reply */
+	struct hf_request sub_req; /* the BATCH entry being handled */
+	uint8_t
+	    *batch_out; /* a BATCH reply being built (HF_FRAME_HEADER_SIZE + its largest body) */
 	struct hf_bytes scratch; /* cold path: rewriting a failed batch's replies */
 
+	/* The shed signal (--shed-after-ms, hf_shard_queue_delay_us): monotonic µs when this
+	 * iteration began, how long the previous one worked before it waited, and the clock of the
+	 * input buffer being parsed (conn.c reads it once per buffer). */
+	uint64_t iter_start_us;
+	uint64_t prev_busy_us;
+	uint64_t parse_us;
 	uint64_t now_ms;  /* wall clock of this iteration (the store's clock) */
 	uint64_t mono_ms; /* monotonic clock of this iteration */
 	uint64_t start_mono_ms;
@@ -356,6 +376,7 @@ struct hf_shard {
 	int fatal; /* the loop hit an error it cannot go on from */
 
 	struct hf_shard_counters c;
+	struct hf_watch *watch;	    /* WATCHes of this shard (engine/watch.h) */
 	struct hf_move_shard *move; /* slot moves through this shard (engine/move.h) */
 };
 
@@ -366,6 +387,23 @@ static inline struct hf_batch *hf_shard_open_batch(struct hf_shard *s)
 	HF_ASSERT(b->state == HF_BATCH_OPEN);
 	HF_ASSERT(b->seq == s->open_seq);
 	return b;
+}
+
+/* How long a request parsed now waits before its reply can leave, at least: the age of the oldest
+ * batch at the disk (its replies, and every later one, wait for it), or the loop's own backlog (a
+ * frame reaped in this iteration arrived at most during the previous one's work, and waits for the
+ * end of this one). The larger of the two, in µs, at the clock of the buffer being parsed. */
+static inline uint64_t hf_shard_queue_delay_us(const struct hf_shard *s)
+{
+	uint64_t now_us = s->parse_us;
+	uint64_t loop_us =
+	    s->prev_busy_us + (now_us > s->iter_start_us ? now_us - s->iter_start_us : 0);
+	if (s->open_seq - s->done_seq <= 1u)
+		return loop_us;
+	const struct hf_batch *oldest = &s->batches[(s->done_seq + 1u) % HF_SHARD_BATCHES_MAX];
+	HF_ASSERT(oldest->state == HF_BATCH_SEALED);
+	uint64_t disk_us = now_us > oldest->sealed_us ? now_us - oldest->sealed_us : 0;
+	return disk_us > loop_us ? disk_us : loop_us;
 }
 
 static inline uint64_t *hf_shard_dirty(struct hf_shard *s, uint64_t event_id)
@@ -402,6 +440,26 @@ static inline uint64_t hf_conn_queued(const struct hf_conn *c)
 	return (uint64_t)(c->out.size - c->out_off) + c->fill.size;
 }
 void hf_conn_free_buffers(struct hf_shard *s, struct hf_conn *c);
+/* In-process entry points for tests (tests/fuzz/fuzz_server.c), on a shard made by
+ * hf_shard_test_open (no ring): hf_conn_test_input processes bytes as one recv of c would have
+ * delivered them; hf_conn_test_take_replies hands out the replies that would be sent now
+ * (*data_out and *size_out, owned by c, valid until the next call on c; size 0 when none). */
+void hf_conn_test_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *data, uint32_t size);
+void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint8_t **data_out,
+			       uint32_t *size_out);
+
+/* ---- shard.c: in-process entry points for tests (tests/fuzz/fuzz_server.c) ---- */
+/* Makes a shard made by hf_shard_create (durability none) serve without a ring, sockets or disk:
+ * the default slot map of cfg, an empty store. Returns 0 or -errno. */
+int hf_shard_test_open(struct hf_shard *s);
+/* The end of one loop iteration at wall clock now_ms: seals the open batch (durable at once), which
+ * releases the replies held for it; the next iteration begins (frame budgets renew). */
+void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms);
+/* Appends a pushed frame (durable already) after c's replies: it leaves with the last of them.
+ * Returns 0, or -ENOBUFS (no pool buffer, or past the reply bound). */
+int hf_conn_push(struct hf_shard *s, struct hf_conn *c, const uint8_t *frame, uint32_t size);
+/* Drops every WATCH_CHANGE frame of c not handed to the kernel yet; replies stay, in order. */
+void hf_conn_drop_pushes(struct hf_shard *s, struct hf_conn *c);
 
 /* ---- ops.c ---- */
 /* Handles one whole frame whose header decoded as HF_OK, from a connection whose role is `role`

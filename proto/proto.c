@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/endian.h"
+#include "proto/codec_int.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -77,12 +78,25 @@ const char *hf_status_name(uint16_t status)
 		return "DUPLICATE_SEAT";
 	case HF_ORPHAN_SEAT:
 		return "ORPHAN_SEAT";
+	case HF_WATCHING:
+		return "WATCHING";
 	case HF_UNAUTHORIZED:
 		return "UNAUTHORIZED";
 	case HF_FORBIDDEN:
 		return "FORBIDDEN";
 	case HF_RATE_LIMITED:
 		return "RATE_LIMITED";
+	/* Waiting room. */
+	case HF_NOT_ADMITTED:
+		return "NOT_ADMITTED";
+	case HF_NOT_IN_QUEUE:
+		return "NOT_IN_QUEUE";
+	case HF_ROOM_FULL:
+		return "ROOM_FULL";
+	case HF_NO_ROOM:
+		return "NO_ROOM";
+	case HF_SOLD_OUT:
+		return "SOLD_OUT";
 	case HF_EVENT_HAS_HOLDS: /* moves: 35..37 */
 		return "EVENT_HAS_HOLDS";
 	case HF_MOVE_STATE:
@@ -151,12 +165,25 @@ const char *hf_status_message(uint16_t status)
 		return "seat listed twice";
 	case HF_ORPHAN_SEAT:
 		return "would leave a single free seat alone in its row";
+	case HF_WATCHING:
+		return "the connection watches an event: it takes no writes and watches one event";
 	case HF_UNAUTHORIZED:
 		return "no valid token presented (AUTH)";
 	case HF_FORBIDDEN:
 		return "not allowed for this token's role, or outside the backup root";
 	case HF_RATE_LIMITED:
 		return "too many requests from this user; retry after the given ms";
+	/* Waiting room. */
+	case HF_NOT_ADMITTED:
+		return "the event has a waiting room: join it and hold with the admission token";
+	case HF_NOT_IN_QUEUE:
+		return "the user has no place in the waiting room";
+	case HF_ROOM_FULL:
+		return "the waiting room is full";
+	case HF_NO_ROOM:
+		return "the event has no waiting room";
+	case HF_SOLD_OUT:
+		return "sold out: every seat is booked";
 	case HF_EVENT_HAS_HOLDS: /* moves: 35..37 */
 		return "the event has live holds (use --force to delete it anyway)";
 	case HF_MOVE_STATE:
@@ -207,117 +234,6 @@ enum hf_status hf_frame_header_decode(const uint8_t *buf, struct hf_frame_header
 	if (out->body_size > HF_FRAME_BODY_SIZE_MAX)
 		return HF_ERR_TOO_LARGE;
 	return HF_OK;
-}
-
-/* ---- Cursors ---- */
-
-struct hf_rd {
-	const uint8_t *p;
-	uint32_t left;
-	int bad; /* a read went past the end */
-};
-
-static int rd_take(struct hf_rd *r, uint32_t n, const uint8_t **at)
-{
-	if (r->bad || r->left < n) {
-		r->bad = 1;
-		return 0;
-	}
-	*at = r->p;
-	r->p += n;
-	r->left -= n;
-	return 1;
-}
-
-static uint8_t rd_u8(struct hf_rd *r)
-{
-	const uint8_t *at;
-	return rd_take(r, 1, &at) ? at[0] : 0;
-}
-
-static uint16_t rd_u16(struct hf_rd *r)
-{
-	const uint8_t *at;
-	return rd_take(r, 2, &at) ? hf_get_le16(at) : 0;
-}
-
-static uint32_t rd_u32(struct hf_rd *r)
-{
-	const uint8_t *at;
-	return rd_take(r, 4, &at) ? hf_get_le32(at) : 0;
-}
-
-static uint64_t rd_u64(struct hf_rd *r)
-{
-	const uint8_t *at;
-	return rd_take(r, 8, &at) ? hf_get_le64(at) : 0;
-}
-
-/* The body decoded cleanly and exactly. */
-static int rd_done(const struct hf_rd *r)
-{
-	return !r->bad && r->left == 0;
-}
-
-/* A writing cursor. With measure set it writes nothing and only counts (hf_reply_size). */
-struct hf_wr {
-	uint8_t *p;
-	size_t left;
-	size_t size; /* bytes taken so far, header included */
-	int measure;
-	int bad; /* the buffer was too small */
-};
-
-static uint8_t *wr_take(struct hf_wr *w, size_t n)
-{
-	if (w->measure) {
-		w->size += n;
-		return NULL;
-	}
-	if (w->bad || w->left < n) {
-		w->bad = 1;
-		return NULL;
-	}
-	uint8_t *at = w->p;
-	w->p += n;
-	w->left -= n;
-	w->size += n;
-	return at;
-}
-
-static void wr_u8(struct hf_wr *w, uint8_t v)
-{
-	uint8_t *at = wr_take(w, 1);
-	if (at)
-		at[0] = v;
-}
-
-static void wr_u16(struct hf_wr *w, uint16_t v)
-{
-	uint8_t *at = wr_take(w, 2);
-	if (at)
-		hf_put_le16(at, v);
-}
-
-static void wr_u32(struct hf_wr *w, uint32_t v)
-{
-	uint8_t *at = wr_take(w, 4);
-	if (at)
-		hf_put_le32(at, v);
-}
-
-static void wr_u64(struct hf_wr *w, uint64_t v)
-{
-	uint8_t *at = wr_take(w, 8);
-	if (at)
-		hf_put_le64(at, v);
-}
-
-static void wr_bytes(struct hf_wr *w, const void *src, size_t n)
-{
-	uint8_t *at = wr_take(w, n);
-	if (at && n > 0)
-		memcpy(at, src, n);
 }
 
 /* Writes the header once the body is written, and checks the body size against the limit. */
@@ -383,7 +299,8 @@ static enum hf_status section_name_check(const struct hf_section *sec)
 static enum hf_status req_check_create_event(const struct hf_request *req)
 {
 	const struct hf_req_create_event *c = &req->create_event;
-	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
+	if (c->sections_count > HF_EVENT_SECTIONS_MAX || c->user_rate > HF_USER_RATE_MAX ||
+	    c->user_burst > HF_USER_RATE_MAX)
 		return HF_ERR_TOO_LARGE;
 	for (uint32_t i = 0; i < c->sections_count; i++) {
 		enum hf_status st = section_name_check(&c->sections[i]);
@@ -438,19 +355,26 @@ static void req_encode_create_event(struct hf_wr *w, const struct hf_request *re
 	wr_u32(w, c->row_width);
 	wr_u32(w, c->user_limit);
 	wr_u32(w, c->hold_lifetime_max_s);
-	if (c->sections_count == 0)
+	int rate = c->user_rate != 0 || c->user_burst != 0;
+	if (c->sections_count == 0 && !rate)
 		return;
 	wr_u8(w, (uint8_t)c->sections_count);
 	for (uint32_t i = 0; i < c->sections_count; i++)
 		wr_section(w, &c->sections[i]);
+	if (!rate)
+		return;
+	wr_u32(w, c->user_rate);
+	wr_u32(w, c->user_burst);
 }
 
 static enum hf_status rd_sections(struct hf_rd *r, struct hf_req_create_event *c)
 {
 	c->sections_count = rd_u8(r);
+	/* No sections: only as the prefix of the rate limit (exactly its 8 bytes follow). */
+	if (!r->bad && c->sections_count == 0)
+		return r->left == 8u ? HF_OK : HF_ERR_MALFORMED;
 	/* Too few bytes for the count is a damaged body before it is a count past the limit. */
-	if (r->bad || c->sections_count == 0 ||
-	    r->left < (uint64_t)c->sections_count * (HF_SECTION_FIXED_SIZE + 1u))
+	if (r->bad || r->left < (uint64_t)c->sections_count * (HF_SECTION_FIXED_SIZE + 1u))
 		return HF_ERR_MALFORMED;
 	if (c->sections_count > HF_EVENT_SECTIONS_MAX)
 		return HF_ERR_TOO_LARGE;
@@ -471,6 +395,8 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 	c->user_limit = rd_u32(r);
 	c->hold_lifetime_max_s = rd_u32(r);
 	c->sections_count = 0;
+	c->user_rate = 0;
+	c->user_burst = 0;
 	if (r->bad)
 		return HF_ERR_MALFORMED;
 	if (r->left > 0) {
@@ -478,10 +404,18 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 		if (st != HF_OK)
 			return st;
 	}
+	if (r->left == 8u) {
+		/* Version 3: the per-user rate limit after the (maybe empty) section list. */
+		c->user_rate = rd_u32(r);
+		c->user_burst = rd_u32(r);
+	}
 	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
-	if (c->seats_count > HF_EVENT_SEATS_MAX)
+	if (c->seats_count > HF_EVENT_SEATS_MAX || c->user_rate > HF_USER_RATE_MAX ||
+	    c->user_burst > HF_USER_RATE_MAX)
 		return HF_ERR_TOO_LARGE;
+	if (c->user_burst != 0 && c->user_rate == 0)
+		return HF_ERR_INVALID;
 	if (c->event_id == 0 || c->seats_count == 0 ||
 	    c->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
 		return HF_ERR_INVALID;
@@ -535,6 +469,10 @@ static void req_encode_hold(struct hf_wr *w, const struct hf_request *req)
 		for (uint32_t i = 0; i < h->seats_count; i++)
 			wr_u32(w, h->seats[i]);
 	}
+	if (h->flags & HF_HOLD_FLAG_TOKEN) {
+		wr_u64(w, h->token.expires_ms);
+		wr_bytes(w, h->token.mac, HF_ROOM_MAC_SIZE);
+	}
 }
 
 static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
@@ -552,12 +490,20 @@ static enum hf_status req_decode_hold(struct hf_rd *r, struct hf_request *out)
 		return HF_ERR_MALFORMED;
 	if (h->seats_count > HF_HOLD_SEATS_MAX)
 		return HF_ERR_TOO_LARGE;
+	uint32_t token_size = (h->flags & HF_HOLD_FLAG_TOKEN) ? HF_ROOM_TOKEN_SIZE : 0u;
 	if (h->mode == HF_HOLD_EXPLICIT) {
-		/* The listed seats must be exactly what is left of the body. */
-		if (r->left != (uint64_t)h->seats_count * 4u)
+		/* The listed seats (and the token) must be exactly what is left of the body. */
+		if (r->left != (uint64_t)h->seats_count * 4u + token_size)
 			return HF_ERR_MALFORMED;
 		for (uint32_t i = 0; i < h->seats_count; i++)
 			h->seats[i] = rd_u32(r);
+	}
+	if (token_size > 0) {
+		const uint8_t *mac;
+		h->token.expires_ms = rd_u64(r);
+		if (!rd_take(r, HF_ROOM_MAC_SIZE, &mac))
+			return HF_ERR_MALFORMED;
+		memcpy(h->token.mac, mac, HF_ROOM_MAC_SIZE);
 	}
 	if (!rd_done(r))
 		return HF_ERR_MALFORMED;
@@ -847,6 +793,17 @@ static void rep_encode_extend(struct hf_wr *w, const struct hf_reply *rep)
 static enum hf_status rep_decode_extend(struct hf_rd *r, struct hf_reply *out)
 {
 	out->extend.deadline_ms = rd_u64(r);
+	return HF_OK;
+}
+
+static void rep_encode_watch(struct hf_wr *w, const struct hf_reply *rep)
+{
+	wr_u64(w, rep->watch.seq);
+}
+
+static enum hf_status rep_decode_watch(struct hf_rd *r, struct hf_reply *out)
+{
+	out->watch.seq = rd_u64(r);
 	return HF_OK;
 }
 
@@ -1173,6 +1130,8 @@ HF_STATIC_ASSERT(offsetof(struct hf_req_hold_ref, event_id) == 0, "event id firs
 HF_STATIC_ASSERT(offsetof(struct hf_req_avail, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_seat_status, event_id) == 0, "event id first");
 HF_STATIC_ASSERT(offsetof(struct hf_req_user_records, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_join, event_id) == 0, "event id first");
+HF_STATIC_ASSERT(offsetof(struct hf_req_room_set, event_id) == 0, "event id first");
 
 /* A shard-level opcode with an empty request body. */
 #define OP_SHARD_EMPTY                                                                             \
@@ -1223,6 +1182,145 @@ static enum hf_status rep_decode_auth(struct hf_rd *r, struct hf_reply *out)
 	if (reserved != 0)
 		return HF_ERR_MALFORMED;
 	if (out->auth.role != HF_ROLE_CLIENT && out->auth.role != HF_ROLE_ADMIN)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+/* ---- Waiting room: JOIN, POSITION, ROOM_SET, ROOM_INFO ---- */
+
+static void req_encode_join(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->join.event_id);
+	wr_u64(w, req->join.user_id);
+}
+
+static enum hf_status req_decode_join(struct hf_rd *r, struct hf_request *out)
+{
+	out->join.event_id = rd_u64(r);
+	out->join.user_id = rd_u64(r);
+	return HF_OK;
+}
+
+static enum hf_status req_check_room_set(const struct hf_request *req)
+{
+	const struct hf_room_params *p = &req->room_set.params;
+	if (p->queue_max > HF_ROOM_QUEUE_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	return p->enabled <= 1u && p->policy <= HF_ROOM_DROP ? HF_OK : HF_ERR_INVALID;
+}
+
+static void req_encode_room_set(struct hf_wr *w, const struct hf_request *req)
+{
+	const struct hf_room_params *p = &req->room_set.params;
+	wr_u64(w, req->room_set.event_id);
+	wr_u8(w, p->enabled);
+	wr_u8(w, p->policy);
+	wr_u16(w, p->shoppers_pct);
+	wr_u32(w, p->admit_ttl_ms);
+	wr_u32(w, p->queue_max);
+}
+
+static enum hf_status req_decode_room_set(struct hf_rd *r, struct hf_request *out)
+{
+	struct hf_room_params *p = &out->room_set.params;
+	out->room_set.event_id = rd_u64(r);
+	p->enabled = rd_u8(r);
+	p->policy = rd_u8(r);
+	p->shoppers_pct = rd_u16(r);
+	p->admit_ttl_ms = rd_u32(r);
+	p->queue_max = rd_u32(r);
+	memset(out->room_set.key, 0, sizeof(out->room_set.key));
+	if (r->bad || p->enabled > 1u || p->policy > HF_ROOM_DROP)
+		return HF_ERR_MALFORMED;
+	if (p->queue_max > HF_ROOM_QUEUE_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (p->queue_max == 0 || p->shoppers_pct == 0 ||
+	    p->shoppers_pct > HF_ROOM_SHOPPERS_PCT_MAX ||
+	    p->admit_ttl_ms < HF_ROOM_ADMIT_TTL_MS_MIN ||
+	    p->admit_ttl_ms > HF_ROOM_ADMIT_TTL_MS_MAX)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static void rep_encode_room_position(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_room_position *p = &rep->join;
+	wr_u8(w, p->state);
+	for (int i = 0; i < 3; i++)
+		wr_u8(w, 0);
+	wr_u32(w, p->position);
+	wr_u32(w, p->waiting_count);
+	wr_u32(w, p->estimate_ms);
+	wr_u64(w, p->token.expires_ms);
+	wr_bytes(w, p->token.mac, HF_ROOM_MAC_SIZE);
+}
+
+static enum hf_status rep_decode_room_position(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_room_position *p = &out->join;
+	p->state = rd_u8(r);
+	uint8_t reserved = 0;
+	for (int i = 0; i < 3; i++)
+		reserved |= rd_u8(r);
+	p->position = rd_u32(r);
+	p->waiting_count = rd_u32(r);
+	p->estimate_ms = rd_u32(r);
+	p->token.expires_ms = rd_u64(r);
+	const uint8_t *mac;
+	if (!rd_take(r, HF_ROOM_MAC_SIZE, &mac) || reserved != 0)
+		return HF_ERR_MALFORMED;
+	memcpy(p->token.mac, mac, HF_ROOM_MAC_SIZE);
+	if (p->state != HF_ROOM_WAITING && p->state != HF_ROOM_ADMITTED)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+static void rep_encode_room_info(struct hf_wr *w, const struct hf_reply *rep)
+{
+	const struct hf_rep_room_info *i = &rep->room_info;
+	wr_u8(w, i->params.enabled);
+	wr_u8(w, i->params.policy);
+	wr_u16(w, i->params.shoppers_pct);
+	wr_u32(w, i->params.admit_ttl_ms);
+	wr_u32(w, i->params.queue_max);
+	wr_u32(w, i->waiting_count);
+	wr_u32(w, i->admitted_count);
+	wr_u32(w, i->holding_count);
+	wr_u32(w, i->free_count);
+	wr_u8(w, i->sold_out);
+	for (int k = 0; k < 3; k++)
+		wr_u8(w, 0);
+	wr_u32(w, i->rate_per_min);
+	wr_u32(w, i->estimate_ms);
+	wr_u64(w, i->joins);
+	wr_u64(w, i->admits);
+	wr_u64(w, i->expired);
+	wr_u64(w, i->refused);
+}
+
+static enum hf_status rep_decode_room_info(struct hf_rd *r, struct hf_reply *out)
+{
+	struct hf_rep_room_info *i = &out->room_info;
+	i->params.enabled = rd_u8(r);
+	i->params.policy = rd_u8(r);
+	i->params.shoppers_pct = rd_u16(r);
+	i->params.admit_ttl_ms = rd_u32(r);
+	i->params.queue_max = rd_u32(r);
+	i->waiting_count = rd_u32(r);
+	i->admitted_count = rd_u32(r);
+	i->holding_count = rd_u32(r);
+	i->free_count = rd_u32(r);
+	i->sold_out = rd_u8(r);
+	uint8_t reserved = 0;
+	for (int k = 0; k < 3; k++)
+		reserved |= rd_u8(r);
+	i->rate_per_min = rd_u32(r);
+	i->estimate_ms = rd_u32(r);
+	i->joins = rd_u64(r);
+	i->admits = rd_u64(r);
+	i->expired = rd_u64(r);
+	i->refused = rd_u64(r);
+	if (reserved != 0 || i->sold_out > 1u)
 		return HF_ERR_MALFORMED;
 	return HF_OK;
 }
@@ -1451,7 +1549,8 @@ static const struct hf_op_info op_table[256] = {
 			    .routed = 1,
 			    .request_body_size_min = HF_REQ_CREATE_EVENT_BODY_SIZE,
 			    .request_body_size_max = HF_REQ_CREATE_EVENT_BODY_SIZE + 1u +
-						     SECTION_SIZE_MAX * HF_EVENT_SECTIONS_MAX,
+						     SECTION_SIZE_MAX * HF_EVENT_SECTIONS_MAX +
+						     8u, /* the rate limit */
 			    .request_check = req_check_create_event,
 			    .request_encode = req_encode_create_event,
 			    .request_decode = req_decode_create_event,
@@ -1474,7 +1573,8 @@ static const struct hf_op_info op_table[256] = {
 		    .writes = 1,
 		    .routed = 1,
 		    .request_body_size_min = HF_REQ_HOLD_FIXED_SIZE,
-		    .request_body_size_max = HF_REQ_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
+		    .request_body_size_max =
+			HF_REQ_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX + HF_ROOM_TOKEN_SIZE,
 		    .reply_body_size_min = HF_REP_HOLD_FIXED_SIZE + 4u,
 		    .reply_body_size_max = HF_REP_HOLD_FIXED_SIZE + HOLD_SEATS_BYTES_MAX,
 		    .request_check = req_check_hold,
@@ -1597,6 +1697,28 @@ static const struct hf_op_info op_table[256] = {
 			     .request_decode = req_decode_user_records,
 			     .reply_encode = rep_encode_user_records,
 			     .reply_decode = rep_decode_user_records},
+    [HF_OP_WATCH] = {.opcode = HF_OP_WATCH,
+		     .name = "WATCH",
+		     .routed = 1,
+		     .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+		     .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+		     .reply_body_size_min = HF_REP_WATCH_BODY_SIZE,
+		     .reply_body_size_max = HF_REP_WATCH_BODY_SIZE,
+		     .request_check = req_check_none,
+		     .request_encode = req_encode_event,
+		     .request_decode = req_decode_event,
+		     .reply_encode = rep_encode_watch,
+		     .reply_decode = rep_decode_watch},
+    [HF_OP_UNWATCH] = {.opcode = HF_OP_UNWATCH,
+		       .name = "UNWATCH",
+		       .routed = 1,
+		       .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+		       .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+		       .request_check = req_check_none,
+		       .request_encode = req_encode_event,
+		       .request_decode = req_decode_event,
+		       .reply_encode = rep_encode_empty,
+		       .reply_decode = rep_decode_empty},
     [HF_OP_SLOT_MAP] = {.opcode = HF_OP_SLOT_MAP,
 			.name = "SLOT_MAP",
 			OP_SHARD_EMPTY,
@@ -1636,6 +1758,68 @@ static const struct hf_op_info op_table[256] = {
 		    .request_decode = req_decode_auth,
 		    .reply_encode = rep_encode_auth,
 		    .reply_decode = rep_decode_auth},
+    [HF_OP_BATCH] = {.opcode = HF_OP_BATCH,
+		     .name = "BATCH", /* not a write itself: its entries are */
+		     .request_body_size_min = HF_BATCH_FIXED_SIZE + HF_BATCH_ENTRY_HEADER_SIZE,
+		     .request_body_size_max = HF_FRAME_BODY_SIZE_MAX,
+		     .reply_body_size_min = HF_BATCH_FIXED_SIZE,
+		     .reply_body_size_max = HF_BATCH_REPLY_BODY_MAX,
+		     .request_check = hf_batch_req_check,
+		     .request_encode = hf_batch_req_encode,
+		     .request_decode = hf_batch_req_decode,
+		     .reply_encode = hf_batch_rep_encode,
+		     .reply_decode = hf_batch_rep_decode},
+    /* Waiting room (0x48-0x4f). POSITION writes: it may admit, and admissions are persisted
+     * before a token is answered. */
+    [HF_OP_JOIN] = {.opcode = HF_OP_JOIN,
+		    .name = "JOIN",
+		    .writes = 1,
+		    .routed = 1,
+		    .request_body_size_min = HF_REQ_JOIN_BODY_SIZE,
+		    .request_body_size_max = HF_REQ_JOIN_BODY_SIZE,
+		    .reply_body_size_min = HF_REP_ROOM_POSITION_BODY_SIZE,
+		    .reply_body_size_max = HF_REP_ROOM_POSITION_BODY_SIZE,
+		    .request_check = req_check_none,
+		    .request_encode = req_encode_join,
+		    .request_decode = req_decode_join,
+		    .reply_encode = rep_encode_room_position,
+		    .reply_decode = rep_decode_room_position},
+    [HF_OP_POSITION] = {.opcode = HF_OP_POSITION,
+			.name = "POSITION",
+			.writes = 1,
+			.routed = 1,
+			.request_body_size_min = HF_REQ_JOIN_BODY_SIZE,
+			.request_body_size_max = HF_REQ_JOIN_BODY_SIZE,
+			.reply_body_size_min = HF_REP_ROOM_POSITION_BODY_SIZE,
+			.reply_body_size_max = HF_REP_ROOM_POSITION_BODY_SIZE,
+			.request_check = req_check_none,
+			.request_encode = req_encode_join,
+			.request_decode = req_decode_join,
+			.reply_encode = rep_encode_room_position,
+			.reply_decode = rep_decode_room_position},
+    [HF_OP_ROOM_SET] = {.opcode = HF_OP_ROOM_SET,
+			.name = "ROOM_SET",
+			.writes = 1,
+			.routed = 1,
+			.request_body_size_min = HF_REQ_ROOM_SET_BODY_SIZE,
+			.request_body_size_max = HF_REQ_ROOM_SET_BODY_SIZE,
+			.request_check = req_check_room_set,
+			.request_encode = req_encode_room_set,
+			.request_decode = req_decode_room_set,
+			.reply_encode = rep_encode_empty,
+			.reply_decode = rep_decode_empty},
+    [HF_OP_ROOM_INFO] = {.opcode = HF_OP_ROOM_INFO,
+			 .name = "ROOM_INFO",
+			 .routed = 1,
+			 .request_body_size_min = HF_REQ_EVENT_BODY_SIZE,
+			 .request_body_size_max = HF_REQ_EVENT_BODY_SIZE,
+			 .reply_body_size_min = HF_REP_ROOM_INFO_BODY_SIZE,
+			 .reply_body_size_max = HF_REP_ROOM_INFO_BODY_SIZE,
+			 .request_check = req_check_none,
+			 .request_encode = req_encode_event,
+			 .request_decode = req_decode_event,
+			 .reply_encode = rep_encode_room_info,
+			 .reply_decode = rep_decode_room_info},
     /* Slot moves and event delete (0x21-0x27). */
     [HF_OP_EVENT_DELETE] = {.opcode = HF_OP_EVENT_DELETE,
 			    .name = "EVENT_DELETE",
@@ -1679,6 +1863,9 @@ static const struct hf_op_info op_table[256] = {
     OP_MOVE_SLOT(HF_OP_MOVE_DROP, "MOVE_DROP"),
     OP_MOVE_SLOT(HF_OP_MOVE_UNFREEZE, "MOVE_UNFREEZE"),
 };
+
+HF_STATIC_ASSERT(HF_BATCH_REPLY_BODY_MAX <= HF_FRAME_BODY_SIZE_MAX,
+		 "the largest BATCH reply fits a frame");
 
 HF_STATIC_ASSERT(HF_REP_MOVE_EXPORT_FIXED_SIZE + HF_MOVE_CHUNK_SIZE_MAX <= HF_FRAME_BODY_SIZE_MAX,
 		 "the largest MOVE_EXPORT reply fits a frame");

@@ -45,6 +45,7 @@ enum hf_status {
 	HF_HOLD_CONFIRMED = 28,	   /* the hold is already a booking (release of a confirmed hold) */
 	HF_DUPLICATE_SEAT = 29,	   /* a seat appears twice in one request; detail = that seat */
 	HF_ORPHAN_SEAT = 30,	   /* a lone free seat would be left in a row; detail = that seat */
+	HF_WATCHING = 31, /* the connection watches an event: no writes, one event; detail = it */
 	/* Access (40..). */
 	HF_UNAUTHORIZED = 40, /* no valid AUTH on this connection; the server closes it */
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
@@ -58,6 +59,12 @@ enum hf_status {
 				    enum hf_move_state */
 	HF_MOVE_FAILED = 37,	 /* the copy of the slot failed (source unreachable, change log
 				    full, a record the store refused); roll the move back */
+	/* Waiting room (43..47). */
+	HF_NOT_ADMITTED = 43, /* HOLD on a room event without a valid, unexpired admission token */
+	HF_NOT_IN_QUEUE = 44, /* POSITION: the user has no place in the event's waiting room */
+	HF_ROOM_FULL = 45,    /* JOIN: the waiting room is at its bound; detail = the bound */
+	HF_NO_ROOM = 46,      /* JOIN / POSITION: the event's waiting room is off */
+	HF_SOLD_OUT = 47,     /* JOIN / POSITION: every seat is booked, nothing left to wait for */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -86,8 +93,14 @@ enum hf_opcode {
 	HF_OP_USER_BOOKINGS = 0x0f, /* a user's live bookings of an event, paged */
 	/* 0x40 .. : opcodes added after the batch and admin ranges were reserved. */
 	HF_OP_EVENT_SECTIONS = 0x40, /* an event's sections and tiers with their free counts */
+	HF_OP_WATCH = 0x41,	     /* push this event's changes to this connection */
+	HF_OP_UNWATCH = 0x42,	     /* stop pushing them */
+	/* 0x43 (HF_OP_WATCH_CHANGE, proto/watch.h) is pushed by the server, never a request. */
 	/* Admin. */
 	HF_OP_BACKUP = 0x20, /* checkpoint the shard's data into <path>/shard-<index> */
+	/* Batch (0x10-0x1f). */
+	HF_OP_BATCH =
+	    0x10, /* several independent store ops in one frame, each with its own answer */
 	/* Connection-level (0x50-0x5f). */
 	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
 	/* Slot moves and event delete (admin range 0x21-0x2f; EVENT_DELETE is routed). */
@@ -98,6 +111,11 @@ enum hf_opcode {
 	HF_OP_MOVE_PERSISTED = 0x25, /* target: take the last changes, report once durable */
 	HF_OP_MOVE_DROP = 0x26,	     /* either side: delete the shard's copy of a slot */
 	HF_OP_MOVE_UNFREEZE = 0x27,  /* source: serve the slot again (a rolled-back move) */
+	/* Waiting room (0x48-0x4f). */
+	HF_OP_JOIN = 0x48,	/* take a place in the event's waiting room (or see it) */
+	HF_OP_POSITION = 0x49,	/* a user's place, wait estimate and token once admitted */
+	HF_OP_ROOM_SET = 0x4a,	/* turn an event's waiting room on or off, set its parameters */
+	HF_OP_ROOM_INFO = 0x4b, /* the room's length, admitted buyers, rate and estimate */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -137,6 +155,8 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
 #define HF_MOVE_CHUNK_SIZE_MAX	   (192u * 1024u)  /* record bytes in one MOVE_EXPORT reply */
+#define HF_BATCH_OPS_MAX	   256u		   /* entries in one BATCH frame */
+#define HF_USER_RATE_MAX	   1000000u	   /* an event's user_rate and user_burst */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -201,7 +221,38 @@ enum hf_hold_mode {
 /* HOLD flags (struct hf_req_hold.flags). */
 #define HF_HOLD_FLAG_NO_ORPHAN 0x01u /* refuse seats that would leave a lone free seat in a row */
 #define HF_HOLD_FLAG_TIER      0x02u /* BEST / ANY: scope is a tier, not a section */
-#define HF_HOLD_FLAGS_KNOWN    (HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER)
+#define HF_HOLD_FLAG_TOKEN     0x04u /* an admission token (waiting room) follows the body */
+#define HF_HOLD_FLAGS_KNOWN    (HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER | HF_HOLD_FLAG_TOKEN)
+
+/* ---- Waiting room (docs/protocol.md 6.13) ---- */
+#define HF_ROOM_MAC_SIZE	 32u /* HMAC-SHA256 over (event, user, expiry) */
+#define HF_ROOM_TOKEN_SIZE	 (8u + HF_ROOM_MAC_SIZE) /* expires_ms, mac */
+#define HF_ROOM_KEY_SIZE	 32u			 /* the per-event HMAC key */
+#define HF_ROOM_QUEUE_SIZE_MAX	 1048576u /* places (waiting + admitted) of one room */
+#define HF_ROOM_ADMIT_TTL_MS_MIN 1000u	  /* an admission lives at least 1 s ... */
+#define HF_ROOM_ADMIT_TTL_MS_MAX 3600000u /* ... and at most an hour */
+#define HF_ROOM_SHOPPERS_PCT_MAX 10000u	  /* 100 shoppers per free seat */
+
+enum hf_room_policy {
+	HF_ROOM_REQUEUE = 0, /* an admission not used in time goes to the end of the queue */
+	HF_ROOM_DROP = 1,    /* ... or out of the room */
+};
+
+/* An admission token: valid for (event, user) until expires_ms; the shard checks the MAC with the
+ * event's key, no lookup. */
+struct hf_room_token {
+	uint64_t expires_ms; /* wall clock, ms since the Unix epoch */
+	uint8_t mac[HF_ROOM_MAC_SIZE];
+};
+
+struct hf_room_params {
+	uint8_t enabled; /* 1: HOLD needs a token, JOIN works; 0: the room is off */
+	uint8_t policy;	 /* enum hf_room_policy */
+	uint16_t
+	    shoppers_pct; /* buyers shopping at once per free seat, in hundredths: 1 .. 10000 */
+	uint32_t admit_ttl_ms; /* how long an admission (its token) lasts */
+	uint32_t queue_max;    /* places of the room, 1 .. HF_ROOM_QUEUE_SIZE_MAX; fixed once set */
+};
 
 /* Section kinds. */
 #define HF_SECTION_SEATED 0u /* numbered seats, held by index or best-available */
@@ -230,6 +281,11 @@ struct hf_req_create_event {
 	uint32_t hold_lifetime_max_s; /* a hold never lives longer; 0 = the server's default */
 	uint32_t sections_count;      /* 0 .. HF_EVENT_SECTIONS_MAX; 0 = the 24-byte body */
 	struct hf_section sections[HF_EVENT_SECTIONS_MAX];
+	/* The event's per-user rate limit for HOLD (a token bucket per user): user_rate holds per
+	 * second, bursts of user_burst (0: user_rate). 0 and 0: the server's --user-rate applies.
+	 * 0 .. HF_USER_RATE_MAX each; a burst needs a rate. */
+	uint32_t user_rate;
+	uint32_t user_burst;
 };
 
 struct hf_req_event {
@@ -246,6 +302,19 @@ struct hf_req_hold {
 	uint16_t scope;	 /* BEST / ANY: 0 = the event, k = section k - 1; with FLAG_TIER a tier */
 	uint32_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX: listed seats, or N for BEST / ANY */
 	uint32_t seats[HF_HOLD_SEATS_MAX]; /* HF_HOLD_EXPLICIT only */
+	struct hf_room_token token;	   /* with HF_HOLD_FLAG_TOKEN only */
+};
+
+struct hf_req_join { /* JOIN, POSITION */
+	uint64_t event_id;
+	uint64_t user_id;
+};
+
+struct hf_req_room_set {
+	uint64_t event_id;
+	struct hf_room_params params;
+	/* Not on the wire: the server fills in a fresh random key; kept when the room has one. */
+	uint8_t key[HF_ROOM_KEY_SIZE];
 };
 
 struct hf_req_extend {
@@ -310,6 +379,17 @@ struct hf_req_move {
 	uint64_t log_offset;		 /* MOVE_EXPORT: change-log bytes the target applied */
 };
 
+/* BATCH: `ops_count` entries back to back in `entries` (entries_size bytes), each laid out as
+ * HF_BATCH_ENTRY_HEADER_SIZE bytes (u8 opcode, u8 reserved, u16 reserved, u32 body size, u64
+ * request id) and then the op's own request body. Borrowed: points into the decoded body, or, when
+ * encoding, into the caller's memory. hf_batch_entry_encode writes entries, hf_batch_next walks
+ * them. */
+struct hf_req_batch {
+	uint16_t ops_count; /* 1 .. HF_BATCH_OPS_MAX */
+	uint32_t entries_size;
+	const uint8_t *entries;
+};
+
 struct hf_request {
 	uint8_t opcode;
 	uint64_t request_id;
@@ -327,10 +407,17 @@ struct hf_request {
 		struct hf_req_user_records user_holds;
 		struct hf_req_user_records user_bookings;
 		struct hf_req_event event_sections;
+		struct hf_req_event watch;
+		struct hf_req_event unwatch;
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
 		struct hf_req_event_delete event_delete;
 		struct hf_req_move move; /* every MOVE_* opcode */
+		struct hf_req_batch batch;
+		struct hf_req_join join;
+		struct hf_req_join position;
+		struct hf_req_room_set room_set;
+		struct hf_req_event room_info;
 	};
 };
 
@@ -442,6 +529,10 @@ struct hf_rep_event_sections {	 /* EVENT_SECTIONS */
 	struct hf_tier_avail tiers[HF_EVENT_SECTIONS_MAX];
 };
 
+struct hf_rep_watch {
+	uint64_t seq; /* the event's last change sequence; the next push carries seq + 1 */
+};
+
 struct hf_slot_owner {
 	char host[HF_HOST_SIZE_MAX + 1]; /* NUL-terminated, e.g. "127.0.0.1" */
 	uint16_t port;
@@ -473,6 +564,34 @@ enum hf_role {
 
 struct hf_rep_auth {
 	uint8_t role; /* enum hf_role */
+};
+
+enum hf_room_state {
+	HF_ROOM_WAITING = 1,  /* in the queue */
+	HF_ROOM_ADMITTED = 2, /* admitted: the token lets the user HOLD until it expires */
+};
+
+struct hf_rep_room_position {	/* JOIN, POSITION */
+	uint8_t state;		/* enum hf_room_state */
+	uint32_t position;	/* WAITING: 1 = next; ADMITTED: 0 */
+	uint32_t waiting_count; /* buyers waiting in the queue */
+	uint32_t estimate_ms;	/* WAITING: the expected wait; UINT32_MAX unknown; ADMITTED: 0 */
+	struct hf_room_token token; /* ADMITTED; zero while WAITING */
+};
+
+struct hf_rep_room_info {
+	struct hf_room_params params;
+	uint32_t waiting_count;	 /* in the queue */
+	uint32_t admitted_count; /* admitted, token unused, unexpired: shopping now */
+	uint32_t holding_count;	 /* admitted and already placed a hold (until the token expires) */
+	uint32_t free_count;	 /* the event's free seats */
+	uint8_t sold_out;	 /* 1: every seat booked */
+	uint32_t rate_per_min;	 /* admissions per minute, measured over the recent admissions */
+	uint32_t estimate_ms;	 /* the wait of the last in the queue; UINT32_MAX unknown */
+	uint64_t joins;		 /* since the shard loaded the room */
+	uint64_t admits;
+	uint64_t expired; /* admissions not used in time */
+	uint64_t refused; /* HOLDs refused NOT_ADMITTED */
 };
 
 struct hf_rep_backup {
@@ -516,6 +635,15 @@ struct hf_rep_move_export {
 	const uint8_t *data;	/* borrowed, like avail.bitmap */
 };
 
+/* BATCH's reply: one entry per request entry, in the same order, each HF_BATCH_ENTRY_HEADER_SIZE
+ * bytes (u8 opcode, u8 reserved, u16 status, u32 body size, u64 request id) and then the op's own
+ * reply body (the 8-byte detail when status != HF_OK). Borrowed like struct hf_req_batch. */
+struct hf_rep_batch {
+	uint16_t ops_count;
+	uint32_t entries_size;
+	const uint8_t *entries;
+};
+
 struct hf_reply {
 	uint8_t opcode;
 	uint16_t status;
@@ -533,12 +661,17 @@ struct hf_reply {
 		struct hf_rep_user_records user_holds;
 		struct hf_rep_user_records user_bookings;
 		struct hf_rep_event_sections event_sections;
+		struct hf_rep_watch watch;
 		struct hf_slot_map slot_map;
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
 		struct hf_rep_auth auth;
 		struct hf_rep_move move;
 		struct hf_rep_move_export move_export;
+		struct hf_rep_batch batch;
+		struct hf_rep_room_position join;
+		struct hf_rep_room_position position;
+		struct hf_rep_room_info room_info;
 	};
 };
 
@@ -582,18 +715,25 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REP_TIER_AVAIL_SIZE		 (2u + 2u + 4u + 4u) /* tier, reserved, seats, free */
 #define HF_REP_USER_RECORD_FIXED_SIZE	 (3u * 8u + 4u) /* id, created, deadline, count; seats */
 #define HF_REP_SLOT_MAP_FIXED_SIZE	 (8u + 2u + 2u + 2u * HF_SLOTS_COUNT) /* + owners */
-#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u)	/* port, host length; then the host */
-#define HF_REP_STATS_FIXED_SIZE		 2u		/* count; then the entries */
-#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u)	/* name length, value; plus the name */
-#define HF_REP_BACKUP_BODY_SIZE		 8u		/* sequence */
-#define HF_REQ_AUTH_FIXED_SIZE		 2u		/* u16 length; then the token bytes */
-#define HF_REP_AUTH_BODY_SIZE		 8u		/* role, 7 reserved zero bytes */
-#define HF_REQ_EVENT_DELETE_BODY_SIZE	 (8u + 4u + 4u) /* event_id, flags, reserved */
-#define HF_REQ_MOVE_SLOT_BODY_SIZE	 8u		/* slot, 6 reserved */
-#define HF_REQ_MOVE_COPY_FIXED_SIZE	 8u /* slot, port, host length, 3 reserved; then host */
-#define HF_REQ_MOVE_EXPORT_BODY_SIZE	 (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
-#define HF_REP_MOVE_BODY_SIZE		 (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
-#define HF_REP_MOVE_EXPORT_FIXED_SIZE	 (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u) /* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE		 2u	   /* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u) /* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE		 8u	   /* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE		 2u	   /* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE		 8u	   /* role, 7 reserved zero bytes */
+#define HF_REQ_JOIN_BODY_SIZE		 (2u * 8u) /* event_id, user_id (JOIN, POSITION) */
+#define HF_REQ_ROOM_SET_BODY_SIZE	 (8u + 1u + 1u + 2u + 4u + 4u)	     /* event, params */
+#define HF_REP_ROOM_POSITION_BODY_SIZE	 (4u + 3u * 4u + HF_ROOM_TOKEN_SIZE) /* state .. token */
+#define HF_REP_ROOM_INFO_BODY_SIZE                                                                 \
+	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u)     /* params .. refused                          \
+						      */
+#define HF_REP_WATCH_BODY_SIZE	      8u	     /* seq */
+#define HF_REQ_EVENT_DELETE_BODY_SIZE (8u + 4u + 4u) /* event_id, flags, reserved */
+#define HF_REQ_MOVE_SLOT_BODY_SIZE    8u	     /* slot, 6 reserved */
+#define HF_REQ_MOVE_COPY_FIXED_SIZE   8u /* slot, port, host length, 3 reserved; then host */
+#define HF_REQ_MOVE_EXPORT_BODY_SIZE  (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
+#define HF_REP_MOVE_BODY_SIZE	      (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
+#define HF_REP_MOVE_EXPORT_FIXED_SIZE (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's
@@ -643,5 +783,46 @@ static inline int hf_avail_bit(const uint8_t *bitmap, uint32_t i)
 {
 	return (bitmap[i / 8] >> (i % 8)) & 1;
 }
+
+/* ---- BATCH (docs/protocol.md, "BATCH") ----
+ * A BATCH frame carries up to HF_BATCH_OPS_MAX independent store ops of one shard; the server
+ * applies them in order, each as if it had come in its own frame (routing, limits, idempotency),
+ * and answers them in one reply frame, one entry each, in order. It is not a transaction: each op
+ * succeeds or fails on its own. The ops that may be entries are the store ops with small replies:
+ * CREATE_EVENT, EVENT_INFO, HOLD, EXTEND, CONFIRM, RELEASE and CANCEL (hf_opcode_is_batchable). */
+#define HF_BATCH_FIXED_SIZE	   8u  /* u16 count, u16 reserved, u32 reserved */
+#define HF_BATCH_ENTRY_HEADER_SIZE 16u /* opcode, reserved, status, body size, request id */
+/* The largest reply body of a batchable op (HOLD with HF_HOLD_SEATS_MAX seats). */
+#define HF_BATCH_ENTRY_REPLY_BODY_MAX (HF_REP_HOLD_FIXED_SIZE + 4u * HF_HOLD_SEATS_MAX)
+#define HF_BATCH_REPLY_BODY_MAX                                                                    \
+	(HF_BATCH_FIXED_SIZE +                                                                     \
+	 HF_BATCH_OPS_MAX * (HF_BATCH_ENTRY_HEADER_SIZE + HF_BATCH_ENTRY_REPLY_BODY_MAX))
+
+/* 1 when opcode may be an entry of a BATCH. */
+int hf_opcode_is_batchable(uint8_t opcode);
+
+/* Writes req (which must validate, be batchable and carry a request id) as one request entry at
+ * buf. Returns the entry's size, or 0 when cap is too small. */
+size_t hf_batch_entry_encode(const struct hf_request *req, uint8_t *buf, size_t cap);
+
+/* Rewrites one encoded request frame (header + body, frame_size bytes, as hf_request_encode wrote
+ * it) as a request entry at out (which has room for frame_size - 8 bytes): same opcode, request id
+ * and body. Returns the entry's size (frame_size - 8). */
+size_t hf_batch_entry_from_frame(const uint8_t *frame, size_t frame_size, uint8_t *out);
+
+/* Writes the BATCH fixed part (count, reserved fields) at buf (HF_BATCH_FIXED_SIZE bytes). */
+void hf_batch_fixed_encode(uint8_t *buf, uint16_t ops_count);
+
+/* Writes rep (well formed, batchable opcode) as one reply entry at buf. Returns the entry's size,
+ * or 0 when cap is too small. */
+size_t hf_batch_reply_entry_encode(const struct hf_reply *rep, uint8_t *buf, size_t cap);
+
+/* Walks the entries of a decoded BATCH request (reply = 0) or reply (reply = 1): from *offset (0
+ * for the first), fills *header as if the entry were a frame of its own (opcode, request id, body
+ * size, status and the reply flag) and *body, and moves *offset past it. Returns 1 for an entry, 0
+ * at the end, -1 when the entries do not decode (never for entries a decoder accepted). The header
+ * can go straight to hf_request_decode / hf_reply_decode. */
+int hf_batch_next(const uint8_t *entries, uint32_t entries_size, uint32_t *offset, int reply,
+		  struct hf_frame_header *header, const uint8_t **body);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer harnesses of tests/fuzz/ (frame decoders, store op apply, record decoder), each
-# for a bounded time, in a clang build of their own (build-fuzz: ASan+UBSan, system malloc, store
-# checks, coverage instrumentation everywhere). scripts/test.sh calls it after the meson suite.
+# Runs the libFuzzer harnesses of tests/fuzz/ (frame decoders, store op apply, record decoder, the
+# server's read path), each for a bounded time, in a clang build of their own (build-fuzz:
+# ASan+UBSan, system malloc, store checks, coverage instrumentation everywhere). scripts/test.sh
+# calls it after the meson suite.
 #
 #   scripts/fuzz.sh                    every harness 30 s (what CI runs)
 #   HF_LONG=1 scripts/fuzz.sh          every harness 10 minutes
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
-all_harnesses=(frame store load)
+all_harnesses=(frame store load server)
 seconds=${HF_FUZZ_SECONDS:-30}
 if [ "${HF_LONG:-0}" = "1" ] && [ -z "${HF_FUZZ_SECONDS:-}" ]; then
 	seconds=600

@@ -4,10 +4,13 @@
 set -euo pipefail
 
 # clang and libclang-rt-14-dev: the libFuzzer build of scripts/fuzz.sh.
+# libhttp-parser-dev: holdfast-http (gateway/); wrk, postgresql-15, python3-psycopg2: bench/http/replay.sh.
+# python3-aiohttp and chromium: the live seat map of examples/seatmap/ and its headless browser test.
 packages=(gcc g++ pkg-config meson ninja-build liburing-dev librocksdb-dev libjemalloc-dev libcmocka-dev
 	libuv1-dev python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel
 	python3-wheel-whl clang libclang-rt-14-dev prometheus tmux gnuplot-nox curl
-	libcurl4-openssl-dev libjansson-dev etcd-server etcd-client mypy black)
+	libcurl4-openssl-dev libjansson-dev etcd-server etcd-client mypy black
+	libhttp-parser-dev wrk postgresql-15 python3-psycopg2 python3-aiohttp chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -144,6 +144,18 @@ uint32_t store_user_slot(const struct hf_store *store, uint32_t event_index, uin
 	return UINT32_MAX;
 }
 
+void hf_store_prefetch(const struct hf_store *store, uint64_t event_id, uint64_t hold_id,
+		       int has_user, uint64_t user_id)
+{
+	uint32_t e = store_event_find(store, event_id);
+	if (e == 0)
+		return;
+	HF_ASSERT(e <= store->events_count);
+	__builtin_prefetch(store_record_home(store, e - 1, hold_id));
+	if (has_user)
+		__builtin_prefetch(&store->users[user_home(store, e - 1, user_id)]);
+}
+
 static struct user_entry *user_find(struct hf_store *store, uint32_t event_index, uint64_t user_id)
 {
 	uint32_t i = store_user_slot(store, event_index, user_id);
@@ -331,8 +343,9 @@ void store_record_seats_free(struct hf_store *store, struct record *rec)
 	struct event *ev = &store->events[rec->event_index];
 	uint32_t owner_1 = record_index(store, rec) + 1;
 	uint32_t n = rec->seats_count;
+	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < n; i++)
-		seat_give_back(store, ev, rec->seats[i], owner_1);
+		seat_give_back(store, ev, seats[i], owner_1);
 	ev->free_count += n;
 	store->free_total += n;
 	if (rec->state == RECORD_HELD) {
@@ -397,13 +410,14 @@ int hf_store_create(const struct hf_store_config *cfg, struct hf_store **out)
 	s->events = calloc(cfg->events_max, sizeof(*s->events));
 	s->event_table = calloc((size_t)s->event_table_mask + 1, sizeof(uint32_t));
 	s->records = reserve((size_t)cfg->records_max * sizeof(*s->records));
+	s->seat_lists = reserve((size_t)cfg->records_max * HF_HOLD_SEATS_MAX * sizeof(uint32_t));
 	s->record_table = reserve(((size_t)s->record_table_mask + 1) * sizeof(*s->record_table));
 	s->users = calloc((size_t)s->users_mask + 1, sizeof(*s->users));
 	s->avail_scratch = malloc(HF_AVAIL_RANGE_MAX / 8);
 	s->arena = reserve(s->arena_size);
 	s->chunks = reserve((size_t)s->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
-	if (!s->events || !s->event_table || !s->records || !s->record_table || !s->users ||
-	    !s->avail_scratch || !s->arena || !s->chunks) {
+	if (!s->events || !s->event_table || !s->records || !s->seat_lists || !s->record_table ||
+	    !s->users || !s->avail_scratch || !s->arena || !s->chunks) {
 		hf_store_destroy(s);
 		return -ENOMEM;
 	}
@@ -420,12 +434,15 @@ void hf_store_destroy(struct hf_store *store)
 {
 	if (!store)
 		return;
+	store_room_destroy_all(store);
 	unreserve(store->arena, store->arena_size);
 	unreserve(store->chunks,
 		  (size_t)store->chunks_max * HF_STORE_CHUNK_SEATS * sizeof(uint32_t));
 	free(store->events);
 	free(store->event_table);
 	unreserve(store->records, (size_t)store->cfg.records_max * sizeof(*store->records));
+	unreserve(store->seat_lists,
+		  (size_t)store->cfg.records_max * HF_HOLD_SEATS_MAX * sizeof(uint32_t));
 	unreserve(store->record_table,
 		  ((size_t)store->record_table_mask + 1) * sizeof(*store->record_table));
 	free(store->users);
@@ -610,7 +627,8 @@ static int event_same(const struct event *ev, const struct hf_req_create_event *
 {
 	if (ev->seats_count != r->seats_count || ev->row_width != r->row_width ||
 	    ev->user_limit != r->user_limit || ev->lifetime_s != lifetime_s ||
-	    ev->sections_count != r->sections_count)
+	    ev->sections_count != r->sections_count || ev->user_rate != r->user_rate ||
+	    ev->user_burst != r->user_burst)
 		return 0;
 	for (uint32_t i = 0; i < ev->sections_count; i++) {
 		if (!section_same(&ev->sections[i], &r->sections[i]))
@@ -623,7 +641,9 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 				      struct hf_reply *rep, struct hf_changes *changes)
 {
 	if (r->event_id == 0 || r->seats_count == 0 || r->seats_count > HF_EVENT_SEATS_MAX ||
-	    r->row_width > r->seats_count || r->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S)
+	    r->row_width > r->seats_count || r->hold_lifetime_max_s > HF_HOLD_LIFETIME_MAX_S ||
+	    r->user_rate > HF_USER_RATE_MAX || r->user_burst > HF_USER_RATE_MAX ||
+	    (r->user_burst != 0 && r->user_rate == 0))
 		return fail(rep, HF_ERR_INVALID, 0);
 	uint32_t lifetime_s =
 	    r->hold_lifetime_max_s ? r->hold_lifetime_max_s : HF_HOLD_LIFETIME_DEFAULT_S;
@@ -641,6 +661,8 @@ static enum hf_status op_create_event(struct hf_store *store, const struct hf_re
 	uint32_t index = store_event_add(store, r->event_id, r->seats_count, r->row_width,
 					 r->user_limit, lifetime_s);
 	store_event_sections_set(store, index, r->sections, r->sections_count);
+	store->events[index].user_rate = r->user_rate;
+	store->events[index].user_burst = r->user_burst;
 	store_change_put_event(changes, &store->events[index]);
 	return HF_OK;
 }
@@ -659,12 +681,13 @@ static void fill_event_info(const struct event *ev, struct hf_rep_event_info *in
 	info->bookings_count = ev->bookings_count;
 }
 
-static void fill_hold_reply(const struct record *rec, struct hf_rep_hold *h, uint64_t deadline_ms)
+static void fill_hold_reply(const struct hf_store *store, const struct record *rec,
+			    struct hf_rep_hold *h, uint64_t deadline_ms)
 {
 	h->hold_id = rec->id;
 	h->deadline_ms = deadline_ms;
 	h->seats_count = rec->seats_count;
-	memcpy(h->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+	memcpy(h->seats, record_seats(store, rec), sizeof(uint32_t) * rec->seats_count);
 }
 
 static uint64_t hold_fingerprint(const struct hf_req_hold *r)
@@ -672,9 +695,11 @@ static uint64_t hold_fingerprint(const struct hf_req_hold *r)
 	uint64_t h = mix64(0x686f6c64u, r->user_id);
 	h = mix64(h, r->mode);
 	/* Flags and scope joined HOLD later: mixed in only when set, so that fingerprints persisted
-	 * before them still match their replays. */
-	if (r->flags != 0 || r->scope != 0)
-		h = mix64(h, (uint64_t)r->flags << 16 | r->scope);
+	 * before them still match their replays. The admission token is no part of the request's
+	 * identity: a resend with a fresh token is the same hold. */
+	uint8_t flags = (uint8_t)(r->flags & ~HF_HOLD_FLAG_TOKEN);
+	if (flags != 0 || r->scope != 0)
+		h = mix64(h, (uint64_t)flags << 16 | r->scope);
 	h = mix64(h, r->seats_count);
 	if (r->mode == HF_HOLD_EXPLICIT) {
 		for (uint32_t i = 0; i < r->seats_count; i++)
@@ -684,13 +709,15 @@ static uint64_t hold_fingerprint(const struct hf_req_hold *r)
 }
 
 /* 1 when the HOLD request is the one that made rec. */
-static int hold_same_request(const struct record *rec, const struct hf_req_hold *r, uint64_t fp)
+static int hold_same_request(const struct hf_store *store, const struct record *rec,
+			     const struct hf_req_hold *r, uint64_t fp)
 {
 	if (rec->fingerprint != fp || rec->user_id != r->user_id || rec->mode != r->mode ||
 	    rec->seats_count != r->seats_count)
 		return 0;
 	if (r->mode == HF_HOLD_EXPLICIT)
-		return memcmp(rec->seats, r->seats, sizeof(uint32_t) * r->seats_count) == 0;
+		return memcmp(record_seats(store, rec), r->seats,
+			      sizeof(uint32_t) * r->seats_count) == 0;
 	return 1;
 }
 
@@ -765,15 +792,15 @@ static uint32_t best_find(const struct event *ev, uint32_t n)
 
 /* The answer to a HOLD whose id was seen before (rec): the first answer, the hold's end, or
  * HF_ID_CONFLICT for another body. */
-static enum hf_status hold_replay(const struct record *rec, const struct hf_req_hold *r,
-				  uint64_t fp, struct hf_reply *rep)
+static enum hf_status hold_replay(const struct hf_store *store, const struct record *rec,
+				  const struct hf_req_hold *r, uint64_t fp, struct hf_reply *rep)
 {
-	if (!hold_same_request(rec, r, fp))
+	if (!hold_same_request(store, rec, r, fp))
 		return fail(rep, HF_ID_CONFLICT, 0);
 	switch (rec->state) {
 	case RECORD_HELD:
 	case RECORD_BOOKED:
-		fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+		fill_hold_reply(store, rec, &rep->hold, rec->deadline_ms);
 		return HF_OK;
 	case RECORD_EXPIRED:
 		return fail(rep, HF_HOLD_EXPIRED, 0);
@@ -874,8 +901,7 @@ static void hold_place(struct hf_store *store, uint32_t ei, struct record *rec,
 	rec->event_index = ei;
 	rec->state = RECORD_HELD;
 	rec->mode = r->mode;
-	rec->seats_count = (uint8_t)n;
-	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	store_record_seats_set(store, rec, seats, n);
 	uint32_t self = record_index(store, rec) + 1;
 	store_record_table_insert(store, self);
 	for (uint32_t i = 0; i < n; i++)
@@ -919,7 +945,10 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	uint32_t old =
 	    record_settle(store, store_record_find(store, ei, r->hold_id), now_ms, changes);
 	if (old != RECORD_NONE)
-		return hold_replay(record_at(store, old), r, fp, rep);
+		return hold_replay(store, record_at(store, old), r, fp, rep);
+	enum hf_status admitted = store_room_hold_check(store, ev, r, now_ms);
+	if (admitted != HF_OK)
+		return fail(rep, admitted, 0);
 
 	uint32_t seats[HF_HOLD_SEATS_MAX];
 	enum hf_status st = hold_seats(store, ev, r, now_ms, rep, changes, seats);
@@ -934,7 +963,7 @@ static enum hf_status op_hold(struct hf_store *store, const struct hf_req_hold *
 	if (!rec)
 		return fail(rep, HF_ERR_CAPACITY, 0);
 	hold_place(store, ei, rec, r, fp, seats, now_ms, changes);
-	fill_hold_reply(rec, &rep->hold, rec->deadline_ms);
+	fill_hold_reply(store, rec, &rep->hold, rec->deadline_ms);
 	return HF_OK;
 }
 
@@ -1006,7 +1035,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	case RECORD_HELD:
 		break;
 	case RECORD_BOOKED:
-		fill_hold_reply(rec, &rep->confirm, 0);
+		fill_hold_reply(store, rec, &rep->confirm, 0);
 		return HF_OK;
 	case RECORD_EXPIRED:
 		return fail(rep, HF_HOLD_EXPIRED, 0);
@@ -1031,7 +1060,7 @@ static enum hf_status op_confirm(struct hf_store *store, const struct hf_req_hol
 	store->booked_total += n;
 	store->bookings_total++;
 	store_change_put_record(store, changes, rec);
-	fill_hold_reply(rec, &rep->confirm, 0);
+	fill_hold_reply(store, rec, &rep->confirm, 0);
 	return HF_OK;
 }
 
@@ -1226,7 +1255,7 @@ static enum hf_status op_user_records(struct hf_store *store, const struct hf_re
 		o->created_ms = rec->created_ms;
 		o->deadline_ms = list == USER_LIST_HOLDS ? rec->deadline_ms : 0;
 		o->seats_count = rec->seats_count;
-		memcpy(o->seats, rec->seats, sizeof(uint32_t) * rec->seats_count);
+		memcpy(o->seats, record_seats(store, rec), sizeof(uint32_t) * rec->seats_count);
 	}
 	HF_ASSERT(out->records_count <= r->limit);
 	return HF_OK;
@@ -1325,6 +1354,11 @@ static enum hf_status op_run(struct hf_store *store, const struct hf_request *re
 		return op_user_records(store, &req->user_holds, USER_LIST_HOLDS, now_ms, rep);
 	case HF_OP_USER_BOOKINGS:
 		return op_user_records(store, &req->user_bookings, USER_LIST_BOOKINGS, now_ms, rep);
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+	case HF_OP_ROOM_SET:
+	case HF_OP_ROOM_INFO:
+		return store_room_op(store, req, now_ms, rep, changes);
 	case HF_OP_EVENT_DELETE:
 		return op_event_delete(store, &req->event_delete, now_ms, rep, changes);
 	default:
@@ -1355,6 +1389,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	 * overflows). */
 	HF_ASSERT(changes->count - op_changes_before <= HF_OP_CHANGES_MAX ||
 		  changes_room(changes) >= HF_OP_CHANGES_MAX - 2u);
+	/* Inventory-driven: the room admits as the op freed or took seats. */
+	store_room_after(store, req, st, now_ms, rep, changes);
 	(void)changes_before;
 #ifdef HF_STORE_CHECKS
 	if (changes->count != changes_before)
@@ -1377,7 +1413,8 @@ void hf_store_counts(const struct hf_store *store, struct hf_store_counts *out)
 	out->tombstones_count = store->tombstones_total;
 	out->holds_expired_total = store->holds_expired_total;
 	out->memory_bytes = store->fixed_bytes + store->arena_used +
-			    (uint64_t)store->chunks_high * HF_STORE_CHUNK_SEATS * sizeof(uint32_t);
+			    (uint64_t)store->chunks_high * HF_STORE_CHUNK_SEATS * sizeof(uint32_t) +
+			    store_room_memory_bytes(store);
 }
 
 void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats)
@@ -1394,6 +1431,7 @@ void hf_store_stats(const struct hf_store *store, struct hf_rep_stats *stats)
 	hf_stats_add(stats, "store_tombstones", c.tombstones_count);
 	hf_stats_add(stats, "store_holds_expired", c.holds_expired_total);
 	hf_stats_add(stats, "store_memory_bytes", c.memory_bytes);
+	store_room_stats(store, 0, stats);
 }
 
 /* O(events): a scan, since rebalancing is rare and events_max is small next to the op rate. */
@@ -1404,4 +1442,16 @@ void hf_store_for_each_event_in_slot(const struct hf_store *store, uint16_t slot
 		if (!event_is_deleted(&store->events[i]) && hf_slot_of(store->events[i].id) == slot)
 			fn(store->events[i].id, arg);
 	}
+}
+
+int hf_store_event_rate(const struct hf_store *store, uint64_t event_id, uint32_t *rate_out,
+			uint32_t *burst_out)
+{
+	uint32_t e = store_event_find(store, event_id);
+	if (e == 0 || store->events[e - 1].user_rate == 0)
+		return 0;
+	const struct event *ev = &store->events[e - 1];
+	*rate_out = ev->user_rate;
+	*burst_out = ev->user_burst != 0 ? ev->user_burst : ev->user_rate;
+	return 1;
 }

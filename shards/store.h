@@ -69,6 +69,10 @@ struct hf_changes {
 	uint8_t *values;      /* the PUT values, back to back */
 	uint32_t values_size; /* bytes used */
 	uint32_t values_capacity;
+	/* Set by the owner (a shard in durability none, where nothing reads them): the hold and
+	 * booking records are counted with their value sizes, so every bound works the same, but
+	 * neither their keys nor their values are written. hf_changes_init clears it. */
+	uint8_t count_only;
 };
 
 /* Allocates room for `capacity` changes (values: capacity * HF_RECORD_VALUE_SIZE_MAX bytes).
@@ -78,11 +82,43 @@ void hf_changes_deinit(struct hf_changes *changes);
 void hf_changes_reset(struct hf_changes *changes);
 /* 1 when one more hf_store_apply (HF_OP_CHANGES_MAX changes) is guaranteed to fit. */
 int hf_changes_has_room(const struct hf_changes *changes);
+/* How many more hf_store_apply calls are guaranteed to fit (room / HF_OP_CHANGES_MAX), before
+ * expiries: a call may first spend room on time-driven records (hf_store_apply). */
+uint32_t hf_changes_ops_room(const struct hf_changes *changes);
 static inline const uint8_t *hf_change_value(const struct hf_changes *changes,
 					     const struct hf_change *change)
 {
 	return changes->values + change->value_offset;
 }
+
+/* ---- Reading the change list back (shards/store_change.c) ----
+ * What a hold record's PUT says, for those that watch an event's seats (engine/watch.c): a change
+ * list is the complete story of the seats, since every seat transition rewrites its record. */
+enum hf_store_hold_state {
+	HF_STORE_HOLD_HELD = 1,
+	HF_STORE_HOLD_BOOKED = 2,
+	HF_STORE_HOLD_EXPIRED = 3,
+	HF_STORE_HOLD_RELEASED = 4,
+	HF_STORE_HOLD_CANCELLED = 5,
+};
+
+struct hf_store_hold_change {
+	uint64_t event_id;
+	uint64_t hold_id;
+	uint64_t user_id;
+	uint64_t deadline_ms;
+	uint8_t state; /* enum hf_store_hold_state: the record's state after the change */
+	uint32_t seats_count;
+	uint32_t seats[HF_HOLD_SEATS_MAX];
+};
+
+/* The event id of a change that PUTs a hold record, or 0 for any other change (events, DELs). */
+uint64_t hf_store_change_event_id(const struct hf_change *change);
+
+/* Decodes a hold record's PUT (hf_store_change_event_id != 0) into *out. Returns 0, or -1 for a
+ * change that is not one (the store wrote every change itself, so -1 is a caller's bug). */
+int hf_store_change_hold(const struct hf_changes *changes, const struct hf_change *change,
+			 struct hf_store_hold_change *out);
 
 /* ---- Operations ----
  * hf_store_apply runs one request (any opcode the table in proto/ marks routed: CREATE_EVENT,
@@ -141,6 +177,13 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
 		       struct hf_changes *changes);
 
+/* A hint that an op on hold or booking hold_id of event_id follows soon (with has_user, one that
+ * also looks up user_id's entry in the event, as a HOLD does): starts loading the table slots the
+ * op will probe, so that the cache misses of many requests overlap instead of coming one after
+ * another. Changes nothing; a no-op for an unknown event. The thread that owns the store. */
+void hf_store_prefetch(const struct hf_store *store, uint64_t event_id, uint64_t hold_id,
+		       int has_user, uint64_t user_id);
+
 /* Wall-clock ms of the earliest pending deadline (hold or tombstone), or UINT64_MAX when none; the
  * loop sleeps no longer than that. May be early (a wheel slot's time), never late. */
 uint64_t hf_store_next_deadline_ms(const struct hf_store *store);
@@ -156,6 +199,12 @@ enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t 
 			     struct hf_changes *changes);
 
 /* ---- Inspection ---- */
+
+/* The per-user HOLD rate of an event created with one (CREATE_EVENT user_rate): 1 with *rate_out
+ * (holds per second) and *burst_out (bucket size, never 0), or 0 when the event has none or does
+ * not exist (the server's --user-rate then applies). O(1). */
+int hf_store_event_rate(const struct hf_store *store, uint64_t event_id, uint32_t *rate_out,
+			uint32_t *burst_out);
 struct hf_store_counts {
 	uint32_t events_count;
 	uint64_t seats_count; /* over all events */

@@ -70,8 +70,9 @@ static void check_event(const struct hf_store *store, uint32_t ei, uint64_t *own
 			CHECK(rec->event_index == ei);
 			CHECK(rec->state == RECORD_HELD || rec->state == RECORD_BOOKED);
 			int listed = 0;
+			const uint32_t *seats = record_seats(store, rec);
 			for (uint32_t i = 0; i < rec->seats_count; i++)
-				listed += rec->seats[i] == s;
+				listed += seats[i] == s;
 			CHECK(listed == 1);
 			if (rec->state == RECORD_HELD)
 				held++;
@@ -144,6 +145,7 @@ static void check_users(const struct hf_store *store)
 
 void hf_store_check(const struct hf_store *store)
 {
+	store_room_check(store);
 	uint64_t seats = 0, free_count = 0, held = 0, booked = 0, owned = 0;
 	for (uint32_t ei = 0; ei < store->events_count; ei++) {
 		uint64_t ev_owned;
@@ -164,6 +166,7 @@ void hf_store_check(const struct hf_store *store)
 	      store->records_high <= store->cfg.records_max);
 
 	uint32_t used = 0, holds = 0, bookings = 0, tombs = 0, in_wheel = 0, listed_seats = 0;
+	uint32_t seat_lists = 0;
 	uint32_t *ev_holds = calloc(store->events_count + 1u, sizeof(uint32_t));
 	uint32_t *ev_bookings = calloc(store->events_count + 1u, sizeof(uint32_t));
 	HF_ASSERT(ev_holds && ev_bookings);
@@ -178,12 +181,18 @@ void hf_store_check(const struct hf_store *store)
 		CHECK(rec->id != 0 && rec->event_index < store->events_count);
 		CHECK(store_record_find(store, rec->event_index, rec->id) == i + 1);
 		CHECK(rec->seats_count >= 1 && rec->seats_count <= HF_HOLD_SEATS_MAX);
+		if (rec->seats_count > HF_STORE_RECORD_SEATS_INLINE) {
+			seat_lists++;
+			CHECK(rec->seats_inline[0] >= 1);
+			CHECK(rec->seats_inline[0] <= store->seat_lists_high);
+		}
 		const struct event *ev = &store->events[rec->event_index];
 		CHECK(!event_is_deleted(ev));
 		if (rec->state == RECORD_HELD || rec->state == RECORD_BOOKED) {
+			const uint32_t *seats = record_seats(store, rec);
 			for (uint32_t k = 0; k < rec->seats_count; k++) {
-				CHECK(rec->seats[k] < ev->seats_count);
-				CHECK(seat_owner(store, ev, rec->seats[k]) == i + 1);
+				CHECK(seats[k] < ev->seats_count);
+				CHECK(seat_owner(store, ev, seats[k]) == i + 1);
 			}
 			listed_seats += rec->seats_count;
 		}
@@ -214,6 +223,9 @@ void hf_store_check(const struct hf_store *store)
 	CHECK(holds == store->holds_total && bookings == store->bookings_total);
 	CHECK(tombs == store->tombstones_total);
 	CHECK(in_wheel == store->wheel_count);
+	CHECK(seat_lists == store->seat_lists_used);
+	CHECK(store->seat_lists_used <= store->seat_lists_high);
+	CHECK(store->seat_lists_high <= store->cfg.records_max);
 
 	/* The tombstone FIFO has exactly the tombstones, linked both ways. */
 	uint32_t fifo = 0, prev = RECORD_NONE;

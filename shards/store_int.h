@@ -22,6 +22,13 @@
  * deadlines wait in their slot for more rotations (each entry keeps its exact time). */
 #define HF_STORE_WHEEL_SLOTS   4096u
 #define HF_STORE_WHEEL_TICK_MS 16u
+/* Events of one store that may have a waiting room (each room allocates its own places). */
+#define HF_STORE_ROOMS_MAX 64u
+/* Seats a record keeps inline. A longer seat list lives in the store's seat-list pool (one list
+ * of HF_HOLD_SEATS_MAX seats per record at most, so the pool never runs out before the records
+ * do): a record is then 128 bytes, two cache lines, where the whole list inline made it 344 (most
+ * holds are of 1-4 seats, and each new record is memory touched for the first time). */
+#define HF_STORE_RECORD_SEATS_INLINE 7u
 /* Version byte that opens every record value. */
 #define HF_STORE_RECORD_VERSION 1u
 
@@ -58,6 +65,7 @@ struct record {
 	uint64_t ended_ms;    /* tombstones: when it ended (the deadline for EXPIRED) */
 	uint64_t fingerprint; /* hash of user, mode, count and explicit seats */
 	uint64_t wheel_ms; /* when the wheel fires it: deadline (HELD) or ended + ttl (tombstone) */
+	uint64_t list_seq; /* when it joined its user list (store->list_seq_last), for paging */
 	uint32_t event_index; /* into store->events */
 	uint32_t wheel_prev;  /* record index + 1 in the wheel slot list; 0 = none */
 	uint32_t wheel_next;  /* ... also the free-list link when FREE */
@@ -65,14 +73,16 @@ struct record {
 	uint32_t tomb_next;
 	uint32_t user_prev; /* the user entry's list of this state (HELD or BOOKED records) */
 	uint32_t user_next;
-	uint64_t list_seq;   /* when it joined that list (store->list_seq_last), for paging */
 	uint32_t wheel_slot; /* the wheel slot it is linked in, when in_wheel */
 	uint8_t state;	     /* enum record_state */
 	uint8_t mode;	     /* enum hf_hold_mode */
 	uint8_t seats_count; /* 1 .. HF_HOLD_SEATS_MAX */
 	uint8_t in_wheel;    /* 1 when linked in a wheel slot */
-	uint32_t seats[HF_HOLD_SEATS_MAX]; /* explicit: request order; best: ascending */
+	/* The seats (explicit: request order; best: ascending), read through record_seats: inline
+	 * up to HF_STORE_RECORD_SEATS_INLINE, else seats_inline[0] is the seat-list index + 1. */
+	uint32_t seats_inline[HF_STORE_RECORD_SEATS_INLINE];
 };
+HF_STATIC_ASSERT(sizeof(struct record) == 128u, "a record is two cache lines");
 
 struct event {
 	uint64_t id;
@@ -94,6 +104,9 @@ struct event {
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
 	uint32_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX */
 	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
+	uint32_t user_rate;   /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
+	uint32_t user_burst;  /* its bucket size; 0 = user_rate */
+	struct hf_room *room; /* the event's waiting room (shards/room.h), or NULL */
 	/* Reuse after EVENT_DELETE (store_move.c): the arena extent of the arrays above starts at
 	 * free_bits and is arena_bytes long; sections_cap sections fit at `sections`. A deleted
 	 * event has id 0 and sits on the free list through free_next (index + 1). */
@@ -158,6 +171,13 @@ struct hf_store {
 	uint32_t record_table_mask;
 	uint32_t tomb_head; /* oldest tombstone, index + 1 */
 	uint32_t tomb_tail;
+	/* Seat lists of records with more than HF_STORE_RECORD_SEATS_INLINE seats: a reserved pool
+	 * of records_max lists of HF_HOLD_SEATS_MAX u32, touched up to the high water mark; freed
+	 * lists go to a free list linked through their first entry. */
+	uint32_t *seat_lists;
+	uint32_t seat_lists_high;
+	uint32_t seat_lists_used;
+	uint32_t seat_list_free_head; /* index + 1 */
 
 	/* Per (event, user) seat totals and lists of live records, for every event. */
 	struct user_entry *users;
@@ -183,6 +203,10 @@ struct hf_store {
 	uint32_t tombstones_total;
 	uint64_t holds_expired_total;
 
+	/* Events with a waiting room (indexes into events), for ticks and stats. */
+	uint32_t rooms[HF_STORE_ROOMS_MAX];
+	uint32_t rooms_count;
+
 	uint64_t fixed_bytes;	/* bytes allocated at create (pools, tables, scratch) */
 	uint8_t *avail_scratch; /* HF_AVAIL_RANGE_MAX / 8 bytes */
 };
@@ -202,6 +226,17 @@ static inline struct record *record_at(struct hf_store *store, uint32_t index_1)
 {
 	HF_ASSERT(index_1 != RECORD_NONE && index_1 <= store->cfg.records_max);
 	return &store->records[index_1 - 1];
+}
+
+/* The seats of a record (seats_count of them), inline or in its seat list. */
+static inline uint32_t *record_seats(const struct hf_store *store, const struct record *rec)
+{
+	if (rec->seats_count <= HF_STORE_RECORD_SEATS_INLINE)
+		return (uint32_t *)rec->seats_inline;
+	uint32_t list_1 = rec->seats_inline[0];
+	HF_ASSERT(list_1 != 0);
+	HF_ASSERT(list_1 <= store->seat_lists_high);
+	return &store->seat_lists[(size_t)(list_1 - 1) * HF_HOLD_SEATS_MAX];
 }
 
 static inline int record_is_tombstone(const struct record *rec)
@@ -279,7 +314,7 @@ void store_event_delete(struct hf_store *store, uint32_t index, struct hf_change
 /* Encodes the persisted value of an event or a record into v (room for
  * HF_RECORD_VALUE_SIZE_MAX); returns its size. */
 uint32_t store_event_value(const struct event *ev, uint8_t *v);
-uint32_t store_record_value(const struct record *rec, uint8_t *v);
+uint32_t store_record_value(const struct hf_store *store, const struct record *rec, uint8_t *v);
 /* Drops any record (a live one gives its seats back) without a change record. */
 void store_record_drop(struct hf_store *store, struct record *rec);
 /* Appends a change with the given key and value (value_size 0 for DEL and DEL_RANGE). */
@@ -289,11 +324,17 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev);
 void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 			     const struct record *rec);
 uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, uint64_t id);
+/* The record-table slot a lookup of (event_index, id) probes first. */
+const uint64_t *store_record_home(const struct hf_store *store, uint32_t event_index, uint64_t id);
 void store_record_table_insert(struct hf_store *store, uint32_t index_1);
 void store_record_end(struct hf_store *store, struct record *rec, uint8_t state, uint64_t ended_ms);
 void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_changes *changes);
 void store_record_forget(struct hf_store *store, struct record *rec, struct hf_changes *changes);
 struct record *store_record_acquire(struct hf_store *store, struct hf_changes *changes);
+/* Gives rec (seats_count 0: fresh from store_record_acquire) the n seats, 1 .. HF_HOLD_SEATS_MAX,
+ * taking a seat list when they do not fit inline. */
+void store_record_seats_set(struct hf_store *store, struct record *rec, const uint32_t *seats,
+			    uint32_t n);
 
 /* store_wheel.c */
 void store_wheel_arm(struct hf_store *store, struct record *rec, uint64_t at_ms);
@@ -315,6 +356,27 @@ uint32_t store_orphan_find(const struct event *ev, const uint32_t *seats, uint32
 uint32_t store_count_free(const struct event *ev, uint32_t lo, uint32_t hi);
 /* 1 when seat s lies in a general admission section. O(sections). */
 int store_seat_is_ga(const struct event *ev, uint32_t s);
+
+/* store_room.c: the waiting room's side of the store (see its file comment). */
+struct hf_room;
+/* JOIN, POSITION, ROOM_SET, ROOM_INFO. */
+enum hf_status store_room_op(struct hf_store *store, const struct hf_request *req, uint64_t now_ms,
+			     struct hf_reply *rep, struct hf_changes *changes);
+/* HOLD on an event with a room: HF_OK or HF_NOT_ADMITTED (counted). */
+enum hf_status store_room_hold_check(struct hf_store *store, const struct event *ev,
+				     const struct hf_req_hold *r, uint64_t now_ms);
+/* After an op: a HOLD's buyer stops shopping; a write on a room event pumps its room. */
+void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
+		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes);
+uint32_t store_room_tick(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes);
+uint64_t store_room_next_ms(const struct hf_store *store);
+/* A 'P' or 'Q' record. */
+enum hf_status store_room_load(struct hf_store *store, const uint8_t *key, size_t key_size,
+			       const uint8_t *value, size_t value_size);
+void store_room_stats(const struct hf_store *store, uint64_t now_ms, struct hf_rep_stats *stats);
+uint64_t store_room_memory_bytes(const struct hf_store *store);
+void store_room_check(const struct hf_store *store);
+void store_room_destroy_all(struct hf_store *store);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/endian.h"
+#include "shards/room.h"
 #include "shards/store_int.h"
 
 #include <string.h>
@@ -98,7 +99,7 @@ static int export_record(const struct hf_store *store, const struct record *rec,
 	hf_put_be64(key, store->events[rec->event_index].id);
 	key[8] = 'R';
 	hf_put_be64(key + 9, rec->id);
-	uint32_t n = store_record_value(rec, value);
+	uint32_t n = store_record_value(store, rec, value);
 	return hf_move_record_put(buf, cap, size_io, HF_CHANGE_PUT, key, sizeof(key), value,
 				  (uint16_t)n);
 }
@@ -179,6 +180,17 @@ void store_event_delete(struct hf_store *store, uint32_t index, struct hf_change
 	HF_ASSERT(ev->holds_count == 0);
 	HF_ASSERT(ev->bookings_count == 0);
 	HF_ASSERT(ev->free_count == ev->seats_count);
+	if (ev->room != NULL) {
+		/* Its waiting room goes with it (its records are in the range deleted below). */
+		for (uint32_t i = 0; i < store->rooms_count; i++) {
+			if (store->rooms[i] == index) {
+				store->rooms[i] = store->rooms[--store->rooms_count];
+				break;
+			}
+		}
+		hf_room_destroy(ev->room);
+		ev->room = NULL;
+	}
 	uint8_t key[KEY_RANGE_SIZE];
 	hf_put_be64(key, ev->id);
 	store_change_raw(changes, HF_CHANGE_DEL_RANGE, key, sizeof(key), NULL, 0);

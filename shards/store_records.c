@@ -17,6 +17,7 @@
 #define EVENT_KEY_SIZE		 9u
 #define EVENT_VERSION_PLAIN	 1u /* no sections */
 #define EVENT_VERSION_SECTIONS	 2u
+#define EVENT_VERSION_RATE	 3u /* a per-user rate limit (and maybe sections) */
 #define SECTION_VALUE_FIXED_SIZE (3u * 4u + 3u)
 /* Record values are version 1 unless the hold's mode is ANY, which version 1 readers refuse. */
 #define RECORD_VERSION_ANY 2u
@@ -26,7 +27,8 @@ HF_STATIC_ASSERT(RECORD_VALUE_HEADER_SIZE + 4u * HF_HOLD_SEATS_MAX <= HF_RECORD_
 HF_STATIC_ASSERT(RECORD_KEY_SIZE <= HF_RECORD_KEY_SIZE_MAX, "a record key fits");
 HF_STATIC_ASSERT(EVENT_VALUE_SIZE + 1u +
 			 HF_EVENT_SECTIONS_MAX *
-			     (SECTION_VALUE_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX) <=
+			     (SECTION_VALUE_FIXED_SIZE + HF_SECTION_NAME_SIZE_MAX) +
+			 8u <=
 		     HF_RECORD_VALUE_SIZE_MAX,
 		 "an event with every section fits the change list's value slot");
 
@@ -66,6 +68,11 @@ int hf_changes_has_room(const struct hf_changes *changes)
 	return changes_room(changes) >= HF_OP_CHANGES_MAX;
 }
 
+uint32_t hf_changes_ops_room(const struct hf_changes *changes)
+{
+	return changes_room(changes) / HF_OP_CHANGES_MAX;
+}
+
 static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind, const uint8_t *key,
 				       uint8_t key_size)
 {
@@ -78,6 +85,16 @@ static struct hf_change *change_append(struct hf_changes *changes, uint8_t kind,
 	c->value_offset = changes->values_size;
 	memcpy(c->key, key, key_size);
 	return c;
+}
+
+/* A change counted, not written (changes->count_only). */
+static void change_count_only(struct hf_changes *changes, uint32_t value_size)
+{
+	HF_ASSERT(changes->count_only);
+	HF_ASSERT(changes_room(changes) >= 1);
+	HF_ASSERT(value_size <= HF_RECORD_VALUE_SIZE_MAX);
+	changes->count++;
+	changes->values_size += value_size;
 }
 
 static void event_key(uint8_t *key, uint64_t event_id)
@@ -104,7 +121,12 @@ static void record_key(uint8_t *key, uint64_t event_id, uint64_t id)
  *   17    1 sections_count, 1 .. HF_EVENT_SECTIONS_MAX
  *   18  var the sections, each: first u32, count u32, row_width u32, tier u8, kind u8, name size
  *           u8, name
- *           (the layout of CREATE_EVENT's section list in docs/protocol.md). */
+ *           (the layout of CREATE_EVENT's section list in docs/protocol.md).
+ * Version 3 (an event with a per-user rate limit): the same 17 bytes with version 3, then
+ *   17    1 sections_count, 0 .. HF_EVENT_SECTIONS_MAX, and the sections as in version 2
+ *  end-8  4 user_rate (>= 1)
+ *  end-4  4 user_burst
+ * Versions 1 and 2 are still written for events without a rate, so their records do not change. */
 static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
 {
 	uint8_t len = (uint8_t)strnlen(sec->name, HF_SECTION_NAME_SIZE_MAX + 1);
@@ -123,16 +145,23 @@ static uint32_t put_section(uint8_t *v, const struct hf_section *sec)
 uint32_t store_event_value(const struct event *ev, uint8_t *v)
 {
 	HF_ASSERT(!event_is_deleted(ev));
-	v[0] = ev->sections_count == 0 ? EVENT_VERSION_PLAIN : EVENT_VERSION_SECTIONS;
+	v[0] = ev->user_rate != 0	 ? EVENT_VERSION_RATE
+	       : ev->sections_count == 0 ? EVENT_VERSION_PLAIN
+					 : EVENT_VERSION_SECTIONS;
 	hf_put_le32(v + 1, ev->seats_count);
 	hf_put_le32(v + 5, ev->row_width);
 	hf_put_le32(v + 9, ev->user_limit);
 	hf_put_le32(v + 13, ev->lifetime_s);
 	uint32_t size = EVENT_VALUE_SIZE;
-	if (ev->sections_count > 0) {
+	if (ev->sections_count > 0 || ev->user_rate != 0) {
 		v[size++] = (uint8_t)ev->sections_count;
 		for (uint32_t i = 0; i < ev->sections_count; i++)
 			size += put_section(v + size, &ev->sections[i]);
+	}
+	if (ev->user_rate != 0) {
+		hf_put_le32(v + size, ev->user_rate);
+		hf_put_le32(v + size + 4, ev->user_burst);
+		size += 8;
 	}
 	HF_ASSERT(size <= HF_RECORD_VALUE_SIZE_MAX);
 	return size;
@@ -161,7 +190,7 @@ void store_change_put_event(struct hf_changes *changes, const struct event *ev)
  *   36    8 fingerprint
  *   44  4*n seats (u32 each; explicit: request order, best and any: ascending)
  * Version 2 is the same layout for a hold of mode 2 (ANY), which version 1 does not allow. */
-uint32_t store_record_value(const struct record *rec, uint8_t *v)
+uint32_t store_record_value(const struct hf_store *store, const struct record *rec, uint8_t *v)
 {
 	HF_ASSERT(rec->state != RECORD_FREE);
 	HF_ASSERT(rec->seats_count >= 1 && rec->seats_count <= HF_HOLD_SEATS_MAX);
@@ -174,18 +203,23 @@ uint32_t store_record_value(const struct record *rec, uint8_t *v)
 	hf_put_le64(v + 20, rec->deadline_ms);
 	hf_put_le64(v + 28, rec->ended_ms);
 	hf_put_le64(v + 36, rec->fingerprint);
+	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < rec->seats_count; i++)
-		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, rec->seats[i]);
+		hf_put_le32(v + RECORD_VALUE_HEADER_SIZE + 4 * i, seats[i]);
 	return RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count;
 }
 
 void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 			     const struct record *rec)
 {
+	if (changes->count_only) {
+		change_count_only(changes, RECORD_VALUE_HEADER_SIZE + 4u * rec->seats_count);
+		return;
+	}
 	uint8_t key[RECORD_KEY_SIZE];
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint16_t size = (uint16_t)store_record_value(rec, changes->values + c->value_offset);
+	uint16_t size = (uint16_t)store_record_value(store, rec, changes->values + c->value_offset);
 	c->value_size = size;
 	changes->values_size += size;
 	HF_ASSERT(changes->values_size <= changes->values_capacity);
@@ -207,6 +241,10 @@ void store_change_raw(struct hf_changes *changes, uint8_t kind, const uint8_t *k
 static void change_del_record(struct hf_store *store, struct hf_changes *changes,
 			      const struct record *rec)
 {
+	if (changes->count_only) {
+		change_count_only(changes, 0);
+		return;
+	}
 	uint8_t key[RECORD_KEY_SIZE];
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	change_append(changes, HF_CHANGE_DEL, key, sizeof(key));
@@ -250,6 +288,11 @@ uint32_t store_record_find(const struct hf_store *store, uint32_t event_index, u
 			return r;
 	}
 	return 0;
+}
+
+const uint64_t *store_record_home(const struct hf_store *store, uint32_t event_index, uint64_t id)
+{
+	return &store->record_table[record_hash(event_index, id) & store->record_table_mask];
 }
 
 void store_record_table_insert(struct hf_store *store, uint32_t index_1)
@@ -339,6 +382,43 @@ void store_hold_expire(struct hf_store *store, struct record *rec, struct hf_cha
 	store_change_put_record(store, changes, rec);
 }
 
+void store_record_seats_set(struct hf_store *store, struct record *rec, const uint32_t *seats,
+			    uint32_t n)
+{
+	HF_ASSERT(rec->seats_count == 0);
+	HF_ASSERT(n >= 1);
+	HF_ASSERT(n <= HF_HOLD_SEATS_MAX);
+	if (n > HF_STORE_RECORD_SEATS_INLINE) {
+		uint32_t list_1 = store->seat_list_free_head;
+		if (list_1 != 0) {
+			store->seat_list_free_head =
+			    store->seat_lists[(size_t)(list_1 - 1) * HF_HOLD_SEATS_MAX];
+		} else {
+			/* One list per record at most: the pool has one per record. */
+			HF_ASSERT(store->seat_lists_high < store->cfg.records_max);
+			list_1 = ++store->seat_lists_high;
+		}
+		store->seat_lists_used++;
+		rec->seats_inline[0] = list_1;
+	}
+	rec->seats_count = (uint8_t)n;
+	memcpy(record_seats(store, rec), seats, sizeof(uint32_t) * n);
+}
+
+/* A record's seat list (if it has one) goes back to the pool. */
+static void record_seats_drop(struct hf_store *store, struct record *rec)
+{
+	if (rec->seats_count <= HF_STORE_RECORD_SEATS_INLINE)
+		return;
+	uint32_t list_1 = rec->seats_inline[0];
+	HF_ASSERT(list_1 != 0);
+	HF_ASSERT(list_1 <= store->seat_lists_high);
+	store->seat_lists[(size_t)(list_1 - 1) * HF_HOLD_SEATS_MAX] = store->seat_list_free_head;
+	store->seat_list_free_head = list_1;
+	HF_ASSERT(store->seat_lists_used > 0);
+	store->seat_lists_used--;
+}
+
 /* Drops a record entirely (its id is forgotten). */
 static void record_release_slot(struct hf_store *store, struct record *rec)
 {
@@ -348,7 +428,8 @@ static void record_release_slot(struct hf_store *store, struct record *rec)
 	if (record_is_tombstone(rec))
 		tomb_unlink(store, rec);
 	record_table_remove(store, record_index(store, rec) + 1);
-	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats));
+	record_seats_drop(store, rec);
+	memset(rec, 0, sizeof(*rec) - sizeof(rec->seats_inline));
 	rec->state = RECORD_FREE;
 	rec->wheel_next = store->record_free_head;
 	store->record_free_head = record_index(store, rec) + 1;
@@ -399,15 +480,16 @@ struct record *store_record_acquire(struct hf_store *store, struct hf_changes *c
 	return rec;
 }
 
-/* Reads version 2's section list (after the 17 fixed bytes) into sections; *n_out = how many. */
-static enum hf_status load_sections(const uint8_t *v, size_t size, uint32_t seats,
+/* Reads the section list of version 2 or 3 (after the 17 fixed bytes, ending at size) into
+ * sections; *n_out = how many (version 3 may have none). */
+static enum hf_status load_sections(const uint8_t *v, size_t size, uint32_t seats, int may_be_empty,
 				    struct hf_section *sections, uint32_t *n_out)
 {
 	if (size < EVENT_VALUE_SIZE + 1u)
 		return HF_ERR_MALFORMED;
 	uint32_t n = v[EVENT_VALUE_SIZE];
 	size_t at = EVENT_VALUE_SIZE + 1u;
-	if (n == 0 || n > HF_EVENT_SECTIONS_MAX)
+	if ((n == 0 && !may_be_empty) || n > HF_EVENT_SECTIONS_MAX)
 		return HF_ERR_MALFORMED;
 	for (uint32_t i = 0; i < n; i++) {
 		if (size - at < SECTION_VALUE_FIXED_SIZE)
@@ -438,7 +520,8 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 {
 	if (size < EVENT_VALUE_SIZE || id == 0)
 		return HF_ERR_MALFORMED;
-	if (v[0] != EVENT_VERSION_PLAIN && v[0] != EVENT_VERSION_SECTIONS)
+	if (v[0] != EVENT_VERSION_PLAIN && v[0] != EVENT_VERSION_SECTIONS &&
+	    v[0] != EVENT_VERSION_RATE)
 		return HF_ERR_MALFORMED;
 	if (v[0] == EVENT_VERSION_PLAIN && size != EVENT_VALUE_SIZE)
 		return HF_ERR_MALFORMED;
@@ -449,15 +532,27 @@ static enum hf_status load_event(struct hf_store *store, uint64_t id, const uint
 	if (seats == 0 || seats > HF_EVENT_SEATS_MAX || rw > seats || lifetime_s == 0 ||
 	    lifetime_s > HF_HOLD_LIFETIME_MAX_S || store_event_find(store, id) != 0)
 		return HF_ERR_MALFORMED;
+	uint32_t user_rate = 0, user_burst = 0;
+	if (v[0] == EVENT_VERSION_RATE) {
+		if (size < EVENT_VALUE_SIZE + 1u + 8u)
+			return HF_ERR_MALFORMED;
+		user_rate = hf_get_le32(v + size - 8);
+		user_burst = hf_get_le32(v + size - 4);
+		size -= 8;
+		if (user_rate == 0 || user_rate > HF_USER_RATE_MAX || user_burst > HF_USER_RATE_MAX)
+			return HF_ERR_MALFORMED;
+	}
 	struct hf_section sections[HF_EVENT_SECTIONS_MAX];
 	uint32_t sections_count = 0;
-	if (v[0] == EVENT_VERSION_SECTIONS &&
-	    load_sections(v, size, seats, sections, &sections_count) != HF_OK)
+	if (v[0] != EVENT_VERSION_PLAIN && load_sections(v, size, seats, v[0] == EVENT_VERSION_RATE,
+							 sections, &sections_count) != HF_OK)
 		return HF_ERR_MALFORMED;
 	if (!store_event_fits(store, seats, sections_count))
 		return HF_ERR_CAPACITY;
 	uint32_t index = store_event_add(store, id, seats, rw, limit, lifetime_s);
 	store_event_sections_set(store, index, sections, sections_count);
+	store->events[index].user_rate = user_rate;
+	store->events[index].user_burst = user_burst;
 	return HF_OK;
 }
 
@@ -484,8 +579,9 @@ static void load_record_place(struct hf_store *store, struct event *ev, struct r
 		return;
 	}
 	rec->state = state;
+	const uint32_t *seats = record_seats(store, rec);
 	for (uint32_t i = 0; i < n; i++)
-		store_seat_take(store, ev, rec->seats[i], self);
+		store_seat_take(store, ev, seats[i], self);
 	ev->free_count -= n;
 	store->free_total -= n;
 	store_user_link(store, rec);
@@ -561,8 +657,7 @@ static enum hf_status load_record(struct hf_store *store, uint64_t event_id, uin
 	rec->fingerprint = hf_get_le64(v + 36);
 	rec->event_index = ei;
 	rec->mode = mode;
-	rec->seats_count = (uint8_t)n;
-	memcpy(rec->seats, seats, sizeof(uint32_t) * n);
+	store_record_seats_set(store, rec, seats, n);
 	store_record_table_insert(store, record_index(store, rec) + 1);
 	load_record_place(store, ev, rec, state, expire, changes);
 	return HF_OK;
@@ -578,6 +673,8 @@ enum hf_status hf_store_load(struct hf_store *store, const uint8_t *key, size_t 
 	else if (key_size == RECORD_KEY_SIZE && key[8] == 'R')
 		st = load_record(store, hf_get_be64(key), hf_get_be64(key + 9), value, value_size,
 				 now_ms, changes);
+	else if (key_size >= EVENT_KEY_SIZE && (key[8] == 'P' || key[8] == 'Q'))
+		st = store_room_load(store, key, key_size, value, value_size);
 #ifdef HF_STORE_CHECKS
 	store_check_after_mutation(store);
 #endif

@@ -153,6 +153,8 @@ uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
 {
 	struct wheel_budget b = {.holds_left = limit, .tombs_left = limit, .room_keep = 0};
 	store_wheel_run(store, now_ms, &b, changes);
+	/* Expired holds gave seats back, admissions expire: the rooms admit. */
+	store_room_tick(store, now_ms, changes);
 #ifdef HF_STORE_CHECKS
 	if (b.holds_fired > 0 || changes->count > 0)
 		store_check_after_mutation(store);
@@ -162,7 +164,7 @@ uint32_t hf_store_tick(struct hf_store *store, uint64_t now_ms, uint32_t limit,
 
 uint64_t hf_store_next_deadline_ms(const struct hf_store *store)
 {
-	uint64_t best = UINT64_MAX;
+	uint64_t best = store_room_next_ms(store);
 	if (store->wheel_count == 0)
 		return best;
 	for (uint32_t w = 0; w < HF_STORE_WHEEL_SLOTS / 64; w++) {

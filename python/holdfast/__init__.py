@@ -17,25 +17,52 @@ from ._proto import fmix64, slot_of, status_name
 from .aio import AsyncClient
 from .client import Client
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap, SlotOwner
+from .watch import AsyncWatch, Watch
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    EventSections,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatInfo,
+    SeatStatus,
+    Section,
+    SectionAvail,
+    SlotMap,
+    SlotOwner,
+    TierAvail,
+    WatchChange,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AsyncClient",
+    "AsyncWatch",
     "Avail",
     "Booking",
     "Client",
     "EventInfo",
+    "EventSections",
     "Hold",
     "HoldfastError",
     "HoldfastTimeout",
     "HoldfastUnavailable",
     "Options",
     "ProtocolError",
+    "RoomInfo",
+    "RoomPosition",
+    "SeatInfo",
     "SeatStatus",
+    "Section",
+    "SectionAvail",
     "SlotMap",
     "SlotOwner",
+    "TierAvail",
+    "Watch",
+    "WatchChange",
     "fmix64",
     "new_id",
     "slot_of",

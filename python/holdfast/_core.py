@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple
 
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Booking, EventInfo, Hold, SeatStatus, SlotMap, SlotOwner
+from .types import Booking, EventInfo, Hold, RoomInfo, RoomPosition, SeatStatus, SlotMap, SlotOwner
 
 T = TypeVar("T")
 
@@ -198,6 +198,77 @@ def req_hold(
     hid = new_id() if hold_id is None else hold_id
     body = p.body_hold(event_id, hid, user, p.ttl_to_ms(ttl), seats, best)
     return Request(p.OP_HOLD, event_id, body, lambda b: p.decode_hold(b, event_id))
+
+
+def req_hold_token(
+    event_id: int,
+    user: int,
+    seats: Optional[Sequence[int]],
+    best: Optional[int],
+    ttl: float,
+    hold_id: Optional[int],
+    token: Optional[bytes],
+) -> Request[Hold]:
+    """HOLD, with the waiting room's admission token when one is given."""
+    r = req_hold(event_id, user, seats, best, ttl, hold_id)
+    if token is not None:
+        r.body = p.body_hold_token(r.body, token)
+    return r
+
+
+def req_join(opcode: int, event_id: int, user: int) -> Request[RoomPosition]:
+    body = p.body_join(event_id, user)
+    return Request(opcode, event_id, body, lambda b: p.decode_room_position(b, event_id, user))
+
+
+@dataclass(frozen=True)
+class RoomParams:
+    """A waiting room's parameters, as room_set takes them (defaults: a new room's)."""
+
+    shoppers_per_seat: float = 1.0
+    admit_ttl: float = 300.0
+    policy: str = "requeue"
+    queue_max: int = 100000
+
+    @staticmethod
+    def of(info: RoomInfo) -> "RoomParams":
+        return RoomParams(info.shoppers_per_seat, info.admit_ttl, info.policy, info.queue_max)
+
+    def merged(
+        self,
+        shoppers_per_seat: Optional[float],
+        admit_ttl: Optional[float],
+        policy: Optional[str],
+        queue_max: Optional[int],
+    ) -> "RoomParams":
+        return RoomParams(
+            self.shoppers_per_seat if shoppers_per_seat is None else shoppers_per_seat,
+            self.admit_ttl if admit_ttl is None else admit_ttl,
+            self.policy if policy is None else policy,
+            self.queue_max if queue_max is None else queue_max,
+        )
+
+
+def req_room_set(
+    event_id: int,
+    enabled: bool,
+    shoppers_per_seat: float,
+    admit_ttl: float,
+    policy: str,
+    queue_max: int,
+) -> Request[None]:
+    if policy not in ("requeue", "drop"):
+        raise ValueError("policy must be 'requeue' or 'drop'")
+    pct = int(round(shoppers_per_seat * 100))
+    ttl_ms = int(round(admit_ttl * 1000))
+    body = p.body_room_set(event_id, enabled, 1 if policy == "drop" else 0, pct, ttl_ms, queue_max)
+    return Request(p.OP_ROOM_SET, event_id, body, _none("ROOM_SET"))
+
+
+def req_room_info(event_id: int) -> Request[RoomInfo]:
+    return Request(
+        p.OP_ROOM_INFO, event_id, p.body_event(event_id), lambda b: p.decode_room_info(b, event_id)
+    )
 
 
 def req_extend(event_id: int, hold_id: int, ttl: float) -> Request[float]:

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap, SlotOwner
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatStatus,
+    SlotMap,
+    SlotOwner,
+)
 
 # ---- Limits (docs/protocol.md section 3) ----
 PROTO_VERSION = 1
@@ -51,9 +61,23 @@ OP_AVAIL = 0x09
 OP_SEAT_STATUS = 0x0A
 OP_SLOT_MAP = 0x0B
 OP_STATS = 0x0C
+OP_SEAT_INFO = 0x0D
+OP_EVENT_SECTIONS = 0x40
+OP_WATCH = 0x41
+OP_UNWATCH = 0x42
+OP_WATCH_CHANGE = 0x43  # pushed by the server to a watcher; never a request
 OP_BACKUP = 0x20
 OP_AUTH = 0x50
 AUTH_TOKEN_SIZE_MAX = 256
+# The waiting room (section 6.13).
+OP_JOIN = 0x48
+OP_POSITION = 0x49
+OP_ROOM_SET = 0x4A
+OP_ROOM_INFO = 0x4B
+HOLD_FLAG_TOKEN = 0x04
+ROOM_TOKEN_SIZE = 40  # expires_ms u64 + a 32-byte HMAC-SHA256
+ROOM_QUEUE_SIZE_MAX = 1048576
+ROOM_STATES = {1: "waiting", 2: "admitted"}
 
 OPCODE_NAMES: Dict[int, str] = {
     OP_PING: "PING",
@@ -68,12 +92,31 @@ OPCODE_NAMES: Dict[int, str] = {
     OP_SEAT_STATUS: "SEAT_STATUS",
     OP_SLOT_MAP: "SLOT_MAP",
     OP_STATS: "STATS",
+    OP_SEAT_INFO: "SEAT_INFO",
+    OP_EVENT_SECTIONS: "EVENT_SECTIONS",
+    OP_WATCH: "WATCH",
+    OP_UNWATCH: "UNWATCH",
     OP_BACKUP: "BACKUP",
     OP_AUTH: "AUTH",
+    OP_JOIN: "JOIN",
+    OP_POSITION: "POSITION",
+    OP_ROOM_SET: "ROOM_SET",
+    OP_ROOM_INFO: "ROOM_INFO",
 }
 
-# The nine store operations: routed by the event's slot (section 4.3).
-ROUTED_OPCODES = frozenset(range(OP_CREATE_EVENT, OP_SEAT_STATUS + 1))
+# The store operations: routed by the event's slot (section 4.3).
+ROUTED_OPCODES = frozenset(range(OP_CREATE_EVENT, OP_SEAT_STATUS + 1)) | frozenset(
+    (
+        OP_SEAT_INFO,
+        OP_EVENT_SECTIONS,
+        OP_WATCH,
+        OP_UNWATCH,
+        OP_JOIN,
+        OP_POSITION,
+        OP_ROOM_SET,
+        OP_ROOM_INFO,
+    )
+)
 
 # ---- Statuses (section 7) ----
 OK = 0
@@ -110,12 +153,18 @@ STATUS_NAMES: Dict[int, str] = {
     28: "HOLD_CONFIRMED",
     29: "DUPLICATE_SEAT",
     30: "ORPHAN_SEAT",
+    31: "WATCHING",
     40: "UNAUTHORIZED",
     41: "FORBIDDEN",
     42: "RATE_LIMITED",
     35: "EVENT_HAS_HOLDS",
     36: "MOVE_STATE",
     37: "MOVE_FAILED",
+    43: "NOT_ADMITTED",
+    44: "NOT_IN_QUEUE",
+    45: "ROOM_FULL",
+    46: "NO_ROOM",
+    47: "SOLD_OUT",
 }
 
 STATUS_MESSAGES: Dict[int, str] = {
@@ -145,12 +194,18 @@ STATUS_MESSAGES: Dict[int, str] = {
     28: "hold is already confirmed",
     29: "seat listed twice",
     30: "would leave a single free seat alone in its row",
+    31: "this connection watches an event: it takes no writes and watches one event",
     40: "no valid token presented (AUTH)",
     41: "not allowed for this token's role, or outside the backup root",
     42: "too many requests from this user; retry after the given ms",
     35: "the event has live holds (use --force to delete it anyway)",
     36: "the shard is not in the state this move step needs",
     37: "copying the slot failed; roll the move back (cluster fix)",
+    43: "the event has a waiting room: join it and hold with the admission token",
+    44: "the user has no place in the waiting room",
+    45: "the waiting room is full",
+    46: "the event has no waiting room",
+    47: "sold out: every seat is booked",
 }
 
 # Statuses after which the same request (same ids) is resent: MOVED after a map refresh, the others
@@ -298,6 +353,88 @@ def body_create_event(
     _check_u32("user_limit", user_limit, 0, U32_MAX)
     _check_u32("hold_lifetime", hold_lifetime_s, 0, HOLD_LIFETIME_MAX_S)
     return struct.pack("<QIIII", event_id, seats, row_width, user_limit, hold_lifetime_s)
+
+
+USER_RATE_MAX = 1_000_000
+
+
+def body_create_event_rate(body: bytes, user_rate: int, user_burst: int) -> bytes:
+    """A CREATE_EVENT body (with or without sections) with the event's per-user HOLD rate: version
+    3 of the body (an empty section count when there are no sections, then rate and burst)."""
+    _check_u32("user_rate", user_rate, 1, USER_RATE_MAX)
+    _check_u32("user_burst", user_burst, 0, USER_RATE_MAX)
+    if len(body) == 24:
+        body += b"\x00"
+    return body + struct.pack("<II", user_rate, user_burst)
+
+
+def body_hold_token(body: bytes, token: bytes) -> bytes:
+    """A HOLD body (from body_hold) with an admission token: the TOKEN flag and the 40 bytes."""
+    if not isinstance(token, (bytes, bytearray)) or len(token) != ROOM_TOKEN_SIZE:
+        raise ValueError("token must be the %d bytes join() returned" % ROOM_TOKEN_SIZE)
+    return body[:29] + bytes((body[29] | HOLD_FLAG_TOKEN,)) + body[30:] + bytes(token)
+
+
+def body_join(event_id: int, user_id: int) -> bytes:
+    _check_u64("event_id", event_id, True)
+    _check_u64("user", user_id, False)
+    return struct.pack("<QQ", event_id, user_id)
+
+
+def body_room_set(
+    event_id: int, enabled: bool, policy: int, shoppers_pct: int, admit_ttl_ms: int, queue_max: int
+) -> bytes:
+    _check_u64("event_id", event_id, True)
+    _check_u32("policy", policy, 0, 1)
+    _check_u32("shoppers_per_seat (in hundredths)", shoppers_pct, 1, 10000)
+    _check_u32("admit_ttl_ms", admit_ttl_ms, 1000, 3600000)
+    _check_u32("queue_max", queue_max, 1, ROOM_QUEUE_SIZE_MAX)
+    return struct.pack(
+        "<QBBHII", event_id, 1 if enabled else 0, policy, shoppers_pct, admit_ttl_ms, queue_max
+    )
+
+
+def decode_room_position(body: bytes, event_id: int, user_id: int) -> RoomPosition:
+    _expect_size("JOIN/POSITION", body, 56)
+    state, position, length, estimate_ms = struct.unpack_from("<B3xIII", body, 0)
+    if state not in ROOM_STATES:
+        raise ProtocolError("JOIN reply with state %d" % state)
+    token = bytes(body[16:56]) if state == 2 else None
+    expires_ms = struct.unpack_from("<Q", body, 16)[0]
+    return RoomPosition(
+        event_id,
+        user_id,
+        ROOM_STATES[state],
+        position,
+        length,
+        None if estimate_ms == U32_MAX else estimate_ms / 1000.0,
+        token,
+        expires_ms,
+    )
+
+
+def decode_room_info(body: bytes, event_id: int) -> RoomInfo:
+    _expect_size("ROOM_INFO", body, 72)
+    f = struct.unpack_from("<BBHIIIIIIB3xIIQQQQ", body, 0)
+    return RoomInfo(
+        event_id,
+        enabled=bool(f[0]),
+        policy="drop" if f[1] == 1 else "requeue",
+        shoppers_per_seat=f[2] / 100.0,
+        admit_ttl=f[3] / 1000.0,
+        queue_max=f[4],
+        length=f[5],
+        admitted=f[6],
+        holding=f[7],
+        free=f[8],
+        sold_out=bool(f[9]),
+        rate=f[10],
+        estimate=None if f[11] == U32_MAX else f[11] / 1000.0,
+        joins=f[12],
+        admits=f[13],
+        expired=f[14],
+        refused=f[15],
+    )
 
 
 def body_hold(

@@ -16,9 +16,22 @@ import asyncio
 from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _core as core
+from . import _inventory as inv
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    EventSections,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatInfo,
+    SeatStatus,
+    SlotMap,
+)
+from .watch import AsyncWatch, open_async
 
 T = TypeVar("T")
 
@@ -258,10 +271,22 @@ class AsyncClient:
         row_width: int = 0,
         user_limit: int = 0,
         hold_lifetime: int = 0,
+        *,
+        sections: Sequence[Any] = (),
+        ga: Sequence[Any] = (),
+        user_rate: int = 0,
+        user_burst: int = 0,
     ) -> None:
-        await self._call(
-            core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
-        )
+        """As Client.create_event (sections=, ga=, user_rate= and user_burst= included)."""
+        if not sections and not ga:
+            r = core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+        else:
+            r = inv.req_create_event(
+                event_id, seats, row_width, user_limit, hold_lifetime, sections, ga
+            )
+        if user_rate or user_burst:
+            r.body = p.body_create_event_rate(r.body, user_rate, user_burst)
+        await self._call(r)
 
     async def event_info(self, event_id: int) -> EventInfo:
         return await self._call(core.req_event_info(event_id))
@@ -275,8 +300,91 @@ class AsyncClient:
         best: Optional[int] = None,
         ttl: float = core.TTL_DEFAULT_S,
         id: Optional[int] = None,
+        token: Optional[bytes] = None,
+        section: Optional[str] = None,
+        tier: Optional[int] = None,
+        any: bool = False,
+        no_orphan: bool = False,
+        quantity: Optional[int] = None,
     ) -> Hold:
-        return await self._call(core.req_hold(event_id, user, seats, best, ttl, id))
+        """As Client.hold (section=, tier=, any=, no_orphan= and quantity= included)."""
+        if section is None and tier is None and not any and not no_orphan and quantity is None:
+            return await self._call(
+                core.req_hold_token(event_id, user, seats, best, ttl, id, token)
+            )
+        mode, flags, count = inv.hold_shape(seats, best, quantity, section, tier, any, no_orphan)
+        scope = tier if tier is not None else 0
+        if section is not None:
+            try:
+                scope = (await self.event_sections(event_id)).scope_of(section)
+            except KeyError:
+                raise ValueError("event %d has no section %r" % (event_id, section)) from None
+        r = inv.req_hold(event_id, user, ttl, id, mode, flags, scope, count, seats or ())
+        if token is not None:
+            r.body = p.body_hold_token(r.body, token)
+        return await self._call(r)
+
+    # ---- the waiting room (docs/protocol.md 6.13) ----
+
+    async def join(self, event_id: int, user: int) -> RoomPosition:
+        """Takes a place in the event's waiting room (or returns the user's existing one). Once
+        .admitted, pass .token to hold(..., token=...). SOLD_OUT: nothing left to wait for."""
+        return await self._call(core.req_join(p.OP_JOIN, event_id, user))
+
+    async def position(self, event_id: int, user: int) -> RoomPosition:
+        """The user's place, wait estimate, and token once admitted (poll it while waiting)."""
+        return await self._call(core.req_join(p.OP_POSITION, event_id, user))
+
+    async def room_set(
+        self,
+        event_id: int,
+        enabled: bool = True,
+        *,
+        shoppers_per_seat: Optional[float] = None,
+        admit_ttl: Optional[float] = None,
+        policy: Optional[str] = None,
+        queue_max: Optional[int] = None,
+    ) -> None:
+        """Turns the event's waiting room on or off and sets its parameters (an admin's with
+        tokens). admit_ttl: seconds; policy: "requeue" or "drop". A parameter left None keeps
+        the room's current value (a new room: 1.0 shopper per seat, 300 s, "requeue", 100000
+        places; queue_max is fixed once set)."""
+        cur = core.RoomParams()
+        if None in (shoppers_per_seat, admit_ttl, policy, queue_max):
+            try:
+                cur = core.RoomParams.of(await self.room_info(event_id))
+            except HoldfastError as e:
+                if e.status != "NO_ROOM":
+                    raise
+        p_ = cur.merged(shoppers_per_seat, admit_ttl, policy, queue_max)
+        await self._call(
+            core.req_room_set(
+                event_id, enabled, p_.shoppers_per_seat, p_.admit_ttl, p_.policy, p_.queue_max
+            )
+        )
+
+    async def room_info(self, event_id: int) -> RoomInfo:
+        return await self._call(core.req_room_info(event_id))
+
+    async def watch(self, event_id: int, timeout: Optional[float] = None) -> AsyncWatch:
+        """As Client.watch: an AsyncWatch (await w.next(timeout), or async for ch in w)."""
+        await self.connect()
+        t = self.options.timeout if timeout is None else timeout
+        for attempt in range(2):
+            addr = self._router.address(core.Request(p.OP_WATCH, event_id, b"", lambda b: None))
+            try:
+                return await open_async(addr, event_id, self.options.token, t)
+            except HoldfastError as e:
+                if e.status != "MOVED" or attempt == 1:
+                    raise
+                await self.slot_map()
+        raise AssertionError("unreachable")
+
+    async def event_sections(self, event_id: int) -> EventSections:
+        return await self._call(inv.req_event_sections(event_id))
+
+    async def seat_info(self, event_id: int, seats: Sequence[int]) -> List[SeatInfo]:
+        return await self._call(inv.req_seat_info(event_id, seats))
 
     async def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
         return await self._call(core.req_extend(event_id, hold_id, ttl))

@@ -16,9 +16,27 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _core as core
+from . import _inventory as inv
 from . import _proto as p
 from .errors import HoldfastError, HoldfastTimeout, HoldfastUnavailable, ProtocolError
-from .types import Avail, Booking, EventInfo, Hold, SeatStatus, SlotMap
+from .types import (
+    Avail,
+    Booking,
+    EventInfo,
+    EventSections,
+    Hold,
+    RoomInfo,
+    RoomPosition,
+    SeatInfo,
+    SeatStatus,
+    SlotMap,
+)
+from .watch import Watch
+
+
+def _none(body: bytes) -> None:
+    return None
+
 
 T = TypeVar("T")
 
@@ -132,10 +150,27 @@ class Client:
         row_width: int = 0,
         user_limit: int = 0,
         hold_lifetime: int = 0,
+        *,
+        sections: Sequence[Any] = (),
+        ga: Sequence[Any] = (),
+        user_rate: int = 0,
+        user_burst: int = 0,
     ) -> None:
         """Creates an event (idempotent with the same parameters; else EVENT_EXISTS).
-        hold_lifetime: seconds, 0 = the server's default."""
-        self._call(core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime))
+        hold_lifetime: seconds, 0 = the server's default. sections: Section objects or tuples
+        (name, first, count[, tier[, row_width]]) over the numbered seats; ga: general admission
+        areas (name, capacity[, tier]), placed after the `seats` numbered seats (the event then
+        has seats + capacities places). user_rate: HOLDs per second one user may send for this event
+        (bursts of user_burst, 0 = user_rate); 0 = the server's --user-rate applies."""
+        if not sections and not ga:
+            r = core.req_create_event(event_id, seats, row_width, user_limit, hold_lifetime)
+        else:
+            r = inv.req_create_event(
+                event_id, seats, row_width, user_limit, hold_lifetime, sections, ga
+            )
+        if user_rate or user_burst:
+            r.body = p.body_create_event_rate(r.body, user_rate, user_burst)
+        self._call(r)
 
     def event_info(self, event_id: int) -> EventInfo:
         return self._call(core.req_event_info(event_id))
@@ -149,11 +184,100 @@ class Client:
         best: Optional[int] = None,
         ttl: float = core.TTL_DEFAULT_S,
         id: Optional[int] = None,
+        token: Optional[bytes] = None,
+        section: Optional[str] = None,
+        tier: Optional[int] = None,
+        any: bool = False,
+        no_orphan: bool = False,
+        quantity: Optional[int] = None,
     ) -> Hold:
         """Holds the listed seats, or the best N adjacent ones (best=N), for ttl seconds (clamped to
         the event's hold lifetime). id: the hold id (the idempotency key); a random one when None.
-        Resending with the same id is safe and returns the first answer."""
-        return self._call(core.req_hold(event_id, user, seats, best, ttl, id))
+        Resending with the same id is safe and returns the first answer.
+        best=N within section="name" or tier=T; any=True: N free seats, adjacent or not, in as
+        few rows as possible; no_orphan=True: refuse a pick that leaves a lone free seat in a row;
+        quantity=N with section="name": N places of a general admission section. token: the
+        admission token of a waiting-room event (RoomPosition.token), else NOT_ADMITTED there."""
+        if section is None and tier is None and not any and not no_orphan and quantity is None:
+            return self._call(core.req_hold_token(event_id, user, seats, best, ttl, id, token))
+        mode, flags, count = inv.hold_shape(seats, best, quantity, section, tier, any, no_orphan)
+        scope = tier if tier is not None else 0
+        if section is not None:
+            try:
+                scope = self.event_sections(event_id).scope_of(section)
+            except KeyError:
+                raise ValueError("event %d has no section %r" % (event_id, section)) from None
+        r = inv.req_hold(event_id, user, ttl, id, mode, flags, scope, count, seats or ())
+        if token is not None:
+            r.body = p.body_hold_token(r.body, token)
+        return self._call(r)
+
+    # ---- the waiting room (docs/protocol.md 6.13) ----
+
+    def join(self, event_id: int, user: int) -> RoomPosition:
+        """Takes a place in the event's waiting room (or returns the user's existing one). Once
+        .admitted, pass .token to hold(..., token=...). SOLD_OUT: nothing left to wait for."""
+        return self._call(core.req_join(p.OP_JOIN, event_id, user))
+
+    def position(self, event_id: int, user: int) -> RoomPosition:
+        """The user's place, wait estimate, and token once admitted (poll it while waiting)."""
+        return self._call(core.req_join(p.OP_POSITION, event_id, user))
+
+    def room_set(
+        self,
+        event_id: int,
+        enabled: bool = True,
+        *,
+        shoppers_per_seat: Optional[float] = None,
+        admit_ttl: Optional[float] = None,
+        policy: Optional[str] = None,
+        queue_max: Optional[int] = None,
+    ) -> None:
+        """Turns the event's waiting room on or off and sets its parameters (an admin's with
+        tokens). admit_ttl: seconds; policy: "requeue" or "drop". A parameter left None keeps
+        the room's current value (a new room: 1.0 shopper per seat, 300 s, "requeue", 100000
+        places; queue_max is fixed once set)."""
+        cur = core.RoomParams()
+        if None in (shoppers_per_seat, admit_ttl, policy, queue_max):
+            try:
+                cur = core.RoomParams.of(self.room_info(event_id))
+            except HoldfastError as e:
+                if e.status != "NO_ROOM":
+                    raise
+        p_ = cur.merged(shoppers_per_seat, admit_ttl, policy, queue_max)
+        self._call(
+            core.req_room_set(
+                event_id, enabled, p_.shoppers_per_seat, p_.admit_ttl, p_.policy, p_.queue_max
+            )
+        )
+
+    def room_info(self, event_id: int) -> RoomInfo:
+        return self._call(core.req_room_info(event_id))
+
+    def watch(self, event_id: int, timeout: Optional[float] = None) -> "Watch":
+        """Watches the event's seat changes on a connection of its own (holdfast.watch.Watch):
+        w.seq is the last change before the watch; w.next(timeout) the next WatchChange. MOVED
+        refreshes the map and tries again once. timeout: of the connect and the answer
+        (default: the client's timeout)."""
+        t = self.options.timeout if timeout is None else timeout
+        for attempt in range(2):
+            with self._lock:
+                addr = self._router.address(core.Request(p.OP_WATCH, event_id, b"", _none))
+            try:
+                return Watch(addr, event_id, self.options.token, t)
+            except HoldfastError as e:
+                if e.status != "MOVED" or attempt == 1:
+                    raise
+                self.slot_map()
+        raise AssertionError("unreachable")
+
+    def event_sections(self, event_id: int) -> EventSections:
+        """The event's sections and tiers with their free counts (EVENT_SECTIONS)."""
+        return self._call(inv.req_event_sections(event_id))
+
+    def seat_info(self, event_id: int, seats: Sequence[int]) -> List[SeatInfo]:
+        """Each listed seat's state, owner id and the owner's user (SEAT_INFO), in order."""
+        return self._call(inv.req_seat_info(event_id, seats))
 
     def extend(self, event_id: int, hold_id: int, ttl: float) -> float:
         """Moves a live hold's deadline to now + ttl (capped); returns the new expiry (Unix

@@ -135,3 +135,125 @@ class SlotMap:
 
     def owner_of_slot(self, slot: int) -> SlotOwner:
         return self.owners[self.slot_owner[slot]]
+
+
+@dataclass(frozen=True)
+class RoomPosition:
+    """A buyer's place in an event's waiting room (JOIN, POSITION).
+
+    state: "waiting" or "admitted". While waiting: position (1 = next), length (buyers waiting)
+    and estimate (seconds, from the measured admission rate; None until there is one). Once
+    admitted: token, the 40 bytes to pass as hold(..., token=...), valid until expires_ms."""
+
+    event_id: int
+    user: int
+    state: str
+    position: int
+    length: int
+    estimate: Optional[float]
+    token: Optional[bytes]
+    expires_ms: int
+
+    @property
+    def admitted(self) -> bool:
+        return self.state == "admitted"
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """An event's waiting room (ROOM_INFO): its parameters, length (waiting buyers), admitted
+    buyers shopping, rate (admissions per minute) and estimate (seconds for the last in line)."""
+
+    event_id: int
+    enabled: bool
+    policy: str  # "requeue" or "drop"
+    shoppers_per_seat: float
+    admit_ttl: float  # seconds
+    queue_max: int
+    length: int
+    admitted: int
+    holding: int
+    free: int
+    sold_out: bool
+    rate: int
+    estimate: Optional[float]
+    joins: int
+    admits: int
+    expired: int
+    refused: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A named range of an event: numbered seats ("seated") or a general admission area ("ga",
+    counted places held by quantity) with its price tier."""
+
+    name: str
+    first: int  # its first seat (GA: its first place; places are numbered like seats)
+    count: int  # seats, or the GA capacity
+    tier: int = 0  # 0..255, the application maps it to a price
+    row_width: int = 0  # seats per row of the section; 0 = the event's rows; GA: 0
+    kind: str = "seated"  # "seated" or "ga"
+
+
+@dataclass(frozen=True)
+class SectionAvail:
+    section: Section
+    free: int
+
+
+@dataclass(frozen=True)
+class TierAvail:
+    tier: int
+    seats: int  # seats and places of the tier's sections
+    free: int
+
+
+@dataclass(frozen=True)
+class EventSections:
+    """EVENT_SECTIONS: every section with its free count (creation order), and the tiers
+    (ascending) with theirs."""
+
+    event_id: int
+    sections: Tuple[SectionAvail, ...]
+    tiers: Tuple[TierAvail, ...]
+
+    def section(self, name: str) -> SectionAvail:
+        for s in self.sections:
+            if s.section.name == name:
+                return s
+        raise KeyError(name)
+
+    def scope_of(self, name: str) -> int:
+        """The HOLD scope of section `name` (its index + 1); KeyError when there is none."""
+        for i, s in enumerate(self.sections):
+            if s.section.name == name:
+                return i + 1
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SeatInfo:
+    """SEAT_INFO: a seat's state, its owner (hold or booking id) and the owner's user."""
+
+    seat: int
+    state: str  # "free", "held" or "booked"
+    owner_id: int  # 0 when free
+    user_id: int  # 0 when free
+
+
+@dataclass(frozen=True)
+class WatchChange:
+    """One pushed change of a watched event (WATCH_CHANGE), or a gap.
+
+    kind: "held", "extended", "booked", "released", "expired", "cancelled", or "gap" (changes were
+    dropped because the watcher fell behind: re-sync from avail(); seq is where pushes resume).
+    """
+
+    event_id: int
+    seq: int
+    kind: str
+    hold_id: int = 0
+    user_id: int = 0
+    deadline_ms: int = 0
+    seats: Tuple[int, ...] = ()

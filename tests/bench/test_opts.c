@@ -128,6 +128,11 @@ static void test_defaults(void **state)
 	const char *pid[] = {"--server-pid", "4194304", NULL};
 	assert_int_equal(parse(&o, err, pid), 0);
 	assert_int_equal(o.server_pid, 4194304);
+	assert_int_equal(o.client_retries_given, 0);
+	const char *retries[] = {"--client-retries", "0", NULL};
+	assert_int_equal(parse(&o, err, retries), 0);
+	assert_int_equal(o.client_retries_given, 1);
+	assert_int_equal(o.client_retries, 0);
 	const char *ping[] = {"--workload", "ping", NULL};
 	assert_int_equal(parse(&o, err, ping), 0);
 	assert_int_equal(o.workload, HF_BENCH_WORKLOAD_PING);
@@ -147,6 +152,8 @@ static void test_invalid(void **state)
 	    {"--server-pid", "0", NULL},
 	    {"--server-pid", "4194305", NULL},
 	    {"--server-pid", "12ab", NULL},
+	    {"--client-retries", "101", NULL},
+	    {"--client-retries", "-1", NULL},
 	    {"--connections", "0", NULL},
 	    {"--connections", "-3", NULL},
 	    {"--pipeline", "100000", NULL},

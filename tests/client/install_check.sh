@@ -32,7 +32,7 @@ incdir=$(dirname "$(find "$root" -path '*/include/holdfast/holdfast.h')")
 	tr '\n' ' ' <"$incdir/holdfast.h" | grep -oE 'HF_EXPORT [^;(]*\bhf_[a-z0-9_]+\(' |
 		grep -oE 'hf_[a-z0-9_]+\($' | tr -d '('
 	printf '%s\n' hf_status_name hf_status_message hf_status_is_retryable hf_opcode_name \
-		hf_opcode_is_write hf_request_event_id
+		hf_opcode_is_write hf_request_event_id hf_watch_kind_name
 } | sort -u >"$work/declared.txt"
 nm -D --defined-only "$so" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' | sort -u \
 	>"$work/exported.txt"

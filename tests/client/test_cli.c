@@ -408,6 +408,25 @@ static void test_event_commands(void **state)
 	expect_err(1, "holdfast: event info refused: NO_EVENT (no such event)\n");
 	run("--timeout=5000", "event", "create", "79", "--seats=10", NULL);
 	expect(0, "event 79 created: 10 seats, one row, no user limit, hold lifetime ");
+	/* An event with its own per-user rate: the third hold of one user is RATE_LIMITED. */
+	run("event", "create", "180", "--seats", "10", "--user-rate", "1:2", NULL);
+	expect(0, "event 180 created: 10 seats, one row, no user limit, user rate 1 holds/s (bursts "
+		  "of 2), hold lifetime ");
+	run("--json", "event", "create", "180", "--seats", "10", "--user-rate", "1:2", NULL);
+	expect_json();
+	assert_int_equal(json_u64("user_rate"), 1);
+	assert_int_equal(json_u64("user_burst"), 2);
+	run("hold", "180", "--user", "5", "--seats", "0", NULL);
+	expect(0, "hold ");
+	run("hold", "180", "--user", "5", "--seats", "1", NULL);
+	expect(0, "hold ");
+	run("hold", "180", "--user", "5", "--seats", "2", NULL);
+	expect_err(1, "holdfast: hold refused: RATE_LIMITED");
+	run("event", "create", "181", "--seats", "10", "--user-rate", "0", NULL);
+	expect_err(
+	    2, "holdfast: event create: --user-rate '0' is not RATE[:BURST], each in 1..1000000");
+	run("event", "create", "181", "--seats", "10", "--user-rate", "5:x", NULL);
+	expect_err(2, "holdfast: event create: --user-rate '5:x' is not RATE[:BURST]");
 }
 
 /* event delete: refused with live holds, forced, then the id is free; a client token may not. */
@@ -545,11 +564,12 @@ static void test_avail_seats(void **state)
 	run("avail", "81", "--range", "5:2", NULL);
 	expect(0, "event 81: 97 free of 100 (held 1, booked 2)\nfree in 5..6: none\n");
 	run("seats", "81", "5", "8", "9", NULL);
-	expect(0, "seat 5: booked (booking 500)\nseat 8: held (hold 501)\nseat 9: free\n");
+	expect(0, "seat 5: booked (booking 500) by user 1\nseat 8: held (hold 501) by user 2\n"
+		  "seat 9: free\n");
 	run("--json", "seats", "81", "4-6", NULL);
 	expect_json();
-	expect_has("{\"seat\":5,\"state\":\"booked\",\"owner_id\":500}");
-	expect_has("{\"seat\":4,\"state\":\"free\",\"owner_id\":0}");
+	expect_has("{\"seat\":5,\"state\":\"booked\",\"owner_id\":500,\"user_id\":1}");
+	expect_has("{\"seat\":4,\"state\":\"free\",\"owner_id\":0,\"user_id\":0}");
 	run("seats", "81", "100", NULL);
 	assert_int_equal(r.status, 1);
 }
@@ -662,6 +682,205 @@ static void test_user_records(void **state)
 	expect_err(2, "holdfast: holds: --user U");
 }
 
+/* Sections, tiers and a GA area end to end: event create with --section and --ga, best within a
+ * section and a tier, --any, --no-orphan, GA by quantity, avail and event info per section and
+ * tier, readable and --json; bad specs and unknown sections are clear errors. */
+static void test_sections(void **state)
+{
+	(void)state;
+	run("event", "create", "95", "--seats", "40", "--row-width", "10", "--section",
+	    "stalls:0:20:1", "--section=balcony:20:20:2:5", "--ga", "floor:100:3", NULL);
+	expect(0, "event 95 created: 140 seats, 40 numbered and 100 GA places, rows of 10");
+	expect_has("  section floor (GA, tier 3): 100 free of 100 places\n");
+	run("--json", "event", "create", "96", "--seats", "10", "--ga", "pit:5", NULL);
+	expect_json();
+	expect_has("\"sections\":[{\"name\":\"pit\",\"kind\":\"ga\",\"tier\":0,\"first\":10,"
+		   "\"count\":5,\"row_width\":0,\"free\":5}]");
+	run("hold", "95", "--user", "1", "--best", "2", "--section", "balcony", "--id", "1", NULL);
+	expect(0, "hold 1 on event 95: section balcony, seats 20-21, expires ");
+	run("--json", "hold", "95", "--user", "2", "--best", "3", "--tier", "1", "--id", "2", NULL);
+	expect(0, "{\"event_id\":95,\"hold_id\":2,\"user_id\":2,\"deadline_ms\":");
+	expect_has("\"seats\":[0,1,2]}");
+	/* Row 0 of stalls has 0-2 held: 7 free in it, so --any 8 takes row 1 (10) first. */
+	run("--json", "hold", "95", "--user", "3", "--best", "8", "--any", "--section", "stalls",
+	    "--id", "3", NULL);
+	expect_has("\"seats\":[10,11,12,13,14,15,16,17]");
+	/* Seats 18-19 are left: holding 18 alone orphans 19. */
+	run("hold", "95", "--user", "4", "--seats", "18", "--no-orphan", NULL);
+	expect_err(1, "holdfast: hold refused: ORPHAN_SEAT");
+	run("--json", "hold", "95", "--user", "5", "--section", "floor", "--quantity", "4", "--id",
+	    "5", NULL);
+	expect_json();
+	expect_has("\"seats\":[40,41,42,43],\"section\":\"floor\"}");
+	run("hold", "95", "--user", "6", "--section", "floor", "--quantity", "2", "--id", "6",
+	    NULL);
+	expect(0, "hold 6 on event 95: section floor, places 44-45, expires ");
+	run("avail", "95", NULL);
+	expect(0, "event 95: 121 free of 140 (held 19, booked 0)\n"
+		  "  section stalls (tier 1, seats 0-19): 9 free of 20\n"
+		  "  section balcony (tier 2, seats 20-39, rows of 5): 18 free of 20\n"
+		  "  section floor (GA, tier 3): 94 free of 100 places\n"
+		  "  tier 1: 9 free of 20\n  tier 2: 18 free of 20\n  tier 3: 94 free of 100\n");
+	run("--json", "avail", "95", NULL);
+	expect_json();
+	expect_has("{\"name\":\"floor\",\"kind\":\"ga\",\"tier\":3,\"first\":40,\"count\":100,"
+		   "\"row_width\":0,\"free\":94}");
+	expect_has("\"tiers\":[{\"tier\":1,\"seats\":20,\"free\":9},{\"tier\":2,\"seats\":20,"
+		   "\"free\":18},{\"tier\":3,\"seats\":100,\"free\":94}]");
+	run("event", "info", "95", NULL);
+	expect_has("  section balcony (tier 2, seats 20-39, rows of 5): 18 free of 20\n");
+	run("--json", "event", "info", "95", NULL);
+	expect_json();
+	expect_has("\"sections\":[{\"name\":\"stalls\"");
+	run("seats", "95", "40", NULL);
+	expect(0, "seat 40: held (hold 5) by user 5\n");
+	/* Errors. */
+	run("hold", "95", "--user", "1", "--best", "2", "--section", "nope", NULL);
+	expect_err(1, "holdfast: hold refused: event 95 has no section 'nope'");
+	run("hold", "95", "--user", "1", "--quantity", "2", NULL);
+	expect_err(2, "holdfast: hold: --quantity needs --section NAME");
+	run("hold", "95", "--user", "1", "--seats", "3", "--any", NULL);
+	expect_err(2, "holdfast: hold: --seats takes no --section, --tier or --any");
+	run("hold", "95", "--user", "1", "--best", "2", "--section", "stalls", "--tier", "1", NULL);
+	expect_err(2, "holdfast: hold: give at most one of --section and --tier");
+	run("event", "create", "97", "--seats", "10", "--ga", "x:5:3:4", NULL);
+	expect_err(2, "holdfast: event create: --ga 'x:5:3:4' is not NAME:CAPACITY[:TIER]");
+	run("event", "create", "97", "--seats", "10", "--section", "a:5:10", NULL);
+	expect_err(2, "holdfast: event create: --section a (seats 5..14) is not inside");
+	run("event", "create", "97", "--seats", "10", "--section", "a:0:5", "--section", "a:5:5",
+	    NULL);
+	expect_err(1, "holdfast: event create refused: INVALID");
+	run("event", "create", "97", "--seats", "10", "--section", NULL);
+	expect_err(2, "holdfast: event create: --section needs a value");
+}
+
+/* A `holdfast watch` running beside the test: its stdout is read line by line. */
+struct watch_proc {
+	pid_t pid;
+	int out;
+	char buf[OUT_SIZE_MAX];
+	size_t len;
+};
+
+static void watch_start(struct watch_proc *w, int json, const char *event, const char *count)
+{
+	const char *argv[] = {holdfast_path,
+			      "--host",
+			      server.addr,
+			      json ? "--json" : "watch",
+			      json ? "watch" : event,
+			      json ? event : "--count",
+			      json ? "--count" : count,
+			      json ? count : NULL,
+			      NULL};
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	assert_int_equal(
+	    posix_spawn(&w->pid, holdfast_path, &fa, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	w->out = p[0];
+	w->len = 0;
+}
+
+/* The next line of its output (without the newline), waiting at most RUN_TIMEOUT_MS. */
+static const char *watch_line(struct watch_proc *w)
+{
+	static char line[4096];
+	uint64_t deadline = hf_clock_mono_ms() + RUN_TIMEOUT_MS;
+	for (;;) {
+		char *nl = memchr(w->buf, '\n', w->len);
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - w->buf);
+			assert_true(n < sizeof(line));
+			memcpy(line, w->buf, n);
+			line[n] = '\0';
+			memmove(w->buf, nl + 1, w->len - n - 1);
+			w->len -= n + 1;
+			return line;
+		}
+		uint64_t now = hf_clock_mono_ms();
+		assert_true(now < deadline);
+		struct pollfd pfd = {.fd = w->out, .events = POLLIN};
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		ssize_t k = read(w->out, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+		assert_true(k > 0);
+		w->len += (size_t)k;
+	}
+}
+
+static int watch_wait(struct watch_proc *w)
+{
+	int wstatus;
+	uint64_t deadline = hf_clock_mono_ms() + RUN_TIMEOUT_MS;
+	/* Bounded: the child exits after --count changes; past the deadline it is killed. */
+	while (waitpid(w->pid, &wstatus, WNOHANG) == 0) {
+		if (hf_clock_mono_ms() > deadline) {
+			kill(w->pid, SIGKILL);
+			waitpid(w->pid, &wstatus, 0);
+			break;
+		}
+		poll(NULL, 0, 10);
+	}
+	close(w->out);
+	return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+}
+
+/* holdfast watch EVENT prints every change as it happens, readable and as JSON lines, then
+ * exits after --count changes; a watch of a missing event is refused. */
+static void test_watch(void **state)
+{
+	(void)state;
+	run("event", "create", "98", "--seats", "20", "--ga", "pit:50:2", NULL);
+	expect(0, "event 98 created");
+	static struct watch_proc text, json;
+	watch_start(&text, 0, "98", "4");
+	watch_start(&json, 1, "98", "4");
+	assert_string_equal(watch_line(&text), "watching event 98 from seq 0 (Ctrl-C stops)");
+	assert_string_equal(watch_line(&json), "{\"event_id\":98,\"watching\":true,\"seq\":0}");
+	run("hold", "98", "--user", "3", "--seats", "4,5", "--id", "40", NULL);
+	expect(0, NULL);
+	run("confirm", "98", "40", NULL);
+	expect(0, NULL);
+	run("hold", "98", "--user", "4", "--section", "pit", "--quantity", "3", "--id", "41", NULL);
+	expect(0, NULL);
+	run("release", "98", "41", NULL);
+	expect(0, NULL);
+	const char *l = watch_line(&text);
+	assert_non_null(strstr(l, "seq 1: held seats 4,5 (hold 40, user 3, expires "));
+	assert_string_equal(watch_line(&text), "seq 2: booked seats 4,5 (booking 40, user 3)");
+	l = watch_line(&text);
+	assert_non_null(strstr(l, "seq 3: held 3 places of pit (hold 41, user 4, expires "));
+	assert_string_equal(watch_line(&text), "seq 4: released 3 places of pit (hold 41, user 4)");
+	l = watch_line(&json);
+	assert_non_null(strstr(l, "{\"event_id\":98,\"seq\":1,\"kind\":\"held\",\"hold_id\":40,"
+				  "\"user_id\":3,\"deadline_ms\":"));
+	assert_non_null(strstr(l, "\"seats\":[4,5]}"));
+	assert_string_equal(
+	    watch_line(&json),
+	    "{\"event_id\":98,\"seq\":2,\"kind\":\"booked\",\"hold_id\":40,\"user_id\":3,"
+	    "\"deadline_ms\":0,\"seats\":[4,5]}");
+	l = watch_line(&json);
+	assert_non_null(strstr(l, "\"seats\":[20,21,22],\"section\":\"pit\"}"));
+	assert_string_equal(
+	    watch_line(&json),
+	    "{\"event_id\":98,\"seq\":4,\"kind\":\"released\",\"hold_id\":41,"
+	    "\"user_id\":4,\"deadline_ms\":0,\"seats\":[20,21,22],\"section\":\"pit\"}");
+	assert_int_equal(watch_wait(&text), 0);
+	assert_int_equal(watch_wait(&json), 0);
+	run("watch", "12345", NULL);
+	expect_err(1, "holdfast: watch refused: NO_EVENT");
+	run("--json", "watch", "12345", NULL);
+	expect_json();
+	expect_has("\"error\":\"NO_EVENT\"");
+	run("watch", "98", "--count", "0", NULL);
+	expect_err(2, "holdfast: watch: --count '0' is not a positive integer");
+}
+
 /* A holdfastd with --auth-file: the CLI presents --token-file's token, or HOLDFAST_TOKEN's; a
  * client token may not BACKUP; without a token the CLI says what to do. */
 static void test_tokens(void **state)
@@ -719,6 +938,75 @@ static void test_tokens(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* The waiting room: event create --waiting-room, join (position, then the token), hold without
+ * and with --token, queue, room --off / --on with parameters, join --wait, and their --json. */
+static void test_room_commands(void **state)
+{
+	(void)state;
+	run("event", "create", "195", "--seats", "1", "--waiting-room", NULL);
+	expect(0, "event 195 created: 1 seats, one row, no user limit, hold lifetime");
+	expect_has("waiting room on");
+	run("--json", "join", "195", "--user", "1", NULL);
+	expect(0, "{\"event_id\":195,\"user_id\":1,\"state\":\"admitted\",\"position\":0,");
+	expect_json();
+	char token[128];
+	const char *at = strstr(r.out, "\"token\":\"");
+	assert_non_null(at);
+	snprintf(token, sizeof(token), "%.80s", at + strlen("\"token\":\""));
+	run("join", "195", "--user", "2", NULL);
+	expect(0, "user 2 waits in event 195's room: position 1 of 1, wait ");
+	run("--json", "join", "195", "--user", "3", NULL);
+	expect(0, "{\"event_id\":195,\"user_id\":3,\"state\":\"waiting\",\"position\":2,"
+		  "\"length\":2,");
+	expect_has("\"token\":null");
+	expect_json();
+	run("hold", "195", "--user", "1", "--best", "1", NULL);
+	expect_err(1, "holdfast: hold refused: NOT_ADMITTED");
+	run("hold", "195", "--user", "1", "--best", "1", "--token", "12ab", NULL);
+	expect_err(2, "holdfast: hold: --token is not the 80 hex digits");
+	run("hold", "195", "--user", "1", "--best", "1", "--token", token, "--id", "950", NULL);
+	expect(0, "hold 950 on event 195: seats 0");
+	run("queue", "195", NULL);
+	expect(0, "event 195 waiting room on: 2 waiting (of 100000 places), 0 admitted shopping, 1 "
+		  "holding, 0 free seats\n");
+	run("--json", "queue", "195", NULL);
+	expect(0, "{\"event_id\":195,\"enabled\":true,\"policy\":\"requeue\","
+		  "\"shoppers_per_seat\":1.00,\"admit_ttl_s\":300,\"queue_max\":100000,"
+		  "\"length\":2,\"admitted\":0,");
+	expect_has("\"rate\":");
+	expect_has("\"estimate\":");
+	expect_json();
+	/* The seat comes back: user 2 is admitted, --wait returns with the token. */
+	run("release", "195", "950", NULL);
+	expect(0, NULL);
+	run("join", "195", "--user", "2", "--wait", "--wait-timeout", "20", NULL);
+	expect(0, "user 2 admitted to event 195 for ");
+	expect_has("\ntoken ");
+	run("--json", "room", "195", "--on", "--shoppers-per-seat", "2.5", "--policy", "drop",
+	    "--admit-ttl", "60", NULL);
+	expect(0, "{\"event_id\":195,\"enabled\":true,\"policy\":\"drop\","
+		  "\"shoppers_per_seat\":2.50,\"admit_ttl_s\":60,\"queue_max\":100000}");
+	expect_json();
+	run("room", "195", "--on", "--shoppers-per-seat", "0", NULL);
+	expect_err(2, "holdfast: room: --shoppers-per-seat is not in 0.01..100");
+	run("room", "195", "--on", "--queue-max", "5", NULL);
+	expect_err(1, "holdfast: room refused: INVALID");
+	run("room", "195", NULL);
+	expect_err(2, "holdfast: room: give exactly one of --on and --off");
+	run("room", "195", "--off", NULL);
+	expect(0, "event 195 waiting room off");
+	run("join", "195", "--user", "4", NULL);
+	expect_err(1, "holdfast: join refused: NO_ROOM");
+	run("hold", "195", "--user", "4", "--best", "1", "--id", "951", NULL);
+	expect(0, "hold 951 on event 195");
+	run("--json", "join", "195", "--user", "4", NULL);
+	expect(1, "{\"error\":\"NO_ROOM\",\"status\":46,");
+	run("queue", "196", NULL);
+	expect_err(1, "holdfast: queue refused: NO_EVENT");
+	run("join", "195", NULL);
+	expect_err(2, "holdfast: join: --user U is required");
+}
+
 int main(int argc, char **argv)
 {
 	holdfastd_path = argc > 1 ? argv[1] : NULL;
@@ -736,7 +1024,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_cluster_commands),
 	    cmocka_unit_test(test_backup),
 	    cmocka_unit_test(test_user_records),
+	    cmocka_unit_test(test_sections),
+	    cmocka_unit_test(test_watch),
 	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_room_commands),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

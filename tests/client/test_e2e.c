@@ -404,6 +404,122 @@ static void test_pipelined(void **state)
 	       PIPELINE_DEPTH, ping_rate, hold_rate);
 }
 
+/* ---- BATCH folding (opts.batch_max) ---- */
+
+#define BATCH_SEATS 300u
+#define BATCH_HOLDS (2u * 2u * BATCH_SEATS) /* two events, two holds per seat */
+
+static uint16_t batch_status[BATCH_HOLDS];
+static uint32_t batch_seat[BATCH_HOLDS];
+static uint32_t batch_done;
+static uint32_t batch_errors;
+
+static void batch_on_complete(void *arg, uint64_t tag, int error,
+			      const struct hf_client_reply *reply)
+{
+	(void)arg;
+	assert_true(tag < BATCH_HOLDS);
+	batch_done++;
+	if (error != 0) {
+		batch_errors++;
+		return;
+	}
+	assert_int_equal(reply->opcode, HF_OP_HOLD);
+	batch_status[tag] = reply->status;
+	batch_seat[tag] = reply->status == HF_OK ? reply->hold.seats[0] : UINT32_MAX;
+}
+
+static void batch_round(struct hf_client *c, const uint64_t ev[2])
+{
+	batch_done = 0;
+	batch_errors = 0;
+	for (uint32_t i = 0; i < BATCH_HOLDS; i++) {
+		struct hf_request req;
+		memset(&req, 0, sizeof(req));
+		req.opcode = HF_OP_HOLD;
+		req.hold.event_id = ev[i % 2u];
+		req.hold.hold_id = 1u + i;
+		req.hold.user_id = 1u + i;
+		req.hold.ttl_ms = TTL_MS;
+		req.hold.seats_count = 1;
+		req.hold.seats[0] = (i / 2u) % BATCH_SEATS;
+		assert_int_equal(hf_client_submit(c, &req, i), 0);
+	}
+	uint64_t deadline = hf_clock_mono_ms() + 30000;
+	while (hf_client_in_flight(c) > 0 && hf_clock_mono_ms() < deadline)
+		assert_true(hf_client_poll(c, 100, batch_on_complete, NULL) >= 0);
+	assert_int_equal(batch_done, BATCH_HOLDS);
+	assert_int_equal(batch_errors, 0);
+}
+
+/* Goal: with batch_max the client folds queued requests into BATCH frames and still completes
+ * each request once with its own answer, follows MOVED entry by entry, and replays idempotently.
+ * Method: a client with a stale map (every slot on the wrong shard) submits two holds per seat of
+ * two events (one per shard) at once; afterwards exactly one hold per seat won, the shards counted
+ * BATCH frames and fewer frames than requests; the same holds submitted again get the same
+ * answers. */
+static void test_batched(void **state)
+{
+	(void)state;
+	struct hf_client_options o;
+	hf_client_options_default(&o);
+	o.batch_max = 32;
+	o.pipeline_max = BATCH_HOLDS;
+	struct hf_client *c;
+	assert_int_equal(hf_client_open(server.addr, &o, &c), 0);
+	const struct hf_slot_map *map = hf_client_slot_map(c);
+	uint64_t ev[2] = {0, 0};
+	for (uint64_t id = 90001; ev[0] == 0 || ev[1] == 0; id++) {
+		uint16_t owner = map->slot_owner[hf_slot_of(id)];
+		if (ev[owner] == 0)
+			ev[owner] = id;
+	}
+	for (int k = 0; k < 2; k++) {
+		struct hf_req_create_event ce = {.event_id = ev[k], .seats_count = BATCH_SEATS};
+		assert_int_equal(hf_client_create_event(c, &ce, &rep), 0);
+		assert_int_equal(rep.status, HF_OK);
+	}
+	uint64_t batches_before = shard_stat(c, 0, "ops_batch") + shard_stat(c, 1, "ops_batch");
+	static struct hf_slot_map stale;
+	memcpy(&stale, hf_client_slot_map(c), sizeof(stale));
+	stale.epoch = 0;
+	for (uint32_t sl = 0; sl < HF_SLOTS_COUNT; sl++)
+		stale.slot_owner[sl] = (uint16_t)(1 - stale.slot_owner[sl]);
+	assert_int_equal(hf_client_map_force(c, &stale), 0);
+	batch_round(c, ev);
+	static uint16_t first[BATCH_HOLDS];
+	for (uint32_t i = 0; i < BATCH_HOLDS; i += 2) {
+		/* Holds 2k and 2k+1 are for the same seat of different events; 2k and 2k+2*SEATS
+		 * for the same seat of the same event: exactly one of those two won. */
+		if (i >= 2u * BATCH_SEATS)
+			continue;
+		for (uint32_t k = 0; k < 2; k++) {
+			uint16_t a = batch_status[i + k],
+				 b = batch_status[i + k + 2u * BATCH_SEATS];
+			assert_true((a == HF_OK && b == HF_SEAT_TAKEN) ||
+				    (a == HF_SEAT_TAKEN && b == HF_OK));
+		}
+	}
+	memcpy(first, batch_status, sizeof(first));
+	uint64_t batches = shard_stat(c, 0, "ops_batch") + shard_stat(c, 1, "ops_batch");
+	assert_true(batches > batches_before);
+	assert_true(batches - batches_before < BATCH_HOLDS);
+	/* The same ids again: the same answers (replays), map now fresh. */
+	batch_round(c, ev);
+	assert_memory_equal(first, batch_status, sizeof(first));
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(hf_client_event_info(c, ev[k], &rep), 0);
+		assert_int_equal(rep.event_info.held_count, BATCH_SEATS);
+	}
+	/* BATCH is the client's framing, never the caller's. */
+	struct hf_request bad = {.opcode = HF_OP_BATCH};
+	assert_int_equal(hf_client_submit(c, &bad, 0), -EINVAL);
+	o.batch_max = HF_BATCH_OPS_MAX + 1u;
+	struct hf_client *c2 = NULL;
+	assert_int_equal(hf_client_open(server.addr, &o, &c2), -EINVAL);
+	hf_client_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	holdfastd_path = argc > 1 ? argv[1] : NULL;
@@ -411,7 +527,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_map_ping_stats), cmocka_unit_test(test_event_ops),
 	    cmocka_unit_test(test_routing),	   cmocka_unit_test(test_stale_map_follows_moved),
-	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_pipelined),	   cmocka_unit_test(test_batched),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

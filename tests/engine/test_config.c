@@ -39,6 +39,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.conn_buffer_size_max, HF_ENGINE_CONN_BUFFER_DEFAULT);
 	assert_int_equal(cfg.idle_timeout_s, HF_ENGINE_IDLE_TIMEOUT_DEFAULT_S);
 	assert_int_equal(cfg.frame_timeout_s, HF_ENGINE_FRAME_TIMEOUT_DEFAULT_S);
+	assert_int_equal(cfg.shed_after_ms, HF_ENGINE_SHED_AFTER_MS_DEFAULT);
 	assert_string_equal(cfg.auth_file, "");
 	assert_string_equal(cfg.backup_root, "");
 	assert_int_equal(cfg.pin, 1);
@@ -110,6 +111,14 @@ static void test_bad_flags(void **state)
 	assert_int_equal(parse(&cfg, err, 3, "--max-conn-buffer", "10"), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 3, "--max-connections", "0"), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 3, "--hold-lifetime-max", "86401"), HF_CONFIG_BAD);
+	/* --shed-after-ms: 0 (off) .. the maximum, nothing past it. */
+	assert_int_equal(parse(&cfg, err, 3, "--shed-after-ms", "0"), HF_CONFIG_OK);
+	assert_int_equal(cfg.shed_after_ms, 0);
+	assert_int_equal(parse(&cfg, err, 2, "--shed-after-ms=60000"), HF_CONFIG_OK);
+	assert_int_equal(cfg.shed_after_ms, HF_ENGINE_SHED_AFTER_MS_MAX);
+	assert_int_equal(parse(&cfg, err, 3, "--shed-after-ms", "60001"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "--shed-after-ms"));
+	assert_int_equal(parse(&cfg, err, 3, "--shed-after-ms", "soon"), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 3, "--data-dir", ""), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 2, "--force"), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 2, "--no-pin=1"), HF_CONFIG_BAD);

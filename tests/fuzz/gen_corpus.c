@@ -8,9 +8,14 @@
  * - load: the records a real store writes (events, live holds, bookings, tombstones), in
  *   fuzz_load.c's input format (clock offset, then key size, key, value size, value).
  *
+ * - server: byte streams of one connection for fuzz_server.c: per opcode of the table, a session
+ *   that creates an event, holds seats and then sends that opcode (well formed, with ids that
+ *   exist); a whole hold lifecycle; the same on an event another shard owns (MOVED);
+ *
  * The output is checked in under tests/fuzz/corpus/; run it again when an opcode or a record format
  * changes: build-test/tests/fuzz/gen_corpus tests/fuzz/corpus. Exits 0, or 1 on a write error. */
 #include "base/assert.h"
+#include "shards/slotmap.h"
 #include "shards/store.h"
 
 #include <errno.h>
@@ -521,6 +526,138 @@ static void load_seeds(void)
 	hf_store_destroy(store);
 }
 
+/* ---- server ---- */
+
+/* fuzz_server.c's node: 2 shards at the default address; it is shard 0. */
+#define SERVER_SHARDS 2u
+
+/* The first event id from `from` on that the default map gives to owner. */
+static uint64_t server_event(uint16_t owner, uint64_t from)
+{
+	static struct hf_slot_map map;
+	enum hf_status st = hf_slot_map_init_default(&map, "127.0.0.1", 7070, SERVER_SHARDS);
+	HF_ASSERT(st == HF_OK);
+	for (uint64_t ev = from; ev < from + 100000u; ev++) {
+		if (hf_slot_map_owner(&map, hf_slot_of(ev)) == owner)
+			return ev;
+	}
+	HF_PANIC("no event of owner %u", owner);
+}
+
+static void server_put(struct seed *s, struct hf_request *r)
+{
+	static uint8_t buf[HF_FRAME_SIZE_MAX];
+	static uint64_t request_id;
+	r->request_id = ++request_id;
+	HF_ASSERT(hf_request_validate(r) == HF_OK);
+	size_t n = hf_request_encode(r, buf, sizeof(buf));
+	HF_ASSERT(n >= HF_FRAME_HEADER_SIZE);
+	HF_ASSERT(s->size + n <= SEED_SIZE_MAX);
+	put_bytes(s, buf, n);
+}
+
+/* A well-formed request of opcode on event ev, naming hold 99 of user 7 where it names one. */
+static void server_request(struct hf_request *r, uint8_t opcode, uint64_t ev)
+{
+	memset(r, 0, sizeof(*r));
+	r->opcode = opcode;
+	switch (opcode) {
+	case HF_OP_CREATE_EVENT:
+		r->create_event = (struct hf_req_create_event){.event_id = ev,
+							       .seats_count = 1000,
+							       .row_width = 50,
+							       .user_limit = 6,
+							       .hold_lifetime_max_s = 1800};
+		break;
+	case HF_OP_HOLD:
+		r->hold = (struct hf_req_hold){.event_id = ev, .hold_id = 99, .user_id = 7};
+		r->hold.ttl_ms = 300000;
+		r->hold.mode = HF_HOLD_EXPLICIT;
+		r->hold.seats_count = 2;
+		r->hold.seats[0] = 10;
+		r->hold.seats[1] = 11;
+		break;
+	case HF_OP_EXTEND:
+		r->extend = (struct hf_req_extend){ev, 99, 600000};
+		break;
+	case HF_OP_CONFIRM:
+	case HF_OP_RELEASE:
+	case HF_OP_CANCEL:
+		r->confirm = (struct hf_req_hold_ref){ev, 99};
+		break;
+	case HF_OP_AVAIL:
+		r->avail = (struct hf_req_avail){ev, 0, 100};
+		break;
+	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
+		r->seat_status.event_id = ev;
+		r->seat_status.seats_count = 3;
+		r->seat_status.seats[0] = 10;
+		r->seat_status.seats[1] = 11;
+		r->seat_status.seats[2] = 500;
+		break;
+	case HF_OP_USER_HOLDS:
+	case HF_OP_USER_BOOKINGS:
+		r->user_holds = (struct hf_req_user_records){.event_id = ev, .user_id = 7};
+		r->user_holds.limit = 16;
+		break;
+	case HF_OP_BACKUP:
+		snprintf(r->backup.path, sizeof(r->backup.path), "nightly");
+		break;
+	case HF_OP_AUTH:
+		r->auth.token_size = 6;
+		memcpy(r->auth.token, "secret", 6);
+		break;
+	default:
+		/* Every other body starts with its event id when routed (proto.h, struct
+		 * hf_op_info); unrouted ones get a zero body. */
+		if (hf_op_info(opcode)->routed)
+			r->event_info.event_id = ev;
+		break;
+	}
+}
+
+static void server_seeds(void)
+{
+	static struct seed s;
+	static struct hf_request r;
+	uint64_t mine = server_event(0, 42);
+	uint64_t theirs = server_event(1, 42);
+	char name[64];
+	for (uint32_t opcode = 0; opcode < 256u; opcode++) {
+		const struct hf_op_info *op = hf_op_info((uint8_t)opcode);
+		if (op == NULL)
+			continue;
+		s.size = 0;
+		server_request(&r, HF_OP_CREATE_EVENT, mine);
+		server_put(&s, &r);
+		server_request(&r, HF_OP_HOLD, mine);
+		server_put(&s, &r);
+		server_request(&r, (uint8_t)opcode, mine);
+		if (hf_request_validate(&r) != HF_OK)
+			continue;
+		server_put(&s, &r);
+		snprintf(name, sizeof(name), "seed-%s", op->name);
+		for (char *p = name; *p != '\0'; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		write_seed("server", name, s.bytes, s.size);
+	}
+	/* A lifecycle: hold, extend, confirm, read it back, cancel; then a hold released. */
+	static const uint8_t life[] = {HF_OP_CREATE_EVENT, HF_OP_HOLD,	     HF_OP_EXTEND,
+				       HF_OP_CONFIRM,	   HF_OP_SEAT_INFO,  HF_OP_USER_BOOKINGS,
+				       HF_OP_AVAIL,	   HF_OP_CANCEL,     HF_OP_HOLD,
+				       HF_OP_RELEASE,	   HF_OP_EVENT_INFO, HF_OP_STATS};
+	for (uint32_t k = 0; k < 2; k++) {
+		s.size = 0;
+		for (uint32_t i = 0; i < HF_ARRAY_SIZE(life); i++) {
+			server_request(&r, life[i], k == 0 ? mine : theirs);
+			server_put(&s, &r);
+		}
+		write_seed("server", k == 0 ? "seed-lifecycle" : "seed-lifecycle-moved", s.bytes,
+			   s.size);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -528,10 +665,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	out_dir = argv[1];
-	static const char *const subs[3] = {"frame", "store", "load"};
+	static const char *const subs[4] = {"frame", "store", "load", "server"};
 	char path[PATH_SIZE_MAX];
 	mkdir(out_dir, 0755);
-	for (uint32_t i = 0; i < 3; i++) {
+	for (uint32_t i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s", out_dir, subs[i]);
 		mkdir(path, 0755);
 	}
@@ -541,6 +678,7 @@ int main(int argc, char **argv)
 	frame_replies_large(&rep);
 	store_seeds();
 	load_seeds();
+	server_seeds();
 	printf("gen_corpus: %u seeds written under %s\n", seeds_written, out_dir);
 	return write_failed;
 }

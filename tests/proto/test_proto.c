@@ -11,6 +11,8 @@
  * HF_PROTO_FUZZ_ITERATIONS to change its length) that pushes a million random and mutated frames
  * through every decoder and re-encodes whatever decodes. */
 #include "proto/proto.h"
+#include "proto/watch.h"
+#include "base/endian.h"
 
 #include "base/assert.h"
 
@@ -188,6 +190,13 @@ static const uint8_t request_opcodes[] = {
     HF_OP_USER_BOOKINGS,
     HF_OP_EVENT_SECTIONS,
     HF_OP_AUTH,
+    HF_OP_WATCH,
+    HF_OP_UNWATCH,
+    /* Waiting room. */
+    HF_OP_JOIN,
+    HF_OP_POSITION,
+    HF_OP_ROOM_SET,
+    HF_OP_ROOM_INFO,
     /* Slot moves and event delete. */
     HF_OP_EVENT_DELETE,
     HF_OP_MOVE_COPY,
@@ -200,6 +209,8 @@ static const uint8_t request_opcodes[] = {
 
 static int opcode_is_known(uint8_t op)
 {
+	if (op == HF_OP_BATCH)
+		return 1; /* its own tests below: its body is other frames' bodies */
 	for (size_t i = 0; i < HF_ARRAY_SIZE(request_opcodes); i++) {
 		if (request_opcodes[i] == op)
 			return 1;
@@ -259,10 +270,32 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 		    rng_below(r, 2) ? 0 : rng_range(r, 1, HF_EVENT_SECTIONS_MAX);
 		for (uint32_t i = 0; i < req->create_event.sections_count; i++)
 			fill_section(r, &req->create_event.sections[i]);
+		if (rng_below(r, 3) == 0) {
+			req->create_event.user_rate = rng_range(r, 1, HF_USER_RATE_MAX);
+			req->create_event.user_burst = rng_range(r, 0, HF_USER_RATE_MAX);
+		}
 		break;
 	case HF_OP_EVENT_INFO:
 	case HF_OP_EVENT_SECTIONS:
+	case HF_OP_ROOM_INFO:
+	case HF_OP_WATCH:
+	case HF_OP_UNWATCH:
 		req->event_info.event_id = rng_id(r);
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		req->join.event_id = rng_id(r);
+		req->join.user_id = rng_u64(r);
+		break;
+	case HF_OP_ROOM_SET:
+		req->room_set.event_id = rng_id(r);
+		req->room_set.params.enabled = (uint8_t)rng_below(r, 2);
+		req->room_set.params.policy = (uint8_t)rng_below(r, 2);
+		req->room_set.params.shoppers_pct =
+		    (uint16_t)rng_range(r, 1, HF_ROOM_SHOPPERS_PCT_MAX);
+		req->room_set.params.admit_ttl_ms =
+		    rng_range(r, HF_ROOM_ADMIT_TTL_MS_MIN, HF_ROOM_ADMIT_TTL_MS_MAX);
+		req->room_set.params.queue_max = rng_range(r, 1, HF_ROOM_QUEUE_SIZE_MAX);
 		break;
 	case HF_OP_HOLD:
 		req->hold.event_id = rng_id(r);
@@ -276,10 +309,17 @@ static void fill_request(struct rng *r, const struct scale *sc, uint8_t op, stru
 			req->hold.flags &= HF_HOLD_FLAG_NO_ORPHAN;
 			req->hold.scope = 0;
 		}
+		if (rng_below(r, 2))
+			req->hold.flags |= HF_HOLD_FLAG_TOKEN;
 		req->hold.seats_count = rng_range(r, 1, sc->seats_max);
 		if (req->hold.mode == HF_HOLD_EXPLICIT) {
 			for (uint32_t i = 0; i < req->hold.seats_count; i++)
 				req->hold.seats[i] = rng_u32(r);
+		}
+		if (req->hold.flags & HF_HOLD_FLAG_TOKEN) {
+			req->hold.token.expires_ms = rng_u64(r);
+			for (uint32_t i = 0; i < HF_ROOM_MAC_SIZE; i++)
+				req->hold.token.mac[i] = (uint8_t)rng_u32(r);
 		}
 		break;
 	case HF_OP_EXTEND:
@@ -370,34 +410,14 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 	case HF_OP_CREATE_EVENT:
 	case HF_OP_RELEASE:
 	case HF_OP_CANCEL:
-	case HF_OP_EVENT_DELETE:
+	case HF_OP_UNWATCH:
 		break;
 	case HF_OP_PING:
 		rep->ping.epoch = rng_u64(r);
 		break;
-	case HF_OP_MOVE_COPY:
-	case HF_OP_MOVE_FREEZE:
-	case HF_OP_MOVE_PERSISTED:
-	case HF_OP_MOVE_DROP:
-	case HF_OP_MOVE_UNFREEZE:
-		rep->move.state = (uint8_t)rng_range(r, 0, HF_MOVE_STATE_FROZEN);
-		rep->move.records = rng_u64(r);
-		rep->move.bytes = rng_u64(r);
-		rep->move.seats = rng_u64(r);
+	case HF_OP_WATCH:
+		rep->watch.seq = rng_u64(r);
 		break;
-	case HF_OP_MOVE_EXPORT: {
-		struct hf_rep_move_export *e = &rep->move_export;
-		e->cursor = rng_u64(r);
-		e->log_offset = rng_u64(r);
-		e->flags = rng_range(r, 0, HF_MOVE_EXPORT_FLAGS_KNOWN);
-		e->records_count = rng_u32(r);
-		/* avail_max bounds the bytes too (and g_bitmap holds HF_AVAIL_RANGE_MAX / 8). */
-		e->data_size = rng_range(r, 0, sc->avail_max / 8u);
-		for (uint32_t i = 0; i < e->data_size; i++)
-			g_bitmap[i] = (uint8_t)rng_next(r);
-		e->data = g_bitmap;
-		break;
-	}
 	case HF_OP_EVENT_INFO: {
 		struct hf_rep_event_info *e = &rep->event_info;
 		e->event_id = rng_id(r);
@@ -499,6 +519,40 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 			m->slot_owner[s] = (uint16_t)rng_below(r, m->owners_count);
 		break;
 	}
+	case HF_OP_ROOM_SET:
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION: {
+		struct hf_rep_room_position *p = &rep->join;
+		p->state = (uint8_t)rng_range(r, HF_ROOM_WAITING, HF_ROOM_ADMITTED);
+		p->position = rng_u32(r);
+		p->waiting_count = rng_u32(r);
+		p->estimate_ms = rng_u32(r);
+		p->token.expires_ms = rng_u64(r);
+		for (uint32_t i = 0; i < HF_ROOM_MAC_SIZE; i++)
+			p->token.mac[i] = (uint8_t)rng_u32(r);
+		break;
+	}
+	case HF_OP_ROOM_INFO: {
+		struct hf_rep_room_info *i = &rep->room_info;
+		i->params.enabled = (uint8_t)rng_below(r, 2);
+		i->params.policy = (uint8_t)rng_below(r, 2);
+		i->params.shoppers_pct = (uint16_t)rng_u32(r);
+		i->params.admit_ttl_ms = rng_u32(r);
+		i->params.queue_max = rng_u32(r);
+		i->waiting_count = rng_u32(r);
+		i->admitted_count = rng_u32(r);
+		i->holding_count = rng_u32(r);
+		i->free_count = rng_u32(r);
+		i->sold_out = (uint8_t)rng_below(r, 2);
+		i->rate_per_min = rng_u32(r);
+		i->estimate_ms = rng_u32(r);
+		i->joins = rng_u64(r);
+		i->admits = rng_u64(r);
+		i->expired = rng_u64(r);
+		i->refused = rng_u64(r);
+		break;
+	}
 	case HF_OP_STATS: {
 		struct hf_rep_stats *st = &rep->stats;
 		st->stats_count = (uint16_t)rng_range(r, 0, sc->stats_max);
@@ -506,6 +560,31 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 			fill_text(r, st->stats[i].name, rng_range(r, 1, HF_STAT_NAME_SIZE_MAX));
 			st->stats[i].value = rng_u64(r);
 		}
+		break;
+	}
+	case HF_OP_EVENT_DELETE:
+		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		rep->move.state = (uint8_t)rng_range(r, 0, HF_MOVE_STATE_FROZEN);
+		rep->move.records = rng_u64(r);
+		rep->move.bytes = rng_u64(r);
+		rep->move.seats = rng_u64(r);
+		break;
+	case HF_OP_MOVE_EXPORT: {
+		struct hf_rep_move_export *e = &rep->move_export;
+		e->cursor = rng_u64(r);
+		e->log_offset = rng_u64(r);
+		e->flags = rng_range(r, 0, HF_MOVE_EXPORT_FLAGS_KNOWN);
+		e->records_count = rng_u32(r);
+		/* avail_max bounds the bytes too (and g_bitmap holds HF_AVAIL_RANGE_MAX / 8). */
+		e->data_size = rng_range(r, 0, sc->avail_max / 8u);
+		for (uint32_t i = 0; i < e->data_size; i++)
+			g_bitmap[i] = (uint8_t)rng_next(r);
+		e->data = g_bitmap;
 		break;
 	}
 	default:
@@ -560,6 +639,8 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		break;
 	case HF_OP_EVENT_INFO:
 	case HF_OP_EVENT_SECTIONS:
+	case HF_OP_WATCH:
+	case HF_OP_UNWATCH:
 		assert_int_equal(a->event_info.event_id, b->event_info.event_id);
 		break;
 	case HF_OP_HOLD:
@@ -570,6 +651,10 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->hold.mode, b->hold.mode);
 		assert_int_equal(a->hold.flags, b->hold.flags);
 		assert_int_equal(a->hold.scope, b->hold.scope);
+		if (a->hold.flags & HF_HOLD_FLAG_TOKEN) {
+			assert_int_equal(a->hold.token.expires_ms, b->hold.token.expires_ms);
+			assert_memory_equal(a->hold.token.mac, b->hold.token.mac, HF_ROOM_MAC_SIZE);
+		}
 		assert_int_equal(a->hold.seats_count, b->hold.seats_count);
 		if (a->hold.mode == HF_HOLD_EXPLICIT) {
 			for (uint32_t i = 0; i < a->hold.seats_count; i++)
@@ -614,6 +699,22 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->auth.token_size, b->auth.token_size);
 		assert_memory_equal(a->auth.token, b->auth.token, a->auth.token_size);
 		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		assert_int_equal(a->join.event_id, b->join.event_id);
+		assert_int_equal(a->join.user_id, b->join.user_id);
+		break;
+	case HF_OP_ROOM_INFO:
+		assert_int_equal(a->room_info.event_id, b->room_info.event_id);
+		break;
+	case HF_OP_ROOM_SET:
+		assert_int_equal(a->room_set.event_id, b->room_set.event_id);
+		assert_int_equal(a->room_set.params.enabled, b->room_set.params.enabled);
+		assert_int_equal(a->room_set.params.policy, b->room_set.params.policy);
+		assert_int_equal(a->room_set.params.shoppers_pct, b->room_set.params.shoppers_pct);
+		assert_int_equal(a->room_set.params.admit_ttl_ms, b->room_set.params.admit_ttl_ms);
+		assert_int_equal(a->room_set.params.queue_max, b->room_set.params.queue_max);
+		break;
 	case HF_OP_EVENT_DELETE:
 		assert_int_equal(a->event_delete.event_id, b->event_delete.event_id);
 		assert_int_equal(a->event_delete.flags, b->event_delete.flags);
@@ -652,6 +753,7 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 	case HF_OP_CREATE_EVENT:
 	case HF_OP_RELEASE:
 	case HF_OP_CANCEL:
+	case HF_OP_UNWATCH:
 		break;
 	case HF_OP_PING:
 		assert_int_equal(a->ping.epoch, b->ping.epoch);
@@ -684,33 +786,14 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 	case HF_OP_EXTEND:
 		assert_int_equal(a->extend.deadline_ms, b->extend.deadline_ms);
 		break;
+	case HF_OP_WATCH:
+		assert_int_equal(a->watch.seq, b->watch.seq);
+		break;
 	case HF_OP_BACKUP:
 		assert_int_equal(a->backup.sequence, b->backup.sequence);
 		break;
 	case HF_OP_AUTH:
 		assert_int_equal(a->auth.role, b->auth.role);
-		break;
-	case HF_OP_EVENT_DELETE:
-		break;
-	case HF_OP_MOVE_COPY:
-	case HF_OP_MOVE_FREEZE:
-	case HF_OP_MOVE_PERSISTED:
-	case HF_OP_MOVE_DROP:
-	case HF_OP_MOVE_UNFREEZE:
-		assert_int_equal(a->move.state, b->move.state);
-		assert_int_equal(a->move.records, b->move.records);
-		assert_int_equal(a->move.bytes, b->move.bytes);
-		assert_int_equal(a->move.seats, b->move.seats);
-		break;
-	case HF_OP_MOVE_EXPORT:
-		assert_int_equal(a->move_export.cursor, b->move_export.cursor);
-		assert_int_equal(a->move_export.log_offset, b->move_export.log_offset);
-		assert_int_equal(a->move_export.flags, b->move_export.flags);
-		assert_int_equal(a->move_export.records_count, b->move_export.records_count);
-		assert_int_equal(a->move_export.data_size, b->move_export.data_size);
-		if (a->move_export.data_size > 0)
-			assert_memory_equal(a->move_export.data, b->move_export.data,
-					    a->move_export.data_size);
 		break;
 	case HF_OP_AVAIL:
 		assert_int_equal(a->avail.seats_count, b->avail.seats_count);
@@ -785,6 +868,59 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 			assert_string_equal(a->stats.stats[i].name, b->stats.stats[i].name);
 			assert_int_equal(a->stats.stats[i].value, b->stats.stats[i].value);
 		}
+		break;
+	case HF_OP_ROOM_SET:
+		break;
+	case HF_OP_JOIN:
+	case HF_OP_POSITION:
+		assert_int_equal(a->join.state, b->join.state);
+		assert_int_equal(a->join.position, b->join.position);
+		assert_int_equal(a->join.waiting_count, b->join.waiting_count);
+		assert_int_equal(a->join.estimate_ms, b->join.estimate_ms);
+		assert_int_equal(a->join.token.expires_ms, b->join.token.expires_ms);
+		assert_memory_equal(a->join.token.mac, b->join.token.mac, HF_ROOM_MAC_SIZE);
+		break;
+	case HF_OP_ROOM_INFO: {
+		const struct hf_rep_room_info *x = &a->room_info, *y = &b->room_info;
+		assert_int_equal(x->params.enabled, y->params.enabled);
+		assert_int_equal(x->params.policy, y->params.policy);
+		assert_int_equal(x->params.shoppers_pct, y->params.shoppers_pct);
+		assert_int_equal(x->params.admit_ttl_ms, y->params.admit_ttl_ms);
+		assert_int_equal(x->params.queue_max, y->params.queue_max);
+		assert_int_equal(x->waiting_count, y->waiting_count);
+		assert_int_equal(x->admitted_count, y->admitted_count);
+		assert_int_equal(x->holding_count, y->holding_count);
+		assert_int_equal(x->free_count, y->free_count);
+		assert_int_equal(x->sold_out, y->sold_out);
+		assert_int_equal(x->rate_per_min, y->rate_per_min);
+		assert_int_equal(x->estimate_ms, y->estimate_ms);
+		assert_int_equal(x->joins, y->joins);
+		assert_int_equal(x->admits, y->admits);
+		assert_int_equal(x->expired, y->expired);
+		assert_int_equal(x->refused, y->refused);
+		break;
+	}
+	case HF_OP_EVENT_DELETE:
+		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		assert_int_equal(a->move.state, b->move.state);
+		assert_int_equal(a->move.records, b->move.records);
+		assert_int_equal(a->move.bytes, b->move.bytes);
+		assert_int_equal(a->move.seats, b->move.seats);
+		break;
+	case HF_OP_MOVE_EXPORT:
+		assert_int_equal(a->move_export.cursor, b->move_export.cursor);
+		assert_int_equal(a->move_export.log_offset, b->move_export.log_offset);
+		assert_int_equal(a->move_export.flags, b->move_export.flags);
+		assert_int_equal(a->move_export.records_count, b->move_export.records_count);
+		assert_int_equal(a->move_export.data_size, b->move_export.data_size);
+		if (a->move_export.data_size > 0)
+			assert_memory_equal(a->move_export.data, b->move_export.data,
+					    a->move_export.data_size);
 		break;
 	default:
 		fail_msg("no comparison for opcode 0x%02x", a->opcode);
@@ -1880,8 +2016,8 @@ static void test_request_unknown_opcodes(void **state)
 			assert_int_equal(g_req_b.opcode, op);
 		}
 	}
-	/* The reserved ranges are unknown today. */
-	for (int op = HF_OP_BATCH_FIRST; op <= HF_OP_BATCH_LAST; op++)
+	/* The batch range has BATCH only so far. */
+	for (int op = HF_OP_BATCH_FIRST + 1; op <= HF_OP_BATCH_LAST; op++)
 		assert_string_equal(hf_opcode_name((uint8_t)op), "UNKNOWN");
 	assert_int_equal(HF_OP_ADMIN_FIRST, 0x20);
 	assert_int_equal(HF_OP_ADMIN_LAST, 0x3f);
@@ -2026,13 +2162,16 @@ static void test_request_hold_mode_and_reserved(void **state)
 	assert_int_equal(decode_request_frame(n), HF_OK);
 	/* BEST and ANY take a scope and both flags. */
 	n = encode_hold(HF_HOLD_ANY, 2);
-	g_frame[24 + 29] = HF_HOLD_FLAGS_KNOWN;
+	g_frame[24 + 29] = HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER;
 	put16(g_frame + 24 + 30, 0xbeef);
 	assert_int_equal(decode_request_frame(n), HF_OK);
 	assert_int_equal(g_req_b.hold.mode, HF_HOLD_ANY);
-	assert_int_equal(g_req_b.hold.flags, HF_HOLD_FLAGS_KNOWN);
+	assert_int_equal(g_req_b.hold.flags, HF_HOLD_FLAG_NO_ORPHAN | HF_HOLD_FLAG_TIER);
 	assert_int_equal(g_req_b.hold.scope, 0xbeef);
-	g_frame[24 + 29] = 0x04;
+	g_frame[24 + 29] = 0x08;
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	/* The TOKEN flag without the 40 token bytes. */
+	g_frame[24 + 29] = HF_HOLD_FLAG_TOKEN;
 	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
 }
 
@@ -2715,6 +2854,12 @@ static const uint16_t all_statuses[] = {
     HF_UNAUTHORIZED,
     HF_FORBIDDEN,
     HF_RATE_LIMITED,
+    HF_WATCHING,
+    HF_NOT_ADMITTED,
+    HF_NOT_IN_QUEUE,
+    HF_ROOM_FULL,
+    HF_NO_ROOM,
+    HF_SOLD_OUT,
     HF_EVENT_HAS_HOLDS,
     HF_MOVE_STATE,
     HF_MOVE_FAILED,
@@ -2740,10 +2885,13 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_UNAUTHORIZED, 40);
 	assert_int_equal(HF_FORBIDDEN, 41);
 	assert_int_equal(HF_RATE_LIMITED, 42);
+	assert_int_equal(HF_WATCHING, 31);
+	assert_int_equal(HF_NOT_ADMITTED, 43);
+	assert_int_equal(HF_SOLD_OUT, 47);
 	assert_int_equal(HF_EVENT_HAS_HOLDS, 35);
 	assert_int_equal(HF_MOVE_STATE, 36);
 	assert_int_equal(HF_MOVE_FAILED, 37);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 33);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 39);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -2804,6 +2952,12 @@ static void test_opcode_names(void **state)
 	    {HF_OP_USER_BOOKINGS, "USER_BOOKINGS", 0},
 	    {HF_OP_EVENT_SECTIONS, "EVENT_SECTIONS", 0},
 	    {HF_OP_AUTH, "AUTH", 0},
+	    {HF_OP_WATCH, "WATCH", 0},
+	    {HF_OP_UNWATCH, "UNWATCH", 0},
+	    {HF_OP_JOIN, "JOIN", 1},
+	    {HF_OP_POSITION, "POSITION", 1},
+	    {HF_OP_ROOM_SET, "ROOM_SET", 1},
+	    {HF_OP_ROOM_INFO, "ROOM_INFO", 0},
 	    {HF_OP_EVENT_DELETE, "EVENT_DELETE", 1},
 	    {HF_OP_MOVE_COPY, "MOVE_COPY", 0},
 	    {HF_OP_MOVE_EXPORT, "MOVE_EXPORT", 0},
@@ -2824,8 +2978,11 @@ static void test_opcode_names(void **state)
 		assert_string_equal(hf_opcode_name((uint8_t)op), "UNKNOWN");
 		assert_false(hf_opcode_is_write((uint8_t)op));
 	}
+	assert_string_equal(hf_opcode_name(HF_OP_BATCH), "BATCH");
+	assert_false(hf_opcode_is_write(HF_OP_BATCH));
 	assert_int_equal(HF_OP_BACKUP, 0x20);
 	assert_int_equal(HF_OP_STATS, 0x0c);
+	assert_int_equal(HF_OP_BATCH, 0x10);
 }
 
 /* SEAT_INFO: the SEAT_STATUS entry followed by the owner's user id, byte for byte. */
@@ -2986,6 +3143,83 @@ static void test_reply_event_sections(void **state)
 	assert_int_equal(decode_reply_frame(n), HF_ERR_TOO_LARGE);
 }
 
+/* ---- WATCH_CHANGE (proto/watch.h) ---- */
+
+/* Pushed change frames: every kind round-trips byte for byte at the documented offsets; a GAP
+ * carries no seats; bad kinds, states, counts, sizes and reserved bytes are refused. */
+static void test_watch_change(void **state)
+{
+	(void)state;
+	struct rng r = {seed_from_env("watch_change")};
+	static struct hf_watch_change a, b;
+	for (uint32_t iter = 0; iter < 500; iter++) {
+		memset(&a, 0, sizeof(a));
+		a.event_id = rng_id(&r);
+		a.seq = rng_u64(&r);
+		a.kind = (uint8_t)rng_range(&r, HF_WATCH_HELD, HF_WATCH_GAP);
+		if (a.kind != HF_WATCH_GAP) {
+			a.state = (uint8_t)rng_below(&r, 3);
+			a.seats_count = rng_range(&r, 1, HF_HOLD_SEATS_MAX);
+			a.hold_id = rng_id(&r);
+			a.user_id = rng_u64(&r);
+			a.deadline_ms = rng_u64(&r);
+			for (uint32_t i = 0; i < a.seats_count; i++)
+				a.seats[i] = rng_u32(&r);
+		}
+		uint64_t rid = rng_u64(&r);
+		size_t n = hf_watch_change_encode(&a, rid, g_frame, sizeof(g_frame));
+		assert_int_equal(n, HF_FRAME_HEADER_SIZE + HF_WATCH_CHANGE_FIXED_SIZE +
+					4u * a.seats_count);
+		assert_int_equal(hf_watch_change_encode(&a, rid, g_frame2, n - 1), 0);
+		struct hf_frame_header h;
+		assert_int_equal(hf_frame_header_decode(g_frame, &h), HF_OK);
+		assert_int_equal(h.opcode, HF_OP_WATCH_CHANGE);
+		assert_int_equal(h.flags, HF_FLAG_REPLY);
+		assert_int_equal(h.request_id, rid);
+		const uint8_t *body = g_frame + HF_FRAME_HEADER_SIZE;
+		assert_int_equal(hf_get_le64(body + 8), a.seq);
+		assert_int_equal(body[16], a.kind);
+		assert_int_equal(hf_get_le32(body + 20), a.seats_count);
+		assert_int_equal(hf_get_le64(body + 24), a.hold_id);
+		assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_OK);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	assert_string_equal(hf_watch_kind_name(HF_WATCH_GAP), "gap");
+	assert_string_equal(hf_watch_kind_name(HF_WATCH_EXTENDED), "extended");
+	assert_string_equal(hf_watch_kind_name(0), "unknown");
+	/* A held change of 2 seats, then broken one field at a time. */
+	memset(&a, 0, sizeof(a));
+	a.event_id = 7;
+	a.seq = 1;
+	a.kind = HF_WATCH_HELD;
+	a.state = HF_SEAT_HELD;
+	a.seats_count = 2;
+	size_t n = hf_watch_change_encode(&a, 9, g_frame, sizeof(g_frame));
+	struct hf_frame_header h;
+	assert_int_equal(hf_frame_header_decode(g_frame, &h), HF_OK);
+	uint8_t *body = g_frame + HF_FRAME_HEADER_SIZE;
+	body[16] = 0;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[16] = HF_WATCH_GAP; /* a GAP with seats */
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[16] = HF_WATCH_HELD;
+	body[17] = 3;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[17] = HF_SEAT_HELD;
+	body[18] = 1;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	body[18] = 0;
+	put32(body + 20, HF_HOLD_SEATS_MAX + 1u);
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_TOO_LARGE);
+	put32(body + 20, 3);
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	put32(body + 20, 2);
+	h.body_size = HF_WATCH_CHANGE_FIXED_SIZE - 1u;
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_ERR_MALFORMED);
+	h.body_size = (uint32_t)(n - HF_FRAME_HEADER_SIZE);
+	assert_int_equal(hf_watch_change_decode(&h, body, &b), HF_OK);
+}
+
 /* ---- The opcode table ---- */
 
 /* Every row agrees with the public functions derived from it and with the opcode ranges. */
@@ -3000,6 +3234,8 @@ static void test_op_table_rows(void **state)
 			continue;
 		}
 		assert_non_null(info);
+		if (op == HF_OP_BATCH)
+			continue; /* test_batch_* */
 		assert_int_equal(info->opcode, op);
 		assert_string_equal(info->name, hf_opcode_name((uint8_t)op));
 		assert_int_equal(info->writes, hf_opcode_is_write((uint8_t)op));
@@ -3064,6 +3300,7 @@ static void test_op_table_maxima(void **state)
 					    .hold_id = 2,
 					    .ttl_ms = 3,
 					    .mode = HF_HOLD_EXPLICIT,
+					    .flags = HF_HOLD_FLAG_TOKEN,
 					    .seats_count = HF_HOLD_SEATS_MAX};
 	size_t n = hf_request_encode(&g_req_a, g_frame, sizeof(g_frame));
 	assert_int_equal(n, HF_FRAME_HEADER_SIZE + hf_op_info(HF_OP_HOLD)->request_body_size_max);
@@ -3448,6 +3685,267 @@ static void test_random_decode(void **state)
 	samples_free(&limits_rep);
 }
 
+/* ---- BATCH ---- */
+
+/* Goal: BATCH request entries round-trip: each entry, walked with hf_batch_next and decoded with
+ * hf_request_decode, is the request that was encoded. Method: random batchable requests (every
+ * batchable opcode) encoded as entries, framed, decoded, walked and compared field by field
+ * through their re-encoding; the seed is printed. */
+static void test_batch_request_roundtrip(void **state)
+{
+	(void)state;
+	struct rng r = {seed_from_env("batch_request_roundtrip")};
+	static const uint8_t ops[] = {HF_OP_CREATE_EVENT, HF_OP_EVENT_INFO, HF_OP_HOLD,
+				      HF_OP_EXTEND,	  HF_OP_CONFIRM,    HF_OP_RELEASE,
+				      HF_OP_CANCEL};
+	static uint8_t entries[HF_FRAME_BODY_SIZE_MAX];
+	static uint8_t one[HF_FRAME_SIZE_MAX];
+	static struct hf_request sub[HF_BATCH_OPS_MAX];
+	for (int round = 0; round < 50; round++) {
+		uint32_t count = 1u + (uint32_t)(rng_next(&r) % HF_BATCH_OPS_MAX);
+		uint32_t size = 0;
+		for (uint32_t i = 0; i < count; i++) {
+			fill_request(&r, &scale_small, ops[rng_next(&r) % sizeof(ops)], &sub[i]);
+			sub[i].request_id = 1000u + i;
+			size_t n =
+			    hf_batch_entry_encode(&sub[i], entries + size, sizeof(entries) - size);
+			assert_true(n >= HF_BATCH_ENTRY_HEADER_SIZE);
+			size += (uint32_t)n;
+		}
+		struct hf_request batch = {.opcode = HF_OP_BATCH, .request_id = 7};
+		batch.batch.ops_count = (uint16_t)count;
+		batch.batch.entries = entries;
+		batch.batch.entries_size = size;
+		assert_int_equal(hf_request_validate(&batch), HF_OK);
+		size_t frame = hf_request_encode(&batch, g_frame, sizeof(g_frame));
+		assert_int_equal(frame, HF_FRAME_HEADER_SIZE + HF_BATCH_FIXED_SIZE + size);
+		assert_int_equal(decode_request_frame(frame), HF_OK);
+		assert_int_equal(g_req_b.batch.ops_count, count);
+		uint32_t off = 0;
+		struct hf_frame_header h;
+		const uint8_t *body;
+		for (uint32_t i = 0; i < count; i++) {
+			assert_int_equal(hf_batch_next(g_req_b.batch.entries,
+						       g_req_b.batch.entries_size, &off, 0, &h,
+						       &body),
+					 1);
+			assert_int_equal(h.opcode, sub[i].opcode);
+			assert_int_equal(h.request_id, sub[i].request_id);
+			struct hf_request got;
+			assert_int_equal(hf_request_decode(&h, body, &got), HF_OK);
+			/* Same request: same bytes when encoded alone. */
+			size_t a = hf_request_encode(&got, one, sizeof(one));
+			static uint8_t want[HF_FRAME_SIZE_MAX];
+			size_t b = hf_request_encode(&sub[i], want, sizeof(want));
+			assert_int_equal(a, b);
+			assert_memory_equal(one, want, a);
+		}
+		assert_int_equal(hf_batch_next(g_req_b.batch.entries, g_req_b.batch.entries_size,
+					       &off, 0, &h, &body),
+				 0);
+	}
+}
+
+/* Goal: the BATCH decoder refuses every framing error and nothing else. Method: a valid
+ * two-entry batch, then one defect at a time: zero count, count past HF_BATCH_OPS_MAX, reserved
+ * bytes set, an entry longer than the body, a count that disagrees with the entries, trailing
+ * bytes, every proper prefix. */
+static void test_batch_request_framing(void **state)
+{
+	(void)state;
+	uint8_t entries[256];
+	struct hf_request a = {.opcode = HF_OP_EVENT_INFO, .request_id = 11};
+	a.event_info.event_id = 5;
+	struct hf_request b = {.opcode = HF_OP_RELEASE, .request_id = 12};
+	b.release.event_id = 5;
+	b.release.hold_id = 9;
+	size_t n1 = hf_batch_entry_encode(&a, entries, sizeof(entries));
+	size_t n2 = hf_batch_entry_encode(&b, entries + n1, sizeof(entries) - n1);
+	assert_int_equal(n1, HF_BATCH_ENTRY_HEADER_SIZE + 8u);
+	assert_int_equal(n2, HF_BATCH_ENTRY_HEADER_SIZE + 16u);
+	struct hf_request batch = {.opcode = HF_OP_BATCH, .request_id = 3};
+	batch.batch.ops_count = 2;
+	batch.batch.entries = entries;
+	batch.batch.entries_size = (uint32_t)(n1 + n2);
+	size_t frame = hf_request_encode(&batch, g_frame, sizeof(g_frame));
+	assert_int_equal(decode_request_frame(frame), HF_OK);
+	static uint8_t good[512];
+	memcpy(good, g_frame, frame);
+	const uint32_t body = HF_FRAME_HEADER_SIZE;
+	/* Every proper prefix is refused (the header says the shorter size). */
+	for (size_t len = HF_FRAME_HEADER_SIZE; len < frame; len++) {
+		memcpy(g_frame, good, len);
+		put32(g_frame + 16, (uint32_t)(len - HF_FRAME_HEADER_SIZE));
+		assert_int_not_equal(decode_request_frame(len), HF_OK);
+	}
+	struct {
+		uint32_t at;
+		uint8_t value;
+		enum hf_status want;
+	} defects[] = {
+	    {body + 0, 0, HF_ERR_INVALID},			     /* count 0 */
+	    {body + 0, 3, HF_ERR_MALFORMED},			     /* count 3, two entries */
+	    {body + 0, 1, HF_ERR_MALFORMED},			     /* count 1, bytes left */
+	    {body + 2, 1, HF_ERR_MALFORMED},			     /* reserved u16 */
+	    {body + 4, 1, HF_ERR_MALFORMED},			     /* reserved u32 */
+	    {body + HF_BATCH_FIXED_SIZE + 1, 1, HF_ERR_MALFORMED},   /* entry reserved u8 */
+	    {body + HF_BATCH_FIXED_SIZE + 2, 1, HF_ERR_MALFORMED},   /* entry reserved u16 */
+	    {body + HF_BATCH_FIXED_SIZE + 4, 200, HF_ERR_MALFORMED}, /* entry too long */
+	    {body + HF_BATCH_FIXED_SIZE + 4, 4, HF_ERR_MALFORMED},   /* entry too short */
+	};
+	for (size_t i = 0; i < HF_ARRAY_SIZE(defects); i++) {
+		memcpy(g_frame, good, frame);
+		g_frame[defects[i].at] = defects[i].value;
+		assert_int_equal(decode_request_frame(frame), defects[i].want);
+	}
+	/* A count past the limit is TOO_LARGE, whatever follows. */
+	memcpy(g_frame, good, frame);
+	put16(g_frame + body, HF_BATCH_OPS_MAX + 1u);
+	assert_int_equal(decode_request_frame(frame), HF_ERR_TOO_LARGE);
+	/* An entry with an opcode that may not be batched still frames: the server answers it. */
+	memcpy(g_frame, good, frame);
+	g_frame[body + HF_BATCH_FIXED_SIZE] = HF_OP_PING;
+	assert_int_equal(decode_request_frame(frame), HF_OK);
+	/* The encoder's contract. */
+	batch.batch.ops_count = 0;
+	assert_int_equal(hf_request_validate(&batch), HF_ERR_INVALID);
+	batch.batch.ops_count = HF_BATCH_OPS_MAX + 1u;
+	assert_int_equal(hf_request_validate(&batch), HF_ERR_TOO_LARGE);
+	batch.batch.ops_count = 3;
+	assert_int_equal(hf_request_validate(&batch), HF_ERR_INVALID);
+}
+
+/* Goal: reply entries carry each op's own status and body, and the largest BATCH reply fits its
+ * bound. Method: OK and error replies of every batchable opcode encoded as entries, framed,
+ * decoded and walked; a full batch of the largest HOLD replies measured against
+ * HF_BATCH_REPLY_BODY_MAX. */
+static void test_batch_reply_entries(void **state)
+{
+	(void)state;
+	static uint8_t entries[HF_FRAME_BODY_SIZE_MAX];
+	uint32_t size = 0;
+	struct hf_reply rep;
+	memset(&rep, 0, sizeof(rep));
+	rep.opcode = HF_OP_HOLD;
+	rep.request_id = 21;
+	rep.hold.hold_id = 77;
+	rep.hold.deadline_ms = 123456;
+	rep.hold.seats_count = HF_HOLD_SEATS_MAX;
+	for (uint32_t i = 0; i < HF_HOLD_SEATS_MAX; i++)
+		rep.hold.seats[i] = i * 3u;
+	for (uint32_t i = 0; i < HF_BATCH_OPS_MAX; i++) {
+		size_t n =
+		    hf_batch_reply_entry_encode(&rep, entries + size, sizeof(entries) - size);
+		assert_int_equal(n, HF_BATCH_ENTRY_HEADER_SIZE + HF_BATCH_ENTRY_REPLY_BODY_MAX);
+		size += (uint32_t)n;
+	}
+	assert_int_equal(HF_BATCH_FIXED_SIZE + size, HF_BATCH_REPLY_BODY_MAX);
+	/* Now a mixed reply: the HOLD, a SEAT_TAKEN and an empty RELEASE. */
+	size = 0;
+	size += (uint32_t)hf_batch_reply_entry_encode(&rep, entries, sizeof(entries));
+	struct hf_reply err = {.opcode = HF_OP_HOLD, .status = HF_SEAT_TAKEN, .request_id = 22};
+	err.detail = 42;
+	size += (uint32_t)hf_batch_reply_entry_encode(&err, entries + size, sizeof(entries) - size);
+	struct hf_reply rel = {.opcode = HF_OP_RELEASE, .status = HF_OK, .request_id = 23};
+	size += (uint32_t)hf_batch_reply_entry_encode(&rel, entries + size, sizeof(entries) - size);
+	struct hf_reply batch = {.opcode = HF_OP_BATCH, .status = HF_OK, .request_id = 20};
+	batch.batch.ops_count = 3;
+	batch.batch.entries = entries;
+	batch.batch.entries_size = size;
+	size_t frame = hf_reply_encode(&batch, g_frame, sizeof(g_frame));
+	assert_int_equal(frame, hf_reply_size(&batch));
+	assert_int_equal(decode_reply_frame(frame), HF_OK);
+	uint32_t off = 0;
+	struct hf_frame_header h;
+	const uint8_t *body;
+	struct hf_reply got;
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    1);
+	assert_int_equal(hf_reply_decode(&h, body, &got), HF_OK);
+	assert_int_equal(got.status, HF_OK);
+	assert_int_equal(got.request_id, 21);
+	assert_int_equal(got.hold.hold_id, 77);
+	assert_int_equal(got.hold.seats_count, HF_HOLD_SEATS_MAX);
+	assert_int_equal(got.hold.seats[5], 15);
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    1);
+	assert_int_equal(hf_reply_decode(&h, body, &got), HF_OK);
+	assert_int_equal(got.status, HF_SEAT_TAKEN);
+	assert_int_equal(got.detail, 42);
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    1);
+	assert_int_equal(hf_reply_decode(&h, body, &got), HF_OK);
+	assert_int_equal(got.opcode, HF_OP_RELEASE);
+	assert_int_equal(got.request_id, 23);
+	assert_int_equal(
+	    hf_batch_next(g_rep_b.batch.entries, g_rep_b.batch.entries_size, &off, 1, &h, &body),
+	    0);
+	/* Every batchable op's largest reply fits an entry. */
+	for (int op = 0; op < 256; op++) {
+		if (!hf_opcode_is_batchable((uint8_t)op))
+			continue;
+		const struct hf_op_info *info = hf_op_info((uint8_t)op);
+		assert_non_null(info);
+		assert_true(info->routed);
+		assert_true(info->reply_body_size_max <= HF_BATCH_ENTRY_REPLY_BODY_MAX);
+	}
+	assert_false(hf_opcode_is_batchable(HF_OP_BATCH));
+	assert_false(hf_opcode_is_batchable(HF_OP_AVAIL));
+}
+
+/* Goal: CREATE_EVENT's rate limit (version 3 of the body) round-trips with and without sections,
+ * old bodies still decode with no limit, and every bad rate is refused with its status. Method:
+ * hand-checked sizes and byte patches on encoded frames. */
+static void test_create_event_rate(void **state)
+{
+	(void)state;
+	struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_CREATE_EVENT;
+	req.request_id = 5;
+	req.create_event.event_id = 9;
+	req.create_event.seats_count = 100;
+	size_t plain = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	assert_int_equal(plain, HF_FRAME_HEADER_SIZE + HF_REQ_CREATE_EVENT_BODY_SIZE);
+	assert_int_equal(decode_request_frame(plain), HF_OK);
+	assert_int_equal(g_req_b.create_event.user_rate, 0);
+	req.create_event.user_rate = 5;
+	req.create_event.user_burst = 10;
+	size_t n = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	/* No sections: an empty section count, then rate and burst. */
+	assert_int_equal(n, plain + 1u + 8u);
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.create_event.sections_count, 0);
+	assert_int_equal(g_req_b.create_event.user_rate, 5);
+	assert_int_equal(g_req_b.create_event.user_burst, 10);
+	/* An empty section count without the rate is malformed, and so is a short rate. */
+	put32(g_frame + 16, HF_REQ_CREATE_EVENT_BODY_SIZE + 1u);
+	assert_int_equal(decode_request_frame(plain + 1u), HF_ERR_MALFORMED);
+	put32(g_frame + 16, HF_REQ_CREATE_EVENT_BODY_SIZE + 1u + 4u);
+	assert_int_equal(decode_request_frame(plain + 5u), HF_ERR_MALFORMED);
+	/* With sections. */
+	req.create_event.sections_count = 1;
+	strcpy(req.create_event.sections[0].name, "floor");
+	req.create_event.sections[0].first = 0;
+	req.create_event.sections[0].count = 10;
+	n = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	assert_int_equal(decode_request_frame(n), HF_OK);
+	assert_int_equal(g_req_b.create_event.sections_count, 1);
+	assert_int_equal(g_req_b.create_event.user_rate, 5);
+	/* Rate past its limit; a burst without a rate. */
+	req.create_event.user_rate = HF_USER_RATE_MAX + 1u;
+	assert_int_equal(hf_request_validate(&req), HF_ERR_TOO_LARGE);
+	req.create_event.user_rate = 5;
+	n = hf_request_encode(&req, g_frame, sizeof(g_frame));
+	put32(g_frame + n - 8u, HF_USER_RATE_MAX + 1u);
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + n - 8u, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3489,6 +3987,10 @@ int main(void)
 	    cmocka_unit_test(test_request_backup_path),
 	    cmocka_unit_test(test_reply_without_reply_flag),
 	    cmocka_unit_test(test_reply_unknown_opcodes),
+	    cmocka_unit_test(test_batch_request_roundtrip),
+	    cmocka_unit_test(test_create_event_rate),
+	    cmocka_unit_test(test_batch_request_framing),
+	    cmocka_unit_test(test_batch_reply_entries),
 	    cmocka_unit_test(test_reply_truncated),
 	    cmocka_unit_test(test_reply_trailing),
 	    cmocka_unit_test(test_reply_error_body_size),
@@ -3508,6 +4010,7 @@ int main(void)
 	    cmocka_unit_test(test_opcode_names),
 	    cmocka_unit_test(test_stats_add),
 	    cmocka_unit_test(test_op_table_rows),
+	    cmocka_unit_test(test_watch_change),
 	    cmocka_unit_test(test_op_table_bounds),
 	    cmocka_unit_test(test_op_table_maxima),
 	    cmocka_unit_test(test_request_validate),

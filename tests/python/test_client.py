@@ -210,3 +210,25 @@ def test_largest_replies(client: Client, server: hfutil.Server, new_event: NewEv
             assert all(x.free_ranges == a.free_ranges for x in avs)
 
     asyncio.run(go())
+
+
+def test_event_rate_limit(client: Client, new_event: NewEvent) -> None:
+    """An event created with user_rate limits each user's holds on it (RATE_LIMITED with the
+    wait), another user is not limited, the rate is part of the event's identity (EVENT_EXISTS
+    with another), and a bad rate is refused before anything is sent."""
+    ev = new_event()
+    client.create_event(ev, seats=100, user_rate=1, user_burst=2)
+    client.create_event(ev, seats=100, user_rate=1, user_burst=2)  # idempotent
+    refused("EVENT_EXISTS", lambda: client.create_event(ev, seats=100, user_rate=2, user_burst=2))
+    client.hold(ev, 7, [0])
+    client.hold(ev, 7, [1])
+    e = refused("RATE_LIMITED", lambda: client.hold(ev, 7, [2]))
+    assert e.detail is not None and e.detail >= 1
+    client.hold(ev, 8, [3])
+    with pytest.raises(ValueError):
+        client.create_event(new_event(), seats=10, user_rate=2_000_000)
+    # With sections too.
+    ev2 = new_event()
+    client.create_event(ev2, seats=10, sections=[("a", 0, 10)], user_rate=1)
+    client.hold(ev2, 9, [0])
+    refused("RATE_LIMITED", lambda: client.hold(ev2, 9, [1]))

@@ -364,6 +364,77 @@ static void test_extend(void **state)
 	assert_int_equal(th_extend(f->s, &f->ch, T0 + 10000, r, EV, 3, 100), HF_HOLD_CONFIRMED);
 }
 
+/* Seat lists longer than a record keeps inline live in the seat-list pool: answers, replays,
+ * SEAT_STATUS owners and the persisted value carry every seat, and a list forgotten with its record
+ * is reused (the pool's high water mark stays at the lists live at once). */
+static void test_long_seat_lists(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 10000, 0, 0, 60), HF_OK);
+	static const uint32_t counts[] = {HF_STORE_RECORD_SEATS_INLINE,
+					  HF_STORE_RECORD_SEATS_INLINE + 1u, HF_HOLD_SEATS_MAX};
+	uint64_t now = T0;
+	for (uint32_t round = 0; round < 3; round++) {
+		for (uint32_t k = 0; k < HF_ARRAY_SIZE(counts); k++) {
+			uint64_t id = 1 + round * 10 + k;
+			uint32_t n = counts[k];
+			hf_changes_reset(&f->ch);
+			assert_int_equal(th_best(f->s, &f->ch, now, r, EV, id, 5, 1000, n), HF_OK);
+			assert_int_equal(r->hold.seats_count, n);
+			uint32_t seats[HF_HOLD_SEATS_MAX];
+			memcpy(seats, r->hold.seats, sizeof(uint32_t) * n);
+			/* The persisted value lists every seat. */
+			assert_int_equal(f->ch.count, 1);
+			assert_int_equal(f->ch.items[0].value_size, 44u + 4u * n);
+			const uint8_t *v = f->ch.values + f->ch.items[0].value_offset;
+			for (uint32_t i = 0; i < n; i++)
+				assert_int_equal(hf_get_le32(v + 44 + 4 * i), seats[i]);
+			assert_seat(f, now, seats[n - 1], HF_SEAT_HELD, id);
+			/* A replay answers the same seats, from the list. */
+			assert_int_equal(th_best(f->s, &f->ch, now, r, EV, id, 5, 1000, n), HF_OK);
+			assert_int_equal(r->hold.seats_count, n);
+			assert_memory_equal(r->hold.seats, seats, sizeof(uint32_t) * n);
+			assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, now, r, EV, id),
+					 HF_OK);
+			assert_seat(f, now, seats[n - 1], HF_SEAT_FREE, 0);
+		}
+		/* Past the tombstones' life: the records and their lists are forgotten. */
+		now += 60000 + 1000;
+		assert_int_equal(hf_store_tick(f->s, now, 100, &f->ch), 0);
+		hf_store_check(f->s);
+		assert_int_equal(f->s->seat_lists_used, 0);
+	}
+	assert_int_equal(f->s->seat_lists_high, 2);
+}
+
+/* A change list in count-only mode (durability none) counts each record change with its value size,
+ * as a written one would, and the store behaves the same. */
+static void test_changes_count_only(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	hf_changes_reset(&f->ch);
+	f->ch.count_only = 1;
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 4u, 3u), HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(f->ch.values_size, 44u + 2u * 4u);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_RELEASE, T0, r, EV, 1), HF_OK);
+	assert_int_equal(f->ch.count, 2);
+	assert_seat(f, T0, 3, HF_SEAT_FREE, 0);
+	/* Forgetting the tombstone counts its DEL, which has no value. */
+	assert_int_equal(hf_store_tick(f->s, T0 + 61000, 10, &f->ch), 0);
+	assert_int_equal(f->ch.count, 3);
+	assert_int_equal(f->ch.values_size, 2u * (44u + 2u * 4u));
+	assert_int_equal(hf_changes_has_room(&f->ch), 1);
+	f->ch.count_only = 0;
+	hf_changes_reset(&f->ch);
+	assert_int_equal(th_hold(f->s, &f->ch, T0 + 62000, r, EV, 2, 1, 1000, 1, 5u), HF_OK);
+	assert_int_equal(f->ch.count, 1);
+	assert_int_equal(f->ch.items[0].value_size, 44u + 4u);
+}
+
 static void test_confirm_release_cancel(void **state)
 {
 	struct fixture *f = *state;
@@ -758,7 +829,7 @@ static void test_stats_and_slots(void **state)
 	assert_int_equal(th_hold(f->s, &f->ch, T0, &f->rep, EV, 1, 1, 1000, 2, 1u, 2u), HF_OK);
 	struct hf_rep_stats stats = {0};
 	hf_store_stats(f->s, &stats);
-	assert_int_equal(stats.stats_count, 10);
+	assert_int_equal(stats.stats_count, 15); /* 10 store_ and 5 room_ */
 	assert_string_equal(stats.stats[0].name, "store_events");
 	assert_int_equal(stats.stats[0].value, 1);
 	assert_string_equal(stats.stats[3].name, "store_held");
@@ -1312,6 +1383,8 @@ int main(void)
 	    T(test_sections_load),
 	    T(test_general_admission),
 	    cmocka_unit_test(test_create_config),
+	    cmocka_unit_test_setup_teardown(test_long_seat_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changes_count_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
