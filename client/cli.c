@@ -13,7 +13,9 @@
  *
  * --json prints exactly one JSON value on stdout, with these stable keys (ids and counts are JSON
  * numbers; 64-bit ids are printed exactly, so parse them as 64-bit integers):
- *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (+ sections)
+ *   event create  {"event_id","seats","row_width","user_limit","hold_lifetime_s"} (+ sections,
+ *                 "user_rate","user_burst" with --user-rate, "waiting_room":true with
+ *                 --waiting-room)
  *   event info    {"event_id","seats","row_width","user_limit","hold_lifetime_s","free","held",
  *                  "booked","holds","bookings"} (+ sections)
  *   event delete  {"event_id","deleted":true}
@@ -612,6 +614,51 @@ static int parse_rate(const char *text, uint32_t *rate, uint32_t *burst)
 	return parse_u32(buf, 1, HF_USER_RATE_MAX, rate);
 }
 
+/* What `event create` prints once the event exists (numbered: the seats before the GA places). */
+static void event_create_print(struct cli *cli, const struct hf_req_create_event *ce,
+			       uint32_t numbered)
+{
+	/* The engine fills in its default lifetime: ask for the effective one. */
+	uint32_t lifetime_s = ce->hold_lifetime_max_s;
+	if (hf_client_event_info(cli->client, ce->event_id, &rep2) == 0 && rep2.status == HF_OK)
+		lifetime_s = rep2.event_info.hold_lifetime_max_s;
+	int sections = ce->sections_count > 0 &&
+		       hf_client_event_sections(cli->client, ce->event_id, &rep2) == 0 &&
+		       rep2.status == HF_OK;
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
+		       "\"hold_lifetime_s\":%u",
+		       ce->event_id, ce->seats_count, ce->row_width, ce->user_limit, lifetime_s);
+		if (ce->user_rate != 0)
+			printf(",\"user_rate\":%u,\"user_burst\":%u", ce->user_rate,
+			       ce->user_burst != 0 ? ce->user_burst : ce->user_rate);
+		if (sections) {
+			putchar(',');
+			hf_cli_sections_print(rep2.event_sections, 1);
+		}
+		printf("%s}\n", room_args.waiting_room ? ",\"waiting_room\":true" : "");
+		return;
+	}
+	printf("event %" PRIu64 " created: %u seats, ", ce->event_id, ce->seats_count);
+	if (numbered != ce->seats_count)
+		printf("%u numbered and %u GA places, ", numbered, ce->seats_count - numbered);
+	if (ce->row_width != 0)
+		printf("rows of %u, ", ce->row_width);
+	else
+		printf("one row, ");
+	if (ce->user_limit != 0)
+		printf("user limit %u, ", ce->user_limit);
+	else
+		printf("no user limit, ");
+	if (ce->user_rate != 0)
+		printf("user rate %u holds/s (bursts of %u), ", ce->user_rate,
+		       ce->user_burst != 0 ? ce->user_burst : ce->user_rate);
+	printf("hold lifetime %u s%s\n", lifetime_s,
+	       room_args.waiting_room ? ", waiting room on" : "");
+	if (sections)
+		hf_cli_sections_print(rep2.event_sections, 0);
+}
+
 static int cmd_event_create(struct cli *cli, int argc, char **argv)
 {
 	struct opt opts[] = {
@@ -667,45 +714,7 @@ static int cmd_event_create(struct cli *cli, int argc, char **argv)
 		if ((rc = check(cli, rc, &rep, NULL)) != 0)
 			return rc;
 	}
-	/* The engine fills in its default lifetime: ask for the effective one. */
-	uint32_t lifetime_s = ce.hold_lifetime_max_s;
-	if (hf_client_event_info(cli->client, ce.event_id, &rep2) == 0 && rep2.status == HF_OK)
-		lifetime_s = rep2.event_info.hold_lifetime_max_s;
-	if (cli->json) {
-		printf("{\"event_id\":%" PRIu64 ",\"seats\":%u,\"row_width\":%u,\"user_limit\":%u,"
-		       "\"hold_lifetime_s\":%u",
-		       ce.event_id, ce.seats_count, ce.row_width, ce.user_limit, lifetime_s);
-		if (ce.user_rate != 0)
-			printf(",\"user_rate\":%u,\"user_burst\":%u", ce.user_rate,
-			       ce.user_burst != 0 ? ce.user_burst : ce.user_rate);
-		if (ce.sections_count > 0 &&
-		    hf_client_event_sections(cli->client, ce.event_id, &rep2) == 0 &&
-		    rep2.status == HF_OK) {
-			putchar(',');
-			hf_cli_sections_print(rep2.event_sections, 1);
-		}
-		printf("%s}\n", room_args.waiting_room ? ",\"waiting_room\":true" : "");
-		return EXIT_OK;
-	}
-	printf("event %" PRIu64 " created: %u seats, ", ce.event_id, ce.seats_count);
-	if (numbered != ce.seats_count)
-		printf("%u numbered and %u GA places, ", numbered, ce.seats_count - numbered);
-	if (ce.row_width != 0)
-		printf("rows of %u, ", ce.row_width);
-	else
-		printf("one row, ");
-	if (ce.user_limit != 0)
-		printf("user limit %u, ", ce.user_limit);
-	else
-		printf("no user limit, ");
-	if (ce.user_rate != 0)
-		printf("user rate %u holds/s (bursts of %u), ", ce.user_rate,
-		       ce.user_burst != 0 ? ce.user_burst : ce.user_rate);
-	printf("hold lifetime %u s%s\n", lifetime_s,
-	       room_args.waiting_room ? ", waiting room on" : "");
-	if (ce.sections_count > 0 &&
-	    hf_client_event_sections(cli->client, ce.event_id, &rep2) == 0 && rep2.status == HF_OK)
-		hf_cli_sections_print(rep2.event_sections, 0);
+	event_create_print(cli, &ce, numbered);
 	return EXIT_OK;
 }
 
@@ -1125,6 +1134,37 @@ static uint32_t count_free(const struct hf_rep_avail *av)
 	return n;
 }
 
+/* What `avail` prints: the counts (e), the sections' and, with count > 0, rep's range. */
+static void avail_print(const struct cli *cli, uint64_t event_id, const struct hf_rep_event_info *e,
+			const struct hf_rep_event_sections *sections, uint32_t count)
+{
+	if (cli->json) {
+		printf("{\"event_id\":%" PRIu64
+		       ",\"seats\":%u,\"free\":%u,\"held\":%u,\"booked\":%u",
+		       event_id, e->seats_count, e->free_count, e->held_count, e->booked_count);
+		if (count > 0) {
+			printf(",\"range_first\":%u,\"range_count\":%u,\"range_free\":%u,"
+			       "\"free_ranges\":",
+			       rep.avail.first, rep.avail.count, count_free(&rep.avail));
+			print_free_ranges(&rep.avail, 1);
+		}
+		if (sections->sections_count > 0) {
+			putchar(',');
+			hf_cli_sections_print(sections, 1);
+		}
+		printf("}\n");
+		return;
+	}
+	printf("event %" PRIu64 ": %u free of %u (held %u, booked %u)\n", event_id, e->free_count,
+	       e->seats_count, e->held_count, e->booked_count);
+	hf_cli_sections_print(sections, 0);
+	if (count > 0) {
+		printf("free in %u..%u: ", rep.avail.first, rep.avail.first + rep.avail.count - 1);
+		print_free_ranges(&rep.avail, 0);
+		printf("\n");
+	}
+}
+
 static int cmd_avail(struct cli *cli, int argc, char **argv)
 {
 	struct opt opts[] = {{"--range", 1, NULL, 0}};
@@ -1174,31 +1214,7 @@ static int cmd_avail(struct cli *cli, int argc, char **argv)
 		if ((rc = check(cli, rc, &rep, NULL)) != 0)
 			return rc;
 	}
-	if (cli->json) {
-		printf("{\"event_id\":%" PRIu64
-		       ",\"seats\":%u,\"free\":%u,\"held\":%u,\"booked\":%u",
-		       event_id, e->seats_count, e->free_count, e->held_count, e->booked_count);
-		if (count > 0) {
-			printf(",\"range_first\":%u,\"range_count\":%u,\"range_free\":%u,"
-			       "\"free_ranges\":",
-			       rep.avail.first, rep.avail.count, count_free(&rep.avail));
-			print_free_ranges(&rep.avail, 1);
-		}
-		if (sections.sections_count > 0) {
-			putchar(',');
-			hf_cli_sections_print(&sections, 1);
-		}
-		printf("}\n");
-		return EXIT_OK;
-	}
-	printf("event %" PRIu64 ": %u free of %u (held %u, booked %u)\n", event_id, e->free_count,
-	       e->seats_count, e->held_count, e->booked_count);
-	hf_cli_sections_print(&sections, 0);
-	if (count > 0) {
-		printf("free in %u..%u: ", rep.avail.first, rep.avail.first + rep.avail.count - 1);
-		print_free_ranges(&rep.avail, 0);
-		printf("\n");
-	}
+	avail_print(cli, event_id, e, &sections, count);
 	return EXIT_OK;
 }
 

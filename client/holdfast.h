@@ -339,7 +339,7 @@ HF_EXPORT int hf_client_hold(struct hf_client *client, const struct hf_req_hold 
  * EVENT_SECTIONS) and go on from the GAP's seq. Blocking: hf_client_watch_next waits for the next
  * change. From an event loop: watch hf_client_watch_fd for readability and call
  * hf_client_watch_next(w, 0, ...) until it answers 0. A watch belongs to one thread at a time; it
- * does not use its client after open (close them in any order). Memory: about 70 KiB per watch. */
+ * does not use its client after open (close them in any order). Memory: about 90 KiB per watch. */
 struct hf_client_watch;
 
 /* Opens a watch of event_id: connects (AUTH with the client's token), sends WATCH and waits for

@@ -14,6 +14,8 @@
  *  4. Every reply handed to the kernel depends only on durable state: a reply that waits for batch
  *     N is appended inside a segment of seq >= N, and only segments with seq <= done_seq move into
  *     fill_ready. Segment seqs strictly increase along fill, so order is kept (INVARIANTS 3).
+ *     A pushed frame (hf_conn_push, WATCH) shows durable state already: it joins fill_ready, or
+ *     the last segment when replies before it still wait.
  *  5. Input is processed only while the connection's queued replies are below the per-connection
  *     bound and its frames this iteration are below HF_SHARD_CONN_FRAMES_PER_ITER_MAX; otherwise it
  *     waits in the stash and reading stops once the stash holds HF_CONN_STASH_STOP_SIZE bytes, so

@@ -32,7 +32,7 @@
  * carry them in STATS-like data (per opcode: time from frame parsed to reply sent, time waiting
  * for durability; per shard: sync time); whatever the transport, the collector fills these
  * structs and hands them to hf_metrics_render. Until then hists_count is 0. One constraint for
- * that transport: a STATS reply holds at most HF_STATS_MAX (128) entries and already carries
+ * that transport: a STATS reply holds at most HF_STATS_MAX (256) entries and already carries
  * about 64, so 13 opcodes x ~20 buckets need their own request (or a paged STATS). */
 #ifndef HF_ENGINE_METRICS_H
 #define HF_ENGINE_METRICS_H

@@ -960,7 +960,8 @@ static void shard_idle_scan(struct hf_shard *s)
 			s->c.conns_closed_frame_timeout++;
 			hf_conn_close(s, c, "frame timeout");
 			hf_conn_touch(s, c);
-		} else if (idle_ms > 0 && s->mono_ms - c->active_ms >= idle_ms) {
+		} else if (idle_ms > 0 && s->mono_ms - c->active_ms >= idle_ms &&
+			   !hf_watch_is_watching(s, c)) {
 			s->c.conns_closed_idle++;
 			hf_conn_close(s, c, "idle timeout");
 			hf_conn_touch(s, c);

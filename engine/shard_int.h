@@ -376,7 +376,7 @@ struct hf_shard {
 	int fatal; /* the loop hit an error it cannot go on from */
 
 	struct hf_shard_counters c;
-	struct hf_watch *watch;	    /* WATCHes of this shard (engine/watch.h) */
+	struct hf_watch *watch; /* WATCHes of this shard (engine/watch.h) */
 	struct hf_move_shard *move; /* slot moves through this shard (engine/move.h) */
 };
 

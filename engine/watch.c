@@ -204,11 +204,12 @@ static void watch_remove(struct hf_shard *s, struct watcher *x)
 	w->watchers_count--;
 }
 
-/* 1 when x's connection is still the one that watched. */
+/* 1 when x's connection is still the one that watched, and takes pushes (a doomed one only
+ * finishes sending what it has). */
 static int watcher_live(const struct hf_shard *s, const struct watcher *x)
 {
 	const struct hf_conn *c = &s->conns[x->conn];
-	return c->state == HF_CONN_OPEN && c->gen == x->gen;
+	return c->state == HF_CONN_OPEN && c->gen == x->gen && !c->doomed;
 }
 
 /* The watcher of connection c, or NULL (a stale one is dropped on the way). */
@@ -452,16 +453,17 @@ static void push_event(struct hf_shard *s, struct watch_event *e, uint32_t size,
 	}
 }
 
-static int is_marked(const struct hf_watch *w, const struct hf_batch *b, uint32_t index)
+/* 1 when change `index` of b is an EXTEND's. Marks are appended in change order and asked for in
+ * change order, so *cursor walks them once per batch: O(changes + marks). */
+static int is_marked(const struct hf_watch *w, const struct hf_batch *b, uint32_t index,
+		     uint32_t *cursor)
 {
 	const struct batch_marks *m = &w->marks[b->seq % HF_SHARD_BATCHES_MAX];
 	if (m->seq != b->seq)
 		return 0;
-	for (uint32_t i = 0; i < m->count; i++) {
-		if (m->index[i] == index)
-			return 1;
-	}
-	return 0;
+	while (*cursor < m->count && m->index[*cursor] < index)
+		(*cursor)++;
+	return *cursor < m->count && m->index[*cursor] == index;
 }
 
 /* The frame of one hold record change into w->frame; returns its size. */
@@ -502,6 +504,7 @@ void hf_watch_on_durable(struct hf_shard *s, const struct hf_batch *b)
 	if (w->watchers_count == 0)
 		return;
 	static struct hf_store_hold_change hc;
+	uint32_t cursor = 0;
 	for (uint32_t i = 0; i < b->changes.count && w->watchers_count > 0; i++) {
 		const struct hf_change *c = &b->changes.items[i];
 		uint64_t event_id = hf_store_change_event_id(c);
@@ -513,7 +516,7 @@ void hf_watch_on_durable(struct hf_shard *s, const struct hf_batch *b)
 		int rc = hf_store_change_hold(&b->changes, c, &hc);
 		HF_ASSERT(rc == 0);
 		uint64_t seq = ++e->seq;
-		uint32_t size = change_frame(w, &hc, is_marked(w, b, i), seq);
+		uint32_t size = change_frame(w, &hc, is_marked(w, b, i, &cursor), seq);
 		push_event(s, e, size, seq);
 	}
 }
@@ -536,6 +539,14 @@ void hf_watch_on_failed(struct hf_shard *s)
 		w->gaps++;
 		(void)push_one(s, x, (uint32_t)n, gap.seq);
 	}
+}
+
+int hf_watch_is_watching(struct hf_shard *s, const struct hf_conn *c)
+{
+	uint32_t ci = (uint32_t)(c - s->conns);
+	HF_ASSERT(ci < s->conns_max);
+	uint32_t idx = s->watch->conn_watcher[ci];
+	return idx != NONE && s->watch->w[idx - 1u].gen == c->gen;
 }
 
 void hf_watch_stats(const struct hf_shard *s, struct hf_rep_stats *st)

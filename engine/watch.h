@@ -44,6 +44,10 @@ void hf_watch_on_durable(struct hf_shard *s, const struct hf_batch *b);
  * GAP (it re-syncs from AVAIL). */
 void hf_watch_on_failed(struct hf_shard *s);
 
+/* 1 when connection c watches an event (a quiet event's watcher is not idle: --idle-timeout
+ * spares it; --watchers-max bounds how many there are). */
+int hf_watch_is_watching(struct hf_shard *s, const struct hf_conn *c);
+
 /* Appends the watch counters to a STATS reply (watchers, watch_pushes, watch_gaps, ...). */
 void hf_watch_stats(const struct hf_shard *s, struct hf_rep_stats *st);
 

@@ -1242,6 +1242,75 @@ static enum hf_status req_decode_room_set(struct hf_rd *r, struct hf_request *ou
 	return HF_OK;
 }
 
+/* ---- Slot moves and event delete ---- */
+
+static enum hf_status req_check_event_delete(const struct hf_request *req)
+{
+	return (req->event_delete.flags & ~HF_EVENT_DELETE_FLAGS_KNOWN) == 0 ? HF_OK
+									     : HF_ERR_INVALID;
+}
+
+static void req_encode_event_delete(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u64(w, req->event_delete.event_id);
+	wr_u32(w, req->event_delete.flags);
+	wr_u32(w, 0);
+}
+
+static enum hf_status req_decode_event_delete(struct hf_rd *r, struct hf_request *out)
+{
+	out->event_delete.event_id = rd_u64(r);
+	out->event_delete.flags = rd_u32(r);
+	uint32_t reserved = rd_u32(r);
+	if (!rd_done(r) || reserved != 0)
+		return HF_ERR_MALFORMED;
+	if ((out->event_delete.flags & ~HF_EVENT_DELETE_FLAGS_KNOWN) != 0)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
+static enum hf_status req_check_move_slot(const struct hf_request *req)
+{
+	return req->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
+}
+
+static void req_encode_move_slot(struct hf_wr *w, const struct hf_request *req)
+{
+	wr_u16(w, req->move.slot);
+	wr_u16(w, 0);
+	wr_u32(w, 0);
+}
+
+/* The slot and 6 reserved zero bytes (every MOVE_* body starts so). */
+static enum hf_status rd_move_slot(struct hf_rd *r, struct hf_request *out)
+{
+	memset(&out->move, 0, sizeof(out->move));
+	out->move.slot = rd_u16(r);
+	uint16_t reserved16 = rd_u16(r);
+	uint32_t reserved32 = rd_u32(r);
+	if (r->bad || reserved16 != 0 || reserved32 != 0)
+		return HF_ERR_MALFORMED;
+	return HF_OK;
+}
+
+static enum hf_status req_decode_move_slot(struct hf_rd *r, struct hf_request *out)
+{
+	enum hf_status st = rd_move_slot(r, out);
+	if (st != HF_OK || !rd_done(r))
+		return HF_ERR_MALFORMED;
+	return out->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
+}
+
+static enum hf_status req_check_move_copy(const struct hf_request *req)
+{
+	size_t len = strnlen(req->move.host, HF_HOST_SIZE_MAX + 1);
+	if (len > HF_HOST_SIZE_MAX)
+		return HF_ERR_TOO_LARGE;
+	if (len == 0 || req->move.port == 0 || req->move.slot >= HF_SLOTS_COUNT)
+		return HF_ERR_INVALID;
+	return HF_OK;
+}
+
 static void rep_encode_room_position(struct hf_wr *w, const struct hf_reply *rep)
 {
 	const struct hf_rep_room_position *p = &rep->join;
@@ -1322,75 +1391,6 @@ static enum hf_status rep_decode_room_info(struct hf_rd *r, struct hf_reply *out
 	i->refused = rd_u64(r);
 	if (reserved != 0 || i->sold_out > 1u)
 		return HF_ERR_MALFORMED;
-	return HF_OK;
-}
-
-/* ---- Slot moves and event delete ---- */
-
-static enum hf_status req_check_event_delete(const struct hf_request *req)
-{
-	return (req->event_delete.flags & ~HF_EVENT_DELETE_FLAGS_KNOWN) == 0 ? HF_OK
-									     : HF_ERR_INVALID;
-}
-
-static void req_encode_event_delete(struct hf_wr *w, const struct hf_request *req)
-{
-	wr_u64(w, req->event_delete.event_id);
-	wr_u32(w, req->event_delete.flags);
-	wr_u32(w, 0);
-}
-
-static enum hf_status req_decode_event_delete(struct hf_rd *r, struct hf_request *out)
-{
-	out->event_delete.event_id = rd_u64(r);
-	out->event_delete.flags = rd_u32(r);
-	uint32_t reserved = rd_u32(r);
-	if (!rd_done(r) || reserved != 0)
-		return HF_ERR_MALFORMED;
-	if ((out->event_delete.flags & ~HF_EVENT_DELETE_FLAGS_KNOWN) != 0)
-		return HF_ERR_INVALID;
-	return HF_OK;
-}
-
-static enum hf_status req_check_move_slot(const struct hf_request *req)
-{
-	return req->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
-}
-
-static void req_encode_move_slot(struct hf_wr *w, const struct hf_request *req)
-{
-	wr_u16(w, req->move.slot);
-	wr_u16(w, 0);
-	wr_u32(w, 0);
-}
-
-/* The slot and 6 reserved zero bytes (every MOVE_* body starts so). */
-static enum hf_status rd_move_slot(struct hf_rd *r, struct hf_request *out)
-{
-	memset(&out->move, 0, sizeof(out->move));
-	out->move.slot = rd_u16(r);
-	uint16_t reserved16 = rd_u16(r);
-	uint32_t reserved32 = rd_u32(r);
-	if (r->bad || reserved16 != 0 || reserved32 != 0)
-		return HF_ERR_MALFORMED;
-	return HF_OK;
-}
-
-static enum hf_status req_decode_move_slot(struct hf_rd *r, struct hf_request *out)
-{
-	enum hf_status st = rd_move_slot(r, out);
-	if (st != HF_OK || !rd_done(r))
-		return HF_ERR_MALFORMED;
-	return out->move.slot < HF_SLOTS_COUNT ? HF_OK : HF_ERR_INVALID;
-}
-
-static enum hf_status req_check_move_copy(const struct hf_request *req)
-{
-	size_t len = strnlen(req->move.host, HF_HOST_SIZE_MAX + 1);
-	if (len > HF_HOST_SIZE_MAX)
-		return HF_ERR_TOO_LARGE;
-	if (len == 0 || req->move.port == 0 || req->move.slot >= HF_SLOTS_COUNT)
-		return HF_ERR_INVALID;
 	return HF_OK;
 }
 

@@ -51,6 +51,12 @@ enum hf_status {
 	HF_FORBIDDEN = 41,    /* the connection's role may not do this (or the path is outside the
 				 backup root) */
 	HF_RATE_LIMITED = 42, /* the user sent too much too fast; detail = ms to wait */
+	/* Waiting room (43..47). */
+	HF_NOT_ADMITTED = 43, /* HOLD on a room event without a valid, unexpired admission token */
+	HF_NOT_IN_QUEUE = 44, /* POSITION: the user has no place in the event's waiting room */
+	HF_ROOM_FULL = 45,    /* JOIN: the waiting room is at its bound; detail = the bound */
+	HF_NO_ROOM = 46,      /* JOIN / POSITION: the event's waiting room is off */
+	HF_SOLD_OUT = 47,     /* JOIN / POSITION: every seat is booked, nothing left to wait for */
 	/* Slot moves and event delete (35..37). */
 	HF_EVENT_HAS_HOLDS = 35, /* EVENT_DELETE without force: the event has live holds; detail =
 				    how many */
@@ -59,12 +65,6 @@ enum hf_status {
 				    enum hf_move_state */
 	HF_MOVE_FAILED = 37,	 /* the copy of the slot failed (source unreachable, change log
 				    full, a record the store refused); roll the move back */
-	/* Waiting room (43..47). */
-	HF_NOT_ADMITTED = 43, /* HOLD on a room event without a valid, unexpired admission token */
-	HF_NOT_IN_QUEUE = 44, /* POSITION: the user has no place in the event's waiting room */
-	HF_ROOM_FULL = 45,    /* JOIN: the waiting room is at its bound; detail = the bound */
-	HF_NO_ROOM = 46,      /* JOIN / POSITION: the event's waiting room is off */
-	HF_SOLD_OUT = 47,     /* JOIN / POSITION: every seat is booked, nothing left to wait for */
 };
 
 /* Static name of a status ("OK", "SEAT_TAKEN", ...); "UNKNOWN" for values not listed above. */
@@ -103,6 +103,11 @@ enum hf_opcode {
 	    0x10, /* several independent store ops in one frame, each with its own answer */
 	/* Connection-level (0x50-0x5f). */
 	HF_OP_AUTH = 0x50, /* present a token: the connection gets its role */
+	/* Waiting room (0x48-0x4f). */
+	HF_OP_JOIN = 0x48,	/* take a place in the event's waiting room (or see it) */
+	HF_OP_POSITION = 0x49,	/* a user's place, wait estimate and token once admitted */
+	HF_OP_ROOM_SET = 0x4a,	/* turn an event's waiting room on or off, set its parameters */
+	HF_OP_ROOM_INFO = 0x4b, /* the room's length, admitted buyers, rate and estimate */
 	/* Slot moves and event delete (admin range 0x21-0x2f; EVENT_DELETE is routed). */
 	HF_OP_EVENT_DELETE = 0x21, /* delete an event and everything of it */
 	HF_OP_MOVE_COPY = 0x22,	   /* target: copy a slot from its source (starts, then reports) */
@@ -111,11 +116,6 @@ enum hf_opcode {
 	HF_OP_MOVE_PERSISTED = 0x25, /* target: take the last changes, report once durable */
 	HF_OP_MOVE_DROP = 0x26,	     /* either side: delete the shard's copy of a slot */
 	HF_OP_MOVE_UNFREEZE = 0x27,  /* source: serve the slot again (a rolled-back move) */
-	/* Waiting room (0x48-0x4f). */
-	HF_OP_JOIN = 0x48,	/* take a place in the event's waiting room (or see it) */
-	HF_OP_POSITION = 0x49,	/* a user's place, wait estimate and token once admitted */
-	HF_OP_ROOM_SET = 0x4a,	/* turn an event's waiting room on or off, set its parameters */
-	HF_OP_ROOM_INFO = 0x4b, /* the room's length, admitted buyers, rate and estimate */
 };
 #define HF_OP_BATCH_FIRST 0x10
 #define HF_OP_BATCH_LAST  0x1f
@@ -149,14 +149,14 @@ int hf_opcode_is_write(uint8_t opcode);
 #define HF_HOLD_LIFETIME_DEFAULT_S 1800u	   /* lifetime used when an event says 0 */
 #define HF_SLOT_OWNERS_MAX	   256u		   /* distinct (host, port) owners in a slot map */
 #define HF_HOST_SIZE_MAX	   63u		   /* bytes of a host string, without the NUL */
-#define HF_STATS_MAX		   128u		   /* entries in one STATS reply */
+#define HF_STATS_MAX		   256u		   /* entries in one STATS reply */
 #define HF_STAT_NAME_SIZE_MAX	   47u		   /* bytes of a stat name, without the NUL */
 #define HF_ERROR_BODY_SIZE	   8u		   /* body of every non-OK reply: u64 detail */
 #define HF_AUTH_TOKEN_SIZE_MAX	   256u		   /* bytes of an AUTH token */
 #define HF_PATH_SIZE_MAX	   1024u	   /* bytes of a path in an admin request */
-#define HF_MOVE_CHUNK_SIZE_MAX	   (192u * 1024u)  /* record bytes in one MOVE_EXPORT reply */
 #define HF_BATCH_OPS_MAX	   256u		   /* entries in one BATCH frame */
 #define HF_USER_RATE_MAX	   1000000u	   /* an event's user_rate and user_burst */
+#define HF_MOVE_CHUNK_SIZE_MAX	   (192u * 1024u)  /* record bytes in one MOVE_EXPORT reply */
 
 /* ---- Frame header (24 bytes, little-endian) ----
  *  off size field
@@ -360,6 +360,17 @@ struct hf_req_auth {
 	uint8_t token[HF_AUTH_TOKEN_SIZE_MAX]; /* any bytes but NUL and white space */
 };
 
+/* BATCH: `ops_count` entries back to back in `entries` (entries_size bytes), each laid out as
+ * HF_BATCH_ENTRY_HEADER_SIZE bytes (u8 opcode, u8 reserved, u16 reserved, u32 body size, u64
+ * request id) and then the op's own request body. Borrowed: points into the decoded body, or, when
+ * encoding, into the caller's memory. hf_batch_entry_encode writes entries, hf_batch_next walks
+ * them. */
+struct hf_req_batch {
+	uint16_t ops_count; /* 1 .. HF_BATCH_OPS_MAX */
+	uint32_t entries_size;
+	const uint8_t *entries;
+};
+
 /* EVENT_DELETE flags. */
 #define HF_EVENT_DELETE_FORCE	    0x1u /* delete even while the event has live holds */
 #define HF_EVENT_DELETE_FLAGS_KNOWN HF_EVENT_DELETE_FORCE
@@ -377,17 +388,6 @@ struct hf_req_move {
 	char host[HF_HOST_SIZE_MAX + 1]; /* MOVE_COPY: the source's host, NUL-terminated, 1 .. 63 */
 	uint64_t cursor;		 /* MOVE_EXPORT: where the snapshot goes on; 0 = start */
 	uint64_t log_offset;		 /* MOVE_EXPORT: change-log bytes the target applied */
-};
-
-/* BATCH: `ops_count` entries back to back in `entries` (entries_size bytes), each laid out as
- * HF_BATCH_ENTRY_HEADER_SIZE bytes (u8 opcode, u8 reserved, u16 reserved, u32 body size, u64
- * request id) and then the op's own request body. Borrowed: points into the decoded body, or, when
- * encoding, into the caller's memory. hf_batch_entry_encode writes entries, hf_batch_next walks
- * them. */
-struct hf_req_batch {
-	uint16_t ops_count; /* 1 .. HF_BATCH_OPS_MAX */
-	uint32_t entries_size;
-	const uint8_t *entries;
 };
 
 struct hf_request {
@@ -411,13 +411,13 @@ struct hf_request {
 		struct hf_req_event unwatch;
 		struct hf_req_backup backup;
 		struct hf_req_auth auth;
-		struct hf_req_event_delete event_delete;
-		struct hf_req_move move; /* every MOVE_* opcode */
 		struct hf_req_batch batch;
 		struct hf_req_join join;
 		struct hf_req_join position;
 		struct hf_req_room_set room_set;
 		struct hf_req_event room_info;
+		struct hf_req_event_delete event_delete;
+		struct hf_req_move move; /* every MOVE_* opcode */
 	};
 };
 
@@ -598,6 +598,15 @@ struct hf_rep_backup {
 	uint64_t sequence; /* the store's last persisted sequence number in the checkpoint */
 };
 
+/* BATCH's reply: one entry per request entry, in the same order, each HF_BATCH_ENTRY_HEADER_SIZE
+ * bytes (u8 opcode, u8 reserved, u16 status, u32 body size, u64 request id) and then the op's own
+ * reply body (the 8-byte detail when status != HF_OK). Borrowed like struct hf_req_batch. */
+struct hf_rep_batch {
+	uint16_t ops_count;
+	uint32_t entries_size;
+	const uint8_t *entries;
+};
+
 /* A shard's part in a slot move (engine/move.h has the transitions). */
 enum hf_move_state {
 	HF_MOVE_STATE_IDLE = 0,	     /* nothing moving through this shard */
@@ -635,15 +644,6 @@ struct hf_rep_move_export {
 	const uint8_t *data;	/* borrowed, like avail.bitmap */
 };
 
-/* BATCH's reply: one entry per request entry, in the same order, each HF_BATCH_ENTRY_HEADER_SIZE
- * bytes (u8 opcode, u8 reserved, u16 status, u32 body size, u64 request id) and then the op's own
- * reply body (the 8-byte detail when status != HF_OK). Borrowed like struct hf_req_batch. */
-struct hf_rep_batch {
-	uint16_t ops_count;
-	uint32_t entries_size;
-	const uint8_t *entries;
-};
-
 struct hf_reply {
 	uint8_t opcode;
 	uint16_t status;
@@ -666,12 +666,12 @@ struct hf_reply {
 		struct hf_rep_stats stats;
 		struct hf_rep_backup backup;
 		struct hf_rep_auth auth;
-		struct hf_rep_move move;
-		struct hf_rep_move_export move_export;
 		struct hf_rep_batch batch;
 		struct hf_rep_room_position join;
 		struct hf_rep_room_position position;
 		struct hf_rep_room_info room_info;
+		struct hf_rep_move move;
+		struct hf_rep_move_export move_export;
 	};
 };
 
@@ -725,15 +725,21 @@ enum hf_status hf_reply_decode(const struct hf_frame_header *header, const uint8
 #define HF_REQ_ROOM_SET_BODY_SIZE	 (8u + 1u + 1u + 2u + 4u + 4u)	     /* event, params */
 #define HF_REP_ROOM_POSITION_BODY_SIZE	 (4u + 3u * 4u + HF_ROOM_TOKEN_SIZE) /* state .. token */
 #define HF_REP_ROOM_INFO_BODY_SIZE                                                                 \
-	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u)     /* params .. refused                          \
-						      */
-#define HF_REP_WATCH_BODY_SIZE	      8u	     /* seq */
-#define HF_REQ_EVENT_DELETE_BODY_SIZE (8u + 4u + 4u) /* event_id, flags, reserved */
-#define HF_REQ_MOVE_SLOT_BODY_SIZE    8u	     /* slot, 6 reserved */
-#define HF_REQ_MOVE_COPY_FIXED_SIZE   8u /* slot, port, host length, 3 reserved; then host */
-#define HF_REQ_MOVE_EXPORT_BODY_SIZE  (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
-#define HF_REP_MOVE_BODY_SIZE	      (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
-#define HF_REP_MOVE_EXPORT_FIXED_SIZE (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
+	(12u + 4u * 4u + 4u + 2u * 4u + 4u * 8u) /* params .. refused                              \
+						  */
+#define HF_REP_WATCH_BODY_SIZE 8u		 /* seq */
+#define HF_REP_SLOT_OWNER_FIXED_SIZE	 (2u + 1u)	/* port, host length; then the host */
+#define HF_REP_STATS_FIXED_SIZE		 2u		/* count; then the entries */
+#define HF_REP_STAT_FIXED_SIZE		 (1u + 8u)	/* name length, value; plus the name */
+#define HF_REP_BACKUP_BODY_SIZE		 8u		/* sequence */
+#define HF_REQ_AUTH_FIXED_SIZE		 2u		/* u16 length; then the token bytes */
+#define HF_REP_AUTH_BODY_SIZE		 8u		/* role, 7 reserved zero bytes */
+#define HF_REQ_EVENT_DELETE_BODY_SIZE	 (8u + 4u + 4u) /* event_id, flags, reserved */
+#define HF_REQ_MOVE_SLOT_BODY_SIZE	 8u		/* slot, 6 reserved */
+#define HF_REQ_MOVE_COPY_FIXED_SIZE	 8u /* slot, port, host length, 3 reserved; then host */
+#define HF_REQ_MOVE_EXPORT_BODY_SIZE	 (8u + 2u * 8u) /* slot, 6 reserved, cursor, log_offset */
+#define HF_REP_MOVE_BODY_SIZE		 (8u + 3u * 8u) /* state, 7 reserved, records, bytes, seats */
+#define HF_REP_MOVE_EXPORT_FIXED_SIZE	 (2u * 8u + 4u * 4u) /* cursor, log, flags, n, size, 0 */
 
 /* ---- The opcode table ----
  * Every per-opcode fact lives once, in one row of the table in proto.c (the model is Redis's

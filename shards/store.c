@@ -1390,7 +1390,8 @@ enum hf_status hf_store_apply(struct hf_store *store, const struct hf_request *r
 	HF_ASSERT(changes->count - op_changes_before <= HF_OP_CHANGES_MAX ||
 		  changes_room(changes) >= HF_OP_CHANGES_MAX - 2u);
 	/* Inventory-driven: the room admits as the op freed or took seats. */
-	store_room_after(store, req, st, now_ms, rep, changes);
+	st = store_room_after(store, req, st, now_ms, rep, changes);
+	HF_ASSERT(rep->status == (uint16_t)st);
 	(void)changes_before;
 #ifdef HF_STORE_CHECKS
 	if (changes->count != changes_before)

@@ -104,9 +104,9 @@ struct event {
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
 	uint32_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX */
 	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
-	uint32_t user_rate;   /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
-	uint32_t user_burst;  /* its bucket size; 0 = user_rate */
-	struct hf_room *room; /* the event's waiting room (shards/room.h), or NULL */
+	uint32_t user_rate;  /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
+	uint32_t user_burst; /* its bucket size; 0 = user_rate */
+	struct hf_room *room;	     /* the event's waiting room (shards/room.h), or NULL */
 	/* Reuse after EVENT_DELETE (store_move.c): the arena extent of the arrays above starts at
 	 * free_bits and is arena_bytes long; sections_cap sections fit at `sections`. A deleted
 	 * event has id 0 and sits on the free list through free_next (index + 1). */
@@ -365,9 +365,12 @@ enum hf_status store_room_op(struct hf_store *store, const struct hf_request *re
 /* HOLD on an event with a room: HF_OK or HF_NOT_ADMITTED (counted). */
 enum hf_status store_room_hold_check(struct hf_store *store, const struct event *ev,
 				     const struct hf_req_hold *r, uint64_t now_ms);
-/* After an op: a HOLD's buyer stops shopping; a write on a room event pumps its room. */
-void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
-		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes);
+/* After an op: a HOLD's buyer stops shopping; a write on a room event pumps its room. Returns
+ * the op's answer: st, or for a JOIN or POSITION what the pump made of the buyer's place (its
+ * expired admission requeued, or dropped: NOT_IN_QUEUE). */
+enum hf_status store_room_after(struct hf_store *store, const struct hf_request *req,
+				enum hf_status st, uint64_t now_ms, struct hf_reply *rep,
+				struct hf_changes *changes);
 uint32_t store_room_tick(struct hf_store *store, uint64_t now_ms, struct hf_changes *changes);
 uint64_t store_room_next_ms(const struct hf_store *store);
 /* A 'P' or 'Q' record. */
@@ -377,6 +380,8 @@ void store_room_stats(const struct hf_store *store, uint64_t now_ms, struct hf_r
 uint64_t store_room_memory_bytes(const struct hf_store *store);
 void store_room_check(const struct hf_store *store);
 void store_room_destroy_all(struct hf_store *store);
+/* Frees the waiting room of event `index` (being deleted), if it has one (store_move.c). */
+void store_room_event_deleted(struct hf_store *store, uint32_t index);
 
 /* store_check.c: hf_store_check after a mutation, amortized (builds with HF_STORE_CHECKS). */
 void store_check_after_mutation(struct hf_store *store);

@@ -14,7 +14,6 @@
 
 #include "base/assert.h"
 #include "base/endian.h"
-#include "shards/room.h"
 #include "shards/store_int.h"
 
 #include <string.h>
@@ -180,25 +179,16 @@ void store_event_delete(struct hf_store *store, uint32_t index, struct hf_change
 	HF_ASSERT(ev->holds_count == 0);
 	HF_ASSERT(ev->bookings_count == 0);
 	HF_ASSERT(ev->free_count == ev->seats_count);
-	if (ev->room != NULL) {
-		/* Its waiting room goes with it (its records are in the range deleted below). */
-		for (uint32_t i = 0; i < store->rooms_count; i++) {
-			if (store->rooms[i] == index) {
-				store->rooms[i] = store->rooms[--store->rooms_count];
-				break;
-			}
-		}
-		hf_room_destroy(ev->room);
-		ev->room = NULL;
-	}
 	uint8_t key[KEY_RANGE_SIZE];
 	hf_put_be64(key, ev->id);
 	store_change_raw(changes, HF_CHANGE_DEL_RANGE, key, sizeof(key), NULL, 0);
 	store->seats_total -= ev->seats_count;
 	store->free_total -= ev->seats_count;
+	store_room_event_deleted(store, index);
 	ev->id = 0;
 	ev->seats_count = ev->free_count = 0;
 	ev->sections_count = 0;
+	ev->user_rate = ev->user_burst = 0;
 	ev->free_next = store->event_free_head;
 	store->event_free_head = index + 1;
 	store->events_free_count++;

@@ -219,7 +219,8 @@ void store_change_put_record(struct hf_store *store, struct hf_changes *changes,
 	uint8_t key[RECORD_KEY_SIZE];
 	record_key(key, store->events[rec->event_index].id, rec->id);
 	struct hf_change *c = change_append(changes, HF_CHANGE_PUT, key, sizeof(key));
-	uint16_t size = (uint16_t)store_record_value(store, rec, changes->values + c->value_offset);
+	uint16_t size =
+	    (uint16_t)store_record_value(store, rec, changes->values + c->value_offset);
 	c->value_size = size;
 	changes->values_size += size;
 	HF_ASSERT(changes->values_size <= changes->values_capacity);

@@ -21,6 +21,13 @@ static struct hf_room_inventory event_inventory(const struct event *ev)
 	return inv;
 }
 
+/* Changes a pump may append and still leave keep for the ops that follow. */
+static uint32_t pump_budget(const struct hf_changes *changes, uint32_t keep)
+{
+	uint32_t room = changes_room(changes);
+	return room > keep ? room - keep : 0u;
+}
+
 static enum hf_status room_fail(struct hf_reply *rep, enum hf_status status, uint64_t detail)
 {
 	rep->status = (uint16_t)status;
@@ -60,6 +67,9 @@ enum hf_status store_room_op(struct hf_store *store, const struct hf_request *re
 	struct event *ev = &store->events[e - 1];
 	struct hf_room_inventory inv = event_inventory(ev);
 	enum hf_status st = HF_OK;
+	/* Expired admissions first, so that a JOIN or POSITION sees the place as it now is. */
+	if (ev->room != NULL && (req->opcode == HF_OP_JOIN || req->opcode == HF_OP_POSITION))
+		hf_room_expire(ev->room, now_ms, pump_budget(changes, HF_OP_CHANGES_MAX), changes);
 	switch (req->opcode) {
 	case HF_OP_ROOM_SET:
 		return room_set(store, ev, &req->room_set, rep, changes);
@@ -98,13 +108,6 @@ enum hf_status store_room_hold_check(struct hf_store *store, const struct event 
 	return hf_room_token_check(ev->room, r->user_id, token, now_ms);
 }
 
-/* Changes a pump may append and still leave keep for the ops that follow. */
-static uint32_t pump_budget(const struct hf_changes *changes, uint32_t keep)
-{
-	uint32_t room = changes_room(changes);
-	return room > keep ? room - keep : 0u;
-}
-
 /* A HOLD that passed the token check ends its buyer's shopping, whether it got seats or found
  * none: a buyer who found nothing must not keep a shopper's place from those still waiting. Only
  * answers that come after the token check count (else a forged token with a bad argument could
@@ -127,15 +130,16 @@ static int hold_used_admission(const struct hf_request *req, enum hf_status st)
 	}
 }
 
-void store_room_after(struct hf_store *store, const struct hf_request *req, enum hf_status st,
-		      uint64_t now_ms, struct hf_reply *rep, struct hf_changes *changes)
+enum hf_status store_room_after(struct hf_store *store, const struct hf_request *req,
+				enum hf_status st, uint64_t now_ms, struct hf_reply *rep,
+				struct hf_changes *changes)
 {
 	/* Most stores have no room: one compare on every write, not a lookup. */
 	if (store->rooms_count == 0 || !hf_op_info(req->opcode)->writes)
-		return;
+		return st;
 	uint32_t e = store_event_find(store, req->room_info.event_id);
 	if (e == 0 || store->events[e - 1].room == NULL)
-		return;
+		return st;
 	struct event *ev = &store->events[e - 1];
 	if (req->opcode == HF_OP_HOLD && hold_used_admission(req, st) &&
 	    hf_room_params_get(ev->room)->enabled)
@@ -143,12 +147,13 @@ void store_room_after(struct hf_store *store, const struct hf_request *req, enum
 				    pump_budget(changes, HF_OP_CHANGES_MAX), changes);
 	struct hf_room_inventory inv = event_inventory(ev);
 	hf_room_pump(ev->room, now_ms, &inv, pump_budget(changes, HF_OP_CHANGES_MAX), changes);
-	/* A JOIN or POSITION answers what the pump just did (the buyer may be admitted now). */
-	if ((req->opcode == HF_OP_JOIN || req->opcode == HF_OP_POSITION) && st == HF_OK) {
-		enum hf_status again =
-		    hf_room_position(ev->room, req->join.user_id, now_ms, &inv, &rep->join);
-		HF_ASSERT(again == HF_OK);
-	}
+	if ((req->opcode != HF_OP_JOIN && req->opcode != HF_OP_POSITION) || st != HF_OK)
+		return st;
+	/* The answer is the place as the pump left it: admitted now, or its admission expired
+	 * (requeued at the end, or dropped). */
+	enum hf_status again =
+	    hf_room_position(ev->room, req->join.user_id, now_ms, &inv, &rep->join);
+	return again == HF_OK ? HF_OK : room_fail(rep, again, 0);
 }
 
 /* The timer expires admissions only. Admitting is left to the writes on the event (JOIN, POSITION,
@@ -241,6 +246,24 @@ void store_room_check(const struct hf_store *store)
 		HF_ASSERT(store->events[store->rooms[i]].room != NULL);
 		hf_room_check(store->events[store->rooms[i]].room);
 	}
+}
+
+void store_room_event_deleted(struct hf_store *store, uint32_t index)
+{
+	HF_ASSERT(index < store->events_count);
+	struct event *ev = &store->events[index];
+	if (ev->room == NULL)
+		return;
+	hf_room_destroy(ev->room);
+	ev->room = NULL;
+	/* Bounded by HF_STORE_ROOMS_MAX. */
+	for (uint32_t i = 0; i < store->rooms_count; i++) {
+		if (store->rooms[i] == index) {
+			store->rooms[i] = store->rooms[--store->rooms_count];
+			return;
+		}
+	}
+	HF_PANIC("event %u has a room that is not in the store's list", index);
 }
 
 void store_room_destroy_all(struct hf_store *store)

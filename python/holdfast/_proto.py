@@ -41,7 +41,7 @@ AVAIL_RANGE_MAX = 1048576
 HOLD_LIFETIME_MAX_S = 86400
 SLOT_OWNERS_MAX = 256
 HOST_SIZE_MAX = 63
-STATS_MAX = 128
+STATS_MAX = 256
 STAT_NAME_SIZE_MAX = 47
 ERROR_BODY_SIZE = 8
 PATH_SIZE_MAX = 1024
@@ -157,14 +157,14 @@ STATUS_NAMES: Dict[int, str] = {
     40: "UNAUTHORIZED",
     41: "FORBIDDEN",
     42: "RATE_LIMITED",
-    35: "EVENT_HAS_HOLDS",
-    36: "MOVE_STATE",
-    37: "MOVE_FAILED",
     43: "NOT_ADMITTED",
     44: "NOT_IN_QUEUE",
     45: "ROOM_FULL",
     46: "NO_ROOM",
     47: "SOLD_OUT",
+    35: "EVENT_HAS_HOLDS",
+    36: "MOVE_STATE",
+    37: "MOVE_FAILED",
 }
 
 STATUS_MESSAGES: Dict[int, str] = {
@@ -198,14 +198,14 @@ STATUS_MESSAGES: Dict[int, str] = {
     40: "no valid token presented (AUTH)",
     41: "not allowed for this token's role, or outside the backup root",
     42: "too many requests from this user; retry after the given ms",
-    35: "the event has live holds (use --force to delete it anyway)",
-    36: "the shard is not in the state this move step needs",
-    37: "copying the slot failed; roll the move back (cluster fix)",
     43: "the event has a waiting room: join it and hold with the admission token",
     44: "the user has no place in the waiting room",
     45: "the waiting room is full",
     46: "the event has no waiting room",
     47: "sold out: every seat is booked",
+    35: "the event has live holds (use --force to delete it anyway)",
+    36: "the shard is not in the state this move step needs",
+    37: "copying the slot failed; roll the move back (cluster fix)",
 }
 
 # Statuses after which the same request (same ids) is resent: MOVED after a map refresh, the others

@@ -176,12 +176,44 @@ static void test_invalid(void **state)
 	}
 }
 
+/* --waiting-room[=on|off] and --room-shoppers: onsale on holdfast only, bounded. */
+static void test_waiting_room(void **state)
+{
+	(void)state;
+	struct hf_bench_opts o;
+	char err[256];
+	const char *on[] = {"--waiting-room", "--users", "10000", "--seats", "2000", NULL};
+	assert_int_equal(parse(&o, err, on), 0);
+	assert_int_equal(o.waiting_room, 1);
+	assert_int_equal(o.room_shoppers_pct, 100);
+	const char *off[] = {"--waiting-room=off", "--room-shoppers", "0.67", NULL};
+	assert_int_equal(parse(&o, err, off), 0);
+	assert_int_equal(o.waiting_room, 2);
+	assert_int_equal(o.room_shoppers_pct, 67);
+	const char *plain[] = {"--workload", "onsale", NULL};
+	assert_int_equal(parse(&o, err, plain), 0);
+	assert_int_equal(o.waiting_room, 0);
+	static const char *const bad[][4] = {
+	    {"--waiting-room=maybe", NULL},
+	    {"--waiting-room", "--workload", "holds", NULL},
+	    {"--waiting-room", "--target", "redis", NULL},
+	    {"--waiting-room", "--users", "1048577", NULL},
+	    {"--room-shoppers", "0", NULL},
+	    {"--room-shoppers", "100.5", NULL},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, err, bad[i]), -EINVAL);
+		assert_true(err[0] != '\0');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_spelling),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_waiting_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,8 @@ pc=$(find "$root" -name holdfast.pc | head -n 1)
 [ -n "$pc" ] || fail "no holdfast.pc installed"
 pcdir=$(dirname "$pc")
 for f in bin/holdfastd bin/holdfast bin/holdfast-bench include/holdfast/holdfast.h \
-	include/holdfast/proto/proto.h include/holdfast/adapters/holdfast_uv.h; do
+	include/holdfast/proto/proto.h include/holdfast/proto/watch.h \
+	include/holdfast/adapters/holdfast_uv.h; do
 	[ -n "$(find "$root" -path "*/$f" | head -n 1)" ] || fail "$f is not installed"
 done
 so=$(find "$root" -name 'libholdfast.so.*.*.*' | head -n 1)

@@ -128,6 +128,32 @@ static void test_bad_flags(void **state)
 	assert_true(strlen(err) > 0 && strchr(err, '\n') == NULL);
 }
 
+/* WATCH's limits: defaults, both ends of each range, and what is refused. */
+static void test_watch_limits(void **state)
+{
+	(void)state;
+	struct hf_engine_config cfg;
+	char err[256];
+	assert_int_equal(parse(&cfg, err, 1), HF_CONFIG_OK);
+	assert_int_equal(cfg.watchers_max, HF_ENGINE_WATCHERS_DEFAULT);
+	assert_int_equal(cfg.watch_queue_size_max, HF_ENGINE_WATCH_QUEUE_DEFAULT);
+	assert_int_equal(parse(&cfg, err, 4, "--watchers-max", "0", "--watch-queue-max=4096"),
+			 HF_CONFIG_OK);
+	assert_int_equal(cfg.watchers_max, 0);
+	assert_int_equal(cfg.watch_queue_size_max, HF_ENGINE_WATCH_QUEUE_MIN);
+	assert_int_equal(
+	    parse(&cfg, err, 4, "--watchers-max=1048576", "--watch-queue-max", "67108864"),
+	    HF_CONFIG_OK);
+	assert_int_equal(cfg.watchers_max, HF_ENGINE_WATCHERS_MAX);
+	assert_int_equal(cfg.watch_queue_size_max, HF_ENGINE_WATCH_QUEUE_MAX);
+	assert_int_equal(parse(&cfg, err, 3, "--watchers-max", "1048577"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "--watchers-max"));
+	assert_int_equal(parse(&cfg, err, 3, "--watch-queue-max", "4095"), HF_CONFIG_BAD);
+	assert_non_null(strstr(err, "--watch-queue-max"));
+	assert_int_equal(parse(&cfg, err, 3, "--watch-queue-max", "67108865"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 3, "--watchers-max", "-1"), HF_CONFIG_BAD);
+}
+
 /* The slot map must name an address clients can reach: the listen address by default, --advertise
  * when listening on every interface. */
 static void test_advertise(void **state)
@@ -159,9 +185,8 @@ static void test_advertise(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_every_flag),
-	    cmocka_unit_test(test_bad_flags),
+	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_every_flag),
+	    cmocka_unit_test(test_bad_flags), cmocka_unit_test(test_watch_limits),
 	    cmocka_unit_test(test_advertise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,6 +110,42 @@ static void seed_reply(const char *name, struct hf_reply *rep)
 	write_seed("frame", name, buf, n);
 }
 
+/* The waiting room's requests, and a HOLD that carries a token. */
+static void frame_requests_room(struct hf_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_JOIN;
+	r->join = (struct hf_req_join){42, 7};
+	seed_request("req-join", r);
+	r->opcode = HF_OP_POSITION;
+	seed_request("req-position", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_ROOM_SET;
+	r->room_set.event_id = 42;
+	r->room_set.params = (struct hf_room_params){.enabled = 1,
+						     .policy = HF_ROOM_REQUEUE,
+						     .shoppers_pct = 67,
+						     .admit_ttl_ms = 300000,
+						     .queue_max = 100000};
+	seed_request("req-room-set", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_ROOM_INFO;
+	r->room_info.event_id = 42;
+	seed_request("req-room-info", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_HOLD;
+	r->hold = (struct hf_req_hold){.event_id = 42,
+				       .hold_id = 99,
+				       .user_id = 7,
+				       .ttl_ms = 300000,
+				       .mode = HF_HOLD_BEST,
+				       .flags = HF_HOLD_FLAG_TOKEN,
+				       .seats_count = 2};
+	r->hold.token.expires_ms = CLOCK_START_MS + 300000;
+	memset(r->hold.token.mac, 0x5a, sizeof(r->hold.token.mac));
+	seed_request("req-hold-token", r);
+}
+
 static void frame_requests(void)
 {
 	static struct hf_request r;
@@ -166,6 +202,7 @@ static void frame_requests(void)
 	r.opcode = HF_OP_BACKUP;
 	snprintf(r.backup.path, sizeof(r.backup.path), "/var/backups/holdfast/2026-11-25T1300");
 	seed_request("req-backup", &r);
+	frame_requests_room(&r);
 }
 
 static void frame_replies_small(struct hf_reply *r)
@@ -202,6 +239,24 @@ static void frame_replies_small(struct hf_reply *r)
 	r->opcode = HF_OP_BACKUP;
 	r->backup.sequence = 1234;
 	seed_reply("rep-backup", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_JOIN;
+	r->join = (struct hf_rep_room_position){
+	    .state = HF_ROOM_WAITING, .position = 12, .waiting_count = 40, .estimate_ms = 9000};
+	seed_reply("rep-join-waiting", r);
+	r->opcode = HF_OP_POSITION;
+	r->position = (struct hf_rep_room_position){.state = HF_ROOM_ADMITTED,
+						    .token.expires_ms = CLOCK_START_MS + 300000};
+	memset(r->position.token.mac, 0xa5, sizeof(r->position.token.mac));
+	seed_reply("rep-position-admitted", r);
+	memset(r, 0, sizeof(*r));
+	r->opcode = HF_OP_ROOM_INFO;
+	r->room_info.params = (struct hf_room_params){1, HF_ROOM_REQUEUE, 100, 300000, 100000};
+	r->room_info.waiting_count = 40;
+	r->room_info.admitted_count = 3;
+	r->room_info.rate_per_min = 120;
+	r->room_info.estimate_ms = 20000;
+	seed_reply("rep-room-info", r);
 	memset(r, 0, sizeof(*r));
 	r->opcode = HF_OP_HOLD;
 	r->status = HF_SEAT_TAKEN;
@@ -658,6 +713,47 @@ static void server_seeds(void)
 	}
 }
 
+/* Event 44 with a waiting room: a 'P' record, and 'Q' places (admitted, used, waiting). */
+static void load_room_seed(void)
+{
+	struct hf_store_config cfg = {8, 4096, LOAD_RECORDS_MAX, 600000}; /* fuzz_load.c's */
+	struct hf_store *store;
+	struct hf_changes changes;
+	HF_ASSERT(hf_store_create(&cfg, &store) == 0);
+	HF_ASSERT(hf_changes_init(&changes, 64) == 0);
+	kvs_count = 0;
+	static struct hf_request req;
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_CREATE_EVENT;
+	req.create_event = (struct hf_req_create_event){.event_id = 44, .seats_count = 2};
+	ld_op(store, &changes, &req, 0);
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_ROOM_SET;
+	req.room_set.event_id = 44;
+	req.room_set.params = (struct hf_room_params){1, HF_ROOM_REQUEUE, 100, 60000, 16};
+	memset(req.room_set.key, 0x3c, sizeof(req.room_set.key));
+	ld_op(store, &changes, &req, 0);
+	for (uint64_t user = 1; user <= 4; user++) {
+		memset(&req, 0, sizeof(req));
+		req.opcode = HF_OP_JOIN;
+		req.join = (struct hf_req_join){44, user};
+		ld_op(store, &changes, &req, 0);
+	}
+	qsort(kvs, kvs_count, sizeof(kvs[0]), kv_cmp);
+	static struct seed s;
+	memset(&s, 0, sizeof(s));
+	put_u32(&s, 2000);
+	for (uint32_t k = 0; k < kvs_count; k++) {
+		put_u8(&s, kvs[k].key_size);
+		put_bytes(&s, kvs[k].key, kvs[k].key_size);
+		put_u16(&s, kvs[k].value_size);
+		put_bytes(&s, kvs[k].value, kvs[k].value_size);
+	}
+	write_seed("load", "seed-records-room", s.bytes, s.size);
+	hf_changes_deinit(&changes);
+	hf_store_destroy(store);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -679,6 +775,7 @@ int main(int argc, char **argv)
 	store_seeds();
 	load_seeds();
 	server_seeds();
+	load_room_seed();
 	printf("gen_corpus: %u seeds written under %s\n", seeds_written, out_dir);
 	return write_failed;
 }

@@ -411,6 +411,7 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 	case HF_OP_RELEASE:
 	case HF_OP_CANCEL:
 	case HF_OP_UNWATCH:
+	case HF_OP_EVENT_DELETE:
 		break;
 	case HF_OP_PING:
 		rep->ping.epoch = rng_u64(r);
@@ -418,6 +419,29 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 	case HF_OP_WATCH:
 		rep->watch.seq = rng_u64(r);
 		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		rep->move.state = (uint8_t)rng_range(r, 0, HF_MOVE_STATE_FROZEN);
+		rep->move.records = rng_u64(r);
+		rep->move.bytes = rng_u64(r);
+		rep->move.seats = rng_u64(r);
+		break;
+	case HF_OP_MOVE_EXPORT: {
+		struct hf_rep_move_export *e = &rep->move_export;
+		e->cursor = rng_u64(r);
+		e->log_offset = rng_u64(r);
+		e->flags = rng_range(r, 0, HF_MOVE_EXPORT_FLAGS_KNOWN);
+		e->records_count = rng_u32(r);
+		/* avail_max bounds the bytes too (and g_bitmap holds HF_AVAIL_RANGE_MAX / 8). */
+		e->data_size = rng_range(r, 0, sc->avail_max / 8u);
+		for (uint32_t i = 0; i < e->data_size; i++)
+			g_bitmap[i] = (uint8_t)rng_next(r);
+		e->data = g_bitmap;
+		break;
+	}
 	case HF_OP_EVENT_INFO: {
 		struct hf_rep_event_info *e = &rep->event_info;
 		e->event_id = rng_id(r);
@@ -562,31 +586,6 @@ static void fill_reply(struct rng *r, const struct scale *sc, uint8_t op, struct
 		}
 		break;
 	}
-	case HF_OP_EVENT_DELETE:
-		break;
-	case HF_OP_MOVE_COPY:
-	case HF_OP_MOVE_FREEZE:
-	case HF_OP_MOVE_PERSISTED:
-	case HF_OP_MOVE_DROP:
-	case HF_OP_MOVE_UNFREEZE:
-		rep->move.state = (uint8_t)rng_range(r, 0, HF_MOVE_STATE_FROZEN);
-		rep->move.records = rng_u64(r);
-		rep->move.bytes = rng_u64(r);
-		rep->move.seats = rng_u64(r);
-		break;
-	case HF_OP_MOVE_EXPORT: {
-		struct hf_rep_move_export *e = &rep->move_export;
-		e->cursor = rng_u64(r);
-		e->log_offset = rng_u64(r);
-		e->flags = rng_range(r, 0, HF_MOVE_EXPORT_FLAGS_KNOWN);
-		e->records_count = rng_u32(r);
-		/* avail_max bounds the bytes too (and g_bitmap holds HF_AVAIL_RANGE_MAX / 8). */
-		e->data_size = rng_range(r, 0, sc->avail_max / 8u);
-		for (uint32_t i = 0; i < e->data_size; i++)
-			g_bitmap[i] = (uint8_t)rng_next(r);
-		e->data = g_bitmap;
-		break;
-	}
 	default:
 		fail_msg("no builder for opcode 0x%02x", op);
 	}
@@ -714,7 +713,6 @@ static void assert_request_equal(const struct hf_request *a, const struct hf_req
 		assert_int_equal(a->room_set.params.shoppers_pct, b->room_set.params.shoppers_pct);
 		assert_int_equal(a->room_set.params.admit_ttl_ms, b->room_set.params.admit_ttl_ms);
 		assert_int_equal(a->room_set.params.queue_max, b->room_set.params.queue_max);
-		break;
 	case HF_OP_EVENT_DELETE:
 		assert_int_equal(a->event_delete.event_id, b->event_delete.event_id);
 		assert_int_equal(a->event_delete.flags, b->event_delete.flags);
@@ -794,6 +792,28 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 		break;
 	case HF_OP_AUTH:
 		assert_int_equal(a->auth.role, b->auth.role);
+		break;
+	case HF_OP_EVENT_DELETE:
+		break;
+	case HF_OP_MOVE_COPY:
+	case HF_OP_MOVE_FREEZE:
+	case HF_OP_MOVE_PERSISTED:
+	case HF_OP_MOVE_DROP:
+	case HF_OP_MOVE_UNFREEZE:
+		assert_int_equal(a->move.state, b->move.state);
+		assert_int_equal(a->move.records, b->move.records);
+		assert_int_equal(a->move.bytes, b->move.bytes);
+		assert_int_equal(a->move.seats, b->move.seats);
+		break;
+	case HF_OP_MOVE_EXPORT:
+		assert_int_equal(a->move_export.cursor, b->move_export.cursor);
+		assert_int_equal(a->move_export.log_offset, b->move_export.log_offset);
+		assert_int_equal(a->move_export.flags, b->move_export.flags);
+		assert_int_equal(a->move_export.records_count, b->move_export.records_count);
+		assert_int_equal(a->move_export.data_size, b->move_export.data_size);
+		if (a->move_export.data_size > 0)
+			assert_memory_equal(a->move_export.data, b->move_export.data,
+					    a->move_export.data_size);
 		break;
 	case HF_OP_AVAIL:
 		assert_int_equal(a->avail.seats_count, b->avail.seats_count);
@@ -900,28 +920,6 @@ static void assert_reply_equal(const struct hf_reply *a, const struct hf_reply *
 		assert_int_equal(x->refused, y->refused);
 		break;
 	}
-	case HF_OP_EVENT_DELETE:
-		break;
-	case HF_OP_MOVE_COPY:
-	case HF_OP_MOVE_FREEZE:
-	case HF_OP_MOVE_PERSISTED:
-	case HF_OP_MOVE_DROP:
-	case HF_OP_MOVE_UNFREEZE:
-		assert_int_equal(a->move.state, b->move.state);
-		assert_int_equal(a->move.records, b->move.records);
-		assert_int_equal(a->move.bytes, b->move.bytes);
-		assert_int_equal(a->move.seats, b->move.seats);
-		break;
-	case HF_OP_MOVE_EXPORT:
-		assert_int_equal(a->move_export.cursor, b->move_export.cursor);
-		assert_int_equal(a->move_export.log_offset, b->move_export.log_offset);
-		assert_int_equal(a->move_export.flags, b->move_export.flags);
-		assert_int_equal(a->move_export.records_count, b->move_export.records_count);
-		assert_int_equal(a->move_export.data_size, b->move_export.data_size);
-		if (a->move_export.data_size > 0)
-			assert_memory_equal(a->move_export.data, b->move_export.data,
-					    a->move_export.data_size);
-		break;
 	default:
 		fail_msg("no comparison for opcode 0x%02x", a->opcode);
 	}
@@ -1288,6 +1286,59 @@ static void test_request_create_event(void **state)
 					 0x34, 0x33, 0x32, 0x31, 0x10, 0x0e, 0x00, 0x00};
 	size_t n = request_roundtrip(&g_req_a, 24);
 	expect_bytes(g_frame + 24, n - 24, want, sizeof(want));
+}
+
+/* The waiting room's bodies, byte for byte as docs/protocol.md 6.13 lays them out, and the
+ * decoder's refusals of values out of their domains. */
+static void test_room_bodies(void **state)
+{
+	(void)state;
+	new_request(&g_req_a, HF_OP_ROOM_SET, 9);
+	g_req_a.room_set.event_id = 0x2a;
+	g_req_a.room_set.params = (struct hf_room_params){1, HF_ROOM_DROP, 67, 300000, 100000};
+	static const uint8_t want_set[20] = {0x2a, 0, 0,    0,	  0,	0, 0,	 0,    0x01, 0x01,
+					     0x43, 0, 0xe0, 0x93, 0x04, 0, 0xa0, 0x86, 0x01, 0};
+	size_t n = request_roundtrip(&g_req_a, 20);
+	expect_bytes(g_frame + 24, n - 24, want_set, sizeof(want_set));
+	g_frame[24 + 8] = 2; /* enabled */
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
+	g_frame[24 + 8] = 1;
+	g_frame[24 + 10] = 0; /* shoppers_pct 0 */
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	g_frame[24 + 10] = 0x43;
+	put32(g_frame + 24 + 16, HF_ROOM_QUEUE_SIZE_MAX + 1u);
+	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
+	put32(g_frame + 24 + 16, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	put32(g_frame + 24 + 16, 100000);
+	put32(g_frame + 24 + 12, HF_ROOM_ADMIT_TTL_MS_MIN - 1u);
+	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	/* JOIN: event, user; its reply: state, reserved, position, length, estimate, token. */
+	new_request(&g_req_a, HF_OP_JOIN, 3);
+	g_req_a.join = (struct hf_req_join){0x2a, 7};
+	static const uint8_t want_join[16] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0};
+	n = request_roundtrip(&g_req_a, 16);
+	expect_bytes(g_frame + 24, n - 24, want_join, sizeof(want_join));
+	memset(&g_rep_a, 0, sizeof(g_rep_a));
+	g_rep_a.opcode = HF_OP_POSITION;
+	g_rep_a.position = (struct hf_rep_room_position){
+	    .state = HF_ROOM_WAITING, .position = 12, .waiting_count = 40, .estimate_ms = 9000};
+	n = reply_roundtrip(&g_rep_a, HF_REP_ROOM_POSITION_BODY_SIZE);
+	static const uint8_t want_pos[16] = {1,	 0, 0, 0, 12,	0,    0, 0,
+					     40, 0, 0, 0, 0x28, 0x23, 0, 0};
+	expect_bytes(g_frame + 24, 16, want_pos, sizeof(want_pos));
+	g_frame[24] = 3; /* an unknown state */
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	g_frame[24] = 1;
+	g_frame[24 + 1] = 1; /* reserved */
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
+	memset(&g_rep_a, 0, sizeof(g_rep_a));
+	g_rep_a.opcode = HF_OP_ROOM_INFO;
+	g_rep_a.room_info.sold_out = 1;
+	n = reply_roundtrip(&g_rep_a, HF_REP_ROOM_INFO_BODY_SIZE);
+	assert_int_equal(g_frame[24 + 28], 1);
+	g_frame[24 + 28] = 2;
+	assert_int_equal(decode_reply_frame(n), HF_ERR_MALFORMED);
 }
 
 static void test_request_event_info(void **state)
@@ -2888,10 +2939,10 @@ static void test_status_names(void **state)
 	assert_int_equal(HF_WATCHING, 31);
 	assert_int_equal(HF_NOT_ADMITTED, 43);
 	assert_int_equal(HF_SOLD_OUT, 47);
+	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 39);
 	assert_int_equal(HF_EVENT_HAS_HOLDS, 35);
 	assert_int_equal(HF_MOVE_STATE, 36);
 	assert_int_equal(HF_MOVE_FAILED, 37);
-	assert_int_equal(HF_ARRAY_SIZE(all_statuses), 39);
 	for (size_t i = 0; i < HF_ARRAY_SIZE(all_statuses); i++) {
 		const char *name = hf_status_name(all_statuses[i]);
 		const char *msg = hf_status_message(all_statuses[i]);
@@ -3957,6 +4008,7 @@ int main(void)
 	    cmocka_unit_test(test_header_body_size),
 	    cmocka_unit_test(test_request_empty_bodies),
 	    cmocka_unit_test(test_request_create_event),
+	    cmocka_unit_test(test_room_bodies),
 	    cmocka_unit_test(test_request_event_info),
 	    cmocka_unit_test(test_wire_hold_example),
 	    cmocka_unit_test(test_request_hold_explicit),

@@ -471,6 +471,57 @@ static void test_store_rooms(void **state)
 	hf_store_destroy(st);
 }
 
+/* A buyer asks for its place after its admission expired but before any tick: the answer is what
+ * the expiry made of it (DROP: out of the room; REQUEUE: waiting at the end), never a stale
+ * admission. */
+static void test_store_expired_admission(void **state)
+{
+	(void)state;
+	for (uint8_t policy = HF_ROOM_REQUEUE; policy <= HF_ROOM_DROP; policy++) {
+		struct hf_store_config cfg;
+		hf_store_config_default(&cfg);
+		cfg.events_max = 4;
+		cfg.seats_max = 64;
+		cfg.records_max = 64;
+		struct hf_store *st;
+		assert_int_equal(hf_store_create(&cfg, &st), 0);
+		map_count = 0;
+		hf_changes_reset(&ch);
+		store_room_set(st, 5, 4);
+		sreq.room_set.params.policy = policy;
+		assert_int_equal(store_call(st, 1000), HF_OK);
+		memset(&sreq, 0, sizeof(sreq));
+		sreq.opcode = HF_OP_JOIN;
+		sreq.join = (struct hf_req_join){5, 1};
+		assert_int_equal(store_call(st, 1000), HF_OK);
+		assert_int_equal(srep.join.state, HF_ROOM_ADMITTED);
+		sreq.join.user_id = 2;
+		assert_int_equal(store_call(st, 1000), HF_OK);
+		assert_int_equal(srep.join.state, HF_ROOM_WAITING);
+		/* 10 s later, user 1's admission has expired; user 2 is admitted in its place. */
+		sreq.opcode = HF_OP_POSITION;
+		sreq.position.user_id = 1;
+		enum hf_status want = policy == HF_ROOM_DROP ? HF_NOT_IN_QUEUE : HF_OK;
+		assert_int_equal(store_call(st, 11000), want);
+		if (policy == HF_ROOM_REQUEUE) {
+			assert_int_equal(srep.position.state, HF_ROOM_WAITING);
+			assert_int_equal(srep.position.position, 1);
+		}
+		sreq.position.user_id = 2;
+		assert_int_equal(store_call(st, 11000), HF_OK);
+		assert_int_equal(srep.position.state, HF_ROOM_ADMITTED);
+		/* JOIN again: dropped, user 1 takes a new place at the end; requeued, it keeps its.
+		 */
+		sreq.opcode = HF_OP_JOIN;
+		sreq.join.user_id = 1;
+		assert_int_equal(store_call(st, 11001), HF_OK);
+		assert_int_equal(srep.join.state, HF_ROOM_WAITING);
+		assert_int_equal(srep.join.position, 1);
+		hf_store_check(st);
+		hf_store_destroy(st);
+	}
+}
+
 /* ---- The model-based run ---- */
 
 static uint64_t rng_state;
@@ -730,6 +781,7 @@ int main(void)
 	    cmocka_unit_test(test_expiry_policies),
 	    cmocka_unit_test(test_records_reload_and_corrupt),
 	    cmocka_unit_test(test_store_rooms),
+	    cmocka_unit_test(test_store_expired_admission),
 	    cmocka_unit_test(test_model),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
