@@ -73,6 +73,10 @@ struct hf_move_shard {
 	uint64_t import_reloads;
 	uint64_t imports_total;
 	uint64_t import_failures;
+	/* The slot this shard holds a durable copy of, waiting for the map to name it (PERSISTED):
+	 * the shard's thread only, read by hf_move_incoming on the MOVED path. */
+	uint8_t incoming;
+	uint16_t incoming_slot;
 };
 
 int hf_move_shard_create(struct hf_move_shard **out)
@@ -316,6 +320,7 @@ static void move_unfreeze(struct hf_shard *s, const struct hf_request *req,
 
 static void import_reset(struct hf_move_shard *m)
 {
+	m->incoming = 0;
 	m->state = HF_MOVE_STATE_IDLE;
 	m->gen++;
 	m->inbox_full = 0;
@@ -467,11 +472,20 @@ int hf_move_frozen(const struct hf_move_shard *m, uint16_t slot)
 	return m->frozen && m->export_slot == slot;
 }
 
+int hf_move_incoming(const struct hf_move_shard *m, uint16_t slot)
+{
+	return m->incoming && m->incoming_slot == slot;
+}
+
 void hf_move_capture(struct hf_shard *s, const struct hf_changes *changes, uint32_t from)
 {
 	struct hf_move_shard *m = s->move;
 	if (!m->exporting || m->log_full || from == changes->count)
 		return;
+	if (changes->count_only) {
+		m->log_full = 1; /* records were counted, not built: nothing to ship */
+		return;
+	}
 	size_t size = m->log_size;
 	int full = 0;
 	(void)hf_store_changes_encode(changes, from, m->export_slot, m->log, HF_MOVE_LOG_SIZE_MAX,
@@ -565,6 +579,8 @@ static int import_poll(struct hf_shard *s, struct hf_move_shard *m)
 			return import_inbox(s, m);
 		if (m->last_applied && s->done_seq >= m->persist_seq) {
 			m->state = HF_MOVE_STATE_PERSISTED;
+			m->incoming = 1;
+			m->incoming_slot = m->import_slot;
 			hf_log_info("slot %u: copy durable (%llu records)",
 				    (unsigned)m->import_slot, (unsigned long long)m->records);
 		}

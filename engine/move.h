@@ -68,6 +68,12 @@ void hf_move_handle(struct hf_shard *s, const struct hf_request *req, struct hf_
 /* Shard thread: 1 when slot is frozen on this shard (its requests answer TRY_AGAIN). */
 int hf_move_frozen(const struct hf_move_shard *m, uint16_t slot);
 
+/* Shard thread: 1 when this shard holds a durable copy of slot that its map does not name it for
+ * yet (PERSISTED: the flip is being committed, or its map is on the way). Such requests answer
+ * TRY_AGAIN rather than MOVED, so a client whose map is newer than this shard's waits instead
+ * of bouncing between the old and the new owner. */
+int hf_move_incoming(const struct hf_move_shard *m, uint16_t slot);
+
 /* Shard thread: the changes changes->items[from ..] were just appended to the open batch (an op or
  * the timer wheel): those of the exported slot go to its change log. */
 void hf_move_capture(struct hf_shard *s, const struct hf_changes *changes, uint32_t from);

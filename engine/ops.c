@@ -256,7 +256,10 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		return;
 	}
 	if (hf_slot_map_owner(&s->map, slot) != s->owner_index) {
-		hf_ops_error(s, req->opcode, req->request_id, HF_MOVED, s->map.epoch, out);
+		if (hf_move_incoming(s->move, slot))
+			hf_ops_error(s, req->opcode, req->request_id, HF_TRY_AGAIN, 0, out);
+		else
+			hf_ops_error(s, req->opcode, req->request_id, HF_MOVED, s->map.epoch, out);
 		return;
 	}
 	if (hf_move_frozen(s->move, slot)) {

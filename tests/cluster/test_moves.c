@@ -5,7 +5,8 @@
  * error at all while the moves ran, only answers (TRY_AGAIN and MOVED are retried inside the
  * library). Kills: the CLI stops after each phase (`--stop-after`, as a killed CLI leaves it),
  * then the source or the target is SIGKILLed and restarted, then fix. etcd stopped mid-move: the
- * nodes keep serving, fix fails cleanly, and completes once etcd is back.
+ * nodes keep serving, fix fails cleanly, and completes once etcd is back. Grow and shrink: a third
+ * node joins, slots move to it (move-slot, rebalance), then `cluster remove` moves them back.
  *
  * Method: one private etcd (etcd_proc.c), two holdfastd nodes (2 shards and 1 shard, durability
  * wal) started by the engine harness on free loopback ports and stopped by pid, the holdfast CLI
@@ -42,9 +43,10 @@
 #define CLI_OUT_SIZE   (64u * 1024u)
 #define WORKERS	       3u
 #define EVENTS	       6u    /* 0..2 in the moving slot, 3..5 elsewhere */
-#define EVENT_SEATS    400u  /* <= HF_SEAT_STATUS_SEATS_MAX: one SEAT_INFO reads them all */
+#define EVENT_SEATS    1000u /* <= HF_SEAT_STATUS_SEATS_MAX: one SEAT_INFO reads them all */
+#define WORKER_PACE_MS 3u    /* between two bookings of a worker: seats last the whole test */
 #define BOOKINGS_MAX   8192u /* acknowledged bookings remembered per worker */
-#define NODES	       2u
+#define NODES	       3u    /* the third joins only in test_grow_shrink */
 #define SHARDS_MAX     3u
 
 static struct etcd_proc ep;
@@ -52,7 +54,7 @@ static const char *cli_path;
 static char cli_out[CLI_OUT_SIZE];
 static struct hf_cluster_state *st;
 static struct hf_srv nodes[NODES];
-static const uint32_t node_shards[NODES] = {2, 1};
+static const uint32_t node_shards[NODES] = {2, 1, 1};
 static char node_addr[NODES][32];
 static uint64_t events[EVENTS];
 static uint16_t slot_moving;
@@ -61,9 +63,11 @@ static uint16_t slot_moving;
 
 static void node_start(uint32_t i)
 {
-	struct hf_srv_opts o = {.shards = node_shards[i],
-				.durability = "wal",
-				.extra = {"--etcd", ep.url, "--cluster", "m", "--no-pin"}};
+	struct hf_srv_opts o = {
+	    .shards = node_shards[i],
+	    .durability = "wal",
+	    /* Small pools: the test build's store checks walk them. */
+	    .extra = {"--etcd", ep.url, "--cluster", "m", "--no-pin", "--records-max", "65536"}};
 	assert_int_equal(hf_srv_start(&nodes[i], &o), 0);
 	snprintf(node_addr[i], sizeof(node_addr[i]), "127.0.0.1:%u", (unsigned)nodes[i].port);
 }
@@ -231,6 +235,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		worker_book(w, &seq);
+		hf_sleep_ms(WORKER_PACE_MS);
 	}
 	return NULL;
 }
@@ -440,6 +445,7 @@ static int group_setup(void **state)
 			fail_msg("the nodes did not register within %u ms", WAIT_MS);
 		hf_sleep_ms(20);
 	}
+	/* The third node runs from the start (registered) but joins in test_grow_shrink. */
 	if (run_cli((const char *[]){"cluster", "create", node_addr[0], node_addr[1], NULL}) != 0)
 		return -1;
 	wait_settled();
@@ -624,6 +630,42 @@ static void test_kills(void **state)
 	printf("# %u bookings acknowledged and checked\n", bookings_total());
 }
 
+/* ---- (d) grow and shrink ---- */
+
+/* A third node joins, the moving slot and a rebalance's worth of others move to it while clients
+ * book, then it is removed (its slots, the moving one with them, move back). */
+static void test_grow_shrink(void **state)
+{
+	(void)state;
+	events_new(130000);
+	workers_start(7);
+	workers_book(10);
+	assert_int_equal(run_cli((const char *[]){"cluster", "add", node_addr[2], NULL}), 0);
+	move_to(2, 0);
+	workers_book(10);
+	int rc = run_cli((const char *[]){"rebalance", "--max-moves", "4", NULL});
+	if (rc != 0)
+		fail_msg("rebalance: exit %d: %s", rc, cli_out);
+	assert_non_null(strstr(cli_out, "moves 4/4 done"));
+	workers_pause();
+	check_all();
+	assert_no_client_errors();
+	workers_resume();
+	rc = run_cli((const char *[]){"cluster", "remove", node_addr[2], NULL});
+	if (rc != 0)
+		fail_msg("cluster remove: exit %d: %s", rc, cli_out);
+	assert_non_null(strstr(cli_out, "moves 5/5 done"));
+	assert_non_null(strstr(cli_out, "removed"));
+	workers_book(10);
+	workers_pause();
+	check_all();
+	assert_int_equal(st->members_count, 2);
+	assert_no_client_errors();
+	workers_resume();
+	workers_stop();
+	printf("# %u bookings acknowledged and checked\n", bookings_total());
+}
+
 /* ---- (c) etcd stopped mid-move ---- */
 
 static void test_etcd_down(void **state)
@@ -674,6 +716,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_teardown(test_moves_under_load, test_teardown),
 	    cmocka_unit_test_teardown(test_kills, test_teardown),
 	    cmocka_unit_test_teardown(test_etcd_down, test_teardown),
+	    cmocka_unit_test_teardown(test_grow_shrink, test_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
