@@ -44,9 +44,12 @@ struct hf_batch;
 #define HF_REPL_INBOX_FRAMES		 8u /* frames between the follow thread and the shard */
 #define HF_REPL_TIMEOUT_MS_DEFAULT	 1000u
 #define HF_REPL_TIMEOUT_MS_MAX		 60000u
-#define HF_REPL_RETRY_MS		 200u	      /* follow thread: delay before reconnecting */
-#define HF_REPL_IO_TIMEOUT_MS		 5000u	      /* follow thread: connect and subscribe */
-#define HF_REPL_META_EPOCH		 "repl_epoch" /* persisted: the highest epoch seen */
+#define HF_REPL_RETRY_MS		 200u  /* follow thread: delay before reconnecting */
+#define HF_REPL_IO_TIMEOUT_MS		 5000u /* follow thread: connect and send */
+/* Follow thread: a streaming primary silent this long (it answers every ACK) is dead or cut off.
+ * Well above a busy primary's longest loop pass, so a slow one is not mistaken for a dead one. */
+#define HF_REPL_SILENCE_MS 10000u
+#define HF_REPL_META_EPOCH "repl_epoch" /* persisted: the highest epoch seen */
 
 enum hf_repl_mode {
 	HF_REPL_MODE_SYNC = 0,	/* replies wait for every in-sync replica (default) */

@@ -2,8 +2,9 @@
  * blocks on its primary. It connects to the primary's shard port, sends REPL_SUBSCRIBE, and hands
  * every REPL_BATCH frame to the shard through the inbox (repl_int.h); it acknowledges what the
  * shard published as durable (REPL_ACK), at least every REPL_HEARTBEAT_MS while streaming. When
- * the connection ends, it reconnects after HF_REPL_RETRY_MS and subscribes again (the primary then
- * sends a snapshot).
+ * the connection ends, or nothing came from the primary for HF_REPL_SILENCE_MS (it answers every
+ * ACK, so that is a dead primary or a cut link), it reconnects after HF_REPL_RETRY_MS and
+ * subscribes again (the primary then sends a snapshot).
  *
  * STATES: connecting --SUBSCRIBE answered OK--> streaming --EOF, error, restart asked--> connecting
  *
@@ -39,6 +40,7 @@ struct follow_conn {
 	uint64_t acked_sent; /* 1 + the last seq sent in this session; 0: none yet */
 	uint64_t ack_sent_ms;
 	uint64_t acks_sent;
+	uint64_t rx_ms; /* monotonic ms of the last bytes from the primary */
 };
 
 void repl_follow_signal(int fd)
@@ -247,15 +249,23 @@ static int follow_stream(struct repl_follow *f, struct follow_conn *fc)
 			drain_fd(f->ack_fd);
 		if (follow_ack(f, fc) != 0)
 			return -EIO;
-		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			/* The primary answers every ACK (one per heartbeat at least): silence this
+			 * long is a dead primary or a cut link, not an idle one. */
+			if (fc->acked_sent != 0 &&
+			    hf_clock_mono_ms() - fc->rx_ms >= HF_REPL_SILENCE_MS)
+				return -ETIMEDOUT;
 			continue;
+		}
 		ssize_t got = recv(fc->fd, fc->rbuf + fc->rlen, FOLLOW_RBUF_SIZE - fc->rlen, 0);
 		if (got == 0)
 			return -ECONNRESET;
 		if (got < 0)
 			return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 		fc->rlen += (uint32_t)got;
+		fc->rx_ms = hf_clock_mono_ms();
 		int rc = parse_frames(f, fc);
+		fc->rx_ms = hf_clock_mono_ms(); /* a full inbox kept us, not a silent primary */
 		if (rc != 0)
 			return rc;
 	}
@@ -285,6 +295,7 @@ static void follow_session(struct repl_follow *f, struct follow_conn *fc)
 	fc->rlen = 0;
 	fc->acked_sent = 0;
 	fc->ack_sent_ms = hf_clock_mono_ms();
+	fc->rx_ms = fc->ack_sent_ms;
 	if (send_all(fc->fd, frame, n) != 0)
 		return;
 	int rc = follow_stream(f, fc);

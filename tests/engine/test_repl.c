@@ -12,6 +12,7 @@
 #include "tests/engine/harness.h"
 
 #include "base/endian.h"
+#include "engine/repl.h"
 #include "proto/repl.h"
 
 #include <stdarg.h>
@@ -395,6 +396,33 @@ static void test_silent_replica_sync(void **state)
 	pair_cleanup(&p);
 }
 
+/* A primary that stops answering (SIGSTOP: the connection stays open, nothing comes) is noticed
+ * by its replica after HF_REPL_SILENCE_MS; once back, the replica follows it again. */
+static void test_silent_primary(void **state)
+{
+	(void)state;
+	static struct pair p;
+	pair_init(&p);
+	struct hf_reply *rep = hf_reply_new();
+	start_primary(&p, "sync");
+	start_replica(&p);
+	wait_stat(p.primary.port, "repl_in_sync", 1);
+	create_event(p.primary.port, rep);
+	assert_int_equal(kill(p.primary.pid, SIGSTOP), 0);
+	uint64_t t0 = hf_mono_ms();
+	uint64_t end = t0 + WAIT_MS;
+	while (!hf_srv_log_contains(&p.replica, "Connection timed out") && hf_mono_ms() < end)
+		hf_sleep_ms(50);
+	uint64_t took = hf_mono_ms() - t0;
+	assert_int_equal(kill(p.primary.pid, SIGCONT), 0);
+	assert_true(hf_srv_log_contains(&p.replica, "Connection timed out"));
+	print_message("a stopped primary was noticed after %llu ms\n", (unsigned long long)took);
+	assert_true(took >= HF_REPL_SILENCE_MS - 1000u); /* not mistaken for dead earlier */
+	wait_stat(p.primary.port, "repl_in_sync", 1);
+	free(rep);
+	pair_cleanup(&p);
+}
+
 static void test_silent_replica_async(void **state)
 {
 	(void)state;
@@ -768,6 +796,7 @@ int main(void)
 	    cmocka_unit_test(test_late_replica_catches_up),
 	    cmocka_unit_test(test_silent_replica_sync),
 	    cmocka_unit_test(test_silent_replica_async),
+	    cmocka_unit_test(test_silent_primary),
 	    cmocka_unit_test(test_fencing),
 	    cmocka_unit_test(test_stream_abuse),
 	    cmocka_unit_test(test_old_primary_rejoins),
