@@ -34,6 +34,11 @@ for round in $(seq 1 "$rounds"); do
 				>/dev/null 2>&1 && break
 			sleep 0.05
 		done
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "$build: holdfastd did not start (port $port taken?): $(tail -n 1 "$dir/log")"
+			rm -rf "$dir"
+			continue
+		fi
 		pticks=0
 		echo '{}' >"$dir/ping.json"
 		if [ "${HF_AB_PING:-0}" = "1" ]; then
