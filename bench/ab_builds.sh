@@ -13,6 +13,7 @@
 # and the server's resident memory per live hold (VmRSS growth over the holds run / holds). With
 # HF_AB_PING=1 each run first loads the same server with the ping workload (same connections,
 # same duration) and the line adds pings/s, the server's CPU per ping and HOLD/PING (ok/s).
+# HF_AB_SERVER_FLAGS adds holdfastd flags to every server (e.g. "--prefault --records-max N").
 # The bench is the first BUILD_DIR's holdfast-bench unless HF_BENCH names one.
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
@@ -23,14 +24,21 @@ for round in $(seq 1 "$rounds"); do
 	for build in "$@"; do
 		dir=$(mktemp -d /tmp/hf-ab.XXXXXX)
 		port=$((20000 + RANDOM % 20000))
+		# shellcheck disable=SC2086 # HF_AB_SERVER_FLAGS is words on purpose
 		"$build/engine/holdfastd" --listen "127.0.0.1:$port" --shards 2 --durability "$mode" \
-			--data-dir "$dir/data" --no-pin --log-level warn 2>"$dir/log" &
+			--data-dir "$dir/data" --no-pin --log-level warn ${HF_AB_SERVER_FLAGS:-} \
+			2>"$dir/log" &
 		pid=$!
-		for _ in $(seq 1 100); do
+		for _ in $(seq 1 600); do
 			"$bench" --host "127.0.0.1:$port" --workload ping --duration 0.1 --no-progress \
 				>/dev/null 2>&1 && break
 			sleep 0.05
 		done
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "$build: holdfastd did not start (port $port taken?): $(tail -n 1 "$dir/log")"
+			rm -rf "$dir"
+			continue
+		fi
 		pticks=0
 		echo '{}' >"$dir/ping.json"
 		if [ "${HF_AB_PING:-0}" = "1" ]; then

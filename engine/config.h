@@ -90,6 +90,8 @@ struct hf_engine_config {
 	struct hf_store_config store; /* per shard */
 	enum hf_log_level log_level;
 	int pin; /* pin shard i to CPU i % CPUs */
+	/* --prefault: each shard makes its store's pools resident at start (hf_store_prefault). */
+	int prefault;
 	/* --metrics-listen HOST:PORT: the HTTP metrics endpoint (engine/metrics.h); port 0 binds
 	 * any free port (logged). metrics_enabled 0: no endpoint. */
 	int metrics_enabled;

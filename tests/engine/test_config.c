@@ -44,6 +44,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.auth_file, "");
 	assert_string_equal(cfg.backup_root, "");
 	assert_int_equal(cfg.pin, 1);
+	assert_int_equal(cfg.prefault, 0);
 	assert_int_equal(cfg.log_level, HF_LOG_INFO);
 	struct hf_store_config store;
 	hf_store_config_default(&store);
@@ -123,6 +124,9 @@ static void test_bad_flags(void **state)
 	assert_int_equal(parse(&cfg, err, 3, "--data-dir", ""), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 2, "--force"), HF_CONFIG_BAD);
 	assert_int_equal(parse(&cfg, err, 2, "--no-pin=1"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 2, "--prefault=yes"), HF_CONFIG_BAD);
+	assert_int_equal(parse(&cfg, err, 2, "--prefault"), HF_CONFIG_OK);
+	assert_int_equal(cfg.prefault, 1);
 	assert_int_equal(parse(&cfg, err, 5, "--restore-from", "/b", "--durability", "none"),
 			 HF_CONFIG_BAD);
 	/* Every refusal says something on one line. */

@@ -4,7 +4,8 @@
  * engine/ops.c applied to a real seat store (durability none, so no disk).
  * Method: each input is one connection's byte stream. A fresh shard is made in process
  * (hf_shard_create + hf_shard_test_open: the default slot map of a 2-shard node, so half of the
- * events answer MOVED, and an empty store with small limits) and the stream is fed to one accepted
+ * events answer MOVED, an empty store with small limits, and batches of 16 change records, so
+ * that writes fill the open batch and frames are postponed) and the stream is fed to one accepted
  * connection in chunks whose sizes are derived from the input (as recvs of a socket would cut it).
  * After each chunk, loop iterations run (hf_shard_test_iterate: seal, durable at once, held
  * replies released) until nothing more can be processed, and every reply the connection would send
@@ -32,6 +33,9 @@
 #define FZ_DRAIN_ITERATIONS_MAX 64u
 /* The largest chunk one recv hands over (a provided buffer). */
 #define FZ_CHUNK_SIZE_MAX HF_SHARD_RECV_BUF_SIZE
+/* Change records per batch (engine/main.c accepts 2 x HF_OP_CHANGES_MAX .. the default). */
+#define FZ_BATCH_CHANGES 16u
+HF_STATIC_ASSERT(FZ_BATCH_CHANGES >= 2u * HF_OP_CHANGES_MAX, "a batch holds two ops");
 
 static struct hf_engine_config cfg;
 static int null_fd = -1;
@@ -52,6 +56,10 @@ static void setup_once(void)
 		fprintf(stderr, "fuzz_server: config: %s\n", err);
 		abort();
 	}
+	/* Small batches (HOLDFAST_BATCH_CHANGES_MAX's lower end): a burst of writes fills the open
+	 * batch within one iteration, so postponed frames and the stash are reached; and a shard
+	 * is quicker to make for every input. */
+	cfg.test_batch_changes_max = FZ_BATCH_CHANGES;
 	hf_log_set_level(HF_LOG_ERROR);
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	HF_ASSERT(null_fd >= 0);

@@ -408,6 +408,19 @@ static void test_long_seat_lists(void **state)
 	assert_int_equal(f->s->seat_lists_high, 2);
 }
 
+/* A prefaulted store (its pools resident from the start) behaves as any other. */
+static void test_prefault(void **state)
+{
+	struct fixture *f = *state;
+	struct hf_reply *r = &f->rep;
+	hf_store_prefault(f->s);
+	assert_int_equal(th_create(f->s, &f->ch, EV, 100, 0, 0, 60), HF_OK);
+	assert_int_equal(th_hold(f->s, &f->ch, T0, r, EV, 1, 1, 1000, 2, 4u, 3u), HF_OK);
+	assert_seat(f, T0, 4, HF_SEAT_HELD, 1);
+	assert_int_equal(th_ref(f->s, &f->ch, HF_OP_CONFIRM, T0, r, EV, 1), HF_OK);
+	assert_seat(f, T0, 3, HF_SEAT_BOOKED, 1);
+}
+
 /* A change list in count-only mode (durability none) counts each record change with its value size,
  * as a written one would, and the store behaves the same. */
 static void test_changes_count_only(void **state)
@@ -1385,6 +1398,7 @@ int main(void)
 	    cmocka_unit_test(test_create_config),
 	    cmocka_unit_test_setup_teardown(test_long_seat_lists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changes_count_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prefault, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
