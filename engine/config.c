@@ -58,6 +58,9 @@ static const char usage[] =
     "  --advertise ADDRESS        numeric IPv4 address clients reach this node at, put in the\n"
     "                             slot map (default: the --listen address; required when\n"
     "                             listening on 0.0.0.0)\n"
+    "";
+
+static const char usage_more[] =
     "  --etcd URL[,URL...]        join a cluster whose state lives in this etcd (http://HOST:PORT\n"
     "                             endpoints); without it the node serves its own local map\n"
     "  --cluster NAME             the cluster's name in etcd (default \"default\"; needs --etcd)\n"
@@ -74,7 +77,7 @@ static const char usage[] =
     "  --version                  print the version and the protocol version\n"
     "  --help                     print this text\n";
 
-/* Two strings: C guarantees string literals of 4095 bytes only. */
+/* C guarantees string literals of 4095 bytes only: the text is three of them. */
 static const char usage_hooks[] =
     "Test hooks (environment variables; durability fsync or wal only):\n"
     "  HOLDFAST_FAIL_COMMITS=N        N commits of every shard fail as if the disk had refused "
@@ -88,10 +91,14 @@ static const char usage_hooks[] =
 const char *hf_engine_config_usage(void)
 {
 	/* Joined on first use (main thread, before any other thread starts). */
-	static char joined[sizeof(usage) + sizeof(usage_hooks) - 1u];
+	static char joined[sizeof(usage) + sizeof(usage_more) + sizeof(usage_hooks) - 2u];
 	if (joined[0] == '\0') {
+		size_t at = 0;
 		memcpy(joined, usage, sizeof(usage) - 1u);
-		memcpy(joined + sizeof(usage) - 1u, usage_hooks, sizeof(usage_hooks));
+		at += sizeof(usage) - 1u;
+		memcpy(joined + at, usage_more, sizeof(usage_more) - 1u);
+		at += sizeof(usage_more) - 1u;
+		memcpy(joined + at, usage_hooks, sizeof(usage_hooks));
 	}
 	return joined;
 }
