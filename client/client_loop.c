@@ -10,7 +10,8 @@
  *     the pairs recorded here (after each library call returns).
  *  2. loop.on_fd(fd, 0) runs before the client closes fd (conn_close calls
  *     hf_client_loop_forget first), so the loop never watches a closed or reused descriptor.
- *  3. loop_deadline_ms is the deadline last given to loop.on_timer (UINT64_MAX: none). */
+ *  3. loop_deadline_ms is the deadline last given to loop.on_timer (UINT64_MAX: none), and none
+ *     once the timer fired (hf_client_on_ready with fd -1). */
 #include "client/client_int.h"
 
 #include "base/assert.h"
@@ -162,6 +163,13 @@ int hf_client_on_ready(struct hf_client *client, int fd, uint32_t events)
 	/* The due timers and resends, then one more flush for what the callbacks submitted. */
 	hf_client_passes_run(client);
 	int delivered = hf_client_pass_end(client);
+	if (fd < 0) {
+		/* The loop's timer fired, so none is armed now. It may fire a little before our
+		 * millisecond clock reaches the deadline (nothing due yet, the deadline unchanged):
+		 * report the next deadline whatever it is, or the requests in flight would wait
+		 * for a timer nobody armed. */
+		client->loop_deadline_ms = UINT64_MAX;
+	}
 	hf_client_loop_report(client);
 	HF_ASSERT(delivered >= 0);
 	return delivered;

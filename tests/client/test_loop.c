@@ -287,6 +287,38 @@ static void test_loop_timeout_by_timer(void **state)
 	fake_server_stop(s);
 }
 
+/* Goal: a timer that fires before the client's deadline (an event loop's millisecond rounding)
+ * is armed again, so a request in flight never waits for a timer nobody set. Method: a server that
+ * drops HOLDs; the timer is "fired" at once, long before the 100 ms deadline, and the client must
+ * name a timer again; then the loop runs until the request times out as it should. */
+static void test_loop_early_timer(void **state)
+{
+	(void)state;
+	struct fake_server *s = fake_server_start(1, handler_drop_holds, NULL);
+	struct hf_client *c = open_client(s, 100, 0);
+	static struct app_loop a;
+	attach(&a, c, 1);
+	struct hf_request req;
+	make_hold(&req, 5, 78);
+	assert_int_equal(hf_client_submit(c, &req, 0), 0);
+	assert_true(a.timer_ms >= 0 && a.timer_ms <= 100);
+	for (int i = 0; i < 3; i++) {
+		a.timer_ms = -2; /* the loop's one-shot timer is spent */
+		assert_true(hf_client_on_ready(c, -1, 0) >= 0);
+		assert_true(a.timer_ms >= 0); /* armed again */
+		assert_true(a.timer_ms <= 100);
+	}
+	uint64_t deadline = hf_clock_mono_ms() + LOOP_DEADLINE_MS;
+	while (a.completions == 0) {
+		assert_true(hf_clock_mono_ms() < deadline);
+		app_turn(&a, 0);
+	}
+	assert_int_equal(a.error[0], -ETIMEDOUT);
+	assert_int_equal(hf_client_loop_detach(c), 0);
+	hf_client_close(c);
+	fake_server_stop(s);
+}
+
 static void test_loop_queries_only(void **state)
 {
 	(void)state;
@@ -370,11 +402,9 @@ static void test_loop_broken_connection(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_loop_pipelined),
-	    cmocka_unit_test(test_loop_timeout_by_timer),
-	    cmocka_unit_test(test_loop_queries_only),
-	    cmocka_unit_test(test_loop_moved),
-	    cmocka_unit_test(test_loop_broken_connection),
+	    cmocka_unit_test(test_loop_pipelined),   cmocka_unit_test(test_loop_timeout_by_timer),
+	    cmocka_unit_test(test_loop_early_timer), cmocka_unit_test(test_loop_queries_only),
+	    cmocka_unit_test(test_loop_moved),	     cmocka_unit_test(test_loop_broken_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
