@@ -99,11 +99,29 @@ static int port_free(uint16_t port)
 	return ok;
 }
 
+/* Random bases of its own, seeded per process: rand() unseeded gives every test program the same
+ * sequence, so programs running at once (meson runs suites in parallel) raced for the same ports.
+ */
+static uint32_t port_random(void)
+{
+	static uint64_t state;
+	if (state == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		state = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec;
+		state |= 1u;
+	}
+	uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)(z ^ (z >> 31));
+}
+
 static uint16_t pick_ports(uint32_t shards)
 {
 	/* Bounded: a handful of random bases in the dynamic-free range. */
 	for (int attempt = 0; attempt < 1000; attempt++) {
-		uint16_t base = (uint16_t)(20000 + (unsigned)rand() % 30000);
+		uint16_t base = (uint16_t)(20000 + port_random() % 30000);
 		int ok = 1;
 		for (uint32_t i = 0; i < shards && ok; i++)
 			ok = port_free((uint16_t)(base + i));
