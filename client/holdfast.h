@@ -67,11 +67,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The library's version (semantic versioning: a change of MAJOR breaks the API or ABI). */
+/* The library's version (semantic versioning: a change of MAJOR breaks the API or ABI; while
+ * MAJOR is 0, a MINOR step may add fields to struct hf_client_options, so always fill it with
+ * hf_client_options_default first). 0.3.0 added batch_max, the waiting room, sections and GA
+ * holds, SEAT_INFO, EVENT_SECTIONS and WATCH. */
 #define HF_VERSION_MAJOR  0
-#define HF_VERSION_MINOR  2
+#define HF_VERSION_MINOR  3
 #define HF_VERSION_PATCH  0
-#define HF_VERSION_STRING "0.2.0"
+#define HF_VERSION_STRING "0.3.0"
 
 /* Marks the functions the shared library exports; everything else in it is hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -87,7 +90,7 @@ extern "C" {
 #include "proto/proto.h"
 #include "proto/watch.h"
 
-/* The version of the library linked at run time ("0.2.0"): compare with HF_VERSION_STRING, the
+/* The version of the library linked at run time ("0.3.0"): compare with HF_VERSION_STRING, the
  * version the program was compiled against. Static string; any thread. */
 HF_EXPORT const char *hf_version(void);
 
