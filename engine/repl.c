@@ -115,7 +115,9 @@ static int read_token(const char *path, struct repl_follow *f)
 
 int hf_repl_create(struct hf_shard *s, struct hf_repl **out)
 {
-	HF_ASSERT(s->persist != NULL);
+	/* No persist object only on an in-process test shard (hf_shard_test_open): no epoch kept.
+	 */
+	HF_ASSERT(s->persist != NULL || !s->ring_ready);
 	HF_ASSERT(s->durable == NULL);
 	*out = NULL;
 	struct hf_repl *r = calloc(1, sizeof(*r));
@@ -134,8 +136,9 @@ int hf_repl_create(struct hf_shard *s, struct hf_repl **out)
 	if (rc == 0)
 		rc = hf_changes_init(&r->scratch, 8);
 	uint8_t epoch[8];
-	if (rc == 0 && hf_persist_meta_get(s->persist, HF_REPL_META_EPOCH, epoch, sizeof(epoch)) ==
-			   (int)sizeof(epoch))
+	if (rc == 0 && s->persist != NULL &&
+	    hf_persist_meta_get(s->persist, HF_REPL_META_EPOCH, epoch, sizeof(epoch)) ==
+		(int)sizeof(epoch))
 		r->epoch_seen = hf_get_le64(epoch);
 	if (rc == 0 && r->replica)
 		rc = follow_create(s, r);

@@ -1253,6 +1253,9 @@ int hf_shard_test_open(struct hf_shard *s)
 	    hf_slot_map_find_owner(&s->map, cfg->advertise_host, (uint16_t)(cfg->port + s->index));
 	HF_ASSERT(owner >= 0);
 	s->owner_index = (uint16_t)owner;
+	int rc = hf_repl_create(s, &s->repl);
+	if (rc != 0)
+		return rc;
 	return hf_store_create(&cfg->store, &s->store);
 }
 
