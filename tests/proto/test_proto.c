@@ -4000,6 +4000,9 @@ static void test_create_event_rate(void **state)
 	assert_int_equal(decode_request_frame(n), HF_ERR_TOO_LARGE);
 	put32(g_frame + n - 8u, 0);
 	assert_int_equal(decode_request_frame(n), HF_ERR_INVALID);
+	/* A rate block of two zeros is never written (it would not re-encode): MALFORMED. */
+	put32(g_frame + n - 4u, 0);
+	assert_int_equal(decode_request_frame(n), HF_ERR_MALFORMED);
 }
 
 int main(void)
