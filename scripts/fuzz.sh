@@ -67,7 +67,9 @@ for h in "${harnesses[@]}"; do
 		-print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "tests/fuzz/corpus/$h" \
 		>"$log" 2>&1 || status=$?
 	runs=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$log")
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | awk '{ print $2 }')
+	# A harness that dies before its first report has no "cov:" line: grep's status must not
+	# end the script (pipefail) before the failure is reported.
+	cov=$({ grep -o 'cov: [0-9]*' "$log" || true; } | tail -n 1 | awk '{ print $2 }')
 	inputs=$(find "$corpus" -type f | wc -l)
 	if [ "$status" -eq 0 ]; then
 		echo "fuzz $h: ${seconds} s, ${runs:-?} runs, coverage ${cov:-?}, corpus $inputs inputs: ok"
