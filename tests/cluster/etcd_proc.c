@@ -192,3 +192,43 @@ void etcd_stop(struct etcd_proc *ep)
 	etcd_rm_rf(ep->dir);
 	ep->dir[0] = '\0';
 }
+
+int etcd_run_cli(const char *const *argv, char *out, size_t out_size, uint32_t timeout_ms)
+{
+	char out_path[] = "/tmp/hf-cli-out-XXXXXX";
+	int fd = mkstemp(out_path);
+	if (fd < 0 || out_size == 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fd);
+		unlink(out_path);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fd, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int status = 0;
+	int rc = 0;
+	uint64_t deadline = etcd_mono_ms() + timeout_ms;
+	/* Bounded by the deadline. */
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		if (etcd_mono_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			rc = -1;
+			break;
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ssize_t got = pread(fd, out, out_size - 1, 0);
+	out[got > 0 ? got : 0] = '\0';
+	close(fd);
+	unlink(out_path);
+	if (rc != 0)
+		return rc;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

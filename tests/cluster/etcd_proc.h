@@ -5,6 +5,7 @@
 #ifndef HF_TESTS_CLUSTER_ETCD_PROC_H
 #define HF_TESTS_CLUSTER_ETCD_PROC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -41,5 +42,10 @@ uint64_t etcd_mono_ms(void);
 
 /* Removes a directory tree (best effort). */
 void etcd_rm_rf(const char *path);
+
+/* Runs argv (argv[0] the program's path, NULL-terminated) with its stdout in out (at most
+ * out_size - 1 bytes, NUL-terminated). Returns the exit status (128 + signal when killed), or -1
+ * when it did not finish within timeout_ms (it is then killed). */
+int etcd_run_cli(const char *const *argv, char *out, size_t out_size, uint32_t timeout_ms);
 
 #endif

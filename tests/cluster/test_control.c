@@ -56,37 +56,15 @@ static int group_teardown(void **state)
  * status (bounded: killed after CLI_TIMEOUT_MS). */
 static int run_cli(const char *cluster, const char *const *args)
 {
-	char out_path[] = "/tmp/hf-cli-out-XXXXXX";
-	int fd = mkstemp(out_path);
-	assert_true(fd >= 0);
 	const char *argv[32] = {cli_path, "--etcd", ep.url, "--cluster", cluster};
 	int n = 5;
 	for (int i = 0; args[i] != NULL && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fd, 1);
-		execv(cli_path, (char *const *)argv);
-		_exit(127);
-	}
-	int status = 0;
-	uint64_t deadline = etcd_mono_ms() + CLI_TIMEOUT_MS;
-	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (etcd_mono_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			fail_msg("holdfast %s did not finish within %u ms", args[0],
-				 CLI_TIMEOUT_MS);
-		}
-		hf_sleep_ms(20);
-	}
-	ssize_t got = pread(fd, cli_out, sizeof(cli_out) - 1, 0);
-	cli_out[got > 0 ? got : 0] = '\0';
-	close(fd);
-	unlink(out_path);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	int rc = etcd_run_cli(argv, cli_out, sizeof(cli_out), CLI_TIMEOUT_MS);
+	if (rc < 0)
+		fail_msg("holdfast %s did not finish within %u ms", args[0], CLI_TIMEOUT_MS);
+	return rc;
 }
 
 static void start_node(struct hf_srv *srv, uint32_t shards, const char *cluster)
