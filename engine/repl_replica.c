@@ -77,6 +77,25 @@ static int apply_begin(struct hf_shard *s, const struct repl_slot *slot)
 	return 0;
 }
 
+/* The store's side of a replicated EVENT_DELETE: the event, its records and its room go, as on
+ * the primary (FORCE: the primary already decided). Its changes are the primary's, already in
+ * the open batch, so the ones the store writes here are dropped. */
+static void replica_delete_event(struct hf_shard *s, uint64_t event_id)
+{
+	struct hf_repl *r = s->repl;
+	struct hf_request *req = &s->sub_req;
+	memset(req, 0, sizeof(*req));
+	req->opcode = HF_OP_EVENT_DELETE;
+	req->event_delete.event_id = event_id;
+	req->event_delete.flags = HF_EVENT_DELETE_FORCE;
+	hf_changes_reset(&r->scratch);
+	enum hf_status st = hf_store_apply(s->store, req, s->now_ms, &s->rep, &r->scratch);
+	if (st != HF_OK && st != HF_NO_EVENT)
+		hf_log_warn("replica: deleting event %llu: %s", (unsigned long long)event_id,
+			    hf_status_name(st));
+	hf_changes_reset(&r->scratch);
+}
+
 /* Applies one record into the store (not the wipe) and the open batch. Returns 0, or -EPROTO when
  * the store refused it outside a snapshot (the replica no longer matches its primary). */
 static int apply_record(struct hf_shard *s, struct hf_batch *b, const struct hf_repl_record *rec)
@@ -87,8 +106,15 @@ static int apply_record(struct hf_shard *s, struct hf_batch *b, const struct hf_
 	HF_ASSERT(rc == 0); /* apply_frame checked the room */
 	b->referenced = 1;
 	r->records_applied++;
-	if (rec->kind == HF_REPL_DEL_RANGE)
+	if (rec->kind == HF_REPL_DEL_RANGE) {
+		/* EVENT_DELETE's range, [be64(id), be64(id) 0xff), takes the event out of the store
+		 * too (the batch above has the disk's part); a snapshot's wipe is not an event's.
+		 */
+		if (rec->key_size == 8u && rec->value_size == 9u &&
+		    memcmp(rec->key, rec->value, 8u) == 0 && rec->value[8] == 0xffu)
+			replica_delete_event(s, hf_get_be64(rec->key));
 		return 0;
+	}
 	enum hf_status st = hf_store_replay(s->store, rec->kind, rec->key, rec->key_size,
 					    rec->value, rec->value_size, s->now_ms, &r->scratch);
 	if (st == HF_OK)

@@ -89,8 +89,11 @@ static uint32_t export_events(const struct hf_store *store, struct hf_store_snap
 {
 	uint32_t n = 0;
 	while (n < limit && cursor->index < store->events_count && changes_room(changes) >= 1) {
-		store_change_put_event(changes, &store->events[cursor->index]);
+		const struct event *ev = &store->events[cursor->index];
 		cursor->index++;
+		if (event_is_deleted(ev))
+			continue; /* a free slot (EVENT_DELETE): nothing to send */
+		store_change_put_event(changes, ev);
 		n++;
 	}
 	if (cursor->index >= store->events_count) {

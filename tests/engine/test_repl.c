@@ -782,6 +782,57 @@ static void test_stream_abuse(void **state)
 	pair_cleanup(&p);
 }
 
+/* Goal: EVENT_DELETE on a primary deletes the event on its replica too, in memory and on disk,
+ * and a replica that subscribes after a delete gets a snapshot without the freed event slot.
+ * Method: a sync pair; an event with holds is deleted (FORCE) on the primary; the replica then
+ * answers NO_EVENT; a second, late replica subscribes and is in sync; a restart of the first
+ * replica still has no event. */
+static void test_event_delete_replicates(void **state)
+{
+	(void)state;
+	static struct pair p;
+	pair_init(&p);
+	struct hf_reply *rep = hf_reply_new();
+	start_primary(&p, "sync");
+	start_replica(&p);
+	wait_stat(p.primary.port, "repl_in_sync", 1);
+	create_event(p.primary.port, rep);
+	int fd = hf_tc_connect(p.primary.port);
+	struct hf_request req;
+	hf_req_hold(&req, 5, EVENT_ID, 1, 60000, 10, 2);
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
+	hf_req_create(&req, 6, EVENT_ID + 1, 10);
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
+	memset(&req, 0, sizeof(req));
+	req.opcode = HF_OP_EVENT_DELETE;
+	req.request_id = 7;
+	req.event_delete.event_id = EVENT_ID;
+	req.event_delete.flags = HF_EVENT_DELETE_FORCE;
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
+	close(fd);
+	/* Sync: the delete was on the replica before the primary answered. */
+	fd = hf_tc_connect(p.replica.port);
+	hf_req_info(&req, 8, EVENT_ID);
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_NO_EVENT);
+	hf_req_info(&req, 9, EVENT_ID + 1);
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
+	close(fd);
+	/* A late replica: its snapshot skips the deleted event's free slot. */
+	assert_int_equal(hf_srv_stop(&p.replica, SIGKILL), 128 + SIGKILL);
+	hf_srv_cleanup(&p.replica);
+	hf_srv_init(&p.replica);
+	start_replica(&p);
+	wait_stat(p.primary.port, "repl_in_sync", 1);
+	fd = hf_tc_connect(p.replica.port);
+	hf_req_info(&req, 10, EVENT_ID);
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_NO_EVENT);
+	hf_req_info(&req, 11, EVENT_ID + 1);
+	assert_int_equal(hf_tc_call(fd, &req, rep), HF_OK);
+	close(fd);
+	free(rep);
+	pair_cleanup(&p);
+}
+
 int main(void)
 {
 	const char *seed = getenv("HF_SEED");
@@ -792,6 +843,7 @@ int main(void)
 	    cmocka_unit_test(test_sync_kill_primary),
 	    cmocka_unit_test(test_async_kill_primary),
 	    cmocka_unit_test(test_replica_refuses_writes),
+	    cmocka_unit_test(test_event_delete_replicates),
 	    cmocka_unit_test(test_full_pipeline_sync),
 	    cmocka_unit_test(test_late_replica_catches_up),
 	    cmocka_unit_test(test_silent_replica_sync),
