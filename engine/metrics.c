@@ -36,7 +36,7 @@
 
 #define METRICS_BACKLOG		 16
 #define METRICS_STATS_FRAME_MAX	 16384u /* a STATS reply is at most 14362 bytes (protocol.md) */
-#define METRICS_HEADER_SIZE_MAX	 256u  /* bytes of our response head */
+#define METRICS_HEADER_SIZE_MAX	 256u	/* bytes of our response head */
 #define METRICS_POLL_FDS_MAX	 (2u + HF_METRICS_CONNS_MAX)
 #define METRICS_STATS_REQUEST_ID 0x6d6574726963ull /* "metric": arbitrary, echoed */
 

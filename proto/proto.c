@@ -417,8 +417,9 @@ static enum hf_status req_decode_create_event(struct hf_rd *r, struct hf_request
 			return st;
 	}
 	if (r->left == 8u) {
-		/* Version 3: the per-user rate limit after the (maybe empty) section list. An encoder
-		 * writes it only for a rate or a burst: both 0 would not re-encode to these bytes. */
+		/* Version 3: the per-user rate limit after the (maybe empty) section list. An
+		 * encoder writes it only for a rate or a burst: both 0 would not re-encode to these
+		 * bytes. */
 		c->user_rate = rd_u32(r);
 		c->user_burst = rd_u32(r);
 		if (c->user_rate == 0 && c->user_burst == 0)

@@ -104,9 +104,9 @@ struct event {
 	uint16_t *chunk_used;	 /* non-free seats per chunk, 0 .. HF_STORE_CHUNK_SEATS */
 	uint32_t sections_count; /* 0 .. HF_EVENT_SECTIONS_MAX */
 	struct hf_section *sections; /* in the arena, in creation order; NULL when none */
-	uint32_t user_rate;  /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
-	uint32_t user_burst; /* its bucket size; 0 = user_rate */
-	struct hf_room *room;	     /* the event's waiting room (shards/room.h), or NULL */
+	uint32_t user_rate;   /* HOLDs per second per user (CREATE_EVENT); 0 = the server's */
+	uint32_t user_burst;  /* its bucket size; 0 = user_rate */
+	struct hf_room *room; /* the event's waiting room (shards/room.h), or NULL */
 	/* Reuse after EVENT_DELETE (store_move.c): the arena extent of the arrays above starts at
 	 * free_bits and is arena_bytes long; sections_cap sections fit at `sections`. A deleted
 	 * event has id 0 and sits on the free list through free_next (index + 1). */

@@ -410,8 +410,9 @@ static void test_event_commands(void **state)
 	expect(0, "event 79 created: 10 seats, one row, no user limit, hold lifetime ");
 	/* An event with its own per-user rate: the third hold of one user is RATE_LIMITED. */
 	run("event", "create", "180", "--seats", "10", "--user-rate", "1:2", NULL);
-	expect(0, "event 180 created: 10 seats, one row, no user limit, user rate 1 holds/s (bursts "
-		  "of 2), hold lifetime ");
+	expect(0,
+	       "event 180 created: 10 seats, one row, no user limit, user rate 1 holds/s (bursts "
+	       "of 2), hold lifetime ");
 	run("--json", "event", "create", "180", "--seats", "10", "--user-rate", "1:2", NULL);
 	expect_json();
 	assert_int_equal(json_u64("user_rate"), 1);
