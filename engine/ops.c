@@ -157,7 +157,7 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 	stat_add(st, "batch_ops_avg", k->commits > 0 ? k->commit_ops / k->commits : 0);
 	stat_add(st, "commit_failures", k->commit_failures);
 	stat_add(st, "batches_cancelled", k->batches_cancelled);
-	stat_add(st, "batches_in_flight", s->open_seq - s->done_seq - 1u);
+	stat_add(st, "batches_in_flight", hf_shard_in_flight(s));
 	stat_add(st, "batch_postponed", k->batch_postponed);
 	stat_add(st, "durable_wait_us_max", k->durable_wait_us_max);
 	stat_add(st, "durable_wait_us_avg",
@@ -302,7 +302,7 @@ static void ops_store(struct hf_shard *s, struct hf_request *req, struct hf_ops_
 		return;
 	struct hf_batch *b = hf_shard_open_batch(s);
 	if (!hf_changes_has_room(&b->changes)) {
-		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
+		if (hf_shard_in_flight(s) >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
 			/* Admission control: the open batch is full and two are at the disk. Shed
 			 * the request at once (the client backs off) rather than let every queue
 			 * and every latency grow. */
@@ -388,7 +388,7 @@ static void ops_batch(struct hf_shard *s, const struct hf_request *req, struct h
 	struct hf_batch *b = hf_shard_open_batch(s);
 	int busy = 0;
 	if (hf_changes_ops_room(&b->changes) < bt->ops_count) {
-		if (s->open_seq - s->done_seq - 1u >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
+		if (hf_shard_in_flight(s) >= HF_SHARD_BATCHES_INFLIGHT_MAX) {
 			s->c.busy_pipeline_full++;
 			busy = 1;
 		} else if (b->changes.count > 0) {

@@ -431,14 +431,6 @@ int hf_shard_open(struct hf_shard *s)
 
 /* ---- The batch pipeline ---- */
 
-static uint32_t shard_in_flight(const struct hf_shard *s)
-{
-	HF_ASSERT(s->done_seq < s->open_seq);
-	uint64_t n = s->open_seq - s->done_seq - 1u;
-	HF_ASSERT(n <= HF_SHARD_BATCHES_INFLIGHT_MAX);
-	return (uint32_t)n;
-}
-
 /* Walks the held list after done_seq moved: releases what may leave, drops emptied slots. */
 static void shard_release_held(struct hf_shard *s)
 {
@@ -551,7 +543,7 @@ static void shard_batch_failed(struct hf_shard *s, struct hf_batch *b, int statu
 	hf_log_error("batch %llu (%u changes, %u ops) failed to commit (%s): answering it and the "
 		     "%u batches after it with IO and rebuilding the store from disk",
 		     (unsigned long long)b->seq, b->changes.count, b->ops_count, strerror(-status),
-		     shard_in_flight(s) + 1u);
+		     hf_shard_in_flight(s) + 1u);
 	shard_batch_free(s, b);
 	/* Every held reply leaves now, as IO: their batches record no BACKUP and no later latency.
 	 */
@@ -603,7 +595,7 @@ static void shard_on_reload(struct hf_shard *s, struct hf_durable_job *job)
 		    HF_SHARD_RETRY_MS);
 	}
 	/* Every batch is done (the failed ones were the last written): no state waits any more. */
-	HF_ASSERT(shard_in_flight(s) == 0);
+	HF_ASSERT(hf_shard_in_flight(s) == 0);
 	memset(s->dirty_seq, 0, HF_SHARD_DIRTY_BUCKETS * sizeof(*s->dirty_seq));
 }
 
@@ -701,7 +693,7 @@ static int shard_batch_needs_seal(const struct hf_batch *b)
 static void shard_batch_seal(struct hf_shard *s)
 {
 	struct hf_batch *b = hf_shard_open_batch(s);
-	HF_ASSERT(shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX);
+	HF_ASSERT(hf_shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX);
 	b->state = HF_BATCH_SEALED;
 	b->sealed_us = hf_clock_mono_us();
 	b->local_done = 0;
@@ -737,7 +729,7 @@ static void shard_seal_maybe(struct hf_shard *s)
 		s->open_full = 0;
 		return;
 	}
-	if (shard_batch_needs_seal(b) && shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX &&
+	if (shard_batch_needs_seal(b) && hf_shard_in_flight(s) < HF_SHARD_BATCHES_INFLIGHT_MAX &&
 	    !s->reload_pending)
 		shard_batch_seal(s);
 	if (s->open_full && !hf_shard_open_batch(s)->has_backup &&
@@ -1037,8 +1029,8 @@ static void shard_idle_scan(struct hf_shard *s)
 static int shard_drain(struct hf_shard *s)
 {
 	/* Sealed batches are waited for whatever the time: their replies may be owed. */
-	if (shard_in_flight(s) > 0 || s->reload_pending || s->reopen_pending || s->meta_pending ||
-	    shard_batch_needs_seal(hf_shard_open_batch(s)))
+	if (hf_shard_in_flight(s) > 0 || s->reload_pending || s->reopen_pending ||
+	    s->meta_pending || shard_batch_needs_seal(hf_shard_open_batch(s)))
 		return 0;
 	int late = s->mono_ms >= s->stop_deadline_ms;
 	int busy = 0;
@@ -1264,7 +1256,7 @@ void hf_shard_test_iterate(struct hf_shard *s, uint64_t now_ms)
 	HF_ASSERT(!s->ring_ready);
 	HF_ASSERT(s->durable == NULL);
 	shard_seal_maybe(s);
-	HF_ASSERT(shard_in_flight(s) == 0);
+	HF_ASSERT(hf_shard_in_flight(s) == 0);
 	s->iteration++;
 	s->c.iterations++;
 	s->now_ms = now_ms;

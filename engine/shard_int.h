@@ -458,6 +458,15 @@ void hf_conn_test_input(struct hf_shard *s, struct hf_conn *c, const uint8_t *da
 void hf_conn_test_take_replies(struct hf_shard *s, struct hf_conn *c, const uint8_t **data_out,
 			       uint32_t *size_out);
 
+/* Sealed batches not yet durable (0 .. HF_SHARD_BATCHES_INFLIGHT_MAX). */
+static inline uint32_t hf_shard_in_flight(const struct hf_shard *s)
+{
+	HF_ASSERT(s->done_seq < s->open_seq);
+	uint64_t n = s->open_seq - s->done_seq - 1u;
+	HF_ASSERT(n <= HF_SHARD_BATCHES_INFLIGHT_MAX);
+	return (uint32_t)n;
+}
+
 /* ---- shard.c: in-process entry points for tests (tests/fuzz/fuzz_server.c) ---- */
 /* Makes a shard made by hf_shard_create (durability none) serve without a ring, sockets or disk:
  * the default slot map of cfg, an empty store. Returns 0 or -errno. */
