@@ -399,13 +399,8 @@ static uint32_t collect_histograms(struct hf_metrics *m)
 			if (h == NULL)
 				return n;
 			h->label_name = "op";
-			size_t k = 0;
-			for (; info->name[k] != '\0' && k < HF_STAT_NAME_SIZE_MAX; k++) {
-				char ch = info->name[k];
-				h->label_value[k] =
-				    (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-			}
-			h->label_value[k] = '\0';
+			(void)hf_opcode_name_lower((uint8_t)op, h->label_value,
+						   sizeof(h->label_value));
 			hist_from_lat(h, &lat->op[op]);
 		}
 	}

@@ -138,12 +138,13 @@ static void ops_stats(struct hf_shard *s, struct hf_rep_stats *st)
 		const struct hf_op_info *op = hf_op_info((uint8_t)opcode);
 		if (op == NULL)
 			continue;
+		char lower[HF_STAT_NAME_SIZE_MAX + 1];
+		size_t len = hf_opcode_name_lower((uint8_t)opcode, lower, sizeof(lower));
+		HF_ASSERT(len == strlen(op->name)); /* never truncated */
 		char name[HF_STAT_NAME_SIZE_MAX + 1];
-		int n = snprintf(name, sizeof(name), "ops_%s", op->name);
+		int n = snprintf(name, sizeof(name), "ops_%s", lower);
 		HF_ASSERT(n > 0);
 		HF_ASSERT((size_t)n < sizeof(name));
-		for (char *p = name; *p != '\0'; p++)
-			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 		stat_add(st, name, k->ops[opcode]);
 	}
 	stat_add(st, "ops_unknown", k->ops_unknown);

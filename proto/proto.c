@@ -1912,6 +1912,18 @@ const char *hf_opcode_name(uint8_t opcode)
 	return info ? info->name : "UNKNOWN";
 }
 
+size_t hf_opcode_name_lower(uint8_t opcode, char *out, size_t size)
+{
+	HF_ASSERT(size >= 1);
+	const char *name = hf_opcode_name(opcode);
+	size_t n = 0;
+	/* Bounded by size and by the name's NUL. */
+	for (; name[n] != '\0' && n + 1u < size; n++)
+		out[n] = (char)(name[n] >= 'A' && name[n] <= 'Z' ? name[n] - 'A' + 'a' : name[n]);
+	out[n] = '\0';
+	return n;
+}
+
 int hf_opcode_is_write(uint8_t opcode)
 {
 	const struct hf_op_info *info = hf_op_info(opcode);

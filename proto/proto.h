@@ -134,6 +134,9 @@ enum hf_opcode {
 
 /* Static name of an opcode ("HOLD", ...); "UNKNOWN" for values not listed above. */
 const char *hf_opcode_name(uint8_t opcode);
+/* The opcode's name in lower case ("hold", "seat_status"; "unknown"), for stat names and metric
+ * labels: at most size - 1 bytes and a NUL at out (size >= 1). Returns the bytes written. */
+size_t hf_opcode_name_lower(uint8_t opcode, char *out, size_t size);
 /* 1 when the opcode changes state (and is therefore persisted before it is answered). */
 int hf_opcode_is_write(uint8_t opcode);
 

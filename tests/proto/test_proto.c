@@ -3034,6 +3034,13 @@ static void test_opcode_names(void **state)
 		assert_string_equal(hf_opcode_name((uint8_t)op), "UNKNOWN");
 		assert_false(hf_opcode_is_write((uint8_t)op));
 	}
+	char lower[16];
+	assert_int_equal(hf_opcode_name_lower(HF_OP_SEAT_STATUS, lower, sizeof(lower)), 11);
+	assert_string_equal(lower, "seat_status");
+	assert_int_equal(hf_opcode_name_lower(0xff, lower, sizeof(lower)), 7);
+	assert_string_equal(lower, "unknown");
+	assert_int_equal(hf_opcode_name_lower(HF_OP_EVENT_SECTIONS, lower, 6), 5); /* bounded */
+	assert_string_equal(lower, "event");
 	assert_string_equal(hf_opcode_name(HF_OP_BATCH), "BATCH");
 	assert_false(hf_opcode_is_write(HF_OP_BATCH));
 	assert_int_equal(HF_OP_BACKUP, 0x20);
