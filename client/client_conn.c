@@ -391,14 +391,11 @@ void hf_client_reply_convert(struct hf_client_reply *out, const struct hf_reply 
 		out->avail = wire->avail;
 		break;
 	case HF_OP_SEAT_STATUS:
+	case HF_OP_SEAT_INFO:
+		/* The two replies share one layout (and one place in both unions). */
 		HF_ASSERT(wire->seat_status.seats_count <= HF_SEAT_STATUS_SEATS_MAX);
 		out->seat_status.seats_count = wire->seat_status.seats_count;
 		out->seat_status.seats = wire->seat_status.seats;
-		break;
-	case HF_OP_SEAT_INFO:
-		HF_ASSERT(wire->seat_info.seats_count <= HF_SEAT_STATUS_SEATS_MAX);
-		out->seat_info.seats_count = wire->seat_info.seats_count;
-		out->seat_info.seats = wire->seat_info.seats;
 		break;
 	case HF_OP_EVENT_SECTIONS:
 		out->event_sections = &wire->event_sections;
